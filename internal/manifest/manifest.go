@@ -1,0 +1,288 @@
+// Package manifest decodes multi-document Kubernetes YAML (files or stdin)
+// into typed objects, strictly: unknown and duplicate fields are errors, and
+// every error names the source, the document's position, its kind and its
+// namespace/name. It is shared by the offline commands (berth render,
+// berth translate); it performs no I/O beyond reading the given readers.
+//
+// Known kinds decode into their Go types (see Set); a List is expanded; any
+// other kind passes through as unstructured (in Set.Other) after a basic
+// shape check.
+package manifest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	sigsjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+
+	"github.com/berth-gateway/berth/api/v1alpha1"
+)
+
+// Set is every object of a manifest, by kind, in input order.
+type Set struct {
+	GatewayClasses  []*gwv1.GatewayClass
+	Gateways        []*gwv1.Gateway
+	HTTPRoutes      []*gwv1.HTTPRoute
+	GRPCRoutes      []*gwv1.GRPCRoute
+	ReferenceGrants []*gwv1.ReferenceGrant
+	EnvoyProxies    []*v1alpha1.EnvoyProxy
+	Services        []*corev1.Service
+	EndpointSlices  []*discoveryv1.EndpointSlice
+	Secrets         []*corev1.Secret
+	Namespaces      []*corev1.Namespace
+	ConfigMaps      []*corev1.ConfigMap
+	// Other holds every object of a kind not listed above, unchanged.
+	Other []*unstructured.Unstructured
+
+	// Origins tells where each decoded object came from, keyed by the
+	// object's pointer (any of the typed pointers above or an Other entry).
+	Origins map[any]Origin
+}
+
+// Origin locates one object in the input.
+type Origin struct {
+	// Source is the file name ("-" for stdin).
+	Source string
+	// Index is the 1-based position of the YAML document in Source, counting
+	// documents that are not empty (a "---" right after another is skipped).
+	Index int
+}
+
+func (o Origin) String() string { return fmt.Sprintf("%s document %d", o.Source, o.Index) }
+
+// Origin returns where obj (a pointer held by the set) was decoded from; the
+// zero Origin when the set did not decode it.
+func (s *Set) Origin(obj any) Origin { return s.Origins[obj] }
+
+// Error is a decoding error of one document.
+type Error struct {
+	Origin
+	// Kind, Namespace and Name identify the object when they could be read.
+	Kind      string
+	Namespace string
+	Name      string
+	Err       error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Origin.String())
+	if e.Kind != "" {
+		b.WriteString(" (")
+		b.WriteString(e.Kind)
+		if e.Name != "" {
+			b.WriteByte(' ')
+			if e.Namespace != "" {
+				b.WriteString(e.Namespace)
+				b.WriteByte('/')
+			}
+			b.WriteString(e.Name)
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrUnknownField is wrapped by errors about fields the kind does not have
+// (or duplicated fields).
+var ErrUnknownField = errors.New("strict decoding failed")
+
+// kindDecoder decodes one document of a known kind and appends it to the set.
+type kindDecoder func(s *Set, data []byte, o Origin) (any, error)
+
+func typed[T any](add func(*Set, *T)) kindDecoder {
+	return func(s *Set, data []byte, _ Origin) (any, error) {
+		obj := new(T)
+		if err := strictUnmarshal(data, obj); err != nil {
+			return nil, err
+		}
+		add(s, obj)
+		return obj, nil
+	}
+}
+
+// known maps group/kind to a decoder and the API versions accepted for it.
+// Gateway API v1beta1 objects have the same schema as v1 for these kinds.
+var known = map[schema.GroupKind]struct {
+	versions []string
+	decode   kindDecoder
+}{
+	{Group: gwv1.GroupName, Kind: "GatewayClass"}: {[]string{"v1", "v1beta1"}, typed(func(s *Set, o *gwv1.GatewayClass) { s.GatewayClasses = append(s.GatewayClasses, o) })},
+	{Group: gwv1.GroupName, Kind: "Gateway"}:      {[]string{"v1", "v1beta1"}, typed(func(s *Set, o *gwv1.Gateway) { s.Gateways = append(s.Gateways, o) })},
+	{Group: gwv1.GroupName, Kind: "HTTPRoute"}:    {[]string{"v1", "v1beta1"}, typed(func(s *Set, o *gwv1.HTTPRoute) { s.HTTPRoutes = append(s.HTTPRoutes, o) })},
+	{Group: gwv1.GroupName, Kind: "GRPCRoute"}:    {[]string{"v1"}, typed(func(s *Set, o *gwv1.GRPCRoute) { s.GRPCRoutes = append(s.GRPCRoutes, o) })},
+	{Group: gwv1.GroupName, Kind: "ReferenceGrant"}: {[]string{"v1", "v1beta1"}, typed(func(s *Set, o *gwv1.ReferenceGrant) {
+		s.ReferenceGrants = append(s.ReferenceGrants, o)
+	})},
+	{Group: v1alpha1.GroupName, Kind: v1alpha1.KindEnvoyProxy}: {[]string{"v1alpha1"}, typed(func(s *Set, o *v1alpha1.EnvoyProxy) { s.EnvoyProxies = append(s.EnvoyProxies, o) })},
+	{Group: "", Kind: "Service"}:                               {[]string{"v1"}, typed(func(s *Set, o *corev1.Service) { s.Services = append(s.Services, o) })},
+	{Group: "discovery.k8s.io", Kind: "EndpointSlice"}:         {[]string{"v1"}, typed(func(s *Set, o *discoveryv1.EndpointSlice) { s.EndpointSlices = append(s.EndpointSlices, o) })},
+	{Group: "", Kind: "Secret"}:                                {[]string{"v1"}, typed(func(s *Set, o *corev1.Secret) { s.Secrets = append(s.Secrets, o) })},
+	{Group: "", Kind: "Namespace"}:                             {[]string{"v1"}, typed(func(s *Set, o *corev1.Namespace) { s.Namespaces = append(s.Namespaces, o) })},
+	{Group: "", Kind: "ConfigMap"}:                             {[]string{"v1"}, typed(func(s *Set, o *corev1.ConfigMap) { s.ConfigMaps = append(s.ConfigMaps, o) })},
+}
+
+// Decode reads every YAML document of r into s; source names r in errors.
+// It stops at the first invalid document.
+func (s *Set) Decode(source string, r io.Reader) error {
+	if s.Origins == nil {
+		s.Origins = map[any]Origin{}
+	}
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(r))
+	for index := 1; ; index++ {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		o := Origin{Source: source, Index: index}
+		if err != nil {
+			return &Error{Origin: o, Err: fmt.Errorf("read yaml: %w", err)}
+		}
+		if err := s.decodeDocument(doc, o); err != nil {
+			return err
+		}
+	}
+}
+
+// DecodeAll decodes every named input into a new Set, in order.
+func DecodeAll(inputs ...Input) (*Set, error) {
+	s := &Set{}
+	for _, in := range inputs {
+		if err := s.Decode(in.Source, in.Reader); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Input is one named stream of YAML documents.
+type Input struct {
+	Source string
+	Reader io.Reader
+}
+
+// header is what every document must carry to be placed.
+type header struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+	} `json:"metadata"`
+}
+
+func (s *Set) decodeDocument(doc []byte, o Origin) error {
+	data, err := yaml.YAMLToJSONStrict(doc)
+	if err != nil {
+		return &Error{Origin: o, Err: fmt.Errorf("parse yaml: %w", err)}
+	}
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || bytes.Equal(data, []byte("null")) {
+		return nil // empty document or comments only
+	}
+	if data[0] != '{' {
+		return &Error{Origin: o, Err: errors.New("document is not a YAML mapping")}
+	}
+	var h header
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(data, &h); err != nil {
+		return &Error{Origin: o, Err: fmt.Errorf("read apiVersion, kind and metadata: %w", err)}
+	}
+	fail := func(err error) error {
+		return &Error{Origin: o, Kind: h.Kind, Namespace: h.Metadata.Namespace, Name: h.Metadata.Name, Err: err}
+	}
+	switch {
+	case h.APIVersion == "":
+		return fail(errors.New("apiVersion is missing"))
+	case h.Kind == "":
+		return fail(errors.New("kind is missing"))
+	}
+	gv, err := schema.ParseGroupVersion(h.APIVersion)
+	if err != nil {
+		return fail(fmt.Errorf("apiVersion: %w", err))
+	}
+	if gv.Group == "" && gv.Version == "v1" && h.Kind == "List" {
+		return s.decodeList(data, o, fail)
+	}
+	if h.Metadata.Name == "" {
+		return fail(errors.New("metadata.name is missing"))
+	}
+	k, ok := known[gv.WithKind(h.Kind).GroupKind()]
+	if !ok {
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(data); err != nil {
+			return fail(err)
+		}
+		s.Other = append(s.Other, u)
+		s.Origins[u] = o
+		return nil
+	}
+	if !contains(k.versions, gv.Version) {
+		return fail(fmt.Errorf("unsupported apiVersion %q for %s (supported: %s)", h.APIVersion, h.Kind, strings.Join(k.versions, ", ")))
+	}
+	obj, err := k.decode(s, data, o)
+	if err != nil {
+		return fail(err)
+	}
+	s.Origins[obj] = o
+	return nil
+}
+
+func (s *Set) decodeList(data []byte, o Origin, fail func(error) error) error {
+	var list struct {
+		metav1.TypeMeta `json:",inline"`
+		Metadata        metav1.ListMeta   `json:"metadata"`
+		Items           []json.RawMessage `json:"items"`
+	}
+	if err := strictUnmarshal(data, &list); err != nil {
+		return fail(err)
+	}
+	for _, item := range list.Items {
+		if err := s.decodeDocument(item, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// strictUnmarshal decodes JSON into obj, failing on unknown or duplicate
+// fields and on case-insensitive key matches.
+func strictUnmarshal(data []byte, obj any) error {
+	strictErrs, err := sigsjson.UnmarshalStrict(data, obj)
+	if err != nil {
+		return err
+	}
+	if len(strictErrs) > 0 {
+		msgs := make([]string, len(strictErrs))
+		for i, e := range strictErrs {
+			msgs[i] = e.Error()
+		}
+		return fmt.Errorf("%w: %s", ErrUnknownField, strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
