@@ -1,0 +1,562 @@
+package translate
+
+import (
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"strings"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	corev1 "k8s.io/api/core/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// compiledRoute is an HTTPRoute checked and converted once per Gateway;
+// the listener-specific parts (redirect ports, hostnames) are applied when
+// its routes are placed in virtual hosts.
+type compiledRoute struct {
+	route        *gwv1.HTTPRoute
+	rank         int // precedence across routes
+	rules        []*compiledRule
+	valid        int      // rules that are programmed
+	invalid      []string // "rule N: why", for dropped rules
+	resolvedRefs cond
+}
+
+// compiledRule is one valid HTTPRoute rule.
+type compiledRule struct {
+	index       int
+	matches     []compiledMatch
+	reqHeaders  headerMods
+	respHeaders headerMods
+	redirect    *gwv1.HTTPRequestRedirectFilter
+	rewrite     *gwv1.HTTPURLRewriteFilter
+	mirrors     []mirror
+	backends    []backend // resolved, weight > 0
+	// invalidWeight is the weight of backendRefs that did not resolve:
+	// that share of requests must get a 500.
+	invalidWeight uint32
+	timeout       *time.Duration
+	perTryTimeout *time.Duration
+}
+
+// compiledMatch is one match of a rule with its precedence.
+type compiledMatch struct {
+	index int
+	match *routev3.RouteMatch
+	// pathType and prefix describe the path match for prefix rewrites.
+	pathType gwv1.PathMatchType
+	prefix   string // PathPrefix value without trailing slashes ("" for "/")
+	key      precedence
+}
+
+// precedence orders matches as the Gateway API requires (see less).
+type precedence struct {
+	pathRank  int // 0 Exact, 1 RegularExpression, 2 PathPrefix
+	pathLen   int
+	hasMethod bool
+	headers   int
+	queries   int
+}
+
+type headerMods struct {
+	add    []*corev3.HeaderValueOption
+	remove []string
+}
+
+type backend struct {
+	service     *corev1.Service
+	port        corev1.ServicePort
+	cluster     string
+	weight      uint32
+	reqHeaders  headerMods
+	respHeaders headerMods
+}
+
+type mirror struct {
+	backend  backend
+	fraction *typev3.FractionalPercent
+}
+
+// compile checks and converts r, once per Gateway.
+func (t *gatewayTranslator) compile(r *gwv1.HTTPRoute) *compiledRoute {
+	if cr, ok := t.compiled[r]; ok {
+		return cr
+	}
+	cr := &compiledRoute{route: r, rank: t.ix.routeRank[r], resolvedRefs: cond{ok: true}}
+	t.compiled[r] = cr
+	for i := range r.Spec.Rules {
+		rule, err := t.compileRule(cr, i, &r.Spec.Rules[i])
+		if err != nil {
+			cr.invalid = append(cr.invalid, fmt.Sprintf("rule %d: %v", i, err))
+			continue
+		}
+		cr.rules = append(cr.rules, rule)
+		cr.valid++
+	}
+	return cr
+}
+
+func (t *gatewayTranslator) compileRule(cr *compiledRoute, index int, in *gwv1.HTTPRouteRule) (*compiledRule, error) {
+	rule := &compiledRule{index: index}
+	matches := in.Matches
+	if len(matches) == 0 {
+		matches = []gwv1.HTTPRouteMatch{{}}
+	}
+	for j, m := range matches {
+		cm, err := compileMatch(m)
+		if err != nil {
+			return nil, fmt.Errorf("match %d: %w", j, err)
+		}
+		cm.index = j
+		rule.matches = append(rule.matches, cm)
+	}
+	for _, f := range in.Filters {
+		if err := t.compileFilter(cr, rule, f); err != nil {
+			return nil, err
+		}
+	}
+	if rule.redirect != nil && rule.rewrite != nil {
+		return nil, fmt.Errorf("RequestRedirect and URLRewrite cannot be combined")
+	}
+	if err := checkPrefixModifier(rule); err != nil {
+		return nil, err
+	}
+	if tm := in.Timeouts; tm != nil {
+		var err error
+		if rule.timeout, err = parseDuration("timeouts.request", tm.Request); err != nil {
+			return nil, err
+		}
+		if rule.perTryTimeout, err = parseDuration("timeouts.backendRequest", tm.BackendRequest); err != nil {
+			return nil, err
+		}
+		if rule.timeout != nil && rule.perTryTimeout != nil && *rule.timeout != 0 && (*rule.perTryTimeout == 0 || *rule.perTryTimeout > *rule.timeout) {
+			return nil, fmt.Errorf("timeouts.backendRequest must not exceed timeouts.request")
+		}
+	}
+	if rule.redirect != nil {
+		return rule, nil // backendRefs are not used by a redirect
+	}
+	for k, ref := range in.BackendRefs {
+		weight := uint32(1)
+		if ref.Weight != nil {
+			if *ref.Weight < 0 || *ref.Weight > 1000000 {
+				return nil, fmt.Errorf("backendRef %d: weight %d is out of range 0-1000000", k, *ref.Weight)
+			}
+			weight = uint32(*ref.Weight)
+		}
+		b, ok := t.resolveBackend(cr, ref.BackendObjectReference)
+		if ok {
+			b.weight = weight
+			for _, f := range ref.Filters {
+				switch f.Type {
+				case gwv1.HTTPRouteFilterRequestHeaderModifier:
+					if b.reqHeaders, ok = headerFilter(f.RequestHeaderModifier); !ok {
+						return nil, fmt.Errorf("backendRef %d: invalid RequestHeaderModifier", k)
+					}
+				case gwv1.HTTPRouteFilterResponseHeaderModifier:
+					if b.respHeaders, ok = headerFilter(f.ResponseHeaderModifier); !ok {
+						return nil, fmt.Errorf("backendRef %d: invalid ResponseHeaderModifier", k)
+					}
+				default:
+					return nil, fmt.Errorf("backendRef %d: filter type %q is not supported on backendRefs", k, f.Type)
+				}
+			}
+			if weight > 0 {
+				rule.backends = append(rule.backends, b)
+			}
+		} else {
+			rule.invalidWeight += weight
+		}
+	}
+	if total := uint64(rule.invalidWeight) + uint64(sumWeights(rule.backends)); total > 0xffffffff {
+		return nil, fmt.Errorf("the sum of backendRef weights is too large")
+	}
+	return rule, nil
+}
+
+func sumWeights(bs []backend) uint32 {
+	var s uint32
+	for _, b := range bs {
+		s += b.weight
+	}
+	return s
+}
+
+// checkPrefixModifier enforces that a ReplacePrefixMatch path modifier is
+// only used with PathPrefix matches (it replaces the matched prefix).
+func checkPrefixModifier(rule *compiledRule) error {
+	var pm *gwv1.HTTPPathModifier
+	switch {
+	case rule.redirect != nil:
+		pm = rule.redirect.Path
+	case rule.rewrite != nil:
+		pm = rule.rewrite.Path
+	}
+	if pm == nil {
+		return nil
+	}
+	switch pm.Type {
+	case gwv1.FullPathHTTPPathModifier:
+		if pm.ReplaceFullPath == nil || !validPath(*pm.ReplaceFullPath) {
+			return fmt.Errorf("path modifier: replaceFullPath must be a path starting with /")
+		}
+	case gwv1.PrefixMatchHTTPPathModifier:
+		if pm.ReplacePrefixMatch == nil || !validPath(*pm.ReplacePrefixMatch) {
+			return fmt.Errorf("path modifier: replacePrefixMatch must be a path starting with /")
+		}
+		for _, m := range rule.matches {
+			if m.pathType != gwv1.PathMatchPathPrefix {
+				return fmt.Errorf("path modifier ReplacePrefixMatch needs PathPrefix matches")
+			}
+		}
+	default:
+		return fmt.Errorf("path modifier type %q is not supported", pm.Type)
+	}
+	return nil
+}
+
+func parseDuration(field string, d *gwv1.Duration) (*time.Duration, error) {
+	if d == nil {
+		return nil, nil
+	}
+	v, err := time.ParseDuration(string(*d))
+	if err != nil || v < 0 {
+		return nil, fmt.Errorf("%s %q is not a valid duration", field, *d)
+	}
+	return &v, nil
+}
+
+func (t *gatewayTranslator) compileFilter(cr *compiledRoute, rule *compiledRule, f gwv1.HTTPRouteFilter) error {
+	var ok bool
+	switch f.Type {
+	case gwv1.HTTPRouteFilterRequestHeaderModifier:
+		if rule.reqHeaders, ok = headerFilter(f.RequestHeaderModifier); !ok {
+			return fmt.Errorf("invalid RequestHeaderModifier")
+		}
+	case gwv1.HTTPRouteFilterResponseHeaderModifier:
+		if rule.respHeaders, ok = headerFilter(f.ResponseHeaderModifier); !ok {
+			return fmt.Errorf("invalid ResponseHeaderModifier")
+		}
+	case gwv1.HTTPRouteFilterRequestRedirect:
+		rd := f.RequestRedirect
+		if rd == nil {
+			return fmt.Errorf("RequestRedirect filter without requestRedirect")
+		}
+		if rd.Scheme != nil && *rd.Scheme != "http" && *rd.Scheme != "https" {
+			return fmt.Errorf("redirect scheme %q is not supported", *rd.Scheme)
+		}
+		if rd.Hostname != nil && !validHostname(string(*rd.Hostname)) || rd.Hostname != nil && strings.HasPrefix(string(*rd.Hostname), "*") {
+			return fmt.Errorf("redirect hostname %q is not valid", *rd.Hostname)
+		}
+		if rd.Port != nil && (*rd.Port < 1 || *rd.Port > 65535) {
+			return fmt.Errorf("redirect port %d is not valid", *rd.Port)
+		}
+		if rd.StatusCode != nil {
+			if _, ok := redirectCodes[*rd.StatusCode]; !ok {
+				return fmt.Errorf("redirect status code %d is not supported", *rd.StatusCode)
+			}
+		}
+		rule.redirect = rd
+	case gwv1.HTTPRouteFilterURLRewrite:
+		rw := f.URLRewrite
+		if rw == nil {
+			return fmt.Errorf("URLRewrite filter without urlRewrite")
+		}
+		if rw.Hostname != nil && (!validHostname(string(*rw.Hostname)) || strings.HasPrefix(string(*rw.Hostname), "*")) {
+			return fmt.Errorf("rewrite hostname %q is not valid", *rw.Hostname)
+		}
+		rule.rewrite = rw
+	case gwv1.HTTPRouteFilterRequestMirror:
+		m := f.RequestMirror
+		if m == nil {
+			return fmt.Errorf("RequestMirror filter without requestMirror")
+		}
+		fraction, err := mirrorFraction(m)
+		if err != nil {
+			return err
+		}
+		b, ok := t.resolveBackend(cr, m.BackendRef)
+		if ok { // an unresolved mirror is reported in ResolvedRefs and skipped
+			rule.mirrors = append(rule.mirrors, mirror{backend: b, fraction: fraction})
+		}
+	default:
+		return fmt.Errorf("filter type %q is not supported", f.Type)
+	}
+	return nil
+}
+
+var redirectCodes = map[int]routev3.RedirectAction_RedirectResponseCode{
+	301: routev3.RedirectAction_MOVED_PERMANENTLY,
+	302: routev3.RedirectAction_FOUND,
+	303: routev3.RedirectAction_SEE_OTHER,
+	307: routev3.RedirectAction_TEMPORARY_REDIRECT,
+	308: routev3.RedirectAction_PERMANENT_REDIRECT,
+}
+
+func mirrorFraction(m *gwv1.HTTPRequestMirrorFilter) (*typev3.FractionalPercent, error) {
+	switch {
+	case m.Percent != nil && m.Fraction != nil:
+		return nil, fmt.Errorf("RequestMirror: percent and fraction are exclusive")
+	case m.Percent != nil:
+		if *m.Percent < 0 || *m.Percent > 100 {
+			return nil, fmt.Errorf("RequestMirror: percent %d is out of range 0-100", *m.Percent)
+		}
+		return &typev3.FractionalPercent{Numerator: uint32(*m.Percent), Denominator: typev3.FractionalPercent_HUNDRED}, nil
+	case m.Fraction != nil:
+		den := int64(100)
+		if m.Fraction.Denominator != nil {
+			den = int64(*m.Fraction.Denominator)
+		}
+		num := int64(m.Fraction.Numerator)
+		if den < 1 || num < 0 || num > den {
+			return nil, fmt.Errorf("RequestMirror: fraction %d/%d is not valid", num, den)
+		}
+		return &typev3.FractionalPercent{Numerator: uint32(num * 1000000 / den), Denominator: typev3.FractionalPercent_MILLION}, nil
+	}
+	return nil, nil
+}
+
+// resolveBackend resolves a backend reference of route cr to a Service
+// port; failures are recorded in cr's ResolvedRefs condition.
+func (t *gatewayTranslator) resolveBackend(cr *compiledRoute, ref gwv1.BackendObjectReference) (backend, bool) {
+	r := cr.route
+	group, kind := "", "Service"
+	if ref.Group != nil {
+		group = string(*ref.Group)
+	}
+	if ref.Kind != nil {
+		kind = string(*ref.Kind)
+	}
+	ns := nsOr(ref.Namespace, r.Namespace)
+	key := k8stypes.NamespacedName{Namespace: ns, Name: string(ref.Name)}
+	if group != "" || kind != "Service" {
+		cr.resolvedRefs.fail(string(gwv1.RouteReasonInvalidKind), "backendRef %s %s: only core Services are supported", kind, key)
+		return backend{}, false
+	}
+	if !t.ix.referenceAllowed(gwv1.GroupName, "HTTPRoute", r.Namespace, "", "Service", ns, string(ref.Name)) {
+		cr.resolvedRefs.fail(string(gwv1.RouteReasonRefNotPermitted), "backendRef Service %s is in another namespace and no ReferenceGrant allows it", key)
+		return backend{}, false
+	}
+	svc, ok := t.ix.services[key]
+	if !ok {
+		cr.resolvedRefs.fail(string(gwv1.RouteReasonBackendNotFound), "backendRef Service %s not found", key)
+		return backend{}, false
+	}
+	if ref.Port == nil {
+		cr.resolvedRefs.fail(string(gwv1.RouteReasonBackendNotFound), "backendRef Service %s: port is required", key)
+		return backend{}, false
+	}
+	for _, p := range svc.Spec.Ports {
+		if p.Port == int32(*ref.Port) && (p.Protocol == "" || p.Protocol == corev1.ProtocolTCP) {
+			return backend{service: svc, port: p, cluster: ServiceClusterName(ns, svc.Name, p.Port)}, true
+		}
+	}
+	cr.resolvedRefs.fail(string(gwv1.RouteReasonBackendNotFound), "backendRef Service %s has no TCP port %d", key, *ref.Port)
+	return backend{}, false
+}
+
+func compileMatch(m gwv1.HTTPRouteMatch) (compiledMatch, error) {
+	cm := compiledMatch{match: &routev3.RouteMatch{}}
+	pathType, value := gwv1.PathMatchPathPrefix, "/"
+	if m.Path != nil {
+		if m.Path.Type != nil {
+			pathType = *m.Path.Type
+		}
+		if m.Path.Value != nil {
+			value = *m.Path.Value
+		}
+	}
+	cm.pathType = pathType
+	switch pathType {
+	case gwv1.PathMatchExact:
+		if !validPath(value) {
+			return cm, fmt.Errorf("path %q is not a valid absolute path", value)
+		}
+		cm.match.PathSpecifier = &routev3.RouteMatch_Path{Path: value}
+		cm.key = precedence{pathRank: 0, pathLen: len(value)}
+	case gwv1.PathMatchPathPrefix:
+		if !validPath(value) {
+			return cm, fmt.Errorf("path prefix %q is not a valid absolute path", value)
+		}
+		cm.prefix = strings.TrimRight(value, "/")
+		if cm.prefix == "" {
+			cm.match.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/"}
+		} else {
+			// Gateway API prefixes match whole path elements: /foo matches
+			// /foo and /foo/bar, never /foobar.
+			cm.match.PathSpecifier = &routev3.RouteMatch_PathSeparatedPrefix{PathSeparatedPrefix: cm.prefix}
+		}
+		cm.key = precedence{pathRank: 2, pathLen: len(cm.prefix) + 1}
+	case gwv1.PathMatchRegularExpression:
+		if err := checkRegex(value); err != nil {
+			return cm, fmt.Errorf("path regex: %w", err)
+		}
+		cm.match.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: value}}
+		cm.key = precedence{pathRank: 1, pathLen: len(value)}
+	default:
+		return cm, fmt.Errorf("path match type %q is not supported", pathType)
+	}
+	seen := map[string]bool{}
+	for _, h := range m.Headers {
+		name := strings.ToLower(string(h.Name))
+		if !validToken(name) {
+			return cm, fmt.Errorf("header name %q is not valid", h.Name)
+		}
+		if seen[name] { // the spec: only the first match of a name counts
+			continue
+		}
+		seen[name] = true
+		sm, err := stringMatch(h.Type == nil || *h.Type == gwv1.HeaderMatchExact, h.Type != nil && *h.Type == gwv1.HeaderMatchRegularExpression, h.Value)
+		if err != nil {
+			return cm, fmt.Errorf("header %s: %w", h.Name, err)
+		}
+		cm.match.Headers = append(cm.match.Headers, &routev3.HeaderMatcher{Name: name, HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: sm}})
+	}
+	cm.key.headers = len(seen)
+	seenQ := map[string]bool{}
+	for _, q := range m.QueryParams {
+		name := string(q.Name)
+		if !validToken(name) || len(name) > 1024 {
+			return cm, fmt.Errorf("query parameter name %q is not valid", q.Name)
+		}
+		if seenQ[name] {
+			continue
+		}
+		seenQ[name] = true
+		sm, err := stringMatch(q.Type == nil || *q.Type == gwv1.QueryParamMatchExact, q.Type != nil && *q.Type == gwv1.QueryParamMatchRegularExpression, q.Value)
+		if err != nil {
+			return cm, fmt.Errorf("query parameter %s: %w", q.Name, err)
+		}
+		cm.match.QueryParameters = append(cm.match.QueryParameters, &routev3.QueryParameterMatcher{Name: name, QueryParameterMatchSpecifier: &routev3.QueryParameterMatcher_StringMatch{StringMatch: sm}})
+	}
+	cm.key.queries = len(seenQ)
+	if m.Method != nil {
+		if !validToken(string(*m.Method)) {
+			return cm, fmt.Errorf("method %q is not valid", *m.Method)
+		}
+		cm.key.hasMethod = true
+		cm.match.Headers = append(cm.match.Headers, &routev3.HeaderMatcher{Name: ":method",
+			HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: string(*m.Method)}}}})
+	}
+	return cm, nil
+}
+
+func stringMatch(exact, regex bool, value string) (*matcherv3.StringMatcher, error) {
+	if !validHeaderValue(value) {
+		return nil, fmt.Errorf("value %q contains a control character", value)
+	}
+	switch {
+	case regex:
+		if err := checkRegex(value); err != nil {
+			return nil, err
+		}
+		return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: value}}}, nil
+	case exact:
+		return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: value}}, nil
+	}
+	return nil, fmt.Errorf("match type is not supported")
+}
+
+// maxRegexProgram mirrors Envoy's default re2.max_program_size.error_level:
+// Envoy rejects regexes whose compiled program is larger. Go's program size
+// is close to RE2's, not identical.
+const maxRegexProgram = 100
+
+// checkRegex accepts what Envoy's RE2 accepts (Go's regexp is RE2 syntax).
+func checkRegex(expr string) error {
+	if expr == "" {
+		return fmt.Errorf("empty regular expression")
+	}
+	if len(expr) > 1024 {
+		return fmt.Errorf("regular expression longer than 1024 bytes")
+	}
+	if _, err := regexp.Compile(expr); err != nil {
+		return fmt.Errorf("invalid regular expression %q: %w", expr, err)
+	}
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return fmt.Errorf("invalid regular expression %q: %w", expr, err)
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return fmt.Errorf("invalid regular expression %q: %w", expr, err)
+	}
+	if len(prog.Inst) > maxRegexProgram {
+		return fmt.Errorf("regular expression %q is too complex for Envoy (program size %d > %d)", expr, len(prog.Inst), maxRegexProgram)
+	}
+	return nil
+}
+
+// pathPattern is the Gateway API's pattern for Exact and PathPrefix values.
+var pathPattern = regexp.MustCompile(`^/(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|%[0-9a-fA-F]{2})*$`)
+
+func validPath(p string) bool {
+	return len(p) <= 1024 && pathPattern.MatchString(p) && !strings.Contains(p, "//")
+}
+
+// validToken reports whether s is an HTTP token (RFC 7230), as header and
+// query parameter names must be.
+func validToken(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func validHeaderValue(s string) bool {
+	return len(s) <= 4096 && !strings.ContainsAny(s, "\x00\r\n")
+}
+
+// headerFilter converts a header modifier; false when a name or value
+// cannot be sent by Envoy (pseudo-headers and Host cannot be modified).
+func headerFilter(f *gwv1.HTTPHeaderFilter) (headerMods, bool) {
+	var mods headerMods
+	if f == nil {
+		return mods, false
+	}
+	ok := func(name string) bool {
+		n := strings.ToLower(name)
+		return validToken(n) && n != "host"
+	}
+	seen := map[string]bool{}
+	for _, h := range f.Set {
+		n := strings.ToLower(string(h.Name))
+		if !ok(n) || !validHeaderValue(h.Value) {
+			return mods, false
+		}
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		mods.add = append(mods.add, &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: n, Value: h.Value},
+			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD})
+	}
+	for _, h := range f.Add {
+		n := strings.ToLower(string(h.Name))
+		if !ok(n) || !validHeaderValue(h.Value) {
+			return mods, false
+		}
+		mods.add = append(mods.add, &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: n, Value: h.Value},
+			AppendAction: corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD})
+	}
+	for _, name := range f.Remove {
+		n := strings.ToLower(name)
+		if !ok(n) {
+			return mods, false
+		}
+		mods.remove = append(mods.remove, n)
+	}
+	return mods, true
+}

@@ -1,0 +1,568 @@
+package translate
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	tlsinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// portGroup is the Gateway listeners that share one Envoy listener.
+type portGroup struct {
+	port      gwv1.PortNumber
+	protocol  gwv1.ProtocolType
+	listeners []*listenerState
+}
+
+// routeContext is what a route needs to know about where it is served.
+type routeContext struct {
+	port   gwv1.PortNumber
+	scheme string
+}
+
+// buildResources builds the Envoy resources of the Gateway from its
+// processed listeners and attached routes.
+func (t *gatewayTranslator) buildResources() map[string][]types.Resource {
+	groups := map[gwv1.PortNumber]*portGroup{}
+	var ports []gwv1.PortNumber
+	for _, ls := range t.listeners {
+		if !ls.programmed() {
+			continue
+		}
+		g, ok := groups[ls.spec.Port]
+		if !ok {
+			g = &portGroup{port: ls.spec.Port, protocol: ls.spec.Protocol}
+			groups[ls.spec.Port] = g
+			ports = append(ports, ls.spec.Port)
+		}
+		g.listeners = append(g.listeners, ls)
+	}
+	sort.Slice(ports, func(i, j int) bool { return ports[i] < ports[j] })
+
+	// Route tables first: they decide which clusters exist, and whether the
+	// invalid-backend cluster (and its 500 mapping) is needed.
+	type chain struct {
+		ls    *listenerState // nil for the shared HTTP chain
+		route string
+	}
+	chains := map[gwv1.PortNumber][]chain{}
+	var routeConfigs []types.Resource
+	usesInvalid := false
+	for _, p := range ports {
+		g := groups[p]
+		ctx := routeContext{port: p, scheme: "http"}
+		if g.protocol == gwv1.HTTPSProtocolType {
+			ctx.scheme = "https"
+			for _, ls := range sortedByName(g.listeners) {
+				name := HTTPSRouteConfigName(int32(p), string(ls.spec.Name))
+				rc, inv := t.routeConfiguration(name, []*listenerState{ls}, ctx)
+				usesInvalid = usesInvalid || inv
+				routeConfigs = append(routeConfigs, rc)
+				chains[p] = append(chains[p], chain{ls: ls, route: name})
+			}
+			continue
+		}
+		name := HTTPRouteConfigName(int32(p))
+		rc, inv := t.routeConfiguration(name, g.listeners, ctx)
+		usesInvalid = usesInvalid || inv
+		routeConfigs = append(routeConfigs, rc)
+		chains[p] = []chain{{route: name}}
+	}
+
+	var listeners []types.Resource
+	for _, p := range ports {
+		g := groups[p]
+		l := &listenerv3.Listener{
+			Name: ListenerName(int32(p)),
+			Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+				Address:       t.ix.opts.ListenAddress,
+				PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: g.listeners[0].envoyPort},
+			}}},
+		}
+		for _, c := range chains[p] {
+			statPrefix := fmt.Sprintf("http-%d", p)
+			fc := &listenerv3.FilterChain{}
+			if c.ls != nil {
+				statPrefix = fmt.Sprintf("https-%d-%s", p, c.ls.spec.Name)
+				fc.Name = filterChainName(string(c.ls.spec.Name))
+				if h := hostnameOf(c.ls.spec.Hostname); h != "" {
+					fc.FilterChainMatch = &listenerv3.FilterChainMatch{ServerNames: []string{h}}
+				}
+				fc.TransportSocket = &corev3.TransportSocket{Name: tlsTransportSocketName, ConfigType: &corev3.TransportSocket_TypedConfig{
+					TypedConfig: mustAny(&tlsv3.DownstreamTlsContext{CommonTlsContext: &tlsv3.CommonTlsContext{
+						TlsCertificateSdsSecretConfigs: []*tlsv3.SdsSecretConfig{{Name: c.ls.secret, SdsConfig: adsConfigSource()}},
+						AlpnProtocols:                  []string{"h2", "http/1.1"},
+					}}),
+				}}
+			}
+			fc.Filters = []*listenerv3.Filter{{Name: hcmFilterName, ConfigType: &listenerv3.Filter_TypedConfig{
+				TypedConfig: mustAny(t.connectionManager(statPrefix, c.route, usesInvalid)),
+			}}}
+			l.FilterChains = append(l.FilterChains, fc)
+		}
+		if g.protocol == gwv1.HTTPSProtocolType {
+			l.ListenerFilters = []*listenerv3.ListenerFilter{{Name: tlsInspectorName, ConfigType: &listenerv3.ListenerFilter_TypedConfig{
+				TypedConfig: mustAny(&tlsinspectorv3.TlsInspector{}),
+			}}}
+		}
+		listeners = append(listeners, l)
+	}
+
+	if usesInvalid {
+		t.clusters[InvalidBackendCluster] = &clusterv3.Cluster{
+			Name:                 InvalidBackendCluster,
+			ConnectTimeout:       durationpb.New(t.ix.opts.ConnectTimeout),
+			ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC},
+			LoadAssignment:       &endpointv3.ClusterLoadAssignment{ClusterName: InvalidBackendCluster},
+		}
+	}
+	clusters := make([]types.Resource, 0, len(t.clusters))
+	for _, c := range t.clusters {
+		clusters = append(clusters, c)
+	}
+	endpoints := make([]types.Resource, 0, len(t.loadAssignments))
+	for _, e := range t.loadAssignments {
+		endpoints = append(endpoints, e)
+	}
+	// Only the secrets of programmed listeners are sent.
+	secrets := []types.Resource{}
+	seen := map[string]bool{}
+	for _, ls := range t.listeners {
+		if ls.programmed() && ls.secret != "" && !seen[ls.secret] {
+			seen[ls.secret] = true
+			secrets = append(secrets, t.secrets[ls.secret])
+		}
+	}
+	out := map[string][]types.Resource{
+		resourcev3.ListenerType: listeners,
+		resourcev3.RouteType:    routeConfigs,
+		resourcev3.ClusterType:  clusters,
+		resourcev3.EndpointType: endpoints,
+		resourcev3.SecretType:   secrets,
+	}
+	for typ, rs := range out {
+		if rs == nil {
+			out[typ] = []types.Resource{}
+		}
+		sortByName(out[typ])
+	}
+	return out
+}
+
+func sortedByName(ls []*listenerState) []*listenerState {
+	out := append([]*listenerState(nil), ls...)
+	sort.Slice(out, func(i, j int) bool { return out[i].spec.Name < out[j].spec.Name })
+	return out
+}
+
+// vhostEntry is one Envoy route to place in a virtual host.
+type vhostEntry struct {
+	route *compiledRoute
+	rule  *compiledRule
+	match *compiledMatch
+}
+
+// routeConfiguration builds the route table of the given listeners (which
+// share a port, or one HTTPS listener). It reports whether any route sends
+// traffic to the invalid-backend cluster.
+func (t *gatewayTranslator) routeConfiguration(name string, listeners []*listenerState, ctx routeContext) (*routev3.RouteConfiguration, bool) {
+	byHost := map[string][]vhostEntry{}
+	for _, ls := range listeners {
+		for _, a := range ls.attachments {
+			for _, h := range a.hostnames {
+				if containsRoute(byHost[h], a.route) {
+					continue // attached through two listeners of this port
+				}
+				for _, rule := range a.route.rules {
+					for i := range rule.matches {
+						byHost[h] = append(byHost[h], vhostEntry{route: a.route, rule: rule, match: &rule.matches[i]})
+					}
+				}
+			}
+		}
+	}
+	hosts := make([]string, 0, len(byHost))
+	for h := range byHost {
+		hosts = append(hosts, h)
+	}
+	sort.Strings(hosts)
+	rc := &routev3.RouteConfiguration{Name: name}
+	usesInvalid := false
+	for _, h := range hosts {
+		entries := byHost[h]
+		sort.SliceStable(entries, func(i, j int) bool { return entryLess(entries[i], entries[j]) })
+		vh := &routev3.VirtualHost{Name: virtualHostName(h), Domains: []string{h}}
+		for _, e := range entries {
+			r, inv := t.envoyRoute(e, ctx)
+			usesInvalid = usesInvalid || inv
+			vh.Routes = append(vh.Routes, r)
+		}
+		rc.VirtualHosts = append(rc.VirtualHosts, vh)
+	}
+	return rc, usesInvalid
+}
+
+func containsRoute(es []vhostEntry, cr *compiledRoute) bool {
+	for _, e := range es {
+		if e.route == cr {
+			return true
+		}
+	}
+	return false
+}
+
+// entryLess is the Gateway API's match precedence: Exact path, then
+// RegularExpression (implementation-specific: berth puts it between), then
+// the longest PathPrefix; then a method match; then the most header
+// matches; then the most query matches; then the oldest route, then
+// namespace/name; then rule and match order.
+func entryLess(a, b vhostEntry) bool {
+	ka, kb := a.match.key, b.match.key
+	switch {
+	case ka.pathRank != kb.pathRank:
+		return ka.pathRank < kb.pathRank
+	case ka.pathLen != kb.pathLen:
+		return ka.pathLen > kb.pathLen
+	case ka.hasMethod != kb.hasMethod:
+		return ka.hasMethod
+	case ka.headers != kb.headers:
+		return ka.headers > kb.headers
+	case ka.queries != kb.queries:
+		return ka.queries > kb.queries
+	case a.route.rank != b.route.rank:
+		return a.route.rank < b.route.rank
+	case a.rule.index != b.rule.index:
+		return a.rule.index < b.rule.index
+	}
+	return a.match.index < b.match.index
+}
+
+// envoyRoute builds the Envoy route of one match.
+func (t *gatewayTranslator) envoyRoute(e vhostEntry, ctx routeContext) (*routev3.Route, bool) {
+	rule := e.rule
+	r := &routev3.Route{
+		Name:                    routeName(e.route.route.Namespace, e.route.route.Name, rule.index, e.match.index),
+		Match:                   e.match.match,
+		RequestHeadersToAdd:     rule.reqHeaders.add,
+		RequestHeadersToRemove:  rule.reqHeaders.remove,
+		ResponseHeadersToAdd:    rule.respHeaders.add,
+		ResponseHeadersToRemove: rule.respHeaders.remove,
+	}
+	if rule.redirect != nil {
+		r.Action = &routev3.Route_Redirect{Redirect: redirectAction(rule.redirect, e.match, ctx)}
+		return r, false
+	}
+	if len(rule.backends) == 0 {
+		// No backend can take the request: the spec's 500.
+		r.Action = &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{Status: 500}}
+		return r, false
+	}
+	ra := &routev3.RouteAction{}
+	simple := len(rule.backends) == 1 && rule.invalidWeight == 0 &&
+		len(rule.backends[0].reqHeaders.add)+len(rule.backends[0].reqHeaders.remove)+len(rule.backends[0].respHeaders.add)+len(rule.backends[0].respHeaders.remove) == 0
+	if simple {
+		ra.ClusterSpecifier = &routev3.RouteAction_Cluster{Cluster: t.ensureCluster(rule.backends[0])}
+	} else {
+		wc := &routev3.WeightedCluster{}
+		for _, b := range rule.backends {
+			wc.Clusters = append(wc.Clusters, &routev3.WeightedCluster_ClusterWeight{
+				Name:                    t.ensureCluster(b),
+				Weight:                  wrapperspb.UInt32(b.weight),
+				RequestHeadersToAdd:     b.reqHeaders.add,
+				RequestHeadersToRemove:  b.reqHeaders.remove,
+				ResponseHeadersToAdd:    b.respHeaders.add,
+				ResponseHeadersToRemove: b.respHeaders.remove,
+			})
+		}
+		if rule.invalidWeight > 0 {
+			wc.Clusters = append(wc.Clusters, &routev3.WeightedCluster_ClusterWeight{
+				Name:   InvalidBackendCluster,
+				Weight: wrapperspb.UInt32(rule.invalidWeight),
+				RequestHeadersToAdd: []*corev3.HeaderValueOption{{
+					Header:       &corev3.HeaderValue{Key: invalidBackendHeader, Value: "true"},
+					AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+				}},
+			})
+		}
+		ra.ClusterSpecifier = &routev3.RouteAction_WeightedClusters{WeightedClusters: wc}
+	}
+	if rw := rule.rewrite; rw != nil {
+		if rw.Hostname != nil {
+			ra.HostRewriteSpecifier = &routev3.RouteAction_HostRewriteLiteral{HostRewriteLiteral: string(*rw.Hostname)}
+		}
+		if pm := rw.Path; pm != nil {
+			switch pm.Type {
+			case gwv1.FullPathHTTPPathModifier:
+				ra.RegexRewrite = &matcherv3.RegexMatchAndSubstitute{Pattern: &matcherv3.RegexMatcher{Regex: "^/.*$"}, Substitution: *pm.ReplaceFullPath}
+			case gwv1.PrefixMatchHTTPPathModifier:
+				ra.PrefixRewrite, ra.RegexRewrite = prefixRewrite(e.match.prefix, *pm.ReplacePrefixMatch)
+			}
+		}
+	}
+	if rule.timeout != nil {
+		ra.Timeout = durationpb.New(*rule.timeout)
+	}
+	if rule.perTryTimeout != nil {
+		if rule.timeout == nil {
+			ra.Timeout = durationpb.New(*rule.perTryTimeout)
+		} else {
+			ra.RetryPolicy = &routev3.RetryPolicy{NumRetries: wrapperspb.UInt32(0), PerTryTimeout: durationpb.New(*rule.perTryTimeout)}
+		}
+	}
+	for _, m := range rule.mirrors {
+		p := &routev3.RouteAction_RequestMirrorPolicy{Cluster: t.ensureCluster(m.backend)}
+		if m.fraction != nil {
+			p.RuntimeFraction = &corev3.RuntimeFractionalPercent{DefaultValue: m.fraction}
+		}
+		ra.RequestMirrorPolicies = append(ra.RequestMirrorPolicies, p)
+	}
+	r.Action = &routev3.Route_Route{Route: ra}
+	return r, rule.invalidWeight > 0
+}
+
+// prefixRewrite replaces the matched prefix (without trailing slash, "" for
+// "/") with replacement, keeping path elements intact: /foo/bar with
+// prefix /foo and replacement / becomes /bar, not //bar.
+func prefixRewrite(prefix, replacement string) (string, *matcherv3.RegexMatchAndSubstitute) {
+	repl := strings.TrimRight(replacement, "/")
+	switch {
+	case prefix == "":
+		// Every path starts with the matched "/": put the replacement in front.
+		if repl == "" {
+			return "", nil
+		}
+		return "", &matcherv3.RegexMatchAndSubstitute{Pattern: &matcherv3.RegexMatcher{Regex: "^/"}, Substitution: repl + "/"}
+	case repl == "":
+		return "", &matcherv3.RegexMatchAndSubstitute{Pattern: &matcherv3.RegexMatcher{Regex: "^" + regexp.QuoteMeta(prefix) + "/*"}, Substitution: "/"}
+	}
+	return repl, nil
+}
+
+func redirectAction(rd *gwv1.HTTPRequestRedirectFilter, m *compiledMatch, ctx routeContext) *routev3.RedirectAction {
+	ra := &routev3.RedirectAction{ResponseCode: routev3.RedirectAction_FOUND}
+	if rd.StatusCode != nil {
+		ra.ResponseCode = redirectCodes[*rd.StatusCode]
+	}
+	scheme := ctx.scheme
+	if rd.Scheme != nil {
+		scheme = *rd.Scheme
+		ra.SchemeRewriteSpecifier = &routev3.RedirectAction_SchemeRedirect{SchemeRedirect: scheme}
+	}
+	if rd.Hostname != nil {
+		ra.HostRedirect = string(*rd.Hostname)
+	}
+	// The spec's port: the given one; else the scheme's well-known port when
+	// the scheme changes; else the listener's port. A well-known port is
+	// left out of Location (Envoy strips the request's port).
+	var port gwv1.PortNumber
+	switch {
+	case rd.Port != nil:
+		port = *rd.Port
+	case rd.Scheme == nil:
+		port = ctx.port
+	}
+	if port != 0 && !(scheme == "http" && port == 80 || scheme == "https" && port == 443) {
+		ra.PortRedirect = uint32(port)
+	}
+	if pm := rd.Path; pm != nil {
+		switch pm.Type {
+		case gwv1.FullPathHTTPPathModifier:
+			ra.PathRewriteSpecifier = &routev3.RedirectAction_PathRedirect{PathRedirect: *pm.ReplaceFullPath}
+		case gwv1.PrefixMatchHTTPPathModifier:
+			prefix, regex := prefixRewrite(m.prefix, *pm.ReplacePrefixMatch)
+			switch {
+			case regex != nil:
+				ra.PathRewriteSpecifier = &routev3.RedirectAction_RegexRewrite{RegexRewrite: regex}
+			case prefix != "":
+				ra.PathRewriteSpecifier = &routev3.RedirectAction_PrefixRewrite{PrefixRewrite: prefix}
+			}
+		}
+	}
+	return ra
+}
+
+// ensureCluster adds the cluster and endpoints of a backend (once) and
+// returns the cluster name.
+func (t *gatewayTranslator) ensureCluster(b backend) string {
+	if _, ok := t.clusters[b.cluster]; ok {
+		return b.cluster
+	}
+	c := &clusterv3.Cluster{
+		Name:                 b.cluster,
+		ConnectTimeout:       durationpb.New(t.ix.opts.ConnectTimeout),
+		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS},
+		EdsClusterConfig:     &clusterv3.Cluster_EdsClusterConfig{EdsConfig: adsConfigSource()},
+	}
+	if b.port.AppProtocol != nil && *b.port.AppProtocol == "kubernetes.io/h2c" {
+		c.TypedExtensionProtocolOptions = map[string]*anypb.Any{
+			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(&upstreamhttpv3.HttpProtocolOptions{
+				UpstreamProtocolOptions: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig{
+					ProtocolConfig: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &corev3.Http2ProtocolOptions{}},
+				}},
+			}),
+		}
+	}
+	t.clusters[b.cluster] = c
+	t.loadAssignments[b.cluster] = t.loadAssignment(b)
+	return b.cluster
+}
+
+// loadAssignment lists the ready endpoints of a Service port from its
+// EndpointSlices (ready unset counts as ready, as Kubernetes documents).
+func (t *gatewayTranslator) loadAssignment(b backend) *endpointv3.ClusterLoadAssignment {
+	cla := &endpointv3.ClusterLoadAssignment{ClusterName: b.cluster}
+	key := k8stypes.NamespacedName{Namespace: b.service.Namespace, Name: b.service.Name}
+	type addr struct {
+		ip   string
+		port uint32
+	}
+	seen := map[addr]bool{}
+	var addrs []addr
+	for _, s := range t.ix.slices[key] {
+		if s.AddressType != discoveryv1.AddressTypeIPv4 && s.AddressType != discoveryv1.AddressTypeIPv6 {
+			continue
+		}
+		var port int32
+		for _, p := range s.Ports {
+			if p.Port != nil && nameOf(p.Name) == b.port.Name && (p.Protocol == nil || *p.Protocol == corev1.ProtocolTCP) {
+				port = *p.Port
+				break
+			}
+		}
+		if port < 1 || port > 65535 {
+			continue
+		}
+		for _, ep := range s.Endpoints {
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			for _, ip := range ep.Addresses {
+				a := addr{ip, uint32(port)}
+				if validIP(ip) && !seen[a] {
+					seen[a] = true
+					addrs = append(addrs, a)
+				}
+			}
+		}
+	}
+	sort.Slice(addrs, func(i, j int) bool {
+		if addrs[i].ip != addrs[j].ip {
+			return addrs[i].ip < addrs[j].ip
+		}
+		return addrs[i].port < addrs[j].port
+	})
+	if len(addrs) > 0 {
+		lle := &endpointv3.LocalityLbEndpoints{}
+		for _, a := range addrs {
+			lle.LbEndpoints = append(lle.LbEndpoints, &endpointv3.LbEndpoint{HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
+				Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+					Address: a.ip, PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: a.port},
+				}}},
+			}}})
+		}
+		cla.Endpoints = []*endpointv3.LocalityLbEndpoints{lle}
+	}
+	return cla
+}
+
+func nameOf(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// connectionManager is the HTTP connection manager of every filter chain.
+// With use_remote_address Envoy is the edge: it appends the peer to
+// X-Forwarded-For, sets X-Envoy-External-Address and X-Forwarded-Proto from
+// the connection, and generates X-Request-Id.
+func (t *gatewayTranslator) connectionManager(statPrefix, routeConfig string, invalidBackend bool) *hcmv3.HttpConnectionManager {
+	hcm := &hcmv3.HttpConnectionManager{
+		StatPrefix: statPrefix,
+		CodecType:  hcmv3.HttpConnectionManager_AUTO,
+		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
+			ConfigSource: adsConfigSource(), RouteConfigName: routeConfig,
+		}},
+		HttpFilters: []*hcmv3.HttpFilter{{Name: routerFilterName, ConfigType: &hcmv3.HttpFilter_TypedConfig{
+			TypedConfig: mustAny(&routerv3.Router{}),
+		}}},
+		UseRemoteAddress:  wrapperspb.Bool(t.ix.opts.UseRemoteAddress),
+		XffNumTrustedHops: t.ix.opts.XffNumTrustedHops,
+		GenerateRequestId: wrapperspb.Bool(true),
+		NormalizePath:     wrapperspb.Bool(true),
+		// Hosts match without the port the client used (which is the
+		// Service port, not the port Envoy listens on).
+		StripPortMode: &hcmv3.HttpConnectionManager_StripAnyHostPort{StripAnyHostPort: true},
+	}
+	if invalidBackend {
+		hcm.LocalReplyConfig = &hcmv3.LocalReplyConfig{Mappers: []*hcmv3.ResponseMapper{{
+			Filter: &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_HeaderFilter{HeaderFilter: &accesslogv3.HeaderFilter{
+				Header: &routev3.HeaderMatcher{Name: invalidBackendHeader, HeaderMatchSpecifier: &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}},
+			}}},
+			StatusCode: wrapperspb.UInt32(500),
+		}}}
+	}
+	return hcm
+}
+
+func buildSecret(name string, cert, key []byte) *tlsv3.Secret {
+	return &tlsv3.Secret{Name: name, Type: &tlsv3.Secret_TlsCertificate{TlsCertificate: &tlsv3.TlsCertificate{
+		CertificateChain: &corev3.DataSource{Specifier: &corev3.DataSource_InlineBytes{InlineBytes: cert}},
+		PrivateKey:       &corev3.DataSource{Specifier: &corev3.DataSource_InlineBytes{InlineBytes: key}},
+	}}}
+}
+
+func adsConfigSource() *corev3.ConfigSource {
+	return &corev3.ConfigSource{
+		ResourceApiVersion:    corev3.ApiVersion_V3,
+		ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
+	}
+}
+
+// mustAny packs m deterministically; packing a generated message cannot
+// fail.
+func mustAny(m proto.Message) *anypb.Any {
+	a := &anypb.Any{}
+	if err := anypb.MarshalFrom(a, m, proto.MarshalOptions{Deterministic: true}); err != nil {
+		panic(fmt.Sprintf("pack %T: %v", m, err))
+	}
+	return a
+}
+
+func sortByName(rs []types.Resource) {
+	sort.Slice(rs, func(i, j int) bool { return resourceName(rs[i]) < resourceName(rs[j]) })
+}
+
+// resourceName is the xDS name of a resource.
+func resourceName(r types.Resource) string {
+	switch v := r.(type) {
+	case *endpointv3.ClusterLoadAssignment:
+		return v.GetClusterName()
+	case interface{ GetName() string }:
+		return v.GetName()
+	}
+	return ""
+}

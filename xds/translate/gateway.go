@@ -1,0 +1,430 @@
+package translate
+
+import (
+	"crypto/tls"
+	"fmt"
+	"sort"
+	"strings"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// gatewayTranslator holds the state of one Gateway's translation.
+type gatewayTranslator struct {
+	ix        *Index
+	gw        *gwv1.Gateway
+	listeners []*listenerState
+	compiled  map[*gwv1.HTTPRoute]*compiledRoute
+
+	clusters        map[string]*clusterv3.Cluster
+	loadAssignments map[string]*endpointv3.ClusterLoadAssignment
+	secrets         map[string]*tlsv3.Secret
+	routeStatus     []RouteParentStatus
+}
+
+// listenerState is one Gateway listener while it is being translated.
+type listenerState struct {
+	spec      gwv1.Listener
+	envoyPort uint32
+	kinds     []gwv1.RouteGroupKind
+	selector  labels.Selector // for allowedRoutes from=Selector
+	secret    string          // SDS secret name (HTTPS with a usable certificate)
+
+	accepted     cond
+	resolvedRefs cond
+	conflicted   cond
+
+	attachedRoutes map[*gwv1.HTTPRoute]bool
+	attachments    []attachment
+}
+
+// attachment is a route attached to a listener under the hostnames both
+// allow.
+type attachment struct {
+	route     *compiledRoute
+	hostnames []string
+}
+
+// cond is a condition's status, reason and message.
+type cond struct {
+	ok      bool
+	reason  string
+	message string
+}
+
+func (c *cond) fail(reason, format string, args ...any) {
+	if !c.ok && c.reason != "" {
+		return // keep the first failure
+	}
+	*c = cond{ok: false, reason: reason, message: fmt.Sprintf(format, args...)}
+}
+
+func (c cond) condition(t string, okReason, okMessage string) metav1.Condition {
+	if c.ok {
+		return metav1.Condition{Type: t, Status: metav1.ConditionTrue, Reason: okReason, Message: okMessage}
+	}
+	return metav1.Condition{Type: t, Status: metav1.ConditionFalse, Reason: c.reason, Message: c.message}
+}
+
+var httpRouteKind = gwv1.RouteGroupKind{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: "HTTPRoute"}
+
+func newGatewayTranslator(ix *Index, gw *gwv1.Gateway) *gatewayTranslator {
+	return &gatewayTranslator{
+		ix:              ix,
+		gw:              gw,
+		compiled:        map[*gwv1.HTTPRoute]*compiledRoute{},
+		clusters:        map[string]*clusterv3.Cluster{},
+		loadAssignments: map[string]*endpointv3.ClusterLoadAssignment{},
+		secrets:         map[string]*tlsv3.Secret{},
+	}
+}
+
+func (t *gatewayTranslator) translate() *GatewayResult {
+	t.processListeners()
+	t.attachRoutes()
+	res := &GatewayResult{
+		Gateway: k8stypes.NamespacedName{Namespace: t.gw.Namespace, Name: t.gw.Name},
+		Routes:  t.routeStatus,
+	}
+	res.Resources = t.buildResources()
+	res.Version = Version(res.Resources)
+	for _, ls := range t.listeners {
+		res.Listeners = append(res.Listeners, ls.status())
+	}
+	return res
+}
+
+// usable reports whether routes may attach to the listener.
+func (ls *listenerState) usable() bool { return ls.accepted.ok && ls.conflicted.ok }
+
+// programmed reports whether the listener is part of the Envoy config.
+func (ls *listenerState) programmed() bool {
+	return ls.usable() && (ls.spec.Protocol == gwv1.HTTPProtocolType || ls.secret != "")
+}
+
+func (ls *listenerState) status() ListenerStatus {
+	programmed := cond{ok: true}
+	if !ls.programmed() {
+		programmed = cond{reason: string(gwv1.ListenerReasonInvalid), message: "listener is not programmed: " + firstMessage(ls.accepted, ls.conflicted, ls.resolvedRefs)}
+	}
+	conflicted := metav1.Condition{Type: string(gwv1.ListenerConditionConflicted), Status: metav1.ConditionFalse,
+		Reason: string(gwv1.ListenerReasonNoConflicts), Message: "no conflicts"}
+	if !ls.conflicted.ok {
+		conflicted = metav1.Condition{Type: string(gwv1.ListenerConditionConflicted), Status: metav1.ConditionTrue,
+			Reason: ls.conflicted.reason, Message: ls.conflicted.message}
+	}
+	return ListenerStatus{
+		Name:           ls.spec.Name,
+		SupportedKinds: ls.kinds,
+		AttachedRoutes: int32(len(ls.attachedRoutes)),
+		Conditions: []metav1.Condition{
+			ls.accepted.condition(string(gwv1.ListenerConditionAccepted), string(gwv1.ListenerReasonAccepted), "listener is valid"),
+			conflicted,
+			programmed.condition(string(gwv1.ListenerConditionProgrammed), string(gwv1.ListenerReasonProgrammed), "listener is programmed"),
+			ls.resolvedRefs.condition(string(gwv1.ListenerConditionResolvedRefs), string(gwv1.ListenerReasonResolvedRefs), "all references are resolved"),
+		},
+	}
+}
+
+func firstMessage(cs ...cond) string {
+	for _, c := range cs {
+		if !c.ok {
+			return c.message
+		}
+	}
+	return "no usable certificate"
+}
+
+// envoyPort is the port Envoy binds for a Gateway listener port.
+func (t *gatewayTranslator) envoyPort(p gwv1.PortNumber) uint32 {
+	if p < 1024 {
+		return uint32(int32(p) + t.ix.opts.PrivilegedPortOffset)
+	}
+	return uint32(p)
+}
+
+func (t *gatewayTranslator) processListeners() {
+	for _, l := range t.gw.Spec.Listeners {
+		ls := &listenerState{
+			spec:           l,
+			envoyPort:      t.envoyPort(l.Port),
+			accepted:       cond{ok: true},
+			resolvedRefs:   cond{ok: true},
+			conflicted:     cond{ok: true},
+			attachedRoutes: map[*gwv1.HTTPRoute]bool{},
+		}
+		t.listeners = append(t.listeners, ls)
+		switch l.Protocol {
+		case gwv1.HTTPProtocolType, gwv1.HTTPSProtocolType:
+		default:
+			ls.accepted.fail(string(gwv1.ListenerReasonUnsupportedProtocol), "protocol %q is not supported (HTTP, HTTPS are)", l.Protocol)
+			ls.kinds = []gwv1.RouteGroupKind{}
+			continue
+		}
+		if l.Port < 1 || l.Port > 65535 || t.envoyPort(l.Port) > 65535 {
+			ls.accepted.fail(string(gwv1.ListenerReasonPortUnavailable), "port %d cannot be bound", l.Port)
+		}
+		if l.Hostname != nil && *l.Hostname != "" && !validHostname(hostnameOf(l.Hostname)) {
+			ls.accepted.fail(string(gwv1.ListenerReasonUnsupportedValue), "hostname %q is not a valid DNS name", *l.Hostname)
+		}
+		t.processKinds(ls)
+		t.processNamespaces(ls)
+		if l.Protocol == gwv1.HTTPSProtocolType {
+			t.processTLS(ls)
+		}
+	}
+	t.detectConflicts()
+}
+
+func (t *gatewayTranslator) processKinds(ls *listenerState) {
+	ls.kinds = []gwv1.RouteGroupKind{}
+	if ls.spec.AllowedRoutes == nil || len(ls.spec.AllowedRoutes.Kinds) == 0 {
+		ls.kinds = append(ls.kinds, httpRouteKind)
+		return
+	}
+	var invalid []string
+	for _, k := range ls.spec.AllowedRoutes.Kinds {
+		if (k.Group == nil || *k.Group == gwv1.GroupName) && k.Kind == "HTTPRoute" {
+			if len(ls.kinds) == 0 {
+				ls.kinds = append(ls.kinds, httpRouteKind)
+			}
+			continue
+		}
+		invalid = append(invalid, string(k.Kind))
+	}
+	if len(invalid) > 0 {
+		ls.resolvedRefs.fail(string(gwv1.ListenerReasonInvalidRouteKinds), "route kinds %s are not supported on %s listeners", strings.Join(invalid, ", "), ls.spec.Protocol)
+	}
+}
+
+func (t *gatewayTranslator) processNamespaces(ls *listenerState) {
+	ar := ls.spec.AllowedRoutes
+	if ar == nil || ar.Namespaces == nil || ar.Namespaces.From == nil || *ar.Namespaces.From != gwv1.NamespacesFromSelector {
+		return
+	}
+	if ar.Namespaces.Selector == nil {
+		ls.accepted.fail(string(gwv1.ListenerReasonUnsupportedValue), "allowedRoutes.namespaces.selector is required when from is Selector")
+		return
+	}
+	sel, err := metav1.LabelSelectorAsSelector(ar.Namespaces.Selector)
+	if err != nil {
+		ls.accepted.fail(string(gwv1.ListenerReasonUnsupportedValue), "allowedRoutes.namespaces.selector: %v", err)
+		return
+	}
+	ls.selector = sel
+}
+
+func (t *gatewayTranslator) processTLS(ls *listenerState) {
+	cfg := ls.spec.TLS
+	if cfg == nil {
+		ls.resolvedRefs.fail(string(gwv1.ListenerReasonInvalidCertificateRef), "HTTPS listener has no tls configuration")
+		return
+	}
+	if cfg.Mode != nil && *cfg.Mode != gwv1.TLSModeTerminate {
+		ls.accepted.fail(string(gwv1.ListenerReasonUnsupportedValue), "tls mode %q is not supported on HTTPS listeners (Terminate is)", *cfg.Mode)
+		return
+	}
+	if len(cfg.CertificateRefs) == 0 {
+		ls.resolvedRefs.fail(string(gwv1.ListenerReasonInvalidCertificateRef), "HTTPS listener has no certificateRefs")
+		return
+	}
+	for _, ref := range cfg.CertificateRefs {
+		name, reason, msg := t.resolveCertificate(ref)
+		if reason != "" {
+			ls.resolvedRefs.fail(reason, "%s", msg)
+			continue
+		}
+		if ls.secret == "" {
+			// One certificate per listener: Envoy serves the first usable one.
+			ls.secret = name
+		}
+	}
+}
+
+// resolveCertificate resolves a certificateRef to an SDS secret name, or
+// returns a listener condition reason and message.
+func (t *gatewayTranslator) resolveCertificate(ref gwv1.SecretObjectReference) (name, reason, msg string) {
+	group, kind := "", "Secret"
+	if ref.Group != nil {
+		group = string(*ref.Group)
+	}
+	if ref.Kind != nil {
+		kind = string(*ref.Kind)
+	}
+	ns := nsOr(ref.Namespace, t.gw.Namespace)
+	key := k8stypes.NamespacedName{Namespace: ns, Name: string(ref.Name)}
+	if group != "" || kind != "Secret" {
+		return "", string(gwv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("certificateRef %s %s: only core Secrets are supported", kind, key)
+	}
+	if !t.ix.referenceAllowed(gwv1.GroupName, "Gateway", t.gw.Namespace, "", "Secret", ns, string(ref.Name)) {
+		return "", string(gwv1.ListenerReasonRefNotPermitted), fmt.Sprintf("certificateRef Secret %s is in another namespace and no ReferenceGrant allows it", key)
+	}
+	s, ok := t.ix.secrets[key]
+	if !ok {
+		return "", string(gwv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("certificateRef Secret %s not found", key)
+	}
+	cert, key2 := s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey]
+	if _, err := tls.X509KeyPair(cert, key2); err != nil {
+		return "", string(gwv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("certificateRef Secret %s: invalid tls.crt/tls.key: %v", key, err)
+	}
+	name = SecretName(ns, string(ref.Name))
+	if _, done := t.secrets[name]; !done {
+		t.secrets[name] = buildSecret(name, cert, key2)
+	}
+	return name, "", ""
+}
+
+// detectConflicts marks listeners that cannot share a port. The first
+// listener (in spec order) on a port decides its protocol; a later one with
+// another protocol, or with the same hostname as an earlier one, is
+// conflicted. Two Gateway ports that map to one Envoy port (80 and 10080)
+// make the later listener's port unavailable.
+func (t *gatewayTranslator) detectConflicts() {
+	type portState struct {
+		protocol  gwv1.ProtocolType
+		hostnames map[string]bool
+	}
+	ports := map[gwv1.PortNumber]*portState{}
+	envoyPorts := map[uint32]gwv1.PortNumber{}
+	for _, ls := range t.listeners {
+		if !ls.accepted.ok {
+			continue
+		}
+		if other, ok := envoyPorts[ls.envoyPort]; ok && other != ls.spec.Port {
+			ls.accepted.fail(string(gwv1.ListenerReasonPortUnavailable), "port %d maps to Envoy port %d, which port %d already uses", ls.spec.Port, ls.envoyPort, other)
+			continue
+		}
+		envoyPorts[ls.envoyPort] = ls.spec.Port
+		ps, ok := ports[ls.spec.Port]
+		if !ok {
+			ps = &portState{protocol: ls.spec.Protocol, hostnames: map[string]bool{}}
+			ports[ls.spec.Port] = ps
+		}
+		if ps.protocol != ls.spec.Protocol {
+			ls.conflicted.fail(string(gwv1.ListenerReasonProtocolConflict), "port %d is already used with protocol %s", ls.spec.Port, ps.protocol)
+			ls.accepted.fail(string(gwv1.ListenerReasonProtocolConflict), "port %d is already used with protocol %s", ls.spec.Port, ps.protocol)
+			continue
+		}
+		h := hostnameOf(ls.spec.Hostname)
+		if ps.hostnames[h] {
+			ls.conflicted.fail(string(gwv1.ListenerReasonHostnameConflict), "another listener on port %d has hostname %q", ls.spec.Port, h)
+			ls.accepted.fail(string(gwv1.ListenerReasonHostnameConflict), "another listener on port %d has hostname %q", ls.spec.Port, h)
+			continue
+		}
+		ps.hostnames[h] = true
+	}
+}
+
+// allowsRoute reports whether the listener's allowedRoutes admit an
+// HTTPRoute from namespace ns.
+func (t *gatewayTranslator) allowsRoute(ls *listenerState, ns string) bool {
+	if len(ls.kinds) == 0 {
+		return false
+	}
+	from := gwv1.NamespacesFromSame
+	if ar := ls.spec.AllowedRoutes; ar != nil && ar.Namespaces != nil && ar.Namespaces.From != nil {
+		from = *ar.Namespaces.From
+	}
+	switch from {
+	case gwv1.NamespacesFromAll:
+		return true
+	case gwv1.NamespacesFromSame:
+		return ns == t.gw.Namespace
+	case gwv1.NamespacesFromSelector:
+		if ls.selector == nil {
+			return false
+		}
+		set := labels.Set{corev1.LabelMetadataName: ns}
+		if n, ok := t.ix.namespaces[ns]; ok {
+			set = labels.Merge(labels.Set(n.Labels), set)
+		}
+		return ls.selector.Matches(set)
+	}
+	return false
+}
+
+func hostnameOf(h *gwv1.Hostname) string {
+	if h == nil {
+		return ""
+	}
+	return strings.ToLower(string(*h))
+}
+
+// intersectHostnames returns the hostnames a route serves on a listener
+// (sorted, unique): the route's hostnames that the listener's hostname
+// admits, narrowed to the more specific of the two; "*" when neither names
+// one; nil when they do not meet.
+func intersectHostnames(listener string, route []gwv1.Hostname) []string {
+	if len(route) == 0 {
+		if listener == "" {
+			return []string{"*"}
+		}
+		return []string{listener}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, rh := range route {
+		r := strings.ToLower(string(rh))
+		if !validHostname(r) {
+			continue
+		}
+		h := ""
+		switch {
+		case listener == "" || r == listener:
+			h = r
+		case matchesWildcard(r, listener):
+			h = r // the route's name is within the listener's wildcard
+		case matchesWildcard(listener, r):
+			h = listener
+		}
+		if h != "" && !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// matchesWildcard reports whether host (exact or wildcard) lies within
+// pattern "*.suffix" with at least one more label.
+func matchesWildcard(host, pattern string) bool {
+	if !strings.HasPrefix(pattern, "*.") {
+		return false
+	}
+	suffix := pattern[1:] // ".example.com"
+	h := strings.TrimPrefix(host, "*")
+	return len(h) > len(suffix) && strings.HasSuffix(h, suffix) && h[len(h)-len(suffix)-1] != '.'
+}
+
+// validHostname accepts a DNS name, optionally starting with "*.", as the
+// Gateway API's Hostname type does (no IP addresses, no port).
+func validHostname(h string) bool {
+	if strings.HasPrefix(h, "*.") {
+		h = h[2:]
+	}
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,206 @@
+package translate
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// ErrGatewayNotFound is returned by TranslateGateway for a Gateway that is
+// not in the input or whose class is not managed.
+var ErrGatewayNotFound = errors.New("gateway not found or not managed")
+
+// Index holds the input keyed for lookups. Build it once per input (the
+// controller: once per cache change) and translate any Gateway from it;
+// translating one Gateway costs time proportional to what that Gateway
+// uses, not to the whole input. An Index is read-only after NewIndex and
+// safe for concurrent TranslateGateway calls.
+type Index struct {
+	opts       Options
+	gateways   map[k8stypes.NamespacedName]*gwv1.Gateway
+	managed    []k8stypes.NamespacedName
+	routes     map[k8stypes.NamespacedName][]*gwv1.HTTPRoute // by parent Gateway, in precedence order
+	routeRank  map[*gwv1.HTTPRoute]int                       // precedence across routes: oldest, then namespace/name
+	services   map[k8stypes.NamespacedName]*corev1.Service
+	slices     map[k8stypes.NamespacedName][]*discoveryv1.EndpointSlice // by Service
+	secrets    map[k8stypes.NamespacedName]*corev1.Secret
+	grants     map[string][]*gwv1.ReferenceGrant // by namespace (the referent's)
+	namespaces map[string]*corev1.Namespace
+}
+
+// NewIndex indexes in for translation with opts.
+func NewIndex(in Input, opts Options) *Index {
+	ix := &Index{
+		opts:       opts,
+		gateways:   map[k8stypes.NamespacedName]*gwv1.Gateway{},
+		routes:     map[k8stypes.NamespacedName][]*gwv1.HTTPRoute{},
+		routeRank:  map[*gwv1.HTTPRoute]int{},
+		services:   map[k8stypes.NamespacedName]*corev1.Service{},
+		slices:     map[k8stypes.NamespacedName][]*discoveryv1.EndpointSlice{},
+		secrets:    map[k8stypes.NamespacedName]*corev1.Secret{},
+		grants:     map[string][]*gwv1.ReferenceGrant{},
+		namespaces: map[string]*corev1.Namespace{},
+	}
+	classes := map[string]bool{}
+	for _, c := range in.GatewayClasses {
+		if c != nil && (opts.ControllerName == "" || c.Spec.ControllerName == opts.ControllerName) {
+			classes[c.Name] = true
+		}
+	}
+	for _, g := range in.Gateways {
+		if g == nil {
+			continue
+		}
+		key := k8stypes.NamespacedName{Namespace: g.Namespace, Name: g.Name}
+		ix.gateways[key] = g
+		if classes[string(g.Spec.GatewayClassName)] {
+			ix.managed = append(ix.managed, key)
+		}
+	}
+	sort.Slice(ix.managed, func(i, j int) bool { return lessKey(ix.managed[i], ix.managed[j]) })
+
+	routes := make([]*gwv1.HTTPRoute, 0, len(in.HTTPRoutes))
+	for _, r := range in.HTTPRoutes {
+		if r != nil {
+			routes = append(routes, r)
+		}
+	}
+	// The spec's tie-breaker across routes: oldest first, then
+	// "{namespace}/{name}" alphabetically.
+	sort.SliceStable(routes, func(i, j int) bool {
+		a, b := routes[i], routes[j]
+		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+			return a.CreationTimestamp.Before(&b.CreationTimestamp)
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+	for i, r := range routes {
+		ix.routeRank[r] = i
+		seen := map[k8stypes.NamespacedName]bool{}
+		for _, p := range r.Spec.ParentRefs {
+			if !isGatewayRef(p) {
+				continue
+			}
+			key := k8stypes.NamespacedName{Namespace: nsOr(p.Namespace, r.Namespace), Name: string(p.Name)}
+			if !seen[key] {
+				seen[key] = true
+				ix.routes[key] = append(ix.routes[key], r)
+			}
+		}
+	}
+	for _, s := range in.Services {
+		if s != nil {
+			ix.services[k8stypes.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
+		}
+	}
+	for _, s := range in.EndpointSlices {
+		if s == nil || s.Labels[discoveryv1.LabelServiceName] == "" {
+			continue
+		}
+		key := k8stypes.NamespacedName{Namespace: s.Namespace, Name: s.Labels[discoveryv1.LabelServiceName]}
+		ix.slices[key] = append(ix.slices[key], s)
+	}
+	for _, s := range in.Secrets {
+		if s != nil {
+			ix.secrets[k8stypes.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
+		}
+	}
+	for _, g := range in.ReferenceGrants {
+		if g != nil {
+			ix.grants[g.Namespace] = append(ix.grants[g.Namespace], g)
+		}
+	}
+	for _, n := range in.Namespaces {
+		if n != nil {
+			ix.namespaces[n.Name] = n
+		}
+	}
+	return ix
+}
+
+// Gateways lists the managed Gateways (class known and, when
+// Options.ControllerName is set, controlled by it), sorted.
+func (ix *Index) Gateways() []k8stypes.NamespacedName {
+	return append([]k8stypes.NamespacedName(nil), ix.managed...)
+}
+
+// Translate translates every managed Gateway of in, sorted by key.
+func Translate(in Input, opts Options) []*GatewayResult {
+	ix := NewIndex(in, opts)
+	out := make([]*GatewayResult, 0, len(ix.managed))
+	for _, key := range ix.managed {
+		res, err := ix.TranslateGateway(key)
+		if err != nil { // cannot happen: key comes from the index
+			panic(err)
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
+// TranslateGateway translates one managed Gateway.
+func (ix *Index) TranslateGateway(key k8stypes.NamespacedName) (*GatewayResult, error) {
+	gw, ok := ix.gateways[key]
+	if !ok || !ix.isManaged(key) {
+		return nil, fmt.Errorf("translate gateway %s: %w", key, ErrGatewayNotFound)
+	}
+	t := newGatewayTranslator(ix, gw)
+	return t.translate(), nil
+}
+
+func (ix *Index) isManaged(key k8stypes.NamespacedName) bool {
+	i := sort.Search(len(ix.managed), func(i int) bool { return !lessKey(ix.managed[i], key) })
+	return i < len(ix.managed) && ix.managed[i] == key
+}
+
+// referenceAllowed reports whether an object of fromKind in fromNS may
+// refer to toKind/toName in toNS (same namespace always may).
+func (ix *Index) referenceAllowed(fromGroup gwv1.Group, fromKind gwv1.Kind, fromNS string, toGroup gwv1.Group, toKind gwv1.Kind, toNS, toName string) bool {
+	if fromNS == toNS {
+		return true
+	}
+	for _, g := range ix.grants[toNS] {
+		fromOK := false
+		for _, f := range g.Spec.From {
+			if f.Group == fromGroup && f.Kind == fromKind && string(f.Namespace) == fromNS {
+				fromOK = true
+				break
+			}
+		}
+		if !fromOK {
+			continue
+		}
+		for _, to := range g.Spec.To {
+			if to.Group == toGroup && to.Kind == toKind && (to.Name == nil || *to.Name == "" || string(*to.Name) == toName) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isGatewayRef(p gwv1.ParentReference) bool {
+	return (p.Group == nil || *p.Group == gwv1.GroupName) && (p.Kind == nil || *p.Kind == "Gateway")
+}
+
+func nsOr(ns *gwv1.Namespace, def string) string {
+	if ns == nil || *ns == "" {
+		return def
+	}
+	return string(*ns)
+}
+
+func lessKey(a, b k8stypes.NamespacedName) bool {
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
+	return a.Name < b.Name
+}

@@ -1,0 +1,67 @@
+package translate
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Every Envoy resource name berth generates is derived here. Each name
+// starts with a prefix naming what it stands for, so names of one type can
+// never collide (a Service cluster can never be mistaken for the invalid
+// backend cluster, a listener's route table for another's). Names only have
+// to be unique within one Gateway's snapshot: each proxy sees only its own.
+
+const (
+	// InvalidBackendCluster is the cluster that stands for backendRefs that
+	// could not be resolved; requests routed to it get a 500 (see
+	// invalidBackendHeader).
+	InvalidBackendCluster = "berth/invalid-backend"
+
+	// invalidBackendHeader marks requests sent to InvalidBackendCluster so
+	// the connection manager's local reply mapper turns the 503 that an
+	// empty cluster produces into the 500 the Gateway API requires.
+	invalidBackendHeader = "x-berth-invalid-backend"
+
+	// Name of the router HTTP filter.
+	routerFilterName = "envoy.filters.http.router"
+	// Name of the HTTP connection manager network filter.
+	hcmFilterName = "envoy.filters.network.http_connection_manager"
+	// Name of the TLS inspector listener filter.
+	tlsInspectorName = "envoy.filters.listener.tls_inspector"
+	// Name of the TLS transport socket.
+	tlsTransportSocketName = "envoy.transport_sockets.tls"
+)
+
+// ListenerName is the Envoy listener for a Gateway port.
+func ListenerName(port int32) string { return "listener/" + strconv.Itoa(int(port)) }
+
+// HTTPRouteConfigName is the route table shared by the HTTP listeners of one
+// Gateway port.
+func HTTPRouteConfigName(port int32) string { return "route/" + strconv.Itoa(int(port)) }
+
+// HTTPSRouteConfigName is the route table of one HTTPS Gateway listener (its
+// own filter chain, selected by SNI).
+func HTTPSRouteConfigName(port int32, listener string) string {
+	return fmt.Sprintf("route/%d/%s", port, listener)
+}
+
+// ServiceClusterName is the cluster (and ClusterLoadAssignment) of one
+// Service port.
+func ServiceClusterName(namespace, name string, port int32) string {
+	return fmt.Sprintf("service/%s/%s/%d", namespace, name, port)
+}
+
+// SecretName is the SDS secret holding a Kubernetes TLS Secret.
+func SecretName(namespace, name string) string { return "secret/" + namespace + "/" + name }
+
+// filterChainName names an HTTPS filter chain by its Gateway listener.
+func filterChainName(listener string) string { return "listener/" + listener }
+
+// virtualHostName names a virtual host by its domain.
+func virtualHostName(hostname string) string { return "vhost/" + hostname }
+
+// routeName names one Envoy route by the HTTPRoute rule and match it came
+// from.
+func routeName(namespace, name string, rule, match int) string {
+	return fmt.Sprintf("httproute/%s/%s/rule/%d/match/%d", namespace, name, rule, match)
+}

@@ -1,0 +1,241 @@
+package translate
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/berth-gateway/berth/internal/envoyvalidate"
+)
+
+// ErrInvalidResources is wrapped by every error of Validate.
+var ErrInvalidResources = errors.New("invalid xds resources")
+
+// Validate checks one Gateway's resources as Envoy would before accepting
+// them: each resource decodes strictly from its JSON form and passes its
+// generated validation, recursively into every Any; and across resources,
+// names are unique per type, every route, weighted cluster and mirror
+// names an existing cluster, every RDS name and SDS secret exists, every
+// EDS cluster has its endpoints, virtual host domains are unique within a
+// route table, listener addresses are unique, and every regex compiles
+// under RE2 rules within Envoy's program size limit.
+func Validate(resources map[string][]types.Resource) error {
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	names := map[string]map[string]bool{}
+	for _, ot := range outputTypes {
+		names[ot.typeURL] = map[string]bool{}
+	}
+	for typ, list := range resources {
+		seen, ok := names[typ]
+		if !ok {
+			fail("unexpected resource type %s", typ)
+			continue
+		}
+		for _, r := range list {
+			if r == nil {
+				fail("%s: nil resource", typ)
+				continue
+			}
+			if got := resourcev3.APITypePrefix + string(r.ProtoReflect().Descriptor().FullName()); got != typ {
+				fail("%s %q listed under %s", got, resourceName(r), typ)
+				continue
+			}
+			name := resourceName(r)
+			if name == "" {
+				fail("%s without a name", typ)
+			}
+			if seen[name] {
+				fail("%s %q: duplicate name", typ, name)
+			}
+			seen[name] = true
+			if err := validateOne(r); err != nil {
+				fail("%s %q: %w", typ, name, err)
+			}
+		}
+	}
+	addresses := map[string]string{}
+	for _, r := range resources[resourcev3.ListenerType] {
+		l := r.(*listenerv3.Listener)
+		addr := l.GetAddress().GetSocketAddress()
+		a := fmt.Sprintf("%s:%d", addr.GetAddress(), addr.GetPortValue())
+		if other, dup := addresses[a]; dup {
+			fail("listener %q: address %s already used by listener %q", l.Name, a, other)
+		}
+		addresses[a] = l.Name
+		if len(l.FilterChains) == 0 {
+			fail("listener %q: no filter chains", l.Name)
+		}
+		matches := map[string]bool{}
+		for _, fc := range l.FilterChains {
+			key := prototext(fc.GetFilterChainMatch())
+			if matches[key] {
+				fail("listener %q: filter chain %q has the same match as another", l.Name, fc.Name)
+			}
+			matches[key] = true
+			for _, f := range fc.Filters {
+				hcm := &hcmv3.HttpConnectionManager{}
+				if f.GetTypedConfig().MessageIs(hcm) && f.GetTypedConfig().UnmarshalTo(hcm) == nil {
+					if rn := hcm.GetRds().GetRouteConfigName(); rn != "" && !names[resourcev3.RouteType][rn] {
+						fail("listener %q: route configuration %q does not exist", l.Name, rn)
+					}
+				}
+			}
+			if ts := fc.GetTransportSocket().GetTypedConfig(); ts != nil {
+				ctx := &tlsv3.DownstreamTlsContext{}
+				if ts.MessageIs(ctx) && ts.UnmarshalTo(ctx) == nil {
+					for _, s := range ctx.GetCommonTlsContext().GetTlsCertificateSdsSecretConfigs() {
+						if !names[resourcev3.SecretType][s.Name] {
+							fail("listener %q: secret %q does not exist", l.Name, s.Name)
+						}
+					}
+				}
+			}
+		}
+	}
+	clusters := names[resourcev3.ClusterType]
+	for _, r := range resources[resourcev3.RouteType] {
+		rc := r.(*routev3.RouteConfiguration)
+		domains, vhosts := map[string]string{}, map[string]bool{}
+		for _, vh := range rc.VirtualHosts {
+			if vhosts[vh.Name] {
+				fail("route configuration %q: duplicate virtual host %q", rc.Name, vh.Name)
+			}
+			vhosts[vh.Name] = true
+			for _, d := range vh.Domains {
+				if other, dup := domains[strings.ToLower(d)]; dup {
+					fail("route configuration %q: domain %q of virtual host %q is already in %q", rc.Name, d, vh.Name, other)
+				}
+				domains[strings.ToLower(d)] = vh.Name
+				if strings.Count(d, "*") > 1 || strings.Contains(d, "*") && d != "*" && !strings.HasPrefix(d, "*") && !strings.HasSuffix(d, "*") {
+					fail("route configuration %q: domain %q has a misplaced wildcard", rc.Name, d)
+				}
+			}
+			for _, rt := range vh.Routes {
+				for _, c := range routeClusters(rt) {
+					if !clusters[c] {
+						fail("route configuration %q: route %q sends to cluster %q, which does not exist", rc.Name, rt.Name, c)
+					}
+				}
+			}
+		}
+	}
+	endpoints := names[resourcev3.EndpointType]
+	for _, r := range resources[resourcev3.ClusterType] {
+		c := r.(*clusterv3.Cluster)
+		if c.GetType() == clusterv3.Cluster_EDS {
+			n := c.GetEdsClusterConfig().GetServiceName()
+			if n == "" {
+				n = c.Name
+			}
+			if !endpoints[n] {
+				fail("cluster %q: endpoints %q do not exist", c.Name, n)
+			}
+		}
+	}
+	for _, r := range resources[resourcev3.EndpointType] {
+		if cla := r.(*endpointv3.ClusterLoadAssignment); !clusters[cla.ClusterName] {
+			fail("endpoints %q: no cluster uses them", cla.ClusterName)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidResources, errors.Join(errs...))
+}
+
+// validateOne decodes r strictly from its JSON form and validates it
+// recursively, and checks its regexes.
+func validateOne(r types.Resource) error {
+	b, err := protojson.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	fresh := r.ProtoReflect().New().Interface()
+	if err := envoyvalidate.Unmarshal(b, fresh); err != nil {
+		return fmt.Errorf("strict decode: %w", err)
+	}
+	if !proto.Equal(fresh, r) {
+		return fmt.Errorf("does not survive a JSON round trip")
+	}
+	if err := envoyvalidate.Validate(r); err != nil {
+		return err
+	}
+	var errs []error
+	walkRegexes(r.ProtoReflect(), func(expr string) {
+		if err := checkRegex(expr); err != nil {
+			errs = append(errs, err)
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// walkRegexes calls fn for every RegexMatcher below m, inside Anys too.
+func walkRegexes(m protoreflect.Message, fn func(string)) {
+	if rm, ok := m.Interface().(interface{ GetRegex() string }); ok && m.Descriptor().FullName() == "envoy.type.matcher.v3.RegexMatcher" {
+		fn(rm.GetRegex())
+		return
+	}
+	if a, ok := m.Interface().(*anypb.Any); ok {
+		if inner, err := a.UnmarshalNew(); err == nil {
+			walkRegexes(inner.ProtoReflect(), fn)
+		}
+		return
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsList() && fd.Message() != nil:
+			for i := 0; i < v.List().Len(); i++ {
+				walkRegexes(v.List().Get(i).Message(), fn)
+			}
+		case fd.IsMap() && fd.MapValue().Message() != nil:
+			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+				walkRegexes(mv.Message(), fn)
+				return true
+			})
+		case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
+			walkRegexes(v.Message(), fn)
+		}
+		return true
+	})
+}
+
+// routeClusters lists the clusters a route sends to (or mirrors to).
+func routeClusters(rt *routev3.Route) []string {
+	ra := rt.GetRoute()
+	if ra == nil {
+		return nil
+	}
+	var out []string
+	if c := ra.GetCluster(); c != "" {
+		out = append(out, c)
+	}
+	for _, w := range ra.GetWeightedClusters().GetClusters() {
+		out = append(out, w.Name)
+	}
+	for _, m := range ra.RequestMirrorPolicies {
+		out = append(out, m.Cluster)
+	}
+	return out
+}
+
+func prototext(m proto.Message) string {
+	if m == nil {
+		return ""
+	}
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	return string(b)
+}
