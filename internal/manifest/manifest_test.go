@@ -21,7 +21,7 @@ func TestDecodeSeeds(t *testing.T) {
 		{"clusterip-envoyproxy.yaml", 1, 2, 2, 1, 4},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			f, err := os.Open("../../render/testdata/seed/" + tc.file)
+			f, err := os.Open("testdata/" + tc.file)
 			if err != nil {
 				t.Fatal(err)
 			}

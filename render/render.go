@@ -1,0 +1,198 @@
+package render
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/api/v1alpha1"
+)
+
+// Input is everything one Gateway's bundle depends on. The EnvoyProxy
+// objects are the ones ResolveParametersRefs names (nil when not referenced).
+type Input struct {
+	GatewayClass *gwv1.GatewayClass
+	Gateway      *gwv1.Gateway
+	// ClassParameters is the EnvoyProxy of the GatewayClass's parametersRef.
+	ClassParameters *v1alpha1.EnvoyProxy
+	// GatewayParameters is the EnvoyProxy of the Gateway's
+	// spec.infrastructure.parametersRef; its fields win.
+	GatewayParameters *v1alpha1.EnvoyProxy
+}
+
+// Inventory identifies the cli-utils ConfigMap inventory of a bundle.
+type Inventory struct {
+	Namespace string
+	Name      string
+	// ID is the value of InventoryLabel on the inventory ConfigMap.
+	ID string
+}
+
+// Bundle is the desired state of one Gateway's data plane.
+type Bundle struct {
+	// Gateway is the Gateway the bundle serves.
+	Gateway types.NamespacedName
+	// Inventory tracks the objects (apply prunes what leaves the bundle).
+	Inventory Inventory
+	// Objects in apply order: ServiceAccount, ConfigMap, Service, Deployment,
+	// then HorizontalPodAutoscaler and PodDisruptionBudget when configured.
+	Objects []*unstructured.Unstructured
+	// Unsupported lists the EnvoyProxy fields that are set but not
+	// implemented; the controller reports them in status.
+	Unsupported []Unsupported
+	// Warnings are other things the bundle's reader should know (e.g. an
+	// empty CA bundle), sorted.
+	Warnings []string
+}
+
+// Render builds the bundle of in.Gateway. Errors are a *ParametersError
+// (unusable EnvoyProxy or parametersRef), a *GatewayError (a Gateway berth
+// cannot serve), or a plain error for invalid options or inconsistent input.
+func Render(in Input, opts Options) (*Bundle, error) {
+	if in.GatewayClass == nil || in.Gateway == nil {
+		return nil, errors.New("render: GatewayClass and Gateway are required")
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	gw := in.Gateway
+	if string(gw.Spec.GatewayClassName) != in.GatewayClass.Name {
+		return nil, fmt.Errorf("render %s: its class is %q, not GatewayClass %s", gatewayDesc(gw), gw.Spec.GatewayClassName, in.GatewayClass.Name)
+	}
+	refs, err := ResolveParametersRefs(in.GatewayClass, gw)
+	if err != nil {
+		return nil, err
+	}
+	spec, unsupported, err := effectiveParameters(in, refs)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{gw: gw, spec: spec, opts: opts}
+	if err := b.checkGateway(); err != nil {
+		return nil, &GatewayError{Gateway: gw.Namespace + "/" + gw.Name, Err: err}
+	}
+	typed := []runtime.Object{b.serviceAccount(), b.configMap(), b.service(), b.deployment()}
+	if hpa := b.hpa(); hpa != nil {
+		typed = append(typed, hpa)
+	}
+	if pdb := b.pdb(); pdb != nil {
+		typed = append(typed, pdb)
+	}
+	bundle := &Bundle{
+		Gateway: types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name},
+		Inventory: Inventory{
+			Namespace: gw.Namespace,
+			Name:      InventoryName(gw.Namespace, gw.Name),
+			ID:        InventoryID(gw.Namespace, gw.Name),
+		},
+		Objects:     make([]*unstructured.Unstructured, 0, len(typed)),
+		Unsupported: unsupported,
+		Warnings:    b.warnings,
+	}
+	for _, obj := range typed {
+		u, err := toUnstructured(obj)
+		if err != nil {
+			return nil, fmt.Errorf("render %s: %w", gatewayDesc(gw), err)
+		}
+		bundle.Objects = append(bundle.Objects, u)
+	}
+	sort.Strings(bundle.Warnings)
+	return bundle, nil
+}
+
+// toUnstructured converts a typed object, dropping the fields a desired
+// state must not carry (null creationTimestamp, empty status).
+func toUnstructured(obj runtime.Object) (*unstructured.Unstructured, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, err
+	}
+	delete(m, "status")
+	unstructured.RemoveNestedField(m, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(m, "spec", "template", "metadata", "creationTimestamp")
+	if s, ok, _ := unstructured.NestedMap(m, "spec", "strategy"); ok && len(s) == 0 {
+		unstructured.RemoveNestedField(m, "spec", "strategy")
+	}
+	return &unstructured.Unstructured{Object: m}, nil
+}
+
+// checkGateway refuses Gateways berth cannot give a data plane.
+func (b *builder) checkGateway() error {
+	gw := b.gw
+	if len(gw.Spec.Listeners) == 0 {
+		return errors.New("no listeners")
+	}
+	var errs []error
+	for _, l := range gw.Spec.Listeners {
+		p := int(l.Port)
+		if p < 1 || p > 65535 {
+			errs = append(errs, fmt.Errorf("listener %s: port %d is out of range", l.Name, p))
+			continue
+		}
+		switch containerPort(int32(p)) {
+		case AdminPort, ReadyPort, ShutdownManagerPort:
+			errs = append(errs, fmt.Errorf("listener %s: port %d is reserved by berth (Envoy admin, readiness and shutdown manager use %d, %d and %d)",
+				l.Name, p, AdminPort, ReadyPort, ShutdownManagerPort))
+		}
+	}
+	if infra := gw.Spec.Infrastructure; infra != nil {
+		for k, v := range infra.Labels {
+			for _, msg := range validation.IsQualifiedName(string(k)) {
+				errs = append(errs, fmt.Errorf("spec.infrastructure.labels: key %q: %s", k, msg))
+			}
+			for _, msg := range validation.IsValidLabelValue(string(v)) {
+				errs = append(errs, fmt.Errorf("spec.infrastructure.labels: value of %q: %s", k, msg))
+			}
+		}
+		for k := range infra.Annotations {
+			for _, msg := range validation.IsQualifiedName(string(k)) {
+				errs = append(errs, fmt.Errorf("spec.infrastructure.annotations: key %q: %s", k, msg))
+			}
+		}
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return errors.Join(errs...)
+}
+
+// containerPort is the port Envoy listens on for a listener port.
+func containerPort(listenerPort int32) int32 {
+	if listenerPort < 1024 {
+		return listenerPort + PrivilegedPortOffset
+	}
+	return listenerPort
+}
+
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
+}
+
+// envoyImage applies the EnvoyProxy's image or imageRepository.
+func envoyImage(def string, c *v1alpha1.KubernetesContainerSpec) string {
+	switch {
+	case c == nil:
+		return def
+	case c.Image != nil:
+		return *c.Image
+	case c.ImageRepository != nil:
+		tag := ""
+		if i := strings.LastIndex(def, ":"); i > strings.LastIndex(def, "/") {
+			tag = def[i:]
+		}
+		if at := strings.Index(def, "@"); at >= 0 {
+			tag = def[at:]
+		}
+		return *c.ImageRepository + tag
+	}
+	return def
+}
