@@ -1,0 +1,208 @@
+package translate_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"github.com/berth-gateway/berth/xds/translate"
+	"github.com/berth-gateway/berth/xds/translate/evaluate"
+)
+
+// routeTables translates a golden input and returns the route tables of
+// one Gateway by name.
+func routeTables(t *testing.T, file, gateway string) map[string]*routev3.RouteConfiguration {
+	t.Helper()
+	for _, r := range translate.Translate(loadInput(t, "testdata/"+file), translate.DefaultOptions()) {
+		if r.Gateway.String() != gateway {
+			continue
+		}
+		out := map[string]*routev3.RouteConfiguration{}
+		for _, res := range r.Resources[resourcev3.RouteType] {
+			rc := res.(*routev3.RouteConfiguration)
+			out[rc.Name] = rc
+		}
+		return out
+	}
+	t.Fatalf("gateway %s not translated", gateway)
+	return nil
+}
+
+// expect is the part of a decision a table row checks; zero fields are
+// not checked, except Status (0 means forwarded upstream).
+type expect struct {
+	Status   int
+	Cluster  string
+	Weighted []evaluate.WeightedCluster
+	Location string
+	Path     string
+	Host     string
+	Route    string
+}
+
+type row struct {
+	name  string
+	table string
+	req   evaluate.Request
+	want  expect
+}
+
+func runTable(t *testing.T, tables map[string]*routev3.RouteConfiguration, rows []row) {
+	t.Helper()
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			rc, ok := tables[r.table]
+			if !ok {
+				t.Fatalf("no route table %q", r.table)
+			}
+			d, err := evaluate.Evaluate(rc, r.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := r.want
+			if d.Status != w.Status {
+				t.Errorf("status = %d, want %d (route %q)", d.Status, w.Status, d.Route)
+			}
+			if w.Cluster != "" && d.Cluster != w.Cluster {
+				t.Errorf("cluster = %q, want %q (route %q)", d.Cluster, w.Cluster, d.Route)
+			}
+			if w.Weighted != nil && !reflect.DeepEqual(d.WeightedClusters, w.Weighted) {
+				t.Errorf("weighted clusters = %v, want %v", d.WeightedClusters, w.Weighted)
+			}
+			if w.Location != "" && d.Location != w.Location {
+				t.Errorf("location = %q, want %q", d.Location, w.Location)
+			}
+			if w.Path != "" && d.Path != w.Path {
+				t.Errorf("upstream path = %q, want %q", d.Path, w.Path)
+			}
+			if w.Host != "" && d.Host != w.Host {
+				t.Errorf("upstream host = %q, want %q", d.Host, w.Host)
+			}
+			if w.Route != "" && d.Route != w.Route {
+				t.Errorf("route = %q, want %q", d.Route, w.Route)
+			}
+		})
+	}
+}
+
+func svc(ns, name string, port int) string { return translate.ServiceClusterName(ns, name, int32(port)) }
+
+func TestConformanceMatching(t *testing.T) {
+	tables := routeTables(t, "matching.in.yaml", "infra/gw")
+	const rt = "route/80"
+	get := func(path string) evaluate.Request { return evaluate.Request{Host: "example.com", Path: path} }
+	runTable(t, tables, []row{
+		{"exact beats prefix", rt, get("/foo"), expect{Cluster: svc("app", "svc-b", 8080)}},
+		{"longer prefix of the newer route beats shorter", rt, get("/foo/bar"), expect{Cluster: svc("app", "svc-c", 8080)}},
+		{"prefix matches whole segments only", rt, get("/foobar"), expect{Cluster: svc("app", "svc-a", 8080)}},
+		{"trailing slash of a prefix is ignored", rt, get("/foo/"), expect{Cluster: svc("app", "svc-c", 8080)}},
+		{"root prefix catches the rest", rt, get("/"), expect{Cluster: svc("app", "svc-a", 8080)}},
+		{"method match beats header match", rt, evaluate.Request{Host: "example.com", Path: "/api/x", Method: "POST", Headers: map[string]string{"X-Version": "2"}}, expect{Cluster: svc("app", "svc-d", 8080)}},
+		{"header match tie goes to the older route", rt, evaluate.Request{Host: "example.com", Path: "/api/x", Headers: map[string]string{"x-version": "2"}}, expect{Cluster: svc("app", "svc-e", 8080)}},
+		{"query parameter match", rt, get("/api/x?debug=1"), expect{Cluster: svc("app", "svc-f", 8080)}},
+		{"query parameter mismatch falls through", rt, get("/api/x?debug=2"), expect{Cluster: svc("app", "svc-a", 8080)}},
+		{"regex path match", rt, get("/v2/items"), expect{Cluster: svc("app", "svc-f", 8080)}},
+		{"regex path is a full match", rt, get("/x/v2/items"), expect{Cluster: svc("app", "svc-a", 8080)}},
+		{"header regex match", rt, evaluate.Request{Host: "example.com", Path: "/z", Headers: map[string]string{"X-Tenant": "team-b"}}, expect{Cluster: svc("app", "svc-f", 8080)}},
+		{"header regex is a full match", rt, evaluate.Request{Host: "example.com", Path: "/z", Headers: map[string]string{"X-Tenant": "team-bc"}}, expect{Cluster: svc("app", "svc-a", 8080)}},
+		{"host port is ignored", rt, evaluate.Request{Host: "example.com:80", Path: "/foo"}, expect{Cluster: svc("app", "svc-b", 8080)}},
+		{"route without hostnames serves other hosts", rt, evaluate.Request{Host: "other.test", Path: "/foo"}, expect{Cluster: svc("app", "svc-a", 8080), Route: "httproute/app/any-host/rule/0/match/0"}},
+	})
+}
+
+func TestConformanceHostnames(t *testing.T) {
+	tables := routeTables(t, "hostnames.in.yaml", "default/gw")
+	req := func(host string) evaluate.Request { return evaluate.Request{Host: host, Path: "/"} }
+	runTable(t, tables, []row{
+		{"exact listener beats wildcard listener", "route/8080", req("foo.example.com"), expect{Cluster: svc("default", "foo", 80)}},
+		{"route hostname within wildcard listener", "route/8080", req("bar.example.com"), expect{Cluster: svc("default", "bar", 80)}},
+		{"route wildcard hostname", "route/8080", req("x.bar.example.com"), expect{Cluster: svc("default", "bar", 80)}},
+		{"wildcard listener", "route/8080", req("baz.example.com"), expect{Cluster: svc("default", "wild", 80)}},
+		{"wildcard listener spans labels", "route/8080", req("a.b.example.com"), expect{Cluster: svc("default", "wild", 80)}},
+		{"wildcard needs a label", "route/8080", req("example.com"), expect{Status: 404}},
+		{"hostname outside the listener is not served", "route/8080", req("other.org"), expect{Status: 404}},
+		{"listener without hostname takes route hostnames", "route/9090", req("other.org"), expect{Cluster: svc("default", "bar", 80)}},
+		{"host matching is case-insensitive", "route/9090", req("Other.ORG"), expect{Cluster: svc("default", "bar", 80)}},
+		{"unlisted host on a listener without hostname", "route/9090", req("nothing.test"), expect{Status: 404}},
+	})
+}
+
+func TestConformanceBackends(t *testing.T) {
+	tables := routeTables(t, "backends.in.yaml", "front/gw")
+	const rt = "route/80"
+	req := func(path string) evaluate.Request { return evaluate.Request{Host: "any.test", Path: path} }
+	runTable(t, tables, []row{
+		{"weights, zero weight left out", rt, req("/split"), expect{Weighted: []evaluate.WeightedCluster{{Name: svc("front", "v1", 80), Weight: 1}, {Name: svc("front", "v2", 80), Weight: 3}}}},
+		{"invalid backends keep their share as 500s", rt, req("/partial"), expect{Weighted: []evaluate.WeightedCluster{{Name: svc("front", "v1", 80), Weight: 1}, {Name: translate.InvalidBackendCluster, Weight: 3}}}},
+		{"all backends invalid", rt, req("/broken"), expect{Status: 500}},
+		{"all weights zero", rt, req("/zero"), expect{Status: 500}},
+		{"cross-namespace backend with a grant", rt, req("/shared"), expect{Cluster: svc("backend", "shared", 80)}},
+		{"cross-namespace backend without a grant", rt, req("/private"), expect{Status: 500}},
+		{"unsupported backend kind", rt, req("/bucket"), expect{Status: 500}},
+		{"no rule matches", rt, req("/nothing"), expect{Status: 404}},
+	})
+}
+
+func TestConformanceFilters(t *testing.T) {
+	tables := routeTables(t, "filters.in.yaml", "default/gw")
+	web := svc("default", "web", 80)
+	req := func(host, path string) evaluate.Request { return evaluate.Request{Host: host, Path: path} }
+	runTable(t, tables, []row{
+		{"scheme redirect drops the port", "route/8080", req("example.com:8080", "/secure/x?q=1"), expect{Status: 301, Location: "https://example.com/secure/x?q=1"}},
+		{"redirect keeps the listener port", "route/8080", req("example.com:8080", "/moved/a/b"), expect{Status: 302, Location: "http://new.example.com:8080/new/a/b"}},
+		{"redirect on port 80 has no port", "route/80", req("plain.example.com", "/moved"), expect{Status: 302, Location: "http://new.example.com/new"}},
+		{"redirect with explicit port and full path", "route/8080", req("example.com", "/portless/x"), expect{Status: 308, Location: "http://example.com:8443/full"}},
+		{"prefix rewrite", "route/8080", req("example.com", "/prefix/one/three"), expect{Cluster: web, Path: "/one/three"}},
+		{"prefix rewrite of the whole prefix", "route/8080", req("example.com", "/prefix/one"), expect{Cluster: web, Path: "/one"}},
+		{"prefix rewrite to / keeps one slash", "route/8080", req("example.com", "/strip/a?x=y"), expect{Cluster: web, Path: "/a?x=y"}},
+		{"prefix rewrite to / of the bare prefix", "route/8080", req("example.com", "/strip"), expect{Cluster: web, Path: "/"}},
+		{"full path and hostname rewrite", "route/8080", req("example.com", "/full/deep/path"), expect{Cluster: web, Path: "/replaced", Host: "internal.example.com"}},
+	})
+
+	rc := tables["route/8080"]
+	d, err := evaluate.Evaluate(rc, evaluate.Request{Host: "example.com", Path: "/headers", Headers: map[string]string{"X-Remove": "1", "X-Add": "old", "X-Set": "old"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantReq := map[string]string{"x-set": "set", "x-add": "old,added"}
+	if !reflect.DeepEqual(d.RequestHeaders, wantReq) {
+		t.Errorf("request headers = %v, want %v", d.RequestHeaders, wantReq)
+	}
+	if !reflect.DeepEqual(d.ResponseHeadersToAdd, map[string]string{"x-response": "yes"}) || !reflect.DeepEqual(d.ResponseHeadersToRemove, []string{"server"}) {
+		t.Errorf("response header mutations = %v, remove %v", d.ResponseHeadersToAdd, d.ResponseHeadersToRemove)
+	}
+
+	d, err = evaluate.Evaluate(rc, evaluate.Request{Host: "example.com", Path: "/mirror"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []evaluate.Mirror{{Cluster: svc("default", "shadow", 80), Percent: 25}}; !reflect.DeepEqual(d.Mirrors, want) {
+		t.Errorf("mirrors = %v, want %v", d.Mirrors, want)
+	}
+
+	for path, want := range map[string]time.Duration{"/slow": 30 * time.Second, "/fast": 500 * time.Millisecond} {
+		d, err = evaluate.Evaluate(rc, evaluate.Request{Host: "example.com", Path: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Timeout == nil || *d.Timeout != want {
+			t.Errorf("%s: timeout = %v, want %v", path, d.Timeout, want)
+		}
+	}
+}
+
+func TestConformanceHTTPS(t *testing.T) {
+	tables := routeTables(t, "https.in.yaml", "web/gw")
+	runTable(t, tables, []row{
+		{"http to https redirect", "route/80", evaluate.Request{Host: "shop.example.com", Path: "/cart"}, expect{Status: 302, Location: "https://shop.example.com/cart"}},
+		{"plain http still serves other hosts", "route/80", evaluate.Request{Host: "www.example.com", Path: "/"}, expect{Cluster: svc("web", "site", 80)}},
+		{"https listener route table", "route/443/https-shop", evaluate.Request{Scheme: "https", Host: "shop.example.com", Path: "/"}, expect{Cluster: svc("web", "shop", 80)}},
+		{"wildcard https listener", "route/443/https-wild", evaluate.Request{Scheme: "https", Host: "www.example.com", Path: "/"}, expect{Cluster: svc("web", "site", 80)}},
+	})
+	if _, ok := tables["route/443/https-nogrant"]; ok {
+		t.Error("listener without a permitted certificate got a route table")
+	}
+}
