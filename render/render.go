@@ -160,8 +160,16 @@ func (b *builder) checkGateway() error {
 			}
 		}
 	}
+	if len(errs) == 0 {
+		return nil
+	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-	return errors.Join(errs...)
+	msgs := make([]string, len(errs))
+	for i, err := range errs {
+		msgs[i] = err.Error()
+	}
+	// One line, fit for a status message.
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // containerPort is the port Envoy listens on for a listener port.

@@ -1,8 +1,10 @@
 package render
 
 import (
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -18,6 +20,18 @@ type Static struct {
 	EnvoyProxies   []*v1alpha1.EnvoyProxy
 }
 
+// StaticError is a RenderStatic failure, with the input object at fault so
+// that a caller can say where it came from.
+type StaticError struct {
+	// Object is the *gwv1.Gateway, *gwv1.GatewayClass or *v1alpha1.EnvoyProxy
+	// at fault (a pointer from the Static).
+	Object any
+	Err    error
+}
+
+func (e *StaticError) Error() string { return e.Err.Error() }
+func (e *StaticError) Unwrap() error { return e.Err }
+
 // RenderStatic renders every Gateway of s whose GatewayClass has
 // controllerName, in namespace/name order. A Gateway whose class is missing
 // from s, or whose EnvoyProxy is, is an error, as is any render error; the
@@ -27,7 +41,7 @@ func RenderStatic(s Static, controllerName string, opts Options) ([]*Bundle, err
 	classes := make(map[string]*gwv1.GatewayClass, len(s.GatewayClasses))
 	for _, c := range s.GatewayClasses {
 		if _, dup := classes[c.Name]; dup {
-			return nil, fmt.Errorf("GatewayClass %s is defined twice", c.Name)
+			return nil, &StaticError{Object: c, Err: fmt.Errorf("GatewayClass %s is defined twice", c.Name)}
 		}
 		classes[c.Name] = c
 	}
@@ -35,7 +49,7 @@ func RenderStatic(s Static, controllerName string, opts Options) ([]*Bundle, err
 	for _, p := range s.EnvoyProxies {
 		key := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
 		if _, dup := proxies[key]; dup {
-			return nil, fmt.Errorf("EnvoyProxy %s is defined twice", key)
+			return nil, &StaticError{Object: p, Err: fmt.Errorf("EnvoyProxy %s is defined twice", key)}
 		}
 		proxies[key] = p
 	}
@@ -49,31 +63,63 @@ func RenderStatic(s Static, controllerName string, opts Options) ([]*Bundle, err
 	var out []*Bundle
 	for i, gw := range gateways {
 		if i > 0 && gw.Namespace == gateways[i-1].Namespace && gw.Name == gateways[i-1].Name {
-			return nil, fmt.Errorf("%s is defined twice", gatewayDesc(gw))
+			return nil, &StaticError{Object: gw, Err: fmt.Errorf("%s is defined twice", gatewayDesc(gw))}
 		}
 		class, ok := classes[string(gw.Spec.GatewayClassName)]
 		if !ok {
-			return nil, fmt.Errorf("%s: GatewayClass %q not found", gatewayDesc(gw), gw.Spec.GatewayClassName)
+			return nil, &StaticError{Object: gw, Err: fmt.Errorf("%s: GatewayClass %q not found", gatewayDesc(gw), gw.Spec.GatewayClassName)}
 		}
 		if string(class.Spec.ControllerName) != controllerName {
 			continue
 		}
 		refs, err := ResolveParametersRefs(class, gw)
 		if err != nil {
-			return nil, err
+			var pe *ParametersError
+			if errors.As(err, &pe) && strings.HasPrefix(pe.Referrer, "GatewayClass ") {
+				return nil, &StaticError{Object: class, Err: err}
+			}
+			return nil, &StaticError{Object: gw, Err: err}
 		}
 		in := Input{GatewayClass: class, Gateway: gw}
 		if refs.Class != nil {
 			in.ClassParameters = proxies[*refs.Class]
+			if err := checkStaticProxy(classDesc(class), in.ClassParameters); err != nil {
+				return nil, err
+			}
 		}
 		if refs.Gateway != nil {
 			in.GatewayParameters = proxies[*refs.Gateway]
+			if err := checkStaticProxy(gatewayDesc(gw), in.GatewayParameters); err != nil {
+				return nil, err
+			}
 		}
 		b, err := Render(in, opts)
 		if err != nil {
-			return nil, err
+			culprit := any(gw)
+			var pe *ParametersError
+			if errors.As(err, &pe) {
+				switch {
+				case pe.Reason == ParametersInvalid && in.GatewayParameters != nil:
+					culprit = in.GatewayParameters // the merge made it invalid
+				case strings.HasPrefix(pe.Referrer, "GatewayClass "):
+					culprit = class
+				}
+			}
+			return nil, &StaticError{Object: culprit, Err: err}
 		}
 		out = append(out, b)
 	}
 	return out, nil
+}
+
+// checkStaticProxy attributes an invalid EnvoyProxy to its own document
+// (Render would report it against the Gateway).
+func checkStaticProxy(referrer string, ep *v1alpha1.EnvoyProxy) error {
+	if ep == nil {
+		return nil // Render reports it as not found, against the Gateway
+	}
+	if _, err := CheckEnvoyProxy(referrer, ep); err != nil {
+		return &StaticError{Object: ep, Err: err}
+	}
+	return nil
 }

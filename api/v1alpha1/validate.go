@@ -1,9 +1,9 @@
 package v1alpha1
 
 import (
-	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -24,8 +24,7 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
 // Validate checks what the CRD schema cannot (cross-field rules) and, for
 // objects that did not pass through the API server (berth render), what the
-// schema does say. It returns every problem joined, each a *FieldError, in
-// field order.
+// schema does say. It returns nil or FieldErrors.
 func (s *EnvoyProxySpec) Validate() error {
 	var v fieldErrs
 	p := s.Provider
@@ -210,13 +209,39 @@ func (s *EnvoyProxySpec) Unsupported() []string {
 	return out
 }
 
-type fieldErrs []error
+// FieldErrors are all the invalid fields of one spec, in field order. The
+// message is one line (fit for a status condition).
+type FieldErrors []*FieldError
+
+func (e FieldErrors) Error() string {
+	msgs := make([]string, len(e))
+	for i, fe := range e {
+		msgs[i] = fe.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// Unwrap exposes every *FieldError to errors.As and errors.Is.
+func (e FieldErrors) Unwrap() []error {
+	out := make([]error, len(e))
+	for i, fe := range e {
+		out[i] = fe
+	}
+	return out
+}
+
+type fieldErrs FieldErrors
 
 func (v *fieldErrs) add(field, format string, args ...any) {
 	*v = append(*v, &FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
-func (v fieldErrs) join() error { return errors.Join(v...) }
+func (v fieldErrs) join() error {
+	if len(v) == 0 {
+		return nil
+	}
+	return FieldErrors(v)
+}
 
 // metadata validates label (values too) or annotation keys, in key order.
 func (v *fieldErrs) metadata(field string, m map[string]string, labels bool) {

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runBerth runs the root command with args and stdin, returning stdout,
+// stderr and the error Execute returned.
+func runBerth(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetOut(&stdout)
+	root.SetErr(&stderr)
+	err := root.Execute()
+	return stdout.String(), stderr.String(), err
+}
+
+func TestRenderSeedMatchesGolden(t *testing.T) {
+	ca := filepath.Join(t.TempDir(), "ca.crt")
+	// The CA of render's golden tests, so the output is byte-identical.
+	if err := os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIBATAKBggqhkjOPQQDAjAQMQ4wDAYDVQQDEwViZXJ0aDAe\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"seed", "clusterip"} {
+		t.Run(name, func(t *testing.T) {
+			want, err := os.ReadFile("render/testdata/" + name + ".out.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			stdout, stderr, err := runBerth(t, "", "render", "-f", "render/testdata/"+name+".in.yaml", "--ca-file", ca)
+			if err != nil {
+				t.Fatalf("render: %v (stderr %q)", err, stderr)
+			}
+			if stdout != string(want) {
+				t.Errorf("berth render output differs from render/testdata/%s.out.yaml", name)
+			}
+		})
+	}
+}
+
+func TestRenderStdinAndFiles(t *testing.T) {
+	seed, err := os.ReadFile("render/testdata/seed.in.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The class comes from a file, the Gateways from stdin.
+	class, rest, _ := strings.Cut(string(seed), "---\n")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "class.yaml"), []byte(class), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := runBerth(t, rest, "render", "-f", filepath.Join(dir, "class.yaml"), "-f", "-", "--xds-host", "xds.example.internal", "--xds-port", "443")
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	for _, want := range []string{"name: envoy-team-a-gateway-a-b65c6264", "name: envoy-team-b-gateway-b-0ac91f5a", `address: "xds.example.internal", port_value: 443`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if !strings.Contains(stdout, "# warning: no CA bundle given") {
+		t.Error("no warning about the missing CA in the output header")
+	}
+	if stderr != "" {
+		t.Errorf("unexpected stderr %q", stderr)
+	}
+}
+
+func TestRenderErrors(t *testing.T) {
+	const class = "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: berth}\nspec:\n  controllerName: gateway.envoyproxy.io/gatewayclass-controller\n"
+	const classRef = class + "  parametersRef: {group: gateway.envoyproxy.io, kind: EnvoyProxy, name: proxy, namespace: infra}\n"
+	const gw = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: team-a}\nspec:\n  gatewayClassName: berth\n  listeners: [{name: http, port: 8080, protocol: HTTP}]\n"
+	for _, tc := range []struct {
+		name, in string
+		args     []string
+		want     []string
+	}{
+		{"bad yaml", class + "---\n" + gw + "---\n  bad: [\n", nil, []string{"- document 3", "parse yaml"}},
+		{"unknown field", class + "---\n" + strings.Replace(gw, "gatewayClassName", "gatewayClass", 1), nil,
+			[]string{"- document 2 (Gateway team-a/gw)", `unknown field "spec.gatewayClass"`}},
+		{"missing class", gw, nil, []string{"- document 1: Gateway team-a/gw", `GatewayClass "berth" not found`}},
+		{"missing envoyproxy", classRef + "---\n" + gw, nil, []string{"- document 1: GatewayClass berth parametersRef EnvoyProxy infra/proxy: not found"}},
+		{"invalid envoyproxy", classRef + "---\n" + gw + "---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: EnvoyProxy\nmetadata: {name: proxy, namespace: infra}\nspec:\n  provider:\n    type: Kubernetes\n    kubernetes:\n      envoyHpa: {minReplicas: 3, maxReplicas: 1}\n",
+			nil, []string{"- document 3: GatewayClass berth parametersRef EnvoyProxy infra/proxy: invalid: spec.provider.kubernetes.envoyHpa.minReplicas: 3 exceeds maxReplicas 1"}},
+		{"parametersRef to another kind", strings.Replace(classRef, "kind: EnvoyProxy", "kind: ConfigMap", 1) + "---\n" + gw, nil,
+			[]string{"- document 1: GatewayClass berth parametersRef ConfigMap.gateway.envoyproxy.io infra/proxy: unsupported kind"}},
+		{"reserved port", class + "---\n" + strings.Replace(gw, "8080", "19000", 1), nil, []string{"- document 2: gateway team-a/gw: listener http: port 19000 is reserved"}},
+		{"invalid option", class + "---\n" + gw, []string{"--xds-port", "0"}, []string{"invalid render options: xDS port 0 is out of range"}},
+		{"no input", "", []string{}, []string{"no input"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"render", "-f", "-"}, tc.args...)
+			if tc.name == "no input" {
+				args = []string{"render"}
+			}
+			stdout, _, err := runBerth(t, tc.in, args...)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if code := exitCode(err); code == 0 {
+				t.Errorf("exit code 0")
+			}
+			if stdout != "" {
+				t.Errorf("partial output on stdout: %q", stdout)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderOtherControllerIsSkipped(t *testing.T) {
+	seed, err := os.ReadFile("render/testdata/seed.in.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := runBerth(t, string(seed), "render", "-f", "-", "--controller-name", "example.com/other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stdout != "" || !strings.Contains(stderr, "no Gateway of a GatewayClass") {
+		t.Errorf("stdout %q, stderr %q", stdout, stderr)
+	}
+}
