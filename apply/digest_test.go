@@ -1,0 +1,119 @@
+package apply
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+func deployment(name string, replicas int64) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps/v1",
+		"kind":       "Deployment",
+		"metadata":   map[string]any{"name": name, "namespace": "ns"},
+		"spec": map[string]any{
+			"replicas": replicas,
+			"template": map[string]any{"spec": map[string]any{"containers": []any{
+				map[string]any{"name": "envoy", "image": "envoy:1", "ports": []any{
+					map[string]any{"containerPort": int64(8080), "protocol": "TCP"},
+				}},
+			}}},
+		},
+	}}
+}
+
+func TestSetDigestIsOrderIndependentAndSensitive(t *testing.T) {
+	a, b := deployment("a", 1), deployment("b", 1)
+	d1, err := setDigest([]*unstructured.Unstructured{a, b}, "opts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, _ := setDigest([]*unstructured.Unstructured{b, a}, "opts")
+	if d1 != d2 {
+		t.Errorf("order changed the digest")
+	}
+	d3, _ := setDigest([]*unstructured.Unstructured{a, deployment("b", 2)}, "opts")
+	if d3 == d1 {
+		t.Errorf("a changed field did not change the digest")
+	}
+	d4, _ := setDigest([]*unstructured.Unstructured{a, b}, "other opts")
+	if d4 == d1 {
+		t.Errorf("changed write options did not change the digest")
+	}
+	d5, _ := setDigest([]*unstructured.Unstructured{a}, "opts")
+	if d5 == d1 {
+		t.Errorf("a dropped object did not change the digest")
+	}
+}
+
+// withOwnership sets managedFields: berth owns replicas, the envoy container's image
+// and its port 8080; "kubectl" owns an annotation.
+func withOwnership(u *unstructured.Unstructured) *unstructured.Unstructured {
+	u = u.DeepCopy()
+	u.SetManagedFields([]metav1.ManagedFieldsEntry{
+		{Manager: "berth", Operation: metav1.ManagedFieldsOperationApply, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(
+			`{"f:spec":{"f:replicas":{},"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"envoy\"}":{".":{},"f:image":{},"f:ports":{"k:{\"containerPort\":8080,\"protocol\":\"TCP\"}":{".":{},"f:containerPort":{}}}}}}}}}`)}},
+		{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationUpdate, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(
+			`{"f:metadata":{"f:annotations":{"f:note":{}}}}`)}},
+	})
+	return u
+}
+
+func TestOwnedDigestFollowsOwnedValuesOnly(t *testing.T) {
+	base := withOwnership(deployment("a", 2))
+	d := ownedDigest(base, "berth")
+	if d == "" {
+		t.Fatal("no digest for an object berth owns fields of")
+	}
+	if ownedDigest(base, "nobody") != "" {
+		t.Errorf("digest for a manager that owns nothing")
+	}
+
+	unowned := base.DeepCopy()
+	unowned.SetAnnotations(map[string]string{"note": "changed"})
+	_ = unstructured.SetNestedField(unowned.Object, map[string]any{"replicas": int64(5)}, "status")
+	if ownedDigest(unowned, "berth") != d {
+		t.Errorf("a change outside berth's fields changed the digest")
+	}
+
+	replicas := base.DeepCopy()
+	_ = unstructured.SetNestedField(replicas.Object, int64(3), "spec", "replicas")
+	if ownedDigest(replicas, "berth") == d {
+		t.Errorf("a changed owned scalar did not change the digest")
+	}
+
+	image := base.DeepCopy()
+	containers, _, _ := unstructured.NestedSlice(image.Object, "spec", "template", "spec", "containers")
+	containers[0].(map[string]any)["image"] = "envoy:2"
+	_ = unstructured.SetNestedSlice(image.Object, containers, "spec", "template", "spec", "containers")
+	if ownedDigest(image, "berth") == d {
+		t.Errorf("a changed owned field inside a keyed list item did not change the digest")
+	}
+
+	lost := base.DeepCopy()
+	mf := lost.GetManagedFields()
+	mf[0].FieldsV1 = &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:template":{}}}`)}
+	lost.SetManagedFields(mf)
+	if ownedDigest(lost, "berth") == d {
+		t.Errorf("losing ownership of fields did not change the digest")
+	}
+
+	// Integers decoded from JSON (float64) and from the API (int64) project alike.
+	asFloat := base.DeepCopy()
+	_ = unstructured.SetNestedField(asFloat.Object, float64(2), "spec", "replicas")
+	if ownedDigest(asFloat, "berth") != d {
+		t.Errorf("int64 and float64 of the same number projected differently")
+	}
+}
+
+func TestCombineDigestsIsOrderIndependent(t *testing.T) {
+	a := combineDigests(map[string]string{"x": "1", "y": "2"})
+	b := combineDigests(map[string]string{"y": "2", "x": "1"})
+	if a != b {
+		t.Errorf("map order changed the digest")
+	}
+	if a == combineDigests(map[string]string{"x": "1", "y": "3"}) {
+		t.Errorf("a changed entry did not change the digest")
+	}
+}

@@ -1,0 +1,209 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sort"
+	"sync"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/cli-runtime/pkg/resource"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/util/flowcontrol"
+	"sigs.k8s.io/cli-utils/pkg/common"
+	"sigs.k8s.io/cli-utils/pkg/inventory"
+)
+
+// Engine applies inventory-tracked object sets. Build one per process with New and
+// share it: every Run and Destroy uses the same clients, REST mapper and watches.
+// Runs on different inventories proceed concurrently; runs on the same inventory are
+// serialized.
+type Engine struct {
+	opts      Options
+	log       logr.Logger
+	policy    inventory.Policy
+	writeOpts string // the options that change what a write does, for setDigest
+
+	c         *clients
+	factory   *factory
+	invClient inventory.Client
+	hub       *hub
+	cancel    context.CancelFunc
+
+	locksMu sync.Mutex
+	locks   map[InventoryKey]*keyLock
+}
+
+type keyLock struct {
+	mu sync.Mutex
+	n  int
+}
+
+// New builds the engine: shared HTTP client and rate limiter, one memory-cached
+// discovery client and deferred REST mapper, cli-utils' inventory client (through
+// one kubectl Factory over those), and the shared watches. It makes no API request;
+// discovery and watches start on first use. Close stops the watches.
+func New(cfg *rest.Config, opts Options) (*Engine, error) {
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("apply options: %w", err)
+	}
+	if opts.Logger.GetSink() == nil {
+		opts.Logger = logr.Discard()
+	}
+	policy, _ := opts.InventoryPolicy.cliUtils()
+	cfg = rest.CopyConfig(cfg)
+	if opts.QPS > 0 {
+		cfg.QPS = opts.QPS
+	}
+	if opts.Burst > 0 {
+		cfg.Burst = opts.Burst
+	}
+	if cfg.RateLimiter == nil && cfg.QPS > 0 {
+		// One limiter for every client the engine builds, so the limit is per process.
+		cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(cfg.QPS, cfg.Burst)
+	}
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("apply: http client: %w", err)
+	}
+	dyn, err := dynamic.NewForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("apply: dynamic client: %w", err)
+	}
+	disco, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("apply: discovery client: %w", err)
+	}
+	cached := memory.NewMemCacheClient(disco)
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(cached)
+	c := &clients{
+		config:       cfg,
+		httpClient:   httpClient,
+		dynamic:      dyn,
+		discovery:    cached,
+		mapper:       mapper,
+		unstructured: map[schema.GroupVersion]resource.RESTClient{},
+	}
+	f := newFactory(c)
+	invClient, err := inventory.ClusterClientFactory{StatusPolicy: inventory.StatusPolicyNone}.NewClient(f)
+	if err != nil {
+		return nil, fmt.Errorf("apply: inventory client: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Engine{
+		opts:      opts,
+		log:       opts.Logger,
+		policy:    policy,
+		writeOpts: fmt.Sprintf("manager=%s force=%t policy=%s", opts.FieldManager, opts.ForceConflicts, opts.InventoryPolicy),
+		c:         c,
+		factory:   f,
+		invClient: invClient,
+		cancel:    cancel,
+		locks:     map[InventoryKey]*keyLock{},
+	}
+	e.hub = newHub(ctx, opts.Logger, dyn, mapper, mapper.Reset, opts)
+	return e, nil
+}
+
+// Close stops the shared watches. Runs in flight may fail; the engine must not be
+// used afterwards.
+func (e *Engine) Close() { e.cancel() }
+
+// Subscribe calls fn with an inventory's key whenever the watched state of the
+// inventory or of one of its objects changes (an object becoming Available, being
+// deleted, the inventory changing). Calls come from one goroutine, coalesced, in no
+// promised order; fn must not block for long. The returned func unsubscribes.
+func (e *Engine) Subscribe(fn func(InventoryKey)) (cancel func()) { return e.hub.subscribe(fn) }
+
+// Status aggregates the kstatus of an inventory's objects from the shared watches,
+// without API requests.
+func (e *Engine) Status(key InventoryKey) AggregateStatus { return e.hub.status(key) }
+
+// HasSynced reports whether the inventory watch has completed its first list, so
+// Status knows every inventory that existed at start.
+func (e *Engine) HasSynced() bool { return e.hub.hasSynced() }
+
+// Inventories lists the inventories this engine manages (ConfigMaps carrying the
+// managed label and cli-utils' inventory-id label), sorted, with their recorded
+// objects, so a caller can sweep inventories whose owner no longer exists.
+func (e *Engine) Inventories(ctx context.Context) ([]InventoryInfo, error) {
+	selector := e.opts.ManagedLabelKey + "=" + e.opts.ManagedLabelValue + "," + common.InventoryLabel
+	var out []InventoryInfo
+	for _, ns := range e.hub.scopes(true) {
+		list, err := e.c.dynamic.Resource(configMapGVR).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return nil, fmt.Errorf("list inventories: %w", err)
+		}
+		for i := range list.Items {
+			u := &list.Items[i]
+			labels := maps.Clone(u.GetLabels())
+			id := labels[common.InventoryLabel]
+			delete(labels, common.InventoryLabel)
+			delete(labels, e.opts.ManagedLabelKey)
+			info := InventoryInfo{Inventory: Inventory{Namespace: u.GetNamespace(), Name: u.GetName(), ID: id, Labels: labels}}
+			for _, oid := range inventoryIDs(u, e.log) {
+				info.Objects = append(info.Objects, refFromID(oid))
+			}
+			out = append(out, info)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key().String() < out[j].Key().String() })
+	return out, nil
+}
+
+// lock serializes runs on one inventory.
+func (e *Engine) lock(k InventoryKey) (unlock func()) {
+	e.locksMu.Lock()
+	l := e.locks[k]
+	if l == nil {
+		l = &keyLock{}
+		e.locks[k] = l
+	}
+	l.n++
+	e.locksMu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		e.locksMu.Lock()
+		l.n--
+		if l.n == 0 {
+			delete(e.locks, k)
+		}
+		e.locksMu.Unlock()
+	}
+}
+
+// inventoryTemplate is the ConfigMap cli-utils creates for inv.
+func (e *Engine) inventoryTemplate(inv Inventory) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("v1")
+	u.SetKind("ConfigMap")
+	u.SetNamespace(inv.Namespace)
+	u.SetName(inv.Name)
+	labels := maps.Clone(inv.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[common.InventoryLabel] = inv.ID
+	labels[e.opts.ManagedLabelKey] = e.opts.ManagedLabelValue
+	u.SetLabels(labels)
+	return u
+}
+
+// readKeyFor maps an object to the key its pre-apply read was recorded under.
+func readKeyFor(mapper meta.RESTMapper, ref ObjectRef) (readKey, bool) {
+	m, err := mapper.RESTMapping(ref.id().GroupKind)
+	if err != nil {
+		return readKey{}, false
+	}
+	return readKey{gr: m.Resource.GroupResource(), namespace: ref.Namespace, name: ref.Name}, true
+}

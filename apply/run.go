@@ -1,0 +1,271 @@
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	cliapply "sigs.k8s.io/cli-utils/pkg/apply"
+	"sigs.k8s.io/cli-utils/pkg/common"
+	"sigs.k8s.io/cli-utils/pkg/inventory"
+	"sigs.k8s.io/cli-utils/pkg/object"
+	"sigs.k8s.io/cli-utils/pkg/object/validation"
+)
+
+var namespaceGVR = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+
+// Run makes the cluster hold exactly objs under inv: server-side apply of every
+// object (field manager Options.FieldManager), a ConfigMap inventory in
+// inv.Namespace recording them, pruning of objects recorded earlier and now absent,
+// and a bounded wait (Options.ReconcileTimeout) for kstatus Current.
+//
+// When the set equals the last set applied cleanly and the shared watches show every
+// object still holding what was applied, Run proves it with one read of the
+// inventory and writes nothing (Result.NoOp).
+//
+// The error is non-nil when the run as a whole failed (the inventory could not be
+// read or written, the namespace is terminating, ctx ended); the Result then still
+// says what happened to each object. Object-level failures alone (a skipped object,
+// a rejected apply) are reported in the Result, not as an error.
+func (e *Engine) Run(ctx context.Context, inv Inventory, objs []*unstructured.Unstructured) (*Result, error) {
+	start := time.Now()
+	if err := inv.validate(); err != nil {
+		return nil, err
+	}
+	desired, err := e.prepare(inv, objs)
+	if err != nil {
+		return nil, fmt.Errorf("apply inventory %s: %w", inv.Key(), err)
+	}
+	digest, err := setDigest(desired, e.writeOpts)
+	if err != nil {
+		return nil, fmt.Errorf("apply inventory %s: %w", inv.Key(), err)
+	}
+	unlock := e.lock(inv.Key())
+	defer unlock()
+
+	live, err := e.c.dynamic.Resource(configMapGVR).Namespace(inv.Namespace).Get(ctx, inv.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		live = nil
+	case err != nil:
+		return nil, e.runError(ctx, inv, fmt.Errorf("read inventory: %w", err))
+	default:
+		if got := live.GetLabels()[common.InventoryLabel]; got != inv.ID {
+			return nil, fmt.Errorf("apply inventory %s: the ConfigMap exists with inventory id %q, not %q", inv.Key(), got, inv.ID)
+		}
+	}
+	if live != nil && live.GetAnnotations()[annotationSetDigest] == digest {
+		if res, ok := e.noOp(ctx, inv, desired, live); ok {
+			res.Duration = time.Since(start)
+			return res, nil
+		}
+	}
+	res, err := e.fullRun(ctx, inv, desired, digest)
+	res.Duration = time.Since(start)
+	return res, err
+}
+
+// prepare copies objs and stamps what the engine owns on them: the namespace (for
+// namespaced kinds without one), the managed label and the owning-inventory
+// annotation.
+func (e *Engine) prepare(inv Inventory, objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	out := make([]*unstructured.Unstructured, 0, len(objs))
+	seen := map[ObjectRef]bool{}
+	for _, o := range objs {
+		if o == nil {
+			return nil, errors.New("nil object")
+		}
+		u := o.DeepCopy()
+		if u.GetNamespace() == "" {
+			gvk := u.GroupVersionKind()
+			if m, err := e.c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err == nil && m.Scope.Name() == meta.RESTScopeNameNamespace {
+				u.SetNamespace(inv.Namespace)
+			}
+		}
+		ref := refOf(u)
+		if seen[ref] {
+			return nil, fmt.Errorf("%s appears twice", ref)
+		}
+		seen[ref] = true
+		labels := u.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[e.opts.ManagedLabelKey] = e.opts.ManagedLabelValue
+		u.SetLabels(labels)
+		ann := u.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[inventory.OwningInventoryKey] = inv.ID
+		u.SetAnnotations(ann)
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// noOp answers a Run from the shared watches when nothing changed since the last
+// clean run: same set, same recorded objects, every object present, ours, not being
+// deleted, and projecting to the recorded owned-fields digest.
+func (e *Engine) noOp(ctx context.Context, inv Inventory, desired []*unstructured.Unstructured, live *unstructured.Unstructured) (*Result, bool) {
+	ids := object.UnstructuredSetToObjMetadataSet(desired)
+	if !inventoryIDs(live, e.log).Equal(ids) {
+		return nil, false
+	}
+	failed, err := e.hub.waitKinds(ctx, ids)
+	if err != nil || len(failed) > 0 {
+		return nil, false
+	}
+	res := &Result{Inventory: inv.Key(), NoOp: true}
+	owned := map[string]string{}
+	for _, id := range ids {
+		u, ok := e.hub.lookup(id)
+		if !ok || u == nil || u.GetDeletionTimestamp() != nil || u.GetAnnotations()[inventory.OwningInventoryKey] != inv.ID {
+			return nil, false
+		}
+		owned[refFromID(id).String()] = u.GetAnnotations()[cachedOwnedDigest]
+		rs := resourceStatus(id, u)
+		res.Objects = append(res.Objects, ObjectResult{
+			Ref: refFromID(id), Action: ActionUnchanged, Status: Status(rs.Status), Message: rs.Message, Live: u,
+		})
+	}
+	if combineDigests(owned) != live.GetAnnotations()[annotationOwnedDigest] {
+		return nil, false
+	}
+	sortObjects(res.Objects)
+	e.hub.setInventory(inv.Key(), ids, false)
+	return res, true
+}
+
+// fullRun runs cli-utils' applier and turns its events into a Result.
+func (e *Engine) fullRun(ctx context.Context, inv Inventory, desired []*unstructured.Unstructured, digest string) (*Result, error) {
+	res := &Result{Inventory: inv.Key()}
+	rec := newRecorder(e.c.dynamic)
+	applier, err := cliapply.NewApplierBuilder().
+		WithFactory(e.factory).
+		WithInventoryClient(e.invClient).
+		WithDynamicClient(rec).
+		WithDiscoveryClient(e.c.discovery).
+		WithRestMapper(e.c.mapper).
+		WithRestConfig(e.c.config).
+		WithUnstructuredClientForMapping(e.c.unstructuredClientForMapping).
+		WithStatusWatcher(e.hub).
+		Build()
+	if err != nil {
+		return res, fmt.Errorf("apply inventory %s: build applier: %w", inv.Key(), err)
+	}
+	validationPolicy := validation.SkipInvalid
+	if e.opts.ValidationPolicy == ValidationExitEarly {
+		validationPolicy = validation.ExitEarly
+	}
+	events := applier.Run(ctx, inventory.WrapInventoryInfoObj(e.inventoryTemplate(inv)), object.UnstructuredSet(desired), cliapply.ApplierOptions{
+		ServerSideOptions: common.ServerSideOptions{
+			ServerSideApply: true,
+			ForceConflicts:  e.opts.ForceConflicts,
+			FieldManager:    e.opts.FieldManager,
+		},
+		ReconcileTimeout:       e.opts.ReconcileTimeout,
+		PruneTimeout:           e.opts.PruneTimeout,
+		PrunePropagationPolicy: metav1.DeletePropagationBackground,
+		EmitStatusEvents:       true,
+		InventoryPolicy:        e.policy,
+		ValidationPolicy:       validationPolicy,
+	})
+	col := newCollector(e.opts.InventoryPolicy, e.opts.FieldManager, func(id object.ObjMetadata) (*unstructured.Unstructured, bool) {
+		k, ok := readKeyFor(e.c.mapper, refFromID(id))
+		if !ok {
+			return nil, false
+		}
+		return rec.lookup(k)
+	})
+	for ev := range events {
+		col.add(ev)
+	}
+	ids := object.UnstructuredSetToObjMetadataSet(desired)
+	res.Objects, err = col.result(ids)
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+
+	clean := err == nil
+	owned := map[string]string{}
+	for _, o := range res.Objects {
+		if o.Action == ActionFailed || o.Action == ActionSkipped {
+			clean = false
+		}
+		if ids.Contains(o.Ref.id()) {
+			if o.Live == nil {
+				clean = false
+				continue
+			}
+			owned[o.Ref.String()] = ownedDigest(o.Live, e.opts.FieldManager)
+		}
+	}
+	if !clean {
+		if err != nil {
+			return res, e.runError(ctx, inv, err)
+		}
+		if nsErr := e.namespaceTerminating(ctx, inv.Namespace, nil); nsErr != nil {
+			return res, fmt.Errorf("apply inventory %s: %w", inv.Key(), nsErr)
+		}
+		return res, nil
+	}
+	e.hub.setInventory(inv.Key(), ids, false)
+	if err := e.recordDigests(ctx, inv, digest, combineDigests(owned)); err != nil {
+		// Not fatal: the next Run is a full run instead of a no-op.
+		e.log.Error(err, "recording applied digests", "inventory", inv.Key().String())
+	}
+	return res, nil
+}
+
+// recordDigests stores the set and owned-fields digests on the inventory ConfigMap.
+func (e *Engine) recordDigests(ctx context.Context, inv Inventory, set, owned string) error {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+		annotationSetDigest:   set,
+		annotationOwnedDigest: owned,
+	}}})
+	if err != nil {
+		return err
+	}
+	_, err = e.c.dynamic.Resource(configMapGVR).Namespace(inv.Namespace).Patch(ctx, inv.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: e.opts.FieldManager})
+	if err != nil {
+		return fmt.Errorf("record digests on inventory %s: %w", inv.Key(), err)
+	}
+	return nil
+}
+
+// runError wraps a run-level error, naming a terminating namespace when that is
+// the cause.
+func (e *Engine) runError(ctx context.Context, inv Inventory, err error) error {
+	if nsErr := e.namespaceTerminating(ctx, inv.Namespace, err); nsErr != nil {
+		err = nsErr
+	}
+	return fmt.Errorf("apply inventory %s: %w", inv.Key(), err)
+}
+
+// namespaceTerminating returns a *NamespaceTerminatingError when ns is being
+// deleted. Called only after something failed, so it costs nothing in steady state.
+func (e *Engine) namespaceTerminating(ctx context.Context, ns string, cause error) error {
+	if ctx.Err() != nil {
+		ctx = context.Background() // still worth knowing why
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	u, err := e.c.dynamic.Resource(namespaceGVR).Get(ctx, ns, metav1.GetOptions{})
+	if err != nil {
+		return nil
+	}
+	phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+	if u.GetDeletionTimestamp() == nil && phase != "Terminating" {
+		return nil
+	}
+	return &NamespaceTerminatingError{Namespace: ns, Err: cause}
+}

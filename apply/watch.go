@@ -1,0 +1,553 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/cli-utils/pkg/common"
+	pollevent "sigs.k8s.io/cli-utils/pkg/kstatus/polling/event"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/watcher"
+	"sigs.k8s.io/cli-utils/pkg/object"
+)
+
+// Annotations the engine writes. All in one place.
+const (
+	// annotationSetDigest on the inventory ConfigMap: setDigest of the last set
+	// applied without failures.
+	annotationSetDigest = "apply.berth-gateway.io/set-digest"
+	// annotationOwnedDigest on the inventory ConfigMap: combined ownedDigest of that
+	// set's objects right after that apply.
+	annotationOwnedDigest = "apply.berth-gateway.io/owned-digest"
+	// cachedOwnedDigest exists only on the engine's in-memory watched copies, which
+	// drop managedFields to save memory: the ownedDigest computed before dropping them.
+	cachedOwnedDigest = "apply.berth-gateway.io/cached-owned-digest"
+)
+
+var configMapGVR = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+
+// hub owns the engine's shared watches: one informer per kind (per watched namespace)
+// selecting the managed label, plus one for inventory ConfigMaps. It serves object
+// status to cli-utils runs (as a watcher.StatusWatcher, so runs start no informers),
+// answers Status, and tells subscribers when an inventory's objects change.
+type hub struct {
+	ctx        context.Context
+	log        logr.Logger
+	dyn        dynamic.Interface
+	mapper     meta.RESTMapper
+	resetter   func() // resets the REST mapper after a kind was not found
+	selector   string
+	namespaces []string // empty: cluster-wide
+	manager    string
+
+	mu      sync.RWMutex
+	kinds   map[schema.GroupKind]*kindWatch
+	invs    map[InventoryKey]object.ObjMetadataSet
+	owners  map[object.ObjMetadata]map[InventoryKey]struct{}
+	watches map[*statusWatch]struct{}
+	subs    map[uint64]func(InventoryKey)
+	nextSub uint64
+
+	invSynced []cache.InformerSynced
+
+	notifyMu sync.Mutex
+	pending  map[InventoryKey]struct{}
+	notifyCh chan struct{}
+}
+
+var _ watcher.StatusWatcher = (*hub)(nil)
+
+type kindWatch struct {
+	gk        schema.GroupKind
+	informers map[string]cache.SharedIndexInformer // by namespace; "" = all namespaces
+	synced    chan struct{}                        // closed once started and synced, or failed
+	err       error                                // set before synced is closed
+}
+
+func newHub(ctx context.Context, log logr.Logger, dyn dynamic.Interface, mapper meta.RESTMapper, resetter func(), opts Options) *hub {
+	h := &hub{
+		ctx:        ctx,
+		log:        log,
+		dyn:        dyn,
+		mapper:     mapper,
+		resetter:   resetter,
+		selector:   opts.ManagedLabelKey + "=" + opts.ManagedLabelValue,
+		namespaces: slices.Clone(opts.Namespaces),
+		manager:    opts.FieldManager,
+		kinds:      map[schema.GroupKind]*kindWatch{},
+		invs:       map[InventoryKey]object.ObjMetadataSet{},
+		owners:     map[object.ObjMetadata]map[InventoryKey]struct{}{},
+		watches:    map[*statusWatch]struct{}{},
+		subs:       map[uint64]func(InventoryKey){},
+		pending:    map[InventoryKey]struct{}{},
+		notifyCh:   make(chan struct{}, 1),
+	}
+	go h.dispatch()
+	invSelector := h.selector + "," + common.InventoryLabel
+	for _, ns := range h.scopes(true) {
+		inf := h.newInformer(configMapGVR, ns, invSelector)
+		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { h.onInventory(o, false) },
+			UpdateFunc: func(_, o any) { h.onInventory(o, false) },
+			DeleteFunc: func(o any) { h.onInventory(o, true) },
+		})
+		go inf.Run(ctx.Done())
+		h.invSynced = append(h.invSynced, inf.HasSynced)
+	}
+	return h
+}
+
+// scopes returns the namespaces to run informers in ("" = all).
+func (h *hub) scopes(namespaced bool) []string {
+	if !namespaced || len(h.namespaces) == 0 {
+		return []string{""}
+	}
+	return h.namespaces
+}
+
+func (h *hub) newInformer(gvr schema.GroupVersionResource, ns, selector string) cache.SharedIndexInformer {
+	inf := dynamicinformer.NewFilteredDynamicInformer(h.dyn, gvr, ns, 0, cache.Indexers{},
+		func(o *metav1.ListOptions) { o.LabelSelector = selector }).Informer()
+	_ = inf.SetTransform(h.transform)
+	return inf
+}
+
+// transform strips managedFields from watched copies (often as large as the spec),
+// keeping the one fact the engine needs from them.
+func (h *hub) transform(o any) (any, error) {
+	u, ok := o.(*unstructured.Unstructured)
+	if !ok {
+		return o, nil
+	}
+	d := ownedDigest(u, h.manager)
+	u.SetManagedFields(nil)
+	ann := u.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[cachedOwnedDigest] = d
+	u.SetAnnotations(ann)
+	return u, nil
+}
+
+func asUnstructured(o any) *unstructured.Unstructured {
+	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
+		o = t.Obj
+	}
+	u, _ := o.(*unstructured.Unstructured)
+	return u
+}
+
+func (h *hub) onInventory(o any, deleted bool) {
+	u := asUnstructured(o)
+	if u == nil {
+		return
+	}
+	key := InventoryKey{Namespace: u.GetNamespace(), Name: u.GetName()}
+	var ids object.ObjMetadataSet
+	if !deleted {
+		ids = inventoryIDs(u, h.log)
+	}
+	h.setInventory(key, ids, deleted)
+	h.notify(key)
+}
+
+// inventoryIDs reads the object set a cli-utils ConfigMap inventory records.
+func inventoryIDs(u *unstructured.Unstructured, log logr.Logger) object.ObjMetadataSet {
+	data, _, _ := unstructured.NestedStringMap(u.Object, "data")
+	ids := make(object.ObjMetadataSet, 0, len(data))
+	for k := range data {
+		id, err := object.ParseObjMetadata(k)
+		if err != nil {
+			log.Info("ignoring unparseable inventory entry", "inventory", u.GetNamespace()+"/"+u.GetName(), "entry", k)
+			continue
+		}
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return refFromID(ids[i]).less(refFromID(ids[j])) })
+	return ids
+}
+
+// setInventory records which objects an inventory holds and starts watching their kinds.
+func (h *hub) setInventory(key InventoryKey, ids object.ObjMetadataSet, deleted bool) {
+	h.mu.Lock()
+	for _, id := range h.invs[key] {
+		delete(h.owners[id], key)
+		if len(h.owners[id]) == 0 {
+			delete(h.owners, id)
+		}
+	}
+	if deleted {
+		delete(h.invs, key)
+	} else {
+		h.invs[key] = ids
+		for _, id := range ids {
+			if h.owners[id] == nil {
+				h.owners[id] = map[InventoryKey]struct{}{}
+			}
+			h.owners[id][key] = struct{}{}
+		}
+	}
+	h.mu.Unlock()
+	for _, id := range ids {
+		h.ensureKind(id.GroupKind)
+	}
+}
+
+// ensureKind starts the shared watch for gk once; the returned kindWatch's synced
+// channel closes when it is ready or failed. A failed kind is retried on the next call.
+func (h *hub) ensureKind(gk schema.GroupKind) *kindWatch {
+	h.mu.Lock()
+	kw, ok := h.kinds[gk]
+	if ok {
+		h.mu.Unlock()
+		return kw
+	}
+	kw = &kindWatch{gk: gk, informers: map[string]cache.SharedIndexInformer{}, synced: make(chan struct{})}
+	h.kinds[gk] = kw
+	h.mu.Unlock()
+	go h.startKind(kw)
+	return kw
+}
+
+func (h *hub) startKind(kw *kindWatch) {
+	mapping, err := h.mapper.RESTMapping(kw.gk)
+	if meta.IsNoMatchError(err) && h.resetter != nil {
+		h.resetter() // a CRD may have been installed since discovery was cached
+		mapping, err = h.mapper.RESTMapping(kw.gk)
+	}
+	if err != nil {
+		kw.err = fmt.Errorf("watch %s: %w", kw.gk, err)
+		h.mu.Lock()
+		delete(h.kinds, kw.gk)
+		h.mu.Unlock()
+		close(kw.synced)
+		return
+	}
+	namespaced := mapping.Scope.Name() == meta.RESTScopeNameNamespace
+	var synced []cache.InformerSynced
+	for _, ns := range h.scopes(namespaced) {
+		inf := h.newInformer(mapping.Resource, ns, h.selector)
+		gk := kw.gk
+		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { h.onObject(gk, o, false) },
+			UpdateFunc: func(_, o any) { h.onObject(gk, o, false) },
+			DeleteFunc: func(o any) { h.onObject(gk, o, true) },
+		})
+		kw.informers[ns] = inf
+		synced = append(synced, inf.HasSynced)
+		go inf.Run(h.ctx.Done())
+	}
+	if !cache.WaitForCacheSync(h.ctx.Done(), synced...) {
+		kw.err = fmt.Errorf("watch %s: engine closed before the watch synced", kw.gk)
+	}
+	close(kw.synced)
+	h.log.V(1).Info("watching kind", "kind", kw.gk.String(), "namespaced", namespaced)
+	// Status of inventories holding this kind was Unknown until now.
+	h.mu.RLock()
+	var keys []InventoryKey
+	for id, owners := range h.owners {
+		if id.GroupKind == kw.gk {
+			for k := range owners {
+				keys = append(keys, k)
+			}
+		}
+	}
+	h.mu.RUnlock()
+	h.notify(keys...)
+}
+
+func (h *hub) onObject(gk schema.GroupKind, o any, deleted bool) {
+	u := asUnstructured(o)
+	if u == nil {
+		return
+	}
+	id := object.ObjMetadata{GroupKind: gk, Namespace: u.GetNamespace(), Name: u.GetName()}
+	var rs *pollevent.ResourceStatus
+	if deleted {
+		rs = resourceStatus(id, nil)
+	} else {
+		rs = resourceStatus(id, u)
+	}
+	h.mu.RLock()
+	for w := range h.watches {
+		if _, ok := w.ids[id]; ok {
+			w.push(pollevent.Event{Type: pollevent.ResourceUpdateEvent, Resource: rs})
+		}
+	}
+	keys := make([]InventoryKey, 0, len(h.owners[id]))
+	for k := range h.owners[id] {
+		keys = append(keys, k)
+	}
+	h.mu.RUnlock()
+	h.notify(keys...)
+}
+
+// resourceStatus computes kstatus from the object alone (no generated-resource
+// lookups, so no API requests); u == nil means not found.
+func resourceStatus(id object.ObjMetadata, u *unstructured.Unstructured) *pollevent.ResourceStatus {
+	if u == nil {
+		return &pollevent.ResourceStatus{Identifier: id, Status: status.NotFoundStatus, Message: "Resource not found"}
+	}
+	res, err := status.Compute(u)
+	if err != nil {
+		return &pollevent.ResourceStatus{Identifier: id, Status: status.UnknownStatus, Resource: u, Message: err.Error(), Error: err}
+	}
+	return &pollevent.ResourceStatus{Identifier: id, Status: res.Status, Resource: u, Message: res.Message}
+}
+
+// lookup returns the watched copy of id. ok is false when the kind is not watched
+// (yet), so absence means nothing.
+func (h *hub) lookup(id object.ObjMetadata) (u *unstructured.Unstructured, ok bool) {
+	h.mu.RLock()
+	kw := h.kinds[id.GroupKind]
+	h.mu.RUnlock()
+	if kw == nil {
+		return nil, false
+	}
+	select {
+	case <-kw.synced:
+	default:
+		return nil, false
+	}
+	if kw.err != nil {
+		return nil, false
+	}
+	inf := kw.informers[""]
+	if inf == nil {
+		inf = kw.informers[id.Namespace]
+	}
+	if inf == nil {
+		return nil, false
+	}
+	key := id.Name
+	if id.Namespace != "" {
+		key = id.Namespace + "/" + id.Name
+	}
+	item, exists, err := inf.GetStore().GetByKey(key)
+	if err != nil {
+		return nil, false
+	}
+	if !exists {
+		return nil, true
+	}
+	return item.(*unstructured.Unstructured), true
+}
+
+// waitKinds starts the watches for ids' kinds and waits until they are synced;
+// it returns the kinds that could not be watched.
+func (h *hub) waitKinds(ctx context.Context, ids object.ObjMetadataSet) (map[schema.GroupKind]error, error) {
+	failed := map[schema.GroupKind]error{}
+	seen := map[schema.GroupKind]bool{}
+	for _, id := range ids {
+		if seen[id.GroupKind] {
+			continue
+		}
+		seen[id.GroupKind] = true
+		kw := h.ensureKind(id.GroupKind)
+		select {
+		case <-kw.synced:
+			if kw.err != nil {
+				failed[id.GroupKind] = kw.err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return failed, nil
+}
+
+// Watch implements watcher.StatusWatcher over the shared watches: it reports the
+// current status of ids, then a SyncEvent, then every change, until ctx ends.
+func (h *hub) Watch(ctx context.Context, ids object.ObjMetadataSet, _ watcher.Options) <-chan pollevent.Event {
+	out := make(chan pollevent.Event)
+	w := &statusWatch{ids: make(map[object.ObjMetadata]struct{}, len(ids)), signal: make(chan struct{}, 1)}
+	for _, id := range ids {
+		w.ids[id] = struct{}{}
+	}
+	go func() {
+		defer close(out)
+		failed, err := h.waitKinds(ctx, ids)
+		if err != nil {
+			return
+		}
+		h.mu.Lock()
+		h.watches[w] = struct{}{}
+		h.mu.Unlock()
+		defer func() {
+			h.mu.Lock()
+			delete(h.watches, w)
+			h.mu.Unlock()
+		}()
+		for _, id := range ids {
+			if err := failed[id.GroupKind]; err != nil {
+				w.push(pollevent.Event{Type: pollevent.ResourceUpdateEvent, Resource: &pollevent.ResourceStatus{
+					Identifier: id, Status: status.UnknownStatus, Message: err.Error(), Error: err}})
+				continue
+			}
+			u, ok := h.lookup(id)
+			if !ok {
+				continue
+			}
+			w.push(pollevent.Event{Type: pollevent.ResourceUpdateEvent, Resource: resourceStatus(id, u)})
+		}
+		w.push(pollevent.Event{Type: pollevent.SyncEvent})
+		w.pump(ctx, out)
+	}()
+	return out
+}
+
+// statusWatch is one run's view of the shared watches: an unbounded queue, so
+// informer handlers never block on a slow run.
+type statusWatch struct {
+	ids    map[object.ObjMetadata]struct{}
+	mu     sync.Mutex
+	queue  []pollevent.Event
+	signal chan struct{}
+}
+
+func (w *statusWatch) push(e pollevent.Event) {
+	w.mu.Lock()
+	w.queue = append(w.queue, e)
+	w.mu.Unlock()
+	select {
+	case w.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (w *statusWatch) pump(ctx context.Context, out chan<- pollevent.Event) {
+	for {
+		w.mu.Lock()
+		batch := w.queue
+		w.queue = nil
+		w.mu.Unlock()
+		for _, e := range batch {
+			select {
+			case out <- e:
+			case <-ctx.Done():
+				return
+			}
+		}
+		select {
+		case <-w.signal:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// notify queues inventory keys for the subscribers; the dispatcher coalesces them.
+func (h *hub) notify(keys ...InventoryKey) {
+	if len(keys) == 0 {
+		return
+	}
+	h.notifyMu.Lock()
+	for _, k := range keys {
+		h.pending[k] = struct{}{}
+	}
+	h.notifyMu.Unlock()
+	select {
+	case h.notifyCh <- struct{}{}:
+	default:
+	}
+}
+
+func (h *hub) dispatch() {
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-h.notifyCh:
+		}
+		h.notifyMu.Lock()
+		keys := make([]InventoryKey, 0, len(h.pending))
+		for k := range h.pending {
+			keys = append(keys, k)
+		}
+		clear(h.pending)
+		h.notifyMu.Unlock()
+		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+		h.mu.RLock()
+		subs := make([]func(InventoryKey), 0, len(h.subs))
+		ids := make([]uint64, 0, len(h.subs))
+		for id := range h.subs {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			subs = append(subs, h.subs[id])
+		}
+		h.mu.RUnlock()
+		for _, k := range keys {
+			for _, fn := range subs {
+				fn(k)
+			}
+		}
+	}
+}
+
+func (h *hub) subscribe(fn func(InventoryKey)) (cancel func()) {
+	h.mu.Lock()
+	id := h.nextSub
+	h.nextSub++
+	h.subs[id] = fn
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		delete(h.subs, id)
+		h.mu.Unlock()
+	}
+}
+
+// status aggregates an inventory's objects from the shared watches.
+func (h *hub) status(key InventoryKey) AggregateStatus {
+	h.mu.RLock()
+	ids, known := h.invs[key]
+	h.mu.RUnlock()
+	agg := AggregateStatus{Inventory: key, Known: known, Status: StatusCurrent}
+	if !known {
+		agg.Status = StatusUnknown
+		return agg
+	}
+	for _, id := range ids {
+		os := ObjectStatus{Ref: refFromID(id)}
+		u, ok := h.lookup(id)
+		if !ok {
+			os.Status, os.Message = StatusUnknown, "not watched yet"
+		} else {
+			rs := resourceStatus(id, u)
+			os.Status, os.Message, os.Live = Status(rs.Status), rs.Message, u
+		}
+		if os.Status.severity() > agg.Status.severity() {
+			agg.Status = os.Status
+		}
+		agg.Objects = append(agg.Objects, os)
+	}
+	return agg
+}
+
+// hasSynced reports whether the inventory watch has listed once.
+func (h *hub) hasSynced() bool {
+	for _, s := range h.invSynced {
+		if !s() {
+			return false
+		}
+	}
+	return true
+}
+
+// isNotFoundOrGone is a small helper for callers that treat both alike.
+func isNotFoundOrGone(err error) bool { return apierrors.IsNotFound(err) || apierrors.IsGone(err) }
