@@ -63,9 +63,17 @@ func (e *Engine) Destroy(ctx context.Context, inv Inventory) (*Result, error) {
 	for ev := range events {
 		col.add(ev)
 	}
+	runErr := errors.Join(col.runErrs...)
 	for _, id := range recorded {
-		if o := col.get(id); o.Action == "" {
-			o.Action, o.Reason = ActionFailed, "not deleted: the run ended before reaching it"
+		o := col.get(id)
+		switch {
+		case o.Action != "":
+		case runErr != nil:
+			o.Action, o.Err = ActionFailed, runErr
+			o.Reason = "not deleted: " + runErr.Error()
+		default:
+			// cli-utils does not delete what it cannot find: already gone.
+			o.Action, o.Status = ActionDeleted, StatusNotFound
 		}
 	}
 	res.Objects, err = col.result(nil)
