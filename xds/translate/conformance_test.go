@@ -88,7 +88,9 @@ func runTable(t *testing.T, tables map[string]*routev3.RouteConfiguration, rows 
 	}
 }
 
-func svc(ns, name string, port int) string { return translate.ServiceClusterName(ns, name, int32(port)) }
+func svc(ns, name string, port int) string {
+	return translate.ServiceClusterName(ns, name, int32(port))
+}
 
 func TestConformanceMatching(t *testing.T) {
 	tables := routeTables(t, "matching.in.yaml", "infra/gw")
