@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/berth-gateway/berth/internal/envoyvalidate"
 )
@@ -22,7 +23,12 @@ func checkBundle(b *Bundle) error {
 	var cm corev1.ConfigMap
 	var dep appsv1.Deployment
 	var svc corev1.Service
-	for _, obj := range b.Objects {
+	objects, err := b.Unstructured()
+	if err != nil {
+		return err
+	}
+	// Read back what apply would send, strictly.
+	for _, obj := range objects {
 		var target any
 		switch obj.GetKind() {
 		case "ConfigMap":
@@ -77,4 +83,33 @@ func decodeSecretName(resp *discoveryv3.DiscoveryResponse) string {
 		return "<" + err.Error() + ">"
 	}
 	return s.Name
+}
+
+// checkNames checks every object's name, labels and annotation keys as the
+// API server would.
+func checkNames(b *Bundle) error {
+	for _, obj := range b.Objects {
+		kind := obj.GetObjectKind().GroupVersionKind().Kind
+		nameRule := validation.IsDNS1123Subdomain
+		if kind == "Service" {
+			nameRule = validation.IsDNS1035Label
+		}
+		if errs := nameRule(obj.GetName()); len(errs) > 0 {
+			return fmt.Errorf("%s name %q: %v", kind, obj.GetName(), errs)
+		}
+		if errs := validation.IsDNS1123Label(obj.GetNamespace()); len(errs) > 0 {
+			return fmt.Errorf("%s namespace %q: %v", kind, obj.GetNamespace(), errs)
+		}
+		for k, v := range obj.GetLabels() {
+			if errs := append(validation.IsQualifiedName(k), validation.IsValidLabelValue(v)...); len(errs) > 0 {
+				return fmt.Errorf("%s label %s=%q: %v", kind, k, v, errs)
+			}
+		}
+		for k := range obj.GetAnnotations() {
+			if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+				return fmt.Errorf("%s annotation %q: %v", kind, k, errs)
+			}
+		}
+	}
+	return nil
 }

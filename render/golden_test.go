@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -69,7 +70,7 @@ func TestGolden(t *testing.T) {
 					t.Fatal("no bundle rendered")
 				}
 				for _, b := range bundles {
-					if err := checkBundle(b); err != nil {
+					if err := errors.Join(checkBundle(b), checkNames(b)); err != nil {
 						t.Fatalf("bundle of %s: %v", b.Gateway, err)
 					}
 				}
@@ -111,4 +112,14 @@ func lineDiff(want, got string) string {
 		}
 	}
 	return "(identical lines, different bytes)"
+}
+
+func openFile(t testing.TB, path string) *os.File {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }

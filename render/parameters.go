@@ -1,9 +1,9 @@
 package render
 
 import (
-	"encoding/json"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -152,26 +152,20 @@ func effectiveParameters(in Input, refs ParametersRefs) (*v1alpha1.EnvoyProxySpe
 // (RFC 7386): objects merge field by field, everything else (lists
 // included) is replaced by over's value.
 func mergeSpecs(base, over *v1alpha1.EnvoyProxySpec) (*v1alpha1.EnvoyProxySpec, error) {
-	var b, o map[string]any
-	if err := roundTrip(base, &b); err != nil {
+	conv := runtime.DefaultUnstructuredConverter
+	b, err := conv.ToUnstructured(base)
+	if err != nil {
 		return nil, err
 	}
-	if err := roundTrip(over, &o); err != nil {
+	o, err := conv.ToUnstructured(over)
+	if err != nil {
 		return nil, err
 	}
 	out := &v1alpha1.EnvoyProxySpec{}
-	if err := roundTrip(mergeMaps(b, o), out); err != nil {
+	if err := conv.FromUnstructured(mergeMaps(b, o), out); err != nil {
 		return nil, err
 	}
 	return out, nil
-}
-
-func roundTrip(in, out any) error {
-	data, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(data, out)
 }
 
 func mergeMaps(base, over map[string]any) map[string]any {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -43,15 +44,39 @@ type Bundle struct {
 	Gateway types.NamespacedName
 	// Inventory tracks the objects (apply prunes what leaves the bundle).
 	Inventory Inventory
-	// Objects in apply order: ServiceAccount, ConfigMap, Service, Deployment,
-	// then HorizontalPodAutoscaler and PodDisruptionBudget when configured.
-	Objects []*unstructured.Unstructured
+	// Objects in apply order, typed (with TypeMeta set): ServiceAccount,
+	// ConfigMap, Service, Deployment, then HorizontalPodAutoscaler and
+	// PodDisruptionBudget when configured. Unstructured converts them.
+	Objects []Object
 	// Unsupported lists the EnvoyProxy fields that are set but not
 	// implemented; the controller reports them in status.
 	Unsupported []Unsupported
 	// Warnings are other things the bundle's reader should know (e.g. an
 	// empty CA bundle), sorted.
 	Warnings []string
+}
+
+// Object is a typed Kubernetes object of a bundle (*corev1.ServiceAccount,
+// *corev1.ConfigMap, *corev1.Service, *appsv1.Deployment,
+// *autoscalingv2.HorizontalPodAutoscaler, *policyv1.PodDisruptionBudget).
+type Object interface {
+	metav1.Object
+	runtime.Object
+}
+
+// Unstructured returns the objects as unstructured, in order, as apply
+// wants them: without the fields a desired state must not carry (null
+// creationTimestamp, empty status and strategy).
+func (b *Bundle) Unstructured() ([]*unstructured.Unstructured, error) {
+	out := make([]*unstructured.Unstructured, 0, len(b.Objects))
+	for _, obj := range b.Objects {
+		u, err := toUnstructured(obj)
+		if err != nil {
+			return nil, fmt.Errorf("convert %s %s/%s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), err)
+		}
+		out = append(out, u)
+	}
+	return out, nil
 }
 
 // Render builds the bundle of in.Gateway. Errors are a *ParametersError
@@ -81,7 +106,7 @@ func Render(in Input, opts Options) (*Bundle, error) {
 	if err := b.checkGateway(); err != nil {
 		return nil, &GatewayError{Gateway: gw.Namespace + "/" + gw.Name, Err: err}
 	}
-	typed := []runtime.Object{b.serviceAccount(), b.configMap(), b.service(), b.deployment()}
+	typed := []Object{b.serviceAccount(), b.configMap(), b.service(), b.deployment()}
 	if hpa := b.hpa(); hpa != nil {
 		typed = append(typed, hpa)
 	}
@@ -95,16 +120,9 @@ func Render(in Input, opts Options) (*Bundle, error) {
 			Name:      InventoryName(gw.Namespace, gw.Name),
 			ID:        InventoryID(gw.Namespace, gw.Name),
 		},
-		Objects:     make([]*unstructured.Unstructured, 0, len(typed)),
+		Objects:     typed,
 		Unsupported: unsupported,
 		Warnings:    b.warnings,
-	}
-	for _, obj := range typed {
-		u, err := toUnstructured(obj)
-		if err != nil {
-			return nil, fmt.Errorf("render %s: %w", gatewayDesc(gw), err)
-		}
-		bundle.Objects = append(bundle.Objects, u)
 	}
 	sort.Strings(bundle.Warnings)
 	return bundle, nil
@@ -129,10 +147,16 @@ func toUnstructured(obj runtime.Object) (*unstructured.Unstructured, error) {
 // checkGateway refuses Gateways berth cannot give a data plane.
 func (b *builder) checkGateway() error {
 	gw := b.gw
-	if len(gw.Spec.Listeners) == 0 {
-		return errors.New("no listeners")
-	}
 	var errs []error
+	for _, msg := range validation.IsDNS1123Label(gw.Namespace) {
+		errs = append(errs, fmt.Errorf("namespace %q: %s", gw.Namespace, msg))
+	}
+	for _, msg := range validation.IsDNS1123Subdomain(gw.Name) {
+		errs = append(errs, fmt.Errorf("name %q: %s", gw.Name, msg))
+	}
+	if len(gw.Spec.Listeners) == 0 {
+		errs = append(errs, errors.New("no listeners"))
+	}
 	for _, l := range gw.Spec.Listeners {
 		p := int(l.Port)
 		if p < 1 || p > 65535 {

@@ -21,7 +21,11 @@ func YAML(bundles []*Bundle) ([]byte, error) {
 		for _, w := range b.Warnings {
 			fmt.Fprintf(&buf, "# warning: %s\n", w)
 		}
-		for _, obj := range b.Objects {
+		objects, err := b.Unstructured()
+		if err != nil {
+			return nil, err
+		}
+		for _, obj := range objects {
 			data, err := yaml.Marshal(obj.Object)
 			if err != nil {
 				return nil, fmt.Errorf("marshal %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)

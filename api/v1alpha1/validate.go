@@ -63,6 +63,11 @@ func (s *EnvoyProxySpec) Validate() error {
 			if c.ImageRepository != nil && *c.ImageRepository == "" {
 				v.add(base+"envoyDeployment.container.imageRepository", "must not be empty")
 			}
+			for i, e := range c.Env {
+				for _, msg := range validation.IsEnvVarName(e.Name) {
+					v.add(fmt.Sprintf("%senvoyDeployment.container.env[%d].name", base, i), "%s", msg)
+				}
+			}
 			if r := c.Resources; r != nil {
 				for name, req := range r.Requests {
 					if lim, ok := r.Limits[name]; ok && req.Cmp(lim) > 0 {
