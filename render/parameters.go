@@ -192,5 +192,8 @@ func refDesc(group, kind string, ref *types.NamespacedName) string {
 	if group != "" {
 		gk = kind + "." + group
 	}
+	if ref.Namespace == "" {
+		return gk + " " + ref.Name
+	}
 	return gk + " " + ref.String()
 }
