@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"time"
 
@@ -402,16 +403,16 @@ func compileMatch(m gwv1.HTTPRouteMatch) (compiledMatch, error) {
 	default:
 		return cm, fmt.Errorf("path match type %q is not supported", pathType)
 	}
-	seen := map[string]bool{}
+	var seen []string
 	for _, h := range m.Headers {
 		name := strings.ToLower(string(h.Name))
 		if !validToken(name) {
 			return cm, fmt.Errorf("header name %q is not valid", h.Name)
 		}
-		if seen[name] { // the spec: only the first match of a name counts
+		if slices.Contains(seen, name) { // the spec: only the first match of a name counts
 			continue
 		}
-		seen[name] = true
+		seen = append(seen, name)
 		sm, err := stringMatch(h.Type == nil || *h.Type == gwv1.HeaderMatchExact, h.Type != nil && *h.Type == gwv1.HeaderMatchRegularExpression, h.Value)
 		if err != nil {
 			return cm, fmt.Errorf("header %s: %w", h.Name, err)
@@ -419,16 +420,16 @@ func compileMatch(m gwv1.HTTPRouteMatch) (compiledMatch, error) {
 		cm.match.Headers = append(cm.match.Headers, &routev3.HeaderMatcher{Name: name, HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: sm}})
 	}
 	cm.key.headers = len(seen)
-	seenQ := map[string]bool{}
+	var seenQ []string
 	for _, q := range m.QueryParams {
 		name := string(q.Name)
 		if !validToken(name) || len(name) > 1024 {
 			return cm, fmt.Errorf("query parameter name %q is not valid", q.Name)
 		}
-		if seenQ[name] {
+		if slices.Contains(seenQ, name) {
 			continue
 		}
-		seenQ[name] = true
+		seenQ = append(seenQ, name)
 		sm, err := stringMatch(q.Type == nil || *q.Type == gwv1.QueryParamMatchExact, q.Type != nil && *q.Type == gwv1.QueryParamMatchRegularExpression, q.Value)
 		if err != nil {
 			return cm, fmt.Errorf("query parameter %s: %w", q.Name, err)

@@ -1,9 +1,6 @@
 package translate
 
-import (
-	"fmt"
-	"strconv"
-)
+import "strconv"
 
 // Every Envoy resource name berth generates is derived here. Each name
 // starts with a prefix naming what it stands for, so names of one type can
@@ -42,13 +39,13 @@ func HTTPRouteConfigName(port int32) string { return "route/" + strconv.Itoa(int
 // HTTPSRouteConfigName is the route table of one HTTPS Gateway listener (its
 // own filter chain, selected by SNI).
 func HTTPSRouteConfigName(port int32, listener string) string {
-	return fmt.Sprintf("route/%d/%s", port, listener)
+	return "route/" + strconv.Itoa(int(port)) + "/" + listener
 }
 
 // ServiceClusterName is the cluster (and ClusterLoadAssignment) of one
 // Service port.
 func ServiceClusterName(namespace, name string, port int32) string {
-	return fmt.Sprintf("service/%s/%s/%d", namespace, name, port)
+	return "service/" + namespace + "/" + name + "/" + strconv.Itoa(int(port))
 }
 
 // SecretName is the SDS secret holding a Kubernetes TLS Secret.
@@ -63,5 +60,5 @@ func virtualHostName(hostname string) string { return "vhost/" + hostname }
 // routeName names one Envoy route by the HTTPRoute rule and match it came
 // from.
 func routeName(namespace, name string, rule, match int) string {
-	return fmt.Sprintf("httproute/%s/%s/rule/%d/match/%d", namespace, name, rule, match)
+	return "httproute/" + namespace + "/" + name + "/rule/" + strconv.Itoa(rule) + "/match/" + strconv.Itoa(match)
 }

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/xds/translate"
+)
+
+func newTranslateCmd() *cobra.Command {
+	var (
+		files  []string
+		output string
+		opts   = translate.DefaultOptions()
+	)
+	var controllerName string
+	cmd := &cobra.Command{
+		Use:   "translate -f FILE... [-f -]",
+		Short: "Print the xDS configuration each Gateway's Envoy would receive (offline)",
+		Long: `Translate reads Gateway API manifests (multi-document YAML; "-" is stdin):
+GatewayClasses, Gateways, HTTPRoutes, ReferenceGrants, Services,
+EndpointSlices, Secrets and Namespaces. For every Gateway of a GatewayClass
+whose controllerName is --controller-name it prints the listeners, route
+configurations, clusters, endpoints and TLS secrets its proxy would receive,
+with the content version and the listener and route status the controller
+would publish. Private keys are redacted. Every Gateway's resources are
+validated as Envoy would validate them; nothing is printed if one fails.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(files) == 0 {
+				return errors.New("no input: give -f FILE (or -f - for stdin)")
+			}
+			format := translate.Format(output)
+			if format != translate.FormatYAML && format != translate.FormatJSON {
+				return fmt.Errorf("unknown output format %q (yaml, json)", output)
+			}
+			set, err := readManifests(files, cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			opts.ControllerName = gwv1.GatewayController(controllerName)
+			results := translate.Translate(translate.InputFromSet(set), opts)
+			for _, r := range results {
+				if err := translate.Validate(r.Resources); err != nil {
+					return fmt.Errorf("gateway %s: %w", r.Gateway, err)
+				}
+			}
+			if len(results) == 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: no Gateway of a GatewayClass with controllerName %q\n", controllerName)
+			}
+			out, err := translate.Marshal(results, format)
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, `manifest file ("-" for stdin); repeatable`)
+	cmd.Flags().StringVarP(&output, "output", "o", string(translate.FormatYAML), "output format: yaml or json")
+	cmd.Flags().StringVar(&controllerName, "controller-name", defaultControllerName, "GatewayClass controllerName berth serves")
+	cmd.Flags().Int32Var(&opts.PrivilegedPortOffset, "privileged-port-offset", opts.PrivilegedPortOffset, "added to listener ports below 1024 to get the port Envoy binds")
+	cmd.Flags().Uint32Var(&opts.XffNumTrustedHops, "xff-num-trusted-hops", opts.XffNumTrustedHops, "X-Forwarded-For hops in front of Envoy that are trusted")
+	return cmd
+}
