@@ -41,6 +41,8 @@ type expect struct {
 	Path     string
 	Host     string
 	Route    string
+	// NotFound is the status for a missing cluster (0: not checked).
+	NotFound int
 }
 
 type row struct {
@@ -80,6 +82,9 @@ func runTable(t *testing.T, tables map[string]*routev3.RouteConfiguration, rows 
 			}
 			if w.Host != "" && d.Host != w.Host {
 				t.Errorf("upstream host = %q, want %q", d.Host, w.Host)
+			}
+			if w.NotFound != 0 && d.ClusterNotFoundStatus != w.NotFound {
+				t.Errorf("cluster-not-found status = %d, want %d", d.ClusterNotFoundStatus, w.NotFound)
 			}
 			if w.Route != "" && d.Route != w.Route {
 				t.Errorf("route = %q, want %q", d.Route, w.Route)
@@ -138,7 +143,7 @@ func TestConformanceBackends(t *testing.T) {
 	req := func(path string) evaluate.Request { return evaluate.Request{Host: "any.test", Path: path} }
 	runTable(t, tables, []row{
 		{"weights, zero weight left out", rt, req("/split"), expect{Weighted: []evaluate.WeightedCluster{{Name: svc("front", "v1", 80), Weight: 1}, {Name: svc("front", "v2", 80), Weight: 3}}}},
-		{"invalid backends keep their share as 500s", rt, req("/partial"), expect{Weighted: []evaluate.WeightedCluster{{Name: svc("front", "v1", 80), Weight: 1}, {Name: translate.InvalidBackendCluster, Weight: 3}}}},
+		{"invalid backends keep their share as 500s", rt, req("/partial"), expect{Weighted: []evaluate.WeightedCluster{{Name: svc("front", "v1", 80), Weight: 1}, {Name: translate.InvalidBackendCluster, Weight: 3}}, NotFound: 500}},
 		{"all backends invalid", rt, req("/broken"), expect{Status: 500}},
 		{"all weights zero", rt, req("/zero"), expect{Status: 500}},
 		{"cross-namespace backend with a grant", rt, req("/shared"), expect{Cluster: svc("backend", "shared", 80)}},

@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -62,15 +61,13 @@ func (t *gatewayTranslator) buildResources() map[string][]types.Resource {
 	}
 	sort.Slice(ports, func(i, j int) bool { return ports[i] < ports[j] })
 
-	// Route tables first: they decide which clusters exist, and whether the
-	// invalid-backend cluster (and its 500 mapping) is needed.
+	// Route tables first: they decide which clusters exist.
 	type chain struct {
 		ls    *listenerState // nil for the shared HTTP chain
 		route string
 	}
 	chains := map[gwv1.PortNumber][]chain{}
 	var routeConfigs []types.Resource
-	usesInvalid := false
 	for _, p := range ports {
 		g := groups[p]
 		ctx := routeContext{port: p, scheme: "http"}
@@ -78,17 +75,13 @@ func (t *gatewayTranslator) buildResources() map[string][]types.Resource {
 			ctx.scheme = "https"
 			for _, ls := range sortedByName(g.listeners) {
 				name := HTTPSRouteConfigName(int32(p), string(ls.spec.Name))
-				rc, inv := t.routeConfiguration(name, []*listenerState{ls}, ctx)
-				usesInvalid = usesInvalid || inv
-				routeConfigs = append(routeConfigs, rc)
+				routeConfigs = append(routeConfigs, t.routeConfiguration(name, []*listenerState{ls}, ctx))
 				chains[p] = append(chains[p], chain{ls: ls, route: name})
 			}
 			continue
 		}
 		name := HTTPRouteConfigName(int32(p))
-		rc, inv := t.routeConfiguration(name, g.listeners, ctx)
-		usesInvalid = usesInvalid || inv
-		routeConfigs = append(routeConfigs, rc)
+		routeConfigs = append(routeConfigs, t.routeConfiguration(name, g.listeners, ctx))
 		chains[p] = []chain{{route: name}}
 	}
 
@@ -119,7 +112,7 @@ func (t *gatewayTranslator) buildResources() map[string][]types.Resource {
 				}}
 			}
 			fc.Filters = []*listenerv3.Filter{{Name: hcmFilterName, ConfigType: &listenerv3.Filter_TypedConfig{
-				TypedConfig: mustAny(t.connectionManager(statPrefix, c.route, usesInvalid)),
+				TypedConfig: mustAny(t.connectionManager(statPrefix, c.route)),
 			}}}
 			l.FilterChains = append(l.FilterChains, fc)
 		}
@@ -131,14 +124,6 @@ func (t *gatewayTranslator) buildResources() map[string][]types.Resource {
 		listeners = append(listeners, l)
 	}
 
-	if usesInvalid {
-		t.clusters[InvalidBackendCluster] = &clusterv3.Cluster{
-			Name:                 InvalidBackendCluster,
-			ConnectTimeout:       durationpb.New(t.ix.opts.ConnectTimeout),
-			ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC},
-			LoadAssignment:       &endpointv3.ClusterLoadAssignment{ClusterName: InvalidBackendCluster},
-		}
-	}
 	clusters := make([]types.Resource, 0, len(t.clusters))
 	for _, c := range t.clusters {
 		clusters = append(clusters, c)
@@ -186,9 +171,8 @@ type vhostEntry struct {
 }
 
 // routeConfiguration builds the route table of the given listeners (which
-// share a port, or one HTTPS listener). It reports whether any route sends
-// traffic to the invalid-backend cluster.
-func (t *gatewayTranslator) routeConfiguration(name string, listeners []*listenerState, ctx routeContext) (*routev3.RouteConfiguration, bool) {
+// share a port, or one HTTPS listener).
+func (t *gatewayTranslator) routeConfiguration(name string, listeners []*listenerState, ctx routeContext) *routev3.RouteConfiguration {
 	byHost := map[string][]vhostEntry{}
 	for _, ls := range listeners {
 		for _, a := range ls.attachments {
@@ -210,19 +194,16 @@ func (t *gatewayTranslator) routeConfiguration(name string, listeners []*listene
 	}
 	sort.Strings(hosts)
 	rc := &routev3.RouteConfiguration{Name: name}
-	usesInvalid := false
 	for _, h := range hosts {
 		entries := byHost[h]
 		sort.SliceStable(entries, func(i, j int) bool { return entryLess(entries[i], entries[j]) })
 		vh := &routev3.VirtualHost{Name: virtualHostName(h), Domains: []string{h}}
 		for _, e := range entries {
-			r, inv := t.envoyRoute(e, ctx)
-			usesInvalid = usesInvalid || inv
-			vh.Routes = append(vh.Routes, r)
+			vh.Routes = append(vh.Routes, t.envoyRoute(e, ctx))
 		}
 		rc.VirtualHosts = append(rc.VirtualHosts, vh)
 	}
-	return rc, usesInvalid
+	return rc
 }
 
 func containsRoute(es []vhostEntry, cr *compiledRoute) bool {
@@ -261,7 +242,7 @@ func entryLess(a, b vhostEntry) bool {
 }
 
 // envoyRoute builds the Envoy route of one match.
-func (t *gatewayTranslator) envoyRoute(e vhostEntry, ctx routeContext) (*routev3.Route, bool) {
+func (t *gatewayTranslator) envoyRoute(e vhostEntry, ctx routeContext) *routev3.Route {
 	rule := e.rule
 	r := &routev3.Route{
 		Name:                    routeName(e.route.route.Namespace, e.route.route.Name, rule.index, e.match.index),
@@ -273,12 +254,12 @@ func (t *gatewayTranslator) envoyRoute(e vhostEntry, ctx routeContext) (*routev3
 	}
 	if rule.redirect != nil {
 		r.Action = &routev3.Route_Redirect{Redirect: redirectAction(rule.redirect, e.match, ctx)}
-		return r, false
+		return r
 	}
 	if len(rule.backends) == 0 {
 		// No backend can take the request: the spec's 500.
 		r.Action = &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{Status: 500}}
-		return r, false
+		return r
 	}
 	ra := &routev3.RouteAction{}
 	simple := len(rule.backends) == 1 && rule.invalidWeight == 0 &&
@@ -298,14 +279,13 @@ func (t *gatewayTranslator) envoyRoute(e vhostEntry, ctx routeContext) (*routev3
 			})
 		}
 		if rule.invalidWeight > 0 {
+			// A cluster that does not exist: Envoy answers its share with
+			// cluster_not_found_response_code, the spec's 500.
 			wc.Clusters = append(wc.Clusters, &routev3.WeightedCluster_ClusterWeight{
 				Name:   InvalidBackendCluster,
 				Weight: wrapperspb.UInt32(rule.invalidWeight),
-				RequestHeadersToAdd: []*corev3.HeaderValueOption{{
-					Header:       &corev3.HeaderValue{Key: invalidBackendHeader, Value: "true"},
-					AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
-				}},
 			})
+			ra.ClusterNotFoundResponseCode = routev3.RouteAction_INTERNAL_SERVER_ERROR
 		}
 		ra.ClusterSpecifier = &routev3.RouteAction_WeightedClusters{WeightedClusters: wc}
 	}
@@ -340,7 +320,7 @@ func (t *gatewayTranslator) envoyRoute(e vhostEntry, ctx routeContext) (*routev3
 		ra.RequestMirrorPolicies = append(ra.RequestMirrorPolicies, p)
 	}
 	r.Action = &routev3.Route_Route{Route: ra}
-	return r, rule.invalidWeight > 0
+	return r
 }
 
 // prefixRewrite replaces the matched prefix (without trailing slash, "" for
@@ -499,7 +479,7 @@ func nameOf(p *string) string {
 // With use_remote_address Envoy is the edge: it appends the peer to
 // X-Forwarded-For, sets X-Envoy-External-Address and X-Forwarded-Proto from
 // the connection, and generates X-Request-Id.
-func (t *gatewayTranslator) connectionManager(statPrefix, routeConfig string, invalidBackend bool) *hcmv3.HttpConnectionManager {
+func (t *gatewayTranslator) connectionManager(statPrefix, routeConfig string) *hcmv3.HttpConnectionManager {
 	hcm := &hcmv3.HttpConnectionManager{
 		StatPrefix: statPrefix,
 		CodecType:  hcmv3.HttpConnectionManager_AUTO,
@@ -516,14 +496,6 @@ func (t *gatewayTranslator) connectionManager(statPrefix, routeConfig string, in
 		// Hosts match without the port the client used (which is the
 		// Service port, not the port Envoy listens on).
 		StripPortMode: &hcmv3.HttpConnectionManager_StripAnyHostPort{StripAnyHostPort: true},
-	}
-	if invalidBackend {
-		hcm.LocalReplyConfig = &hcmv3.LocalReplyConfig{Mappers: []*hcmv3.ResponseMapper{{
-			Filter: &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_HeaderFilter{HeaderFilter: &accesslogv3.HeaderFilter{
-				Header: &routev3.HeaderMatcher{Name: invalidBackendHeader, HeaderMatchSpecifier: &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}},
-			}}},
-			StatusCode: wrapperspb.UInt32(500),
-		}}}
 	}
 	return hcm
 }

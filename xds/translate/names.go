@@ -9,15 +9,14 @@ import "strconv"
 // to be unique within one Gateway's snapshot: each proxy sees only its own.
 
 const (
-	// InvalidBackendCluster is the cluster that stands for backendRefs that
-	// could not be resolved; requests routed to it get a 500 (see
-	// invalidBackendHeader).
+	// InvalidBackendCluster stands for backendRefs that could not be
+	// resolved, in weighted routes. It deliberately names no cluster: Envoy
+	// answers requests routed to a missing cluster with the route's
+	// cluster_not_found_response_code, which berth sets to 500 as the
+	// Gateway API requires. (An empty cluster would answer 503, and the
+	// router adds route headers only after choosing a host, too late for a
+	// local reply mapper to tell the two apart.)
 	InvalidBackendCluster = "berth/invalid-backend"
-
-	// invalidBackendHeader marks requests sent to InvalidBackendCluster so
-	// the connection manager's local reply mapper turns the 503 that an
-	// empty cluster produces into the 500 the Gateway API requires.
-	invalidBackendHeader = "x-berth-invalid-backend"
 
 	// Name of the router HTTP filter.
 	routerFilterName = "envoy.filters.http.router"

@@ -60,6 +60,9 @@ type Decision struct {
 	Cluster string
 	// WeightedClusters are the clusters of a weighted route, in order.
 	WeightedClusters []WeightedCluster
+	// ClusterNotFoundStatus is what Envoy answers when the chosen cluster
+	// does not exist (the route's cluster_not_found_response_code).
+	ClusterNotFoundStatus int
 	// Location is the Location header of a redirect.
 	Location string
 	// Host and Path are the :authority and path sent upstream (after
@@ -321,6 +324,14 @@ func act(d Decision, r *routev3.Route, req Request, host, path, rawQuery string,
 			}
 		default:
 			return d, fmt.Errorf("unsupported cluster specifier %T", cs)
+		}
+		switch ra.GetClusterNotFoundResponseCode() {
+		case routev3.RouteAction_SERVICE_UNAVAILABLE:
+			d.ClusterNotFoundStatus = 503
+		case routev3.RouteAction_NOT_FOUND:
+			d.ClusterNotFoundStatus = 404
+		case routev3.RouteAction_INTERNAL_SERVER_ERROR:
+			d.ClusterNotFoundStatus = 500
 		}
 		d.Host = host
 		if l := ra.GetHostRewriteLiteral(); l != "" {

@@ -1,0 +1,134 @@
+package translate
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/proto"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// validResources is a small valid snapshot built by the translator.
+func validResources(t *testing.T) map[string][]types.Resource {
+	t.Helper()
+	in := Input{
+		GatewayClasses: []*gwv1.GatewayClass{{}},
+	}
+	in.GatewayClasses[0].Name = "eg"
+	in.GatewayClasses[0].Spec.ControllerName = DefaultOptions().ControllerName
+	gw := &gwv1.Gateway{}
+	gw.Name, gw.Namespace = "gw", "ns"
+	gw.Spec.GatewayClassName = "eg"
+	gw.Spec.Listeners = []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}}
+	in.Gateways = []*gwv1.Gateway{gw}
+	r := &gwv1.HTTPRoute{}
+	r.Name, r.Namespace = "r", "ns"
+	r.Spec.ParentRefs = []gwv1.ParentReference{{Name: "gw"}}
+	r.Spec.Rules = []gwv1.HTTPRouteRule{{}}
+	in.HTTPRoutes = []*gwv1.HTTPRoute{r}
+	res := Translate(in, DefaultOptions())[0].Resources
+	if err := Validate(res); err != nil {
+		t.Fatalf("baseline does not validate: %v", err)
+	}
+	return res
+}
+
+func routeConfig(res map[string][]types.Resource) *routev3.RouteConfiguration {
+	return res[resourcev3.RouteType][0].(*routev3.RouteConfiguration)
+}
+
+// TestValidateCatches breaks a valid snapshot in the ways Envoy would
+// reject and checks that Validate says so.
+func TestValidateCatches(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		mutate func(map[string][]types.Resource)
+		want  string
+	}{
+		{"duplicate route configuration", func(res map[string][]types.Resource) {
+			res[resourcev3.RouteType] = append(res[resourcev3.RouteType], proto.Clone(routeConfig(res)))
+		}, "duplicate name"},
+		{"route to a missing cluster", func(res map[string][]types.Resource) {
+			routeConfig(res).VirtualHosts[0].Routes[0].Action = &routev3.Route_Route{Route: &routev3.RouteAction{ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: "nope"}}}
+		}, `cluster "nope", which does not exist`},
+		{"invalid backend cluster without the 500", func(res map[string][]types.Resource) {
+			routeConfig(res).VirtualHosts[0].Routes[0].Action = &routev3.Route_Route{Route: &routev3.RouteAction{ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: InvalidBackendCluster}}}
+		}, "does not exist"},
+		{"duplicate domain", func(res map[string][]types.Resource) {
+			rc := routeConfig(res)
+			vh := proto.Clone(rc.VirtualHosts[0]).(*routev3.VirtualHost)
+			vh.Name = "other"
+			rc.VirtualHosts = append(rc.VirtualHosts, vh)
+		}, "is already in"},
+		{"bad regex", func(res map[string][]types.Resource) {
+			routeConfig(res).VirtualHosts[0].Routes[0].Match = &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: "(x"}}}
+		}, "invalid regular expression"},
+		{"missing route configuration", func(res map[string][]types.Resource) {
+			res[resourcev3.RouteType] = nil
+		}, "route configuration \"route/8080\" does not exist"},
+		{"invalid field inside an Any", func(res map[string][]types.Resource) {
+			l := res[resourcev3.ListenerType][0].(*listenerv3.Listener)
+			hcm := &hcmv3.HttpConnectionManager{}
+			if err := l.FilterChains[0].Filters[0].GetTypedConfig().UnmarshalTo(hcm); err != nil {
+				panic(err)
+			}
+			hcm.StatPrefix = "" // required (min_len 1)
+			l.FilterChains[0].Filters[0].ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)}
+		}, "StatPrefix"},
+		{"eds cluster without endpoints", func(res map[string][]types.Resource) {
+			res[resourcev3.ClusterType] = append(res[resourcev3.ClusterType], &clusterv3.Cluster{Name: "lonely", ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS}})
+		}, `endpoints "lonely" do not exist`},
+		{"resource under the wrong type", func(res map[string][]types.Resource) {
+			res[resourcev3.ClusterType] = append(res[resourcev3.ClusterType], routeConfig(res))
+		}, "listed under"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := validResources(t)
+			tc.mutate(res)
+			err := Validate(res)
+			if err == nil || !errors.Is(err, ErrInvalidResources) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate = %v, want an ErrInvalidResources mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestIntersectHostnames(t *testing.T) {
+	for _, tc := range []struct {
+		listener string
+		route    []gwv1.Hostname
+		want     string
+	}{
+		{"", nil, "*"},
+		{"a.example.com", nil, "a.example.com"},
+		{"", []gwv1.Hostname{"b.test", "A.test"}, "a.test,b.test"},
+		{"*.example.com", []gwv1.Hostname{"x.example.com", "example.com", "*.y.example.com", "*.com", "other.org"}, "*.example.com,*.y.example.com,x.example.com"},
+		{"x.example.com", []gwv1.Hostname{"*.example.com", "y.example.com"}, "x.example.com"},
+		{"x.example.com", []gwv1.Hostname{"*.x.example.com"}, ""},
+		{"", []gwv1.Hostname{"bad_host", "-x.test", "1.2.3.4.test"}, "1.2.3.4.test"},
+	} {
+		got := strings.Join(intersectHostnames(tc.listener, tc.route), ",")
+		if got != tc.want {
+			t.Errorf("intersect(%q, %v) = %q, want %q", tc.listener, tc.route, got, tc.want)
+		}
+	}
+}
+
+func TestValidPath(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/": true, "/a/b.c-d_e~f": true, "/%2F": true, "/a:b@c!$&'()*+,;=": true,
+		"": false, "a": false, "/a b": false, "/a?b": false, "/a#b": false, "//a": false, "/%2": false, "/%zz": false, "/\x00": false,
+	} {
+		if got := validPath(p); got != want {
+			t.Errorf("validPath(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
