@@ -49,9 +49,9 @@ func routeConfig(res map[string][]types.Resource) *routev3.RouteConfiguration {
 // reject and checks that Validate says so.
 func TestValidateCatches(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
+		name   string
 		mutate func(map[string][]types.Resource)
-		want  string
+		want   string
 	}{
 		{"duplicate route configuration", func(res map[string][]types.Resource) {
 			res[resourcev3.RouteType] = append(res[resourcev3.RouteType], proto.Clone(routeConfig(res)))
