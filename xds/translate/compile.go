@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -477,6 +478,9 @@ func checkRegex(expr string) error {
 	if len(expr) > 1024 {
 		return fmt.Errorf("regular expression longer than 1024 bytes")
 	}
+	if !utf8.ValidString(expr) {
+		return fmt.Errorf("regular expression is not valid UTF-8")
+	}
 	if _, err := regexp.Compile(expr); err != nil {
 		return fmt.Errorf("invalid regular expression %q: %w", expr, err)
 	}
@@ -516,8 +520,10 @@ func validToken(s string) bool {
 	return true
 }
 
+// validHeaderValue accepts what Envoy accepts in a header value (and what
+// a protobuf string can carry: valid UTF-8).
 func validHeaderValue(s string) bool {
-	return len(s) <= 4096 && !strings.ContainsAny(s, "\x00\r\n")
+	return len(s) <= 4096 && !strings.ContainsAny(s, "\x00\r\n") && utf8.ValidString(s)
 }
 
 // headerFilter converts a header modifier; false when a name or value

@@ -74,3 +74,71 @@ func FuzzTranslateHTTPRoute(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTranslateRouteFields puts arbitrary strings and numbers into the
+// fields Envoy is strict about (paths, regexes, header and query names and
+// values, hostnames, redirect and rewrite targets, weights, timeouts): the
+// translator must reject what Envoy would reject, never emit it.
+func FuzzTranslateRouteFields(f *testing.F) {
+	f.Add("/api", "PathPrefix", "x-version", "v2", "Exact", "debug", "1", "www.example.com", "/new", "https", int32(1), 302, "10s", "GET")
+	f.Add("/v[0-9]+", "RegularExpression", "x-re", "a.*", "RegularExpression", "q", "b+", "*.example.com", "/", "http", int32(0), 301, "0s", "POST")
+	f.Add("/a//b", "Exact", ":authority", "\x00", "Exact", "", "", "EXAMPLE..com", "no-slash", "ftp", int32(-1), 999, "1x", "")
+	from := gwv1.NamespacesFromAll
+	f.Fuzz(func(t *testing.T, path, pathType, hName, hValue, hType, qName, qValue, hostname, target, scheme string, weight int32, code int, timeout, method string) {
+		pt := gwv1.PathMatchType(pathType)
+		ht := gwv1.HeaderMatchType(hType)
+		qt := gwv1.QueryParamMatchType(hType)
+		m := gwv1.HTTPMethod(method)
+		port := gwv1.PortNumber(80)
+		to := gwv1.Duration(timeout)
+		h := gwv1.PreciseHostname(hostname)
+		match := gwv1.HTTPRouteMatch{
+			Path:        &gwv1.HTTPPathMatch{Type: &pt, Value: &path},
+			Headers:     []gwv1.HTTPHeaderMatch{{Type: &ht, Name: gwv1.HTTPHeaderName(hName), Value: hValue}},
+			QueryParams: []gwv1.HTTPQueryParamMatch{{Type: &qt, Name: gwv1.HTTPHeaderName(qName), Value: qValue}},
+		}
+		if method != "" {
+			match.Method = &m
+		}
+		route := &gwv1.HTTPRoute{
+			ObjectMeta: metav1.ObjectMeta{Name: "r", Namespace: "default"},
+			Spec: gwv1.HTTPRouteSpec{
+				CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "gw"}}},
+				Hostnames:       []gwv1.Hostname{gwv1.Hostname(hostname)},
+				Rules: []gwv1.HTTPRouteRule{
+					{
+						Matches: []gwv1.HTTPRouteMatch{match},
+						Filters: []gwv1.HTTPRouteFilter{
+							{Type: gwv1.HTTPRouteFilterRequestHeaderModifier, RequestHeaderModifier: &gwv1.HTTPHeaderFilter{Set: []gwv1.HTTPHeader{{Name: gwv1.HTTPHeaderName(hName), Value: hValue}}, Remove: []string{qName}}},
+							{Type: gwv1.HTTPRouteFilterURLRewrite, URLRewrite: &gwv1.HTTPURLRewriteFilter{Hostname: &h, Path: &gwv1.HTTPPathModifier{Type: gwv1.PrefixMatchHTTPPathModifier, ReplacePrefixMatch: &target}}},
+						},
+						BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "web", Port: &port}, Weight: &weight}}},
+						Timeouts:    &gwv1.HTTPRouteTimeouts{Request: &to},
+					},
+					{
+						Matches: []gwv1.HTTPRouteMatch{match},
+						Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestRedirect, RequestRedirect: &gwv1.HTTPRequestRedirectFilter{
+							Scheme: &scheme, Hostname: &h, StatusCode: &code,
+							Path: &gwv1.HTTPPathModifier{Type: gwv1.FullPathHTTPPathModifier, ReplaceFullPath: &target},
+						}}},
+					},
+				},
+			},
+		}
+		lh := gwv1.Hostname(hostname)
+		in := translate.Input{
+			GatewayClasses: []*gwv1.GatewayClass{{ObjectMeta: metav1.ObjectMeta{Name: "eg"}, Spec: gwv1.GatewayClassSpec{ControllerName: translate.DefaultOptions().ControllerName}}},
+			Gateways: []*gwv1.Gateway{{ObjectMeta: metav1.ObjectMeta{Name: "gw", Namespace: "default"}, Spec: gwv1.GatewaySpec{GatewayClassName: "eg", Listeners: []gwv1.Listener{
+				{Name: "a", Port: 80, Protocol: gwv1.HTTPProtocolType, AllowedRoutes: &gwv1.AllowedRoutes{Namespaces: &gwv1.RouteNamespaces{From: &from}}},
+				{Name: "b", Port: 80, Protocol: gwv1.HTTPProtocolType, Hostname: &lh},
+			}}}},
+			HTTPRoutes: []*gwv1.HTTPRoute{route},
+			Services:   []*corev1.Service{{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}},
+		}
+		for _, r := range translate.Translate(in, translate.DefaultOptions()) {
+			if err := translate.Validate(r.Resources); err != nil {
+				t.Fatalf("translated resources do not validate: %v", err)
+			}
+		}
+	})
+}
