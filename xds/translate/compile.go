@@ -45,6 +45,14 @@ type compiledRule struct {
 	invalidWeight uint32
 	timeout       *time.Duration
 	perTryTimeout *time.Duration
+	retry         *retry
+}
+
+// retry is a rule's retry policy.
+type retry struct {
+	codes    []uint32
+	attempts uint32
+	backoff  *time.Duration
 }
 
 // compiledMatch is one match of a rule with its precedence.
@@ -141,6 +149,15 @@ func (t *gatewayTranslator) compileRule(cr *compiledRoute, index int, in *gwv1.H
 			return nil, fmt.Errorf("timeouts.backendRequest must not exceed timeouts.request")
 		}
 	}
+	if in.SessionPersistence != nil {
+		return nil, fmt.Errorf("sessionPersistence is not supported")
+	}
+	if in.Retry != nil {
+		var err error
+		if rule.retry, err = compileRetry(in.Retry); err != nil {
+			return nil, err
+		}
+	}
 	if rule.redirect != nil {
 		return rule, nil // backendRefs are not used by a redirect
 	}
@@ -180,6 +197,36 @@ func (t *gatewayTranslator) compileRule(cr *compiledRoute, index int, in *gwv1.H
 		return nil, fmt.Errorf("the sum of backendRef weights is too large")
 	}
 	return rule, nil
+}
+
+// defaultRetryAttempts is used when a retry stanza does not say how often
+// (the spec leaves it to the implementation; Envoy's own default is 1).
+const defaultRetryAttempts = 1
+
+func compileRetry(r *gwv1.HTTPRouteRetry) (*retry, error) {
+	out := &retry{attempts: defaultRetryAttempts}
+	for _, c := range r.Codes {
+		if c < 400 || c > 599 {
+			return nil, fmt.Errorf("retry code %d is not in 400-599", c)
+		}
+		if !slices.Contains(out.codes, uint32(c)) {
+			out.codes = append(out.codes, uint32(c))
+		}
+	}
+	if r.Attempts != nil {
+		if *r.Attempts < 1 || *r.Attempts > 100 {
+			return nil, fmt.Errorf("retry attempts %d is not in 1-100", *r.Attempts)
+		}
+		out.attempts = uint32(*r.Attempts)
+	}
+	backoff, err := parseDuration("retry.backoff", r.Backoff)
+	if err != nil {
+		return nil, err
+	}
+	if backoff != nil && *backoff > 0 {
+		out.backoff = backoff
+	}
+	return out, nil
 }
 
 func sumWeights(bs []backend) uint32 {

@@ -305,12 +305,10 @@ func (t *gatewayTranslator) envoyRoute(e vhostEntry, ctx routeContext) *routev3.
 	if rule.timeout != nil {
 		ra.Timeout = durationpb.New(*rule.timeout)
 	}
-	if rule.perTryTimeout != nil {
-		if rule.timeout == nil {
-			ra.Timeout = durationpb.New(*rule.perTryTimeout)
-		} else {
-			ra.RetryPolicy = &routev3.RetryPolicy{NumRetries: wrapperspb.UInt32(0), PerTryTimeout: durationpb.New(*rule.perTryTimeout)}
-		}
+	ra.RetryPolicy = retryPolicy(rule)
+	if rule.perTryTimeout != nil && ra.RetryPolicy == nil {
+		// Without retries the one backend request is the whole request.
+		ra.Timeout = durationpb.New(*rule.perTryTimeout)
 	}
 	for _, m := range rule.mirrors {
 		p := &routev3.RouteAction_RequestMirrorPolicy{Cluster: t.ensureCluster(m.backend)}
@@ -321,6 +319,33 @@ func (t *gatewayTranslator) envoyRoute(e vhostEntry, ctx routeContext) *routev3.
 	}
 	r.Action = &routev3.Route_Route{Route: ra}
 	return r
+}
+
+// retryPolicy is the Envoy retry policy of a rule: the spec's retry stanza
+// (retrying on connection errors and the listed codes), and the
+// backendRequest timeout as the per-try timeout when the request timeout
+// bounds the whole. Nil when neither applies.
+func retryPolicy(rule *compiledRule) *routev3.RetryPolicy {
+	perTry := rule.perTryTimeout != nil && (rule.retry != nil || rule.timeout != nil)
+	if rule.retry == nil && !perTry {
+		return nil
+	}
+	rp := &routev3.RetryPolicy{NumRetries: wrapperspb.UInt32(0)}
+	if r := rule.retry; r != nil {
+		rp.RetryOn = "connect-failure,refused-stream,reset"
+		if len(r.codes) > 0 {
+			rp.RetryOn += ",retriable-status-codes"
+			rp.RetriableStatusCodes = r.codes
+		}
+		rp.NumRetries = wrapperspb.UInt32(r.attempts)
+		if r.backoff != nil {
+			rp.RetryBackOff = &routev3.RetryPolicy_RetryBackOff{BaseInterval: durationpb.New(*r.backoff)}
+		}
+	}
+	if perTry {
+		rp.PerTryTimeout = durationpb.New(*rule.perTryTimeout)
+	}
+	return rp
 }
 
 // prefixRewrite replaces the matched prefix (without trailing slash, "" for
@@ -496,6 +521,10 @@ func (t *gatewayTranslator) connectionManager(statPrefix, routeConfig string) *h
 		// Hosts match without the port the client used (which is the
 		// Service port, not the port Envoy listens on).
 		StripPortMode: &hcmv3.HttpConnectionManager_StripAnyHostPort{StripAnyHostPort: true},
+		// No peer is internal: every client is treated as external, so it
+		// gets X-Envoy-External-Address and cannot pass x-envoy-* headers
+		// in (Envoy's older default trusted private ranges, i.e. every pod).
+		InternalAddressConfig: &hcmv3.HttpConnectionManager_InternalAddressConfig{},
 	}
 	return hcm
 }
