@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -107,28 +106,8 @@ printed unless every Gateway renders.`,
 	return cmd
 }
 
-// readManifests decodes every file in order ("-" is stdin, read once).
+// readManifests decodes every file in order ("-" is stdin, read once); the
+// offline commands share it.
 func readManifests(files []string, stdin io.Reader) (*manifest.Set, error) {
-	set := &manifest.Set{}
-	stdinUsed := false
-	for _, name := range files {
-		var r io.Reader
-		if name == "-" {
-			if stdinUsed {
-				return nil, errors.New(`stdin ("-f -") given twice`)
-			}
-			stdinUsed = true
-			r = stdin
-		} else {
-			data, err := os.ReadFile(name)
-			if err != nil {
-				return nil, err
-			}
-			r = bytes.NewReader(data)
-		}
-		if err := set.Decode(name, r); err != nil {
-			return nil, err
-		}
-	}
-	return set, nil
+	return manifest.ReadFiles(files, stdin)
 }

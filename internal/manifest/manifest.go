@@ -2,7 +2,8 @@
 // into typed objects, strictly: unknown and duplicate fields are errors, and
 // every error names the source, the document's position, its kind and its
 // namespace/name. It is shared by the offline commands (berth render,
-// berth translate); it performs no I/O beyond reading the given readers.
+// berth translate); it performs no I/O beyond reading the given readers
+// and, in ReadFiles, the named files.
 //
 // Known kinds decode into their Go types (see Set); a List is expanded; any
 // other kind passes through as unstructured (in Set.Other) after a basic
@@ -16,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -285,4 +287,31 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// ReadFiles decodes the named files in order into a new Set, as the
+// offline commands take them from -f flags: "-" is stdin (at most once).
+func ReadFiles(names []string, stdin io.Reader) (*Set, error) {
+	s := &Set{}
+	stdinUsed := false
+	for _, name := range names {
+		if name == "-" {
+			if stdinUsed {
+				return nil, errors.New(`stdin ("-") given twice`)
+			}
+			stdinUsed = true
+			if err := s.Decode(name, stdin); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Decode(name, bytes.NewReader(data)); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }

@@ -150,3 +150,20 @@ func TestDecodeErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestReadFiles(t *testing.T) {
+	stdin := strings.NewReader("apiVersion: v1\nkind: Namespace\nmetadata: {name: from-stdin}\n")
+	s, err := ReadFiles([]string{"testdata/gateway-namespace-mode.yaml", "-"}, stdin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Gateways) != 2 || len(s.Namespaces) != 1 || s.Origin(s.Namespaces[0]).Source != "-" {
+		t.Fatalf("gateways %d, namespaces %d", len(s.Gateways), len(s.Namespaces))
+	}
+	if _, err := ReadFiles([]string{"-", "-"}, strings.NewReader("")); err == nil {
+		t.Fatal("stdin accepted twice")
+	}
+	if _, err := ReadFiles([]string{"testdata/missing.yaml"}, nil); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
