@@ -1,0 +1,52 @@
+// Package xds is berth's xDS server: go-control-plane's aggregated
+// discovery service (state-of-the-world and delta) over server-side TLS,
+// serving each Gateway's proxies exactly that Gateway's snapshot, and only
+// after their bearer token proved which ServiceAccount they run as.
+//
+// The package owns the gRPC server, the snapshot cache, the mapping from an
+// authenticated identity to a Gateway, stream lifetimes and the metrics. It
+// does not translate (xds/translate does), authenticate tokens (xds/auth
+// does) or manage certificates (xds/certs does).
+//
+//	srv, err := xds.New(auth.NewKubernetesReviewer(cs.AuthenticationV1()), certManager, xds.DefaultOptions())
+//	go srv.Run(ctx)                                               // every replica serves
+//	version, err := srv.Publish(gw, xds.Identity{Namespace: gw.Namespace, ServiceAccount: sa}, res.Resources)
+//	version, ok := srv.Published(gw)                              // for the Programmed condition
+//	srv.Remove(gw)                                                // Gateway gone
+//
+// # The contract a proxy must meet
+//
+//   - TLS to the server, trusting the CA bundle (ca.crt).
+//   - gRPC metadata "authorization: Bearer <token>" on the ADS stream, the
+//     token a ServiceAccount token for the xDS audience (auth.DefaultAudience),
+//     projected into the pod (pod-bound).
+//   - The ServiceAccount is the one the controller published the Gateway
+//     with (envoy-<ns>-<gw>-<hash>, in the Gateway's namespace).
+//   - The node's cluster is "<namespace>/<gateway name>" of that Gateway.
+//     The node id is free (it is logged, never trusted).
+//   - The first request of a stream carries the node.
+//
+// # Isolation
+//
+// The snapshot a stream reads is chosen by the identity its token proved,
+// never by what the proxy reports: every request's node is replaced, before
+// go-control-plane sees it, by a node whose id is the Gateway's cache key.
+// A node whose cluster names another Gateway is refused (PermissionDenied)
+// rather than served, so a misconfigured or hostile proxy learns nothing.
+// Snapshots are per Gateway, so a stream can only ever receive its own
+// Gateway's listeners, routes, clusters, endpoints and secrets.
+//
+// # Stream lifetime
+//
+// A stream ends when its token expires (Unauthenticated; the proxy
+// reconnects with its rotated token), when its Gateway is removed or
+// republished under another identity (PermissionDenied), or when the server
+// stops (Unavailable; the proxy reconnects to another replica).
+//
+// # Versions
+//
+// Each resource type's version is a hash of its content, and Publish with
+// unchanged content is a no-op, so a controller may publish on every
+// reconcile and proxies see a push only when something changed. Every
+// replica computes the same versions for the same content.
+package xds
