@@ -376,7 +376,7 @@ func TestInvalidSnapshotsAreRefused(t *testing.T) {
 		id  xds.Identity
 		res map[string][]cachetypes.Resource
 	}{
-		"route missing": {gwA, idA, mutate(func(r map[string][]cachetypes.Resource) { r[resourcev3.RouteType] = r[resourcev3.RouteType][:1] })},
+		"route missing":     {gwA, idA, mutate(func(r map[string][]cachetypes.Resource) { r[resourcev3.RouteType] = r[resourcev3.RouteType][:1] })},
 		"endpoints missing": {gwA, idA, mutate(func(r map[string][]cachetypes.Resource) { delete(r, resourcev3.EndpointType) })},
 		"secret missing":    {gwA, idA, mutate(func(r map[string][]cachetypes.Resource) { delete(r, resourcev3.SecretType) })},
 		"duplicate name": {gwA, idA, mutate(func(r map[string][]cachetypes.Resource) {
@@ -388,11 +388,11 @@ func TestInvalidSnapshotsAreRefused(t *testing.T) {
 		"nil resource": {gwA, idA, mutate(func(r map[string][]cachetypes.Resource) {
 			r[resourcev3.ClusterType] = append(r[resourcev3.ClusterType], nil)
 		})},
-		"unknown type": {gwA, idA, mutate(func(r map[string][]cachetypes.Resource) { r["type.googleapis.com/foo.Bar"] = nil })},
-		"identity in another namespace": {gwA, idB, fixA.Resources()},
-		"identity without ServiceAccount": {gwA, xds.Identity{Namespace: "team-a"}, fixA.Resources()},
+		"unknown type":                     {gwA, idA, mutate(func(r map[string][]cachetypes.Resource) { r["type.googleapis.com/foo.Bar"] = nil })},
+		"identity in another namespace":    {gwA, idB, fixA.Resources()},
+		"identity without ServiceAccount":  {gwA, xds.Identity{Namespace: "team-a"}, fixA.Resources()},
 		"identity serving another Gateway": {k8stypes.NamespacedName{Namespace: "team-a", Name: "other"}, idA, fixA.Resources()},
-		"no gateway name": {k8stypes.NamespacedName{Namespace: "team-a"}, idA, fixA.Resources()},
+		"no gateway name":                  {k8stypes.NamespacedName{Namespace: "team-a"}, idA, fixA.Resources()},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
