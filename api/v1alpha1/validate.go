@@ -13,6 +13,8 @@ import (
 )
 
 // FieldError is one invalid field of an EnvoyProxy spec.
+//
+// +kubebuilder:object:generate=false
 type FieldError struct {
 	// Field is the JSON path, e.g. spec.provider.kubernetes.envoyHpa.maxReplicas.
 	Field string
@@ -216,6 +218,8 @@ func (s *EnvoyProxySpec) Unsupported() []string {
 
 // FieldErrors are all the invalid fields of one spec, in field order. The
 // message is one line (fit for a status condition).
+//
+// +kubebuilder:object:generate=false
 type FieldErrors []*FieldError
 
 func (e FieldErrors) Error() string {
