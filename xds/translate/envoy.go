@@ -168,34 +168,101 @@ type vhostEntry struct {
 	route *compiledRoute
 	rule  *compiledRule
 	match *compiledMatch
+	// host is the route's hostname that covers the virtual host's (see
+	// hostPrecedence).
+	host hostPrecedence
+}
+
+// hostPrecedence ranks the route hostname that covers a request's host:
+// the spec gives precedence to the route with the most characters in a
+// matching non-wildcard hostname, then in a matching hostname.
+type hostPrecedence struct {
+	exactChars, chars int
+}
+
+func hostRank(h string) hostPrecedence {
+	switch {
+	case h == "*":
+		return hostPrecedence{}
+	case strings.HasPrefix(h, "*."):
+		return hostPrecedence{chars: len(h)}
+	}
+	return hostPrecedence{exactChars: len(h), chars: len(h)}
+}
+
+// coveringHostnames lists the hostnames that cover h, most specific first:
+// h itself, then ever shorter wildcard suffixes ("a.b.c": "*.b.c", "*.c"),
+// then "*".
+func coveringHostnames(h string) []string {
+	out := []string{h}
+	if h == "*" {
+		return out
+	}
+	labels := strings.Split(strings.TrimPrefix(h, "*."), ".")
+	for i := 1; i < len(labels); i++ {
+		out = append(out, "*."+strings.Join(labels[i:], "."))
+	}
+	return append(out, "*")
 }
 
 // routeConfiguration builds the route table of the given listeners (which
-// share a port, or one HTTPS listener).
+// share a port, or one HTTPS listener). There is one virtual host per
+// hostname a route serves. A request is handled by the most specific
+// listener whose hostname matches it, so a virtual host holds the routes of
+// that listener only: first those whose hostname is the virtual host's,
+// then those with ever broader wildcards, then those without hostnames (the
+// spec's hostname precedence), each group in match precedence.
 func (t *gatewayTranslator) routeConfiguration(name string, listeners []*listenerState, ctx routeContext) *routev3.RouteConfiguration {
-	byHost := map[string][]vhostEntry{}
+	type listenerHosts struct {
+		ls     *listenerState
+		byHost map[string][]*compiledRoute
+	}
+	byListenerHost := map[string]*listenerHosts{}
+	hostSet := map[string]bool{}
 	for _, ls := range listeners {
+		lh := &listenerHosts{ls: ls, byHost: map[string][]*compiledRoute{}}
+		byListenerHost[hostnameOf(ls.spec.Hostname)] = lh
 		for _, a := range ls.attachments {
 			for _, h := range a.hostnames {
-				if containsRoute(byHost[h], a.route) {
-					continue // attached through two listeners of this port
-				}
-				for _, rule := range a.route.rules {
-					for i := range rule.matches {
-						byHost[h] = append(byHost[h], vhostEntry{route: a.route, rule: rule, match: &rule.matches[i]})
-					}
-				}
+				lh.byHost[h] = append(lh.byHost[h], a.route)
+				hostSet[h] = true
 			}
 		}
 	}
-	hosts := make([]string, 0, len(byHost))
-	for h := range byHost {
+	hosts := make([]string, 0, len(hostSet))
+	for h := range hostSet {
 		hosts = append(hosts, h)
 	}
 	sort.Strings(hosts)
 	rc := &routev3.RouteConfiguration{Name: name}
 	for _, h := range hosts {
-		entries := byHost[h]
+		covering := coveringHostnames(h)
+		// The listener that takes requests for h: its hostname is the most
+		// specific one covering h; a listener without hostname takes the rest.
+		lh := byListenerHost[""]
+		for _, c := range covering {
+			if l, ok := byListenerHost[c]; ok && c != "*" {
+				lh = l
+				break
+			}
+		}
+		var entries []vhostEntry
+		if lh != nil {
+			seen := map[*compiledRoute]bool{}
+			for _, c := range covering {
+				for _, cr := range lh.byHost[c] {
+					if seen[cr] {
+						continue // already placed under a more specific hostname
+					}
+					seen[cr] = true
+					for _, rule := range cr.rules {
+						for i := range rule.matches {
+							entries = append(entries, vhostEntry{route: cr, rule: rule, match: &rule.matches[i], host: hostRank(c)})
+						}
+					}
+				}
+			}
+		}
 		sort.SliceStable(entries, func(i, j int) bool { return entryLess(entries[i], entries[j]) })
 		vh := &routev3.VirtualHost{Name: virtualHostName(h), Domains: []string{h}}
 		for _, e := range entries {
@@ -206,16 +273,8 @@ func (t *gatewayTranslator) routeConfiguration(name string, listeners []*listene
 	return rc
 }
 
-func containsRoute(es []vhostEntry, cr *compiledRoute) bool {
-	for _, e := range es {
-		if e.route == cr {
-			return true
-		}
-	}
-	return false
-}
-
-// entryLess is the Gateway API's match precedence: Exact path, then
+// entryLess is the Gateway API's precedence: the more specific route
+// hostname first; then by match: Exact path, then
 // RegularExpression (implementation-specific: berth puts it between), then
 // the longest PathPrefix; then a method match; then the most header
 // matches; then the most query matches; then the oldest route, then
@@ -223,6 +282,11 @@ func containsRoute(es []vhostEntry, cr *compiledRoute) bool {
 func entryLess(a, b vhostEntry) bool {
 	ka, kb := a.match.key, b.match.key
 	switch {
+	case a.host != b.host:
+		if a.host.exactChars != b.host.exactChars {
+			return a.host.exactChars > b.host.exactChars
+		}
+		return a.host.chars > b.host.chars
 	case ka.pathRank != kb.pathRank:
 		return ka.pathRank < kb.pathRank
 	case ka.pathLen != kb.pathLen:
