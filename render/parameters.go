@@ -3,7 +3,6 @@ package render
 import (
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -137,51 +136,12 @@ func effectiveParameters(in Input, refs ParametersRefs) (*v1alpha1.EnvoyProxySpe
 	case 1:
 		return specs[0], unsupported, nil
 	}
-	merged, err := mergeSpecs(specs[0], specs[1])
-	if err != nil {
-		return nil, nil, fmt.Errorf("merge EnvoyProxy %s into %s: %w", refs.Gateway, refs.Class, err)
-	}
+	merged := mergeSpecs(specs[0], specs[1])
 	if err := merged.Validate(); err != nil {
 		return nil, nil, &ParametersError{Referrer: gatewayDesc(in.Gateway), Ref: "EnvoyProxy " + refs.Gateway.String(), Reason: ParametersInvalid,
 			Err: fmt.Errorf("merged over EnvoyProxy %s of the GatewayClass: %w", refs.Class, err)}
 	}
 	return merged, unsupported, nil
-}
-
-// mergeSpecs applies over onto base with JSON merge-patch semantics
-// (RFC 7386): objects merge field by field, everything else (lists
-// included) is replaced by over's value.
-func mergeSpecs(base, over *v1alpha1.EnvoyProxySpec) (*v1alpha1.EnvoyProxySpec, error) {
-	conv := runtime.DefaultUnstructuredConverter
-	b, err := conv.ToUnstructured(base)
-	if err != nil {
-		return nil, err
-	}
-	o, err := conv.ToUnstructured(over)
-	if err != nil {
-		return nil, err
-	}
-	out := &v1alpha1.EnvoyProxySpec{}
-	if err := conv.FromUnstructured(mergeMaps(b, o), out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func mergeMaps(base, over map[string]any) map[string]any {
-	if base == nil {
-		base = map[string]any{}
-	}
-	for k, ov := range over {
-		om, oIsMap := ov.(map[string]any)
-		bm, bIsMap := base[k].(map[string]any)
-		if oIsMap && bIsMap {
-			base[k] = mergeMaps(bm, om)
-			continue
-		}
-		base[k] = ov
-	}
-	return base
 }
 
 func classDesc(c *gwv1.GatewayClass) string { return "GatewayClass " + c.Name }

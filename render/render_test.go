@@ -1,11 +1,14 @@
 package render
 
 import (
+	"encoding/json"
 	"errors"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,6 +17,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/api/v1alpha1"
+	"github.com/berth-gateway/berth/internal/manifest"
 )
 
 func testClass(ref *gwv1.ParametersReference) *gwv1.GatewayClass {
@@ -198,10 +202,7 @@ func TestMergeReplacesListsAndMergesObjects(t *testing.T) {
 			Annotations:              map[string]string{"override": "gateway"},
 		},
 	}).Spec
-	got, err := mergeSpecs(&base, &over)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := mergeSpecs(&base, &over)
 	svc := got.Provider.Kubernetes.EnvoyService
 	if !reflect.DeepEqual(svc.LoadBalancerSourceRanges, []string{"172.16.0.0/12"}) {
 		t.Errorf("lists are replaced, got %v", svc.LoadBalancerSourceRanges)
@@ -297,6 +298,62 @@ func TestBundleShape(t *testing.T) {
 	for _, o := range b.Objects {
 		if refs := o.GetOwnerReferences(); len(refs) != 1 || refs[0].UID != "1234" || refs[0].Kind != "Gateway" {
 			t.Fatalf("%s owner references = %+v", o.GetName(), refs)
+		}
+	}
+}
+
+// mergeSpecsJSON is the reference semantics of mergeSpecs: a JSON merge
+// patch (RFC 7386) of over's JSON onto base's.
+func mergeSpecsJSON(t *testing.T, base, over *v1alpha1.EnvoyProxySpec) *v1alpha1.EnvoyProxySpec {
+	t.Helper()
+	b, err := json.Marshal(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := json.Marshal(over)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := jsonpatch.MergePatch(b, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &v1alpha1.EnvoyProxySpec{}
+	if err := json.Unmarshal(merged, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestMergeMatchesJSONMergePatch merges every pair of EnvoyProxy specs of
+// the golden inputs both ways and compares with a JSON merge patch.
+func TestMergeMatchesJSONMergePatch(t *testing.T) {
+	inputs, err := filepath.Glob("testdata/*.in.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var specs []*v1alpha1.EnvoyProxySpec
+	for _, in := range inputs {
+		set, err := manifest.DecodeAll(manifest.Input{Source: in, Reader: openFile(t, in)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ep := range set.EnvoyProxies {
+			specs = append(specs, &ep.Spec)
+		}
+	}
+	if len(specs) < 5 {
+		t.Fatalf("only %d specs", len(specs))
+	}
+	for i, base := range specs {
+		for j, over := range specs {
+			got := mergeSpecs(base, over)
+			want := mergeSpecsJSON(t, base, over)
+			gj, _ := json.Marshal(got)
+			wj, _ := json.Marshal(want)
+			if string(gj) != string(wj) {
+				t.Errorf("merge %d over %d:\n got %s\nwant %s", j, i, gj, wj)
+			}
 		}
 	}
 }
