@@ -42,6 +42,9 @@ validated as Envoy would validate them; nothing is printed if one fails.`,
 				return err
 			}
 			opts.ControllerName = gwv1.GatewayController(controllerName)
+			if err := opts.Validate(); err != nil {
+				return err
+			}
 			results := translate.Translate(translate.InputFromSet(set), opts)
 			for _, r := range results {
 				if err := translate.Validate(r.Resources); err != nil {

@@ -11,11 +11,52 @@
 //
 //	ix := translate.NewIndex(in, translate.DefaultOptions())
 //	for _, key := range ix.Gateways() {
-//		res := ix.TranslateGateway(key)
+//		res, err := ix.TranslateGateway(key)
+//		...
+//		if err := translate.Validate(res.Resources); err != nil { ... }
 //		snap, err := cachev3.NewSnapshot(res.Version, res.Resources)
 //		...
 //	}
 //
 // Every Gateway gets its own set of resources; nothing from one Gateway
 // (above all its TLS secrets) appears in another Gateway's result.
+//
+// # What the proxy gets
+//
+// One Envoy listener per Gateway port (a port below 1024 binds
+// port+Options.PrivilegedPortOffset). HTTP listeners of a port share one
+// route table (RDS, "route/<port>") with one virtual host per hostname;
+// HTTPS listeners of a port are filter chains selected by SNI, each with its
+// own route table ("route/<port>/<listener>") and its certificate over SDS
+// ("secret/<ns>/<name>"). Backends are EDS clusters per Service port
+// ("service/<ns>/<name>/<port>") with the ready addresses of the Service's
+// EndpointSlices. The connection manager treats every client as external
+// (use_remote_address, no internal address ranges): Envoy appends the
+// client to X-Forwarded-For, sets X-Envoy-External-Address and
+// X-Forwarded-Proto, and generates X-Request-Id; it matches hosts without
+// their port.
+//
+// # Decisions where the spec leaves room
+//
+//   - Listener conflicts: the first listener (spec order) on a port decides
+//     the protocol; later ones with another protocol, or with a hostname an
+//     earlier one has, are Conflicted (and not Accepted). Two ports that
+//     bind the same Envoy port (80 and 10080) make the later one
+//     PortUnavailable.
+//   - A request is served by the listener with the most specific hostname
+//     that matches it. Within that listener, routes with a more specific
+//     hostname come first, broader wildcards and hostname-less routes after
+//     (the spec's hostname precedence), then the spec's match precedence;
+//     RegularExpression paths rank between Exact and PathPrefix.
+//   - Invalid rules (bad regex, unsupported filter or field, path modifier
+//     without a PathPrefix match) are dropped: the route stays Accepted with
+//     PartiallyInvalid ("Dropped Rule(s): ..."), or is not Accepted
+//     (UnsupportedValue) when no rule is left.
+//   - Unresolvable backendRefs keep their weight: that share of requests is
+//     routed to InvalidBackendCluster, which does not exist, and the route's
+//     cluster_not_found_response_code makes Envoy answer 500. A rule with no
+//     usable weight answers 500 directly.
+//   - One certificate per HTTPS listener: the first usable certificateRef.
+//   - attachedRoutes counts routes selected by a parentRef and admitted by
+//     allowedRoutes, whether or not their hostnames intersect.
 package translate

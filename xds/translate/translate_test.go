@@ -122,3 +122,21 @@ func TestPrivilegedPorts(t *testing.T) {
 		}
 	}
 }
+
+func TestOptionsValidate(t *testing.T) {
+	if err := translate.DefaultOptions().Validate(); err != nil {
+		t.Fatalf("default options: %v", err)
+	}
+	for name, mutate := range map[string]func(*translate.Options){
+		"negative offset":  func(o *translate.Options) { o.PrivilegedPortOffset = -1 },
+		"offset too large": func(o *translate.Options) { o.PrivilegedPortOffset = 65000 },
+		"bad address":      func(o *translate.Options) { o.ListenAddress = "localhost" },
+		"zero timeout":     func(o *translate.Options) { o.ConnectTimeout = 0 },
+	} {
+		o := translate.DefaultOptions()
+		mutate(&o)
+		if o.Validate() == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}

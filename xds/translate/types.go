@@ -1,6 +1,9 @@
 package translate
 
 import (
+	"errors"
+	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -71,6 +74,21 @@ func DefaultOptions() Options {
 		UseRemoteAddress:     true,
 		XffNumTrustedHops:    0,
 	}
+}
+
+// Validate reports options that cannot produce a valid configuration.
+func (o Options) Validate() error {
+	var errs []error
+	if o.PrivilegedPortOffset < 0 || o.PrivilegedPortOffset > 65535-1023 {
+		errs = append(errs, fmt.Errorf("privileged port offset %d: must be 0-%d", o.PrivilegedPortOffset, 65535-1023))
+	}
+	if _, err := netip.ParseAddr(o.ListenAddress); err != nil {
+		errs = append(errs, fmt.Errorf("listen address %q: %w", o.ListenAddress, err))
+	}
+	if o.ConnectTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("connect timeout %s: must be positive", o.ConnectTimeout))
+	}
+	return errors.Join(errs...)
 }
 
 // GatewayResult is one Gateway's translation: the xDS resources its proxy
