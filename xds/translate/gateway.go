@@ -86,10 +86,10 @@ func newGatewayTranslator(ix *Index, gw *gwv1.Gateway) *gatewayTranslator {
 	}
 }
 
-func (t *gatewayTranslator) translate() *GatewayResult {
+func (t *gatewayTranslator) translate() *Result {
 	t.processListeners()
 	t.attachRoutes()
-	res := &GatewayResult{
+	res := &Result{
 		Gateway: k8stypes.NamespacedName{Namespace: t.gw.Namespace, Name: t.gw.Name},
 		Routes:  t.routeStatus,
 	}

@@ -133,9 +133,9 @@ func (ix *Index) Gateways() []k8stypes.NamespacedName {
 }
 
 // Translate translates every managed Gateway of in, sorted by key.
-func Translate(in Input, opts Options) []*GatewayResult {
+func Translate(in Input, opts Options) []*Result {
 	ix := NewIndex(in, opts)
-	out := make([]*GatewayResult, 0, len(ix.managed))
+	out := make([]*Result, 0, len(ix.managed))
 	for _, key := range ix.managed {
 		res, err := ix.TranslateGateway(key)
 		if err != nil { // cannot happen: key comes from the index
@@ -147,7 +147,7 @@ func Translate(in Input, opts Options) []*GatewayResult {
 }
 
 // TranslateGateway translates one managed Gateway.
-func (ix *Index) TranslateGateway(key k8stypes.NamespacedName) (*GatewayResult, error) {
+func (ix *Index) TranslateGateway(key k8stypes.NamespacedName) (*Result, error) {
 	gw, ok := ix.gateways[key]
 	if !ok || !ix.isManaged(key) {
 		return nil, fmt.Errorf("translate gateway %s: %w", key, ErrGatewayNotFound)

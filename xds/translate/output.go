@@ -74,7 +74,7 @@ type outCondition struct {
 // Marshal renders results as one document, for people (`berth translate`)
 // and golden files: per Gateway its version, status facts and resources,
 // in a stable order, private keys replaced by Redacted.
-func Marshal(results []*GatewayResult, format Format) ([]byte, error) {
+func Marshal(results []*Result, format Format) ([]byte, error) {
 	doc := struct {
 		Gateways []outGateway `json:"gateways"`
 	}{Gateways: []outGateway{}}

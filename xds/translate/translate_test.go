@@ -2,8 +2,10 @@ package translate_test
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -138,5 +140,42 @@ func TestOptionsValidate(t *testing.T) {
 		if o.Validate() == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+// TestTranslateGatewayConcurrent translates every Gateway of one index
+// from several goroutines at once (run with -race): the index is
+// read-only and each translation has its own state.
+func TestTranslateGatewayConcurrent(t *testing.T) {
+	ix := translate.NewIndex(scaleInput(8, 80), translate.DefaultOptions())
+	want := map[k8stypes.NamespacedName]string{}
+	for _, key := range ix.Gateways() {
+		r, err := ix.TranslateGateway(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[key] = r.Version
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*len(want))
+	for i := 0; i < 4; i++ {
+		for _, key := range ix.Gateways() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := ix.TranslateGateway(key)
+				if err == nil && r.Version != want[key] {
+					err = fmt.Errorf("%s: version %s, want %s", key, r.Version, want[key])
+				}
+				if err != nil {
+					errs <- err
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -91,9 +91,9 @@ func (o Options) Validate() error {
 	return errors.Join(errs...)
 }
 
-// GatewayResult is one Gateway's translation: the xDS resources its proxy
+// Result is one Gateway's translation: the xDS resources its proxy
 // receives, their version, and status facts for the reconciler.
-type GatewayResult struct {
+type Result struct {
 	// Gateway is the translated Gateway.
 	Gateway k8stypes.NamespacedName
 	// Resources by type URL (github.com/envoyproxy/go-control-plane/pkg/resource/v3),
