@@ -216,3 +216,20 @@ func TestConformanceHTTPS(t *testing.T) {
 		t.Error("listener without a permitted certificate got a route table")
 	}
 }
+
+// TestConformanceSeed is the user's walk-through: each Gateway answers
+// only its own hostname, from its own namespace's backend.
+func TestConformanceSeed(t *testing.T) {
+	a := routeTables(t, "seed.in.yaml", "team-a/gateway-a")
+	b := routeTables(t, "seed.in.yaml", "team-b/gateway-b")
+	runTable(t, b, []row{
+		{"team-b example", "route/8081", evaluate.Request{Host: "www.team-b.com:8081", Path: "/example"}, expect{Cluster: svc("team-b", "team-b-backend", 3000)}},
+		{"team-b below the prefix", "route/8081", evaluate.Request{Host: "www.team-b.com", Path: "/example/x?y=1"}, expect{Cluster: svc("team-b", "team-b-backend", 3000), Path: "/example/x?y=1"}},
+		{"team-b other path", "route/8081", evaluate.Request{Host: "www.team-b.com", Path: "/examples"}, expect{Status: 404}},
+		{"team-a host on gateway-b", "route/8081", evaluate.Request{Host: "www.team-a.com", Path: "/example"}, expect{Status: 404}},
+	})
+	runTable(t, a, []row{
+		{"team-a example", "route/8080", evaluate.Request{Host: "www.team-a.com:8080", Path: "/example"}, expect{Cluster: svc("team-a", "team-a-backend", 3000)}},
+		{"team-b host on gateway-a", "route/8080", evaluate.Request{Host: "www.team-b.com", Path: "/example"}, expect{Status: 404}},
+	})
+}
