@@ -121,3 +121,17 @@ func TestScaleResultsValidate(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNewIndex builds the index alone (what a cache change costs
+// before any Gateway is translated).
+func BenchmarkNewIndex(b *testing.B) {
+	for _, routes := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("routes=%d/gateways=100", routes), func(b *testing.B) {
+			in := scaleInput(100, routes)
+			b.ReportAllocs()
+			for b.Loop() {
+				translate.NewIndex(in, translate.DefaultOptions())
+			}
+		})
+	}
+}
