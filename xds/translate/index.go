@@ -52,27 +52,32 @@ func NewIndex(in Input, opts Options) *Index {
 			classes[c.Name] = true
 		}
 	}
+	// An object given twice counts once: the later copy wins, as in a cache.
 	for _, g := range in.Gateways {
-		if g == nil {
-			continue
+		if g != nil {
+			ix.gateways[k8stypes.NamespacedName{Namespace: g.Namespace, Name: g.Name}] = g
 		}
-		key := k8stypes.NamespacedName{Namespace: g.Namespace, Name: g.Name}
-		ix.gateways[key] = g
+	}
+	for key, g := range ix.gateways {
 		if classes[string(g.Spec.GatewayClassName)] {
 			ix.managed = append(ix.managed, key)
 		}
 	}
 	sort.Slice(ix.managed, func(i, j int) bool { return lessKey(ix.managed[i], ix.managed[j]) })
 
-	routes := make([]*gwv1.HTTPRoute, 0, len(in.HTTPRoutes))
+	byKey := make(map[k8stypes.NamespacedName]*gwv1.HTTPRoute, len(in.HTTPRoutes))
 	for _, r := range in.HTTPRoutes {
 		if r != nil {
-			routes = append(routes, r)
+			byKey[k8stypes.NamespacedName{Namespace: r.Namespace, Name: r.Name}] = r
 		}
+	}
+	routes := make([]*gwv1.HTTPRoute, 0, len(byKey))
+	for _, r := range byKey {
+		routes = append(routes, r)
 	}
 	// The spec's tie-breaker across routes: oldest first, then
 	// "{namespace}/{name}" alphabetically.
-	sort.SliceStable(routes, func(i, j int) bool {
+	sort.Slice(routes, func(i, j int) bool {
 		a, b := routes[i], routes[j]
 		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 			return a.CreationTimestamp.Before(&b.CreationTimestamp)

@@ -179,3 +179,22 @@ func TestTranslateGatewayConcurrent(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestDuplicateObjects checks that an object given twice counts once (the
+// later copy wins), as in an informer cache.
+func TestDuplicateObjects(t *testing.T) {
+	in := loadInput(t, "testdata/seed.in.yaml")
+	want := translate.Translate(in, translate.DefaultOptions())
+	dup := in
+	dup.Gateways = append(append(dup.Gateways[:0:0], in.Gateways...), in.Gateways...)
+	dup.HTTPRoutes = append(append(dup.HTTPRoutes[:0:0], in.HTTPRoutes...), in.HTTPRoutes...)
+	got := translate.Translate(dup, translate.DefaultOptions())
+	if len(got) != len(want) {
+		t.Fatalf("%d results, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i].Version != want[i].Version || len(got[i].Routes) != len(want[i].Routes) {
+			t.Errorf("%s: version %s with %d route statuses, want %s with %d", got[i].Gateway, got[i].Version, len(got[i].Routes), want[i].Version, len(want[i].Routes))
+		}
+	}
+}
