@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	authv1 "k8s.io/api/authentication/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
@@ -91,6 +92,8 @@ func (f *fakeReviewer) tokenFor(t testing.TB, id xds.Identity, d time.Duration) 
 }
 
 type harness struct {
+	addr     string
+	ca       []byte
 	srv      *xds.Server
 	reviewer *fakeReviewer
 	conn     *grpc.ClientConn
@@ -148,7 +151,17 @@ func newHarness(t testing.TB, mutate func(*xds.Options)) *harness {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return &harness{srv: srv, reviewer: r, conn: conn, reg: reg, metrics: m}
+	return &harness{addr: lis.Addr().String(), ca: cm.CABundle(), srv: srv, reviewer: r, conn: conn, reg: reg, metrics: m}
+}
+
+// creds are client TLS credentials trusting the harness's CA.
+func (h *harness) creds(t testing.TB) credentials.TransportCredentials {
+	t.Helper()
+	c, err := xdstest.TLS(h.ca, "berth-xds.berth-system.svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func (h *harness) publish(t testing.TB, gw k8stypes.NamespacedName, id xds.Identity, res map[string][]cachetypes.Resource) string {
