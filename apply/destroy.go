@@ -30,9 +30,22 @@ func (e *Engine) Destroy(ctx context.Context, inv Inventory) (*Result, error) {
 	unlock := e.lock(inv.Key())
 	defer unlock()
 	res := &Result{Inventory: inv.Key()}
+	invInfo := inventory.WrapInventoryInfoObj(e.inventoryTemplate(inv))
+	live, runInv, err := e.readInventory(inv, invInfo)
+	if err != nil {
+		return res, e.runError(ctx, inv, err)
+	}
+	recorded, _ := runInv.GetClusterObjs(invInfo)
+	if live == nil {
+		// Nothing recorded, nothing to delete; an absent inventory is destroyed.
+		e.hub.setInventory(inv.Key(), nil, true)
+		res.InventoryDeleted = true
+		res.Duration = time.Since(start)
+		return res, nil
+	}
 	destroyer, err := cliapply.NewDestroyerBuilder().
 		WithFactory(e.factory).
-		WithInventoryClient(e.invClient).
+		WithInventoryClient(runInv).
 		WithDynamicClient(e.c.dynamic).
 		WithDiscoveryClient(e.c.discovery).
 		WithRestMapper(e.c.mapper).
@@ -46,11 +59,6 @@ func (e *Engine) Destroy(ctx context.Context, inv Inventory) (*Result, error) {
 	validationPolicy := validation.SkipInvalid
 	if e.opts.ValidationPolicy == ValidationExitEarly {
 		validationPolicy = validation.ExitEarly
-	}
-	invInfo := inventory.WrapInventoryInfoObj(e.inventoryTemplate(inv))
-	recorded, err := e.invClient.GetClusterObjs(invInfo)
-	if err != nil {
-		return res, e.runError(ctx, inv, fmt.Errorf("read inventory: %w", err))
 	}
 	events := destroyer.Run(ctx, invInfo, cliapply.DestroyerOptions{
 		InventoryPolicy:         e.policy,

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/cli-utils/pkg/common"
 	"sigs.k8s.io/cli-utils/pkg/inventory"
+	"sigs.k8s.io/cli-utils/pkg/object"
 
 	"github.com/berth-gateway/berth/internal/testenv"
 )
@@ -47,17 +48,21 @@ func TestLifecycle(t *testing.T) {
 	cancelSub := eng.Subscribe(func(k InventoryKey) { notified.Store(k, time.Now()) })
 	defer cancelSub()
 
-	// Warm discovery so the first apply's count is the apply's, not the process's.
-	if _, err := eng.c.mapper.RESTMapping(schema.GroupKind{Kind: "ConfigMap"}); err != nil {
-		t.Fatal(err)
+	// Warm discovery and the kinds' watches, so the first apply's count is the
+	// apply's, not the process's (those are paid once per process).
+	if failed, err := eng.hub.waitKinds(ctx, object.UnstructuredSetToObjMetadataSet(objs)); err != nil || len(failed) > 0 {
+		t.Fatal(err, failed)
 	}
 
-	before := cnt.snap()
+	before, logAt := cnt.snap(), cnt.logLen()
 	res, err := eng.Run(ctx, inv, objs)
 	if err != nil {
 		t.Fatalf("first apply: %v", err)
 	}
 	cost := cnt.since(before)
+	for _, l := range cnt.logSince(logAt) {
+		t.Log(l)
+	}
 	t.Logf("first apply of %d objects: %s in %s", len(objs), cost, res.Duration)
 	for _, o := range objs {
 		wantAction(t, res, o.GetKind(), o.GetName(), ActionCreated)
@@ -173,6 +178,7 @@ func TestLifecycle(t *testing.T) {
 				}
 			}
 		}
+		sort.Strings(got)
 		want := []string{"ConfigMap/envoy-config-v2", "Deployment/envoy", "Service/envoy", "ServiceAccount/envoy"}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("inventory records %v, want %v", got, want)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -51,16 +50,10 @@ func (e *Engine) Run(ctx context.Context, inv Inventory, objs []*unstructured.Un
 	unlock := e.lock(inv.Key())
 	defer unlock()
 
-	live, err := e.c.dynamic.Resource(configMapGVR).Namespace(inv.Namespace).Get(ctx, inv.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		live = nil
-	case err != nil:
-		return nil, e.runError(ctx, inv, fmt.Errorf("read inventory: %w", err))
-	default:
-		if got := live.GetLabels()[common.InventoryLabel]; got != inv.ID {
-			return nil, fmt.Errorf("apply inventory %s: the ConfigMap exists with inventory id %q, not %q", inv.Key(), got, inv.ID)
-		}
+	invInfo := inventory.WrapInventoryInfoObj(e.inventoryTemplate(inv))
+	live, runInv, err := e.readInventory(inv, invInfo)
+	if err != nil {
+		return nil, e.runError(ctx, inv, err)
 	}
 	if live != nil && live.GetAnnotations()[annotationSetDigest] == digest {
 		if res, ok := e.noOp(ctx, inv, desired, live); ok {
@@ -68,7 +61,7 @@ func (e *Engine) Run(ctx context.Context, inv Inventory, objs []*unstructured.Un
 			return res, nil
 		}
 	}
-	res, err := e.fullRun(ctx, inv, desired, digest)
+	res, err := e.fullRun(ctx, inv, invInfo, runInv, desired, digest)
 	res.Duration = time.Since(start)
 	return res, err
 }
@@ -146,12 +139,12 @@ func (e *Engine) noOp(ctx context.Context, inv Inventory, desired []*unstructure
 }
 
 // fullRun runs cli-utils' applier and turns its events into a Result.
-func (e *Engine) fullRun(ctx context.Context, inv Inventory, desired []*unstructured.Unstructured, digest string) (*Result, error) {
+func (e *Engine) fullRun(ctx context.Context, inv Inventory, invInfo inventory.Info, runInv *runInventory, desired []*unstructured.Unstructured, digest string) (*Result, error) {
 	res := &Result{Inventory: inv.Key()}
 	rec := newRecorder(e.c.dynamic)
 	applier, err := cliapply.NewApplierBuilder().
 		WithFactory(e.factory).
-		WithInventoryClient(e.invClient).
+		WithInventoryClient(runInv).
 		WithDynamicClient(rec).
 		WithDiscoveryClient(e.c.discovery).
 		WithRestMapper(e.c.mapper).
@@ -166,7 +159,7 @@ func (e *Engine) fullRun(ctx context.Context, inv Inventory, desired []*unstruct
 	if e.opts.ValidationPolicy == ValidationExitEarly {
 		validationPolicy = validation.ExitEarly
 	}
-	events := applier.Run(ctx, inventory.WrapInventoryInfoObj(e.inventoryTemplate(inv)), object.UnstructuredSet(desired), cliapply.ApplierOptions{
+	events := applier.Run(ctx, invInfo, object.UnstructuredSet(desired), cliapply.ApplierOptions{
 		ServerSideOptions: common.ServerSideOptions{
 			ServerSideApply: true,
 			ForceConflicts:  e.opts.ForceConflicts,
