@@ -65,9 +65,10 @@ type Options struct {
 	// Audience the token must be issued for; the TokenReview asks for it and
 	// its status.audiences must contain it.
 	Audience string
-	// RequirePodBinding refuses ServiceAccount tokens that the apiserver does
-	// not report as bound to a pod (see the package doc).
-	RequirePodBinding bool
+	// AllowUnboundTokens accepts ServiceAccount tokens that the apiserver
+	// does not report as bound to a pod; by default they are refused (see
+	// the package doc). The zero value is the strict one.
+	AllowUnboundTokens bool
 	// MaxTokenBytes bounds the token length; longer is refused unread.
 	MaxTokenBytes int
 	// CacheSize bounds the number of cached review outcomes (LRU).
@@ -92,7 +93,6 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		Audience:             DefaultAudience,
-		RequirePodBinding:    true,
 		MaxTokenBytes:        16 << 10,
 		CacheSize:            10000,
 		ExpiryMargin:         30 * time.Second,
@@ -276,7 +276,7 @@ func (a *Authenticator) decide(st *authv1.TokenReviewStatus, c claims) (Result, 
 	if v := st.User.Extra[PodUIDExtraKey]; len(v) == 1 {
 		res.PodUID = v[0]
 	}
-	if a.opts.RequirePodBinding && res.PodName == "" {
+	if !a.opts.AllowUnboundTokens && res.PodName == "" {
 		return Result{}, Errorf(ReasonNotPodBound, "token of ServiceAccount %s is not bound to a pod", id)
 	}
 	return res, nil

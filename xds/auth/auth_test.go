@@ -223,7 +223,7 @@ func TestAuthenticateAccepts(t *testing.T) {
 	}
 
 	// Pod binding off: an unbound token of a ServiceAccount is accepted.
-	a2, _ := newTest(t, r, func(o *Options) { o.RequirePodBinding = false })
+	a2, _ := newTest(t, r, func(o *Options) { o.AllowUnboundTokens = true })
 	res, err = a2.Authenticate(context.Background(), unbound)
 	if err != nil || res.Identity != (Identity{"team-a", "envoy-a"}) || res.PodName != "" {
 		t.Fatalf("unbound with binding off: %+v, %v", res, err)

@@ -47,10 +47,11 @@
 //
 //   - Not bound to any pod (a TokenRequest without boundObjectRef, or bound
 //     only to a Secret): refused with PermissionDenied (NotPodBound) while
-//     Options.RequirePodBinding is true, the default. Envoy always runs with a
+//     Options.AllowUnboundTokens is false, the default. Envoy always runs with a
 //     kubelet-projected token, which is pod-bound; requiring the binding means
-//     a token dies with its pod (revocation), and a token minted by hand with
-//     "kubectl create token" cannot feed a proxy outside the cluster. The
+//     a token dies with its pod (revocation), and a long-lived token minted
+//     by hand ("kubectl create token" without --bound-object-kind) cannot
+//     feed a proxy outside the cluster. The
 //     evidence is the TokenReview's user.extra
 //     "authentication.kubernetes.io/pod-name", never the JWT's own claims.
 //   - Bound to a pod of another workload: the apiserver refuses to bind a
@@ -59,13 +60,14 @@
 //     was created by someone allowed to create pods with it in the Gateway's
 //     namespace, who can already act as the proxy. Accepted: the identity is
 //     the ServiceAccount (each Gateway has its own); the pod name is
-//     reported in Result for logs. Checking pod labels would add no security
+//     reported in Result for logs. (The integration tests check both the
+//     apiserver's refusal and this acceptance.) Checking pod labels would add no security
 //     (their author chose them) and an apiserver read per token.
 //   - With or without the other extra fields (pod-uid, credential-id,
 //     node-name, node-uid): ignored for the decision, which needs pod-name
 //     only (pod-uid is copied into Result when present). An apiserver too old
 //     to report extras would make every token look unbound: set
-//     RequirePodBinding to false there.
+//     AllowUnboundTokens there.
 //   - Without exp (legacy Secret-based ServiceAccount tokens never expire):
 //     Malformed. Projected tokens always carry exp, and a token that never
 //     expires could be cached forever.

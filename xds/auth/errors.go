@@ -31,7 +31,7 @@ const (
 	// ReasonNotServiceAccount: authenticated, but not as a ServiceAccount.
 	ReasonNotServiceAccount Reason = "not_service_account"
 	// ReasonNotPodBound: a ServiceAccount token not bound to a pod while
-	// Options.RequirePodBinding is set.
+	// Options.AllowUnboundTokens is not set.
 	ReasonNotPodBound Reason = "not_pod_bound"
 	// ReasonUnavailable: the TokenReview could not be made (apiserver error,
 	// timeout, too many reviews in flight).
