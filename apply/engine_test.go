@@ -459,13 +459,15 @@ func TestConcurrentRuns(t *testing.T) {
 }
 
 // TestReadinessIsWatchDriven: a Run that returns before the Deployment is Available
-// is followed by a notification once it is, without another Run.
+// is followed by a notification once it is, without another Run. The Deployment
+// waits for a node label, so the test controls when it can become Available.
 func TestReadinessIsWatchDriven(t *testing.T) {
 	env := testenv.Get(t)
 	ns := env.Namespace(t)
 	ctx := ctxFor(t, 2*time.Minute)
-	eng, _ := newEngine(t, func(o *Options) { o.ReconcileTimeout = time.Millisecond })
+	eng, _ := newEngine(t, func(o *Options) { o.ReconcileTimeout = time.Second })
 	inv := inventoryFor(ns, "gw")
+	label := "test.berth/" + ns
 	ready := make(chan time.Time, 1)
 	defer eng.Subscribe(func(k InventoryKey) {
 		if k == inv.Key() && eng.Status(k).AllCurrent() {
@@ -475,19 +477,36 @@ func TestReadinessIsWatchDriven(t *testing.T) {
 			}
 		}
 	})()
-	res, err := eng.Run(ctx, inv, []*unstructured.Unstructured{deploy(ns, "envoy", 2, nil)})
+	res, err := eng.Run(ctx, inv, []*unstructured.Unstructured{deploy(ns, "envoy", 2, map[string]any{label: "true"})})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.AllCurrent() {
-		t.Skip("the Deployment was Available within 1ms; nothing to observe")
+		t.Fatal("Deployment Available before any node can take its pods")
 	}
 	t.Logf("run returned: %s", res.Message())
+	if st := eng.Status(inv.Key()); st.AllCurrent() || st.Blocking() == nil || st.Blocking().Ref.Kind != "Deployment" {
+		t.Errorf("status before the node label: %s", st.Message())
+	}
+
+	nodes, err := env.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil || len(nodes.Items) == 0 {
+		t.Fatalf("nodes: %v", err)
+	}
+	node := nodes.Items[0].Name
+	patch := func(value string) {
+		body := fmt.Sprintf(`{"metadata":{"labels":{%q:%s}}}`, label, value)
+		if _, err := env.Client.CoreV1().Nodes().Patch(context.Background(), node, "application/merge-patch+json", []byte(body), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	patch(`"true"`)
+	labelled := time.Now()
+	t.Cleanup(func() { patch("null") })
 	select {
 	case at := <-ready:
-		st := eng.Status(inv.Key())
-		t.Logf("notified Current %s after the run", at.Sub(time.Now().Add(-res.Duration)))
-		if !st.AllCurrent() {
+		t.Logf("notified all Current %s after the node could take the pods", at.Sub(labelled))
+		if st := eng.Status(inv.Key()); !st.AllCurrent() {
 			t.Errorf("notified but Status says %s", st.Message())
 		}
 	case <-ctx.Done():
