@@ -2,6 +2,7 @@ package translate_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -232,4 +233,46 @@ func TestConformanceSeed(t *testing.T) {
 		{"team-a example", "route/8080", evaluate.Request{Host: "www.team-a.com:8080", Path: "/example"}, expect{Cluster: svc("team-a", "team-a-backend", 3000)}},
 		{"team-b host on gateway-a", "route/8080", evaluate.Request{Host: "www.team-b.com", Path: "/example"}, expect{Status: 404}},
 	})
+}
+
+// TestConformanceConnections routes requests through whole snapshots:
+// Envoy port (privileged ports shifted by 10000), TLS server name, filter
+// chain, connection manager, route table.
+func TestConformanceConnections(t *testing.T) {
+	var web translate.Result
+	for _, r := range translate.Translate(loadInput(t, "testdata/https.in.yaml"), translate.DefaultOptions()) {
+		web = *r
+	}
+	for _, tc := range []struct {
+		name    string
+		conn    evaluate.Connection
+		req     evaluate.Request
+		want    expect
+		wantErr string
+		table   string
+	}{
+		{name: "plain http redirect", conn: evaluate.Connection{Port: 10080}, req: evaluate.Request{Host: "shop.example.com", Path: "/a"}, want: expect{Status: 302, Location: "https://shop.example.com/a"}, table: "route/80"},
+		{name: "exact server name", conn: evaluate.Connection{Port: 10443, SNI: "shop.example.com"}, req: evaluate.Request{Host: "shop.example.com", Path: "/"}, want: expect{Cluster: svc("web", "shop", 80)}, table: "route/443/https-shop"},
+		{name: "wildcard server name", conn: evaluate.Connection{Port: 10443, SNI: "www.example.com"}, req: evaluate.Request{Host: "www.example.com", Path: "/"}, want: expect{Cluster: svc("web", "site", 80)}, table: "route/443/https-wild"},
+		{name: "listener without a permitted certificate is not served", conn: evaluate.Connection{Port: 10443, SNI: "nogrant.example.com"}, req: evaluate.Request{Host: "nogrant.example.com", Path: "/"}, want: expect{Status: 404}, table: "route/443/https-wild"},
+		{name: "no server name, no default chain", conn: evaluate.Connection{Port: 10443}, req: evaluate.Request{Host: "shop.example.com", Path: "/"}, wantErr: "no filter chain"},
+		{name: "listener with a missing certificate binds nothing", conn: evaluate.Connection{Port: 8443, SNI: "a.test"}, req: evaluate.Request{Host: "a.test", Path: "/"}, wantErr: "nothing listens"},
+		{name: "privileged port is not bound as is", conn: evaluate.Connection{Port: 443, SNI: "shop.example.com"}, req: evaluate.Request{Host: "shop.example.com", Path: "/"}, wantErr: "nothing listens"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := evaluate.Snapshot(web.Resources, tc.conn, tc.req)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Status != tc.want.Status || d.Cluster != tc.want.Cluster || d.Location != tc.want.Location || d.RouteConfiguration != tc.table {
+				t.Errorf("got status %d cluster %q location %q table %q; want %d %q %q %q", d.Status, d.Cluster, d.Location, d.RouteConfiguration, tc.want.Status, tc.want.Cluster, tc.want.Location, tc.table)
+			}
+		})
+	}
 }

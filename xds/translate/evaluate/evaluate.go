@@ -12,8 +12,10 @@
 // ":method", query parameter matches, and the route's action: cluster or
 // weighted clusters, redirect (Location computed as Envoy builds it),
 // direct response, prefix/regex path rewrites, host rewrite, header
-// mutations and mirrors. It is for tests: features berth never emits are
-// reported as errors, not guessed.
+// mutations and mirrors. Snapshot goes one step further out: from a port
+// and TLS server name through a Gateway's whole snapshot (listener, filter
+// chain, connection manager, RDS table, cluster existence). It is for
+// tests: features berth never emits are reported as errors, not guessed.
 package evaluate
 
 import (
@@ -48,6 +50,9 @@ type Request struct {
 
 // Decision is what Envoy does with a request.
 type Decision struct {
+	// Listener and RouteConfiguration name the listener and route table
+	// that took the request (set by Snapshot only).
+	Listener, RouteConfiguration string
 	// VirtualHost is the name of the selected virtual host ("" if none).
 	VirtualHost string
 	// Route is the name of the matched route ("" if none matched).

@@ -3,8 +3,15 @@ package evaluate
 import (
 	"testing"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 func vh(name string, domains ...string) *routev3.VirtualHost {
@@ -89,5 +96,36 @@ func TestFirstMatchWins(t *testing.T) {
 		if d.Route != c.want {
 			t.Errorf("%+v: route %q, want %q", c.req, d.Route, c.want)
 		}
+	}
+}
+
+// TestSnapshotMissingCluster checks that a route to a cluster the snapshot
+// lacks answers Envoy's cluster_not_found_response_code (503 by default).
+func TestSnapshotMissingCluster(t *testing.T) {
+	rc := &routev3.RouteConfiguration{Name: "rc", VirtualHosts: []*routev3.VirtualHost{vh("gone", "*")}}
+	hcm, err := anypb.New(&hcmv3.HttpConnectionManager{
+		StatPrefix:     "x",
+		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{RouteConfigName: "rc"}},
+		StripPortMode:  &hcmv3.HttpConnectionManager_StripAnyHostPort{StripAnyHostPort: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &listenerv3.Listener{
+		Name:         "l",
+		Address:      &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 8080}}}},
+		FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{Name: "hcm", ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: hcm}}}}},
+	}
+	res := map[string][]types.Resource{resourcev3.ListenerType: {l}, resourcev3.RouteType: {rc}}
+	d, err := Snapshot(res, Connection{Port: 8080}, Request{Host: "a.test", Path: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Status != 503 || d.Cluster != "gone" || d.Listener != "l" || d.RouteConfiguration != "rc" {
+		t.Errorf("got %+v, want 503 for missing cluster gone via l/rc", d)
+	}
+	res[resourcev3.ClusterType] = []types.Resource{&clusterv3.Cluster{Name: "gone"}}
+	if d, _ := Snapshot(res, Connection{Port: 8080}, Request{Host: "a.test", Path: "/"}); d.Status != 0 {
+		t.Errorf("existing cluster: status %d, want 0 (forwarded)", d.Status)
 	}
 }
