@@ -13,6 +13,7 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
 	k8stypes "k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/xds/translate"
 )
@@ -197,4 +198,70 @@ func TestDuplicateObjects(t *testing.T) {
 			t.Errorf("%s: version %s with %d route statuses, want %s with %d", got[i].Gateway, got[i].Version, len(got[i].Routes), want[i].Version, len(want[i].Routes))
 		}
 	}
+}
+
+// TestStatusFacts states the spec's reasons the status golden case must
+// produce, so a golden update cannot silently change them.
+func TestStatusFacts(t *testing.T) {
+	res := translate.Translate(loadInput(t, "testdata/status.in.yaml"), translate.DefaultOptions())
+	if len(res) != 1 || res[0].Gateway.String() != "gw-ns/gw" {
+		t.Fatalf("translated %d gateways; want only gw-ns/gw (not-mine has another controller)", len(res))
+	}
+	r := res[0]
+	listeners := map[string]translate.ListenerStatus{}
+	for _, l := range r.Listeners {
+		listeners[string(l.Name)] = l
+	}
+	for _, c := range []struct {
+		listener, typ, status, reason string
+	}{
+		{"same", "Programmed", "True", "Programmed"},
+		{"dup-hostname", "Conflicted", "True", "HostnameConflict"},
+		{"proto-conflict", "Conflicted", "True", "ProtocolConflict"},
+		{"tcp", "Accepted", "False", "UnsupportedProtocol"},
+		{"kinds", "ResolvedRefs", "False", "InvalidRouteKinds"},
+		{"low", "Accepted", "False", "PortUnavailable"},
+	} {
+		got := listeners[c.listener].Condition(gwv1.ListenerConditionType(c.typ))
+		if got == nil || string(got.Status) != c.status || got.Reason != c.reason {
+			t.Errorf("listener %s %s = %+v, want %s/%s", c.listener, c.typ, got, c.status, c.reason)
+		}
+	}
+	if n := listeners["selector"].AttachedRoutes; n != 1 {
+		t.Errorf("selector listener: %d attached routes, want 1 (blue only)", n)
+	}
+	routes := map[string][]string{}
+	for _, s := range r.Routes {
+		key := s.Route.Name + "/" + describeRef(s.ParentRef)
+		a := s.Condition(gwv1.RouteConditionAccepted)
+		routes[key] = append(routes[key], string(a.Status)+"/"+a.Reason)
+		if p := s.Condition(gwv1.RouteConditionPartiallyInvalid); p != nil {
+			routes[key] = append(routes[key], "PartiallyInvalid")
+		}
+	}
+	for key, want := range map[string]string{
+		"blue-route/selector":       "True/Accepted",
+		"blue-route/same":           "False/NotAllowedByListeners",
+		"blue-route/none":           "False/NotAllowedByListeners",
+		"blue-route/does-not-exist": "False/NoMatchingParent",
+		"blue-route/:7777":          "False/NoMatchingParent",
+		"red-route/selector":        "False/NotAllowedByListeners",
+		"red-route/all":             "True/Accepted,PartiallyInvalid",
+		"all-invalid/same":          "False/UnsupportedValue",
+	} {
+		if got := strings.Join(routes[key], ","); got != want {
+			t.Errorf("route %s: %s, want %s", key, got, want)
+		}
+	}
+}
+
+func describeRef(p gwv1.ParentReference) string {
+	s := ""
+	if p.SectionName != nil {
+		s = string(*p.SectionName)
+	}
+	if p.Port != nil {
+		s += ":" + strconv.Itoa(int(*p.Port))
+	}
+	return s
 }
