@@ -161,6 +161,7 @@ func (t *gatewayTranslator) compileRule(cr *compiledRoute, index int, in *gwv1.H
 	if rule.redirect != nil {
 		return rule, nil // backendRefs are not used by a redirect
 	}
+	var total uint64
 	for k, ref := range in.BackendRefs {
 		weight := uint32(1)
 		if ref.Weight != nil {
@@ -168,6 +169,9 @@ func (t *gatewayTranslator) compileRule(cr *compiledRoute, index int, in *gwv1.H
 				return nil, fmt.Errorf("backendRef %d: weight %d is out of range 0-1000000", k, *ref.Weight)
 			}
 			weight = uint32(*ref.Weight)
+		}
+		if total += uint64(weight); total > 0xffffffff {
+			return nil, fmt.Errorf("the sum of backendRef weights is too large")
 		}
 		b, ok := t.resolveBackend(cr, ref.BackendObjectReference)
 		if ok {
@@ -192,9 +196,6 @@ func (t *gatewayTranslator) compileRule(cr *compiledRoute, index int, in *gwv1.H
 		} else {
 			rule.invalidWeight += weight
 		}
-	}
-	if total := uint64(rule.invalidWeight) + uint64(sumWeights(rule.backends)); total > 0xffffffff {
-		return nil, fmt.Errorf("the sum of backendRef weights is too large")
 	}
 	return rule, nil
 }
@@ -227,14 +228,6 @@ func compileRetry(r *gwv1.HTTPRouteRetry) (*retry, error) {
 		out.backoff = backoff
 	}
 	return out, nil
-}
-
-func sumWeights(bs []backend) uint32 {
-	var s uint32
-	for _, b := range bs {
-		s += b.weight
-	}
-	return s
 }
 
 // checkPrefixModifier enforces that a ReplacePrefixMatch path modifier is
