@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/berth-gateway/berth/internal/manifest"
 	"github.com/berth-gateway/berth/xds/translate"
 )
 
@@ -37,7 +38,7 @@ validated as Envoy would validate them; nothing is printed if one fails.`,
 			if format != translate.FormatYAML && format != translate.FormatJSON {
 				return fmt.Errorf("unknown output format %q (yaml, json)", output)
 			}
-			set, err := readManifests(files, cmd.InOrStdin())
+			set, err := manifest.ReadFiles(files, cmd.InOrStdin())
 			if err != nil {
 				return err
 			}
