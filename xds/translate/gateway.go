@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -281,45 +282,65 @@ func (t *gatewayTranslator) resolveCertificate(ref gwv1.SecretObjectReference) (
 	return name, "", ""
 }
 
-// detectConflicts marks listeners that cannot share a port. The first
-// listener (in spec order) on a port decides its protocol; a later one with
-// another protocol, or with the same hostname as an earlier one, is
-// conflicted. Two Gateway ports that map to one Envoy port (80 and 10080)
-// make the later listener's port unavailable.
+// detectConflicts marks listeners that cannot share a port, as the spec
+// requires: no conflicting listener wins, all of them are Conflicted and not
+// Accepted. On one port, listeners of different protocols all conflict
+// (ProtocolConflict); listeners of one protocol conflict when they share a
+// hostname (HostnameConflict). Listeners with an unsupported protocol are
+// already rejected and take no part. Two ports that bind the same Envoy
+// port (80 and 10080 with the default offset) are both PortUnavailable.
 func (t *gatewayTranslator) detectConflicts() {
-	type portState struct {
-		protocol  gwv1.ProtocolType
-		hostnames map[string]bool
-	}
-	ports := map[gwv1.PortNumber]*portState{}
-	envoyPorts := map[uint32]gwv1.PortNumber{}
+	var ports []gwv1.PortNumber
+	byPort := map[gwv1.PortNumber][]*listenerState{}
+	envoyPorts := map[uint32]map[gwv1.PortNumber]bool{}
 	for _, ls := range t.listeners {
 		if !ls.accepted.ok {
 			continue
 		}
-		if other, ok := envoyPorts[ls.envoyPort]; ok && other != ls.spec.Port {
-			ls.accepted.fail(string(gwv1.ListenerReasonPortUnavailable), "port %d maps to Envoy port %d, which port %d already uses", ls.spec.Port, ls.envoyPort, other)
-			continue
+		if _, ok := byPort[ls.spec.Port]; !ok {
+			ports = append(ports, ls.spec.Port)
 		}
-		envoyPorts[ls.envoyPort] = ls.spec.Port
-		ps, ok := ports[ls.spec.Port]
-		if !ok {
-			ps = &portState{protocol: ls.spec.Protocol, hostnames: map[string]bool{}}
-			ports[ls.spec.Port] = ps
+		byPort[ls.spec.Port] = append(byPort[ls.spec.Port], ls)
+		if envoyPorts[ls.envoyPort] == nil {
+			envoyPorts[ls.envoyPort] = map[gwv1.PortNumber]bool{}
 		}
-		if ps.protocol != ls.spec.Protocol {
-			ls.conflicted.fail(string(gwv1.ListenerReasonProtocolConflict), "port %d is already used with protocol %s", ls.spec.Port, ps.protocol)
-			ls.accepted.fail(string(gwv1.ListenerReasonProtocolConflict), "port %d is already used with protocol %s", ls.spec.Port, ps.protocol)
-			continue
-		}
-		h := hostnameOf(ls.spec.Hostname)
-		if ps.hostnames[h] {
-			ls.conflicted.fail(string(gwv1.ListenerReasonHostnameConflict), "another listener on port %d has hostname %q", ls.spec.Port, h)
-			ls.accepted.fail(string(gwv1.ListenerReasonHostnameConflict), "another listener on port %d has hostname %q", ls.spec.Port, h)
-			continue
-		}
-		ps.hostnames[h] = true
+		envoyPorts[ls.envoyPort][ls.spec.Port] = true
 	}
+	conflict := func(ls *listenerState, reason gwv1.ListenerConditionReason, format string, args ...any) {
+		ls.conflicted.fail(string(reason), format, args...)
+		ls.accepted.fail(string(gwv1.ListenerReasonInvalid), format, args...)
+	}
+	for _, port := range ports {
+		group := byPort[port]
+		protocols := map[gwv1.ProtocolType]bool{}
+		hostnames := map[string]int{}
+		for _, ls := range group {
+			protocols[ls.spec.Protocol] = true
+			hostnames[hostnameOf(ls.spec.Hostname)]++
+		}
+		for _, ls := range group {
+			switch {
+			case len(protocols) > 1:
+				conflict(ls, gwv1.ListenerReasonProtocolConflict, "listeners on port %d use different protocols", port)
+			case hostnames[hostnameOf(ls.spec.Hostname)] > 1:
+				conflict(ls, gwv1.ListenerReasonHostnameConflict, "listeners on port %d share hostname %q", port, hostnameOf(ls.spec.Hostname))
+			}
+		}
+	}
+	for _, ls := range t.listeners {
+		if ls.accepted.ok && len(envoyPorts[ls.envoyPort]) > 1 {
+			ls.accepted.fail(string(gwv1.ListenerReasonPortUnavailable), "ports %s bind the same Envoy port %d", portList(envoyPorts[ls.envoyPort]), ls.envoyPort)
+		}
+	}
+}
+
+func portList(ps map[gwv1.PortNumber]bool) string {
+	var out []string
+	for p := range ps {
+		out = append(out, strconv.Itoa(int(p)))
+	}
+	sort.Strings(out)
+	return strings.Join(out, " and ")
 }
 
 // allowsRoute reports whether the listener's allowedRoutes admit an

@@ -216,11 +216,17 @@ func TestStatusFacts(t *testing.T) {
 		listener, typ, status, reason string
 	}{
 		{"same", "Programmed", "True", "Programmed"},
-		{"dup-hostname", "Conflicted", "True", "HostnameConflict"},
-		{"proto-conflict", "Conflicted", "True", "ProtocolConflict"},
+		{"dup-hostname-1", "Conflicted", "True", "HostnameConflict"},
+		{"dup-hostname-2", "Conflicted", "True", "HostnameConflict"},
+		{"dup-hostname-2", "Accepted", "False", "Invalid"},
+		{"proto-http", "Conflicted", "True", "ProtocolConflict"},
+		{"proto-https", "Conflicted", "True", "ProtocolConflict"},
+		{"proto-http", "Programmed", "False", "Invalid"},
+		{"all", "Conflicted", "False", "NoConflicts"},
 		{"tcp", "Accepted", "False", "UnsupportedProtocol"},
 		{"kinds", "ResolvedRefs", "False", "InvalidRouteKinds"},
 		{"low", "Accepted", "False", "PortUnavailable"},
+		{"remapped", "Accepted", "False", "PortUnavailable"},
 	} {
 		got := listeners[c.listener].Condition(gwv1.ListenerConditionType(c.typ))
 		if got == nil || string(got.Status) != c.status || got.Reason != c.reason {
