@@ -513,3 +513,27 @@ func TestReadinessIsWatchDriven(t *testing.T) {
 		t.Fatalf("never notified; status %s", eng.Status(inv.Key()).Message())
 	}
 }
+
+// TestInvalidObjectDoesNotAbortTheRun: an object of a kind the cluster does not know
+// fails alone; the rest of the set is applied (cli-utils' default would abort).
+func TestInvalidObjectDoesNotAbortTheRun(t *testing.T) {
+	env := testenv.Get(t)
+	ns := env.Namespace(t)
+	ctx := ctxFor(t, 2*time.Minute)
+	eng, _ := newEngine(t, nil)
+	res, err := eng.Run(ctx, inventoryFor(ns, "gw"), []*unstructured.Unstructured{
+		obj("example.com/v1", "Widget", ns, "w", nil),
+		configMap(ns, "envoy-config", map[string]any{"a": "b"}),
+	})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	o := wantAction(t, res, "Widget", "w", ActionFailed)
+	if o != nil {
+		t.Logf("reason: %s", o.Reason)
+	}
+	wantAction(t, res, "ConfigMap", "envoy-config", ActionCreated)
+	if res.AllCurrent() || res.Blocking().Ref.Kind != "Widget" {
+		t.Errorf("the failed object must block: %s", res.Message())
+	}
+}
