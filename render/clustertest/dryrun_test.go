@@ -138,6 +138,43 @@ func TestGoldenBundlesDryRun(t *testing.T) {
 	if rendered < 10 {
 		t.Fatalf("only %d golden bundles were dry-run", rendered)
 	}
+
+	// Negative controls: the dry-run does reject what the API server would.
+	ns := env.Namespace(t)
+	for _, tc := range []struct {
+		name   string
+		mutate func(*unstructured.Unstructured)
+		want   string
+	}{
+		{"unknown field", func(u *unstructured.Unstructured) {
+			_ = unstructured.SetNestedField(u.Object, int64(1), "spec", "replicaz")
+		}, "field not declared in schema"},
+		{"selector not matching the pods", func(u *unstructured.Unstructured) {
+			_ = unstructured.SetNestedField(u.Object, "other", "spec", "selector", "matchLabels", "app.kubernetes.io/name")
+		}, "selector"},
+		{"invalid container port", func(u *unstructured.Unstructured) {
+			c, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+			c[0].(map[string]any)["ports"] = []any{map[string]any{"containerPort": int64(70000)}}
+			_ = unstructured.SetNestedSlice(u.Object, c, "spec", "template", "spec", "containers")
+		}, "containerPort"},
+	} {
+		t.Run("rejects "+tc.name, func(t *testing.T) {
+			var dep *unstructured.Unstructured
+			for _, obj := range readDocs(t, "../testdata/seed.out.yaml") {
+				if obj.GetKind() == "Deployment" {
+					dep = obj
+					break
+				}
+			}
+			dep.SetNamespace(ns)
+			tc.mutate(dep)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := a.apply(ctx, dep, true); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
 }
 
 // TestEnvoyProxyCRD installs api/crd and checks that the EnvoyProxy objects
@@ -152,8 +189,16 @@ func TestEnvoyProxyCRD(t *testing.T) {
 	if err != nil || len(crds) == 0 {
 		t.Fatalf("CRD manifests: %v (%d)", err, len(crds))
 	}
+	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	for _, path := range crds {
 		for _, crd := range readDocs(t, path) {
+			// In a joined cluster, leave things as they were.
+			if _, err := env.Dynamic.Resource(crdGVR).Get(ctx, crd.GetName(), metav1.GetOptions{}); apierrors.IsNotFound(err) {
+				name := crd.GetName()
+				t.Cleanup(func() {
+					_ = env.Dynamic.Resource(crdGVR).Delete(context.Background(), name, metav1.DeleteOptions{})
+				})
+			}
 			if err := a.apply(ctx, crd, false); err != nil {
 				t.Fatalf("install %s: %v", crd.GetName(), err)
 			}
@@ -186,7 +231,7 @@ func TestEnvoyProxyCRD(t *testing.T) {
 		{"provider enum", `{"provider":{"type":"Custom"}}`, "Unsupported value"},
 		{"hpa minimum", `{"provider":{"type":"Kubernetes","kubernetes":{"envoyHpa":{"maxReplicas":0}}}}`, "should be greater than or equal to 1"},
 		{"service name pattern", `{"provider":{"type":"Kubernetes","kubernetes":{"envoyService":{"name":"Bad_Name"}}}}`, "should match"},
-		{"unknown field", `{"provider":{"type":"Kubernetes","kubernetes":{"envoyServic":{}}}}`, "unknown field"},
+		{"unknown field", `{"provider":{"type":"Kubernetes","kubernetes":{"envoyServic":{}}}}`, "field not declared in schema"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := &unstructured.Unstructured{}
