@@ -381,6 +381,10 @@ func (t *gatewayTranslator) resolveBackend(cr *compiledRoute, ref gwv1.BackendOb
 		cr.resolvedRefs.fail(string(gwv1.RouteReasonInvalidKind), "backendRef %s %s: only core Services are supported", kind, key)
 		return backend{}, false
 	}
+	t.deps.add(&t.deps.services, key)
+	if ns != r.Namespace {
+		t.deps.addNS(&t.deps.grantNamespaces, ns)
+	}
 	if !t.ix.referenceAllowed(gwv1.GroupName, "HTTPRoute", r.Namespace, "", "Service", ns, string(ref.Name)) {
 		cr.resolvedRefs.fail(string(gwv1.RouteReasonRefNotPermitted), "backendRef Service %s is in another namespace and no ReferenceGrant allows it", key)
 		return backend{}, false

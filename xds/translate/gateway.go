@@ -28,6 +28,45 @@ type gatewayTranslator struct {
 	loadAssignments map[string]*endpointv3.ClusterLoadAssignment
 	secrets         map[string]*tlsv3.Secret
 	routeStatus     []RouteParentStatus
+	deps            deps
+}
+
+// deps collects the Dependencies of a translation.
+type deps struct {
+	services, secrets     map[k8stypes.NamespacedName]bool
+	grantNamespaces, nses map[string]bool
+}
+
+func (d *deps) add(set *map[k8stypes.NamespacedName]bool, key k8stypes.NamespacedName) {
+	if *set == nil {
+		*set = map[k8stypes.NamespacedName]bool{}
+	}
+	(*set)[key] = true
+}
+
+func (d *deps) addNS(set *map[string]bool, ns string) {
+	if *set == nil {
+		*set = map[string]bool{}
+	}
+	(*set)[ns] = true
+}
+
+func sortedKeys(set map[k8stypes.NamespacedName]bool) []k8stypes.NamespacedName {
+	out := make([]k8stypes.NamespacedName, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return lessKey(out[i], out[j]) })
+	return out
+}
+
+func sortedStrings(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // listenerState is one Gateway listener while it is being translated.
@@ -98,6 +137,17 @@ func (t *gatewayTranslator) translate() *Result {
 	res.Version = Version(res.Resources)
 	for _, ls := range t.listeners {
 		res.Listeners = append(res.Listeners, ls.status())
+	}
+	routes := map[k8stypes.NamespacedName]bool{}
+	for _, r := range t.ix.routes[res.Gateway] {
+		routes[k8stypes.NamespacedName{Namespace: r.Namespace, Name: r.Name}] = true
+	}
+	res.Dependencies = Dependencies{
+		HTTPRoutes:               sortedKeys(routes),
+		Services:                 sortedKeys(t.deps.services),
+		Secrets:                  sortedKeys(t.deps.secrets),
+		ReferenceGrantNamespaces: sortedStrings(t.deps.grantNamespaces),
+		Namespaces:               sortedStrings(t.deps.nses),
 	}
 	return res
 }
@@ -264,6 +314,10 @@ func (t *gatewayTranslator) resolveCertificate(ref gwv1.SecretObjectReference) (
 	if group != "" || kind != "Secret" {
 		return "", string(gwv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("certificateRef %s %s: only core Secrets are supported", kind, key)
 	}
+	t.deps.add(&t.deps.secrets, key)
+	if ns != t.gw.Namespace {
+		t.deps.addNS(&t.deps.grantNamespaces, ns)
+	}
 	if !t.ix.referenceAllowed(gwv1.GroupName, "Gateway", t.gw.Namespace, "", "Secret", ns, string(ref.Name)) {
 		return "", string(gwv1.ListenerReasonRefNotPermitted), fmt.Sprintf("certificateRef Secret %s is in another namespace and no ReferenceGrant allows it", key)
 	}
@@ -362,6 +416,7 @@ func (t *gatewayTranslator) allowsRoute(ls *listenerState, ns string) bool {
 		if ls.selector == nil {
 			return false
 		}
+		t.deps.addNS(&t.deps.nses, ns)
 		set := labels.Set{corev1.LabelMetadataName: ns}
 		if n, ok := t.ix.namespaces[ns]; ok {
 			set = labels.Merge(labels.Set(n.Labels), set)

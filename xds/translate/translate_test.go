@@ -3,6 +3,7 @@ package translate_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -270,4 +271,32 @@ func describeRef(p gwv1.ParentReference) string {
 		s += ":" + strconv.Itoa(int(*p.Port))
 	}
 	return s
+}
+
+// TestDependencies checks that a result lists what its translation looked
+// up, found or not, so a controller knows which Gateways a change affects.
+func TestDependencies(t *testing.T) {
+	nn := func(ns, name string) k8stypes.NamespacedName {
+		return k8stypes.NamespacedName{Namespace: ns, Name: name}
+	}
+	backends := translate.Translate(loadInput(t, "testdata/backends.in.yaml"), translate.DefaultOptions())[0].Dependencies
+	wantBackends := translate.Dependencies{
+		HTTPRoutes:               []k8stypes.NamespacedName{nn("front", "cross"), nn("front", "kind"), nn("front", "weights")},
+		Services:                 []k8stypes.NamespacedName{nn("backend", "shared"), nn("front", "missing"), nn("front", "v1"), nn("front", "v2"), nn("secret-ns", "private")},
+		Secrets:                  []k8stypes.NamespacedName{},
+		ReferenceGrantNamespaces: []string{"backend", "secret-ns"},
+		Namespaces:               []string{},
+	}
+	if !reflect.DeepEqual(backends, wantBackends) {
+		t.Errorf("backends dependencies:\n got %+v\nwant %+v", backends, wantBackends)
+	}
+	https := translate.Translate(loadInput(t, "testdata/https.in.yaml"), translate.DefaultOptions())[0].Dependencies
+	wantSecrets := []k8stypes.NamespacedName{nn("certs", "shop-cert"), nn("other", "other-cert"), nn("web", "bad-cert"), nn("web", "does-not-exist"), nn("web", "wildcard-cert")}
+	if !reflect.DeepEqual(https.Secrets, wantSecrets) || !reflect.DeepEqual(https.ReferenceGrantNamespaces, []string{"certs", "other"}) {
+		t.Errorf("https dependencies: secrets %v, grant namespaces %v", https.Secrets, https.ReferenceGrantNamespaces)
+	}
+	status := translate.Translate(loadInput(t, "testdata/status.in.yaml"), translate.DefaultOptions())[0].Dependencies
+	if !reflect.DeepEqual(status.Namespaces, []string{"blue", "red"}) {
+		t.Errorf("status dependencies: namespaces %v, want [blue red]", status.Namespaces)
+	}
 }

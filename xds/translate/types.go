@@ -106,6 +106,28 @@ type Result struct {
 	// Routes holds one status per (HTTPRoute, parentRef naming this
 	// Gateway), sorted by route then parentRef order.
 	Routes []RouteParentStatus
+	// Dependencies are the objects this translation looked up.
+	Dependencies Dependencies
+}
+
+// Dependencies lists, sorted, the objects a Gateway's translation looked up
+// (found or not), so that a controller re-translates only the Gateways a
+// change affects: a change to any of them (or its creation or deletion) may
+// change the Result. The Gateway itself, GatewayClasses and Options are not
+// listed.
+type Dependencies struct {
+	// HTTPRoutes with a parentRef naming the Gateway.
+	HTTPRoutes []k8stypes.NamespacedName
+	// Services referenced by backendRefs and mirrors (their EndpointSlices
+	// are found by the kubernetes.io/service-name label).
+	Services []k8stypes.NamespacedName
+	// Secrets referenced by certificateRefs.
+	Secrets []k8stypes.NamespacedName
+	// ReferenceGrantNamespaces are the namespaces whose ReferenceGrants
+	// were consulted for a cross-namespace reference.
+	ReferenceGrantNamespaces []string
+	// Namespaces whose labels an allowedRoutes selector was matched against.
+	Namespaces []string
 }
 
 // ListenerStatus is the status of one Gateway listener.
