@@ -19,7 +19,9 @@
 //	}
 //
 // Every Gateway gets its own set of resources; nothing from one Gateway
-// (above all its TLS secrets) appears in another Gateway's result.
+// (above all its TLS secrets) appears in another Gateway's result. A
+// Result's Dependencies list the objects its translation looked up, so a
+// controller can re-translate only the Gateways an object change affects.
 //
 // # What the proxy gets
 //
