@@ -3,11 +3,33 @@
 // make up its Envoy data plane in the Gateway's namespace, plus the identity
 // of the inventory that tracks the bundle:
 //
-//	refs, err := render.ResolveParametersRefs(class, gw)   // which EnvoyProxy objects to fetch
+//	refs, err := render.ResolveParametersRefs(class, gw) // which EnvoyProxy objects to fetch
 //	bundle, err := render.Render(render.Input{GatewayClass: class, Gateway: gw,
-//		ClassParameters: classProxy, GatewayParameters: gwProxy}, render.DefaultOptions())
+//		ClassParameters: classProxy, GatewayParameters: gwProxy}, opts)
+//	objs, err := bundle.Unstructured() // for server-side apply
 //
 // It is pure: no client, no context, no clock, no randomness. The same input
 // always gives byte-identical output. Every derived name and label lives in
 // names.go.
+//
+// Choices worth knowing:
+//
+//   - Envoy gets the xDS token and the xDS CA each through a file-based SDS
+//     resource, not as plain files in the bootstrap: Envoy re-reads SDS files
+//     and the files they name when Kubernetes swaps a projected volume, so a
+//     rotated token and a rotated CA are used without restarting Envoy (a
+//     bootstrap's trusted_ca would be read once). The token reaches the xDS
+//     server as "authorization: Bearer <token>" through the
+//     credential_injector upstream HTTP filter of the xDS cluster.
+//   - The pod template carries a digest of the bootstrap, so a bootstrap
+//     change (new xDS address, say) rolls the pods; a CA change does not need
+//     to.
+//   - Objects carry an owner reference to the Gateway when its UID is known:
+//     the inventory and finalizer do the clean-up, Kubernetes garbage
+//     collection is the backstop if the finalizer is ever forced off.
+//   - Listener ports that would collide with Envoy's own (admin, readiness,
+//     shutdown manager) are refused with a GatewayError instead of producing a
+//     pod that cannot start.
+//   - Bundle.Objects are typed; Unstructured converts them (that conversion
+//     costs more than rendering, see docs/benchmarks.md).
 package render
