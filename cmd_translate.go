@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -13,8 +15,9 @@ import (
 
 func newTranslateCmd() *cobra.Command {
 	var (
-		files  []string
-		output string
+		files    []string
+		output   string
+		gateways []string
 		opts   = translate.DefaultOptions()
 	)
 	var controllerName string
@@ -47,6 +50,11 @@ validated as Envoy would validate them; nothing is printed if one fails.`,
 				return err
 			}
 			results := translate.Translate(translate.InputFromSet(set), opts)
+			if len(gateways) > 0 {
+				if results, err = selectGateways(results, gateways); err != nil {
+					return err
+				}
+			}
 			for _, r := range results {
 				if err := translate.Validate(r.Resources); err != nil {
 					return fmt.Errorf("gateway %s: %w", r.Gateway, err)
@@ -65,8 +73,37 @@ validated as Envoy would validate them; nothing is printed if one fails.`,
 	}
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, `manifest file ("-" for stdin); repeatable`)
 	cmd.Flags().StringVarP(&output, "output", "o", string(translate.FormatYAML), "output format: yaml or json")
+	cmd.Flags().StringArrayVarP(&gateways, "gateway", "g", nil, "print only this Gateway (NAMESPACE/NAME); repeatable")
 	cmd.Flags().StringVar(&controllerName, "controller-name", defaultControllerName, "GatewayClass controllerName berth serves")
 	cmd.Flags().Int32Var(&opts.PrivilegedPortOffset, "privileged-port-offset", opts.PrivilegedPortOffset, "added to listener ports below 1024 to get the port Envoy binds")
 	cmd.Flags().Uint32Var(&opts.XffNumTrustedHops, "xff-num-trusted-hops", opts.XffNumTrustedHops, "X-Forwarded-For hops in front of Envoy that are trusted")
 	return cmd
+}
+
+// selectGateways keeps the results of the named Gateways ("namespace/name"),
+// in result order; a name that matches no translated Gateway is an error.
+func selectGateways(results []*translate.Result, names []string) ([]*translate.Result, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		if ns, name, ok := strings.Cut(n, "/"); !ok || ns == "" || name == "" {
+			return nil, fmt.Errorf("--gateway %q: want NAMESPACE/NAME", n)
+		}
+		want[n] = true
+	}
+	var out []*translate.Result
+	for _, r := range results {
+		if want[r.Gateway.String()] {
+			out = append(out, r)
+			delete(want, r.Gateway.String())
+		}
+	}
+	if len(want) > 0 {
+		var missing []string
+		for n := range want {
+			missing = append(missing, n)
+		}
+		sort.Strings(missing)
+		return nil, fmt.Errorf("no translated Gateway %s", strings.Join(missing, ", "))
+	}
+	return out, nil
 }

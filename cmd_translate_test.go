@@ -70,6 +70,21 @@ func TestTranslateJSONAndSeed(t *testing.T) {
 	}
 }
 
+func TestTranslateSelectGateway(t *testing.T) {
+	stdout, _, err := runBerth(t, "", "translate", "-f", "xds/translate/testdata/seed.in.yaml", "-g", "team-b/gateway-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout, "gateway: team-b/gateway-b") || strings.Contains(stdout, "team-a") {
+		t.Errorf("-g team-b/gateway-b printed:\n%s", stdout)
+	}
+	for _, bad := range []string{"gateway-b", "team-b/nope"} {
+		if _, _, err := runBerth(t, "", "translate", "-f", "xds/translate/testdata/seed.in.yaml", "-g", bad); err == nil {
+			t.Errorf("-g %s: no error", bad)
+		}
+	}
+}
+
 func TestTranslateErrors(t *testing.T) {
 	if _, _, err := runBerth(t, "", "translate"); err == nil || !strings.Contains(err.Error(), "no input") {
 		t.Errorf("no -f: err = %v", err)
