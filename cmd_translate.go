@@ -18,7 +18,7 @@ func newTranslateCmd() *cobra.Command {
 		files    []string
 		output   string
 		gateways []string
-		opts   = translate.DefaultOptions()
+		opts     = translate.DefaultOptions()
 	)
 	var controllerName string
 	cmd := &cobra.Command{
