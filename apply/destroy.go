@@ -39,6 +39,7 @@ func (e *Engine) Destroy(ctx context.Context, inv Inventory) (*Result, error) {
 	if live == nil {
 		// Nothing recorded, nothing to delete; an absent inventory is destroyed.
 		e.hub.setInventory(inv.Key(), nil, true)
+		e.setUnsettled(inv.Key(), false)
 		res.InventoryDeleted = true
 		res.Duration = time.Since(start)
 		return res, nil
@@ -102,6 +103,7 @@ func (e *Engine) Destroy(ctx context.Context, inv Inventory) (*Result, error) {
 	case apierrors.IsNotFound(getErr):
 		res.InventoryDeleted = true
 		e.hub.setInventory(inv.Key(), nil, true)
+		e.setUnsettled(inv.Key(), false)
 	case getErr != nil:
 		left = append(left, fmt.Errorf("confirm inventory deleted: %w", getErr))
 	default:

@@ -41,6 +41,9 @@ type Engine struct {
 
 	locksMu sync.Mutex
 	locks   map[InventoryKey]*keyLock
+	// unsettled holds inventories whose last full run did not end clean. Their next
+	// Run skips the no-op check: the watches may not have seen that run's writes yet.
+	unsettled map[InventoryKey]bool
 }
 
 type keyLock struct {
@@ -53,6 +56,9 @@ type keyLock struct {
 // one kubectl Factory over those), and the shared watches. It makes no API request;
 // discovery and watches start on first use. Close stops the watches.
 func New(cfg *rest.Config, opts Options) (*Engine, error) {
+	if cfg == nil {
+		return nil, fmt.Errorf("apply: nil rest config")
+	}
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("apply options: %w", err)
 	}
@@ -109,6 +115,7 @@ func New(cfg *rest.Config, opts Options) (*Engine, error) {
 		invClient: invClient,
 		cancel:    cancel,
 		locks:     map[InventoryKey]*keyLock{},
+		unsettled: map[InventoryKey]bool{},
 	}
 	e.hub = newHub(ctx, opts.Logger, dyn, mapper, mapper.Reset, opts)
 	return e, nil
@@ -180,6 +187,23 @@ func (e *Engine) lock(k InventoryKey) (unlock func()) {
 		}
 		e.locksMu.Unlock()
 	}
+}
+
+// setUnsettled marks or clears an inventory whose last full run did not end clean.
+func (e *Engine) setUnsettled(k InventoryKey, v bool) {
+	e.locksMu.Lock()
+	defer e.locksMu.Unlock()
+	if v {
+		e.unsettled[k] = true
+	} else {
+		delete(e.unsettled, k)
+	}
+}
+
+func (e *Engine) isUnsettled(k InventoryKey) bool {
+	e.locksMu.Lock()
+	defer e.locksMu.Unlock()
+	return e.unsettled[k]
 }
 
 // inventoryTemplate is the ConfigMap cli-utils creates for inv.

@@ -537,3 +537,46 @@ func TestInvalidObjectDoesNotAbortTheRun(t *testing.T) {
 		t.Errorf("the failed object must block: %s", res.Message())
 	}
 }
+
+// TestRevertAfterUncleanRun: a run that changed some objects but did not end clean
+// (here: one object belongs to someone else) is followed by a run back to the
+// previous set; that run must write the previous values again, not answer no-op
+// from watches that may not have seen the unclean run's writes.
+func TestRevertAfterUncleanRun(t *testing.T) {
+	env := testenv.Get(t)
+	ns := env.Namespace(t)
+	ctx := ctxFor(t, 2*time.Minute)
+	eng, _ := newEngine(t, nil)
+	inv := inventoryFor(ns, "gw")
+	good := func() []*unstructured.Unstructured {
+		return []*unstructured.Unstructured{configMap(ns, "envoy-config", map[string]any{"v": "1"})}
+	}
+	if _, err := eng.Run(ctx, inv, good()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "taken"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Run(ctx, inv, []*unstructured.Unstructured{configMap(ns, "envoy-config", map[string]any{"v": "2"}), serviceAccount(ns, "taken")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAction(t, res, "ConfigMap", "envoy-config", ActionConfigured)
+	wantAction(t, res, "ServiceAccount", "taken", ActionSkipped)
+
+	res, err = eng.Run(ctx, inv, good())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NoOp {
+		t.Fatal("revert after an unclean run answered no-op")
+	}
+	wantAction(t, res, "ConfigMap", "envoy-config", ActionConfigured)
+	cm, err := env.Client.CoreV1().ConfigMaps(ns).Get(ctx, "envoy-config", metav1.GetOptions{})
+	if err != nil || cm.Data["v"] != "1" {
+		t.Errorf("value after revert: %v %v", cm.Data, err)
+	}
+	if sa, err := env.Client.CoreV1().ServiceAccounts(ns).Get(ctx, "taken", metav1.GetOptions{}); err != nil || sa.Annotations[inventory.OwningInventoryKey] != "" {
+		t.Errorf("the foreign ServiceAccount was touched or removed: %v %v", sa, err)
+	}
+}

@@ -55,7 +55,7 @@ func (e *Engine) Run(ctx context.Context, inv Inventory, objs []*unstructured.Un
 	if err != nil {
 		return nil, e.runError(ctx, inv, err)
 	}
-	if live != nil && live.GetAnnotations()[annotationSetDigest] == digest {
+	if live != nil && live.GetAnnotations()[annotationSetDigest] == digest && !e.isUnsettled(inv.Key()) {
 		if res, ok := e.noOp(ctx, inv, desired, live); ok {
 			res.Duration = time.Since(start)
 			return res, nil
@@ -141,6 +141,7 @@ func (e *Engine) noOp(ctx context.Context, inv Inventory, desired []*unstructure
 // fullRun runs cli-utils' applier and turns its events into a Result.
 func (e *Engine) fullRun(ctx context.Context, inv Inventory, invInfo inventory.Info, runInv *runInventory, desired []*unstructured.Unstructured, digest string) (*Result, error) {
 	res := &Result{Inventory: inv.Key()}
+	e.setUnsettled(inv.Key(), true)
 	rec := newRecorder(e.c.dynamic)
 	applier, err := cliapply.NewApplierBuilder().
 		WithFactory(e.factory).
@@ -215,7 +216,9 @@ func (e *Engine) fullRun(ctx context.Context, inv Inventory, invInfo inventory.I
 	if err := e.recordDigests(ctx, inv, digest, combineDigests(owned)); err != nil {
 		// Not fatal: the next Run is a full run instead of a no-op.
 		e.log.Error(err, "recording applied digests", "inventory", inv.Key().String())
+		return res, nil
 	}
+	e.setUnsettled(inv.Key(), false)
 	return res, nil
 }
 
