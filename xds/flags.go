@@ -1,0 +1,15 @@
+package xds
+
+import "github.com/spf13/pflag"
+
+// BindFlags binds the options a deployment tunes to --xds-* flags, with
+// o's current values as defaults (start from DefaultOptions).
+func (o *Options) BindFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Address, "xds-address", o.Address, "address the xDS server listens on (every replica serves)")
+	fs.StringVar(&o.Auth.Audience, "xds-audience", o.Auth.Audience, "audience of the projected ServiceAccount token proxies present")
+	fs.BoolVar(&o.Auth.AllowUnboundTokens, "xds-allow-unbound-tokens", o.Auth.AllowUnboundTokens,
+		"accept ServiceAccount tokens not bound to a pod (for apiservers that do not report the binding)")
+	fs.DurationVar(&o.Auth.ReviewTimeout, "xds-token-review-timeout", o.Auth.ReviewTimeout, "timeout of one TokenReview")
+	fs.IntVar(&o.Auth.CacheSize, "xds-token-cache-size", o.Auth.CacheSize, "token review results kept (LRU)")
+	fs.Uint32Var(&o.MaxConcurrentStreams, "xds-max-streams-per-connection", o.MaxConcurrentStreams, "concurrent streams per client connection")
+}
