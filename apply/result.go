@@ -286,7 +286,9 @@ type ObjectStatus struct {
 	Ref     ObjectRef
 	Status  Status
 	Message string
-	// Live is the watched object (managed fields stripped), nil when not found.
+	// Live is the watched object, nil when not found. Read-only. Watched copies
+	// carry no managedFields (the engine keeps a digest of its own fields in an
+	// in-memory annotation instead).
 	Live *unstructured.Unstructured
 }
 

@@ -242,9 +242,9 @@ func (h *hub) startKind(kw *kindWatch) {
 		inf := h.newInformer(mapping.Resource, ns, h.selector)
 		gk := kw.gk
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(o any) { h.onObject(gk, o, false) },
-			UpdateFunc: func(_, o any) { h.onObject(gk, o, false) },
-			DeleteFunc: func(o any) { h.onObject(gk, o, true) },
+			AddFunc:    func(o any) { h.onObject(gk, nil, o, false) },
+			UpdateFunc: func(old, o any) { h.onObject(gk, old, o, false) },
+			DeleteFunc: func(o any) { h.onObject(gk, nil, o, true) },
 		})
 		kw.informers[ns] = inf
 		synced = append(synced, inf.HasSynced)
@@ -269,7 +269,7 @@ func (h *hub) startKind(kw *kindWatch) {
 	h.notify(keys...)
 }
 
-func (h *hub) onObject(gk schema.GroupKind, o any, deleted bool) {
+func (h *hub) onObject(gk schema.GroupKind, old, o any, deleted bool) {
 	u := asUnstructured(o)
 	if u == nil {
 		return
@@ -287,12 +287,31 @@ func (h *hub) onObject(gk schema.GroupKind, o any, deleted bool) {
 			w.push(pollevent.Event{Type: pollevent.ResourceUpdateEvent, Resource: rs})
 		}
 	}
-	keys := make([]InventoryKey, 0, len(h.owners[id]))
-	for k := range h.owners[id] {
-		keys = append(keys, k)
+	var keys []InventoryKey
+	if prev := asUnstructured(old); prev == nil || deleted || changedForOwners(resourceStatus(id, prev), rs) {
+		keys = make([]InventoryKey, 0, len(h.owners[id]))
+		for k := range h.owners[id] {
+			keys = append(keys, k)
+		}
 	}
 	h.mu.RUnlock()
 	h.notify(keys...)
+}
+
+// changedForOwners is true when an update matters to an inventory's owner: the
+// kstatus status or message moved, the spec generation moved, or the values in the
+// fields the engine owns changed (drift to restore). Status-only churn (a pod
+// restarting, a resync) does not wake subscribers.
+func changedForOwners(prev, next *pollevent.ResourceStatus) bool {
+	if prev.Status != next.Status || prev.Message != next.Message {
+		return true
+	}
+	if prev.Resource == nil || next.Resource == nil {
+		return prev.Resource != next.Resource
+	}
+	return prev.Resource.GetGeneration() != next.Resource.GetGeneration() ||
+		prev.Resource.GetAnnotations()[cachedOwnedDigest] != next.Resource.GetAnnotations()[cachedOwnedDigest] ||
+		(prev.Resource.GetDeletionTimestamp() == nil) != (next.Resource.GetDeletionTimestamp() == nil)
 }
 
 // resourceStatus computes kstatus from the object alone (no generated-resource
