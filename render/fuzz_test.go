@@ -77,11 +77,12 @@ func FuzzRenderManifest(f *testing.F) {
 // FuzzRenderSpec builds Gateways and EnvoyProxies from arbitrary field
 // values, reaching deeper than text mutations of whole manifests do.
 func FuzzRenderSpec(f *testing.F) {
-	f.Add("team-a", "gateway-a", uint16(8080), uint16(80), "HTTP", "LoadBalancer", "", int32(1), int32(0), int32(0), "", "", "x", "y", "")
-	f.Add("n", "g.with.dots", uint16(19001), uint16(443), "UDP", "ClusterIP", "svc", int32(-1), int32(3), int32(1), "1", "", "bad key", "v", "img")
-	f.Add(strings.Repeat("a", 63), strings.Repeat("b", 253), uint16(0), uint16(65535), "TLS", "NodePort", "Bad_Name", int32(5), int32(2), int32(9), "", "50%", "k", strings.Repeat("v", 64), "")
+	f.Add("team-a", "gateway-a", uint16(8080), uint16(80), "HTTP", "LoadBalancer", "", int32(1), int32(0), int32(0), "", "", "x", "y", "", "", "")
+	f.Add("n", "g.with.dots", uint16(19001), uint16(443), "UDP", "ClusterIP", "svc", int32(-1), int32(3), int32(1), "1", "", "bad key", "v", "img", "NodePort", "")
+	f.Add(strings.Repeat("a", 63), strings.Repeat("b", 253), uint16(0), uint16(65535), "TLS", "NodePort", "Bad_Name", int32(5), int32(2), int32(9), "", "50%", "k", strings.Repeat("v", 64), "", "", "example.com/lb")
+	f.Add("team-a", "gw", uint16(8080), uint16(8080), "HTTPS", "", "", int32(2), int32(0), int32(0), "", "", "a", "b", "", "LoadBalancer", "example.com/lb")
 	f.Fuzz(func(t *testing.T, ns, name string, port1, port2 uint16, proto, svcType, svcName string,
-		replicas, hpaMin, hpaMax int32, pdbMin, pdbMax, labelKey, labelValue, image string) {
+		replicas, hpaMin, hpaMax int32, pdbMin, pdbMax, labelKey, labelValue, image, classSvcType, classLBClass string) {
 		gw := &gwv1.Gateway{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 			Spec: gwv1.GatewaySpec{
@@ -97,10 +98,13 @@ func FuzzRenderSpec(f *testing.F) {
 				},
 			},
 		}
-		typ := v1alpha1.ServiceType(svcType)
 		k := &v1alpha1.EnvoyProxyKubernetesProvider{
-			EnvoyService:    &v1alpha1.KubernetesServiceSpec{Type: &typ, Labels: map[string]string{labelKey: labelValue}},
+			EnvoyService:    &v1alpha1.KubernetesServiceSpec{Labels: map[string]string{labelKey: labelValue}},
 			EnvoyDeployment: &v1alpha1.KubernetesDeploymentSpec{Replicas: &replicas},
+		}
+		if svcType != "" {
+			typ := v1alpha1.ServiceType(svcType)
+			k.EnvoyService.Type = &typ
 		}
 		if svcName != "" {
 			k.EnvoyService.Name = &svcName
@@ -127,8 +131,26 @@ func FuzzRenderSpec(f *testing.F) {
 			Spec:       v1alpha1.EnvoyProxySpec{Provider: &v1alpha1.EnvoyProxyProvider{Type: v1alpha1.ProviderTypeKubernetes, Kubernetes: k}},
 		}
 		class := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "berth"}, Spec: gwv1.GatewayClassSpec{ControllerName: testControllerName}}
+		in := Input{GatewayClass: class, Gateway: gw, GatewayParameters: ep}
+		if classSvcType != "" || classLBClass != "" {
+			// A class-level EnvoyProxy underneath, merged with the Gateway's.
+			cs := &v1alpha1.KubernetesServiceSpec{}
+			if classSvcType != "" {
+				typ := v1alpha1.ServiceType(classSvcType)
+				cs.Type = &typ
+			}
+			if classLBClass != "" {
+				cs.LoadBalancerClass = &classLBClass
+			}
+			class.Spec.ParametersRef = &gwv1.ParametersReference{Group: v1alpha1.GroupName, Kind: v1alpha1.KindEnvoyProxy, Name: "class", Namespace: (*gwv1.Namespace)(&ns)}
+			in.ClassParameters = &v1alpha1.EnvoyProxy{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "class"},
+				Spec: v1alpha1.EnvoyProxySpec{Provider: &v1alpha1.EnvoyProxyProvider{Type: v1alpha1.ProviderTypeKubernetes,
+					Kubernetes: &v1alpha1.EnvoyProxyKubernetesProvider{EnvoyService: cs}}},
+			}
+		}
 		mustRenderValid(t, func() ([]*Bundle, error) {
-			b, err := Render(Input{GatewayClass: class, Gateway: gw, GatewayParameters: ep}, testOptions())
+			b, err := Render(in, testOptions())
 			if err != nil {
 				return nil, err
 			}

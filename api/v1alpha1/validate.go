@@ -59,11 +59,11 @@ func (s *EnvoyProxySpec) Validate() error {
 			if c.Image != nil && c.ImageRepository != nil {
 				v.add(base+"envoyDeployment.container", "image and imageRepository are mutually exclusive")
 			}
-			if c.Image != nil && *c.Image == "" {
-				v.add(base+"envoyDeployment.container.image", "must not be empty")
+			if c.Image != nil {
+				v.imageRef(base+"envoyDeployment.container.image", *c.Image, imageChars+"@")
 			}
-			if c.ImageRepository != nil && *c.ImageRepository == "" {
-				v.add(base+"envoyDeployment.container.imageRepository", "must not be empty")
+			if c.ImageRepository != nil {
+				v.imageRef(base+"envoyDeployment.container.imageRepository", *c.ImageRepository, imageChars)
 			}
 			for i, e := range c.Env {
 				for _, msg := range validation.IsEnvVarName(e.Name) {
@@ -301,6 +301,25 @@ func (v *fieldErrs) intOrPercent(field string, x *intstr.IntOrString) {
 	}
 	if pct < 0 || pct > 100 {
 		v.add(field, "percentage must be between 0%% and 100%%, got %q", x.StrVal)
+	}
+}
+
+// imageChars are the characters of an image repository (registry host and
+// port, path); a full image reference adds "@" for a digest.
+const imageChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/:+"
+
+// imageRef checks that ref is non-empty and made of allowed characters
+// only.
+func (v *fieldErrs) imageRef(field, ref, allowed string) {
+	if ref == "" {
+		v.add(field, "must not be empty")
+		return
+	}
+	for _, r := range ref {
+		if !strings.ContainsRune(allowed, r) {
+			v.add(field, "%q is not a valid image reference: character %q is not allowed", ref, r)
+			return
+		}
 	}
 }
 

@@ -120,3 +120,31 @@ func TestUnsupported(t *testing.T) {
 		t.Fatalf("empty spec: %v", got)
 	}
 }
+
+func TestValidateImages(t *testing.T) {
+	for _, tc := range []struct {
+		image, repo *string
+		ok          bool
+	}{
+		{ptr.To("docker.io/envoyproxy/envoy:distroless-v1.40.0"), nil, true},
+		{ptr.To("reg:5000/envoy@sha256:0123abcd"), nil, true},
+		{nil, ptr.To("registry.example.com:5000/mirror/envoy"), true},
+		{nil, ptr.To("mirror/envoy@sha256:00"), false},
+		{ptr.To("envoy latest"), nil, false},
+		{ptr.To("envoy\x7f"), nil, false},
+		{ptr.To(""), nil, false},
+		{nil, ptr.To("\xff"), false},
+	} {
+		s := kube(&EnvoyProxyKubernetesProvider{EnvoyDeployment: &KubernetesDeploymentSpec{Container: &KubernetesContainerSpec{Image: tc.image, ImageRepository: tc.repo}}})
+		if err := s.Validate(); (err == nil) != tc.ok {
+			t.Errorf("image %v, repository %v: err = %v, want ok=%v", ptrString(tc.image), ptrString(tc.repo), err, tc.ok)
+		}
+	}
+}
+
+func ptrString(p *string) string {
+	if p == nil {
+		return "<nil>"
+	}
+	return *p
+}
