@@ -24,12 +24,12 @@ import (
 // a later Destroy can finish the job.
 func (e *Engine) Destroy(ctx context.Context, inv Inventory) (*Result, error) {
 	start := time.Now()
+	res := &Result{Inventory: inv.Key()}
 	if err := inv.validate(); err != nil {
-		return nil, err
+		return res, err
 	}
 	unlock := e.lock(inv.Key())
 	defer unlock()
-	res := &Result{Inventory: inv.Key()}
 	invInfo := inventory.WrapInventoryInfoObj(e.inventoryTemplate(inv))
 	live, runInv, err := e.readInventory(inv, invInfo)
 	if err != nil {
@@ -110,6 +110,8 @@ func (e *Engine) Destroy(ctx context.Context, inv Inventory) (*Result, error) {
 		left = append(left, errors.New("inventory still exists"))
 	}
 	res.Duration = time.Since(start)
+	e.log.V(1).Info("apply: destroyed", "inventory", inv.Key().String(), "deleted", res.Count(ActionDeleted),
+		"inventoryDeleted", res.InventoryDeleted, "duration", res.Duration, "error", err, "left", len(left))
 	if err != nil {
 		return res, e.runError(ctx, inv, err)
 	}

@@ -32,20 +32,21 @@ var namespaceGVR = schema.GroupVersionResource{Version: "v1", Resource: "namespa
 //
 // The error is non-nil when the run as a whole failed (the inventory could not be
 // read or written, the namespace is terminating, ctx ended); the Result then still
-// says what happened to each object. Object-level failures alone (a skipped object,
+// says what happened to each object it reached (the Result is never nil). Object-level failures alone (a skipped object,
 // a rejected apply) are reported in the Result, not as an error.
 func (e *Engine) Run(ctx context.Context, inv Inventory, objs []*unstructured.Unstructured) (*Result, error) {
 	start := time.Now()
+	res := &Result{Inventory: inv.Key()}
 	if err := inv.validate(); err != nil {
-		return nil, err
+		return res, err
 	}
 	desired, err := e.prepare(inv, objs)
 	if err != nil {
-		return nil, fmt.Errorf("apply inventory %s: %w", inv.Key(), err)
+		return res, fmt.Errorf("apply inventory %s: %w", inv.Key(), err)
 	}
 	digest, err := setDigest(desired, e.writeOpts)
 	if err != nil {
-		return nil, fmt.Errorf("apply inventory %s: %w", inv.Key(), err)
+		return res, fmt.Errorf("apply inventory %s: %w", inv.Key(), err)
 	}
 	unlock := e.lock(inv.Key())
 	defer unlock()
@@ -53,16 +54,21 @@ func (e *Engine) Run(ctx context.Context, inv Inventory, objs []*unstructured.Un
 	invInfo := inventory.WrapInventoryInfoObj(e.inventoryTemplate(inv))
 	live, runInv, err := e.readInventory(inv, invInfo)
 	if err != nil {
-		return nil, e.runError(ctx, inv, err)
+		return res, e.runError(ctx, inv, err)
 	}
 	if live != nil && live.GetAnnotations()[annotationSetDigest] == digest && !e.isUnsettled(inv.Key()) {
 		if res, ok := e.noOp(ctx, inv, desired, live); ok {
 			res.Duration = time.Since(start)
+			e.log.V(2).Info("apply: unchanged", "inventory", inv.Key().String(), "objects", len(res.Objects), "duration", res.Duration)
 			return res, nil
 		}
 	}
-	res, err := e.fullRun(ctx, inv, invInfo, runInv, desired, digest)
+	res, err = e.fullRun(ctx, inv, invInfo, runInv, desired, digest)
 	res.Duration = time.Since(start)
+	e.log.V(1).Info("apply: ran", "inventory", inv.Key().String(), "objects", len(res.Objects),
+		"created", res.Count(ActionCreated), "configured", res.Count(ActionConfigured), "pruned", res.Count(ActionPruned),
+		"skipped", res.Count(ActionSkipped), "failed", res.Count(ActionFailed), "allCurrent", res.AllCurrent(),
+		"duration", res.Duration, "error", err)
 	return res, err
 }
 
