@@ -50,6 +50,10 @@ type Options struct {
 	// KeepaliveMinTime is the shortest client ping interval tolerated;
 	// clients pinging more often are disconnected.
 	KeepaliveMinTime time.Duration
+	// MaxConnectionIdle closes a connection that has had no stream for this
+	// long (a proxy's ADS stream keeps its connection busy; this reaps
+	// connections that only ever failed authentication).
+	MaxConnectionIdle time.Duration
 	// ConnectionTimeout bounds the TLS handshake of a new connection.
 	ConnectionTimeout time.Duration
 	// MaxRecvMsgSize bounds one request message.
@@ -77,6 +81,7 @@ func DefaultOptions() Options {
 		KeepaliveTime:        30 * time.Second,
 		KeepaliveTimeout:     10 * time.Second,
 		KeepaliveMinTime:     10 * time.Second,
+		MaxConnectionIdle:    5 * time.Minute,
 		ConnectionTimeout:    10 * time.Second,
 		MaxRecvMsgSize:       4 << 20,
 		MaxHeaderListSize:    64 << 10,
@@ -140,6 +145,7 @@ func New(reviewer auth.TokenReviewer, certs CertificateSource, opts Options) (*S
 		def time.Duration
 	}{{&opts.KeepaliveTime, d.KeepaliveTime}, {&opts.KeepaliveTimeout, d.KeepaliveTimeout},
 		{&opts.KeepaliveMinTime, d.KeepaliveMinTime}, {&opts.ConnectionTimeout, d.ConnectionTimeout},
+		{&opts.MaxConnectionIdle, d.MaxConnectionIdle},
 		{&opts.ShutdownGrace, d.ShutdownGrace}} {
 		if *f.v <= 0 {
 			*f.v = f.def
@@ -188,7 +194,9 @@ func New(reviewer auth.TokenReviewer, certs CertificateSource, opts Options) (*S
 		grpc.ChainStreamInterceptor(s.streamInterceptor),
 		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
 		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: opts.KeepaliveTime, Timeout: opts.KeepaliveTimeout}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			Time: opts.KeepaliveTime, Timeout: opts.KeepaliveTimeout, MaxConnectionIdle: opts.MaxConnectionIdle,
+		}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: opts.KeepaliveMinTime, PermitWithoutStream: true}),
 		grpc.ConnectionTimeout(opts.ConnectionTimeout),
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize),
@@ -226,6 +234,13 @@ func (s *Server) Run(ctx context.Context) error {
 		return <-errc
 	}
 }
+
+// Start implements controller-runtime's manager.Runnable (it is Run).
+func (s *Server) Start(ctx context.Context) error { return s.Run(ctx) }
+
+// NeedLeaderElection is false: every replica serves xDS (proxies may
+// connect to any of them), leader or not.
+func (s *Server) NeedLeaderElection() bool { return false }
 
 // Stop ends every stream with Unavailable (proxies reconnect, to another
 // replica if this one is going away), waits up to ShutdownGrace for

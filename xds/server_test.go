@@ -511,3 +511,62 @@ func TestStopEndsStreamsWithUnavailable(t *testing.T) {
 		t.Fatalf("Stop took %v with an open stream", d)
 	}
 }
+
+func TestRunServesUntilCancelled(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	co := certs.DefaultOptions()
+	co.Namespace = "berth-system"
+	co.DNSNames = certs.DNSNames("berth-xds", "berth-system")
+	cm, _ := certs.New(fake.NewClientset().CoreV1(), co)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = cm.Run(ctx) }() // loads without a prior Ensure
+	opts := xds.DefaultOptions()
+	opts.Address = addr
+	srv, err := xds.New(&fakeReviewer{}, cm, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Start(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for cm.CABundle() == nil || func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	}() {
+		if time.Now().After(deadline) {
+			t.Fatal("server or certificate never came up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	creds, _ := xdstest.TLS(cm.CABundle(), "berth-xds.berth-system.svc")
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c, err := xdstest.Start(ctxT(t), conn, xdstest.Options{Token: "x", Node: node(gwA)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitEnd(ctxT(t)); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("got %v, want Unauthenticated (served over TLS)", err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}

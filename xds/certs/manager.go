@@ -386,10 +386,23 @@ func (m *Manager) load(sec *corev1.Secret) error {
 	return nil
 }
 
-// Run keeps the material current until ctx ends: it re-syncs on every
-// change of the Secret and every ResyncInterval, and logs (never exits on)
-// transient errors. Call Ensure first.
+// Run keeps the material current until ctx ends: it syncs until the first
+// success (retrying with backoff; call Ensure before to block on it), then
+// re-syncs on every change of the Secret and every ResyncInterval, and logs
+// (never exits on) transient errors.
 func (m *Manager) Run(ctx context.Context) error {
+	for backoff := time.Second; m.current.Load() == nil; backoff = min(2*backoff, 30*time.Second) {
+		err := m.Ensure(ctx)
+		if err == nil {
+			break
+		}
+		m.log.Error("xDS TLS material not available yet", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+	}
 	tick := time.NewTicker(m.opts.ResyncInterval)
 	defer tick.Stop()
 	for {
@@ -451,3 +464,10 @@ func (m *Manager) watch(ctx context.Context) <-chan watch.Event {
 	}()
 	return out
 }
+
+// Start implements controller-runtime's manager.Runnable (it is Run).
+func (m *Manager) Start(ctx context.Context) error { return m.Run(ctx) }
+
+// NeedLeaderElection is false: every replica serves xDS, so every replica
+// needs the certificate.
+func (m *Manager) NeedLeaderElection() bool { return false }
