@@ -56,11 +56,19 @@ type fakeReviewer struct {
 	mu    sync.Mutex
 	ids   map[string]xds.Identity
 	err   error
+	hang  bool // every review waits for its context
 	calls atomic.Int64
 }
 
-func (f *fakeReviewer) Review(_ context.Context, tok string, aud []string) (*authv1.TokenReviewStatus, error) {
+func (f *fakeReviewer) Review(ctx context.Context, tok string, aud []string) (*authv1.TokenReviewStatus, error) {
 	f.calls.Add(1)
+	f.mu.Lock()
+	hang := f.hang
+	f.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
@@ -568,5 +576,43 @@ func TestRunServesUntilCancelled(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after cancel")
+	}
+}
+
+// A hanging apiserver costs each new token at most the review timeout, and
+// never delays streams whose tokens are cached.
+func TestHangingApiserverStallsNothing(t *testing.T) {
+	h := newHarness(t, func(o *xds.Options) { o.Auth.ReviewTimeout = 300 * time.Millisecond })
+	h.publish(t, gwA, idA, fixA.Resources())
+	cached := h.reviewer.tokenFor(t, idA, time.Hour)
+	c := start(t, h, xdstest.Options{Token: cached, Node: node(gwA)})
+	if err := c.Wait(ctxT(t), complete); err != nil {
+		t.Fatal(err)
+	}
+	h.reviewer.mu.Lock()
+	h.reviewer.hang = true
+	h.reviewer.mu.Unlock()
+
+	// 100 streams with fresh tokens pile up on the hanging apiserver.
+	var stuck []*xdstest.Client
+	for range 100 {
+		stuck = append(stuck, start(t, h, xdstest.Options{Token: h.reviewer.tokenFor(t, idA, time.Hour), Node: node(gwA)}))
+	}
+	// Meanwhile a stream with the cached token is served at once.
+	begin := time.Now()
+	c2 := start(t, h, xdstest.Options{Token: cached, Node: node(gwA), Delta: true})
+	if err := c2.Wait(ctxT(t), complete); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(begin); d > 2*time.Second {
+		t.Fatalf("a cached token waited %v behind a hanging apiserver", d)
+	}
+	for _, s := range stuck {
+		if err := s.WaitEnd(ctxT(t)); status.Code(err) != codes.Unavailable {
+			t.Fatalf("got %v, want Unavailable", err)
+		}
+	}
+	if d := time.Since(begin); d > 8*time.Second {
+		t.Fatalf("100 streams with uncached tokens took %v to be refused", d)
 	}
 }
