@@ -73,13 +73,15 @@ type Options struct {
 	// DeleteTimeout bounds how long Destroy waits for deleted objects to be gone
 	// (NotFound) before it removes the inventory. Must be > 0.
 	DeleteTimeout time.Duration
-	// ManagedLabel is a label key and value stamped on every applied object and every
-	// inventory ConfigMap. The engine's shared watches select on it, and Inventories
-	// lists by it, so it must be unique to this controller.
+	// ManagedLabelKey and ManagedLabelValue form a label stamped on every applied
+	// object and every inventory ConfigMap. The engine's shared watches select on it
+	// and Inventories lists by it, so the pair must be unique to this controller
+	// (default app.kubernetes.io/managed-by=berth).
 	ManagedLabelKey   string
 	ManagedLabelValue string
-	// Namespaces limits the shared watches and Inventories to these namespaces (for a
-	// controller whose RBAC is namespaced). Empty means cluster-wide watches.
+	// Namespaces limits the shared watches and Inventories to these namespaces, for
+	// a controller whose RBAC is namespaced; objects elsewhere are then never seen
+	// (their status stays Unknown). Empty means cluster-wide watches.
 	Namespaces []string
 	// QPS and Burst set the client rate limit of the engine's shared clients when > 0
 	// (client-go's own default of 5 QPS throttles concurrent runs badly).
