@@ -494,7 +494,7 @@ func TestOneTokenReviewForManyStreams(t *testing.T) {
 func TestStreamEndsWhenTokenExpires(t *testing.T) {
 	h := newHarness(t, nil)
 	h.publish(t, gwA, idA, fixA.Resources())
-	c := start(t, h, xdstest.Options{Token: h.reviewer.tokenFor(t, idA, 2*time.Second), Node: node(gwA)})
+	c := start(t, h, xdstest.Options{Token: h.reviewer.tokenFor(t, idA, 3*time.Second), Node: node(gwA)})
 	if err := c.Wait(ctxT(t), complete); err != nil {
 		t.Fatal(err)
 	}
