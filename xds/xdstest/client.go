@@ -59,15 +59,6 @@ type State struct {
 	Responses int
 }
 
-// Names returns the sorted-free set of names of one type.
-func (s State) Names(typeURL string) map[string]bool {
-	out := map[string]bool{}
-	for n := range s.Resources[typeURL] {
-		out[n] = true
-	}
-	return out
-}
-
 // Client is one ADS stream.
 type Client struct {
 	mu      sync.Mutex
