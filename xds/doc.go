@@ -25,6 +25,16 @@
 //   - The node's cluster is "<namespace>/<gateway name>" of that Gateway.
 //     The node id is free (it is logged, never trusted).
 //   - The first request of a stream carries the node.
+//   - HTTP/2 keepalive pings no more often than every 10 s
+//     (Options.KeepaliveMinTime); the server pings idle connections itself.
+//
+// # Replicas
+//
+// Every replica serves: Server and certs.Manager are controller-runtime
+// Runnables whose NeedLeaderElection is false, and the controller must
+// Publish on every replica (translation and Publish outside leader
+// election), so a proxy gets the same snapshot, with the same versions,
+// from whichever replica it reaches.
 //
 // # Isolation
 //
