@@ -82,16 +82,16 @@ func TestRenderErrors(t *testing.T) {
 		args     []string
 		want     []string
 	}{
-		{"bad yaml", class + "---\n" + gw + "---\n  bad: [\n", nil, []string{"- document 3", "parse yaml"}},
+		{"bad yaml", class + "---\n" + gw + "---\n  bad: [\n", nil, []string{"<stdin>:14 (document 3): parse yaml"}},
 		{"unknown field", class + "---\n" + strings.Replace(gw, "gatewayClassName", "gatewayClass", 1), nil,
-			[]string{"- document 2 (Gateway team-a/gw)", `unknown field "spec.gatewayClass"`}},
-		{"missing class", gw, nil, []string{"- document 1: Gateway team-a/gw", `GatewayClass "berth" not found`}},
-		{"missing envoyproxy", classRef + "---\n" + gw, nil, []string{"- document 1: GatewayClass berth parametersRef EnvoyProxy infra/proxy: not found"}},
+			[]string{`<stdin>:7 (document 2): Gateway team-a/gw: strict decoding failed: unknown field "spec.gatewayClass"`}},
+		{"missing class", gw, nil, []string{`<stdin>:1 (document 1): Gateway team-a/gw: GatewayClass "berth" not found`}},
+		{"missing envoyproxy", classRef + "---\n" + gw, nil, []string{"<stdin>:1 (document 1): GatewayClass berth parametersRef EnvoyProxy infra/proxy: not found"}},
 		{"invalid envoyproxy", classRef + "---\n" + gw + "---\napiVersion: gateway.envoyproxy.io/v1alpha1\nkind: EnvoyProxy\nmetadata: {name: proxy, namespace: infra}\nspec:\n  provider:\n    type: Kubernetes\n    kubernetes:\n      envoyHpa: {minReplicas: 3, maxReplicas: 1}\n",
-			nil, []string{"- document 3: GatewayClass berth parametersRef EnvoyProxy infra/proxy: invalid: spec.provider.kubernetes.envoyHpa.minReplicas: 3 exceeds maxReplicas 1"}},
+			nil, []string{"<stdin>:15 (document 3): GatewayClass berth parametersRef EnvoyProxy infra/proxy: invalid: spec.provider.kubernetes.envoyHpa.minReplicas: 3 exceeds maxReplicas 1"}},
 		{"parametersRef to another kind", strings.Replace(classRef, "kind: EnvoyProxy", "kind: ConfigMap", 1) + "---\n" + gw, nil,
-			[]string{"- document 1: GatewayClass berth parametersRef ConfigMap.gateway.envoyproxy.io infra/proxy: unsupported kind"}},
-		{"reserved port", class + "---\n" + strings.Replace(gw, "8080", "19000", 1), nil, []string{"- document 2: gateway team-a/gw: listener http: port 19000 is reserved"}},
+			[]string{"<stdin>:1 (document 1): GatewayClass berth parametersRef ConfigMap.gateway.envoyproxy.io infra/proxy: unsupported kind"}},
+		{"reserved port", class + "---\n" + strings.Replace(gw, "8080", "19000", 1), nil, []string{"<stdin>:7 (document 2): gateway team-a/gw: listener http: port 19000 is reserved"}},
 		{"invalid option", class + "---\n" + gw, []string{"--xds-port", "0"}, []string{"invalid render options: xDS port 0 is out of range"}},
 		{"no input", "", []string{}, []string{"no input"}},
 	} {

@@ -11,7 +11,6 @@
 package manifest
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -25,7 +24,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -56,14 +54,22 @@ type Set struct {
 
 // Origin locates one object in the input.
 type Origin struct {
-	// Source is the file name ("-" for stdin).
+	// Source is the file name (StdinSource for standard input).
 	Source string
 	// Index is the 1-based position of the YAML document in Source, counting
 	// documents that are not empty (a "---" right after another is skipped).
 	Index int
+	// Line is the 1-based line in Source where the document starts.
+	Line int
 }
 
-func (o Origin) String() string { return fmt.Sprintf("%s document %d", o.Source, o.Index) }
+// String is "file:line (document n)".
+func (o Origin) String() string {
+	if o.Line > 0 {
+		return fmt.Sprintf("%s:%d (document %d)", o.Source, o.Line, o.Index)
+	}
+	return fmt.Sprintf("%s (document %d)", o.Source, o.Index)
+}
 
 // Origin returns where obj (a pointer held by the set) was decoded from; the
 // zero Origin when the set did not decode it.
@@ -82,8 +88,8 @@ type Error struct {
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Origin.String())
+	b.WriteString(": ")
 	if e.Kind != "" {
-		b.WriteString(" (")
 		b.WriteString(e.Kind)
 		if e.Name != "" {
 			b.WriteByte(' ')
@@ -93,9 +99,8 @@ func (e *Error) Error() string {
 			}
 			b.WriteString(e.Name)
 		}
-		b.WriteByte(')')
+		b.WriteString(": ")
 	}
-	b.WriteString(": ")
 	b.WriteString(e.Err.Error())
 	return b.String()
 }
@@ -147,20 +152,59 @@ func (s *Set) Decode(source string, r io.Reader) error {
 	if s.Origins == nil {
 		s.Origins = map[any]Origin{}
 	}
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(r))
-	for index := 1; ; index++ {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		o := Origin{Source: source, Index: index}
-		if err != nil {
-			return &Error{Origin: o, Err: fmt.Errorf("read yaml: %w", err)}
-		}
-		if err := s.decodeDocument(doc, o); err != nil {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return &Error{Origin: Origin{Source: source}, Err: fmt.Errorf("read: %w", err)}
+	}
+	for i, doc := range splitDocuments(data) {
+		o := Origin{Source: source, Index: i + 1, Line: doc.line}
+		if err := s.decodeDocument(doc.data, o); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+type document struct {
+	data []byte
+	line int // 1-based first line
+}
+
+// splitDocuments splits a YAML stream at "---" lines (optionally followed
+// by a comment), as Kubernetes' YAML reader does: documents with no lines at
+// all are skipped, documents with only comments are kept (and decode to
+// nothing).
+func splitDocuments(data []byte) []document {
+	var docs []document
+	var cur document
+	flush := func() {
+		if len(cur.data) > 0 {
+			docs = append(docs, cur)
+		}
+		cur = document{}
+	}
+	line := 0
+	for len(data) > 0 {
+		line++
+		l := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			l, data = data[:i+1], data[i+1:]
+		} else {
+			data = nil
+		}
+		if rest, ok := bytes.CutPrefix(l, []byte("---")); ok {
+			if t := bytes.TrimSpace(rest); len(t) == 0 || t[0] == '#' {
+				flush()
+				continue
+			}
+		}
+		if len(cur.data) == 0 {
+			cur.line = line
+		}
+		cur.data = append(cur.data, l...)
+	}
+	flush()
+	return docs
 }
 
 // DecodeAll decodes every named input into a new Set, in order.
@@ -289,8 +333,12 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// StdinSource names standard input in origins and errors.
+const StdinSource = "<stdin>"
+
 // ReadFiles decodes the named files in order into a new Set, as the
-// offline commands take them from -f flags: "-" is stdin (at most once).
+// offline commands take them from -f flags: "-" is stdin (at most once),
+// named StdinSource in origins.
 func ReadFiles(names []string, stdin io.Reader) (*Set, error) {
 	s := &Set{}
 	stdinUsed := false
@@ -300,7 +348,7 @@ func ReadFiles(names []string, stdin io.Reader) (*Set, error) {
 				return nil, errors.New(`stdin ("-") given twice`)
 			}
 			stdinUsed = true
-			if err := s.Decode(name, stdin); err != nil {
+			if err := s.Decode(StdinSource, stdin); err != nil {
 				return nil, err
 			}
 			continue

@@ -103,8 +103,8 @@ spec: {anything: [goes]}
 	if s.Secrets[0].StringData["tls.crt"] != "x" {
 		t.Fatalf("secret data lost")
 	}
-	if o := s.Origin(s.ReferenceGrants[0]); o.Index != 3 {
-		t.Fatalf("reference grant origin index = %d, want 3 (empty documents are not counted)", o.Index)
+	if o := s.Origin(s.ReferenceGrants[0]); o.Index != 3 || o.Line != 16 {
+		t.Fatalf("reference grant origin = %+v, want document 3 (empty documents are not counted) at line 16", o)
 	}
 	if got := s.Other[0].GetKind(); got != "Widget" {
 		t.Fatalf("other kind = %q", got)
@@ -118,17 +118,17 @@ func TestDecodeErrors(t *testing.T) {
 		want     []string // substrings of the message
 		unknown  bool     // wraps ErrUnknownField
 	}{
-		{"bad yaml", "---\n" + gw + "---\nkind: [\n", []string{"in.yaml document 2", "parse yaml"}, false},
-		{"unknown field", gw + "spec:\n  gatewayClassName: eg\n  listners: []\n", []string{"in.yaml document 1 (Gateway ns/gw)", `unknown field "spec.listners"`}, true},
-		{"duplicate key", gw + "spec:\n  gatewayClassName: eg\n  gatewayClassName: other\n", []string{"document 1", `"gatewayClassName" already set`}, false},
-		{"wrong case", gw + "spec:\n  GatewayClassName: eg\n", []string{"(Gateway ns/gw)", "GatewayClassName"}, true},
-		{"missing kind", "apiVersion: v1\nmetadata: {name: x}\n", []string{"document 1", "kind is missing"}, false},
-		{"missing apiVersion", "kind: Service\nmetadata: {name: x}\n", []string{"(Service x)", "apiVersion is missing"}, false},
-		{"missing name", "apiVersion: v1\nkind: Service\nmetadata: {namespace: a}\n", []string{"(Service)", "metadata.name is missing"}, false},
-		{"unsupported version", "apiVersion: gateway.envoyproxy.io/v1beta9\nkind: EnvoyProxy\nmetadata: {name: p, namespace: a}\n", []string{"(EnvoyProxy a/p)", `unsupported apiVersion "gateway.envoyproxy.io/v1beta9"`}, false},
-		{"invalid envoyproxy", "apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: EnvoyProxy\nmetadata: {name: p, namespace: a}\nspec:\n  provider:\n    type: Kubernetes\n    kubernetes:\n      envoyService: {typ: ClusterIP}\n", []string{"(EnvoyProxy a/p)", `unknown field "spec.provider.kubernetes.envoyService.typ"`}, true},
-		{"wrong type", gw + "spec:\n  gatewayClassName: eg\n  listeners: [{name: http, port: http, protocol: HTTP}]\n", []string{"(Gateway ns/gw)"}, false},
-		{"scalar document", "just a string\n", []string{"document 1", "not a YAML mapping"}, false},
+		{"bad yaml", "---\n" + gw + "---\nkind: [\n", []string{"in.yaml:6 (document 2): parse yaml"}, false},
+		{"unknown field", gw + "spec:\n  gatewayClassName: eg\n  listners: []\n", []string{`in.yaml:1 (document 1): Gateway ns/gw: strict decoding failed: unknown field "spec.listners"`}, true},
+		{"duplicate key", gw + "spec:\n  gatewayClassName: eg\n  gatewayClassName: other\n", []string{"in.yaml:1 (document 1): parse yaml", `"gatewayClassName" already set`}, false},
+		{"wrong case", gw + "spec:\n  GatewayClassName: eg\n", []string{"(document 1): Gateway ns/gw: ", "GatewayClassName"}, true},
+		{"missing kind", "apiVersion: v1\nmetadata: {name: x}\n", []string{"(document 1): kind is missing"}, false},
+		{"missing apiVersion", "kind: Service\nmetadata: {name: x}\n", []string{"(document 1): Service x: apiVersion is missing"}, false},
+		{"missing name", "apiVersion: v1\nkind: Service\nmetadata: {namespace: a}\n", []string{"(document 1): Service: metadata.name is missing"}, false},
+		{"unsupported version", "apiVersion: gateway.envoyproxy.io/v1beta9\nkind: EnvoyProxy\nmetadata: {name: p, namespace: a}\n", []string{`EnvoyProxy a/p: unsupported apiVersion "gateway.envoyproxy.io/v1beta9"`}, false},
+		{"invalid envoyproxy", "apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: EnvoyProxy\nmetadata: {name: p, namespace: a}\nspec:\n  provider:\n    type: Kubernetes\n    kubernetes:\n      envoyService: {typ: ClusterIP}\n", []string{`EnvoyProxy a/p: strict decoding failed: unknown field "spec.provider.kubernetes.envoyService.typ"`}, true},
+		{"wrong type", gw + "spec:\n  gatewayClassName: eg\n  listeners: [{name: http, port: http, protocol: HTTP}]\n", []string{"in.yaml:1 (document 1): Gateway ns/gw: "}, false},
+		{"scalar document", "just a string\n", []string{"in.yaml:1 (document 1): document is not a YAML mapping"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := decodeString(t, tc.in)
@@ -157,7 +157,7 @@ func TestReadFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Gateways) != 2 || len(s.Namespaces) != 1 || s.Origin(s.Namespaces[0]).Source != "-" {
+	if len(s.Gateways) != 2 || len(s.Namespaces) != 1 || s.Origin(s.Namespaces[0]).Source != StdinSource {
 		t.Fatalf("gateways %d, namespaces %d", len(s.Gateways), len(s.Namespaces))
 	}
 	if _, err := ReadFiles([]string{"-", "-"}, strings.NewReader("")); err == nil {
