@@ -16,6 +16,7 @@ import (
 	sotwv3 "github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
@@ -250,7 +251,7 @@ func (s *Server) Stop() {
 	s.stopped = true
 	for _, set := range s.streams {
 		for st := range set {
-			st.end(status.Error(codesUnavailable, "xds server shutting down"))
+			st.end(status.Error(codes.Unavailable, "xds server shutting down"))
 		}
 	}
 	s.mu.Unlock()

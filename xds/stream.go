@@ -19,8 +19,6 @@ import (
 	"github.com/berth-gateway/berth/xds/auth"
 )
 
-const codesUnavailable = codes.Unavailable
-
 // authenticate maps the caller's bearer token to the Gateway it may read.
 func (s *Server) authenticate(ctx context.Context) (auth.Result, k8stypes.NamespacedName, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
