@@ -15,6 +15,7 @@ import (
 	deltav3 "github.com/envoyproxy/go-control-plane/pkg/server/delta/v3"
 	sotwv3 "github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -101,12 +102,15 @@ type gateway struct {
 // Server is the xDS server. Every replica runs one; each serves every
 // Gateway it was given with Publish.
 type Server struct {
-	opts    Options
-	log     *zap.Logger
-	metrics *Metrics
-	auth    *auth.Authenticator
-	cache   cachev3.SnapshotCache
-	grpc    *grpc.Server
+	opts Options
+	log  *zap.Logger
+	// refusalLog logs at most 20 refusals a second: a flood of bad tokens
+	// must not flood the logs (the metric counts every one).
+	refusalLog *zap.Logger
+	metrics    *Metrics
+	auth       *auth.Authenticator
+	cache      cachev3.SnapshotCache
+	grpc       *grpc.Server
 
 	// ctx ends every stream when the server stops.
 	ctx    context.Context
@@ -169,8 +173,11 @@ func New(reviewer auth.TokenReviewer, certs CertificateSource, opts Options) (*S
 		opts.Metrics = m
 	}
 	s := &Server{
-		opts:       opts,
-		log:        opts.Logger,
+		opts: opts,
+		log:  opts.Logger,
+		refusalLog: opts.Logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+			return zapcore.NewSamplerWithOptions(c, time.Second, 20, 0)
+		})),
 		metrics:    opts.Metrics,
 		auth:       auth.New(reviewer, opts.Auth, opts.Metrics.Auth),
 		gateways:   map[k8stypes.NamespacedName]*gateway{},

@@ -18,6 +18,9 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -658,5 +661,25 @@ func TestConcurrentPublishes(t *testing.T) {
 		if err := c.Wait(ctxT(t), func(s xdstest.State) bool { return keys(xdstest.EndpointIPs(s)) == ip }); err != nil {
 			t.Fatalf("want %s: %v (have %v)", ip, err, xdstest.EndpointIPs(c.State()))
 		}
+	}
+}
+
+func TestRefusalLogsAreSampled(t *testing.T) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	h := newHarness(t, func(o *xds.Options) { o.Logger = zap.New(core) })
+	begin := time.Now()
+	for range 100 {
+		c := start(t, h, xdstest.Options{Token: "garbage", Node: node(gwA)})
+		if err := c.WaitEnd(ctxT(t)); status.Code(err) != codes.Unauthenticated {
+			t.Fatal(err)
+		}
+	}
+	n := logs.FilterMessage("xDS stream refused").Len()
+	limit := 20 * (int(time.Since(begin)/time.Second) + 2) // 20 per started second
+	if got := testutil.ToFloat64(h.metrics.AuthFailures.WithLabelValues(string(auth.ReasonMalformed))); got != 100 {
+		t.Fatalf("malformed failures = %v, want 100", got)
+	}
+	if n == 0 || n > limit || n == 100 {
+		t.Fatalf("%d refusal log lines for 100 refusals, want a sample (1..%d)", n, min(limit, 99))
 	}
 }

@@ -50,7 +50,7 @@ func (s *Server) refuse(ctx context.Context, method string, err error) error {
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		addr = p.Addr.String()
 	}
-	s.log.Info("xDS stream refused", zap.String("reason", string(reason)), zap.String("peer", addr),
+	s.refusalLog.Info("xDS stream refused", zap.String("reason", string(reason)), zap.String("peer", addr),
 		zap.String("method", method), zap.Error(err))
 	return status.Convert(err).Err()
 }
