@@ -17,7 +17,6 @@ import (
 	cachetypes "github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -282,7 +281,7 @@ func TestNodeIsNeverTrusted(t *testing.T) {
 			t.Fatalf("got %v, want InvalidArgument", err)
 		}
 	})
-	if got := testutil.ToFloat64(h.metrics.AuthFailures.WithLabelValues(string(auth.ReasonNodeMismatch))); got != 2 {
+	if got := xdstest.Value(h.metrics.AuthFailures.WithLabelValues(string(auth.ReasonNodeMismatch))); got != 2 {
 		t.Fatalf("node_mismatch failures = %v, want 2", got)
 	}
 }
@@ -333,7 +332,7 @@ func TestRefusals(t *testing.T) {
 	})
 	for reason, want := range map[auth.Reason]float64{auth.ReasonMissing: 2, auth.ReasonMalformed: 2, auth.ReasonTooLarge: 2,
 		auth.ReasonExpired: 2, auth.ReasonWrongAudience: 2, auth.ReasonRejected: 2, auth.ReasonUnknownIdentity: 2, auth.ReasonUnavailable: 1} {
-		if got := testutil.ToFloat64(h.metrics.AuthFailures.WithLabelValues(string(reason))); got != want {
+		if got := xdstest.Value(h.metrics.AuthFailures.WithLabelValues(string(reason))); got != want {
 			t.Errorf("auth failures %s = %v, want %v", reason, got, want)
 		}
 	}
@@ -383,7 +382,7 @@ func TestChangesReachClientsAndVersionsFollowContent(t *testing.T) {
 	if after.Responses != before.Responses+1 {
 		t.Fatalf("%d responses for one endpoint change, want 1", after.Responses-before.Responses)
 	}
-	if n := testutil.CollectAndCount(h.metrics.PushLatency); n == 0 {
+	if n := xdstest.Series(h.metrics.PushLatency); n == 0 {
 		t.Fatal("no push latency observed")
 	}
 }
@@ -442,7 +441,7 @@ func TestRemoveAndReassignEndStreams(t *testing.T) {
 	if n := h.srv.Streams(gwA); n != 1 {
 		t.Fatalf("Streams = %d, want 1", n)
 	}
-	if got := testutil.ToFloat64(h.metrics.ConnectedProxies.WithLabelValues("team-a", "gateway-a")); got != 1 {
+	if got := xdstest.Value(h.metrics.ConnectedProxies.WithLabelValues("team-a", "gateway-a")); got != 1 {
 		t.Fatalf("connected proxies = %v, want 1", got)
 	}
 	h.srv.Remove(gwA)
@@ -491,11 +490,11 @@ func TestOneTokenReviewForManyStreams(t *testing.T) {
 		t.Fatalf("%d TokenReviews for one token on 20 streams, want 1", got)
 	}
 	// The 20 may all have joined the one review; a later stream is a hit.
-	hits := testutil.ToFloat64(h.metrics.Auth.CacheLookups.WithLabelValues(auth.CacheHit))
+	hits := xdstest.Value(h.metrics.Auth.CacheLookups.WithLabelValues(auth.CacheHit))
 	if err := start(t, h, xdstest.Options{Token: tok, Node: node(gwA)}).Wait(ctxT(t), complete); err != nil {
 		t.Fatal(err)
 	}
-	if got := testutil.ToFloat64(h.metrics.Auth.CacheLookups.WithLabelValues(auth.CacheHit)); got != hits+1 {
+	if got := xdstest.Value(h.metrics.Auth.CacheLookups.WithLabelValues(auth.CacheHit)); got != hits+1 {
 		t.Fatalf("cache hits %v → %v, want one more", hits, got)
 	}
 	if got := h.reviewer.calls.Load(); got != 1 {
@@ -676,7 +675,7 @@ func TestRefusalLogsAreSampled(t *testing.T) {
 	}
 	n := logs.FilterMessage("xDS stream refused").Len()
 	limit := 20 * (int(time.Since(begin)/time.Second) + 2) // 20 per started second
-	if got := testutil.ToFloat64(h.metrics.AuthFailures.WithLabelValues(string(auth.ReasonMalformed))); got != 100 {
+	if got := xdstest.Value(h.metrics.AuthFailures.WithLabelValues(string(auth.ReasonMalformed))); got != 100 {
 		t.Fatalf("malformed failures = %v, want 100", got)
 	}
 	if n == 0 || n > limit || n == 100 {

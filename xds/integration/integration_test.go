@@ -17,7 +17,6 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -377,7 +376,7 @@ func TestRealTokens(t *testing.T) {
 	t.Run("one TokenReview per token", func(t *testing.T) {
 		p := w.pod(t, w.nsA, w.idA.ServiceAccount, "envoy-a-2")
 		tok := w.token(t, w.nsA, w.idA.ServiceAccount, p, auth.DefaultAudience)
-		before := testutil.ToFloat64(w.metrics.Auth.Reviews.WithLabelValues(auth.ReviewAuthenticated))
+		before := xdstest.Value(w.metrics.Auth.Reviews.WithLabelValues(auth.ReviewAuthenticated))
 		var clients []*xdstest.Client
 		for range 10 {
 			clients = append(clients, w.start(t, xdstest.Options{Token: tok, Node: node(w.gwA)}))
@@ -387,7 +386,7 @@ func TestRealTokens(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if got := testutil.ToFloat64(w.metrics.Auth.Reviews.WithLabelValues(auth.ReviewAuthenticated)) - before; got != 1 {
+		if got := xdstest.Value(w.metrics.Auth.Reviews.WithLabelValues(auth.ReviewAuthenticated)) - before; got != 1 {
 			t.Fatalf("%v TokenReviews for one token on 10 streams, want 1", got)
 		}
 		if n := w.srv.Streams(w.gwA); n < 10 {
