@@ -113,7 +113,8 @@ func start(ctx context.Context) (*Env, error) {
 }
 
 // CRDDirs are the CRD folders a test cluster gets: the Gateway API standard
-// channel and berth's own CRDs (EnvoyProxy) as the chart ships them.
+// channel and berth's own CRDs (EnvoyProxy) as api/crd generates them (the
+// chart carries a copy that its tests keep identical).
 func CRDDirs(ctx context.Context) ([]string, error) {
 	gw, err := localcluster.GatewayAPICRDDir(ctx)
 	if err != nil {
@@ -124,11 +125,7 @@ func CRDDirs(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	own := filepath.Join(root, "charts", "berth", "crds")
-	if _, err := os.Stat(own); err == nil {
-		dirs = append(dirs, own)
-	}
-	return dirs, nil
+	return append(dirs, filepath.Join(root, "api", "crd")), nil
 }
 
 func newEnv(path string, cfg *rest.Config, c *localcluster.Cluster) (*Env, error) {
