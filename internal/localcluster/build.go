@@ -23,6 +23,8 @@ type Binaries struct {
 	Scheduler         string
 	Kubectl           string
 	Kwok              string
+	// Helm is the helm CLI (the chart's lint and template tests).
+	Helm string
 	// KwokStages are the kwok Stage manifests (node and pod life cycles);
 	// kwok refuses to simulate anything without them.
 	KwokStages []string
@@ -57,6 +59,7 @@ var tools = []tool{
 		"k8s.io/kubernetes/cmd/kubectl",
 	}},
 	{module: "kwok", packages: []string{"sigs.k8s.io/kwok/cmd/kwok"}},
+	{module: "helm", packages: []string{"helm.sh/helm/v3/cmd/helm"}},
 }
 
 // kwokStages are the stage files shipped inside the kwok module.
@@ -107,6 +110,7 @@ func EnsureBinaries(ctx context.Context, opts BuildOptions) (Binaries, error) {
 		Scheduler:         filepath.Join(dirs["kubernetes"], "kube-scheduler"),
 		Kubectl:           filepath.Join(dirs["kubernetes"], "kubectl"),
 		Kwok:              filepath.Join(dirs["kwok"], "kwok"),
+		Helm:              filepath.Join(dirs["helm"], "helm"),
 	}
 	for _, s := range kwokStages {
 		b.KwokStages = append(b.KwokStages, filepath.Join(kwokSrc, s))
