@@ -15,7 +15,6 @@ import (
 	"syscall"
 
 	"github.com/berth-gateway/berth/internal/localcluster"
-	"github.com/berth-gateway/berth/internal/testenv"
 )
 
 func main() {
@@ -51,7 +50,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		crds, err := testenv.CRDDirs(ctx)
+		crds, err := localcluster.CRDDirs(ctx)
 		if err != nil {
 			return err
 		}

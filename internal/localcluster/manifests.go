@@ -183,3 +183,19 @@ func objectKey(obj *unstructured.Unstructured) string {
 }
 
 func ptrTrue() *bool { t := true; return &t }
+
+// CRDDirs are the CRD folders a test cluster gets: the Gateway API standard
+// channel and berth's own CRDs (EnvoyProxy) as api/crd generates them (the
+// chart carries a copy that its tests keep identical).
+func CRDDirs(ctx context.Context) ([]string, error) {
+	gw, err := GatewayAPICRDDir(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dirs := []string{gw}
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	return append(dirs, filepath.Join(root, "api", "crd")), nil
+}

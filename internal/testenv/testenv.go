@@ -20,7 +20,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -97,7 +96,7 @@ func start(ctx context.Context) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	crds, err := CRDDirs(ctx)
+	crds, err := localcluster.CRDDirs(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -110,22 +109,6 @@ func start(ctx context.Context) (*Env, error) {
 		return nil, errorsJoin(err, c.Stop())
 	}
 	return env, nil
-}
-
-// CRDDirs are the CRD folders a test cluster gets: the Gateway API standard
-// channel and berth's own CRDs (EnvoyProxy) as api/crd generates them (the
-// chart carries a copy that its tests keep identical).
-func CRDDirs(ctx context.Context) ([]string, error) {
-	gw, err := localcluster.GatewayAPICRDDir(ctx)
-	if err != nil {
-		return nil, err
-	}
-	dirs := []string{gw}
-	root, err := localcluster.RepoRoot()
-	if err != nil {
-		return nil, err
-	}
-	return append(dirs, filepath.Join(root, "api", "crd")), nil
 }
 
 func newEnv(path string, cfg *rest.Config, c *localcluster.Cluster) (*Env, error) {
