@@ -1,0 +1,54 @@
+# berth — the two commands that matter on a fresh machine with only Go:
+#   make demo   berth's main job on a local cluster
+#   make test   every test: unit, golden, integration and end-to-end
+# Everything else they need (the Kubernetes control plane, etcd, kwok) is
+# built from the Go module proxy into $(BERTH_CACHE_DIR) once and reused.
+
+SHELL := /bin/bash
+GO ?= go
+export GOFLAGS ?= -buildvcs=false
+
+VERSION ?= dev
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+LDFLAGS := -X github.com/berth-gateway/berth/internal/version.Version=$(VERSION) \
+           -X github.com/berth-gateway/berth/internal/version.Commit=$(COMMIT)
+
+# Package tests each start their own local cluster; keep the whole run well
+# inside CI's 90 minutes even when cold.
+TEST_TIMEOUT ?= 45m
+TEST_FLAGS ?=
+
+.PHONY: all build test unit vet cluster-binaries demo bench clean
+
+all: build
+
+## build: the berth binary in bin/
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/berth .
+
+## cluster-binaries: etcd, kube-apiserver, kube-controller-manager,
+## kube-scheduler, kubectl and kwok from the Go module proxy, cached
+cluster-binaries:
+	$(GO) run ./hack/localcluster build
+
+vet:
+	$(GO) vet ./...
+
+## test: everything, race detector on, against real local clusters
+test: vet cluster-binaries
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+
+## unit: only the tests that need no cluster (pure packages)
+unit:
+	$(GO) test -race -count=1 ./render/... ./xds/translate/... ./internal/manifest/... ./internal/envoyvalidate/... ./api/...
+
+## demo: a local cluster running berth with the user's scenario
+demo: build cluster-binaries
+	$(GO) run ./hack/demo -berth bin/berth
+
+## bench: the Go benchmarks of the pure packages (see docs/benchmarks.md)
+bench:
+	$(GO) test -run XXX -bench . -benchmem ./render/ ./xds/translate/ ./apply/ ./xds/
+
+clean:
+	rm -rf bin
