@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+func runRbac(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var stdout bytes.Buffer
+	cmd := newRbacCmd()
+	cmd.SetArgs(args)
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&bytes.Buffer{})
+	err := cmd.Execute()
+	return stdout.String(), err
+}
+
+// The command prints what package rbac builds: its golden files are the
+// command's expected output for the same options given as flags.
+func TestRbacMatchesGolden(t *testing.T) {
+	for _, c := range []struct {
+		golden string
+		args   []string
+	}{
+		{"cluster", nil},
+		{"namespaced", []string{"--watch-namespaces", "team-b,team-a", "--watch-namespaces", " team-a"}},
+		{"external-tls", []string{"--namespace", "gateways", "--service-account", "gw-controller", "--xds-tls-mode", "External", "--xds-tls-secret", "my-xds-tls"}},
+	} {
+		t.Run(c.golden, func(t *testing.T) {
+			want, err := os.ReadFile("rbac/testdata/" + c.golden + ".yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := runRbac(t, c.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Errorf("berth rbac %s differs from rbac/testdata/%s.yaml:\n%s", strings.Join(c.args, " "), c.golden, got)
+			}
+		})
+	}
+}
+
+func TestRbacRejectsBadInput(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--xds-tls-mode", "managed"}, `unknown --xds-tls-mode "managed"`},
+		{[]string{"--namespace", ""}, "namespace is empty"},
+		{[]string{"--watch-namespaces", "a,,b"}, "empty namespace"},
+		{[]string{"extra"}, "unknown command"},
+	} {
+		_, err := runRbac(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("berth rbac %v: error %v, want one containing %q", c.args, err, c.want)
+		}
+	}
+}
