@@ -1,0 +1,24 @@
+// Package shutdown drains an Envoy before Kubernetes stops it. It is the
+// core of `berth shutdown-manager`, the second container of every Envoy pod.
+//
+// The envoy container's preStop hook calls GET ShutdownReadyPath on the
+// shutdown manager. The first such call starts one drain: POST
+// /healthcheck/fail on Envoy's admin API (the ready endpoint then fails, so
+// the pod leaves the Service's endpoints and load balancers stop sending new
+// connections), then poll the admin stats until no downstream connection is
+// active — but never less than Options.MinDrain, so load balancers notice,
+// and never more than Options.MaxDrain, so termination stays well inside the
+// pod's grace period. The hook's response is written when the drain ends;
+// only then does the kubelet send Envoy SIGTERM.
+//
+// The shutdown manager itself receives SIGTERM at the same moment the preStop
+// hook starts (containers are stopped in parallel), so Serve keeps serving
+// after its context ends: it finishes a drain in progress, or waits a short,
+// bounded while for a preStop call that has not arrived yet.
+//
+// An unreachable admin API (Envoy already gone) ends the drain after a few
+// failed calls, each with its own timeout; nothing here waits unboundedly.
+//
+//	m := shutdown.New(shutdown.DefaultOptions())
+//	err := m.ListenAndServe(ctx) // ctx ends on SIGTERM
+package shutdown
