@@ -1,0 +1,74 @@
+package controller
+
+import (
+	"context"
+	"errors"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/gateway-api/pkg/features"
+
+	"github.com/berth-gateway/berth/render"
+)
+
+// SupportedFeatures are the Gateway API features berth implements, reported
+// in GatewayClass status (and used by the conformance suite), sorted.
+var SupportedFeatures = []features.FeatureName{
+	features.SupportGateway,
+	features.SupportHTTPRoute,
+	features.SupportHTTPRouteBackendTimeout,
+	features.SupportHTTPRouteHostRewrite,
+	features.SupportHTTPRouteMethodMatching,
+	features.SupportHTTPRoutePathRedirect,
+	features.SupportHTTPRoutePathRewrite,
+	features.SupportHTTPRoutePortRedirect,
+	features.SupportHTTPRouteQueryParamMatching,
+	features.SupportHTTPRouteRequestMirror,
+	features.SupportHTTPRouteRequestTimeout,
+	features.SupportHTTPRouteResponseHeaderModification,
+	features.SupportHTTPRouteSchemeRedirect,
+	features.SupportReferenceGrant,
+}
+
+// reconcileClass reports a berth GatewayClass's Accepted condition (leader).
+func (c *Controller) reconcileClass(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
+	done := c.metrics.observe("gatewayclass")
+	defer func() { done(err) }()
+	var class gwv1.GatewayClass
+	if err := c.client.Get(ctx, req.NamespacedName, &class); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if string(class.Spec.ControllerName) != c.opts.ControllerName {
+		return ctrl.Result{}, nil
+	}
+	f := classFacts{Generation: class.Generation}
+	for _, n := range SupportedFeatures {
+		f.Features = append(f.Features, gwv1.FeatureName(n))
+	}
+	ref, err := render.ClassParametersRef(&class)
+	switch {
+	case err != nil:
+		f.ParamsErr = err
+	case ref != nil:
+		ep, err := c.envoyProxy(ctx, "GatewayClass "+class.Name, ref)
+		if err != nil {
+			var pe *render.ParametersError
+			if !errors.As(err, &pe) && !apierrors.IsNotFound(err) {
+				return ctrl.Result{}, err
+			}
+			f.ParamsErr = err
+			break
+		}
+		f.Unsupported, f.ParamsErr = render.CheckEnvoyProxy("GatewayClass "+class.Name, ep)
+	}
+	st := classStatus(class.Status, f, metav1.Now())
+	if equality.Semantic.DeepEqual(st, class.Status) {
+		return ctrl.Result{}, nil
+	}
+	class.Status = st
+	return ctrl.Result{}, client.IgnoreNotFound(c.client.Status().Update(ctx, &class))
+}

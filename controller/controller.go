@@ -1,0 +1,313 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/api/v1alpha1"
+	"github.com/berth-gateway/berth/apply"
+	"github.com/berth-gateway/berth/xds"
+	"github.com/berth-gateway/berth/xds/auth"
+	"github.com/berth-gateway/berth/xds/certs"
+)
+
+// Controller is berth's reconciler and xDS server in one process.
+type Controller struct {
+	opts     Options
+	log      logr.Logger
+	mgr      manager.Manager
+	client   client.Client
+	engine   *apply.Engine
+	xds      *xds.Server
+	certs    *certs.Manager
+	store    *store
+	recorder recorder.EventRecorder
+	metrics  *metrics
+	nsSel    labels.Selector // nil: every namespace
+
+	gwQueue, routeQueue queueRef
+
+	// invGateways maps inventories to their Gateway, for apply's Subscribe.
+	invGateways sync.Map // apply.InventoryKey -> k8stypes.NamespacedName
+	// conditions remembers each Gateway's Accepted/Programmed for the gauge.
+	condMu     sync.Mutex
+	conditions map[k8stypes.NamespacedName][2]bool
+}
+
+// Scheme is the scheme the controller's client uses.
+func Scheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, gwv1.Install, v1alpha1.AddToScheme} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// New builds a Controller: manager, caches, apply engine, xDS server and
+// certificate manager. Nothing runs until Run.
+func New(cfg *rest.Config, opts Options) (*Controller, error) {
+	if cfg == nil {
+		return nil, errors.New("controller: nil rest config")
+	}
+	if err := opts.complete(); err != nil {
+		return nil, fmt.Errorf("controller options: %w", err)
+	}
+	c := &Controller{opts: opts, log: opts.Logger, store: newStore(), conditions: map[k8stypes.NamespacedName][2]bool{}}
+	if opts.WatchNamespaceSelector != "" {
+		c.nsSel, _ = labels.Parse(opts.WatchNamespaceSelector)
+	}
+	scheme, err := Scheme()
+	if err != nil {
+		return nil, err
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
+
+	cacheOpts := cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		SyncPeriod:       &opts.ResyncPeriod,
+	}
+	if len(opts.WatchNamespaces) > 0 {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range opts.WatchNamespaces {
+			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	mgr, err := ctrl.NewManager(cfg, manager.Options{
+		Scheme:                        scheme,
+		Logger:                        opts.Logger,
+		Cache:                         cacheOpts,
+		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsBindAddress},
+		HealthProbeBindAddress:        opts.HealthProbeBindAddress,
+		LeaderElection:                opts.LeaderElection,
+		LeaderElectionID:              opts.LeaderElectionID,
+		LeaderElectionNamespace:       opts.Namespace,
+		LeaderElectionReleaseOnCancel: true,
+		// Tests and `make demo` run several controllers in one process.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("controller manager: %w", err)
+	}
+	c.mgr, c.client = mgr, mgr.GetClient()
+	c.recorder = mgr.GetEventRecorder("berth-controller")
+	c.metrics = sharedMetrics()
+
+	if c.engine, err = apply.New(cfg, opts.Apply); err != nil {
+		return nil, fmt.Errorf("apply engine: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	copts := opts.Certs
+	copts.OnCABundleChange = func([]byte) { go c.enqueueAllGateways(context.Background()) }
+	if c.certs, err = certs.New(cs.CoreV1(), copts); err != nil {
+		return nil, fmt.Errorf("xds certificates: %w", err)
+	}
+	xopts := opts.XDS
+	if xopts.Metrics == nil {
+		xopts.Metrics = sharedXDSMetrics()
+	}
+	if c.xds, err = xds.New(auth.NewKubernetesReviewer(cs.AuthenticationV1()), c.certs, xopts); err != nil {
+		return nil, fmt.Errorf("xds server: %w", err)
+	}
+	if err := c.setup(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// XDS is the controller's xDS server (tests connect probe proxies to it).
+func (c *Controller) XDS() *xds.Server { return c.xds }
+
+// Run starts everything and blocks until ctx ends: the xDS server and
+// certificate manager on every replica; apply, status and garbage collection
+// on the leader.
+func (c *Controller) Run(ctx context.Context) error {
+	defer c.engine.Close()
+	// Bundles carry the CA, so nothing renders before it is loaded.
+	if err := c.certs.Ensure(ctx); err != nil {
+		return fmt.Errorf("xds certificates: %w", err)
+	}
+	cancel := c.engine.Subscribe(func(k apply.InventoryKey) {
+		if gw, ok := c.invGateways.Load(k); ok {
+			c.gwQueue.add(gw.(k8stypes.NamespacedName))
+		}
+	})
+	defer cancel()
+	return c.mgr.Start(ctx)
+}
+
+func (c *Controller) setup() error {
+	mgr := c.mgr
+	for _, r := range []manager.Runnable{c.certs, c.xds} {
+		if err := mgr.Add(r); err != nil {
+			return err
+		}
+	}
+	if err := mgr.Add(manager.RunnableFunc(c.sweepLoop)); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("cache", func(req *http.Request) error {
+		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+			return errors.New("caches not synced")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	watchNamespaces := len(c.opts.WatchNamespaces) == 0 || c.nsSel != nil
+
+	// xDS: every replica translates and publishes.
+	b := builder.ControllerManagedBy(mgr).Named("gateway-xds").
+		For(&gwv1.Gateway{}).
+		Watches(&gwv1.GatewayClass{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfClass)).
+		Watches(&gwv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfRoute)).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(c.dependents(depService))).
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfSlice)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(c.dependents(depSecret))).
+		Watches(&gwv1.ReferenceGrant{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfGrant)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: c.opts.Workers, NeedLeaderElection: ptr.To(false)})
+	if watchNamespaces {
+		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfNamespace))
+	}
+	if err := b.Complete(reconcile.Func(c.reconcileXDS)); err != nil {
+		return fmt.Errorf("gateway-xds controller: %w", err)
+	}
+
+	// Gateways: apply, status, finalizer (leader).
+	b = builder.ControllerManagedBy(mgr).Named("gateway").
+		For(&gwv1.Gateway{}).
+		Watches(&gwv1.GatewayClass{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfClass)).
+		Watches(&v1alpha1.EnvoyProxy{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfProxy)).
+		WatchesRawSource(c.gwQueue.source()).
+		WithOptions(controller.Options{MaxConcurrentReconciles: c.opts.Workers})
+	if c.nsSel != nil {
+		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysInNamespace))
+	}
+	if err := b.Complete(reconcile.Func(c.reconcileGateway)); err != nil {
+		return fmt.Errorf("gateway controller: %w", err)
+	}
+
+	if err := builder.ControllerManagedBy(mgr).Named("gatewayclass").
+		For(&gwv1.GatewayClass{}).
+		Watches(&v1alpha1.EnvoyProxy{}, handler.EnqueueRequestsFromMapFunc(c.classesOfProxy)).
+		Complete(reconcile.Func(c.reconcileClass)); err != nil {
+		return fmt.Errorf("gatewayclass controller: %w", err)
+	}
+	if err := builder.ControllerManagedBy(mgr).Named("httproute").
+		For(&gwv1.HTTPRoute{}).
+		WatchesRawSource(c.routeQueue.source()).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 2}).
+		Complete(reconcile.Func(c.reconcileRoute)); err != nil {
+		return fmt.Errorf("httproute controller: %w", err)
+	}
+	return nil
+}
+
+// queueRef lets one controller enqueue work for another that may not run
+// (yet): on a replica that is not the leader the leader-only controllers
+// never start, and what they would do is redone when they do start (they
+// list everything then).
+type queueRef struct {
+	mu sync.RWMutex
+	q  workqueue.TypedRateLimitingInterface[reconcile.Request]
+}
+
+func (r *queueRef) source() source.Source {
+	return source.Func(func(_ context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+		r.mu.Lock()
+		r.q = q
+		r.mu.Unlock()
+		return nil
+	})
+}
+
+func (r *queueRef) add(keys ...k8stypes.NamespacedName) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.q == nil {
+		return
+	}
+	for _, k := range keys {
+		r.q.Add(reconcile.Request{NamespacedName: k})
+	}
+}
+
+// enqueueAllGateways re-reconciles every Gateway (the CA bundle changed).
+func (c *Controller) enqueueAllGateways(ctx context.Context) {
+	var list gwv1.GatewayList
+	if err := c.client.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+		c.log.Error(err, "listing Gateways")
+		return
+	}
+	for i := range list.Items {
+		c.gwQueue.add(client.ObjectKeyFromObject(&list.Items[i]))
+	}
+}
+
+// inScope reports whether berth serves namespace ns (--watch-namespace-selector).
+func (c *Controller) inScope(ctx context.Context, ns string) bool {
+	if c.nsSel == nil {
+		return true
+	}
+	var n corev1.Namespace
+	if err := c.client.Get(ctx, k8stypes.NamespacedName{Name: ns}, &n); err != nil {
+		return false
+	}
+	return c.nsSel.Matches(labels.Set(n.Labels))
+}
+
+// classOf returns gw's GatewayClass when berth serves it (nil otherwise).
+func (c *Controller) classOf(ctx context.Context, gw *gwv1.Gateway) *gwv1.GatewayClass {
+	var class gwv1.GatewayClass
+	if err := c.client.Get(ctx, k8stypes.NamespacedName{Name: string(gw.Spec.GatewayClassName)}, &class); err != nil {
+		return nil
+	}
+	if string(class.Spec.ControllerName) != c.opts.ControllerName {
+		return nil
+	}
+	return &class
+}
+
+func gwController(name string) gwv1.GatewayController { return gwv1.GatewayController(name) }
+
+// requeueAfter is the retry delay of a Gateway whose apply failed in a way a
+// watch will not announce (e.g. the namespace is terminating).
+const requeueAfter = 10 * time.Second

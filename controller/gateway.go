@@ -1,0 +1,269 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/api/v1alpha1"
+	"github.com/berth-gateway/berth/apply"
+	"github.com/berth-gateway/berth/render"
+)
+
+// inventoryOf is the apply inventory of Gateway key's bundle. Its labels name
+// the Gateway so that the sweep can find inventories whose Gateway is gone.
+func inventoryOf(key k8stypes.NamespacedName) apply.Inventory {
+	return apply.Inventory{
+		Namespace: key.Namespace,
+		Name:      render.InventoryName(key.Namespace, key.Name),
+		ID:        render.InventoryID(key.Namespace, key.Name),
+		Labels: map[string]string{
+			render.LabelOwningGatewayNamespace: key.Namespace,
+			render.LabelOwningGatewayName:      key.Name,
+		},
+	}
+}
+
+// reconcileGateway makes one Gateway's bundle match its spec and reports
+// status (leader only).
+func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
+	done := c.metrics.observe("gateway")
+	defer func() { done(err) }()
+	key := req.NamespacedName
+	inv := inventoryOf(key)
+	c.invGateways.Store(inv.Key(), key)
+
+	var gw gwv1.Gateway
+	if err := c.client.Get(ctx, key, &gw); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, err
+		}
+		// Gone without berth's finalizer (forced off, or never served):
+		// destroy what is left if the engine knows of it.
+		c.forget(key)
+		if c.engine.Status(inv.Key()).Known {
+			return ctrl.Result{}, c.destroy(ctx, nil, inv)
+		}
+		return ctrl.Result{}, nil
+	}
+	class := c.classOf(ctx, &gw)
+	if gw.DeletionTimestamp != nil || class == nil || !c.inScope(ctx, gw.Namespace) {
+		// Deleted, moved to another class, or its class is no longer berth's.
+		c.forget(key)
+		if !controllerutil.ContainsFinalizer(&gw, render.Finalizer) {
+			if c.engine.Status(inv.Key()).Known {
+				return ctrl.Result{}, c.destroy(ctx, &gw, inv)
+			}
+			return ctrl.Result{}, nil
+		}
+		if err := c.destroy(ctx, &gw, inv); err != nil {
+			return ctrl.Result{}, err
+		}
+		patch := client.MergeFromWithOptions(gw.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		controllerutil.RemoveFinalizer(&gw, render.Finalizer)
+		return ctrl.Result{}, client.IgnoreNotFound(c.client.Patch(ctx, &gw, patch))
+	}
+
+	// The finalizer goes on before anything is created, so a deletion always
+	// finds it.
+	if !controllerutil.ContainsFinalizer(&gw, render.Finalizer) {
+		patch := client.MergeFromWithOptions(gw.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		controllerutil.AddFinalizer(&gw, render.Finalizer)
+		if err := c.client.Patch(ctx, &gw, patch); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	f := gatewayFacts{Generation: gw.Generation}
+	bundle, renderErr := c.render(ctx, class, &gw)
+	var runErr error
+	if renderErr != nil {
+		// The previous bundle stays as it is: no apply, no prune.
+		f.RenderErr = renderErr
+		c.event(&gw, corev1.EventTypeWarning, "RenderFailed", "Render", renderErr.Error())
+	} else {
+		f.Unsupported = bundle.Unsupported
+		objs, err := bundle.Unstructured()
+		if err != nil {
+			return ctrl.Result{}, fmt.Errorf("bundle of %s: %w", key, err)
+		}
+		run, err := c.engine.Run(ctx, inv, objs)
+		runErr = err
+		f.ApplyErr = err
+		f.Failed = run.Failed()
+		c.recordRun(&gw, run, err)
+	}
+	f.Objects = c.engine.Status(inv.Key())
+	f.Service = serviceOf(f.Objects)
+	if t := c.store.get(key); t != nil && t.Generation == gw.Generation {
+		f.Translation = &t.translated
+	}
+	if v, ok := c.xds.Published(key); ok {
+		f.PublishedVersion = v
+	}
+
+	st := gatewayStatus(gw.Status, f, metav1.Now())
+	c.setConditionGauge(key, st.Conditions)
+	if !equality.Semantic.DeepEqual(st, gw.Status) {
+		gw.Status = st
+		if err := c.client.Status().Update(ctx, &gw); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+	}
+	if runErr != nil {
+		var nsErr *apply.NamespaceTerminatingError
+		if errors.As(runErr, &nsErr) {
+			return ctrl.Result{RequeueAfter: requeueAfter}, nil
+		}
+		return ctrl.Result{}, runErr
+	}
+	return ctrl.Result{}, nil
+}
+
+// render fetches the EnvoyProxy objects gw depends on and renders its bundle.
+func (c *Controller) render(ctx context.Context, class *gwv1.GatewayClass, gw *gwv1.Gateway) (*render.Bundle, error) {
+	refs, err := render.ResolveParametersRefs(class, gw)
+	if err != nil {
+		return nil, err
+	}
+	in := render.Input{GatewayClass: class, Gateway: gw}
+	if in.ClassParameters, err = c.envoyProxy(ctx, "GatewayClass "+class.Name, refs.Class); err != nil {
+		return nil, err
+	}
+	if in.GatewayParameters, err = c.envoyProxy(ctx, "Gateway "+gw.Namespace+"/"+gw.Name, refs.Gateway); err != nil {
+		return nil, err
+	}
+	opts := c.opts.Render
+	opts.CABundle = c.certs.CABundle()
+	return render.Render(in, opts)
+}
+
+// envoyProxy reads a referenced EnvoyProxy; a missing one is a
+// *render.ParametersError (InvalidParameters).
+func (c *Controller) envoyProxy(ctx context.Context, referrer string, ref *k8stypes.NamespacedName) (*v1alpha1.EnvoyProxy, error) {
+	if ref == nil {
+		return nil, nil
+	}
+	var ep v1alpha1.EnvoyProxy
+	if err := c.client.Get(ctx, *ref, &ep); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &render.ParametersError{Referrer: referrer, Ref: "EnvoyProxy " + ref.String(), Reason: render.ParametersNotFound, Err: errors.New("not found")}
+		}
+		return nil, err
+	}
+	return &ep, nil
+}
+
+// destroy removes a Gateway's bundle and inventory; gw (may be nil) receives
+// the events.
+func (c *Controller) destroy(ctx context.Context, gw *gwv1.Gateway, inv apply.Inventory) error {
+	res, err := c.engine.Destroy(ctx, inv)
+	if res != nil {
+		c.metrics.actions(res)
+	}
+	if err != nil {
+		if gw != nil {
+			c.event(gw, corev1.EventTypeWarning, "DestroyFailed", "Destroy", err.Error())
+		}
+		return fmt.Errorf("destroy bundle of %s/%s: %w", inv.Namespace, inv.Name, err)
+	}
+	if gw != nil && res != nil && res.InventoryDeleted {
+		c.event(gw, corev1.EventTypeNormal, "Destroyed", "Destroy", fmt.Sprintf("deleted %d objects of the data plane", res.Count(apply.ActionDeleted)))
+	}
+	return nil
+}
+
+// recordRun turns a run's outcome into events and metrics.
+func (c *Controller) recordRun(gw *gwv1.Gateway, run *apply.Result, err error) {
+	c.metrics.actions(run)
+	if err != nil {
+		c.event(gw, corev1.EventTypeWarning, "ApplyFailed", "Apply", err.Error())
+	}
+	for _, o := range run.Objects {
+		switch {
+		case o.Action == apply.ActionPruned:
+			c.event(gw, corev1.EventTypeNormal, "Pruned", "Prune", objectName(o.Ref)+" left the bundle and was deleted")
+		case o.Action == apply.ActionSkipped:
+			var own *apply.OwnershipError
+			if errors.As(o.Err, &own) {
+				c.event(gw, corev1.EventTypeWarning, "OwnershipConflict", "Apply", fmt.Sprintf("%s exists and does not belong to this Gateway; left untouched: %s", objectName(o.Ref), o.Reason))
+			} else {
+				c.event(gw, corev1.EventTypeWarning, "ApplySkipped", "Apply", objectName(o.Ref)+": "+o.Reason)
+			}
+		case o.Action == apply.ActionFailed:
+			c.event(gw, corev1.EventTypeWarning, "ApplyFailed", "Apply", objectName(o.Ref)+": "+o.Reason)
+		}
+	}
+}
+
+func (c *Controller) event(gw *gwv1.Gateway, typ, reason, action, note string) {
+	if len(note) > 1000 {
+		note = note[:1000]
+	}
+	c.recorder.Eventf(gw, nil, typ, reason, action, "%s", note)
+}
+
+// serviceOf returns the bundle's Service as watched.
+func serviceOf(agg apply.AggregateStatus) *corev1.Service {
+	for _, o := range agg.Objects {
+		if o.Ref.Kind == "Service" && o.Ref.Group == "" && o.Live != nil {
+			var svc corev1.Service
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Live.Object, &svc); err == nil {
+				return &svc
+			}
+		}
+	}
+	return nil
+}
+
+// forget drops what the process remembers of a Gateway it no longer serves.
+func (c *Controller) forget(key k8stypes.NamespacedName) {
+	c.condMu.Lock()
+	delete(c.conditions, key)
+	c.condMu.Unlock()
+	c.metrics.setGateways(c.conditionCounts())
+}
+
+func (c *Controller) setConditionGauge(key k8stypes.NamespacedName, conds []metav1.Condition) {
+	var v [2]bool
+	for _, cd := range conds {
+		switch cd.Type {
+		case string(gwv1.GatewayConditionAccepted):
+			v[0] = cd.Status == metav1.ConditionTrue
+		case string(gwv1.GatewayConditionProgrammed):
+			v[1] = cd.Status == metav1.ConditionTrue
+		}
+	}
+	c.condMu.Lock()
+	c.conditions[key] = v
+	c.condMu.Unlock()
+	c.metrics.setGateways(c.conditionCounts())
+}
+
+// conditionCounts counts Gateways by condition and status.
+func (c *Controller) conditionCounts() map[[2]string]int {
+	c.condMu.Lock()
+	defer c.condMu.Unlock()
+	out := map[[2]string]int{}
+	for _, v := range c.conditions {
+		for i, t := range []string{"Accepted", "Programmed"} {
+			s := "False"
+			if v[i] {
+				s = "True"
+			}
+			out[[2]string{t, s}]++
+		}
+	}
+	return out
+}

@@ -1,0 +1,156 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/apply"
+	"github.com/berth-gateway/berth/render"
+)
+
+// sweepLoop destroys inventories whose Gateway no longer exists (its
+// finalizer was forced off while berth was away) or is no longer berth's, at
+// start and every SweepInterval (leader only: a manager Runnable without
+// NeedLeaderElection=false).
+func (c *Controller) sweepLoop(ctx context.Context) error {
+	if !c.mgr.GetCache().WaitForCacheSync(ctx) {
+		return nil
+	}
+	t := time.NewTicker(c.opts.SweepInterval)
+	defer t.Stop()
+	for {
+		if n, err := c.Sweep(ctx); err != nil {
+			c.log.Error(err, "sweeping orphaned inventories", "destroyed", n)
+		} else if n > 0 {
+			c.log.Info("swept orphaned inventories", "destroyed", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep destroys every inventory berth manages whose Gateway is gone or not
+// served by berth, and returns how many it destroyed.
+func (c *Controller) Sweep(ctx context.Context) (int, error) {
+	infos, err := c.engine.Inventories(ctx)
+	if err != nil {
+		c.metrics.sweep(err)
+		return 0, fmt.Errorf("list inventories: %w", err)
+	}
+	var (
+		n    int
+		errs []error
+	)
+	for _, info := range infos {
+		key, ok := owningGateway(info.Inventory)
+		if !ok {
+			continue
+		}
+		if !c.inScope(ctx, key.Namespace) {
+			continue
+		}
+		var gw gwv1.Gateway
+		err := c.client.Get(ctx, key, &gw)
+		switch {
+		case err == nil && (c.classOf(ctx, &gw) != nil || controllerutil.ContainsFinalizer(&gw, render.Finalizer)):
+			continue // the Gateway reconciler owns it (serving or destroying)
+		case err != nil && !apierrors.IsNotFound(err):
+			errs = append(errs, err)
+			continue
+		}
+		if err := c.destroy(ctx, nil, info.Inventory); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+		c.metrics.swept.Inc()
+	}
+	err = errors.Join(errs...)
+	c.metrics.sweep(err)
+	return n, err
+}
+
+// owningGateway reads the Gateway an inventory belongs to from its labels.
+func owningGateway(inv apply.Inventory) (k8stypes.NamespacedName, bool) {
+	ns, name := inv.Labels[render.LabelOwningGatewayNamespace], inv.Labels[render.LabelOwningGatewayName]
+	if ns == "" || name == "" || ns != inv.Namespace || inv.Name != render.InventoryName(ns, name) {
+		return k8stypes.NamespacedName{}, false
+	}
+	return k8stypes.NamespacedName{Namespace: ns, Name: name}, true
+}
+
+// Uninstall is the way out that leaves nothing stuck: it destroys every
+// bundle berth manages (in opts.WatchNamespaces, or everywhere) and removes
+// berth's finalizer from every Gateway. Run it with the controller stopped
+// (`berth controller --uninstall`), before deleting berth's RBAC and CRDs.
+func Uninstall(ctx context.Context, cfg *rest.Config, opts Options) error {
+	if err := opts.complete(); err != nil {
+		return fmt.Errorf("controller options: %w", err)
+	}
+	scheme, err := Scheme()
+	if err != nil {
+		return err
+	}
+	cl, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	eng, err := apply.New(cfg, opts.Apply)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	log := opts.Logger
+	var errs []error
+	namespaces := opts.WatchNamespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{""}
+	}
+	for _, ns := range namespaces {
+		var list gwv1.GatewayList
+		if err := cl.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			errs = append(errs, fmt.Errorf("list Gateways: %w", err))
+			continue
+		}
+		for i := range list.Items {
+			gw := &list.Items[i]
+			if !controllerutil.ContainsFinalizer(gw, render.Finalizer) {
+				continue
+			}
+			key := client.ObjectKeyFromObject(gw)
+			if _, err := eng.Destroy(ctx, inventoryOf(key)); err != nil {
+				errs = append(errs, fmt.Errorf("destroy bundle of Gateway %s: %w", key, err))
+				continue
+			}
+			patch := client.MergeFromWithOptions(gw.DeepCopy(), client.MergeFromWithOptimisticLock{})
+			controllerutil.RemoveFinalizer(gw, render.Finalizer)
+			if err := cl.Patch(ctx, gw, patch); err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("remove finalizer of Gateway %s: %w", key, err))
+				continue
+			}
+			log.Info("uninstalled Gateway's data plane", "gateway", key.String())
+		}
+	}
+	infos, err := eng.Inventories(ctx)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list inventories: %w", err))
+	}
+	for _, info := range infos {
+		if _, err := eng.Destroy(ctx, info.Inventory); err != nil {
+			errs = append(errs, fmt.Errorf("destroy inventory %s: %w", info.Key(), err))
+		}
+	}
+	return errors.Join(errs...)
+}

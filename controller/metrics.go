@@ -1,0 +1,112 @@
+package controller
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/berth-gateway/berth/apply"
+	"github.com/berth-gateway/berth/xds"
+)
+
+// metrics are the controller's Prometheus metrics, registered once per
+// process on controller-runtime's registry (served at --metrics-bind-address).
+type metrics struct {
+	duration *prometheus.HistogramVec
+	errors   *prometheus.CounterVec
+	applied  *prometheus.CounterVec
+	pruned   prometheus.Counter
+	gateways *prometheus.GaugeVec
+	sweeps   *prometheus.CounterVec
+	swept    prometheus.Counter
+}
+
+var (
+	metricsOnce sync.Once
+	theMetrics  *metrics
+	xdsOnce     sync.Once
+	xdsMetrics  *xds.Metrics
+)
+
+func sharedMetrics() *metrics {
+	metricsOnce.Do(func() {
+		m := &metrics{
+			duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+				Name: "berth_reconcile_duration_seconds", Help: "Time of one reconcile, by controller.",
+				Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+			}, []string{"controller"}),
+			errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Name: "berth_reconcile_errors_total", Help: "Reconciles that returned an error, by controller.",
+			}, []string{"controller"}),
+			applied: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Name: "berth_apply_actions_total", Help: "Objects handled by apply runs and destroys, by kind and action.",
+			}, []string{"kind", "action"}),
+			pruned: prometheus.NewCounter(prometheus.CounterOpts{
+				Name: "berth_objects_pruned_total", Help: "Objects deleted because they left a bundle.",
+			}),
+			gateways: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+				Name: "berth_gateways", Help: "Gateways served, by condition type and status.",
+			}, []string{"condition", "status"}),
+			sweeps: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Name: "berth_gc_sweeps_total", Help: "Orphan inventory sweeps, by result.",
+			}, []string{"result"}),
+			swept: prometheus.NewCounter(prometheus.CounterOpts{
+				Name: "berth_gc_inventories_destroyed_total", Help: "Inventories destroyed by sweeps because their Gateway was gone.",
+			}),
+		}
+		crmetrics.Registry.MustRegister(m.duration, m.errors, m.applied, m.pruned, m.gateways, m.sweeps, m.swept)
+		theMetrics = m
+	})
+	return theMetrics
+}
+
+func sharedXDSMetrics() *xds.Metrics {
+	xdsOnce.Do(func() {
+		var err error
+		if xdsMetrics, err = xds.NewMetrics(crmetrics.Registry); err != nil {
+			xdsMetrics, _ = xds.NewMetrics(nil)
+		}
+	})
+	return xdsMetrics
+}
+
+// observe times one reconcile; call the result with its error.
+func (m *metrics) observe(controller string) func(error) {
+	start := time.Now()
+	return func(err error) {
+		m.duration.WithLabelValues(controller).Observe(time.Since(start).Seconds())
+		if err != nil {
+			m.errors.WithLabelValues(controller).Inc()
+		}
+	}
+}
+
+func (m *metrics) actions(r *apply.Result) {
+	if r == nil {
+		return
+	}
+	for _, o := range r.Objects {
+		m.applied.WithLabelValues(o.Ref.Kind, string(o.Action)).Inc()
+		if o.Action == apply.ActionPruned {
+			m.pruned.Inc()
+		}
+	}
+}
+
+func (m *metrics) sweep(err error) {
+	res := "success"
+	if err != nil {
+		res = "error"
+	}
+	m.sweeps.WithLabelValues(res).Inc()
+}
+
+func (m *metrics) setGateways(counts map[[2]string]int) {
+	for _, t := range []string{"Accepted", "Programmed"} {
+		for _, s := range []string{"True", "False"} {
+			m.gateways.WithLabelValues(t, s).Set(float64(counts[[2]string{t, s}]))
+		}
+	}
+}

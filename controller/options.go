@@ -1,0 +1,190 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/berth-gateway/berth/apply"
+	"github.com/berth-gateway/berth/render"
+	"github.com/berth-gateway/berth/xds"
+	"github.com/berth-gateway/berth/xds/certs"
+	"github.com/berth-gateway/berth/xds/translate"
+)
+
+// DefaultControllerName is the reference implementation's controller name,
+// so that its manifests work unchanged.
+const DefaultControllerName = "gateway.envoyproxy.io/gatewayclass-controller"
+
+// DefaultNamespace is berth's own namespace unless POD_NAMESPACE says otherwise.
+const DefaultNamespace = "berth-system"
+
+// Options configure a Controller. Start from DefaultOptions.
+type Options struct {
+	// ControllerName selects the GatewayClasses berth serves (spec.controllerName).
+	ControllerName string
+	// Namespace is berth's own namespace: the xDS TLS Secret, the leader
+	// election lease and the xDS Service live there.
+	Namespace string
+	// WatchNamespaces limits every watch (and the RBAC berth needs) to these
+	// namespaces; empty watches the whole cluster.
+	WatchNamespaces []string
+	// WatchNamespaceSelector, when set, serves only Gateways (and routes)
+	// in namespaces whose labels match it.
+	WatchNamespaceSelector string
+
+	// Render shapes every bundle; CABundle is filled from the certificate
+	// manager, ControllerNamespace from Namespace, TokenAudience from
+	// XDS.Auth.Audience.
+	Render render.Options
+	// Apply configures the apply engine (Namespaces is set from WatchNamespaces).
+	Apply apply.Options
+	// XDS configures the xDS server; Certs its TLS material (Namespace is set
+	// from Namespace, DNSNames from Render.XDSHost when empty).
+	XDS   xds.Options
+	Certs certs.Options
+	// Translate configures translation (ControllerName is set from ControllerName).
+	Translate translate.Options
+
+	// MetricsBindAddress serves Prometheus metrics ("0" disables).
+	MetricsBindAddress string
+	// HealthProbeBindAddress serves /healthz and /readyz ("0" disables).
+	HealthProbeBindAddress string
+	// LeaderElection makes one replica apply and write status; every replica
+	// serves xDS. LeaderElectionID names the Lease in Namespace.
+	LeaderElection   bool
+	LeaderElectionID string
+
+	// Workers is the number of Gateways reconciled concurrently.
+	Workers int
+	// SweepInterval is how often inventories without a Gateway are destroyed
+	// (also once at start).
+	SweepInterval time.Duration
+	// ResyncPeriod is the informers' resync period (a full reconcile of
+	// everything; a no-op writes nothing).
+	ResyncPeriod time.Duration
+	// QPS and Burst of the controller's own client (status writes, finalizers).
+	QPS   float32
+	Burst int
+
+	// Logger receives structured logs (zap through zapr in `berth controller`).
+	Logger logr.Logger
+}
+
+// DefaultOptions returns the settings of a default installation.
+func DefaultOptions() Options {
+	ns := DefaultNamespace
+	if env := os.Getenv("POD_NAMESPACE"); env != "" {
+		ns = env
+	}
+	ro := render.DefaultOptions()
+	ro.XDSHost = "" // derived from Namespace
+	ao := apply.DefaultOptions()
+	// Readiness is watch-driven (apply's Subscribe), so a Run need not wait
+	// for Deployments to become Available: a short wait only lets objects
+	// that are Current at once (ServiceAccount, ConfigMap) report it.
+	ao.ReconcileTimeout = 2 * time.Second
+	return Options{
+		ControllerName:         DefaultControllerName,
+		Namespace:              ns,
+		Render:                 ro,
+		Apply:                  ao,
+		XDS:                    xds.DefaultOptions(),
+		Certs:                  certs.DefaultOptions(),
+		Translate:              translate.DefaultOptions(),
+		MetricsBindAddress:     ":8080",
+		HealthProbeBindAddress: ":8081",
+		LeaderElectionID:       "berth-controller",
+		Workers:                10,
+		SweepInterval:          10 * time.Minute,
+		ResyncPeriod:           10 * time.Hour,
+		QPS:                    100,
+		Burst:                  200,
+		Logger:                 logr.Discard(),
+	}
+}
+
+// BindFlags binds the options a deployment tunes, with o's current values as
+// defaults (start from DefaultOptions).
+func (o *Options) BindFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.ControllerName, "controller-name", o.ControllerName, "GatewayClass spec.controllerName berth serves")
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "berth's own namespace (default from $POD_NAMESPACE)")
+	fs.StringSliceVar(&o.WatchNamespaces, "watch-namespaces", o.WatchNamespaces, "namespaces to watch (default: all)")
+	fs.StringVar(&o.WatchNamespaceSelector, "watch-namespace-selector", o.WatchNamespaceSelector, "label selector of the namespaces whose Gateways berth serves")
+	fs.StringVar(&o.Render.XDSHost, "xds-host", o.Render.XDSHost, "DNS name Envoy dials for xDS (default berth-xds.<namespace>.svc)")
+	fs.Int32Var(&o.Render.XDSPort, "xds-port", o.Render.XDSPort, "port Envoy dials for xDS (the xDS Service port)")
+	fs.StringVar(&o.Render.EnvoyImage, "envoy-image", o.Render.EnvoyImage, "Envoy image")
+	fs.StringVar(&o.Render.ShutdownManagerImage, "shutdown-manager-image", o.Render.ShutdownManagerImage, "berth image running the shutdown-manager container")
+	o.XDS.BindFlags(fs)
+	o.Certs.BindFlags(fs)
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, `Prometheus metrics address ("0" disables)`)
+	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, `health probe address ("0" disables)`)
+	fs.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "elect one replica to apply and write status (every replica serves xDS)")
+	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the leader election Lease in --namespace")
+	fs.IntVar(&o.Workers, "workers", o.Workers, "Gateways reconciled concurrently")
+	fs.DurationVar(&o.SweepInterval, "sweep-interval", o.SweepInterval, "how often inventories without a Gateway are destroyed")
+}
+
+// complete fills the derived fields and validates.
+func (o *Options) complete() error {
+	var errs []error
+	if o.ControllerName == "" {
+		errs = append(errs, errors.New("controller name is empty"))
+	}
+	if o.Namespace == "" {
+		errs = append(errs, errors.New("namespace is empty"))
+	}
+	if o.Workers <= 0 {
+		errs = append(errs, fmt.Errorf("workers must be positive, got %d", o.Workers))
+	}
+	if o.SweepInterval <= 0 {
+		errs = append(errs, fmt.Errorf("sweep interval must be positive, got %s", o.SweepInterval))
+	}
+	if o.WatchNamespaceSelector != "" {
+		if _, err := labels.Parse(o.WatchNamespaceSelector); err != nil {
+			errs = append(errs, fmt.Errorf("watch namespace selector: %w", err))
+		}
+	}
+	for i, ns := range o.WatchNamespaces {
+		o.WatchNamespaces[i] = strings.TrimSpace(ns)
+	}
+	o.Render.ControllerNamespace = o.Namespace
+	if o.Render.XDSHost == "" {
+		o.Render.XDSHost = "berth-xds." + o.Namespace + ".svc"
+	}
+	o.Render.TokenAudience = o.XDS.Auth.Audience
+	o.Apply.Namespaces = o.WatchNamespaces
+	if o.Apply.Logger.GetSink() == nil {
+		o.Apply.Logger = o.Logger.WithName("apply")
+	}
+	o.Certs.Namespace = o.Namespace
+	if len(o.Certs.DNSNames) == 0 {
+		o.Certs.DNSNames = certs.DNSNames("berth-xds", o.Namespace)
+		for _, n := range []string{o.Render.XDSHost, o.Render.XDSServerName} {
+			if n != "" && !slices.Contains(o.Certs.DNSNames, n) {
+				o.Certs.DNSNames = append(o.Certs.DNSNames, n)
+			}
+		}
+	}
+	o.Translate.ControllerName = gwController(o.ControllerName)
+	if o.Translate.PrivilegedPortOffset == 0 {
+		o.Translate.PrivilegedPortOffset = render.PrivilegedPortOffset
+	}
+	if err := o.Translate.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	// CABundle is filled at run time; validate with a placeholder.
+	ro := o.Render
+	ro.CABundle = []byte("placeholder")
+	if err := ro.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

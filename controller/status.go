@@ -1,0 +1,346 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/apply"
+	"github.com/berth-gateway/berth/render"
+	"github.com/berth-gateway/berth/xds/translate"
+)
+
+// This file is pure: status is computed from facts the reconcilers gather,
+// so every rule below is table-tested without a cluster.
+
+// gatewayFacts is everything a Gateway's status depends on.
+type gatewayFacts struct {
+	// Generation of the Gateway the status describes.
+	Generation int64
+	// RenderErr is why no bundle could be rendered (*render.ParametersError,
+	// *render.GatewayError or another error); nil when rendered.
+	RenderErr error
+	// Unsupported EnvoyProxy fields of the rendered bundle (reported, not fatal).
+	Unsupported []render.Unsupported
+	// Translation holds the listener facts and the version the proxy must
+	// receive; nil until the Gateway's current generation was translated.
+	Translation *translated
+	// PublishedVersion is the snapshot version the xDS server serves ("" none).
+	PublishedVersion string
+	// ApplyErr is a run-level apply error (inventory, namespace terminating).
+	ApplyErr error
+	// Failed are the objects the last run failed or refused (ownership).
+	Failed []apply.ObjectResult
+	// Objects is the watched status of the bundle's inventory.
+	Objects apply.AggregateStatus
+	// Service is the bundle's Service as watched (nil when not seen yet).
+	Service *corev1.Service
+}
+
+// translated is what the xDS side learned about one Gateway generation.
+type translated struct {
+	Generation int64
+	Version    string
+	Listeners  []translate.ListenerStatus
+	// Err is a translation or publish failure.
+	Err error
+}
+
+// gatewayStatus computes a Gateway's status from facts, keeping the
+// lastTransitionTime of conditions whose status did not change.
+func gatewayStatus(old gwv1.GatewayStatus, f gatewayFacts, now metav1.Time) gwv1.GatewayStatus {
+	st := *old.DeepCopy()
+	accepted := acceptedCondition(f)
+	setCondition(&st.Conditions, accepted, now)
+	programmed := programmedCondition(f, accepted.Status == metav1.ConditionTrue)
+	setCondition(&st.Conditions, programmed, now)
+	st.Conditions = keepConditions(st.Conditions, string(gwv1.GatewayConditionAccepted), string(gwv1.GatewayConditionProgrammed))
+	st.Addresses = serviceAddresses(f.Service)
+	if f.Translation != nil {
+		st.Listeners = listenerStatuses(old.Listeners, f.Translation.Listeners, f.Generation, now)
+	}
+	return st
+}
+
+func acceptedCondition(f gatewayFacts) metav1.Condition {
+	c := metav1.Condition{Type: string(gwv1.GatewayConditionAccepted), ObservedGeneration: f.Generation}
+	var pe *render.ParametersError
+	switch {
+	case errors.As(f.RenderErr, &pe):
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalidParameters), pe.Error()
+		return c
+	case f.RenderErr != nil:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalid), f.RenderErr.Error()
+		return c
+	}
+	c.Status, c.Reason, c.Message = metav1.ConditionTrue, string(gwv1.GatewayReasonAccepted), "Gateway accepted by berth"
+	if f.Translation != nil && len(f.Translation.Listeners) > 0 {
+		var invalid []string
+		for _, l := range f.Translation.Listeners {
+			if a := l.Condition(gwv1.ListenerConditionAccepted); a != nil && a.Status != metav1.ConditionTrue {
+				invalid = append(invalid, string(l.Name))
+			}
+		}
+		if len(invalid) == len(f.Translation.Listeners) {
+			c.Status, c.Reason = metav1.ConditionFalse, string(gwv1.GatewayReasonListenersNotValid)
+			c.Message = "no listener is valid: " + strings.Join(invalid, ", ")
+		} else if len(invalid) > 0 {
+			c.Reason = string(gwv1.GatewayReasonListenersNotValid)
+			c.Message = "invalid listeners: " + strings.Join(invalid, ", ")
+		}
+	}
+	if c.Status == metav1.ConditionTrue && len(f.Unsupported) > 0 {
+		c.Message += "; " + unsupportedMessage(f.Unsupported)
+	}
+	return c
+}
+
+// unsupportedMessage lists EnvoyProxy fields berth does not implement.
+func unsupportedMessage(u []render.Unsupported) string {
+	s := make([]string, 0, len(u))
+	for _, x := range u {
+		s = append(s, x.String())
+	}
+	sort.Strings(s)
+	return "fields berth does not implement are ignored: " + strings.Join(s, ", ")
+}
+
+// programmedCondition implements DESIGN §6: True only when accepted, applied
+// cleanly, every inventory object Current, the Service has an address and the
+// current xDS snapshot is published. Otherwise the message names what holds
+// the Gateway back.
+func programmedCondition(f gatewayFacts, accepted bool) metav1.Condition {
+	c := metav1.Condition{Type: string(gwv1.GatewayConditionProgrammed), ObservedGeneration: f.Generation, Status: metav1.ConditionFalse}
+	switch {
+	case !accepted:
+		c.Reason, c.Message = string(gwv1.GatewayReasonInvalid), "Gateway is not accepted"
+	case f.ApplyErr != nil:
+		c.Reason, c.Message = string(gwv1.GatewayReasonNoResources), f.ApplyErr.Error()
+	case len(f.Failed) > 0:
+		o := f.Failed[0]
+		c.Reason, c.Message = string(gwv1.GatewayReasonNoResources), fmt.Sprintf("%s: %s: %s", objectName(o.Ref), o.Action, o.Reason)
+	case !f.Objects.Known:
+		c.Reason, c.Message = string(gwv1.GatewayReasonPending), "waiting for the bundle's inventory"
+	case !f.Objects.AllCurrent():
+		b := f.Objects.Blocking()
+		c.Reason, c.Message = string(gwv1.GatewayReasonPending), fmt.Sprintf("%s: %s", objectName(b.Ref), orDefault(b.Message, string(b.Status)))
+	case f.Service == nil:
+		c.Reason, c.Message = string(gwv1.GatewayReasonPending), "waiting for the bundle's Service"
+	case len(serviceAddresses(f.Service)) == 0:
+		c.Reason = string(gwv1.GatewayReasonAddressNotAssigned)
+		c.Message = fmt.Sprintf("Service %s/%s: no address assigned", f.Service.Namespace, f.Service.Name)
+		if f.Service.Spec.Type == corev1.ServiceTypeLoadBalancer {
+			c.Message = fmt.Sprintf("Service %s/%s: waiting for a load-balancer address (status.loadBalancer.ingress is empty)", f.Service.Namespace, f.Service.Name)
+		}
+	case f.Translation == nil:
+		c.Reason, c.Message = string(gwv1.GatewayReasonPending), "xDS configuration not translated yet"
+	case f.Translation.Err != nil:
+		c.Reason, c.Message = string(gwv1.GatewayReasonInvalid), "xDS configuration: "+f.Translation.Err.Error()
+	case f.PublishedVersion != f.Translation.Version:
+		c.Reason, c.Message = string(gwv1.GatewayReasonPending), "xDS configuration not published yet"
+	default:
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, string(gwv1.GatewayReasonProgrammed), "bundle ready and xDS configuration published"
+	}
+	return c
+}
+
+// objectName renders "Deployment team-a/envoy-…" (the group left out).
+func objectName(r apply.ObjectRef) string {
+	if r.Namespace == "" {
+		return r.Kind + " " + r.Name
+	}
+	return r.Kind + " " + r.Namespace + "/" + r.Name
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// serviceAddresses are the Gateway addresses a Service provides: its
+// load-balancer ingress for type LoadBalancer, its cluster IPs otherwise.
+func serviceAddresses(svc *corev1.Service) []gwv1.GatewayStatusAddress {
+	if svc == nil {
+		return nil
+	}
+	var out []gwv1.GatewayStatusAddress
+	ipType, hostType := gwv1.IPAddressType, gwv1.HostnameAddressType
+	if svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
+		for _, in := range svc.Status.LoadBalancer.Ingress {
+			if in.IP != "" {
+				out = append(out, gwv1.GatewayStatusAddress{Type: &ipType, Value: in.IP})
+			}
+			if in.Hostname != "" {
+				out = append(out, gwv1.GatewayStatusAddress{Type: &hostType, Value: in.Hostname})
+			}
+		}
+		return out
+	}
+	ips := svc.Spec.ClusterIPs
+	if len(ips) == 0 && svc.Spec.ClusterIP != "" {
+		ips = []string{svc.Spec.ClusterIP}
+	}
+	for _, ip := range ips {
+		if ip != "" && ip != corev1.ClusterIPNone {
+			out = append(out, gwv1.GatewayStatusAddress{Type: &ipType, Value: ip})
+		}
+	}
+	return out
+}
+
+// listenerStatuses stamps the translation's listener facts with generation and
+// transition times (kept from old where the status did not change).
+func listenerStatuses(old []gwv1.ListenerStatus, facts []translate.ListenerStatus, gen int64, now metav1.Time) []gwv1.ListenerStatus {
+	out := make([]gwv1.ListenerStatus, 0, len(facts))
+	for _, l := range facts {
+		var conds []metav1.Condition
+		for _, o := range old {
+			if o.Name == l.Name {
+				conds = slices.Clone(o.Conditions)
+			}
+		}
+		types := make([]string, 0, len(l.Conditions))
+		for _, c := range l.Conditions {
+			c.ObservedGeneration = gen
+			setCondition(&conds, c, now)
+			types = append(types, c.Type)
+		}
+		kinds := l.SupportedKinds
+		if kinds == nil {
+			kinds = []gwv1.RouteGroupKind{}
+		}
+		out = append(out, gwv1.ListenerStatus{
+			Name:           l.Name,
+			SupportedKinds: kinds,
+			AttachedRoutes: l.AttachedRoutes,
+			Conditions:     keepConditions(conds, types...),
+		})
+	}
+	return out
+}
+
+// setCondition sets c in conds, keeping LastTransitionTime when the status is
+// unchanged (meta.SetStatusCondition's rule).
+func setCondition(conds *[]metav1.Condition, c metav1.Condition, now metav1.Time) {
+	c.LastTransitionTime = now
+	meta.SetStatusCondition(conds, c)
+}
+
+// keepConditions drops conditions of other types (stale ones berth once
+// wrote, or the CRD's defaults it replaced), keeping order.
+func keepConditions(conds []metav1.Condition, types ...string) []metav1.Condition {
+	out := conds[:0:0]
+	for _, c := range conds {
+		if slices.Contains(types, c.Type) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// classFacts is everything a GatewayClass's status depends on.
+type classFacts struct {
+	Generation int64
+	// ParamsErr is why the class's parametersRef is unusable.
+	ParamsErr error
+	// Unsupported EnvoyProxy fields (reported in the Accepted message).
+	Unsupported []render.Unsupported
+	// Features berth supports, sorted.
+	Features []gwv1.FeatureName
+}
+
+// classStatus computes a GatewayClass's status.
+func classStatus(old gwv1.GatewayClassStatus, f classFacts, now metav1.Time) gwv1.GatewayClassStatus {
+	st := *old.DeepCopy()
+	c := metav1.Condition{Type: string(gwv1.GatewayClassConditionStatusAccepted), ObservedGeneration: f.Generation}
+	if f.ParamsErr != nil {
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayClassReasonInvalidParameters), f.ParamsErr.Error()
+	} else {
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, string(gwv1.GatewayClassReasonAccepted), "GatewayClass accepted by berth"
+		if len(f.Unsupported) > 0 {
+			c.Message += "; " + unsupportedMessage(f.Unsupported)
+		}
+	}
+	setCondition(&st.Conditions, c, now)
+	st.Conditions = keepConditions(st.Conditions, c.Type, string(gwv1.GatewayClassConditionStatusSupportedVersion))
+	st.SupportedFeatures = nil
+	for _, n := range f.Features {
+		st.SupportedFeatures = append(st.SupportedFeatures, gwv1.SupportedFeature{Name: n})
+	}
+	return st
+}
+
+// routeFact is berth's status of one route towards one parentRef, computed
+// from the route generation RouteGeneration.
+type routeFact struct {
+	ParentRef       gwv1.ParentReference
+	RouteGeneration int64
+	Conditions      []metav1.Condition
+}
+
+// parentEntry is one parentRef of a route that names a berth Gateway, in
+// spec order, with berth's facts for it; Fact nil means the Gateway's facts
+// are not known yet, and the entry stays as it is.
+type parentEntry struct {
+	Ref  gwv1.ParentReference
+	Fact *routeFact
+}
+
+// routeParents merges berth's entries into a route's status.parents: entries
+// of other controllers stay as they are, in front; then berth's, in the order
+// of entries; berth's entries for parentRefs not in entries (the parentRef went
+// away or no longer names a berth Gateway) are dropped.
+func routeParents(old []gwv1.RouteParentStatus, controller gwv1.GatewayController, entries []parentEntry, now metav1.Time) []gwv1.RouteParentStatus {
+	var out []gwv1.RouteParentStatus
+	for _, p := range old {
+		if p.ControllerName != controller {
+			out = append(out, *p.DeepCopy())
+		}
+	}
+	var written []gwv1.ParentReference
+	for _, e := range entries {
+		if slices.ContainsFunc(written, func(r gwv1.ParentReference) bool { return sameParent(r, e.Ref) }) {
+			continue
+		}
+		var prev *gwv1.RouteParentStatus
+		for i := range old {
+			if old[i].ControllerName == controller && sameParent(old[i].ParentRef, e.Ref) {
+				prev = &old[i]
+			}
+		}
+		if e.Fact == nil {
+			if prev != nil {
+				out = append(out, *prev.DeepCopy())
+				written = append(written, e.Ref)
+			}
+			continue
+		}
+		var conds []metav1.Condition
+		if prev != nil {
+			conds = slices.Clone(prev.Conditions)
+		}
+		types := make([]string, 0, len(e.Fact.Conditions))
+		for _, c := range e.Fact.Conditions {
+			c.ObservedGeneration = e.Fact.RouteGeneration
+			setCondition(&conds, c, now)
+			types = append(types, c.Type)
+		}
+		out = append(out, gwv1.RouteParentStatus{ParentRef: *e.Ref.DeepCopy(), ControllerName: controller, Conditions: keepConditions(conds, types...)})
+		written = append(written, e.Ref)
+	}
+	return out
+}
+
+// sameParent compares parentRefs as the spec does (defaults filled in is the
+// writer's job; berth writes them exactly as the route's spec has them).
+func sameParent(a, b gwv1.ParentReference) bool { return equality.Semantic.DeepEqual(a, b) }

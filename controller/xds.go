@@ -1,0 +1,120 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/render"
+	"github.com/berth-gateway/berth/xds"
+	"github.com/berth-gateway/berth/xds/translate"
+)
+
+// reconcileXDS translates one Gateway and publishes its snapshot. It runs on
+// every replica (proxies may connect to any), writes nothing to the API, and
+// tells the leader-only status reconcilers what changed.
+func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	key := req.NamespacedName
+	var gw gwv1.Gateway
+	if err := c.client.Get(ctx, key, &gw); err != nil {
+		if apierrors.IsNotFound(err) {
+			c.dropXDS(key)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	if gw.DeletionTimestamp != nil || c.classOf(ctx, &gw) == nil || !c.inScope(ctx, gw.Namespace) {
+		c.dropXDS(key)
+		return ctrl.Result{}, nil
+	}
+	in, routeGens, err := c.translateInput(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	t := &gatewayTranslation{translated: translated{Generation: gw.Generation}}
+	res, err := translate.NewIndex(in, c.opts.Translate).TranslateGateway(key)
+	if err != nil {
+		t.Err = fmt.Errorf("translate: %w", err)
+	} else {
+		t.Listeners = res.Listeners
+		t.deps = depsOf(res.Dependencies)
+		t.Routes = map[k8stypes.NamespacedName][]routeFact{}
+		for _, r := range res.Routes {
+			t.Routes[r.Route] = append(t.Routes[r.Route], routeFact{ParentRef: r.ParentRef, RouteGeneration: routeGens[r.Route], Conditions: r.Conditions})
+		}
+		id := xds.Identity{Namespace: gw.Namespace, ServiceAccount: render.ServiceAccountName(gw.Namespace, gw.Name)}
+		if t.Version, err = c.xds.Publish(key, id, res.Resources); err != nil {
+			t.Err = fmt.Errorf("publish: %w", err)
+			c.log.Error(err, "publishing xDS snapshot", "gateway", key.String())
+		}
+	}
+	routes, changed := c.store.put(key, t)
+	if changed {
+		c.gwQueue.add(key)
+	}
+	c.routeQueue.add(routes...)
+	return ctrl.Result{}, nil
+}
+
+// dropXDS forgets a Gateway berth no longer serves.
+func (c *Controller) dropXDS(key k8stypes.NamespacedName) {
+	c.xds.Remove(key)
+	routes, changed := c.store.put(key, nil)
+	if changed {
+		c.gwQueue.add(key)
+	}
+	c.routeQueue.add(routes...)
+}
+
+// translateInput reads translation's input from the cache (shared, not
+// copied: translate never modifies its input), with each route's generation.
+func (c *Controller) translateInput(ctx context.Context) (translate.Input, map[k8stypes.NamespacedName]int64, error) {
+	var (
+		in      translate.Input
+		classes gwv1.GatewayClassList
+		gws     gwv1.GatewayList
+		routes  gwv1.HTTPRouteList
+		grants  gwv1.ReferenceGrantList
+		svcs    corev1.ServiceList
+		slices  discoveryv1.EndpointSliceList
+		secrets corev1.SecretList
+		nss     corev1.NamespaceList
+	)
+	lists := []client.ObjectList{&classes, &gws, &routes, &grants, &svcs, &slices, &secrets}
+	if len(c.opts.WatchNamespaces) == 0 || c.nsSel != nil {
+		lists = append(lists, &nss)
+	}
+	for _, l := range lists {
+		if err := c.client.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
+			return in, nil, fmt.Errorf("list for translation: %w", err)
+		}
+	}
+	in.GatewayClasses = ptrs(classes.Items)
+	in.Gateways = ptrs(gws.Items)
+	in.HTTPRoutes = ptrs(routes.Items)
+	in.ReferenceGrants = ptrs(grants.Items)
+	in.Services = ptrs(svcs.Items)
+	in.EndpointSlices = ptrs(slices.Items)
+	in.Secrets = ptrs(secrets.Items)
+	in.Namespaces = ptrs(nss.Items)
+	gens := make(map[k8stypes.NamespacedName]int64, len(routes.Items))
+	for i := range routes.Items {
+		gens[client.ObjectKeyFromObject(&routes.Items[i])] = routes.Items[i].Generation
+	}
+	return in, gens, nil
+}
+
+func ptrs[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
+}
