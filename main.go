@@ -25,9 +25,12 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
-		newVersionCmd(),
+		newControllerCmd(),
 		newRenderCmd(),
 		newTranslateCmd(),
+		newRbacCmd(),
+		newShutdownManagerCmd(),
+		newVersionCmd(),
 	)
 	return root
 }
