@@ -1,0 +1,94 @@
+package rbactest
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/berth-gateway/berth/internal/testenv"
+	"github.com/berth-gateway/berth/rbac"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+type access struct {
+	verb, group, resource, namespace, name string
+	allowed                                bool
+}
+
+// check asks the API server, as the installed ServiceAccount, whether it
+// may do each thing.
+func check(t *testing.T, cfg *rest.Config, cases []access) {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		r, err := cs.AuthorizationV1().SelfSubjectAccessReviews().Create(context.Background(), &authorizationv1.SelfSubjectAccessReview{
+			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Verb: c.verb, Group: c.group, Resource: c.resource, Namespace: c.namespace, Name: c.name,
+			}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status.Allowed != c.allowed {
+			t.Errorf("%s %s.%s in %q name %q: allowed=%v, want %v (%s)", c.verb, c.resource, c.group, c.namespace, c.name, r.Status.Allowed, c.allowed, r.Status.Reason)
+		}
+	}
+}
+
+func TestClusterWide(t *testing.T) {
+	env := testenv.Get(t)
+	own, tenant := env.Namespace(t), env.Namespace(t)
+	o := rbac.DefaultOptions()
+	o.Name, o.Namespace = "", own
+	cfg := Install(t, env, o)
+	check(t, cfg, []access{
+		{"list", "gateway.networking.k8s.io", "gateways", "", "", true},
+		{"patch", "gateway.networking.k8s.io", "gateways/status", tenant, "gw", true},
+		{"create", "authentication.k8s.io", "tokenreviews", "", "", true},
+		{"patch", "apps", "deployments", tenant, "envoy-x", true},
+		{"delete", "policy", "poddisruptionbudgets", tenant, "envoy-x", true},
+		{"update", "coordination.k8s.io", "leases", own, "berth-controller", true},
+		{"update", "", "secrets", own, "berth-xds-tls", true},
+		// Nothing beyond the declared list.
+		{"update", "", "secrets", own, "sh.helm.release.v1.berth.v1", false},
+		{"update", "", "secrets", tenant, "tls", false},
+		{"update", "coordination.k8s.io", "leases", own, "other", false},
+		{"create", "coordination.k8s.io", "leases", tenant, "", false},
+		{"deletecollection", "", "configmaps", tenant, "", false},
+		{"delete", "", "namespaces", "", tenant, false},
+		{"create", "", "pods", tenant, "", false},
+		{"update", "gateway.networking.k8s.io", "httproutes", tenant, "r", false},
+		{"create", "rbac.authorization.k8s.io", "roles", tenant, "", false},
+	})
+}
+
+func TestNamespaced(t *testing.T) {
+	env := testenv.Get(t)
+	own, watched, other := env.Namespace(t), env.Namespace(t), env.Namespace(t)
+	o := rbac.DefaultOptions()
+	o.Name, o.Namespace, o.WatchNamespaces = "", own, []string{watched}
+	cfg := Install(t, env, o)
+	check(t, cfg, []access{
+		{"list", "gateway.networking.k8s.io", "gatewayclasses", "", "", true},
+		{"list", "gateway.networking.k8s.io", "gateways", watched, "", true},
+		{"patch", "apps", "deployments", watched, "envoy-x", true},
+		{"get", "", "secrets", watched, "tls", true},
+		{"create", "authentication.k8s.io", "tokenreviews", "", "", true},
+		{"get", "", "secrets", own, "berth-xds-tls", true},
+		// Outside the watched namespaces nothing but what the ClusterRole keeps.
+		{"list", "gateway.networking.k8s.io", "gateways", "", "", false},
+		{"list", "gateway.networking.k8s.io", "gateways", other, "", false},
+		{"patch", "apps", "deployments", other, "envoy-x", false},
+		{"get", "", "secrets", other, "tls", false},
+		{"get", "", "secrets", own, "other", false},
+	})
+}
