@@ -52,7 +52,9 @@ func Install(t testing.TB, env *testenv.Env, o rbac.Options) *rest.Config {
 			_, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, b, metav1.CreateOptions{})
 			return err
 		})
-		t.Cleanup(func() { _ = cs.RbacV1().ClusterRoleBindings().Delete(context.Background(), b.Name, metav1.DeleteOptions{}) })
+		t.Cleanup(func() {
+			_ = cs.RbacV1().ClusterRoleBindings().Delete(context.Background(), b.Name, metav1.DeleteOptions{})
+		})
 	}
 	for i, r := range set.Roles {
 		b := set.RoleBindings[i]
