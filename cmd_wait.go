@@ -46,6 +46,10 @@ Anything else (Pending, AddressNotAssigned, NoResources, objects in
 progress) keeps waiting. With --all, every Gateway present at the start is
 waited for; the first failure ends the wait.`,
 		Args: cobra.MaximumNArgs(1),
+		// A failed or timed-out wait is an answer, not a usage mistake; main
+		// prints the error once.
+		SilenceUsage:  true,
+		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, err := parseWaitTarget(args, all || allNamespaces)
 			if err != nil {
