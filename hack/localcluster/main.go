@@ -2,7 +2,7 @@
 // plane (see internal/localcluster) for the demo and for manual work.
 //
 //	go run ./hack/localcluster build            # build the binaries into the cache
-//	go run ./hack/localcluster up -kubeconfig-out FILE
+//	go run ./hack/localcluster up -kubeconfig-out FILE [-no-loadbalancer]
 //	                                            # run until interrupted
 package main
 
@@ -14,6 +14,9 @@ import (
 	"os/signal"
 	"syscall"
 
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/berth-gateway/berth/internal/loadbalancer"
 	"github.com/berth-gateway/berth/internal/localcluster"
 )
 
@@ -43,6 +46,7 @@ func run(args []string) error {
 		out := fs.String("kubeconfig-out", "", "copy the admin kubeconfig here once the cluster is ready")
 		dir := fs.String("dir", "", "work folder (default: a temporary folder, removed on exit)")
 		nodes := fs.Int("nodes", 2, "number of simulated nodes")
+		noLB := fs.Bool("no-loadbalancer", false, "leave LoadBalancer Services without addresses (no allocator)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -70,8 +74,25 @@ func run(args []string) error {
 				return errorsJoin(err, c.Stop())
 			}
 		}
+		lbDone := make(chan struct{})
+		if *noLB {
+			close(lbDone)
+		} else {
+			cs, err := kubernetes.NewForConfig(c.AdminConfig())
+			if err != nil {
+				return errorsJoin(err, c.Stop())
+			}
+			go func() {
+				defer close(lbDone)
+				if err := loadbalancer.Run(ctx, cs, loadbalancer.DefaultOptions()); err != nil && ctx.Err() == nil {
+					fmt.Fprintln(os.Stderr, "localcluster: LoadBalancer allocator:", err)
+				}
+			}()
+			fmt.Fprintf(os.Stderr, "localcluster: LoadBalancer Services get addresses from %s\n", loadbalancer.DefaultPool)
+		}
 		fmt.Fprintf(os.Stderr, "localcluster: up; kubeconfig %s (interrupt to stop)\n", c.Kubeconfig())
 		<-ctx.Done()
+		<-lbDone
 		fmt.Fprintln(os.Stderr, "localcluster: stopping")
 		return c.Stop()
 	default:

@@ -1,4 +1,4 @@
-package loadbalancer
+package loadbalancer_test
 
 import (
 	"context"
@@ -13,10 +13,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/berth-gateway/berth/internal/loadbalancer"
 	"github.com/berth-gateway/berth/internal/testenv"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+// The tests run their own allocators, scoped to their namespaces.
+func TestMain(m *testing.M) { os.Exit(testenv.MainWith(m, testenv.Options{NoLoadBalancer: true})) }
 
 // assignWithin is the promise: an address within a second or two.
 const assignWithin = 2 * time.Second
@@ -25,7 +27,7 @@ const assignWithin = 2 * time.Second
 // called (or the test ends); stop returns once Run has returned.
 func startAllocator(t *testing.T, env *testenv.Env, ns string, pool netip.Prefix) (stop func()) {
 	t.Helper()
-	a, err := New(env.Client, Options{Pool: pool, Namespace: ns, Log: zaptest.NewLogger(t)})
+	a, err := loadbalancer.New(env.Client, loadbalancer.Options{Pool: pool, Namespace: ns, Log: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,22 +110,22 @@ func noAddress(t *testing.T, env *testenv.Env, ns, name string) {
 func TestLoadBalancerServiceGetsAnAddress(t *testing.T) {
 	env := testenv.Get(t)
 	ns := env.Namespace(t)
-	startAllocator(t, env, ns, DefaultPool)
+	startAllocator(t, env, ns, loadbalancer.DefaultPool)
 	createService(t, env, ns, "lb", corev1.ServiceTypeLoadBalancer, nil)
-	waitAddress(t, env, ns, "lb", DefaultPool, assignWithin)
+	waitAddress(t, env, ns, "lb", loadbalancer.DefaultPool, assignWithin)
 }
 
 func TestOnlyUnclassedLoadBalancerServices(t *testing.T) {
 	env := testenv.Get(t)
 	ns := env.Namespace(t)
-	startAllocator(t, env, ns, DefaultPool)
+	startAllocator(t, env, ns, loadbalancer.DefaultPool)
 	createService(t, env, ns, "classed", corev1.ServiceTypeLoadBalancer, ptr.To("example.com/other-lb"))
 	createService(t, env, ns, "cluster-ip", corev1.ServiceTypeClusterIP, nil)
 	createService(t, env, ns, "node-port", corev1.ServiceTypeNodePort, nil)
 	// Created last: one worker takes Services in order, so once this one
 	// has its address the others have been looked at.
 	createService(t, env, ns, "lb", corev1.ServiceTypeLoadBalancer, nil)
-	waitAddress(t, env, ns, "lb", DefaultPool, assignWithin)
+	waitAddress(t, env, ns, "lb", loadbalancer.DefaultPool, assignWithin)
 	time.Sleep(200 * time.Millisecond)
 	for _, name := range []string{"classed", "cluster-ip", "node-port"} {
 		noAddress(t, env, ns, name)
@@ -133,14 +135,14 @@ func TestOnlyUnclassedLoadBalancerServices(t *testing.T) {
 func TestServicesGetDistinctAddresses(t *testing.T) {
 	env := testenv.Get(t)
 	ns := env.Namespace(t)
-	startAllocator(t, env, ns, DefaultPool)
+	startAllocator(t, env, ns, loadbalancer.DefaultPool)
 	names := []string{"a", "b", "c", "d", "e"}
 	for _, n := range names {
 		createService(t, env, ns, n, corev1.ServiceTypeLoadBalancer, nil)
 	}
 	seen := map[netip.Addr]string{}
 	for _, n := range names {
-		addr := waitAddress(t, env, ns, n, DefaultPool, assignWithin)
+		addr := waitAddress(t, env, ns, n, loadbalancer.DefaultPool, assignWithin)
 		if other, dup := seen[addr]; dup {
 			t.Errorf("Services %s and %s both got %s", other, n, addr)
 		}
@@ -192,26 +194,26 @@ func TestReleasedOnTypeSwitchAndDeletion(t *testing.T) {
 func TestRestartKeepsAssignments(t *testing.T) {
 	env := testenv.Get(t)
 	ns := env.Namespace(t)
-	stop := startAllocator(t, env, ns, DefaultPool)
+	stop := startAllocator(t, env, ns, loadbalancer.DefaultPool)
 	createService(t, env, ns, "one", corev1.ServiceTypeLoadBalancer, nil)
 	createService(t, env, ns, "two", corev1.ServiceTypeLoadBalancer, nil)
-	one := waitAddress(t, env, ns, "one", DefaultPool, assignWithin)
-	two := waitAddress(t, env, ns, "two", DefaultPool, assignWithin)
+	one := waitAddress(t, env, ns, "one", loadbalancer.DefaultPool, assignWithin)
+	two := waitAddress(t, env, ns, "two", loadbalancer.DefaultPool, assignWithin)
 	stop()
 
 	createService(t, env, ns, "three", corev1.ServiceTypeLoadBalancer, nil) // while no allocator runs
 	rvOne := getService(t, env, ns, "one").ResourceVersion
-	startAllocator(t, env, ns, DefaultPool)
+	startAllocator(t, env, ns, loadbalancer.DefaultPool)
 	// A fresh pool would hand "three" the first address, "one"'s.
-	three := waitAddress(t, env, ns, "three", DefaultPool, assignWithin)
+	three := waitAddress(t, env, ns, "three", loadbalancer.DefaultPool, assignWithin)
 	if three == one || three == two {
 		t.Errorf("three got %s, already held by one (%s) or two (%s)", three, one, two)
 	}
 	svc := getService(t, env, ns, "one")
-	if got := waitAddress(t, env, ns, "one", DefaultPool, 0); got != one {
+	if got := waitAddress(t, env, ns, "one", loadbalancer.DefaultPool, 0); got != one {
 		t.Errorf("one moved from %s to %s across a restart", one, got)
 	}
-	if got := waitAddress(t, env, ns, "two", DefaultPool, 0); got != two {
+	if got := waitAddress(t, env, ns, "two", loadbalancer.DefaultPool, 0); got != two {
 		t.Errorf("two moved from %s to %s across a restart", two, got)
 	}
 	if svc.ResourceVersion != rvOne {

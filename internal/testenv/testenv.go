@@ -35,6 +35,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/berth-gateway/berth/internal/loadbalancer"
 	"github.com/berth-gateway/berth/internal/localcluster"
 )
 
@@ -62,19 +63,46 @@ var (
 	setUp   error
 )
 
+// Options shape the cluster a test binary starts.
+type Options struct {
+	// NoLoadBalancer leaves LoadBalancer Services without addresses. By
+	// default a cluster this binary starts runs internal/loadbalancer, which
+	// gives every LoadBalancer Service without a loadBalancerClass an
+	// address from loadbalancer.DefaultPool (Services with a class are the
+	// per-test way to get none). A joined cluster is left as it is.
+	NoLoadBalancer bool
+}
+
 // Main starts (or joins) the cluster, runs the tests, stops the cluster
 // and returns the exit code for os.Exit.
-func Main(m *testing.M) int {
-	ctx := context.Background()
+func Main(m *testing.M) int { return MainWith(m, Options{}) }
+
+// MainWith is Main with options.
+func MainWith(m *testing.M, opts Options) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	env, err := start(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testenv: cannot start the local cluster:", err)
 		return 1
 	}
+	lbDone := make(chan struct{})
+	if env.Cluster != nil && !opts.NoLoadBalancer {
+		go func() {
+			defer close(lbDone)
+			if err := loadbalancer.Run(ctx, env.Client, loadbalancer.DefaultOptions()); err != nil && ctx.Err() == nil {
+				fmt.Fprintln(os.Stderr, "testenv: LoadBalancer allocator:", err)
+			}
+		}()
+	} else {
+		close(lbDone)
+	}
 	mu.Lock()
 	current = env
 	mu.Unlock()
 	code := m.Run()
+	cancel()
+	<-lbDone
 	if env.Cluster != nil {
 		if err := env.Cluster.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "testenv: stopping the local cluster:", err)
