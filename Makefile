@@ -44,7 +44,7 @@ unit:
 
 ## demo: a local cluster running berth with the user's scenario
 demo: build cluster-binaries
-	$(GO) run ./hack/demo -berth bin/berth
+	$(GO) run ./hack/demo -berth bin/berth $(DEMO_FLAGS)
 
 ## bench: the Go benchmarks of the pure packages (see docs/benchmarks.md)
 bench:
