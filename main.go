@@ -28,6 +28,7 @@ func newRootCmd() *cobra.Command {
 		newControllerCmd(),
 		newRenderCmd(),
 		newTranslateCmd(),
+		newWaitCmd(),
 		newRbacCmd(),
 		newShutdownManagerCmd(),
 		newVersionCmd(),
