@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -171,7 +172,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (*Outcome, error) 
 		}
 	}
 
-	w.gateways = w.start(GatewayResource.GroupVersion().WithKind("Gateway"), GatewayResource, w.ns, gwFields, "", "Gateways")
+	w.gateways = w.start(GatewayResource.GroupVersion().WithKind("Gateway"), GatewayResource, w.ns, gwFields, "", "Gateways", new(atomic.Bool))
 	managed := labels.Set{render.LabelManagedBy: render.LabelManagedByValue}.String()
 	w.labelSel = managed
 	for _, gk := range bundleKinds {
@@ -292,6 +293,9 @@ type kindWatch struct {
 	inf cache.SharedIndexInformer // nil when the kind cannot be watched
 	// namespaced is false for cluster-scoped kinds (keys are bare names).
 	namespaced bool
+	// denied is set when listing the kind was refused (RBAC): its cache
+	// will never sync, and nobody should wait for it.
+	denied atomic.Bool
 }
 
 func (w *watcher) notify() {
@@ -325,7 +329,7 @@ func (w *watcher) takeWarnings() []string {
 // start runs an informer over gvr in ns whose every event wakes the loop.
 // Objects of a list may lack apiVersion and kind; kstatus needs them, so
 // they are set to gvk.
-func (w *watcher) start(gvk schema.GroupVersionKind, gvr schema.GroupVersionResource, ns, fieldSel, labelSel, what string) cache.SharedIndexInformer {
+func (w *watcher) start(gvk schema.GroupVersionKind, gvr schema.GroupVersionResource, ns, fieldSel, labelSel, what string, denied *atomic.Bool) cache.SharedIndexInformer {
 	ri := w.dyn.Resource(gvr).Namespace(ns)
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
@@ -350,6 +354,7 @@ func (w *watcher) start(gvk schema.GroupVersionKind, gvr schema.GroupVersionReso
 	})
 	_ = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
 		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) || apierrors.IsNotFound(err) {
+			denied.Store(true)
 			w.warn(fmt.Sprintf("cannot watch %s: %v", what, err))
 			return
 		}
@@ -392,7 +397,7 @@ func (w *watcher) kind(gk schema.GroupKind) *kindWatch {
 		if !kw.namespaced {
 			ns = ""
 		}
-		kw.inf = w.start(m.GroupVersionKind, m.Resource, ns, "", w.labelSel, m.Resource.Resource)
+		kw.inf = w.start(m.GroupVersionKind, m.Resource, ns, "", w.labelSel, m.Resource.Resource, &kw.denied)
 	}
 	w.mu.Lock()
 	w.kinds[gk] = kw
@@ -406,7 +411,7 @@ func (w *watcher) syncFuncs() []cache.InformerSynced {
 	fns := []cache.InformerSynced{w.gateways.HasSynced}
 	for _, kw := range w.kinds {
 		if kw.inf != nil {
-			fns = append(fns, kw.inf.HasSynced)
+			fns = append(fns, func() bool { return kw.inf.HasSynced() || kw.denied.Load() })
 		}
 	}
 	return fns
@@ -452,6 +457,8 @@ func (w *watcher) inventoryObjects(inv *unstructured.Unstructured) []Object {
 		switch {
 		case kw.inf == nil:
 			o.Status, o.Message = kstatus.UnknownStatus, "kind not watchable"
+		case kw.denied.Load() && !kw.inf.HasSynced():
+			o.Status, o.Message = kstatus.UnknownStatus, "not allowed to watch"
 		case !kw.inf.HasSynced():
 			o.Status, o.Message = kstatus.UnknownStatus, "watch starting"
 		default:

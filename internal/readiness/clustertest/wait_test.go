@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -471,5 +472,58 @@ func TestWaitCommandInRoot(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "--- PASS: TestWaitCommandCluster") {
 		t.Fatal("TestWaitCommandCluster did not pass (skipped?)")
+	}
+}
+
+// TestWaitWithLimitedRBAC: a pipeline identity that may not watch every
+// bundle kind (here HPAs and PDBs) still gets its answer promptly, with a
+// warning, instead of waiting for caches that never fill.
+func TestWaitWithLimitedRBAC(t *testing.T) {
+	f := newFixture(t)
+	g := f.gateway("gateway-a")
+	f.applyBundle(g)
+	f.setConditions(g.Name, 0, accepted, ready)
+	ctx := context.Background()
+	read := []string{"get", "list", "watch"}
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "waiter"}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"gateways"}, Verbs: read},
+		{APIGroups: []string{""}, Resources: []string{"configmaps", "services", "serviceaccounts"}, Verbs: read},
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: read},
+	}}
+	if _, err := f.env.Client.RbacV1().Roles(f.ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "waiter"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "waiter"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "waiter", Namespace: f.ns}}}
+	if _, err := f.env.Client.RbacV1().RoleBindings(f.ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := f.env.ServiceAccountConfig(t, f.ns, "waiter")
+	var out syncBuffer
+	start := time.Now()
+	res, err := readiness.Run(ctx, cfg, readiness.Options{Namespace: f.ns, Name: g.Name, Timeout: time.Minute, Out: &out})
+	t.Logf("berth wait output:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Phase != readiness.Ready {
+		t.Fatalf("got %s: %s", res.Phase, res.Summary())
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("took %s: it waited for watches it may not have", d)
+	}
+	if !strings.Contains(out.String(), "warning: cannot watch horizontalpodautoscalers") {
+		t.Error("no warning about the HPA watch")
+	}
+
+	// Without the right to read Gateways there is nothing to wait for: an
+	// error, at once.
+	if err := f.env.Client.RbacV1().Roles(f.ns).Delete(ctx, "waiter", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = readiness.Run(ctx, cfg, readiness.Options{Namespace: f.ns, Name: g.Name, Timeout: time.Minute})
+	if err == nil || !strings.Contains(err.Error(), "list Gateways") || !strings.Contains(err.Error(), "forbidden") {
+		t.Errorf("got %v, want a forbidden error listing Gateways", err)
 	}
 }
