@@ -235,13 +235,24 @@ func newHarness(t *testing.T, cfg *rest.Config) *harness {
 
 func (h *harness) start() {
 	h.t.Helper()
-	opts, err := controllerOptions(h.log.WithValues("run", h.restarts))
-	if err != nil {
+	if err := h.startErr(); err != nil {
 		h.t.Fatal(err)
+	}
+}
+
+// startErr builds and runs a new Controller and waits for its xDS server.
+// It may run on any goroutine (no t.Fatal).
+func (h *harness) startErr() error {
+	h.mu.Lock()
+	run := h.restarts
+	h.mu.Unlock()
+	opts, err := controllerOptions(h.log.WithValues("run", run))
+	if err != nil {
+		return err
 	}
 	c, err := controller.New(h.cfg, opts)
 	if err != nil {
-		h.t.Fatalf("controller.New: %v", err)
+		return fmt.Errorf("controller.New: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -250,9 +261,12 @@ func (h *harness) start() {
 	h.ctrl, h.cancel, h.done, h.addr = c, cancel, done, opts.XDS.Address
 	h.mu.Unlock()
 	// The xDS server must be listening before a probe dials it.
-	if err := waitListening(ctxT(h.t, 30*time.Second), opts.XDS.Address, done); err != nil {
-		h.t.Fatalf("xDS server of the controller: %v", err)
+	lctx, lcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer lcancel()
+	if err := waitListening(lctx, opts.XDS.Address, done); err != nil {
+		return fmt.Errorf("xDS server of the controller: %w", err)
 	}
+	return nil
 }
 
 func waitListening(ctx context.Context, addr string, done <-chan error) error {
@@ -293,16 +307,18 @@ func (h *harness) stop() error {
 	}
 }
 
-// restart stops the controller and starts a new one.
-func (h *harness) restart() {
-	h.t.Helper()
-	if err := h.stop(); err != nil {
-		h.t.Errorf("controller stop at restart %d: %v", h.restarts+1, err)
-	}
+// restart stops the controller and starts a new one, as a crash and a new
+// pod would. It may run on any goroutine.
+func (h *harness) restart() error {
+	stopErr := h.stop()
 	h.mu.Lock()
 	h.restarts++
+	n := h.restarts
 	h.mu.Unlock()
-	h.start()
+	if stopErr != nil {
+		return fmt.Errorf("stop before restart %d: %w", n, stopErr)
+	}
+	return h.startErr()
 }
 
 func (h *harness) xdsAddr() string {
