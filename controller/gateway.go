@@ -50,12 +50,10 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 			return ctrl.Result{}, err
 		}
 		// Gone without berth's finalizer (forced off, or never served):
-		// destroy what is left if the engine knows of it.
+		// destroy whatever is left. Deletions are rare, and an absent
+		// inventory costs one read.
 		c.forget(key)
-		if c.engine.Status(inv.Key()).Known {
-			return ctrl.Result{}, c.destroy(ctx, nil, inv)
-		}
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, c.destroy(ctx, nil, inv)
 	}
 	class := c.classOf(ctx, &gw)
 	if gw.DeletionTimestamp != nil || class == nil || !c.inScope(ctx, gw.Namespace) {

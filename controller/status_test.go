@@ -1,0 +1,264 @@
+package controller
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/apply"
+	"github.com/berth-gateway/berth/render"
+	"github.com/berth-gateway/berth/xds/translate"
+)
+
+var (
+	t0 = metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	t1 = metav1.NewTime(t0.Add(time.Minute))
+)
+
+func deployRef() apply.ObjectRef {
+	return apply.ObjectRef{Group: "apps", Kind: "Deployment", Namespace: "team-a", Name: "envoy-team-a-gw-12345678"}
+}
+
+func clusterIPService() *corev1.Service {
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "envoy-team-a-gw-12345678"},
+		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, ClusterIP: "10.0.0.7", ClusterIPs: []string{"10.0.0.7"}},
+	}
+}
+
+func listenerOK() translate.ListenerStatus {
+	return translate.ListenerStatus{Name: "http", AttachedRoutes: 1, SupportedKinds: []gwv1.RouteGroupKind{{Kind: "HTTPRoute"}},
+		Conditions: []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted"}, {Type: "Programmed", Status: metav1.ConditionTrue, Reason: "Programmed"}}}
+}
+
+// ready returns facts under which a Gateway is Programmed; cases change one thing.
+func ready() gatewayFacts {
+	return gatewayFacts{
+		Generation:       3,
+		Translation:      &translated{Generation: 3, Version: "v1", Listeners: []translate.ListenerStatus{listenerOK()}},
+		PublishedVersion: "v1",
+		Objects:          apply.AggregateStatus{Known: true, Status: apply.StatusCurrent, Objects: []apply.ObjectStatus{{Ref: deployRef(), Status: apply.StatusCurrent}}},
+		Service:          clusterIPService(),
+	}
+}
+
+func TestProgrammedCondition(t *testing.T) {
+	lb := clusterIPService()
+	lb.Spec.Type = corev1.ServiceTypeLoadBalancer
+	for _, tc := range []struct {
+		name            string
+		change          func(*gatewayFacts)
+		status          metav1.ConditionStatus
+		reason, message string
+	}{
+		{"ready", func(*gatewayFacts) {}, metav1.ConditionTrue, "Programmed", "bundle ready and xDS configuration published"},
+		{"invalid parameters", func(f *gatewayFacts) {
+			f.RenderErr = &render.ParametersError{Referrer: "Gateway team-a/gw", Ref: "EnvoyProxy team-a/p", Reason: render.ParametersNotFound, Err: errors.New("not found")}
+		}, metav1.ConditionFalse, "Invalid", "Gateway is not accepted"},
+		{"apply error", func(f *gatewayFacts) { f.ApplyErr = errors.New("apply inventory team-a/x: boom") },
+			metav1.ConditionFalse, "NoResources", "apply inventory team-a/x: boom"},
+		{"foreign object", func(f *gatewayFacts) {
+			f.Failed = []apply.ObjectResult{{Ref: apply.ObjectRef{Kind: "ServiceAccount", Namespace: "team-a", Name: "envoy-x"}, Action: apply.ActionSkipped, Reason: "belongs to no inventory"}}
+		}, metav1.ConditionFalse, "NoResources", "ServiceAccount team-a/envoy-x: skipped: belongs to no inventory"},
+		{"inventory unknown", func(f *gatewayFacts) { f.Objects = apply.AggregateStatus{} },
+			metav1.ConditionFalse, "Pending", "waiting for the bundle's inventory"},
+		{"deployment unavailable", func(f *gatewayFacts) {
+			f.Objects.Status = apply.StatusInProgress
+			f.Objects.Objects[0].Status, f.Objects.Objects[0].Message = apply.StatusInProgress, "Available: 0/1"
+		}, metav1.ConditionFalse, "Pending", "Deployment team-a/envoy-team-a-gw-12345678: Available: 0/1"},
+		{"no service yet", func(f *gatewayFacts) { f.Service = nil }, metav1.ConditionFalse, "Pending", "waiting for the bundle's Service"},
+		{"load balancer without ingress", func(f *gatewayFacts) { f.Service = lb }, metav1.ConditionFalse, "AddressNotAssigned",
+			"Service team-a/envoy-team-a-gw-12345678: waiting for a load-balancer address (status.loadBalancer.ingress is empty)"},
+		{"not translated", func(f *gatewayFacts) { f.Translation = nil }, metav1.ConditionFalse, "Pending", "xDS configuration not translated yet"},
+		{"publish failed", func(f *gatewayFacts) { f.Translation.Err = errors.New("publish: invalid") }, metav1.ConditionFalse, "Invalid", "xDS configuration: publish: invalid"},
+		{"not published", func(f *gatewayFacts) { f.PublishedVersion = "v0" }, metav1.ConditionFalse, "Pending", "xDS configuration not published yet"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := ready()
+			tc.change(&f)
+			st := gatewayStatus(gwv1.GatewayStatus{}, f, t0)
+			var c *metav1.Condition
+			for i := range st.Conditions {
+				if st.Conditions[i].Type == "Programmed" {
+					c = &st.Conditions[i]
+				}
+			}
+			if c == nil {
+				t.Fatal("no Programmed condition")
+			}
+			if c.Status != tc.status || c.Reason != tc.reason || c.Message != tc.message || c.ObservedGeneration != 3 {
+				t.Errorf("got %s/%s %q gen %d, want %s/%s %q gen 3", c.Status, c.Reason, c.Message, c.ObservedGeneration, tc.status, tc.reason, tc.message)
+			}
+		})
+	}
+}
+
+func TestAcceptedCondition(t *testing.T) {
+	bad := listenerOK()
+	bad.Name = "bad"
+	bad.Conditions = []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionFalse, Reason: "UnsupportedProtocol"}}
+	for _, tc := range []struct {
+		name            string
+		change          func(*gatewayFacts)
+		status          metav1.ConditionStatus
+		reason, message string
+	}{
+		{"accepted", func(*gatewayFacts) {}, metav1.ConditionTrue, "Accepted", "Gateway accepted by berth"},
+		{"parameters", func(f *gatewayFacts) {
+			f.RenderErr = &render.ParametersError{Referrer: "Gateway team-a/gw", Ref: "EnvoyProxy team-a/p", Reason: render.ParametersInvalid, Err: errors.New("spec.x: bad")}
+		}, metav1.ConditionFalse, "InvalidParameters", ""},
+		{"gateway error", func(f *gatewayFacts) {
+			f.RenderErr = &render.GatewayError{Gateway: "team-a/gw", Err: errors.New("no listeners")}
+		},
+			metav1.ConditionFalse, "Invalid", ""},
+		{"some listeners invalid", func(f *gatewayFacts) { f.Translation.Listeners = append(f.Translation.Listeners, bad) },
+			metav1.ConditionTrue, "ListenersNotValid", "invalid listeners: bad"},
+		{"all listeners invalid", func(f *gatewayFacts) { f.Translation.Listeners = []translate.ListenerStatus{bad} },
+			metav1.ConditionFalse, "ListenersNotValid", "no listener is valid: bad"},
+		{"unsupported fields", func(f *gatewayFacts) {
+			f.Unsupported = []render.Unsupported{{EnvoyProxy: k8stypes.NamespacedName{Namespace: "team-a", Name: "p"}, Field: "spec.telemetry"}}
+		}, metav1.ConditionTrue, "Accepted", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := ready()
+			tc.change(&f)
+			c := acceptedCondition(f)
+			want := tc.message
+			if want == "" && f.RenderErr != nil {
+				want = f.RenderErr.Error()
+			}
+			if want == "" && len(f.Unsupported) > 0 {
+				want = "Gateway accepted by berth; " + unsupportedMessage(f.Unsupported)
+			}
+			if c.Status != tc.status || c.Reason != tc.reason || c.Message != want {
+				t.Errorf("got %s/%s %q, want %s/%s %q", c.Status, c.Reason, c.Message, tc.status, tc.reason, want)
+			}
+		})
+	}
+}
+
+func TestGatewayStatusKeepsTransitionTimesAndIsStable(t *testing.T) {
+	first := gatewayStatus(gwv1.GatewayStatus{}, ready(), t0)
+	second := gatewayStatus(first, ready(), t1)
+	for _, c := range append(second.Conditions, second.Listeners[0].Conditions...) {
+		if !c.LastTransitionTime.Equal(&t0) {
+			t.Errorf("%s transition time moved on a no-op: %s", c.Type, c.LastTransitionTime)
+		}
+	}
+	// No-op resyncs must produce an identical status (no write).
+	if !equality.Semantic.DeepEqual(first, second) {
+		t.Errorf("status changed on a no-op: %+v → %+v", first, second)
+	}
+	f := ready()
+	f.PublishedVersion = "old"
+	third := gatewayStatus(second, f, t1)
+	for _, c := range third.Conditions {
+		if c.Type == "Programmed" && !c.LastTransitionTime.Equal(&t1) {
+			t.Errorf("Programmed flipped without a new transition time")
+		}
+		if c.Type == "Accepted" && !c.LastTransitionTime.Equal(&t0) {
+			t.Errorf("Accepted kept its status but its transition time moved")
+		}
+	}
+	// The CRD's default conditions (Unknown/Pending) are replaced, stale types dropped.
+	withDefaults := gwv1.GatewayStatus{Conditions: []metav1.Condition{
+		{Type: "Accepted", Status: metav1.ConditionUnknown, Reason: "Pending"},
+		{Type: "Scheduled", Status: metav1.ConditionTrue, Reason: "Scheduled"},
+	}}
+	st := gatewayStatus(withDefaults, ready(), t0)
+	if len(st.Conditions) != 2 || st.Conditions[0].Type != "Accepted" || st.Conditions[1].Type != "Programmed" {
+		t.Errorf("conditions %+v, want Accepted then Programmed", st.Conditions)
+	}
+}
+
+func TestServiceAddresses(t *testing.T) {
+	ip, host := gwv1.IPAddressType, gwv1.HostnameAddressType
+	lb := clusterIPService()
+	lb.Spec.Type = corev1.ServiceTypeLoadBalancer
+	lb.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.0.2.1"}, {Hostname: "lb.example.com"}}
+	np := clusterIPService()
+	np.Spec.Type = corev1.ServiceTypeNodePort
+	for _, tc := range []struct {
+		name string
+		svc  *corev1.Service
+		want []gwv1.GatewayStatusAddress
+	}{
+		{"nil", nil, nil},
+		{"ClusterIP", clusterIPService(), []gwv1.GatewayStatusAddress{{Type: &ip, Value: "10.0.0.7"}}},
+		{"NodePort uses the clusterIP", np, []gwv1.GatewayStatusAddress{{Type: &ip, Value: "10.0.0.7"}}},
+		{"LoadBalancer ingress, not the clusterIP", lb, []gwv1.GatewayStatusAddress{{Type: &ip, Value: "192.0.2.1"}, {Type: &host, Value: "lb.example.com"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := serviceAddresses(tc.svc)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+			for i := range got {
+				if *got[i].Type != *tc.want[i].Type || got[i].Value != tc.want[i].Value {
+					t.Errorf("[%d] got %s %s, want %s %s", i, *got[i].Type, got[i].Value, *tc.want[i].Type, tc.want[i].Value)
+				}
+			}
+		})
+	}
+}
+
+func TestRouteParents(t *testing.T) {
+	const ours, theirs = gwv1.GatewayController("berth"), gwv1.GatewayController("other")
+	refA, refB, refC := gwv1.ParentReference{Name: "a"}, gwv1.ParentReference{Name: "b"}, gwv1.ParentReference{Name: "c"}
+	accepted := []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted"}}
+	old := []gwv1.RouteParentStatus{
+		{ParentRef: refC, ControllerName: theirs, Conditions: accepted},
+		{ParentRef: refB, ControllerName: ours, Conditions: []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted", ObservedGeneration: 1, LastTransitionTime: t0}}},
+		{ParentRef: gwv1.ParentReference{Name: "gone"}, ControllerName: ours, Conditions: accepted},
+	}
+	got := routeParents(old, ours, []parentEntry{
+		{Ref: refA, Fact: &routeFact{ParentRef: refA, RouteGeneration: 2, Conditions: accepted}},
+		{Ref: refB}, // facts unknown: kept as is
+		{Ref: refA}, // duplicate parentRef: written once
+	}, t1)
+	if len(got) != 3 {
+		t.Fatalf("got %d parents, want 3 (theirs, a, b): %+v", len(got), got)
+	}
+	if got[0].ControllerName != theirs || got[0].ParentRef.Name != "c" {
+		t.Errorf("other controller's entry not kept first: %+v", got[0])
+	}
+	if got[1].ParentRef.Name != "a" || got[1].Conditions[0].ObservedGeneration != 2 || !got[1].Conditions[0].LastTransitionTime.Equal(&t1) {
+		t.Errorf("entry for a: %+v", got[1])
+	}
+	if got[2].ParentRef.Name != "b" || got[2].Conditions[0].ObservedGeneration != 1 || !got[2].Conditions[0].LastTransitionTime.Equal(&t0) {
+		t.Errorf("entry for b should be kept unchanged: %+v", got[2])
+	}
+}
+
+func TestClassStatus(t *testing.T) {
+	st := classStatus(gwv1.GatewayClassStatus{}, classFacts{Generation: 2, Features: []gwv1.FeatureName{"Gateway", "HTTPRoute"}}, t0)
+	if c := st.Conditions[0]; c.Status != metav1.ConditionTrue || c.Reason != "Accepted" || c.ObservedGeneration != 2 {
+		t.Errorf("accepted class: %+v", c)
+	}
+	if len(st.SupportedFeatures) != 2 || st.SupportedFeatures[0].Name != "Gateway" {
+		t.Errorf("features %+v", st.SupportedFeatures)
+	}
+	pe := &render.ParametersError{Referrer: "GatewayClass eg", Ref: "EnvoyProxy team-a/p", Reason: render.ParametersNotFound, Err: errors.New("not found")}
+	st = classStatus(st, classFacts{Generation: 3, ParamsErr: pe}, t1)
+	if c := st.Conditions[0]; c.Status != metav1.ConditionFalse || c.Reason != "InvalidParameters" || c.Message != pe.Error() || !c.LastTransitionTime.Equal(&t1) {
+		t.Errorf("invalid parameters: %+v", c)
+	}
+}
+
+func TestOwningGateway(t *testing.T) {
+	inv := inventoryOf(k8stypes.NamespacedName{Namespace: "team-a", Name: "gateway-a"})
+	if got, ok := owningGateway(inv); !ok || got.Name != "gateway-a" || got.Namespace != "team-a" {
+		t.Errorf("owningGateway = %v %v", got, ok)
+	}
+	forged := inv
+	forged.Labels = map[string]string{render.LabelOwningGatewayNamespace: "team-b", render.LabelOwningGatewayName: "gateway-a"}
+	if _, ok := owningGateway(forged); ok {
+		t.Error("an inventory in team-a claiming a Gateway of team-b must not be attributed")
+	}
+}
