@@ -134,17 +134,22 @@ func ensureTool(ctx context.Context, opts BuildOptions, t tool) (string, error) 
 		return out, nil
 	}
 	fmt.Fprintf(opts.Log, "localcluster: building %s binaries into %s (minutes when the Go build cache is cold)\n", t.module, out)
-	tmp := out + ".tmp"
-	if err := os.RemoveAll(tmp); err != nil {
+	// Concurrent test binaries may build the same tool at once: each builds
+	// into its own folder and the first complete rename wins.
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	tmp, err := os.MkdirTemp(filepath.Dir(out), t.module+"-"+key+".tmp-")
+	if err != nil {
 		return "", err
 	}
+	defer os.RemoveAll(tmp)
 	args := append([]string{"build", "-trimpath", "-o", tmp + string(os.PathSeparator)}, t.packages...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = modDir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
+	// -mod=readonly: the tool modules' go.mod and go.sum are complete and
+	// committed; a build must never rewrite them (that would change the key).
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=readonly")
 	var stderr bytes.Buffer
 	cmd.Stdout = opts.Log
 	cmd.Stderr = io.MultiWriter(opts.Log, &stderr)
@@ -154,9 +159,17 @@ func ensureTool(ctx context.Context, opts BuildOptions, t tool) (string, error) 
 	if err := os.WriteFile(filepath.Join(tmp, ".complete"), []byte(key+"\n"), 0o644); err != nil {
 		return "", err
 	}
-	_ = os.RemoveAll(out)
 	if err := os.Rename(tmp, out); err != nil {
-		return "", err
+		if _, statErr := os.Stat(stamp); statErr == nil {
+			return out, nil // another process finished first
+		}
+		// An incomplete folder from an interrupted build: replace it.
+		if err := os.RemoveAll(out); err != nil {
+			return "", err
+		}
+		if err := os.Rename(tmp, out); err != nil {
+			return "", err
+		}
 	}
 	return out, nil
 }
