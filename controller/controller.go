@@ -216,6 +216,12 @@ func (c *Controller) setup() error {
 		For(&gwv1.Gateway{}).
 		Watches(&gwv1.GatewayClass{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfClass)).
 		Watches(&v1alpha1.EnvoyProxy{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfProxy)).
+		// apply's Subscribe wakes the Gateway when a bundle object's kstatus
+		// changes; a load balancer assigning an address changes no kstatus
+		// (a LoadBalancer Service is Current once it has a clusterIP), so the
+		// bundle's Service is watched for that here (from the cache the
+		// translation already keeps).
+		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(bundleGateway), builder.WithPredicates(loadBalancerChanged())).
 		WatchesRawSource(c.gwQueue.source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: c.opts.Workers})
 	if c.nsSel != nil {

@@ -3,10 +3,14 @@ package controller
 import (
 	"context"
 
+	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -162,4 +166,28 @@ func (c *Controller) classesOfProxy(ctx context.Context, o client.Object) []reco
 		}
 	}
 	return out
+}
+
+// bundleGateway maps an object of a bundle to its Gateway (by the labels
+// render puts on every bundle object).
+func bundleGateway(_ context.Context, o client.Object) []reconcile.Request {
+	l := o.GetLabels()
+	if l[render.LabelManagedBy] != render.LabelManagedByValue || l[render.LabelOwningGatewayName] == "" || l[render.LabelOwningGatewayNamespace] != o.GetNamespace() {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: k8stypes.NamespacedName{Namespace: o.GetNamespace(), Name: l[render.LabelOwningGatewayName]}}}
+}
+
+// loadBalancerChanged passes Service updates whose load-balancer status changed.
+func loadBalancerChanged() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, ok1 := e.ObjectOld.(*corev1.Service)
+			n, ok2 := e.ObjectNew.(*corev1.Service)
+			return ok1 && ok2 && !equality.Semantic.DeepEqual(o.Status.LoadBalancer, n.Status.LoadBalancer)
+		},
+	}
 }
