@@ -53,6 +53,11 @@ const (
 	// relative to the repository root), e.g. docs/conformance.md.
 	ReportEnv = "BERTH_CONFORMANCE_REPORT"
 
+	// ClusterIPEnv, when set, gives the suite's Gateways ClusterIP Services
+	// (for a joined cluster, BERTH_TEST_KUBECONFIG, that has no LoadBalancer
+	// address allocator).
+	ClusterIPEnv = "BERTH_CONFORMANCE_CLUSTERIP"
+
 	// childEnv marks the child process that runs the suite itself.
 	childEnv = "BERTH_CONFORMANCE_CHILD"
 
@@ -63,7 +68,7 @@ const (
 	gatewayClass   = "berth-conformance"
 	controllerName = "gateway.berth.dev/conformance"
 	// berthNamespace is the controller's own namespace (xDS certificate
-	// Secret) and holds the GatewayClass's EnvoyProxy.
+	// Secret); it holds the GatewayClass's EnvoyProxy in ClusterIP mode.
 	berthNamespace = "berth-system"
 	envoyProxyName = "conformance-clusterip"
 
@@ -123,6 +128,10 @@ func TestConformance(t *testing.T) {
 	elapsed := time.Since(started)
 
 	j := judge(plan(), res)
+	j.leftovers = namespacesGone(ctx, cl)
+	if j.leftovers != "" {
+		j.problems = append(j.problems, j.leftovers)
+	}
 	for _, p := range j.problems {
 		t.Error(p)
 	}
@@ -218,12 +227,15 @@ func adminClient(t *testing.T, cfg *rest.Config) client.Client {
 	return cl
 }
 
-// setUpClass creates berth's namespace, an EnvoyProxy asking for ClusterIP
-// Services and the suite's GatewayClass pointing at it. ClusterIP because
-// the local cluster has no load-balancer implementation: a LoadBalancer
-// Service would never get an address, and berth (rightly) never calls such
-// a Gateway Programmed. A ClusterIP Service's address is real, so the
-// suite's Programmed and status.addresses checks stay meaningful.
+// setUpClass creates berth's namespace and the suite's GatewayClass.
+//
+// By default the class has no parameters, so every Gateway gets berth's
+// default LoadBalancer Service: a cluster this test binary starts runs
+// internal/loadbalancer (testenv), which gives it an address, as a cloud
+// would. With ClusterIPEnv set (a joined cluster without an allocator) the
+// class points at an EnvoyProxy asking for ClusterIP Services instead, whose
+// address is just as real. Either way the suite's Programmed and
+// status.addresses checks mean what they say.
 func setUpClass(ctx context.Context, t *testing.T, cl client.Client) {
 	t.Helper()
 	create := func(o client.Object) {
@@ -233,34 +245,83 @@ func setUpClass(ctx context.Context, t *testing.T, cl client.Client) {
 		}
 	}
 	create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: berthNamespace}})
-	clusterIP := v1alpha1.ServiceTypeClusterIP
-	create(&v1alpha1.EnvoyProxy{
-		ObjectMeta: metav1.ObjectMeta{Name: envoyProxyName, Namespace: berthNamespace},
-		Spec: v1alpha1.EnvoyProxySpec{Provider: &v1alpha1.EnvoyProxyProvider{
-			Type: v1alpha1.ProviderTypeKubernetes,
-			Kubernetes: &v1alpha1.EnvoyProxyKubernetesProvider{
-				EnvoyService: &v1alpha1.KubernetesServiceSpec{Type: &clusterIP},
-			},
-		}},
-	})
-	create(&gwv1.GatewayClass{
+	class := &gwv1.GatewayClass{
 		ObjectMeta: metav1.ObjectMeta{Name: gatewayClass},
-		Spec: gwv1.GatewayClassSpec{
-			ControllerName: controllerName,
-			ParametersRef: &gwv1.ParametersReference{
-				Group:     gwv1.Group(v1alpha1.GroupVersion.Group),
-				Kind:      "EnvoyProxy",
-				Name:      envoyProxyName,
-				Namespace: ptr.To(gwv1.Namespace(berthNamespace)),
-			},
-		},
-	})
+		Spec:       gwv1.GatewayClassSpec{ControllerName: controllerName},
+	}
+	if clusterIPMode() {
+		clusterIP := v1alpha1.ServiceTypeClusterIP
+		create(&v1alpha1.EnvoyProxy{
+			ObjectMeta: metav1.ObjectMeta{Name: envoyProxyName, Namespace: berthNamespace},
+			Spec: v1alpha1.EnvoyProxySpec{Provider: &v1alpha1.EnvoyProxyProvider{
+				Type: v1alpha1.ProviderTypeKubernetes,
+				Kubernetes: &v1alpha1.EnvoyProxyKubernetesProvider{
+					EnvoyService: &v1alpha1.KubernetesServiceSpec{Type: &clusterIP},
+				},
+			}},
+		})
+		class.Spec.ParametersRef = &gwv1.ParametersReference{
+			Group:     gwv1.Group(v1alpha1.GroupVersion.Group),
+			Kind:      "EnvoyProxy",
+			Name:      envoyProxyName,
+			Namespace: ptr.To(gwv1.Namespace(berthNamespace)),
+		}
+	}
+	create(class)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_ = cl.Delete(ctx, &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: gatewayClass}})
 	})
 }
+
+// suiteNamespaces are the namespaces the suite's base manifests create and
+// its clean-up deletes.
+var suiteNamespaces = []string{suite.InfrastructureNamespace, suite.AppBackendNamespace, suite.WebBackendNamespace}
+
+// namespacesGone waits, with berth still running, for the suite's
+// namespaces to be deleted, and says what holds them otherwise. The suite
+// deletes them without waiting; deleting a namespace is the commonest way
+// Gateways go, and berth's finalizer must not keep one Terminating.
+func namespacesGone(ctx context.Context, cl client.Client) string {
+	var left []string
+	_ = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		left = left[:0]
+		for _, ns := range suiteNamespaces {
+			var n corev1.Namespace
+			if err := cl.Get(ctx, k8stypes.NamespacedName{Name: ns}, &n); err == nil {
+				left = append(left, ns)
+			}
+		}
+		return len(left) == 0, nil
+	})
+	if len(left) == 0 {
+		return ""
+	}
+	var why []string
+	for _, ns := range left {
+		var gws gwv1.GatewayList
+		if err := cl.List(ctx, &gws, client.InNamespace(ns)); err != nil {
+			why = append(why, fmt.Sprintf("namespace %s: listing Gateways: %v", ns, err))
+			continue
+		}
+		for _, gw := range gws.Items {
+			why = append(why, fmt.Sprintf("Gateway %s/%s (deletionTimestamp %v, finalizers %v)", ns, gw.Name, gw.DeletionTimestamp, gw.Finalizers))
+		}
+		var n corev1.Namespace
+		if err := cl.Get(ctx, k8stypes.NamespacedName{Name: ns}, &n); err == nil {
+			for _, c := range n.Status.Conditions {
+				if c.Status == corev1.ConditionTrue {
+					why = append(why, fmt.Sprintf("namespace %s: %s: %s", ns, c.Type, c.Message))
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("the suite's namespaces %v were not gone a minute after the suite deleted them:\n    %s", left, strings.Join(why, "\n    "))
+}
+
+// clusterIPMode reports whether the suite's Gateways get ClusterIP Services.
+func clusterIPMode() bool { return os.Getenv(ClusterIPEnv) != "" }
 
 // waitClassAccepted fails with the class's own words, rather than in the
 // suite's set-up, when berth does not accept the class.
@@ -385,7 +446,9 @@ func runSuite(ctx context.Context, t *testing.T, kubeconfig string) (*result, er
 			continue // not an event (the go tool's own words); kept in the file
 		}
 		if testing.Verbose() && ev.Action == "output" && ev.Test != "" {
-			t.Log(strings.TrimRight(ev.Output, "\n"))
+			// Prefixed: the child's "--- FAIL" lines are its own verdicts,
+			// not this test's.
+			t.Log("suite| " + strings.TrimRight(ev.Output, "\n"))
 		}
 		switch {
 		case ev.Test == top:
@@ -435,6 +498,9 @@ type judgement struct {
 	outcomes []outcome
 	setup    []string // the suite's set-up output when it failed
 	problems []string // what fails TestConformance
+	// leftovers says what of the suite's namespaces was still there a
+	// minute after the suite deleted them ("" when they went).
+	leftovers string
 }
 
 // judge compares the child's results with the plan and knownFailures.

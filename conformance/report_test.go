@@ -54,10 +54,16 @@ func markdown(j judgement, elapsed time.Duration) string {
 
 	p("## How it runs\n\n")
 	p("`TestConformance` starts the berth controller in the test process (controllerName `%s`, namespace `%s`),\n", controllerName, berthNamespace)
-	p("creates the GatewayClass `%s` whose `parametersRef` is an EnvoyProxy asking for **ClusterIP** Services (the\n", gatewayClass)
-	p("local cluster has no load-balancer implementation, so a LoadBalancer Service never gets an address and berth\n")
-	p("rightly never calls its Gateway Programmed; a ClusterIP address is real, so the suite's Programmed and\n")
-	p("`status.addresses` checks stay meaningful), then runs the suite, unaltered, in a child process of the same\n")
+	if clusterIPMode() {
+		p("creates the GatewayClass `%s` whose `parametersRef` is an EnvoyProxy asking for **ClusterIP** Services\n", gatewayClass)
+		p("(%s was set: a cluster without a LoadBalancer address allocator; a ClusterIP address is real, so\n", ClusterIPEnv)
+		p("the suite's Programmed and `status.addresses` checks stay meaningful), then runs the suite, unaltered, in a child process of the same\n")
+	} else {
+		p("creates the GatewayClass `%s` with no parameters, so every Gateway gets berth's default **LoadBalancer**\n", gatewayClass)
+		p("Service; the test cluster runs `internal/loadbalancer`, which gives such Services an address as a cloud\n")
+		p("would, so Programmed (which berth sets only once the Service has an address) and `status.addresses` mean\n")
+		p("what they say. Then it runs the suite, unaltered, in a child process of the same\n")
+	}
 	p("test binary joined to the same cluster. The child is needed because a failing Go subtest cannot be\n")
 	p("un-failed: the parent reads the child's results (through `go tool test2json`) and fails only when a test\n")
 	p("fails that is not in `knownFailures`, or a known failure passes (so the list cannot go stale). Condition\n")
@@ -113,6 +119,16 @@ func markdown(j judgement, elapsed time.Duration) string {
 				p("What the suite said:\n\n```\n%s\n```\n\n", strings.Join(o.excerpt, "\n"))
 			}
 		}
+	}
+
+	p("## After the suite\n\n")
+	p("The suite deletes its namespaces (%s) without waiting. With berth still running, the harness then waits a\n", strings.Join(suiteNamespaces, ", "))
+	p("minute for them to be gone: deleting a namespace is the commonest way Gateways go, and berth's finalizer must\n")
+	p("not keep one Terminating.\n\n")
+	if j.leftovers == "" {
+		p("Result: every namespace was gone; no Gateway was held by berth's finalizer.\n\n")
+	} else {
+		p("Result: **FAILED**:\n\n```\n%s\n```\n\n", j.leftovers)
 	}
 
 	p("## Skipped: the test needs traffic\n\n")
