@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/berth-gateway/berth/controller"
 	"github.com/berth-gateway/berth/internal/testenv"
@@ -170,6 +171,9 @@ func logger(t *testing.T) logr.Logger {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// controller-runtime's global logger (used by some informers) goes to
+	// the same file instead of warning that it was never set.
+	ctrllog.SetLogger(zapr.NewLogger(z).WithName("controller-runtime"))
 	t.Cleanup(func() {
 		_ = z.Sync()
 		if t.Failed() {
