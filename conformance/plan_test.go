@@ -78,6 +78,36 @@ var statusOnly = sets.New(
 	"GatewayInvalidFrontendClientCertificateValidation", // GatewayFrontendClientCertificateValidation
 	"GatewayInvalidTLSBackendConfiguration",             // BackendTLSPolicy
 	"BackendTLSPolicyObservedGenerationBump",            // BackendTLSPolicy
+	// ListenerSet
+	"ListenerSetAllowedNamespaceNone",
+	"ListenerSetAllowedNamespaceSame",
+	"ListenerSetAllowedNamespaceSelector",
+	"ListenerSetAllowedRoutesSupportedKinds",
+	"ListenerSetDefaultNotAllowed",
+	"ListenerSetHostnameConflict",
+	"ListenerSetProtocolConflict",
+	"ListenerSetReferenceGrant",
+	"ListenerSetRouteStatusScopedToParentRef",
+	// TCPRoute
+	"TCPRouteInvalidBackendRefNonexistent",
+	"TCPRouteInvalidCrossNamespaceBackendRef",
+	"TCPRouteInvalidNonTCPListener",
+	// TLSRoute
+	"TLSRouteInvalidBackendRefNonexistent",
+	"TLSRouteInvalidBackendRefUnknownKind",
+	"TLSRouteInvalidNoMatchingListenerHostname",
+	"TLSRouteInvalidNoMatchingListener",
+	"TLSRouteInvalidReferenceGrant",
+	"TLSRouteListenerMixedTerminationNotSupported",
+	"TLSRouteListenerPassthroughSupportedKinds",
+	"TLSRouteListenerTerminateNotSupported",
+	"TLSRouteListenerTerminateSupportedKinds",
+	// UDPRoute
+	"UDPRoute",
+	"UDPRouteInvalidBackendRefNonexistent",
+	"UDPRouteInvalidCrossNamespaceBackendRef",
+	"UDPRouteMultipleRoutesAttachment",
+	"UDPRouteNotAllowedByListeners",
 )
 
 // knownFailures are status-only tests berth fails today, each with the

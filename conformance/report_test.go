@@ -45,6 +45,8 @@ func markdown(j judgement, elapsed time.Duration) string {
 	p("- Run: %s, %s, %s/%s; the suite took %s.\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.Version(), runtime.GOOS, runtime.GOARCH, elapsed.Round(time.Second))
 	p("- Result: **%d run: %d passed, %d failed (%d of them known failures)**; %d skipped because they need traffic; %d skipped because they need a feature berth does not claim.\n",
 		len(run), count["passed"], len(run)-count["passed"], count["known failure"], len(traffic), len(unsupported))
+	p("- Of the suite's %d tests, %d check only status; %d of those are for features berth claims, and all of these run.\n",
+		len(j.outcomes), statusOnly.Len(), len(run))
 	if len(j.problems) > 0 {
 		p("- **TestConformance failed** (%d problems): a failure not listed as known, a known failure that now passes, or a broken set-up. See below.\n", len(j.problems))
 	} else {
@@ -142,7 +144,7 @@ func markdown(j judgement, elapsed time.Duration) string {
 	p("\n")
 
 	p("## Skipped: the test needs a feature berth does not claim\n\n")
-	p("Status-only tests among them are marked; they would run here once berth implements and claims the feature.\n\n")
+	p("The status-only tests among them (%d) are marked: they would run here once berth implements and claims the feature.\n\n", countStatusOnly(unsupported))
 	p("| test | needs | status-only |\n|---|---|---|\n")
 	sort.SliceStable(unsupported, func(a, b int) bool {
 		return statusOnly.Has(unsupported[a].test.ShortName) && !statusOnly.Has(unsupported[b].test.ShortName)
@@ -155,6 +157,16 @@ func markdown(j judgement, elapsed time.Duration) string {
 		p("| %s | %s | %s |\n", o.test.ShortName, strings.TrimPrefix(o.reason, "needs "), so)
 	}
 	return b.String()
+}
+
+func countStatusOnly(os []outcome) int {
+	n := 0
+	for _, o := range os {
+		if statusOnly.Has(o.test.ShortName) {
+			n++
+		}
+	}
+	return n
 }
 
 func featureList(fs []features.FeatureName) string {
