@@ -121,7 +121,9 @@ var knownFailures = map[string]string{
 		"\"Routes with any other value for the Accepted condition MUST NOT be included in this count.\" " +
 		"Fix in xds/translate/attach.go (attach): drop `ls.attachedRoutes[r] = true` from the loop over `allowed` and " +
 		"set `h.ls.attachedRoutes[r] = true` in the final loop over `hits` (after the `cr.valid == 0` check), so only " +
-		"listeners the route is Accepted on count it; update the attachedRoutes bullet in xds/translate/doc.go.",
+		"listeners the route is Accepted on count it; update the attachedRoutes bullet in xds/translate/doc.go and the " +
+		"golden files (go test ./xds/translate/ -update: https.out.yaml and status.out.yaml lose the routes whose " +
+		"hostnames do not intersect the listener's). Verified on a copy of the tree: with that change all 18 tests pass.",
 }
 
 // disposition says what the harness does with one suite test.
