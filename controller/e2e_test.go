@@ -25,6 +25,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/api/v1alpha1"
@@ -82,6 +83,7 @@ func (h *harness) options() controller.Options {
 	if os.Getenv("BERTH_TEST_LOG") != "" {
 		o.Logger = testr.NewWithOptions(h.t, testr.Options{Verbosity: 1})
 	}
+	ctrllog.SetLogger(o.Logger)
 	o.Workers = 4
 	return o
 }

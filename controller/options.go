@@ -88,9 +88,14 @@ func DefaultOptions() Options {
 	ro.XDSHost = "" // derived from Namespace
 	ao := apply.DefaultOptions()
 	// Readiness is watch-driven (apply's Subscribe), so a Run need not wait
-	// for Deployments to become Available: a short wait only lets objects
-	// that are Current at once (ServiceAccount, ConfigMap) report it.
-	ao.ReconcileTimeout = 2 * time.Second
+	// for Deployments to become Available: the wait only lets objects that
+	// are Current at once (ServiceAccount, ConfigMap) report it. A longer
+	// wait holds a worker per Gateway and caps throughput (2 s and 10
+	// workers: 5 Gateways/s).
+	ao.ReconcileTimeout = 100 * time.Millisecond
+	// The apiserver, not the client, should be the limit when 200
+	// Gateways are created at once.
+	ao.QPS, ao.Burst = 200, 400
 	return Options{
 		ControllerName:         DefaultControllerName,
 		Namespace:              ns,
@@ -102,7 +107,7 @@ func DefaultOptions() Options {
 		MetricsBindAddress:     ":8080",
 		HealthProbeBindAddress: ":8081",
 		LeaderElectionID:       "berth-controller",
-		Workers:                10,
+		Workers:                16,
 		SweepInterval:          10 * time.Minute,
 		ResyncPeriod:           10 * time.Hour,
 		QPS:                    100,

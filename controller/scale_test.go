@@ -73,6 +73,7 @@ func TestScale(t *testing.T) {
 	wg.Wait()
 	applied := time.Since(start)
 	var ready int
+	lastLog := time.Now()
 	deadline := time.Now().Add(10 * time.Minute)
 	for time.Now().Before(deadline) {
 		var list gwv1.GatewayList
@@ -80,16 +81,31 @@ func TestScale(t *testing.T) {
 			t.Fatal(err)
 		}
 		ready = 0
+		why := map[string]int{}
 		for _, gw := range list.Items {
 			if string(gw.Spec.GatewayClassName) != h.class {
 				continue
 			}
-			if c := meta.FindStatusCondition(gw.Status.Conditions, "Programmed"); c != nil && c.Status == metav1.ConditionTrue {
+			c := meta.FindStatusCondition(gw.Status.Conditions, "Programmed")
+			switch {
+			case c == nil:
+				why["no status"]++
+			case c.Status == metav1.ConditionTrue:
 				ready++
+			default:
+				msg := c.Message
+				if i := strings.Index(msg, ": "); i > 0 {
+					msg = msg[i+2:]
+				}
+				why[c.Reason+": "+msg]++
 			}
 		}
 		if ready == n {
 			break
+		}
+		if time.Since(lastLog) > 5*time.Second {
+			lastLog = time.Now()
+			t.Logf("%s: %d/%d Programmed; others: %v", time.Since(start).Round(time.Second), ready, n, why)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
