@@ -136,7 +136,16 @@ func TestConformance(t *testing.T) {
 		t.Error(p)
 	}
 	if len(j.problems) > 0 {
-		t.Logf("controller log: %s; suite output: %s", logPath, res.outputPath)
+		t.Logf("kept for diagnosis: controller log %s, suite events %s", logPath, res.outputPath)
+	} else {
+		// Registered after startController's clean-up, so it runs before the
+		// log file is closed: remove both only when nothing needs them.
+		t.Cleanup(func() {
+			if !t.Failed() {
+				os.Remove(logPath)
+				os.Remove(res.outputPath)
+			}
+		})
 	}
 	if path := os.Getenv(ReportEnv); path != "" {
 		path, err := reportPath(path)
