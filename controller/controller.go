@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -196,7 +197,9 @@ func (c *Controller) setup() error {
 
 	// xDS: every replica translates and publishes.
 	b := builder.ControllerManagedBy(mgr).Named("gateway-xds").
-		For(&gwv1.Gateway{}).
+		// Translation reads the spec only (a deletion bumps a custom
+		// resource's generation too), not the status berth writes.
+		For(&gwv1.Gateway{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&gwv1.GatewayClass{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfClass)).
 		Watches(&gwv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfRoute)).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(c.dependents(depService))).
