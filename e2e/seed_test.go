@@ -72,7 +72,6 @@ func TestSeedManifestsUnchanged(t *testing.T) {
 // everything deleted with nothing of berth's left behind.
 func TestSeedScenario(t *testing.T) {
 	env := testenv.Get(t)
-	keepNodesAlive(env)
 	ctx := ctxT(t, 8*time.Minute)
 	c := adminClient(t, env)
 	k := newKube(t, env)

@@ -69,7 +69,6 @@ type gwModel struct {
 
 func runFaultAndLoad(t *testing.T, r faultRun) {
 	env := testenv.Get(t)
-	keepNodesAlive(env)
 	seed := uint64(time.Now().UnixNano())
 	if v, err := strconv.ParseUint(os.Getenv("BERTH_SOAK_SEED"), 10, 64); err == nil {
 		seed = v
