@@ -114,17 +114,7 @@ var statusOnly = sets.New(
 // diagnosis (what is wrong, where the fix belongs). TestConformance fails
 // when one of these passes (drop it from here) or when a test not listed
 // here fails. Keep it short: every entry is a bug to fix.
-var knownFailures = map[string]string{
-	"GatewayWithAttachedRoutes": "listener `http` of gateway-with-two-attached-routes reports attachedRoutes 3, want 2: " +
-		"http-route-not-accepted (hostname not-accepted.test.com vs listener foo.example.com) is counted although its " +
-		"Accepted condition is False (NoMatchingListenerHostname). Gateway API v1.6 ListenerStatus.AttachedRoutes: " +
-		"\"Routes with any other value for the Accepted condition MUST NOT be included in this count.\" " +
-		"Fix in xds/translate/attach.go (attach): drop `ls.attachedRoutes[r] = true` from the loop over `allowed` and " +
-		"set `h.ls.attachedRoutes[r] = true` in the final loop over `hits` (after the `cr.valid == 0` check), so only " +
-		"listeners the route is Accepted on count it; update the attachedRoutes bullet in xds/translate/doc.go and the " +
-		"golden files (go test ./xds/translate/ -update: https.out.yaml and status.out.yaml lose the routes whose " +
-		"hostnames do not intersect the listener's). Verified on a copy of the tree: with that change all 18 tests pass.",
-}
+var knownFailures = map[string]string{}
 
 // disposition says what the harness does with one suite test.
 type disposition int

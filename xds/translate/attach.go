@@ -74,7 +74,6 @@ func (t *gatewayTranslator) attach(r *gwv1.HTTPRoute, ref gwv1.ParentReference) 
 	}
 	var hits []hit
 	for _, ls := range allowed {
-		ls.attachedRoutes[r] = true
 		if hs := intersectHostnames(hostnameOf(ls.spec.Hostname), r.Spec.Hostnames); len(hs) > 0 {
 			hits = append(hits, hit{ls, hs})
 		}
@@ -86,6 +85,9 @@ func (t *gatewayTranslator) attach(r *gwv1.HTTPRoute, ref gwv1.ParentReference) 
 		return notAccepted(gwv1.RouteReasonUnsupportedValue, "%s", strings.Join(cr.invalid, "; "))
 	}
 	for _, h := range hits {
+		// Only an accepted route counts (ListenerStatus.AttachedRoutes: a
+		// route not accepted by the listener must not be counted).
+		h.ls.attachedRoutes[r] = true
 		if !h.ls.hasAttachment(cr) {
 			h.ls.attachments = append(h.ls.attachments, attachment{route: cr, hostnames: h.hostnames})
 		}

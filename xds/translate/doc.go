@@ -60,6 +60,8 @@
 //     cluster_not_found_response_code makes Envoy answer 500. A rule with no
 //     usable weight answers 500 directly.
 //   - One certificate per HTTPS listener: the first usable certificateRef.
-//   - attachedRoutes counts routes selected by a parentRef and admitted by
-//     allowedRoutes, whether or not their hostnames intersect.
+//   - attachedRoutes counts the routes the listener accepted: selected by a
+//     parentRef, admitted by allowedRoutes, with an intersecting hostname
+//     and at least one valid rule (the spec: a route that is not accepted
+//     must not be counted).
 package translate
