@@ -18,7 +18,7 @@ LDFLAGS := -X github.com/berth-gateway/berth/internal/version.Version=$(VERSION)
 TEST_TIMEOUT ?= 45m
 TEST_FLAGS ?=
 
-.PHONY: all build test unit vet cluster-binaries demo bench clean
+.PHONY: all build test unit vet cluster-binaries demo bench conformance soak clean
 
 all: build
 
@@ -45,6 +45,16 @@ unit:
 ## demo: a local cluster running berth with the user's scenario
 demo: build cluster-binaries
 	$(GO) run ./hack/demo -berth bin/berth $(DEMO_FLAGS)
+
+## conformance: the Gateway API conformance suite (status-only tests) against
+## berth on a local cluster; writes docs/conformance.md (also runs in make test)
+conformance: cluster-binaries
+	BERTH_CONFORMANCE_REPORT=docs/conformance.md $(GO) test ./conformance/ -run 'TestConformance$$' -count=1 -v -timeout 30m
+
+## soak: 50 Gateways created, changed and deleted while the controller is
+## restarted at random points (docs/reliability.md)
+soak: cluster-binaries
+	BERTH_SOAK=1 $(GO) test -race -count=1 -run Soak -timeout 40m -v ./e2e/
 
 ## bench: the Go benchmarks of the pure packages (see docs/benchmarks.md)
 bench:
