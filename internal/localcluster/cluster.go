@@ -130,6 +130,10 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 
 	c.host = "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	auditPolicy, err := c.writeAuditPolicy()
+	if err != nil {
+		return c, err
+	}
 	opts.Log("localcluster: starting kube-apiserver on %s", c.host)
 	if err := c.start("kube-apiserver", b.APIServer,
 		"--etcd-servers="+etcdURL,
@@ -150,6 +154,12 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		// New nodes would carry the not-ready taint that only a kubelet's
 		// status (through the node-lifecycle controller) removes.
 		"--disable-admission-plugins=TaintNodesByCondition",
+		// Every ServiceAccount request is audited (AuditLog), so tests can
+		// compare what a component used with the rights it was granted.
+		"--audit-policy-file="+auditPolicy,
+		"--audit-log-path="+c.AuditLog(),
+		"--audit-log-format=json",
+		"--audit-log-mode=blocking",
 		"--profiling=false",
 		"--v=0",
 	); err != nil {

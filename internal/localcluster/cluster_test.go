@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/berth-gateway/berth/internal/localcluster"
 	"github.com/berth-gateway/berth/internal/testenv"
 )
 
@@ -212,6 +213,25 @@ func TestServiceAccountWithoutRightsIsForbidden(t *testing.T) {
 	}
 	if _, err := cs.Discovery().ServerVersion(); err != nil {
 		t.Errorf("an authenticated ServiceAccount cannot read the version: %v", err)
+	}
+
+	// The audit log names the ServiceAccount's refused request.
+	if env.Cluster == nil {
+		return
+	}
+	events, err := localcluster.ReadAudit(env.Cluster.AuditLog(), "system:serviceaccount:"+ns+":nobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range events {
+		group, resource := e.Resource()
+		if e.Verb == "create" && group == "apps" && resource == "deployments" && e.ResponseStatus != nil && e.ResponseStatus.Code == 403 {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the audit log has no refused create of deployments by the ServiceAccount among %d events", len(events))
 	}
 }
 
