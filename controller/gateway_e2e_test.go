@@ -17,6 +17,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/api/v1alpha1"
+	"github.com/berth-gateway/berth/controller"
 	"github.com/berth-gateway/berth/render"
 )
 
@@ -500,5 +501,41 @@ func TestForeignObjectUntouched(t *testing.T) {
 		if mf.Manager == render.FieldManager {
 			t.Errorf("berth manages fields of the foreign ServiceAccount: %+v", mf)
 		}
+	}
+}
+
+// Uninstall: every bundle destroyed, no Gateway left holding berth's finalizer.
+func TestUninstall(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.create(clusterIPProxy(h.ns, "proxy"))
+	stop := h.start()
+	gw1 := h.gateway("gw1", 8080, "proxy")
+	gw2 := h.gateway("gw2", 8081, "proxy")
+	h.programmed(client.ObjectKeyFromObject(gw1))
+	h.programmed(client.ObjectKeyFromObject(gw2))
+	stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := controller.Uninstall(ctx, h.env.Config, h.options()); err != nil {
+		t.Fatal(err)
+	}
+	for _, gw := range []*gwv1.Gateway{gw1, gw2} {
+		if left := h.bundleObjects(h.ns, gw.Name); len(left) > 0 {
+			t.Errorf("%s: left %v", gw.Name, left)
+		}
+		if err := h.cl.Get(context.Background(), client.ObjectKeyFromObject(gw), gw); err != nil {
+			t.Fatal(err)
+		}
+		if len(gw.Finalizers) != 0 {
+			t.Errorf("%s still has finalizers %v", gw.Name, gw.Finalizers)
+		}
+	}
+	// Deleting now completes without berth.
+	if err := h.cl.Delete(context.Background(), gw1); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.cl.Get(context.Background(), client.ObjectKeyFromObject(gw1), gw1); !isNotFound(err) {
+		t.Errorf("Gateway not deleted at once after uninstall: %v", err)
 	}
 }
