@@ -539,3 +539,35 @@ func TestUninstall(t *testing.T) {
 		t.Errorf("Gateway not deleted at once after uninstall: %v", err)
 	}
 }
+
+// A Gateway moved to a class berth does not serve: its bundle is destroyed and
+// the finalizer removed (the other controller takes over a clean Gateway).
+func TestGatewayLeavesClass(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.create(clusterIPProxy(h.ns, "proxy"))
+	other := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: h.class + "-other"}, Spec: gwv1.GatewayClassSpec{ControllerName: "example.com/not-berth"}}
+	h.create(other)
+	t.Cleanup(func() { _ = h.cl.Delete(context.Background(), other) })
+	h.start()
+	gw := h.gateway("gw", 8080, "proxy")
+	key := client.ObjectKeyFromObject(gw)
+	h.programmed(key)
+	if err := h.cl.Get(context.Background(), key, gw); err != nil {
+		t.Fatal(err)
+	}
+	gw.Spec.GatewayClassName = gwv1.ObjectName(other.Name)
+	if err := h.cl.Update(context.Background(), gw); err != nil {
+		t.Fatal(err)
+	}
+	h.waitGone(h.ns, "gw")
+	waitFor(t, 30*time.Second, "finalizer removed", func() error {
+		if err := h.cl.Get(context.Background(), key, gw); err != nil {
+			return err
+		}
+		if len(gw.Finalizers) != 0 {
+			return fmt.Errorf("finalizers %v", gw.Finalizers)
+		}
+		return nil
+	})
+}
