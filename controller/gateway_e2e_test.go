@@ -571,3 +571,37 @@ func TestGatewayLeavesClass(t *testing.T) {
 		return nil
 	})
 }
+
+// Two replicas with leader election: both serve the same snapshot (xDS runs
+// outside leader election), one applies and writes status.
+func TestReplicasBothServeXDS(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.create(clusterIPProxy(h.ns, "proxy"))
+	var cs []*controller.Controller
+	for i := 0; i < 2; i++ {
+		o := h.options()
+		o.LeaderElection = true
+		o.LeaderElectionID = "berth-test"
+		c, err := controller.New(h.env.Config, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- c.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		cs = append(cs, c)
+	}
+	gw := h.gateway("gw", 8080, "proxy")
+	key := client.ObjectKeyFromObject(gw)
+	h.programmed(key)
+	waitFor(t, 30*time.Second, "both replicas publish the same snapshot", func() error {
+		v0, ok0 := cs[0].XDS().Published(key)
+		v1, ok1 := cs[1].XDS().Published(key)
+		if !ok0 || !ok1 || v0 != v1 {
+			return fmt.Errorf("replica 0: %q %v, replica 1: %q %v", v0, ok0, v1, ok1)
+		}
+		return nil
+	})
+}
