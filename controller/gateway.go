@@ -60,9 +60,9 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		// Deleted, moved to another class, or its class is no longer berth's.
 		c.forget(key)
 		if !controllerutil.ContainsFinalizer(&gw, render.Finalizer) {
-			if c.engine.Status(inv.Key()).Known {
-				return ctrl.Result{}, c.destroy(ctx, &gw, inv)
-			}
+			// Not berth's to clean up: without berth's finalizer the Gateway
+			// may belong to another berth installation (another
+			// controllerName) whose inventories look just like ours.
 			return ctrl.Result{}, nil
 		}
 		if err := c.destroy(ctx, &gw, inv); err != nil {

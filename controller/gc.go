@@ -61,12 +61,15 @@ func (c *Controller) Sweep(ctx context.Context) (int, error) {
 		if !c.inScope(ctx, key.Namespace) {
 			continue
 		}
+		// Only inventories whose Gateway is gone: one that exists is the
+		// Gateway reconciler's (it holds the finalizer) or another berth
+		// installation's (another controllerName, same labels).
 		var gw gwv1.Gateway
 		err := c.client.Get(ctx, key, &gw)
 		switch {
-		case err == nil && (c.classOf(ctx, &gw) != nil || controllerutil.ContainsFinalizer(&gw, render.Finalizer)):
-			continue // the Gateway reconciler owns it (serving or destroying)
-		case err != nil && !apierrors.IsNotFound(err):
+		case err == nil:
+			continue
+		case !apierrors.IsNotFound(err):
 			errs = append(errs, err)
 			continue
 		}
@@ -91,9 +94,10 @@ func owningGateway(inv apply.Inventory) (k8stypes.NamespacedName, bool) {
 	return k8stypes.NamespacedName{Namespace: ns, Name: name}, true
 }
 
-// Uninstall is the way out that leaves nothing stuck: it destroys every
-// bundle berth manages (in opts.WatchNamespaces, or everywhere) and removes
-// berth's finalizer from every Gateway. Run it with the controller stopped
+// Uninstall is the way out that leaves nothing stuck: it destroys the bundle
+// of every Gateway holding berth's finalizer whose class is
+// opts.ControllerName's (or gone), in opts.WatchNamespaces or everywhere, and
+// removes the finalizer; then it destroys inventories whose Gateway is gone. Run it with the controller stopped
 // (`berth controller --uninstall`), before deleting berth's RBAC and CRDs.
 func Uninstall(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err := opts.complete(); err != nil {
@@ -130,6 +134,13 @@ func Uninstall(ctx context.Context, cfg *rest.Config, opts Options) error {
 				continue
 			}
 			key := client.ObjectKeyFromObject(gw)
+			var class gwv1.GatewayClass
+			err := cl.Get(ctx, client.ObjectKey{Name: string(gw.Spec.GatewayClassName)}, &class)
+			if err == nil && string(class.Spec.ControllerName) != opts.ControllerName {
+				// Another berth installation's Gateway (same finalizer name).
+				log.Info("left to its controller", "gateway", key.String(), "controllerName", class.Spec.ControllerName)
+				continue
+			}
 			if _, err := eng.Destroy(ctx, inventoryOf(key)); err != nil {
 				errs = append(errs, fmt.Errorf("destroy bundle of Gateway %s: %w", key, err))
 				continue
@@ -143,11 +154,19 @@ func Uninstall(ctx context.Context, cfg *rest.Config, opts Options) error {
 			log.Info("uninstalled Gateway's data plane", "gateway", key.String())
 		}
 	}
+	// Then inventories whose Gateway is gone (finalizer forced off earlier).
 	infos, err := eng.Inventories(ctx)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("list inventories: %w", err))
 	}
 	for _, info := range infos {
+		key, ok := owningGateway(info.Inventory)
+		if !ok {
+			continue
+		}
+		if err := cl.Get(ctx, key, &gwv1.Gateway{}); !apierrors.IsNotFound(err) {
+			continue // served by another installation, or unknown: leave it
+		}
 		if _, err := eng.Destroy(ctx, info.Inventory); err != nil {
 			errs = append(errs, fmt.Errorf("destroy inventory %s: %w", info.Key(), err))
 		}
