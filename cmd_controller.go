@@ -12,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/berth-gateway/berth/controller"
+	"github.com/berth-gateway/berth/render"
 )
 
 func newControllerCmd() *cobra.Command {
@@ -21,7 +22,7 @@ func newControllerCmd() *cobra.Command {
 		uninstall  bool
 		opts       = controller.DefaultOptions()
 	)
-	opts.ControllerName = defaultControllerName
+	opts.ControllerName = render.DefaultControllerName
 	cmd := &cobra.Command{
 		Use:   "controller",
 		Short: "Run the reconciler and the xDS server",

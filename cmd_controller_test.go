@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/berth-gateway/berth/render"
 )
 
 func TestControllerCmdFlags(t *testing.T) {
@@ -16,8 +18,8 @@ func TestControllerCmdFlags(t *testing.T) {
 			t.Errorf("flag --%s missing", name)
 		}
 	}
-	if got := cmd.Flags().Lookup("controller-name").DefValue; got != defaultControllerName {
-		t.Errorf("--controller-name default %q, want %q", got, defaultControllerName)
+	if got := cmd.Flags().Lookup("controller-name").DefValue; got != render.DefaultControllerName {
+		t.Errorf("--controller-name default %q, want %q", got, render.DefaultControllerName)
 	}
 }
 

@@ -13,10 +13,6 @@ import (
 	"github.com/berth-gateway/berth/render"
 )
 
-// defaultControllerName is the reference implementation's controller name,
-// so that its manifests work unchanged.
-const defaultControllerName = "gateway.envoyproxy.io/gatewayclass-controller"
-
 // renderFlags are the render.Options flags, shared by every command that
 // renders bundles.
 type renderFlags struct {
@@ -101,7 +97,7 @@ printed unless every Gateway renders.`,
 		},
 	}
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, `manifest file ("-" for stdin); repeatable`)
-	cmd.Flags().StringVar(&controllerName, "controller-name", defaultControllerName, "GatewayClass controllerName berth serves")
+	cmd.Flags().StringVar(&controllerName, "controller-name", render.DefaultControllerName, "GatewayClass controllerName berth serves")
 	flags.bind(cmd.Flags())
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/internal/manifest"
+	"github.com/berth-gateway/berth/render"
 	"github.com/berth-gateway/berth/xds/translate"
 )
 
@@ -74,7 +75,7 @@ validated as Envoy would validate them; nothing is printed if one fails.`,
 	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, `manifest file ("-" for stdin); repeatable`)
 	cmd.Flags().StringVarP(&output, "output", "o", string(translate.FormatYAML), "output format: yaml or json")
 	cmd.Flags().StringArrayVarP(&gateways, "gateway", "g", nil, "print only this Gateway (NAMESPACE/NAME); repeatable")
-	cmd.Flags().StringVar(&controllerName, "controller-name", defaultControllerName, "GatewayClass controllerName berth serves")
+	cmd.Flags().StringVar(&controllerName, "controller-name", render.DefaultControllerName, "GatewayClass controllerName berth serves")
 	cmd.Flags().Int32Var(&opts.PrivilegedPortOffset, "privileged-port-offset", opts.PrivilegedPortOffset, "added to listener ports below 1024 to get the port Envoy binds")
 	cmd.Flags().Uint32Var(&opts.XffNumTrustedHops, "xff-num-trusted-hops", opts.XffNumTrustedHops, "X-Forwarded-For hops in front of Envoy that are trusted")
 	return cmd

@@ -21,11 +21,7 @@ import (
 // status-only tests can then run and prove it; the lead is asked to move
 // them into controller.SupportedFeatures, after which TestPlan fails until
 // they are dropped here.
-var extraClaims = map[features.FeatureName]string{
-	features.SupportGatewayPort8080:        "listeners on any port 1-65535 (render maps ports below 1024 to port+10000 in the container); 8080 is not special",
-	features.SupportHTTPRouteParentRefPort: "xds/translate/attach.go attaches a parentRef that names a port only to listeners on that port",
-	features.SupportGatewayInfrastructure:  "render copies spec.infrastructure labels and annotations onto every bundle object and honours spec.infrastructure.parametersRef (EnvoyProxy)",
-}
+var extraClaims = map[features.FeatureName]string{}
 
 // claimedFeatures is the set given to the suite.
 func claimedFeatures() []features.FeatureName {

@@ -19,10 +19,18 @@ import (
 // in GatewayClass status (and used by the conformance suite), sorted.
 var SupportedFeatures = []features.FeatureName{
 	features.SupportGateway,
+	// Gateway infrastructure labels, annotations and parametersRef
+	// (EnvoyProxy) reach every bundle object (render).
+	features.SupportGatewayInfrastructure,
+	// Any listener port works: ports below 1024 map to port+10000 in the
+	// container, 8080 is not special.
+	features.SupportGatewayPort8080,
 	features.SupportHTTPRoute,
 	features.SupportHTTPRouteBackendTimeout,
 	features.SupportHTTPRouteHostRewrite,
 	features.SupportHTTPRouteMethodMatching,
+	// A parentRef naming a port attaches only to listeners on that port.
+	features.SupportHTTPRouteParentRefPort,
 	features.SupportHTTPRoutePathRedirect,
 	features.SupportHTTPRoutePathRewrite,
 	features.SupportHTTPRoutePortRedirect,

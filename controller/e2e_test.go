@@ -297,4 +297,4 @@ func contains(list []string, sub string) bool {
 func isNotFound(err error) bool { return apierrors.IsNotFound(err) }
 
 // controllerDefaultName is the default controllerName (the seed manifests').
-const controllerDefaultName = controller.DefaultControllerName
+const controllerDefaultName = render.DefaultControllerName

@@ -19,9 +19,6 @@ import (
 	"github.com/berth-gateway/berth/xds/translate"
 )
 
-// DefaultControllerName is the reference implementation's controller name,
-// so that its manifests work unchanged.
-const DefaultControllerName = "gateway.envoyproxy.io/gatewayclass-controller"
 
 // DefaultNamespace is berth's own namespace unless POD_NAMESPACE says otherwise.
 const DefaultNamespace = "berth-system"
@@ -97,7 +94,7 @@ func DefaultOptions() Options {
 	// Gateways are created at once.
 	ao.QPS, ao.Burst = 200, 400
 	return Options{
-		ControllerName:         DefaultControllerName,
+		ControllerName:         render.DefaultControllerName,
 		Namespace:              ns,
 		Render:                 ro,
 		Apply:                  ao,

@@ -281,7 +281,7 @@ func routeAccepted(ctx context.Context, c client.Client, key client.ObjectKey) (
 		return "", err
 	}
 	for _, p := range r.Status.Parents {
-		if string(p.ControllerName) != controller.DefaultControllerName {
+		if string(p.ControllerName) != render.DefaultControllerName {
 			continue
 		}
 		for _, cd := range p.Conditions {
@@ -293,7 +293,7 @@ func routeAccepted(ctx context.Context, c client.Client, key client.ObjectKey) (
 			}
 		}
 	}
-	return fmt.Sprintf("no parent status from %s: %+v", controller.DefaultControllerName, r.Status.Parents), nil
+	return fmt.Sprintf("no parent status from %s: %+v", render.DefaultControllerName, r.Status.Parents), nil
 }
 
 // checkPods: as in the reference, the team's namespace runs an Envoy pod

@@ -84,7 +84,7 @@ func runFaultAndLoad(t *testing.T, r faultRun) {
 	}
 	class := &gwv1.GatewayClass{
 		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("berth-e2e-%x", rng.Uint32())},
-		Spec:       gwv1.GatewayClassSpec{ControllerName: controller.DefaultControllerName},
+		Spec:       gwv1.GatewayClassSpec{ControllerName: render.DefaultControllerName},
 	}
 	if err := c.Create(ctx, class); err != nil {
 		t.Fatal(err)

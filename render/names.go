@@ -15,6 +15,10 @@ const (
 	FieldManager = "berth"
 	// Finalizer holds a Gateway until its bundle and inventory are gone.
 	Finalizer = "gateway.berth.dev/finalizer"
+	// DefaultControllerName is the GatewayClass controllerName berth serves
+	// unless told otherwise: the reference implementation's, so that its
+	// manifests work unchanged (never run both on one class).
+	DefaultControllerName = "gateway.envoyproxy.io/gatewayclass-controller"
 
 	// LabelName, LabelComponent and LabelManagedBy are the recommended
 	// Kubernetes labels, on every bundle object.
