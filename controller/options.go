@@ -19,7 +19,6 @@ import (
 	"github.com/berth-gateway/berth/xds/translate"
 )
 
-
 // DefaultNamespace is berth's own namespace unless POD_NAMESPACE says otherwise.
 const DefaultNamespace = "berth-system"
 
