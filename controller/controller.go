@@ -320,3 +320,7 @@ func gwController(name string) gwv1.GatewayController { return gwv1.GatewayContr
 // requeueAfter is the retry delay of a Gateway whose apply failed in a way a
 // watch will not announce (e.g. the namespace is terminating).
 const requeueAfter = 10 * time.Second
+
+// conflictRequeueAfter is the retry delay of a Gateway whose status write
+// found the cached copy stale (a conflict, retried quietly).
+const conflictRequeueAfter = 200 * time.Millisecond

@@ -116,7 +116,18 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	if !equality.Semantic.DeepEqual(st, gw.Status) {
 		gw.Status = st
 		if err := c.client.Status().Update(ctx, &gw); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
+			if apierrors.IsConflict(err) && runErr == nil {
+				// The cache held an older Gateway (our own finalizer patch
+				// or another writer got there first): not an error. The
+				// newer object's watch event wakes it again; the requeue
+				// retries even if that event was already consumed.
+				return ctrl.Result{RequeueAfter: conflictRequeueAfter}, nil
+			}
+			if !apierrors.IsConflict(err) {
+				return ctrl.Result{}, client.IgnoreNotFound(err)
+			}
+			// A conflict with a failed run: the run's error below is the
+			// one to report (and retry with backoff).
 		}
 	}
 	if runErr != nil {
