@@ -190,7 +190,9 @@ type harness struct {
 	t    *testing.T
 	cfg  *rest.Config
 	log  logr.Logger
-	opts func() controller.Options
+	// configure, when set, adjusts the options of every start (e.g. the
+	// watched namespaces of a namespaced install).
+	configure func(*controller.Options)
 
 	mu       sync.Mutex
 	cancel   context.CancelFunc
@@ -226,8 +228,12 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func newHarness(t *testing.T, cfg *rest.Config) *harness {
-	h := &harness{t: t, cfg: cfg, log: logger(t)}
+func newHarness(t *testing.T, cfg *rest.Config) *harness { return newHarnessWith(t, cfg, nil) }
+
+// newHarnessWith is newHarness with configure applied to the options of
+// every start.
+func newHarnessWith(t *testing.T, cfg *rest.Config, configure func(*controller.Options)) *harness {
+	h := &harness{t: t, cfg: cfg, log: logger(t), configure: configure}
 	h.start()
 	t.Cleanup(func() {
 		if err := h.stop(); err != nil {
@@ -253,6 +259,9 @@ func (h *harness) startErr() error {
 	opts, err := controllerOptions(h.log.WithValues("run", run))
 	if err != nil {
 		return err
+	}
+	if h.configure != nil {
+		h.configure(&opts)
 	}
 	c, err := controller.New(h.cfg, opts)
 	if err != nil {

@@ -26,16 +26,26 @@ const (
 	groupCoordinate  = "coordination.k8s.io"
 )
 
-// Verb sets.
+// Verb sets, each exactly what berth's code paths use (the least privilege
+// end-to-end test, e2e/leastprivilege_test.go, compares them with the API
+// server's audit log and fails on a right nothing uses).
 var (
-	read = []string{"get", "list", "watch"}
-	// manage is what the apply engine does with a bundle object: server-side
-	// apply (patch), inventory ConfigMap writes (create, update), the
-	// readiness watches (get, list, watch) and pruning (delete). Unlike the
-	// reference there is no deletecollection: pruning deletes one object at a
-	// time.
-	manage      = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
-	writeStatus = []string{"patch", "update"}
+	// read is what an informer needs: a streaming watch-list, or list then
+	// watch on API servers without it. Reads go through the informer
+	// caches, so there is no get.
+	read = []string{"list", "watch"}
+	// apply is what the apply engine does with a bundle object: server-side
+	// apply (patch; a patch that creates the object is also authorized as
+	// create), kstatus readiness (get, and a watch through an informer) and
+	// pruning (delete, one object at a time: no deletecollection). No
+	// update: nothing replaces a bundle object.
+	apply = []string{"create", "delete", "get", "list", "patch", "watch"}
+	// inventory adds the cli-utils inventory ConfigMap's writes (create,
+	// update) to apply; the bundle's own ConfigMap is applied like the rest.
+	inventory = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
+	// writeStatus: status is written with update (optimistic concurrency on
+	// the resourceVersion berth read).
+	writeStatus = []string{"update"}
 )
 
 func rule(groups []string, resources []string, verbs []string, names ...string) rbacv1.PolicyRule {
@@ -52,16 +62,17 @@ func Permissions(o Options) []Permission {
 			"select the GatewayClasses whose controllerName is berth's"},
 		{ScopeCluster, rule([]string{groupGatewayAPI}, []string{"gatewayclasses/status"}, writeStatus),
 			"report GatewayClass Accepted"},
-		{ScopeCluster, rule([]string{groupCore}, []string{"namespaces"}, read),
-			"--watch-namespace-selector and listener allowedRoutes namespace selectors"},
+		{ScopeCluster, rule([]string{groupCore}, []string{"namespaces"}, []string{"get", "list", "watch"}),
+			"--watch-namespace-selector and listener allowedRoutes namespace selectors (informer); " +
+				"the apply engine gets a Gateway's namespace after a failed apply to report it terminating"},
 		{ScopeCluster, rule([]string{groupAuthn}, []string{"tokenreviews"}, []string{"create"}),
 			"xDS server: verify the projected ServiceAccount token every proxy presents"},
 
 		// What berth reads to render and translate a Gateway.
-		{ScopeWatched, rule([]string{groupGatewayAPI}, []string{"gateways", "grpcroutes", "httproutes", "referencegrants"}, read),
+		{ScopeWatched, rule([]string{groupGatewayAPI}, []string{"gateways", "httproutes", "referencegrants"}, read),
 			"the Gateways berth serves, their routes and the grants that allow cross-namespace references"},
-		{ScopeWatched, rule([]string{groupGatewayAPI}, []string{"gateways"}, []string{"patch", "update"}),
-			"add and remove berth's finalizer"},
+		{ScopeWatched, rule([]string{groupGatewayAPI}, []string{"gateways"}, []string{"patch"}),
+			"add and remove berth's finalizer (a merge patch)"},
 		{ScopeWatched, rule([]string{groupGatewayAPI}, []string{"gateways/status", "httproutes/status"}, writeStatus),
 			"report Gateway, listener and route conditions and Gateway addresses"},
 		{ScopeWatched, rule([]string{groupEnvoyProxy}, []string{"envoyproxies"}, read),
@@ -73,24 +84,26 @@ func Permissions(o Options) []Permission {
 
 		// The bundle berth places in each Gateway's namespace, and its
 		// inventory ConfigMap. Services are also read as route backends.
-		{ScopeWatched, rule([]string{groupCore}, []string{"configmaps", "serviceaccounts", "services"}, manage),
-			"bundle ServiceAccount, ConfigMap and Service; the cli-utils inventory ConfigMap; backend Services"},
-		{ScopeWatched, rule([]string{groupApps}, []string{"deployments"}, manage),
+		{ScopeWatched, rule([]string{groupCore}, []string{"configmaps"}, inventory),
+			"bundle ConfigMap and the cli-utils inventory ConfigMap"},
+		{ScopeWatched, rule([]string{groupCore}, []string{"serviceaccounts", "services"}, apply),
+			"bundle ServiceAccount and Service; backend Services"},
+		{ScopeWatched, rule([]string{groupApps}, []string{"deployments"}, apply),
 			"bundle Deployment"},
-		{ScopeWatched, rule([]string{groupAutoscaling}, []string{"horizontalpodautoscalers"}, manage),
+		{ScopeWatched, rule([]string{groupAutoscaling}, []string{"horizontalpodautoscalers"}, apply),
 			"bundle HorizontalPodAutoscaler (EnvoyProxy envoyHpa)"},
-		{ScopeWatched, rule([]string{groupPolicy}, []string{"poddisruptionbudgets"}, manage),
+		{ScopeWatched, rule([]string{groupPolicy}, []string{"poddisruptionbudgets"}, apply),
 			"bundle PodDisruptionBudget (EnvoyProxy envoyPDB)"},
-		{ScopeWatched, rule([]string{groupCore, groupEvents}, []string{"events"}, []string{"create", "patch"}),
-			"events on Gateways"},
+		{ScopeWatched, rule([]string{groupEvents}, []string{"events"}, []string{"create", "patch"}),
+			"events on Gateways (events.k8s.io: create, and patch for a repeated event's series)"},
 
 		// berth's own namespace.
 		{ScopeSelf, rule([]string{groupCoordinate}, []string{"leases"}, []string{"create"}),
 			"create the leader election Lease (create cannot be narrowed by name)"},
 		{ScopeSelf, rule([]string{groupCoordinate}, []string{"leases"}, []string{"get", "update"}, o.LeaderElectionID),
 			"hold and renew the leader election Lease"},
-		{ScopeSelf, rule([]string{groupCore}, []string{"events"}, []string{"create", "patch"}),
-			"leader election events on the Lease"},
+		{ScopeSelf, rule([]string{groupCore}, []string{"events"}, []string{"create"}),
+			"leader election events on the Lease (each names a new holder, so none repeats: no patch)"},
 	}
 	if o.ExternalTLS {
 		ps = append(ps,

@@ -5,7 +5,6 @@
   resources:
   - gatewayclasses
   verbs:
-  - get
   - list
   - watch
 - apiGroups:
@@ -13,7 +12,6 @@
   resources:
   - gatewayclasses/status
   verbs:
-  - patch
   - update
 - apiGroups:
   - ""
@@ -35,11 +33,9 @@
   - gateway.networking.k8s.io
   resources:
   - gateways
-  - grpcroutes
   - httproutes
   - referencegrants
   verbs:
-  - get
   - list
   - watch
 - apiGroups:
@@ -48,21 +44,18 @@
   - gateways
   verbs:
   - patch
-  - update
 - apiGroups:
   - gateway.networking.k8s.io
   resources:
   - gateways/status
   - httproutes/status
   verbs:
-  - patch
   - update
 - apiGroups:
   - gateway.envoyproxy.io
   resources:
   - envoyproxies
   verbs:
-  - get
   - list
   - watch
 - apiGroups:
@@ -70,7 +63,6 @@
   resources:
   - secrets
   verbs:
-  - get
   - list
   - watch
 - apiGroups:
@@ -78,13 +70,23 @@
   resources:
   - endpointslices
   verbs:
-  - get
   - list
   - watch
 - apiGroups:
   - ""
   resources:
   - configmaps
+  verbs:
+  - create
+  - delete
+  - get
+  - list
+  - patch
+  - update
+  - watch
+- apiGroups:
+  - ""
+  resources:
   - serviceaccounts
   - services
   verbs:
@@ -93,7 +95,6 @@
   - get
   - list
   - patch
-  - update
   - watch
 - apiGroups:
   - apps
@@ -105,7 +106,6 @@
   - get
   - list
   - patch
-  - update
   - watch
 - apiGroups:
   - autoscaling
@@ -117,7 +117,6 @@
   - get
   - list
   - patch
-  - update
   - watch
 - apiGroups:
   - policy
@@ -129,10 +128,8 @@
   - get
   - list
   - patch
-  - update
   - watch
 - apiGroups:
-  - ""
   - events.k8s.io
   resources:
   - events
@@ -162,7 +159,6 @@
   - events
   verbs:
   - create
-  - patch
 - apiGroups:
   - ""
   resources:
@@ -202,7 +198,6 @@
   - events
   verbs:
   - create
-  - patch
 - apiGroups:
   - ""
   resourceNames:
