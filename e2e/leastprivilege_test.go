@@ -145,6 +145,15 @@ func runLeastPrivilege(t *testing.T, sc lpScenario) {
 		for _, ns := range tenants {
 			_ = env.Client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
 		}
+		// The next test of the binary uses the same team namespaces.
+		for _, ns := range tenants {
+			if err := eventually(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+				_, err := env.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+				return apierrors.IsNotFound(err), "namespace " + ns + " still terminating", nil
+			}); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+		}
 	})
 
 	// berth's own namespace is new for every run, so its ServiceAccount's
