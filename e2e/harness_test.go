@@ -187,9 +187,9 @@ func logger(t *testing.T) logr.Logger {
 // (context cancelled, a new Controller built), as a crash and a new pod
 // would.
 type harness struct {
-	t    *testing.T
-	cfg  *rest.Config
-	log  logr.Logger
+	t   *testing.T
+	cfg *rest.Config
+	log logr.Logger
 	// configure, when set, adjusts the options of every start (e.g. the
 	// watched namespaces of a namespaced install).
 	configure func(*controller.Options)
