@@ -118,27 +118,39 @@ func Uninstall(ctx context.Context, cfg *rest.Config, opts Options) error {
 	defer eng.Close()
 	log := opts.Logger
 	var errs []error
+	// Lists only: the uninstall Job runs with the controller's rights, which
+	// read through watches (list, watch) and never get one object.
+	var classes gwv1.GatewayClassList
+	if err := cl.List(ctx, &classes); err != nil {
+		return fmt.Errorf("list GatewayClasses: %w", err)
+	}
+	controllerOf := make(map[string]string, len(classes.Items))
+	for _, class := range classes.Items {
+		controllerOf[class.Name] = string(class.Spec.ControllerName)
+	}
 	namespaces := opts.WatchNamespaces
 	if len(namespaces) == 0 {
 		namespaces = []string{""}
 	}
+	existing := map[client.ObjectKey]bool{}
+	listed := true
 	for _, ns := range namespaces {
 		var list gwv1.GatewayList
 		if err := cl.List(ctx, &list, client.InNamespace(ns)); err != nil {
 			errs = append(errs, fmt.Errorf("list Gateways: %w", err))
+			listed = false
 			continue
 		}
 		for i := range list.Items {
 			gw := &list.Items[i]
+			key := client.ObjectKeyFromObject(gw)
+			existing[key] = true
 			if !controllerutil.ContainsFinalizer(gw, render.Finalizer) {
 				continue
 			}
-			key := client.ObjectKeyFromObject(gw)
-			var class gwv1.GatewayClass
-			err := cl.Get(ctx, client.ObjectKey{Name: string(gw.Spec.GatewayClassName)}, &class)
-			if err == nil && string(class.Spec.ControllerName) != opts.ControllerName {
+			if name, ok := controllerOf[string(gw.Spec.GatewayClassName)]; ok && name != opts.ControllerName {
 				// Another berth installation's Gateway (same finalizer name).
-				log.Info("left to its controller", "gateway", key.String(), "controllerName", class.Spec.ControllerName)
+				log.Info("left to its controller", "gateway", key.String(), "controllerName", name)
 				continue
 			}
 			if _, err := eng.Destroy(ctx, inventoryOf(key)); err != nil {
@@ -154,6 +166,10 @@ func Uninstall(ctx context.Context, cfg *rest.Config, opts Options) error {
 			log.Info("uninstalled Gateway's data plane", "gateway", key.String())
 		}
 	}
+	if !listed {
+		// Without every Gateway known, an inventory cannot be told orphaned.
+		return errors.Join(errs...)
+	}
 	// Then inventories whose Gateway is gone (finalizer forced off earlier).
 	infos, err := eng.Inventories(ctx)
 	if err != nil {
@@ -161,11 +177,8 @@ func Uninstall(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 	for _, info := range infos {
 		key, ok := owningGateway(info.Inventory)
-		if !ok {
-			continue
-		}
-		if err := cl.Get(ctx, key, &gwv1.Gateway{}); !apierrors.IsNotFound(err) {
-			continue // served by another installation, or unknown: leave it
+		if !ok || existing[key] {
+			continue // unknown, or its Gateway exists (another installation's)
 		}
 		if _, err := eng.Destroy(ctx, info.Inventory); err != nil {
 			errs = append(errs, fmt.Errorf("destroy inventory %s: %w", info.Key(), err))

@@ -287,7 +287,28 @@ func runLeastPrivilege(t *testing.T, sc lpScenario) {
 		checkIgnored(t, ctx, env, c, h, sc.outside, "outside")
 	}
 
-	// 7. Everything the user applied is deleted: nothing of berth's remains.
+	// 7. Uninstall as the chart's post-delete hook runs it, with the same
+	// rules: berth stopped, every bundle and finalizer goes while the
+	// Gateways stay. berth then starts again, as a reinstall would.
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	uo := controller.DefaultOptions()
+	uo.Namespace = own
+	uo.WatchNamespaces = slices.Clone(sc.watch)
+	uo.Logger = logr.New(caught.wrap(logger(t).GetSink()))
+	if err := controller.Uninstall(ctx, cfg, uo); err != nil {
+		t.Fatalf("uninstall as berth's ServiceAccount: %v", err)
+	}
+	if left, err := berthLeftovers(ctx, env, c, tenants...); err != nil || len(left) > 0 {
+		t.Fatalf("after uninstall berth's objects remain: %v (%v)", left, err)
+	}
+	if err := h.restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitProgrammed(t, ctx, c, "team-a", "gateway-a")
+
+	// 8. Everything the user applied is deleted: nothing of berth's remains.
 	if err := k.delete(ctx, union(union(applied, variant), []*unstructured.Unstructured{scaled})); err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +323,7 @@ func runLeastPrivilege(t *testing.T, sc lpScenario) {
 		t.Fatal(err)
 	}
 
-	// 8. Rights used against rights granted.
+	// 9. Rights used against rights granted.
 	events, err := localcluster.ReadAudit(env.Cluster.AuditLog(), user)
 	if err != nil {
 		t.Fatal(err)
