@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,6 +73,8 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
+var setLoggerOnce sync.Once
+
 func (h *harness) options() controller.Options {
 	o := controller.DefaultOptions()
 	o.ControllerName = h.name
@@ -83,7 +86,9 @@ func (h *harness) options() controller.Options {
 	if os.Getenv("BERTH_TEST_LOG") != "" {
 		o.Logger = testr.NewWithOptions(h.t, testr.Options{Verbosity: 1})
 	}
-	ctrllog.SetLogger(o.Logger)
+	// controller-runtime's global logger is set once: tests run in
+	// parallel and SetLogger is not safe to call concurrently.
+	setLoggerOnce.Do(func() { ctrllog.SetLogger(o.Logger) })
 	o.Workers = 4
 	return o
 }
