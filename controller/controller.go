@@ -217,8 +217,12 @@ func (c *Controller) setup() error {
 	// Gateways: apply, status, finalizer (leader).
 	b = builder.ControllerManagedBy(mgr).Named("gateway").
 		For(&gwv1.Gateway{}).
-		Watches(&gwv1.GatewayClass{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfClass)).
-		Watches(&v1alpha1.EnvoyProxy{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfProxy)).
+		// A resync (an update with the same resourceVersion) of a class or
+		// an EnvoyProxy would reconcile every Gateway using it once more
+		// per resync on top of the Gateway's own resync; each no-op
+		// reconcile costs an inventory read.
+		Watches(&gwv1.GatewayClass{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfClass), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		Watches(&v1alpha1.EnvoyProxy{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfProxy), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		// apply's Subscribe wakes the Gateway when a bundle object's kstatus
 		// changes; a load balancer assigning an address changes no kstatus
 		// (a LoadBalancer Service is Current once it has a clusterIP), so the
