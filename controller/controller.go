@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -165,7 +166,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	cancel := c.engine.Subscribe(func(k apply.InventoryKey) {
 		if gw, ok := c.invGateways.Load(k); ok {
-			c.gwQueue.add(gw.(k8stypes.NamespacedName))
+			c.gwQueue.addUrgent(gw.(k8stypes.NamespacedName))
 		}
 	})
 	defer cancel()
@@ -280,6 +281,31 @@ func (r *queueRef) add(keys ...k8stypes.NamespacedName) {
 	}
 	for _, k := range keys {
 		r.q.Add(reconcile.Request{NamespacedName: k})
+	}
+}
+
+// readinessPriority puts readiness changes (a bundle object's kstatus) ahead
+// of spec changes in the queue: such a reconcile is a no-op apply and a
+// status write, while a burst of spec changes (an EnvoyProxy shared by many
+// Gateways) re-applies every bundle; Programmed=True must not wait for them.
+const readinessPriority = 10
+
+// addUrgent enqueues keys ahead of ordinary work when the queue has
+// priorities (controller-runtime's default queue does).
+func (r *queueRef) addUrgent(keys ...k8stypes.NamespacedName) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.q == nil {
+		return
+	}
+	pq, ok := r.q.(priorityqueue.PriorityQueue[reconcile.Request])
+	for _, k := range keys {
+		req := reconcile.Request{NamespacedName: k}
+		if ok {
+			pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(readinessPriority)}, req)
+		} else {
+			r.q.Add(req)
+		}
 	}
 }
 
