@@ -78,5 +78,5 @@ func (c *Controller) reconcileClass(ctx context.Context, req ctrl.Request) (res 
 		return ctrl.Result{}, nil
 	}
 	class.Status = st
-	return ctrl.Result{}, client.IgnoreNotFound(c.client.Status().Update(ctx, &class))
+	return statusWritten(c.client.Status().Update(ctx, &class))
 }

@@ -276,3 +276,13 @@ func (c *Controller) conditionCounts() map[[2]string]int {
 	}
 	return out
 }
+
+// statusWritten turns the outcome of a status write into a reconcile
+// result: a conflict (the cache held an older object) is retried quietly,
+// a deleted object is done, anything else is an error.
+func statusWritten(err error) (ctrl.Result, error) {
+	if apierrors.IsConflict(err) {
+		return ctrl.Result{RequeueAfter: conflictRequeueAfter}, nil
+	}
+	return ctrl.Result{}, client.IgnoreNotFound(err)
+}

@@ -48,5 +48,5 @@ func (c *Controller) reconcileRoute(ctx context.Context, req ctrl.Request) (res 
 		return ctrl.Result{}, nil
 	}
 	route.Status.Parents = parents
-	return ctrl.Result{}, client.IgnoreNotFound(c.client.Status().Update(ctx, &route))
+	return statusWritten(c.client.Status().Update(ctx, &route))
 }
