@@ -9,18 +9,19 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// attachRoutes decides, for every parentRef of every HTTPRoute that names
+// attachRoutes decides, for every parentRef of every route that names
 // this Gateway, which listeners the route attaches to and under which
 // hostnames, and records the route's status towards that parentRef.
 func (t *gatewayTranslator) attachRoutes() {
 	key := k8stypes.NamespacedName{Namespace: t.gw.Namespace, Name: t.gw.Name}
 	for _, r := range t.ix.routes[key] {
-		for _, ref := range r.Spec.ParentRefs {
-			if !isGatewayRef(ref) || nsOr(ref.Namespace, r.Namespace) != t.gw.Namespace || string(ref.Name) != t.gw.Name {
+		for _, ref := range r.parentRefs {
+			if !isGatewayRef(ref) || nsOr(ref.Namespace, r.meta.Namespace) != t.gw.Namespace || string(ref.Name) != t.gw.Name {
 				continue
 			}
 			t.routeStatus = append(t.routeStatus, RouteParentStatus{
-				Route:      k8stypes.NamespacedName{Namespace: r.Namespace, Name: r.Name},
+				Kind:       r.kind,
+				Route:      r.key(),
 				ParentRef:  ref,
 				Conditions: t.attach(r, ref),
 			})
@@ -30,7 +31,7 @@ func (t *gatewayTranslator) attachRoutes() {
 
 // attach attaches route r through parentRef ref and returns the route's
 // conditions for that parentRef.
-func (t *gatewayTranslator) attach(r *gwv1.HTTPRoute, ref gwv1.ParentReference) []metav1.Condition {
+func (t *gatewayTranslator) attach(r *route, ref gwv1.ParentReference) []metav1.Condition {
 	var candidates []*listenerState
 	for _, ls := range t.listeners {
 		if ref.SectionName != nil && *ref.SectionName != ls.spec.Name {
@@ -58,7 +59,7 @@ func (t *gatewayTranslator) attach(r *gwv1.HTTPRoute, ref gwv1.ParentReference) 
 			continue
 		}
 		usable = append(usable, ls)
-		if t.allowsRoute(ls, r.Namespace) {
+		if t.allowsRoute(ls, r.kind, r.meta.Namespace) {
 			allowed = append(allowed, ls)
 		}
 	}
@@ -66,7 +67,7 @@ func (t *gatewayTranslator) attach(r *gwv1.HTTPRoute, ref gwv1.ParentReference) 
 		return notAccepted(gwv1.RouteReasonNoMatchingParent, "no listener matching %s is accepted", describeParentRef(ref))
 	}
 	if len(allowed) == 0 {
-		return notAccepted(gwv1.RouteReasonNotAllowedByListeners, "the allowedRoutes of the listeners matching %s do not admit HTTPRoutes from namespace %s", describeParentRef(ref), r.Namespace)
+		return notAccepted(gwv1.RouteReasonNotAllowedByListeners, "the allowedRoutes of the listeners matching %s do not admit %ss from namespace %s", describeParentRef(ref), r.kind, r.meta.Namespace)
 	}
 	type hit struct {
 		ls        *listenerState
@@ -74,7 +75,7 @@ func (t *gatewayTranslator) attach(r *gwv1.HTTPRoute, ref gwv1.ParentReference) 
 	}
 	var hits []hit
 	for _, ls := range allowed {
-		if hs := intersectHostnames(hostnameOf(ls.spec.Hostname), r.Spec.Hostnames); len(hs) > 0 {
+		if hs := intersectHostnames(hostnameOf(ls.spec.Hostname), r.hostnames); len(hs) > 0 {
 			hits = append(hits, hit{ls, hs})
 		}
 	}

@@ -18,11 +18,11 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// compiledRoute is an HTTPRoute checked and converted once per Gateway;
-// the listener-specific parts (redirect ports, hostnames) are applied when
-// its routes are placed in virtual hosts.
+// compiledRoute is a route checked and converted once per Gateway; the
+// listener-specific parts (redirect ports, hostnames) are applied when its
+// routes are placed in virtual hosts.
 type compiledRoute struct {
-	route        *gwv1.HTTPRoute
+	route        *route
 	rank         int // precedence across routes
 	rules        []*compiledRule
 	valid        int      // rules that are programmed
@@ -30,7 +30,8 @@ type compiledRoute struct {
 	resolvedRefs cond
 }
 
-// compiledRule is one valid HTTPRoute rule.
+// compiledRule is one valid rule (of an HTTPRoute, or of a GRPCRoute
+// expressed as an HTTPRoute rule, see grpcRule).
 type compiledRule struct {
 	index       int
 	matches     []compiledMatch
@@ -80,9 +81,12 @@ type headerMods struct {
 }
 
 type backend struct {
-	service     *corev1.Service
-	port        corev1.ServicePort
-	cluster     string
+	service *corev1.Service
+	port    corev1.ServicePort
+	cluster string
+	// http2: the backend is referenced by a GRPCRoute, so it speaks
+	// HTTP/2 (gRPC needs it end to end).
+	http2       bool
 	weight      uint32
 	reqHeaders  headerMods
 	respHeaders headerMods
@@ -93,15 +97,33 @@ type mirror struct {
 	fraction *typev3.FractionalPercent
 }
 
-// compile checks and converts r, once per Gateway.
-func (t *gatewayTranslator) compile(r *gwv1.HTTPRoute) *compiledRoute {
+// compile checks and converts r, once per Gateway. A GRPCRoute's rules are
+// first expressed as HTTPRoute rules (grpcRule): a gRPC call is an HTTP/2
+// POST to /service/method, so everything after that is shared.
+func (t *gatewayTranslator) compile(r *route) *compiledRoute {
 	if cr, ok := t.compiled[r]; ok {
 		return cr
 	}
 	cr := &compiledRoute{route: r, rank: t.ix.routeRank[r], resolvedRefs: cond{ok: true}}
 	t.compiled[r] = cr
-	for i := range r.Spec.Rules {
-		rule, err := t.compileRule(cr, i, &r.Spec.Rules[i])
+	var n int
+	if r.http != nil {
+		n = len(r.http.Spec.Rules)
+	} else {
+		n = len(r.grpc.Spec.Rules)
+	}
+	for i := 0; i < n; i++ {
+		var in *gwv1.HTTPRouteRule
+		var err error
+		if r.http != nil {
+			in = &r.http.Spec.Rules[i]
+		} else {
+			in, err = grpcRule(&r.grpc.Spec.Rules[i])
+		}
+		var rule *compiledRule
+		if err == nil {
+			rule, err = t.compileRule(cr, i, in)
+		}
 		if err != nil {
 			cr.invalid = append(cr.invalid, fmt.Sprintf("rule %d: %v", i, err))
 			continue
@@ -367,7 +389,7 @@ func mirrorFraction(m *gwv1.HTTPRequestMirrorFilter) (*typev3.FractionalPercent,
 // resolveBackend resolves a backend reference of route cr to a Service
 // port; failures are recorded in cr's ResolvedRefs condition.
 func (t *gatewayTranslator) resolveBackend(cr *compiledRoute, ref gwv1.BackendObjectReference) (backend, bool) {
-	r := cr.route
+	r := cr.route.meta
 	group, kind := "", "Service"
 	if ref.Group != nil {
 		group = string(*ref.Group)
@@ -385,7 +407,7 @@ func (t *gatewayTranslator) resolveBackend(cr *compiledRoute, ref gwv1.BackendOb
 	if ns != r.Namespace {
 		t.deps.addNS(&t.deps.grantNamespaces, ns)
 	}
-	if !t.ix.referenceAllowed(gwv1.GroupName, "HTTPRoute", r.Namespace, "", "Service", ns, string(ref.Name)) {
+	if !t.ix.referenceAllowed(gwv1.GroupName, cr.route.kind, r.Namespace, "", "Service", ns, string(ref.Name)) {
 		cr.resolvedRefs.fail(string(gwv1.RouteReasonRefNotPermitted), "backendRef Service %s is in another namespace and no ReferenceGrant allows it", key)
 		return backend{}, false
 	}
@@ -400,7 +422,7 @@ func (t *gatewayTranslator) resolveBackend(cr *compiledRoute, ref gwv1.BackendOb
 	}
 	for _, p := range svc.Spec.Ports {
 		if p.Port == int32(*ref.Port) && (p.Protocol == "" || p.Protocol == corev1.ProtocolTCP) {
-			return backend{service: svc, port: p, cluster: ServiceClusterName(ns, svc.Name, p.Port)}, true
+			return backend{service: svc, port: p, cluster: ServiceClusterName(ns, svc.Name, p.Port), http2: cr.route.kind == KindGRPCRoute}, true
 		}
 	}
 	cr.resolvedRefs.fail(string(gwv1.RouteReasonBackendNotFound), "backendRef Service %s has no TCP port %d", key, *ref.Port)

@@ -309,7 +309,7 @@ func entryLess(a, b vhostEntry) bool {
 func (t *gatewayTranslator) envoyRoute(e vhostEntry, ctx routeContext) *routev3.Route {
 	rule := e.rule
 	r := &routev3.Route{
-		Name:                    routeName(e.route.route.Namespace, e.route.route.Name, rule.index, e.match.index),
+		Name:                    routeName(e.route.route.kind, e.route.route.meta.Namespace, e.route.route.meta.Name, rule.index, e.match.index),
 		Match:                   e.match.match,
 		RequestHeadersToAdd:     rule.reqHeaders.add,
 		RequestHeadersToRemove:  rule.reqHeaders.remove,
@@ -474,9 +474,17 @@ func redirectAction(rd *gwv1.HTTPRequestRedirectFilter, m *compiledMatch, ctx ro
 }
 
 // ensureCluster adds the cluster and endpoints of a backend (once) and
-// returns the cluster name.
+// returns the cluster name. The cluster speaks HTTP/2 (h2c) to the backend
+// when the Service port says so (appProtocol kubernetes.io/h2c) or when a
+// GRPCRoute references it: gRPC needs HTTP/2 end to end, and a port that
+// serves gRPC speaks HTTP/2 to every route that uses it. That does not
+// depend on which route comes first, so the output stays deterministic.
 func (t *gatewayTranslator) ensureCluster(b backend) string {
-	if _, ok := t.clusters[b.cluster]; ok {
+	h2 := b.http2 || b.port.AppProtocol != nil && *b.port.AppProtocol == "kubernetes.io/h2c"
+	if c, ok := t.clusters[b.cluster]; ok {
+		if h2 && c.TypedExtensionProtocolOptions == nil {
+			c.TypedExtensionProtocolOptions = http2ProtocolOptions()
+		}
 		return b.cluster
 	}
 	c := &clusterv3.Cluster{
@@ -485,18 +493,23 @@ func (t *gatewayTranslator) ensureCluster(b backend) string {
 		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS},
 		EdsClusterConfig:     &clusterv3.Cluster_EdsClusterConfig{EdsConfig: adsConfigSource()},
 	}
-	if b.port.AppProtocol != nil && *b.port.AppProtocol == "kubernetes.io/h2c" {
-		c.TypedExtensionProtocolOptions = map[string]*anypb.Any{
-			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(&upstreamhttpv3.HttpProtocolOptions{
-				UpstreamProtocolOptions: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig{
-					ProtocolConfig: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &corev3.Http2ProtocolOptions{}},
-				}},
-			}),
-		}
+	if h2 {
+		c.TypedExtensionProtocolOptions = http2ProtocolOptions()
 	}
 	t.clusters[b.cluster] = c
 	t.loadAssignments[b.cluster] = t.loadAssignment(b)
 	return b.cluster
+}
+
+// http2ProtocolOptions make a cluster speak HTTP/2 to its endpoints.
+func http2ProtocolOptions() map[string]*anypb.Any {
+	return map[string]*anypb.Any{
+		"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": mustAny(&upstreamhttpv3.HttpProtocolOptions{
+			UpstreamProtocolOptions: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_{ExplicitHttpConfig: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig{
+				ProtocolConfig: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{Http2ProtocolOptions: &corev3.Http2ProtocolOptions{}},
+			}},
+		}),
+	}
 }
 
 // loadAssignment lists the ready endpoints of a Service port from its

@@ -22,7 +22,7 @@ type gatewayTranslator struct {
 	ix        *Index
 	gw        *gwv1.Gateway
 	listeners []*listenerState
-	compiled  map[*gwv1.HTTPRoute]*compiledRoute
+	compiled  map[*route]*compiledRoute
 
 	clusters        map[string]*clusterv3.Cluster
 	loadAssignments map[string]*endpointv3.ClusterLoadAssignment
@@ -81,7 +81,7 @@ type listenerState struct {
 	resolvedRefs cond
 	conflicted   cond
 
-	attachedRoutes map[*gwv1.HTTPRoute]bool
+	attachedRoutes map[*route]bool
 	attachments    []attachment
 }
 
@@ -113,13 +113,11 @@ func (c cond) condition(t string, okReason, okMessage string) metav1.Condition {
 	return metav1.Condition{Type: t, Status: metav1.ConditionFalse, Reason: c.reason, Message: c.message}
 }
 
-var httpRouteKind = gwv1.RouteGroupKind{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: "HTTPRoute"}
-
 func newGatewayTranslator(ix *Index, gw *gwv1.Gateway) *gatewayTranslator {
 	return &gatewayTranslator{
 		ix:              ix,
 		gw:              gw,
-		compiled:        map[*gwv1.HTTPRoute]*compiledRoute{},
+		compiled:        map[*route]*compiledRoute{},
 		clusters:        map[string]*clusterv3.Cluster{},
 		loadAssignments: map[string]*endpointv3.ClusterLoadAssignment{},
 		secrets:         map[string]*tlsv3.Secret{},
@@ -138,12 +136,13 @@ func (t *gatewayTranslator) translate() *Result {
 	for _, ls := range t.listeners {
 		res.Listeners = append(res.Listeners, ls.status())
 	}
-	routes := map[k8stypes.NamespacedName]bool{}
+	routes := map[gwv1.Kind]map[k8stypes.NamespacedName]bool{KindHTTPRoute: {}, KindGRPCRoute: {}}
 	for _, r := range t.ix.routes[res.Gateway] {
-		routes[k8stypes.NamespacedName{Namespace: r.Namespace, Name: r.Name}] = true
+		routes[r.kind][r.key()] = true
 	}
 	res.Dependencies = Dependencies{
-		HTTPRoutes:               sortedKeys(routes),
+		HTTPRoutes:               sortedKeys(routes[KindHTTPRoute]),
+		GRPCRoutes:               sortedKeys(routes[KindGRPCRoute]),
 		Services:                 sortedKeys(t.deps.services),
 		Secrets:                  sortedKeys(t.deps.secrets),
 		ReferenceGrantNamespaces: sortedStrings(t.deps.grantNamespaces),
@@ -209,7 +208,7 @@ func (t *gatewayTranslator) processListeners() {
 			accepted:       cond{ok: true},
 			resolvedRefs:   cond{ok: true},
 			conflicted:     cond{ok: true},
-			attachedRoutes: map[*gwv1.HTTPRoute]bool{},
+			attachedRoutes: map[*route]bool{},
 		}
 		t.listeners = append(t.listeners, ls)
 		switch l.Protocol {
@@ -234,21 +233,29 @@ func (t *gatewayTranslator) processListeners() {
 	t.detectConflicts()
 }
 
+// processKinds decides the route kinds a listener accepts: HTTP and HTTPS
+// listeners take HTTPRoutes and GRPCRoutes (gRPC is HTTP/2 on the same
+// connection manager), in that order, unless allowedRoutes.kinds narrows
+// them.
 func (t *gatewayTranslator) processKinds(ls *listenerState) {
 	ls.kinds = []gwv1.RouteGroupKind{}
 	if ls.spec.AllowedRoutes == nil || len(ls.spec.AllowedRoutes.Kinds) == 0 {
-		ls.kinds = append(ls.kinds, httpRouteKind)
+		ls.kinds = append(ls.kinds, httpRouteKind, grpcRouteKind)
 		return
 	}
 	var invalid []string
+	want := map[gwv1.Kind]bool{}
 	for _, k := range ls.spec.AllowedRoutes.Kinds {
-		if (k.Group == nil || *k.Group == gwv1.GroupName) && k.Kind == "HTTPRoute" {
-			if len(ls.kinds) == 0 {
-				ls.kinds = append(ls.kinds, httpRouteKind)
-			}
+		if (k.Group == nil || *k.Group == gwv1.GroupName) && (k.Kind == KindHTTPRoute || k.Kind == KindGRPCRoute) {
+			want[k.Kind] = true
 			continue
 		}
 		invalid = append(invalid, string(k.Kind))
+	}
+	for _, k := range []gwv1.RouteGroupKind{httpRouteKind, grpcRouteKind} {
+		if want[k.Kind] {
+			ls.kinds = append(ls.kinds, k)
+		}
 	}
 	if len(invalid) > 0 {
 		ls.resolvedRefs.fail(string(gwv1.ListenerReasonInvalidRouteKinds), "route kinds %s are not supported on %s listeners", strings.Join(invalid, ", "), ls.spec.Protocol)
@@ -397,10 +404,14 @@ func portList(ps map[gwv1.PortNumber]bool) string {
 	return strings.Join(out, " and ")
 }
 
-// allowsRoute reports whether the listener's allowedRoutes admit an
-// HTTPRoute from namespace ns.
-func (t *gatewayTranslator) allowsRoute(ls *listenerState, ns string) bool {
-	if len(ls.kinds) == 0 {
+// allowsRoute reports whether the listener's allowedRoutes admit a route
+// of the given kind from namespace ns.
+func (t *gatewayTranslator) allowsRoute(ls *listenerState, kind gwv1.Kind, ns string) bool {
+	kindOK := false
+	for _, k := range ls.kinds {
+		kindOK = kindOK || k.Kind == kind
+	}
+	if !kindOK {
 		return false
 	}
 	from := gwv1.NamespacesFromSame

@@ -24,8 +24,8 @@ type Index struct {
 	opts       Options
 	gateways   map[k8stypes.NamespacedName]*gwv1.Gateway
 	managed    []k8stypes.NamespacedName
-	routes     map[k8stypes.NamespacedName][]*gwv1.HTTPRoute // by parent Gateway, in precedence order
-	routeRank  map[*gwv1.HTTPRoute]int                       // precedence across routes: oldest, then namespace/name
+	routes     map[k8stypes.NamespacedName][]*route // HTTPRoutes and GRPCRoutes by parent Gateway, in precedence order
+	routeRank  map[*route]int                       // precedence across routes: oldest, then namespace/name
 	services   map[k8stypes.NamespacedName]*corev1.Service
 	slices     map[k8stypes.NamespacedName][]*discoveryv1.EndpointSlice // by Service
 	secrets    map[k8stypes.NamespacedName]*corev1.Secret
@@ -38,8 +38,8 @@ func NewIndex(in Input, opts Options) *Index {
 	ix := &Index{
 		opts:       opts,
 		gateways:   map[k8stypes.NamespacedName]*gwv1.Gateway{},
-		routes:     map[k8stypes.NamespacedName][]*gwv1.HTTPRoute{},
-		routeRank:  map[*gwv1.HTTPRoute]int{},
+		routes:     map[k8stypes.NamespacedName][]*route{},
+		routeRank:  map[*route]int{},
 		services:   map[k8stypes.NamespacedName]*corev1.Service{},
 		slices:     map[k8stypes.NamespacedName][]*discoveryv1.EndpointSlice{},
 		secrets:    map[k8stypes.NamespacedName]*corev1.Secret{},
@@ -65,36 +65,45 @@ func NewIndex(in Input, opts Options) *Index {
 	}
 	sort.Slice(ix.managed, func(i, j int) bool { return lessKey(ix.managed[i], ix.managed[j]) })
 
-	byKey := make(map[k8stypes.NamespacedName]*gwv1.HTTPRoute, len(in.HTTPRoutes))
+	byKey := make(map[routeKey]*route, len(in.HTTPRoutes)+len(in.GRPCRoutes))
 	for _, r := range in.HTTPRoutes {
 		if r != nil {
-			byKey[k8stypes.NamespacedName{Namespace: r.Namespace, Name: r.Name}] = r
+			byKey[routeKey{KindHTTPRoute, k8stypes.NamespacedName{Namespace: r.Namespace, Name: r.Name}}] = httpRoute(r)
 		}
 	}
-	routes := make([]*gwv1.HTTPRoute, 0, len(byKey))
+	for _, r := range in.GRPCRoutes {
+		if r != nil {
+			byKey[routeKey{KindGRPCRoute, k8stypes.NamespacedName{Namespace: r.Namespace, Name: r.Name}}] = grpcRoute(r)
+		}
+	}
+	routes := make([]*route, 0, len(byKey))
 	for _, r := range byKey {
 		routes = append(routes, r)
 	}
 	// The spec's tie-breaker across routes: oldest first, then
-	// "{namespace}/{name}" alphabetically.
+	// "{namespace}/{name}" alphabetically (then the kind, so that the order
+	// is total when an HTTPRoute and a GRPCRoute share a name).
 	sort.Slice(routes, func(i, j int) bool {
-		a, b := routes[i], routes[j]
+		a, b := routes[i].meta, routes[j].meta
 		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 			return a.CreationTimestamp.Before(&b.CreationTimestamp)
 		}
 		if a.Namespace != b.Namespace {
 			return a.Namespace < b.Namespace
 		}
-		return a.Name < b.Name
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return routes[i].kind < routes[j].kind
 	})
 	for i, r := range routes {
 		ix.routeRank[r] = i
 		seen := map[k8stypes.NamespacedName]bool{}
-		for _, p := range r.Spec.ParentRefs {
+		for _, p := range r.parentRefs {
 			if !isGatewayRef(p) {
 				continue
 			}
-			key := k8stypes.NamespacedName{Namespace: nsOr(p.Namespace, r.Namespace), Name: string(p.Name)}
+			key := k8stypes.NamespacedName{Namespace: nsOr(p.Namespace, r.meta.Namespace), Name: string(p.Name)}
 			if !seen[key] {
 				seen[key] = true
 				ix.routes[key] = append(ix.routes[key], r)

@@ -12,6 +12,7 @@ func InputFromSet(s *manifest.Set) Input {
 		GatewayClasses:  s.GatewayClasses,
 		Gateways:        defaultNamespace(s.Gateways),
 		HTTPRoutes:      defaultNamespace(s.HTTPRoutes),
+		GRPCRoutes:      defaultNamespace(s.GRPCRoutes),
 		ReferenceGrants: defaultNamespace(s.ReferenceGrants),
 		Services:        defaultNamespace(s.Services),
 		EndpointSlices:  defaultNamespace(s.EndpointSlices),

@@ -1,6 +1,11 @@
 package translate
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
 
 // Every Envoy resource name berth generates is derived here. Each name
 // starts with a prefix naming what it stands for, so names of one type can
@@ -56,8 +61,8 @@ func filterChainName(listener string) string { return "listener/" + listener }
 // virtualHostName names a virtual host by its domain.
 func virtualHostName(hostname string) string { return "vhost/" + hostname }
 
-// routeName names one Envoy route by the HTTPRoute rule and match it came
-// from.
-func routeName(namespace, name string, rule, match int) string {
-	return "httproute/" + namespace + "/" + name + "/rule/" + strconv.Itoa(rule) + "/match/" + strconv.Itoa(match)
+// routeName names one Envoy route by the route (HTTPRoute or GRPCRoute)
+// rule and match it came from: "httproute/..." or "grpcroute/...".
+func routeName(kind gwv1.Kind, namespace, name string, rule, match int) string {
+	return strings.ToLower(string(kind)) + "/" + namespace + "/" + name + "/rule/" + strconv.Itoa(rule) + "/match/" + strconv.Itoa(match)
 }

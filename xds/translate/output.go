@@ -57,6 +57,7 @@ type outListener struct {
 }
 
 type outRoute struct {
+	Kind       gwv1.Kind            `json:"kind"`
 	Route      string               `json:"route"`
 	ParentRef  gwv1.ParentReference `json:"parentRef"`
 	Conditions []outCondition       `json:"conditions"`
@@ -89,7 +90,7 @@ func Marshal(results []*Result, format Format) ([]byte, error) {
 			g.Status.Listeners = append(g.Status.Listeners, outListener{Name: l.Name, AttachedRoutes: l.AttachedRoutes, SupportedKinds: l.SupportedKinds, Conditions: outConditions(l.Conditions)})
 		}
 		for _, rs := range r.Routes {
-			g.Status.Routes = append(g.Status.Routes, outRoute{Route: rs.Route.String(), ParentRef: rs.ParentRef, Conditions: outConditions(rs.Conditions)})
+			g.Status.Routes = append(g.Status.Routes, outRoute{Kind: rs.Kind, Route: rs.Route.String(), ParentRef: rs.ParentRef, Conditions: outConditions(rs.Conditions)})
 		}
 		for _, ot := range outputTypes {
 			list := []any{}

@@ -282,6 +282,7 @@ func TestDependencies(t *testing.T) {
 	backends := translate.Translate(loadInput(t, "testdata/backends.in.yaml"), translate.DefaultOptions())[0].Dependencies
 	wantBackends := translate.Dependencies{
 		HTTPRoutes:               []k8stypes.NamespacedName{nn("front", "cross"), nn("front", "kind"), nn("front", "weights")},
+		GRPCRoutes:               []k8stypes.NamespacedName{},
 		Services:                 []k8stypes.NamespacedName{nn("backend", "shared"), nn("front", "missing"), nn("front", "v1"), nn("front", "v2"), nn("secret-ns", "private")},
 		Secrets:                  []k8stypes.NamespacedName{},
 		ReferenceGrantNamespaces: []string{"backend", "secret-ns"},

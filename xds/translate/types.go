@@ -25,6 +25,9 @@ type Input struct {
 	Gateways []*gwv1.Gateway
 	// HTTPRoutes that may attach to the Gateways.
 	HTTPRoutes []*gwv1.HTTPRoute
+	// GRPCRoutes that may attach to the Gateways (to HTTP and HTTPS
+	// listeners, beside HTTPRoutes).
+	GRPCRoutes []*gwv1.GRPCRoute
 	// ReferenceGrants that permit cross-namespace certificateRefs and
 	// backendRefs.
 	// (A v1beta1.ReferenceGrant converts with (*gwv1.ReferenceGrant)(g).)
@@ -103,8 +106,9 @@ type Result struct {
 	Version string
 	// Listeners holds one status per Gateway listener, in spec order.
 	Listeners []ListenerStatus
-	// Routes holds one status per (HTTPRoute, parentRef naming this
-	// Gateway), sorted by route then parentRef order.
+	// Routes holds one status per (route, parentRef naming this Gateway),
+	// HTTPRoutes and GRPCRoutes, in route precedence order then parentRef
+	// order.
 	Routes []RouteParentStatus
 	// Dependencies are the objects this translation looked up.
 	Dependencies Dependencies
@@ -118,6 +122,8 @@ type Result struct {
 type Dependencies struct {
 	// HTTPRoutes with a parentRef naming the Gateway.
 	HTTPRoutes []k8stypes.NamespacedName
+	// GRPCRoutes with a parentRef naming the Gateway.
+	GRPCRoutes []k8stypes.NamespacedName
 	// Services referenced by backendRefs and mirrors (their EndpointSlices
 	// are found by the kubernetes.io/service-name label).
 	Services []k8stypes.NamespacedName
@@ -144,10 +150,12 @@ type ListenerStatus struct {
 	Conditions []metav1.Condition
 }
 
-// RouteParentStatus is the status of one HTTPRoute towards one parentRef
-// that names the translated Gateway.
+// RouteParentStatus is the status of one route (HTTPRoute or GRPCRoute)
+// towards one parentRef that names the translated Gateway.
 type RouteParentStatus struct {
-	// Route is the HTTPRoute.
+	// Kind is the route's kind: KindHTTPRoute or KindGRPCRoute.
+	Kind gwv1.Kind
+	// Route is the route.
 	Route k8stypes.NamespacedName
 	// ParentRef is the parentRef as written in the route's spec.
 	ParentRef gwv1.ParentReference
