@@ -124,6 +124,9 @@ func (t *gatewayTranslator) compile(r *route) *compiledRoute {
 		if err == nil {
 			rule, err = t.compileRule(cr, i, in)
 		}
+		if err == nil && r.grpc != nil {
+			grpcPrecedence(rule, &r.grpc.Spec.Rules[i])
+		}
 		if err != nil {
 			cr.invalid = append(cr.invalid, fmt.Sprintf("rule %d: %v", i, err))
 			continue

@@ -276,3 +276,61 @@ func TestConformanceConnections(t *testing.T) {
 		})
 	}
 }
+
+// TestConformanceGRPC states GRPCRoute behaviour as request → backend, the
+// way the suite's GRPCExactMethodMatching, GRPCRouteHeaderMatching,
+// GRPCRouteListenerHostnameMatching and GRPCRouteWeight tests do: a gRPC
+// call is a POST to /service/method; a 404 from Envoy is gRPC's
+// Unimplemented.
+func TestConformanceGRPC(t *testing.T) {
+	tables := routeTables(t, "grpcroute.in.yaml", "grpc/gw")
+	const rt = "route/80"
+	call := func(path string, headers map[string]string) evaluate.Request {
+		h := map[string]string{"content-type": "application/grpc"}
+		for k, v := range headers {
+			h[k] = v
+		}
+		return evaluate.Request{Method: "POST", Host: "grpc.test", Path: path, Headers: h}
+	}
+	canary := map[string]string{"X-Canary": "yes", "x-tenant": "team-a"}
+	runTable(t, tables, []row{
+		{"exact service and method", rt, call("/echo.v1.Echo/Ping", nil), expect{Cluster: svc("grpc", "echo-v1", 9000), Route: "grpcroute/grpc/echo/rule/0/match/0"}},
+		{"exact service and method beats the service match", rt, call("/echo.v1.Echo/Ping", canary), expect{Cluster: svc("grpc", "echo-v1", 9000)}},
+		{"service match with headers, weighted", rt, call("/echo.v1.Echo/Other", canary), expect{
+			Weighted: []evaluate.WeightedCluster{{Name: svc("grpc", "echo-v1", 9000), Weight: 90}, {Name: svc("grpc", "echo-v2", 9000), Weight: 10}},
+			Route:    "grpcroute/grpc/echo/rule/1/match/0",
+		}},
+		{"service match needs every header", rt, call("/echo.v1.Echo/Other", map[string]string{"x-canary": "yes"}), expect{Status: 404}},
+		{"header regex is a full match", rt, call("/echo.v1.Echo/Other", map[string]string{"x-canary": "yes", "x-tenant": "team-a1"}), expect{Status: 404}},
+		{"service name is case-sensitive", rt, call("/Echo.v1.Echo/Ping", nil), expect{Status: 404}},
+		{"service match beats a method-only match", rt, call("/echo.v1.Echo/Health", canary), expect{Route: "grpcroute/grpc/echo/rule/1/match/0"}},
+		{"method-only match, any service", rt, call("/other.Svc/Health", nil), expect{Cluster: svc("grpc", "echo-v2", 9000), Route: "grpcroute/grpc/echo/rule/2/match/0"}},
+		{"method-only match is exact", rt, call("/other.Svc/HealthCheck", nil), expect{Status: 404}},
+		{"regex service and method", rt, call("/echo.v2.Echo/StreamAll", nil), expect{Cluster: svc("grpc", "echo-v2", 9000), Route: "grpcroute/grpc/echo/rule/2/match/1"}},
+		{"regex does not match another service", rt, call("/echo.vX.Echo/StreamAll", nil), expect{Status: 404}},
+		{"unknown method is Unimplemented", rt, call("/echo.v1.Echo2/Ping", nil), expect{Status: 404}},
+		{"granted cross-namespace backend, ungranted share is a 500", rt, call("/shared.Svc/Get", nil), expect{
+			Weighted: []evaluate.WeightedCluster{{Name: svc("backend", "shared", 9000), Weight: 1}, {Name: translate.InvalidBackendCluster, Weight: 1}},
+			NotFound: 500,
+		}},
+		{"dropped rule is not programmed", rt, call("/ext.Svc/Get", nil), expect{Status: 404}},
+		{"route without matches, on its hostname", "route/443/https", evaluate.Request{Method: "POST", Scheme: "https", Host: "api.grpc.example.com", Path: "/any.Svc/Any"}, expect{Cluster: svc("grpc", "both", 8000)}},
+		{"route without matches, other hostname", "route/443/https", evaluate.Request{Method: "POST", Scheme: "https", Host: "x.grpc.example.com", Path: "/any.Svc/Any"}, expect{Status: 404}},
+		{"listener admitting only HTTPRoutes does not serve the GRPCRoute", "route/8080", call("/any.Svc/Any", nil), expect{Status: 404}},
+	})
+
+	// Header modifiers of the rule reach the upstream request and response.
+	d, err := evaluate.Evaluate(tables[rt], call("/echo.v1.Echo/Other", map[string]string{"x-canary": "yes", "x-tenant": "team-b", "x-debug": "1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.RequestHeaders["x-routed-by"]; got != "berth" {
+		t.Errorf("x-routed-by = %q, want berth", got)
+	}
+	if _, ok := d.RequestHeaders["x-debug"]; ok {
+		t.Errorf("x-debug was not removed: %v", d.RequestHeaders)
+	}
+	if got := d.ResponseHeadersToAdd["x-served-by"]; got != "canary" {
+		t.Errorf("response x-served-by = %q, want canary", got)
+	}
+}

@@ -38,6 +38,21 @@
 // X-Forwarded-Proto, and generates X-Request-Id; it matches hosts without
 // their port.
 //
+// # GRPCRoute
+//
+// GRPCRoutes attach to HTTP and HTTPS listeners like HTTPRoutes (both kinds
+// are supported there unless allowedRoutes.kinds narrows them) and share
+// their virtual hosts. A gRPC call is an HTTP/2 POST to /service/method, so
+// each GRPCRoute rule is expressed as the equivalent HTTPRoute rule (see
+// grpcRule) and compiled by the same code: method matches become path
+// matches (Exact path, service prefix, or a regex), header matches,
+// header modifiers, mirrors, weights, ReferenceGrants (from GRPCRoute) and
+// status reasons are the HTTPRoute ones. Clusters of backends a GRPCRoute
+// references speak HTTP/2 (as do those of Service ports with appProtocol
+// kubernetes.io/h2c), also for HTTPRoutes that share the Service port.
+// Routes match on the path only, not on content-type. Envoy routes are
+// named "grpcroute/<ns>/<name>/rule/<i>/match/<j>".
+//
 // # Decisions where the spec leaves room
 //
 //   - Listener conflicts: as the spec requires, no conflicting listener

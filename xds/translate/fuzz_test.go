@@ -142,3 +142,60 @@ func FuzzTranslateRouteFields(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTranslateGRPCRouteFields puts arbitrary strings into a GRPCRoute's
+// method and header matches (Exact and RegularExpression) next to an
+// HTTPRoute using the same backend: translation must never panic and must
+// never emit what Envoy would reject (bad regexes, oversized programs,
+// invalid header names).
+func FuzzTranslateGRPCRouteFields(f *testing.F) {
+	f.Add("echo.v1.Echo", "Ping", "Exact", "x-canary", "yes", "Exact")
+	f.Add("echo\\.v[0-9]+", "Stream.*", "RegularExpression", "x-re", "a.*", "RegularExpression")
+	f.Add("", "", "Exact", ":path", "\x00", "Other")
+	f.Add("bad/service", "(", "RegularExpression", "", "", "")
+	from := gwv1.NamespacesFromAll
+	f.Fuzz(func(t *testing.T, service, method, methodType, hName, hValue, hType string) {
+		mt := gwv1.GRPCMethodMatchType(methodType)
+		ht := gwv1.GRPCHeaderMatchType(hType)
+		port := gwv1.PortNumber(80)
+		mm := &gwv1.GRPCMethodMatch{Type: &mt}
+		if service != "" {
+			mm.Service = &service
+		}
+		if method != "" {
+			mm.Method = &method
+		}
+		route := &gwv1.GRPCRoute{
+			ObjectMeta: metav1.ObjectMeta{Name: "g", Namespace: "default"},
+			Spec: gwv1.GRPCRouteSpec{
+				CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "gw"}}},
+				Rules: []gwv1.GRPCRouteRule{{
+					Matches: []gwv1.GRPCRouteMatch{{Method: mm, Headers: []gwv1.GRPCHeaderMatch{{Type: &ht, Name: gwv1.GRPCHeaderName(hName), Value: hValue}}}},
+					Filters: []gwv1.GRPCRouteFilter{{Type: gwv1.GRPCRouteFilterRequestHeaderModifier, RequestHeaderModifier: &gwv1.HTTPHeaderFilter{Set: []gwv1.HTTPHeader{{Name: gwv1.HTTPHeaderName(hName), Value: hValue}}}}},
+					BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "web", Port: &port}}}},
+				}},
+			},
+		}
+		httpRoute := &gwv1.HTTPRoute{
+			ObjectMeta: metav1.ObjectMeta{Name: "h", Namespace: "default"},
+			Spec: gwv1.HTTPRouteSpec{
+				CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "gw"}}},
+				Rules:           []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "web", Port: &port}}}}}},
+			},
+		}
+		in := translate.Input{
+			GatewayClasses: []*gwv1.GatewayClass{{ObjectMeta: metav1.ObjectMeta{Name: "eg"}, Spec: gwv1.GatewayClassSpec{ControllerName: translate.DefaultOptions().ControllerName}}},
+			Gateways: []*gwv1.Gateway{{ObjectMeta: metav1.ObjectMeta{Name: "gw", Namespace: "default"}, Spec: gwv1.GatewaySpec{GatewayClassName: "eg", Listeners: []gwv1.Listener{
+				{Name: "a", Port: 80, Protocol: gwv1.HTTPProtocolType, AllowedRoutes: &gwv1.AllowedRoutes{Namespaces: &gwv1.RouteNamespaces{From: &from}}},
+			}}}},
+			HTTPRoutes: []*gwv1.HTTPRoute{httpRoute},
+			GRPCRoutes: []*gwv1.GRPCRoute{route},
+			Services:   []*corev1.Service{{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"}, Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}},
+		}
+		for _, r := range translate.Translate(in, translate.DefaultOptions()) {
+			if err := translate.Validate(r.Resources); err != nil {
+				t.Fatalf("translated resources do not validate: %v", err)
+			}
+		}
+	})
+}

@@ -24,6 +24,29 @@ import (
 // to a matching path reaches the gRPC backend (which answers it), as in
 // other Envoy-based implementations.
 
+// grpcPrecedence adjusts the precedence of a compiled GRPCRoute rule's
+// matches to the spec's order for GRPCRoute (characters in a matching
+// service, then in a matching method, then header matches): an Exact
+// method-only match (regex /[^/]+/method) names no service, so it ranks
+// after every service match, as a "/" prefix that has a method match, just
+// above a rule without method match. Exact service+method (an Exact path)
+// and service-only (a prefix as long as the service) already rank as the
+// spec says; RegularExpression matches rank between the two, as
+// RegularExpression paths do.
+func grpcPrecedence(rule *compiledRule, in *gwv1.GRPCRouteRule) {
+	for i := range rule.matches {
+		m := &rule.matches[i]
+		if m.index >= len(in.Matches) || in.Matches[m.index].Method == nil {
+			continue
+		}
+		mm := in.Matches[m.index].Method
+		exact := mm.Type == nil || *mm.Type == gwv1.GRPCMethodMatchExact
+		if exact && (mm.Service == nil || *mm.Service == "") {
+			m.key.pathRank, m.key.pathLen, m.key.hasMethod = 2, 1, true
+		}
+	}
+}
+
 // The Gateway API's validation patterns for GRPCMethodMatch Exact values.
 var (
 	grpcServicePattern = regexp.MustCompile(`^(?i)\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$`)

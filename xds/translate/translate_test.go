@@ -301,3 +301,48 @@ func TestDependencies(t *testing.T) {
 		t.Errorf("status dependencies: namespaces %v, want [blue red]", status.Namespaces)
 	}
 }
+
+// TestGRPCRouteStatusFacts states the reasons and dependencies the
+// grpcroute golden case must produce.
+func TestGRPCRouteStatusFacts(t *testing.T) {
+	res := translate.Translate(loadInput(t, "testdata/grpcroute.in.yaml"), translate.DefaultOptions())
+	if len(res) != 1 {
+		t.Fatalf("translated %d gateways, want 1", len(res))
+	}
+	r := res[0]
+	got := map[string]string{}
+	for _, s := range r.Routes {
+		key := string(s.Kind) + " " + s.Route.Name + "/" + describeRef(s.ParentRef)
+		a, rr := s.Condition(gwv1.RouteConditionAccepted), s.Condition(gwv1.RouteConditionResolvedRefs)
+		got[key] = a.Reason + "," + rr.Reason
+		if s.Condition(gwv1.RouteConditionPartiallyInvalid) != nil {
+			got[key] += ",PartiallyInvalid"
+		}
+	}
+	want := map[string]string{
+		"GRPCRoute echo/http":           "Accepted,ResolvedRefs",
+		"GRPCRoute cross/http":          "Accepted,RefNotPermitted,PartiallyInvalid",
+		"GRPCRoute catch-all/https":     "Accepted,ResolvedRefs",
+		"GRPCRoute catch-all/http-only": "NotAllowedByListeners,ResolvedRefs",
+		"GRPCRoute elsewhere/https":     "NoMatchingListenerHostname,ResolvedRefs",
+		"GRPCRoute all-invalid/http":    "UnsupportedValue,ResolvedRefs",
+		"HTTPRoute web/http-only":       "Accepted,RefNotPermitted",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("route status:\n got %v\nwant %v", got, want)
+	}
+	kinds := map[string]int{}
+	for _, l := range r.Listeners {
+		kinds[string(l.Name)] = len(l.SupportedKinds)
+	}
+	if !reflect.DeepEqual(kinds, map[string]int{"http": 2, "https": 2, "http-only": 1}) {
+		t.Errorf("supported kinds per listener: %v", kinds)
+	}
+	nn := func(name string) k8stypes.NamespacedName {
+		return k8stypes.NamespacedName{Namespace: "grpc", Name: name}
+	}
+	wantDeps := []k8stypes.NamespacedName{nn("all-invalid"), nn("catch-all"), nn("cross"), nn("echo"), nn("elsewhere")}
+	if !reflect.DeepEqual(r.Dependencies.GRPCRoutes, wantDeps) || !reflect.DeepEqual(r.Dependencies.HTTPRoutes, []k8stypes.NamespacedName{nn("web")}) {
+		t.Errorf("route dependencies: grpc %v, http %v", r.Dependencies.GRPCRoutes, r.Dependencies.HTTPRoutes)
+	}
+}
