@@ -26,7 +26,7 @@ func newTranslateCmd() *cobra.Command {
 		Use:   "translate -f FILE... [-f -]",
 		Short: "Print the xDS configuration each Gateway's Envoy would receive (offline)",
 		Long: `Translate reads Gateway API manifests (multi-document YAML; "-" is stdin):
-GatewayClasses, Gateways, HTTPRoutes, ReferenceGrants, Services,
+GatewayClasses, Gateways, HTTPRoutes, GRPCRoutes, ReferenceGrants, Services,
 EndpointSlices, Secrets and Namespaces. For every Gateway of a GatewayClass
 whose controllerName is --controller-name it prints the listeners, route
 configurations, clusters, endpoints and TLS secrets its proxy would receive,

@@ -34,6 +34,22 @@ func TestTranslateMatchesGolden(t *testing.T) {
 	}
 }
 
+// TestTranslateGRPCRoute checks that `berth translate` reads GRPCRoutes:
+// its output is the grpcroute golden case, with grpcroute/ Envoy routes.
+func TestTranslateGRPCRoute(t *testing.T) {
+	want, err := os.ReadFile("xds/translate/testdata/grpcroute.out.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := runBerth(t, "", "translate", "-f", "xds/translate/testdata/grpcroute.in.yaml")
+	if err != nil {
+		t.Fatalf("translate: %v (stderr %q)", err, stderr)
+	}
+	if stdout != string(want) || !strings.Contains(stdout, "name: grpcroute/grpc/echo/rule/0/match/0") {
+		t.Error("berth translate output differs from xds/translate/testdata/grpcroute.out.yaml")
+	}
+}
+
 // TestTranslateJSONAndSeed checks JSON output on the user's unchanged seed
 // manifest: one entry per Gateway, each with only its own backend cluster.
 func TestTranslateJSONAndSeed(t *testing.T) {

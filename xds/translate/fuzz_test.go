@@ -170,8 +170,8 @@ func FuzzTranslateGRPCRouteFields(f *testing.F) {
 			Spec: gwv1.GRPCRouteSpec{
 				CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "gw"}}},
 				Rules: []gwv1.GRPCRouteRule{{
-					Matches: []gwv1.GRPCRouteMatch{{Method: mm, Headers: []gwv1.GRPCHeaderMatch{{Type: &ht, Name: gwv1.GRPCHeaderName(hName), Value: hValue}}}},
-					Filters: []gwv1.GRPCRouteFilter{{Type: gwv1.GRPCRouteFilterRequestHeaderModifier, RequestHeaderModifier: &gwv1.HTTPHeaderFilter{Set: []gwv1.HTTPHeader{{Name: gwv1.HTTPHeaderName(hName), Value: hValue}}}}},
+					Matches:     []gwv1.GRPCRouteMatch{{Method: mm, Headers: []gwv1.GRPCHeaderMatch{{Type: &ht, Name: gwv1.GRPCHeaderName(hName), Value: hValue}}}},
+					Filters:     []gwv1.GRPCRouteFilter{{Type: gwv1.GRPCRouteFilterRequestHeaderModifier, RequestHeaderModifier: &gwv1.HTTPHeaderFilter{Set: []gwv1.HTTPHeader{{Name: gwv1.HTTPHeaderName(hName), Value: hValue}}}}},
 					BackendRefs: []gwv1.GRPCBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: "web", Port: &port}}}},
 				}},
 			},
