@@ -25,6 +25,9 @@ var SupportedFeatures = []features.FeatureName{
 	// Any listener port works: ports below 1024 map to port+10000 in the
 	// container, 8080 is not special.
 	features.SupportGatewayPort8080,
+	// GRPCRoute on HTTP and HTTPS listeners (xds/translate), backends over
+	// HTTP/2.
+	features.SupportGRPCRoute,
 	features.SupportHTTPRoute,
 	features.SupportHTTPRouteBackendTimeout,
 	features.SupportHTTPRouteHostRewrite,

@@ -57,7 +57,7 @@ type Controller struct {
 	metrics  *metrics
 	nsSel    labels.Selector // nil: every namespace
 
-	gwQueue, routeQueue queueRef
+	gwQueue, routeQueue, grpcRouteQueue queueRef
 
 	// invGateways maps inventories to their Gateway, for apply's Subscribe.
 	invGateways sync.Map // apply.InventoryKey -> k8stypes.NamespacedName
@@ -203,6 +203,7 @@ func (c *Controller) setup() error {
 		For(&gwv1.Gateway{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&gwv1.GatewayClass{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfClass)).
 		Watches(&gwv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfRoute)).
+		Watches(&gwv1.GRPCRoute{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfRoute)).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(c.dependents(depService))).
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfSlice)).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(c.dependents(depSecret))).
@@ -249,8 +250,15 @@ func (c *Controller) setup() error {
 		For(&gwv1.HTTPRoute{}).
 		WatchesRawSource(c.routeQueue.source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 2}).
-		Complete(reconcile.Func(c.reconcileRoute)); err != nil {
+		Complete(reconcile.Func(c.reconcileHTTPRoute)); err != nil {
 		return fmt.Errorf("httproute controller: %w", err)
+	}
+	if err := builder.ControllerManagedBy(mgr).Named("grpcroute").
+		For(&gwv1.GRPCRoute{}).
+		WatchesRawSource(c.grpcRouteQueue.source()).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 2}).
+		Complete(reconcile.Func(c.reconcileGRPCRoute)); err != nil {
+		return fmt.Errorf("grpcroute controller: %w", err)
 	}
 	return nil
 }

@@ -27,7 +27,7 @@
 //     (kstatus changes) and by load-balancer status changes, never by a timer.
 //   - gatewayclass (leader): Accepted (InvalidParameters for a missing or
 //     invalid EnvoyProxy, unsupported fields listed) and supported features.
-//   - httproute (leader): berth's entries of status.parents, for parentRefs to
+//   - httproute, grpcroute (leader): berth's entries of status.parents, for parentRefs to
 //     berth's Gateways only; other controllers' entries are kept.
 //
 // Garbage collection (DESIGN §7): the finalizer goes on before the first

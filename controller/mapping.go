@@ -70,19 +70,25 @@ func (c *Controller) gatewaysInNamespace(ctx context.Context, o client.Object) [
 	return out
 }
 
-// gatewaysOfRoute: the Gateways a route names now, plus those whose last
-// translation saw it (it may have left them).
+// gatewaysOfRoute: the Gateways a route (HTTPRoute or GRPCRoute) names now,
+// plus those whose last translation saw it (it may have left them).
 func (c *Controller) gatewaysOfRoute(_ context.Context, o client.Object) []reconcile.Request {
-	route, ok := o.(*gwv1.HTTPRoute)
-	if !ok {
+	var parents []gwv1.ParentReference
+	var kind depKind
+	switch route := o.(type) {
+	case *gwv1.HTTPRoute:
+		parents, kind = route.Spec.ParentRefs, depRoute
+	case *gwv1.GRPCRoute:
+		parents, kind = route.Spec.ParentRefs, depGRPCRoute
+	default:
 		return nil
 	}
 	seen := map[k8stypes.NamespacedName]bool{}
-	for _, k := range c.store.dependents(depKey{depRoute, client.ObjectKeyFromObject(o)}) {
+	for _, k := range c.store.dependents(depKey{kind, client.ObjectKeyFromObject(o)}) {
 		seen[k] = true
 	}
-	for _, p := range route.Spec.ParentRefs {
-		if gw, ok := parentGateway(route.Namespace, p); ok {
+	for _, p := range parents {
+		if gw, ok := parentGateway(o.GetNamespace(), p); ok {
 			seen[gw] = true
 		}
 	}

@@ -5,6 +5,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	k8stypes "k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/xds/translate"
 )
@@ -13,7 +14,8 @@ import (
 type depKind uint8
 
 const (
-	depRoute depKind = iota
+	depRoute depKind = iota // an HTTPRoute
+	depGRPCRoute
 	depService
 	depSecret
 	depGrantNamespace
@@ -25,11 +27,18 @@ type depKey struct {
 	key  k8stypes.NamespacedName
 }
 
+// routeKey names a route of either kind (translate.KindHTTPRoute or
+// translate.KindGRPCRoute).
+type routeKey struct {
+	Kind gwv1.Kind
+	k8stypes.NamespacedName
+}
+
 // gatewayTranslation is the xDS side's latest knowledge of one Gateway.
 type gatewayTranslation struct {
 	translated
 	// Routes are the route status facts, per route.
-	Routes map[k8stypes.NamespacedName][]routeFact
+	Routes map[routeKey][]routeFact
 	deps   []depKey
 }
 
@@ -48,7 +57,7 @@ func newStore() *store {
 // put records gw's translation and returns the routes whose facts changed
 // (in the old or the new translation) and whether the Gateway's own facts
 // (version, listeners, error) changed.
-func (s *store) put(gw k8stypes.NamespacedName, t *gatewayTranslation) (routes []k8stypes.NamespacedName, gwChanged bool) {
+func (s *store) put(gw k8stypes.NamespacedName, t *gatewayTranslation) (routes []routeKey, gwChanged bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.gws[gw]
@@ -66,7 +75,7 @@ func (s *store) put(gw k8stypes.NamespacedName, t *gatewayTranslation) (routes [
 			m[gw] = struct{}{}
 		}
 	}
-	var oldRoutes, newRoutes map[k8stypes.NamespacedName][]routeFact
+	var oldRoutes, newRoutes map[routeKey][]routeFact
 	if old != nil {
 		oldRoutes = old.Routes
 	}
@@ -129,6 +138,9 @@ func depsOf(d translate.Dependencies) []depKey {
 	var out []depKey
 	for _, r := range d.HTTPRoutes {
 		out = append(out, depKey{depRoute, r})
+	}
+	for _, r := range d.GRPCRoutes {
+		out = append(out, depKey{depGRPCRoute, r})
 	}
 	for _, r := range d.Services {
 		out = append(out, depKey{depService, r})

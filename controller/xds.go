@@ -45,9 +45,10 @@ func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.R
 	} else {
 		t.Listeners = res.Listeners
 		t.deps = depsOf(res.Dependencies)
-		t.Routes = map[k8stypes.NamespacedName][]routeFact{}
+		t.Routes = map[routeKey][]routeFact{}
 		for _, r := range res.Routes {
-			t.Routes[r.Route] = append(t.Routes[r.Route], routeFact{ParentRef: r.ParentRef, RouteGeneration: routeGens[r.Route], Conditions: r.Conditions})
+			k := routeKey{r.Kind, r.Route}
+			t.Routes[k] = append(t.Routes[k], routeFact{ParentRef: r.ParentRef, RouteGeneration: routeGens[k], Conditions: r.Conditions})
 		}
 		id := xds.Identity{Namespace: gw.Namespace, ServiceAccount: render.ServiceAccountName(gw.Namespace, gw.Name)}
 		if t.Version, err = c.xds.Publish(key, id, res.Resources); err != nil {
@@ -59,8 +60,20 @@ func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.R
 	if changed {
 		c.gwQueue.add(key)
 	}
-	c.routeQueue.add(routes...)
+	c.enqueueRoutes(routes)
 	return ctrl.Result{}, nil
+}
+
+// enqueueRoutes wakes the status reconciler of each route's kind.
+func (c *Controller) enqueueRoutes(routes []routeKey) {
+	for _, r := range routes {
+		switch r.Kind {
+		case translate.KindGRPCRoute:
+			c.grpcRouteQueue.add(r.NamespacedName)
+		default:
+			c.routeQueue.add(r.NamespacedName)
+		}
+	}
 }
 
 // dropXDS forgets a Gateway berth no longer serves.
@@ -70,24 +83,25 @@ func (c *Controller) dropXDS(key k8stypes.NamespacedName) {
 	if changed {
 		c.gwQueue.add(key)
 	}
-	c.routeQueue.add(routes...)
+	c.enqueueRoutes(routes)
 }
 
 // translateInput reads translation's input from the cache (shared, not
 // copied: translate never modifies its input), with each route's generation.
-func (c *Controller) translateInput(ctx context.Context) (translate.Input, map[k8stypes.NamespacedName]int64, error) {
+func (c *Controller) translateInput(ctx context.Context) (translate.Input, map[routeKey]int64, error) {
 	var (
 		in      translate.Input
 		classes gwv1.GatewayClassList
 		gws     gwv1.GatewayList
 		routes  gwv1.HTTPRouteList
+		grpcs   gwv1.GRPCRouteList
 		grants  gwv1.ReferenceGrantList
 		svcs    corev1.ServiceList
 		slices  discoveryv1.EndpointSliceList
 		secrets corev1.SecretList
 		nss     corev1.NamespaceList
 	)
-	lists := []client.ObjectList{&classes, &gws, &routes, &grants, &svcs, &slices, &secrets}
+	lists := []client.ObjectList{&classes, &gws, &routes, &grpcs, &grants, &svcs, &slices, &secrets}
 	if len(c.opts.WatchNamespaces) == 0 || c.nsSel != nil {
 		lists = append(lists, &nss)
 	}
@@ -99,14 +113,18 @@ func (c *Controller) translateInput(ctx context.Context) (translate.Input, map[k
 	in.GatewayClasses = ptrs(classes.Items)
 	in.Gateways = ptrs(gws.Items)
 	in.HTTPRoutes = ptrs(routes.Items)
+	in.GRPCRoutes = ptrs(grpcs.Items)
 	in.ReferenceGrants = ptrs(grants.Items)
 	in.Services = ptrs(svcs.Items)
 	in.EndpointSlices = ptrs(slices.Items)
 	in.Secrets = ptrs(secrets.Items)
 	in.Namespaces = ptrs(nss.Items)
-	gens := make(map[k8stypes.NamespacedName]int64, len(routes.Items))
+	gens := make(map[routeKey]int64, len(routes.Items)+len(grpcs.Items))
 	for i := range routes.Items {
-		gens[client.ObjectKeyFromObject(&routes.Items[i])] = routes.Items[i].Generation
+		gens[routeKey{translate.KindHTTPRoute, client.ObjectKeyFromObject(&routes.Items[i])}] = routes.Items[i].Generation
+	}
+	for i := range grpcs.Items {
+		gens[routeKey{translate.KindGRPCRoute, client.ObjectKeyFromObject(&grpcs.Items[i])}] = grpcs.Items[i].Generation
 	}
 	return in, gens, nil
 }
