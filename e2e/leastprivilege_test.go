@@ -214,6 +214,19 @@ func runLeastPrivilege(t *testing.T, sc lpScenario) {
 			expectedXDS{Port: tm.port, Domain: tm.host, PathPrefix: "/example", EndpointIPs: ips, EndpointPort: 3000})
 	}
 
+	// 2b. A GRPCRoute on gateway-a: berth reads GRPCRoutes and writes their
+	// status (the grpcroutes and grpcroutes/status rights).
+	grpcRoute := lpObject(t, lpGRPCRoute)
+	if err := k.apply(ctx, []*unstructured.Unstructured{grpcRoute}); err != nil {
+		t.Fatal(err)
+	}
+	if err := eventually(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+		why, err := routeAccepted(ctx, c, client.ObjectKey{Namespace: "team-a", Name: "lp-grpc"}, &gwv1.GRPCRoute{})
+		return why == "" && err == nil, why, err
+	}); err != nil {
+		t.Fatalf("GRPCRoute team-a/lp-grpc: %v", err)
+	}
+
 	// 3. HPA and PDB placed through a per-Gateway EnvoyProxy, then pruned
 	// when the Gateway lets go of it.
 	gwB := lpFind(t, seed, "Gateway", "team-b", "gateway-b")
@@ -309,7 +322,7 @@ func runLeastPrivilege(t *testing.T, sc lpScenario) {
 	waitProgrammed(t, ctx, c, "team-a", "gateway-a")
 
 	// 8. Everything the user applied is deleted: nothing of berth's remains.
-	if err := k.delete(ctx, union(union(applied, variant), []*unstructured.Unstructured{scaled})); err != nil {
+	if err := k.delete(ctx, union(union(applied, variant), []*unstructured.Unstructured{scaled, grpcRoute})); err != nil {
 		t.Fatal(err)
 	}
 	if err := eventually(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
@@ -408,6 +421,26 @@ func lpOutsideGateway(ns string) *unstructured.Unstructured {
 		},
 	}}
 }
+
+// lpGRPCRoute attaches to gateway-a, on a hostname of its own so that the
+// seed's HTTPRoute is served as before.
+const lpGRPCRoute = `apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata:
+  name: lp-grpc
+  namespace: team-a
+spec:
+  parentRefs:
+    - name: gateway-a
+  hostnames:
+    - grpc.team-a.com
+  rules:
+    - matches:
+        - method: {service: echo.v1.Echo}
+      backendRefs:
+        - name: team-a-backend
+          port: 3000
+`
 
 func lpObject(t *testing.T, doc string) *unstructured.Unstructured {
 	t.Helper()

@@ -109,7 +109,7 @@ func TestSeedScenario(t *testing.T) {
 		tm := tm
 		key := nsName(tm.ns, tm.gateway)
 		if err := eventually(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
-			why, err := routeAccepted(ctx, c, nsName(tm.ns, tm.route))
+			why, err := routeAccepted(ctx, c, nsName(tm.ns, tm.route), &gwv1.HTTPRoute{})
 			return why == "", why, err
 		}); err != nil {
 			t.Fatalf("HTTPRoute %s/%s not Accepted: %v", tm.ns, tm.route, err)
@@ -274,26 +274,36 @@ func waitRenderOptions(t *testing.T, ctx context.Context, env *testenv.Env) rend
 	return ro
 }
 
-// routeAccepted explains why route is not Accepted by berth ("" when it is).
-func routeAccepted(ctx context.Context, c client.Client, key client.ObjectKey) (string, error) {
-	var r gwv1.HTTPRoute
-	if err := c.Get(ctx, key, &r); err != nil {
+// routeAccepted explains why the route (an empty *gwv1.HTTPRoute or
+// *gwv1.GRPCRoute to read it into) is not Accepted by berth ("" when it is).
+func routeAccepted(ctx context.Context, c client.Client, key client.ObjectKey, route client.Object) (string, error) {
+	if err := c.Get(ctx, key, route); err != nil {
 		return "", err
 	}
-	for _, p := range r.Status.Parents {
+	var status gwv1.RouteStatus
+	switch r := route.(type) {
+	case *gwv1.HTTPRoute:
+		status = r.Status.RouteStatus
+	case *gwv1.GRPCRoute:
+		status = r.Status.RouteStatus
+	default:
+		return "", fmt.Errorf("routeAccepted: %T is not a route", route)
+	}
+	generation := route.GetGeneration()
+	for _, p := range status.Parents {
 		if string(p.ControllerName) != render.DefaultControllerName {
 			continue
 		}
 		for _, cd := range p.Conditions {
 			if cd.Type == string(gwv1.RouteConditionAccepted) {
-				if cd.Status == metav1.ConditionTrue && cd.ObservedGeneration == r.Generation {
+				if cd.Status == metav1.ConditionTrue && cd.ObservedGeneration == generation {
 					return "", nil
 				}
-				return fmt.Sprintf("Accepted=%s %s: %s (generation %d of %d)", cd.Status, cd.Reason, cd.Message, cd.ObservedGeneration, r.Generation), nil
+				return fmt.Sprintf("Accepted=%s %s: %s (generation %d of %d)", cd.Status, cd.Reason, cd.Message, cd.ObservedGeneration, generation), nil
 			}
 		}
 	}
-	return fmt.Sprintf("no parent status from %s: %+v", render.DefaultControllerName, r.Status.Parents), nil
+	return fmt.Sprintf("no parent status from %s: %+v", render.DefaultControllerName, status.Parents), nil
 }
 
 // checkPods: as in the reference, the team's namespace runs an Envoy pod

@@ -33,6 +33,7 @@
   - gateway.networking.k8s.io
   resources:
   - gateways
+  - grpcroutes
   - httproutes
   - referencegrants
   verbs:
@@ -48,6 +49,7 @@
   - gateway.networking.k8s.io
   resources:
   - gateways/status
+  - grpcroutes/status
   - httproutes/status
   verbs:
   - update
