@@ -74,7 +74,14 @@ func TestClusterWide(t *testing.T) {
 		{"update", "apps", "deployments", tenant, "envoy-x", false},
 		{"patch", "gateway.networking.k8s.io", "gateways/status", tenant, "gw", false},
 		{"get", "gateway.networking.k8s.io", "gateways", tenant, "gw", false},
-		{"list", "gateway.networking.k8s.io", "grpcroutes", "", "", false},
+		{"get", "gateway.networking.k8s.io", "grpcroutes", tenant, "r", false},
+		// GRPCRoutes as HTTPRoutes: read through informers, status updated.
+		{"list", "gateway.networking.k8s.io", "grpcroutes", "", "", true},
+		{"watch", "gateway.networking.k8s.io", "grpcroutes", "", "", true},
+		{"update", "gateway.networking.k8s.io", "grpcroutes/status", tenant, "r", true},
+		{"update", "gateway.networking.k8s.io", "grpcroutes", tenant, "r", false},
+		// Route kinds berth does not serve.
+		{"list", "gateway.networking.k8s.io", "tlsroutes", "", "", false},
 	})
 }
 
