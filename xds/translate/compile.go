@@ -47,6 +47,10 @@ type compiledRule struct {
 	timeout       *time.Duration
 	perTryTimeout *time.Duration
 	retry         *retry
+	// grpc: a GRPCRoute rule; its calls may stream for long, so Envoy's
+	// default 15 s route timeout is off and the client's grpc-timeout
+	// header bounds the call instead.
+	grpc bool
 }
 
 // retry is a rule's retry policy.
@@ -126,6 +130,7 @@ func (t *gatewayTranslator) compile(r *route) *compiledRoute {
 		}
 		if err == nil && r.grpc != nil {
 			grpcPrecedence(rule, &r.grpc.Spec.Rules[i])
+			rule.grpc = true
 		}
 		if err != nil {
 			cr.invalid = append(cr.invalid, fmt.Sprintf("rule %d: %v", i, err))

@@ -333,4 +333,8 @@ func TestConformanceGRPC(t *testing.T) {
 	if got := d.ResponseHeadersToAdd["x-served-by"]; got != "canary" {
 		t.Errorf("response x-served-by = %q, want canary", got)
 	}
+	// Streaming calls are not cut at Envoy's default 15 s.
+	if d.Timeout == nil || *d.Timeout != 0 {
+		t.Errorf("route timeout = %v, want 0 (disabled)", d.Timeout)
+	}
 }

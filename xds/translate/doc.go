@@ -50,7 +50,9 @@
 // status reasons are the HTTPRoute ones. Clusters of backends a GRPCRoute
 // references speak HTTP/2 (as do those of Service ports with appProtocol
 // kubernetes.io/h2c), also for HTTPRoutes that share the Service port.
-// Routes match on the path only, not on content-type. Envoy routes are
+// Routes match on the path only, not on content-type. gRPC routes have no
+// route timeout (Envoy's default of 15 s would cut streaming calls); the
+// client's grpc-timeout header bounds a call. Envoy routes are
 // named "grpcroute/<ns>/<name>/rule/<i>/match/<j>".
 //
 // # Decisions where the spec leaves room

@@ -369,6 +369,12 @@ func (t *gatewayTranslator) envoyRoute(e vhostEntry, ctx routeContext) *routev3.
 	if rule.timeout != nil {
 		ra.Timeout = durationpb.New(*rule.timeout)
 	}
+	if rule.grpc {
+		// A streaming call outlives any fixed timeout: no route timeout;
+		// the grpc-timeout header the client sends, if any, is the limit.
+		ra.Timeout = durationpb.New(0)
+		ra.MaxStreamDuration = &routev3.RouteAction_MaxStreamDuration{GrpcTimeoutHeaderMax: durationpb.New(0)}
+	}
 	ra.RetryPolicy = retryPolicy(rule)
 	if rule.perTryTimeout != nil && ra.RetryPolicy == nil {
 		// Without retries the one backend request is the whole request.
