@@ -281,16 +281,7 @@ func (r *queueRef) source() source.Source {
 	})
 }
 
-func (r *queueRef) add(keys ...k8stypes.NamespacedName) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if r.q == nil {
-		return
-	}
-	for _, k := range keys {
-		r.q.Add(reconcile.Request{NamespacedName: k})
-	}
-}
+func (r *queueRef) add(keys ...k8stypes.NamespacedName) { r.addAt(nil, keys...) }
 
 // readinessPriority puts readiness changes (a bundle object's kstatus) ahead
 // of spec changes in the queue: such a reconcile is a no-op apply and a
@@ -298,9 +289,14 @@ func (r *queueRef) add(keys ...k8stypes.NamespacedName) {
 // Gateways) re-applies every bundle; Programmed=True must not wait for them.
 const readinessPriority = 10
 
-// addUrgent enqueues keys ahead of ordinary work when the queue has
-// priorities (controller-runtime's default queue does).
+// addUrgent enqueues keys ahead of ordinary work.
 func (r *queueRef) addUrgent(keys ...k8stypes.NamespacedName) {
+	r.addAt(ptr.To(readinessPriority), keys...)
+}
+
+// addAt enqueues keys at priority (nil: the default) when the queue has
+// priorities (controller-runtime's default queue does), else plainly.
+func (r *queueRef) addAt(priority *int, keys ...k8stypes.NamespacedName) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.q == nil {
@@ -309,8 +305,8 @@ func (r *queueRef) addUrgent(keys ...k8stypes.NamespacedName) {
 	pq, ok := r.q.(priorityqueue.PriorityQueue[reconcile.Request])
 	for _, k := range keys {
 		req := reconcile.Request{NamespacedName: k}
-		if ok {
-			pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(readinessPriority)}, req)
+		if ok && priority != nil {
+			pq.AddWithOpts(priorityqueue.AddOpts{Priority: priority}, req)
 		} else {
 			r.q.Add(req)
 		}
