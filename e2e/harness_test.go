@@ -455,3 +455,16 @@ func (k *kube) delete(ctx context.Context, objs []*unstructured.Unstructured) er
 func nsName(ns, name string) types.NamespacedName {
 	return types.NamespacedName{Namespace: ns, Name: name}
 }
+
+// uninstallAll destroys every bundle and removes berth's finalizer in
+// namespaces, as `berth controller --uninstall` does: for clean-ups after the
+// controller stopped, so a failed run leaves no Gateway (or namespace) stuck.
+func uninstallAll(ctx context.Context, t *testing.T, env *testenv.Env, namespaces []string) {
+	t.Helper()
+	opts := controller.DefaultOptions()
+	opts.Namespace = berthNamespace
+	opts.WatchNamespaces = namespaces
+	if err := controller.Uninstall(ctx, env.Config, opts); err != nil {
+		t.Errorf("uninstall: %v", err)
+	}
+}

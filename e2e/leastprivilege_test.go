@@ -136,12 +136,7 @@ func runLeastPrivilege(t *testing.T, sc lpScenario) {
 		// finalizer, whatever the outcome.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		opts := controller.DefaultOptions()
-		opts.Namespace = berthNamespace
-		opts.WatchNamespaces = tenants
-		if err := controller.Uninstall(ctx, env.Config, opts); err != nil {
-			t.Errorf("uninstall: %v", err)
-		}
+		uninstallAll(ctx, t, env, tenants)
 		for _, ns := range tenants {
 			_ = env.Client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
 		}

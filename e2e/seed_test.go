@@ -18,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/berth-gateway/berth/controller"
 	"github.com/berth-gateway/berth/internal/testenv"
 	"github.com/berth-gateway/berth/render"
 	"github.com/berth-gateway/berth/xds/xdstest"
@@ -86,12 +85,7 @@ func TestSeedScenario(t *testing.T) {
 		// namespaces stuck on Gateways whose finalizer nobody removes.
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		opts := controller.DefaultOptions()
-		opts.Namespace = berthNamespace
-		opts.WatchNamespaces = []string{"team-a", "team-b"}
-		if err := controller.Uninstall(ctx, env.Config, opts); err != nil {
-			t.Errorf("uninstall: %v", err)
-		}
+		uninstallAll(ctx, t, env, []string{"team-a", "team-b"})
 		for _, tm := range teams {
 			_ = env.Client.CoreV1().Namespaces().Delete(ctx, tm.ns, metav1.DeleteOptions{})
 		}

@@ -21,7 +21,6 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/api/v1alpha1"
-	"github.com/berth-gateway/berth/controller"
 	"github.com/berth-gateway/berth/internal/testenv"
 	"github.com/berth-gateway/berth/render"
 )
@@ -94,12 +93,7 @@ func runFaultAndLoad(t *testing.T, r faultRun) {
 		defer cancel()
 		// With the controller stopped: leave no Gateway stuck on berth's
 		// finalizer when the run failed half-way.
-		opts := controller.DefaultOptions()
-		opts.Namespace = berthNamespace
-		opts.WatchNamespaces = namespaces
-		if err := controller.Uninstall(ctx, env.Config, opts); err != nil {
-			t.Errorf("uninstall: %v", err)
-		}
+		uninstallAll(ctx, t, env, namespaces)
 		_ = c.Delete(ctx, class)
 	})
 	h := newHarness(t, berthIdentity(t, env))
