@@ -370,23 +370,33 @@ func addressesWhy(ctx context.Context, env *testenv.Env, c client.Client, tm tea
 	return "", nil
 }
 
-// probe opens a stream like pc's Envoy with token and node (id, cluster)
-// and waits until it holds want.
-func probe(t *testing.T, ctx context.Context, addr string, pc *proxyConfig, token, nodeID, nodeCluster string, want expectedXDS) xdstest.State {
+// openProbe dials the xDS server as pc's Envoy would and opens a stream
+// with token and node (id, cluster), bounded by probeTimeout (the returned
+// context); closeProbe ends both.
+func openProbe(t *testing.T, ctx context.Context, addr string, pc *proxyConfig, token, nodeID, nodeCluster string) (sctx context.Context, cl *xdstest.Client, closeProbe func()) {
 	t.Helper()
 	conn, err := dialXDS(addr, pc.CA, pc.ServerName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
 	sctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	defer cancel()
-	cl, err := startProbe(sctx, conn, pc, token, nodeID, nodeCluster)
+	closeProbe = func() { cancel(); conn.Close() }
+	cl, err = startProbe(sctx, conn, pc, token, nodeID, nodeCluster)
 	if err != nil {
+		closeProbe()
 		t.Fatal(err)
 	}
+	return sctx, cl, closeProbe
+}
+
+// probe opens a stream like pc's Envoy with token and node (id, cluster)
+// and waits until it holds want.
+func probe(t *testing.T, ctx context.Context, addr string, pc *proxyConfig, token, nodeID, nodeCluster string, want expectedXDS) xdstest.State {
+	t.Helper()
+	sctx, cl, closeProbe := openProbe(t, ctx, addr, pc, token, nodeID, nodeCluster)
+	defer closeProbe()
 	var why string
-	err = cl.Wait(sctx, func(s xdstest.State) bool { why = checkXDS(s, want); return why == "" })
+	err := cl.Wait(sctx, func(s xdstest.State) bool { why = checkXDS(s, want); return why == "" })
 	if err != nil {
 		t.Fatalf("probe as %s (node %s, cluster %s): %v; state: %s", pc.Pod.Namespace, nodeID, nodeCluster, err, why)
 	}
@@ -397,18 +407,9 @@ func probe(t *testing.T, ctx context.Context, addr string, pc *proxyConfig, toke
 // configuration.
 func refusedProbe(t *testing.T, ctx context.Context, addr string, pc *proxyConfig, token, nodeID, nodeCluster string, code codes.Code, secret expectedXDS) {
 	t.Helper()
-	conn, err := dialXDS(addr, pc.CA, pc.ServerName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	sctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	defer cancel()
-	cl, err := startProbe(sctx, conn, pc, token, nodeID, nodeCluster)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = cl.WaitEnd(sctx)
+	sctx, cl, closeProbe := openProbe(t, ctx, addr, pc, token, nodeID, nodeCluster)
+	defer closeProbe()
+	err := cl.WaitEnd(sctx)
 	if got := status.Code(err); got != code {
 		t.Errorf("stream ended with %v (%v), want %v", got, err, code)
 	} else {
