@@ -133,12 +133,24 @@ func ensureTool(ctx context.Context, opts BuildOptions, t tool) (string, error) 
 		fmt.Fprintf(opts.Log, "localcluster: %s binaries cached in %s\n", t.module, out)
 		return out, nil
 	}
-	fmt.Fprintf(opts.Log, "localcluster: building %s binaries into %s (minutes when the Go build cache is cold)\n", t.module, out)
-	// Concurrent test binaries may build the same tool at once: each builds
-	// into its own folder and the first complete rename wins.
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return "", err
 	}
+	// Concurrent test binaries (go test ./... runs packages in parallel) want
+	// the same tool at once: one builds while the others wait on the lock,
+	// then find its stamp. Building it N times on 2 cores takes N times as long.
+	unlock, err := lockFile(out + ".lock")
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if _, err := os.Stat(stamp); err == nil {
+		fmt.Fprintf(opts.Log, "localcluster: %s binaries built by another process into %s\n", t.module, out)
+		return out, nil
+	}
+	fmt.Fprintf(opts.Log, "localcluster: building %s binaries into %s (minutes when the Go build cache is cold)\n", t.module, out)
+	// Each build still goes into its own folder and is renamed when complete,
+	// so an interrupted build never leaves a folder that looks finished.
 	tmp, err := os.MkdirTemp(filepath.Dir(out), t.module+"-"+key+".tmp-")
 	if err != nil {
 		return "", err
