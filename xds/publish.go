@@ -24,10 +24,12 @@ func gatewayOfKey(key string) k8stypes.NamespacedName {
 
 // Publish makes resources (keyed by type URL, as cachev3.NewSnapshot takes
 // them) the snapshot of Gateway gw, served to streams authenticated as id,
-// and returns its version. The snapshot is validated first (known types,
-// named unique resources of the right type, every referenced route,
-// endpoint and ADS secret present); an invalid one returns an error and
-// leaves what was published before in place. Unchanged content is a no-op
+// and returns its version (translate.Version of resources, the version
+// `berth translate` prints). The snapshot is validated first with
+// translate.Validate, the checks `berth translate` applies: only what would
+// pass there is served. An invalid one returns an error wrapping
+// translate.ErrInvalidResources that names each bad resource, and leaves what
+// was published before in place. Unchanged content is a no-op
 // returning the same version. id must be in gw's namespace and may serve
 // only one Gateway; republishing gw under another id ends the streams of the
 // old one.

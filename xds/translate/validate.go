@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -29,7 +30,8 @@ var ErrInvalidResources = errors.New("invalid xds resources")
 // generated validation, recursively into every Any; and across resources,
 // names are unique per type, every route, weighted cluster and mirror
 // names an existing cluster (except InvalidBackendCluster in a route that
-// answers a missing cluster with 500), every RDS name and SDS secret exists, every
+// answers a missing cluster with 500), every RDS name exists, every secret
+// a listener or cluster asks for over ADS exists, every
 // EDS cluster has its endpoints, virtual host domains are unique within a
 // route table, listener addresses are unique, and every regex compiles
 // under RE2 rules within Envoy's program size limit.
@@ -98,18 +100,9 @@ func Validate(resources map[string][]types.Resource) error {
 					}
 				}
 			}
-			if ts := fc.GetTransportSocket().GetTypedConfig(); ts != nil {
-				ctx := &tlsv3.DownstreamTlsContext{}
-				if ts.MessageIs(ctx) && ts.UnmarshalTo(ctx) == nil {
-					for _, s := range ctx.GetCommonTlsContext().GetTlsCertificateSdsSecretConfigs() {
-						if !names[resourcev3.SecretType][s.Name] {
-							fail("listener %q: secret %q does not exist", l.Name, s.Name)
-						}
-					}
-				}
-			}
 		}
 	}
+	errs = append(errs, secretsExist(resources, names[resourcev3.SecretType])...)
 	clusters := names[resourcev3.ClusterType]
 	for _, r := range resources[resourcev3.RouteType] {
 		rc, ok := r.(*routev3.RouteConfiguration)
@@ -248,4 +241,68 @@ func prototext(m proto.Message) string {
 	}
 	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	return string(b)
+}
+
+// secretsExist checks that every secret a listener or cluster asks for over
+// ADS (an SDS config with ads) is among the secrets: otherwise Envoy would
+// keep that listener or cluster warming forever.
+func secretsExist(resources map[string][]types.Resource, have map[string]bool) []error {
+	var errs []error
+	want := func(where string, sds *tlsv3.SdsSecretConfig) {
+		if sds == nil || sds.GetSdsConfig().GetAds() == nil {
+			return // inline, file-based or another source: not served over ADS
+		}
+		if !have[sds.GetName()] {
+			errs = append(errs, fmt.Errorf("%s: secret %q does not exist", where, sds.GetName()))
+		}
+	}
+	common := func(where string, c *tlsv3.CommonTlsContext) {
+		for _, s := range c.GetTlsCertificateSdsSecretConfigs() {
+			want(where, s)
+		}
+		want(where, c.GetValidationContextSdsSecretConfig())
+		want(where, c.GetCombinedValidationContext().GetValidationContextSdsSecretConfig())
+	}
+	socket := func(where string, ts *corev3.TransportSocket) {
+		tc := ts.GetTypedConfig()
+		if tc == nil {
+			return
+		}
+		msg, err := tc.UnmarshalNew()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: transport socket: %w", where, err))
+			return
+		}
+		switch t := msg.(type) {
+		case *tlsv3.DownstreamTlsContext:
+			common(where, t.GetCommonTlsContext())
+		case *tlsv3.UpstreamTlsContext:
+			common(where, t.GetCommonTlsContext())
+		}
+	}
+	for _, r := range resources[resourcev3.ListenerType] {
+		l, ok := r.(*listenerv3.Listener)
+		if !ok {
+			continue // reported elsewhere
+		}
+		where := fmt.Sprintf("listener %q", l.GetName())
+		for _, fc := range l.GetFilterChains() {
+			socket(where, fc.GetTransportSocket())
+		}
+		if fc := l.GetDefaultFilterChain(); fc != nil {
+			socket(where, fc.GetTransportSocket())
+		}
+	}
+	for _, r := range resources[resourcev3.ClusterType] {
+		c, ok := r.(*clusterv3.Cluster)
+		if !ok {
+			continue
+		}
+		where := fmt.Sprintf("cluster %q", c.GetName())
+		socket(where, c.GetTransportSocket())
+		for _, m := range c.GetTransportSocketMatches() {
+			socket(where, m.GetTransportSocket())
+		}
+	}
+	return errs
 }

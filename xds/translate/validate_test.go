@@ -6,9 +6,11 @@ import (
 	"testing"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -86,6 +88,26 @@ func TestValidateCatches(t *testing.T) {
 		{"eds cluster without endpoints", func(res map[string][]types.Resource) {
 			res[resourcev3.ClusterType] = append(res[resourcev3.ClusterType], &clusterv3.Cluster{Name: "lonely", ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS}})
 		}, `endpoints "lonely" do not exist`},
+		{"listener secret missing", func(res map[string][]types.Resource) {
+			l := res[resourcev3.ListenerType][0].(*listenerv3.Listener)
+			l.FilterChains[0].TransportSocket = &corev3.TransportSocket{Name: tlsTransportSocketName, ConfigType: &corev3.TransportSocket_TypedConfig{
+				TypedConfig: mustAny(&tlsv3.DownstreamTlsContext{CommonTlsContext: &tlsv3.CommonTlsContext{
+					TlsCertificateSdsSecretConfigs: []*tlsv3.SdsSecretConfig{{Name: "secret/ns/gone", SdsConfig: adsConfigSource()}},
+				}}),
+			}}
+		}, `listener "listener/8080": secret "secret/ns/gone" does not exist`},
+		{"cluster validation secret missing", func(res map[string][]types.Resource) {
+			res[resourcev3.ClusterType] = append(res[resourcev3.ClusterType], &clusterv3.Cluster{
+				Name: "upstream-tls", ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC},
+				TransportSocket: &corev3.TransportSocket{Name: tlsTransportSocketName, ConfigType: &corev3.TransportSocket_TypedConfig{
+					TypedConfig: mustAny(&tlsv3.UpstreamTlsContext{CommonTlsContext: &tlsv3.CommonTlsContext{
+						ValidationContextType: &tlsv3.CommonTlsContext_ValidationContextSdsSecretConfig{
+							ValidationContextSdsSecretConfig: &tlsv3.SdsSecretConfig{Name: "ca/ns/gone", SdsConfig: adsConfigSource()},
+						},
+					}}),
+				}},
+			})
+		}, `cluster "upstream-tls": secret "ca/ns/gone" does not exist`},
 		{"resource under the wrong type", func(res map[string][]types.Resource) {
 			res[resourcev3.ClusterType] = append(res[resourcev3.ClusterType], routeConfig(res))
 		}, "listed under"},
