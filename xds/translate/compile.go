@@ -33,8 +33,8 @@ type compiledRoute struct {
 type compiledRule struct {
 	index       int
 	matches     []compiledMatch
-	reqHeaders  model.HeaderModifier
-	respHeaders model.HeaderModifier
+	reqHeaders  *model.HeaderModifier
+	respHeaders *model.HeaderModifier
 	redirect    *gwv1.HTTPRequestRedirectFilter
 	rewrite     *gwv1.HTTPURLRewriteFilter
 	mirrors     []mirror
@@ -76,14 +76,14 @@ type precedence struct {
 
 type backend struct {
 	service *corev1.Service
-	port    corev1.ServicePort
+	port    *corev1.ServicePort // in service.Spec.Ports
 	cluster string
 	// http2: the backend is referenced by a GRPCRoute, so it speaks
 	// HTTP/2 (gRPC needs it end to end).
 	http2       bool
 	weight      uint32
-	reqHeaders  model.HeaderModifier
-	respHeaders model.HeaderModifier
+	reqHeaders  *model.HeaderModifier
+	respHeaders *model.HeaderModifier
 }
 
 type mirror struct {
@@ -182,6 +182,7 @@ func (t *gatewayTranslator) compileRule(cr *compiledRoute, index int, in *gwv1.H
 		return rule, nil // backendRefs are not used by a redirect
 	}
 	var total uint64
+	rule.backends = make([]backend, 0, len(in.BackendRefs))
 	for k, ref := range in.BackendRefs {
 		weight := uint32(1)
 		if ref.Weight != nil {
@@ -418,7 +419,8 @@ func (t *gatewayTranslator) resolveBackend(cr *compiledRoute, ref gwv1.BackendOb
 		cr.resolvedRefs.fail(string(gwv1.RouteReasonBackendNotFound), "backendRef Service %s: port is required", key)
 		return backend{}, false
 	}
-	for _, p := range svc.Spec.Ports {
+	for i := range svc.Spec.Ports {
+		p := &svc.Spec.Ports[i]
 		if p.Port == int32(*ref.Port) && (p.Protocol == "" || p.Protocol == corev1.ProtocolTCP) {
 			return backend{service: svc, port: p, cluster: ServiceClusterName(ns, svc.Name, p.Port), http2: cr.route.kind == KindGRPCRoute}, true
 		}
@@ -581,11 +583,11 @@ func validHeaderValue(s string) bool {
 
 // headerFilter converts a header modifier; false when a name or value
 // cannot be sent by Envoy (pseudo-headers and Host cannot be modified).
-func headerFilter(f *gwv1.HTTPHeaderFilter) (model.HeaderModifier, bool) {
-	var mods model.HeaderModifier
+func headerFilter(f *gwv1.HTTPHeaderFilter) (*model.HeaderModifier, bool) {
 	if f == nil {
-		return mods, false
+		return nil, false
 	}
+	mods := &model.HeaderModifier{}
 	ok := func(name string) bool {
 		n := strings.ToLower(name)
 		return validToken(n) && n != "host"

@@ -36,9 +36,9 @@ func buildRoute(r *model.Route) *routev3.Route {
 		Name:                    r.Name,
 		Match:                   buildRouteMatch(r.Match),
 		RequestHeadersToAdd:     headersToAdd(r.RequestHeaders),
-		RequestHeadersToRemove:  r.RequestHeaders.Remove,
+		RequestHeadersToRemove:  headersToRemove(r.RequestHeaders),
 		ResponseHeadersToAdd:    headersToAdd(r.ResponseHeaders),
-		ResponseHeadersToRemove: r.ResponseHeaders.Remove,
+		ResponseHeadersToRemove: headersToRemove(r.ResponseHeaders),
 	}
 	switch {
 	case r.Redirect != nil:
@@ -86,8 +86,8 @@ func stringMatcher(m model.StringMatch) *matcherv3.StringMatcher {
 }
 
 // headersToAdd are the set (overwrite) then added (append) headers of m.
-func headersToAdd(m model.HeaderModifier) []*corev3.HeaderValueOption {
-	if len(m.Set)+len(m.Add) == 0 {
+func headersToAdd(m *model.HeaderModifier) []*corev3.HeaderValueOption {
+	if m == nil || len(m.Set)+len(m.Add) == 0 {
 		return nil
 	}
 	out := make([]*corev3.HeaderValueOption, 0, len(m.Set)+len(m.Add))
@@ -100,6 +100,14 @@ func headersToAdd(m model.HeaderModifier) []*corev3.HeaderValueOption {
 			AppendAction: corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD})
 	}
 	return out
+}
+
+// headersToRemove are the removed headers of m.
+func headersToRemove(m *model.HeaderModifier) []string {
+	if m == nil {
+		return nil
+	}
+	return m.Remove
 }
 
 // buildRouteAction sends to one cluster when that is all the route does,
@@ -117,9 +125,9 @@ func buildRouteAction(f *model.Forward) *routev3.RouteAction {
 				Name:                    b.Cluster,
 				Weight:                  wrapperspb.UInt32(b.Weight),
 				RequestHeadersToAdd:     headersToAdd(b.RequestHeaders),
-				RequestHeadersToRemove:  b.RequestHeaders.Remove,
+				RequestHeadersToRemove:  headersToRemove(b.RequestHeaders),
 				ResponseHeadersToAdd:    headersToAdd(b.ResponseHeaders),
-				ResponseHeadersToRemove: b.ResponseHeaders.Remove,
+				ResponseHeadersToRemove: headersToRemove(b.ResponseHeaders),
 			})
 		}
 		if f.InvalidWeight > 0 {

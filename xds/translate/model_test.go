@@ -91,7 +91,7 @@ func TestModel(t *testing.T) {
 	if got, want := r.Match, (model.Match{PathType: model.PathPrefix, Headers: []model.StringMatch{{Name: "x-tenant", Value: "team-.*", Regex: true}}}); !reflect.DeepEqual(got, want) {
 		t.Errorf("match %+v, want %+v", got, want)
 	}
-	if got, want := r.RequestHeaders, (model.HeaderModifier{Set: []model.Header{{Name: "x-a", Value: "1"}}, Add: []model.Header{{Name: "x-b", Value: "2"}}, Remove: []string{"x-c"}}); !reflect.DeepEqual(got, want) {
+	if got, want := r.RequestHeaders, (&model.HeaderModifier{Set: []model.Header{{Name: "x-a", Value: "1"}}, Add: []model.Header{{Name: "x-b", Value: "2"}}, Remove: []string{"x-c"}}); !reflect.DeepEqual(got, want) {
 		t.Errorf("request headers %+v, want %+v", got, want)
 	}
 	if r.Forward == nil || len(r.Forward.Backends) != 1 || r.Forward.Backends[0].Weight != 3 || r.Forward.InvalidWeight != 1 {

@@ -135,8 +135,8 @@ type Route struct {
 	// Match selects requests.
 	Match Match
 	// RequestHeaders and ResponseHeaders are modified for every request
-	// the route takes.
-	RequestHeaders, ResponseHeaders HeaderModifier
+	// the route takes (nil: not modified).
+	RequestHeaders, ResponseHeaders *HeaderModifier
 	// Forward sends the request upstream.
 	Forward *Forward
 	// Redirect answers with a redirect.
@@ -187,8 +187,8 @@ type HeaderModifier struct {
 	Remove   []string
 }
 
-// Empty reports whether m changes nothing.
-func (m HeaderModifier) Empty() bool { return len(m.Set)+len(m.Add)+len(m.Remove) == 0 }
+// Empty reports whether m changes nothing (a nil m is empty).
+func (m *HeaderModifier) Empty() bool { return m == nil || len(m.Set)+len(m.Add)+len(m.Remove) == 0 }
 
 // Header is a header name and value.
 type Header struct {
@@ -226,8 +226,8 @@ type Backend struct {
 	// Weight is the backend's share (> 0).
 	Weight uint32
 	// RequestHeaders and ResponseHeaders are modified for requests sent to
-	// this backend only.
-	RequestHeaders, ResponseHeaders HeaderModifier
+	// this backend only (nil: not modified).
+	RequestHeaders, ResponseHeaders *HeaderModifier
 }
 
 // PathRewrite replaces a request path: the whole path (Full) or the matched
