@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"strings"
 	"testing"
@@ -14,12 +15,10 @@ import (
 	authv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/fake"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/xds"
 	"github.com/berth-gateway/berth/xds/auth"
-	"github.com/berth-gateway/berth/xds/certs"
 	"github.com/berth-gateway/berth/xds/translate"
 )
 
@@ -28,20 +27,12 @@ import (
 // and becomes Programmed=False (Invalid) naming the resource and the error.
 // Pure: a real xds.Server without a listener or cluster.
 func TestInvalidSnapshotKeepsThePreviousOneAndIsInvalid(t *testing.T) {
-	co := certs.DefaultOptions()
-	co.Namespace = "berth-system"
-	co.DNSNames = certs.DNSNames("berth-xds", "berth-system")
-	cm, err := certs.New(fake.NewClientset().CoreV1(), co)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cm.Ensure(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	// The test publishes and reads back; it serves no stream, so it needs
+	// neither a certificate nor token reviews.
 	noReviews := auth.ReviewerFunc(func(context.Context, string, []string) (*authv1.TokenReviewStatus, error) {
 		return nil, errors.New("no streams in this test")
 	})
-	srv, err := xds.New(noReviews, cm, xds.DefaultOptions())
+	srv, err := xds.New(noReviews, noCertificate{}, xds.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,4 +85,11 @@ func TestInvalidSnapshotKeepsThePreviousOneAndIsInvalid(t *testing.T) {
 			t.Errorf("Programmed message %q does not name %s", c.Message, want)
 		}
 	}
+}
+
+// noCertificate serves no TLS handshake (the test opens no stream).
+type noCertificate struct{}
+
+func (noCertificate) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return nil, errors.New("no streams in this test")
 }
