@@ -42,7 +42,16 @@ func (s *Server) Publish(gw k8stypes.NamespacedName, id Identity, resources map[
 	case id.Namespace != gw.Namespace:
 		return "", fmt.Errorf("publish xds snapshot for Gateway %s: identity %s is not in the Gateway's namespace", gw, id)
 	}
-	b, err := buildSnapshot(resources)
+	// Content already served for gw passed validation: only what changed
+	// is checked resource by resource (a racing Publish may replace prev,
+	// but whatever gw holds was validated).
+	var served map[string]string
+	s.mu.RLock()
+	if prev := s.gateways[gw]; prev != nil {
+		served = prev.typeVersions
+	}
+	s.mu.RUnlock()
+	b, err := buildSnapshot(resources, served)
 	if err != nil {
 		s.metrics.Publishes.WithLabelValues(publishInvalid).Inc()
 		return "", fmt.Errorf("publish xds snapshot for Gateway %s: %w", gw, err)

@@ -21,14 +21,20 @@ type built struct {
 
 // buildSnapshot validates resources with translate.Validate (the checks
 // `berth translate` applies to the same output) and builds a snapshot whose
-// per-type versions are translate.ResourceVersions. Types absent from
-// resources are served empty (so a proxy asking for them completes
-// initialisation).
-func buildSnapshot(resources map[string][]cachetypes.Resource) (*built, error) {
-	if err := translate.Validate(resources); err != nil {
+// per-type versions are translate.ResourceVersions. served are the type
+// versions of a snapshot that passed (nil: none): types whose content it
+// already had are not checked resource by resource again
+// (translate.ValidateChange). Types absent from resources are served empty
+// (so a proxy asking for them completes initialisation).
+func buildSnapshot(resources map[string][]cachetypes.Resource, served map[string]string) (*built, error) {
+	v := translate.ResourceVersions(resources)
+	unchanged := map[string]bool{}
+	for typ, tv := range v.ByType {
+		unchanged[typ] = served != nil && served[typ] == tv
+	}
+	if err := translate.ValidateChange(resources, unchanged); err != nil {
 		return nil, err
 	}
-	v := translate.ResourceVersions(resources)
 	b := &built{snap: &cachev3.Snapshot{}, version: v.Snapshot, typeVersions: map[string]string{}}
 	for i := range cachetypes.UnknownType {
 		typ, err := cachev3.GetResponseTypeURL(i)

@@ -36,6 +36,16 @@ var ErrInvalidResources = errors.New("invalid xds resources")
 // route table, listener addresses are unique, and every regex compiles
 // under RE2 rules within Envoy's program size limit.
 func Validate(resources map[string][]types.Resource) error {
+	return ValidateChange(resources, nil)
+}
+
+// ValidateChange is Validate for resources that replace a set that passed
+// it: for the types marked unchanged (their ResourceVersions type version
+// equals the one that passed, so their content is the same) the checks of
+// single resources, the costly part, are not repeated; the checks across
+// resources always run. The xDS server uses it so that, say, an endpoint
+// change does not re-validate a large route table.
+func ValidateChange(resources map[string][]types.Resource, unchanged map[string]bool) error {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	names := map[string]map[string]bool{}
@@ -65,6 +75,9 @@ func Validate(resources map[string][]types.Resource) error {
 				fail("%s %q: duplicate name", typ, name)
 			}
 			seen[name] = true
+			if unchanged[typ] {
+				continue
+			}
 			if err := validateOne(r); err != nil {
 				fail("%s %q: %w", typ, name, err)
 			}
@@ -168,7 +181,7 @@ func validateOne(r types.Resource) error {
 		return fmt.Errorf("encode: %w", err)
 	}
 	fresh := r.ProtoReflect().New().Interface()
-	if err := envoyvalidate.Unmarshal(b, fresh); err != nil {
+	if err := protojson.Unmarshal(b, fresh); err != nil { // rejects unknown fields
 		return fmt.Errorf("strict decode: %w", err)
 	}
 	if !proto.Equal(fresh, r) {

@@ -154,3 +154,20 @@ func TestValidPath(t *testing.T) {
 		}
 	}
 }
+
+// ValidateChange skips the single-resource checks of unchanged types only:
+// the checks across resources still run.
+func TestValidateChangeSkipsOnlyUnchangedTypes(t *testing.T) {
+	res := validResources(t)
+	routeConfig(res).VirtualHosts[0].Routes[0].Match = &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: "(x"}}}
+	if err := ValidateChange(res, map[string]bool{resourcev3.ClusterType: true}); err == nil || !strings.Contains(err.Error(), "invalid regular expression") {
+		t.Errorf("changed route table: ValidateChange = %v, want the regex error", err)
+	}
+	if err := ValidateChange(res, map[string]bool{resourcev3.RouteType: true}); err != nil {
+		t.Errorf("route table marked unchanged: ValidateChange = %v, want its resources not checked again", err)
+	}
+	res[resourcev3.RouteType] = nil
+	if err := ValidateChange(res, map[string]bool{resourcev3.RouteType: true, resourcev3.ListenerType: true}); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("missing route table: ValidateChange = %v, want the cross-resource error", err)
+	}
+}
