@@ -51,6 +51,8 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 	sort.Slice(ports, func(i, j int) bool { return ports[i] < ports[j] })
 
 	out := &model.Gateway{Listeners: make([]*model.Listener, 0, len(ports))}
+	// Every connection manager has its own copy of the settings, so that
+	// per-listener settings (policies attached to one listener) can differ.
 	settings := model.HTTPSettings{UseRemoteAddress: t.ix.opts.UseRemoteAddress, XffNumTrustedHops: t.ix.opts.XffNumTrustedHops}
 	for _, p := range ports {
 		g := groups[p]
