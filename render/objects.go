@@ -1,6 +1,8 @@
 package render
 
 import (
+	"fmt"
+
 	"sort"
 	"strconv"
 	"strings"
@@ -87,8 +89,18 @@ func (b *builder) serviceAccount() *corev1.ServiceAccount {
 	}
 }
 
-func (b *builder) configMap() *corev1.ConfigMap {
-	b.bootstrap = bootstrap(b.gw.Namespace, b.gw.Name, b.opts)
+// configMap holds the files Envoy reads: its bootstrap, the two SDS files
+// and the CA bundle. Each Envoy file is built typed and refused unless it
+// validates as Envoy would validate it.
+func (b *builder) configMap() (*corev1.ConfigMap, error) {
+	var err error
+	if b.bootstrap, err = encodedBootstrap(bootstrapParamsOf(b.gw.Namespace, b.gw.Name, b.opts)); err != nil {
+		return nil, fmt.Errorf("envoy bootstrap: %w", err)
+	}
+	sds, err := encodedSDSFiles()
+	if err != nil {
+		return nil, err
+	}
 	if len(b.opts.CABundle) == 0 {
 		b.warnings = append(b.warnings, "no CA bundle given: "+ConfigKeyCA+" is empty and Envoy cannot verify the xDS server")
 	}
@@ -97,11 +109,11 @@ func (b *builder) configMap() *corev1.ConfigMap {
 		ObjectMeta: b.meta(b.name(), nil, nil),
 		Data: map[string]string{
 			ConfigKeyBootstrap: b.bootstrap,
-			ConfigKeySDSToken:  sdsToken(),
-			ConfigKeySDSCA:     sdsCA(),
+			ConfigKeySDSToken:  sds[0],
+			ConfigKeySDSCA:     sds[1],
 			ConfigKeyCA:        string(b.opts.CABundle),
 		},
-	}
+	}, nil
 }
 
 // servicePort is one port of the Service, shared by every listener on the

@@ -106,7 +106,11 @@ func Render(in Input, opts Options) (*Bundle, error) {
 	if err := b.checkGateway(); err != nil {
 		return nil, &GatewayError{Gateway: gw.Namespace + "/" + gw.Name, Err: err}
 	}
-	typed := []Object{b.serviceAccount(), b.configMap(), b.service(), b.deployment()}
+	cm, err := b.configMap()
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", gatewayDesc(gw), err)
+	}
+	typed := []Object{b.serviceAccount(), cm, b.service(), b.deployment()}
 	if hpa := b.hpa(); hpa != nil {
 		typed = append(typed, hpa)
 	}
