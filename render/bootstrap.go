@@ -29,6 +29,7 @@ import (
 	"k8s.io/utils/lru"
 	"sigs.k8s.io/yaml"
 
+	"github.com/berth-gateway/berth/internal/dataplane"
 	"github.com/berth-gateway/berth/internal/envoyvalidate"
 )
 
@@ -49,7 +50,7 @@ const (
 // projected token injected as "authorization: Bearer <token>" by the
 // credential_injector upstream filter, admin on 127.0.0.1 only and a ready
 // listener for the readiness probe. The node id comes from the command line
-// (the pod name); the node cluster is NodeCluster(ns, gw).
+// (the pod name); the node cluster is dataplane.NodeCluster(ns, gw).
 func Bootstrap(namespace, gateway string, o Options) *bootstrapv3.Bootstrap {
 	return bootstrapParamsOf(namespace, gateway, o).bootstrap()
 }
@@ -67,7 +68,7 @@ type bootstrapParams struct {
 func bootstrapParamsOf(namespace, gateway string, o Options) bootstrapParams {
 	o = o.withDefaults()
 	return bootstrapParams{
-		nodeCluster:   NodeCluster(namespace, gateway),
+		nodeCluster:   dataplane.NodeCluster(namespace, gateway),
 		xdsHost:       o.XDSHost,
 		xdsPort:       o.XDSPort,
 		xdsServerName: o.XDSServerName,
@@ -99,7 +100,7 @@ func (p bootstrapParams) bootstrap() *bootstrapv3.Bootstrap {
 	return &bootstrapv3.Bootstrap{
 		Node: &corev3.Node{Cluster: p.nodeCluster},
 		Admin: &bootstrapv3.Admin{
-			Address: socketAddress("127.0.0.1", AdminPort),
+			Address: socketAddress("127.0.0.1", dataplane.AdminPort),
 		},
 		DynamicResources: &bootstrapv3.Bootstrap_DynamicResources{
 			AdsConfig: &corev3.ApiConfigSource{
@@ -120,7 +121,7 @@ func (p bootstrapParams) bootstrap() *bootstrapv3.Bootstrap {
 	}
 }
 
-// readyListener answers ReadyPath on ReadyPort with the health_check
+// readyListener answers dataplane.ReadyPath on ReadyPort with the health_check
 // filter: 200 while Envoy is initialised and not draining.
 func readyListener() *listenerv3.Listener {
 	hcm := &hcmv3.HttpConnectionManager{
@@ -131,7 +132,7 @@ func readyListener() *listenerv3.Listener {
 				PassThroughMode: wrapperspb.Bool(false),
 				Headers: []*routev3.HeaderMatcher{{
 					Name:                 ":path",
-					HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: exact(ReadyPath)},
+					HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: exact(dataplane.ReadyPath)},
 				}},
 			}),
 			httpFilter("envoy.filters.http.router", &routerv3.Router{}),
@@ -139,7 +140,7 @@ func readyListener() *listenerv3.Listener {
 	}
 	return &listenerv3.Listener{
 		Name:    "ready",
-		Address: socketAddress("0.0.0.0", ReadyPort),
+		Address: socketAddress("0.0.0.0", dataplane.ReadyPort),
 		FilterChains: []*listenerv3.FilterChain{{
 			Filters: []*listenerv3.Filter{{
 				Name:       "envoy.filters.network.http_connection_manager",

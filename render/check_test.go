@@ -11,14 +11,15 @@ import (
 	upstreamcodecv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/upstream_codec/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	genericv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/http/injected_credentials/generic/v3"
-	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/berth-gateway/berth/internal/dataplane"
 	"github.com/berth-gateway/berth/internal/envoyvalidate"
 )
 
@@ -152,11 +153,11 @@ func checkBootstrap(bs *bootstrapv3.Bootstrap, ns, gw string, opts Options) erro
 	opts = opts.withDefaults()
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if got := bs.GetNode().GetCluster(); got != NodeCluster(ns, gw) {
-		fail("node cluster %q, want %q", got, NodeCluster(ns, gw))
+	if got := bs.GetNode().GetCluster(); got != dataplane.NodeCluster(ns, gw) {
+		fail("node cluster %q, want %q", got, dataplane.NodeCluster(ns, gw))
 	}
-	if a := bs.GetAdmin().GetAddress().GetSocketAddress(); a.GetAddress() != "127.0.0.1" || a.GetPortValue() != AdminPort {
-		fail("admin on %s:%d, want 127.0.0.1:%d", a.GetAddress(), a.GetPortValue(), AdminPort)
+	if a := bs.GetAdmin().GetAddress().GetSocketAddress(); a.GetAddress() != "127.0.0.1" || a.GetPortValue() != dataplane.AdminPort {
+		fail("admin on %s:%d, want 127.0.0.1:%d", a.GetAddress(), a.GetPortValue(), dataplane.AdminPort)
 	}
 	ads := bs.GetDynamicResources().GetAdsConfig()
 	if ads.GetApiType() != corev3.ApiConfigSource_DELTA_GRPC || len(ads.GetGrpcServices()) != 1 ||
@@ -173,8 +174,8 @@ func checkBootstrap(bs *bootstrapv3.Bootstrap, ns, gw string, opts Options) erro
 	if len(ls) != 1 || ls[0].GetName() != "ready" {
 		fail("static listeners %d, want the ready listener only", len(ls))
 	} else {
-		if a := ls[0].GetAddress().GetSocketAddress(); a.GetPortValue() != ReadyPort {
-			fail("ready listener on port %d, want %d", a.GetPortValue(), ReadyPort)
+		if a := ls[0].GetAddress().GetSocketAddress(); a.GetPortValue() != dataplane.ReadyPort {
+			fail("ready listener on port %d, want %d", a.GetPortValue(), dataplane.ReadyPort)
 		}
 		hcm := &hcmv3.HttpConnectionManager{}
 		if err := ls[0].GetFilterChains()[0].GetFilters()[0].GetTypedConfig().UnmarshalTo(hcm); err != nil {
@@ -184,8 +185,8 @@ func checkBootstrap(bs *bootstrapv3.Bootstrap, ns, gw string, opts Options) erro
 		if fs := hcm.GetHttpFilters(); len(fs) != 2 || fs[0].GetTypedConfig().UnmarshalTo(hc) != nil {
 			fail("ready listener: http filters %v, want health_check then router", fs)
 		} else if hc.GetPassThroughMode().GetValue() || len(hc.GetHeaders()) != 1 ||
-			hc.GetHeaders()[0].GetName() != ":path" || hc.GetHeaders()[0].GetStringMatch().GetExact() != ReadyPath {
-			fail("ready listener: health check %v, want %s answered by Envoy", hc, ReadyPath)
+			hc.GetHeaders()[0].GetName() != ":path" || hc.GetHeaders()[0].GetStringMatch().GetExact() != dataplane.ReadyPath {
+			fail("ready listener: health check %v, want %s answered by Envoy", hc, dataplane.ReadyPath)
 		}
 	}
 
