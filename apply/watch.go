@@ -55,8 +55,6 @@ type hub struct {
 	subs     map[uint64]func(InventoryKey)
 	nextSub  uint64
 
-	configMaps *kindwatch.Kind // also the inventories' watch
-
 	notifyMu sync.Mutex
 	pending  map[InventoryKey]struct{}
 	notifyCh chan struct{}
@@ -91,7 +89,7 @@ func newHub(ctx context.Context, log logr.Logger, dyn dynamic.Interface, mapper 
 		RetryFailed: true,
 	})
 	go h.dispatch()
-	h.configMaps = h.watches.Kind(configMapKind)
+	h.ensureKind(configMapKind) // the inventories' watch
 	return h
 }
 
@@ -451,7 +449,7 @@ func (h *hub) status(key InventoryKey) AggregateStatus {
 }
 
 // hasSynced reports whether the inventory watch has listed once.
-func (h *hub) hasSynced() bool { return h.configMaps.HasSynced() }
+func (h *hub) hasSynced() bool { return h.ensureKind(configMapKind).HasSynced() }
 
 // isNotFoundOrGone is a small helper for callers that treat both alike.
 func isNotFoundOrGone(err error) bool { return apierrors.IsNotFound(err) || apierrors.IsGone(err) }
