@@ -60,7 +60,7 @@ func TestRenderStdinAndFiles(t *testing.T) {
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}
-	for _, want := range []string{"name: envoy-team-a-gateway-a-b65c6264", "name: envoy-team-b-gateway-b-0ac91f5a", `address: "xds.example.internal", port_value: 443`} {
+	for _, want := range []string{"name: envoy-team-a-gateway-a-b65c6264", "name: envoy-team-b-gateway-b-0ac91f5a", "address: xds.example.internal\n", "port_value: 443\n"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q", want)
 		}
