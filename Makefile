@@ -40,7 +40,7 @@ test: vet cluster-binaries
 
 ## unit: only the tests that need no cluster (pure packages)
 unit:
-	$(GO) test -race -count=1 ./render/... ./xds/translate/... ./internal/manifest/... ./internal/envoyvalidate/... ./api/...
+	$(GO) test -race -count=1 ./internal/cli/... ./render/... ./xds/translate/... ./internal/manifest/... ./internal/envoyvalidate/... ./api/...
 
 ## demo: a local cluster running berth with the user's scenario
 demo: build cluster-binaries

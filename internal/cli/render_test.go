@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 func runBerth(t *testing.T, stdin string, args ...string) (string, string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	root := newRootCmd()
+	root := NewRootCmd()
 	root.SetArgs(args)
 	root.SetIn(strings.NewReader(stdin))
 	root.SetOut(&stdout)
@@ -30,11 +30,11 @@ func TestRenderSeedMatchesGolden(t *testing.T) {
 	}
 	for _, name := range []string{"seed", "clusterip"} {
 		t.Run(name, func(t *testing.T) {
-			want, err := os.ReadFile("render/testdata/" + name + ".out.yaml")
+			want, err := os.ReadFile("../../render/testdata/" + name + ".out.yaml")
 			if err != nil {
 				t.Fatal(err)
 			}
-			stdout, stderr, err := runBerth(t, "", "render", "-f", "render/testdata/"+name+".in.yaml", "--ca-file", ca)
+			stdout, stderr, err := runBerth(t, "", "render", "-f", "../../render/testdata/"+name+".in.yaml", "--ca-file", ca)
 			if err != nil {
 				t.Fatalf("render: %v (stderr %q)", err, stderr)
 			}
@@ -46,7 +46,7 @@ func TestRenderSeedMatchesGolden(t *testing.T) {
 }
 
 func TestRenderStdinAndFiles(t *testing.T) {
-	seed, err := os.ReadFile("render/testdata/seed.in.yaml")
+	seed, err := os.ReadFile("../../render/testdata/seed.in.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestRenderErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if code := exitCode(err); code == 0 {
+			if code := ExitCode(err); code == 0 {
 				t.Errorf("exit code 0")
 			}
 			if stdout != "" {
@@ -120,7 +120,7 @@ func TestRenderErrors(t *testing.T) {
 }
 
 func TestRenderOtherControllerIsSkipped(t *testing.T) {
-	seed, err := os.ReadFile("render/testdata/seed.in.yaml")
+	seed, err := os.ReadFile("../../render/testdata/seed.in.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

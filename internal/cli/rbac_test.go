@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -30,7 +30,7 @@ func TestRbacMatchesGolden(t *testing.T) {
 		{"external-tls", []string{"--namespace", "gateways", "--service-account", "gw-controller", "--xds-tls-mode", "External", "--xds-tls-secret", "my-xds-tls"}},
 	} {
 		t.Run(c.golden, func(t *testing.T) {
-			want, err := os.ReadFile("rbac/testdata/" + c.golden + ".yaml")
+			want, err := os.ReadFile("../../rbac/testdata/" + c.golden + ".yaml")
 			if err != nil {
 				t.Fatal(err)
 			}
