@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/labels"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 
 	"github.com/berth-gateway/berth/apply"
 	"github.com/berth-gateway/berth/render"
@@ -72,6 +74,13 @@ type Options struct {
 
 	// Logger receives structured logs (zap through zapr in `berth controller`).
 	Logger logr.Logger
+
+	// HoldReconcile, when set, is called at the start of every Gateway
+	// reconcile (controller "gateway": apply and status; "gateway-xds":
+	// translation and publishing) and may block, as a busy work queue or a
+	// leader hand-over would: tests use it to hold the controller back
+	// deterministically. It must return when ctx is done.
+	HoldReconcile func(ctx context.Context, controller string, key k8stypes.NamespacedName)
 }
 
 // DefaultOptions returns the settings of a default installation.

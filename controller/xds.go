@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/berth-gateway/berth/internal/readiness"
 	"github.com/berth-gateway/berth/render"
 	"github.com/berth-gateway/berth/xds"
 	"github.com/berth-gateway/berth/xds/translate"
@@ -22,6 +23,7 @@ import (
 // tells the leader-only status reconcilers what changed.
 func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	key := req.NamespacedName
+	c.hold(ctx, "gateway-xds", key)
 	var gw gwv1.Gateway
 	if err := c.client.Get(ctx, key, &gw); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -38,7 +40,8 @@ func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	t := &gatewayTranslation{translated: translated{Generation: gw.Generation}}
+	t := &gatewayTranslation{translated: translated{Generation: gw.Generation,
+		RouteInputs: readiness.RouteInputs(key, in.HTTPRoutes, in.GRPCRoutes).Digest()}}
 	res, err := translate.NewIndex(in, c.opts.Translate).TranslateGateway(key)
 	if err != nil {
 		t.Err = fmt.Errorf("translate: %w", err)
