@@ -2,8 +2,26 @@ package cli
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/berth-gateway/berth/internal/version"
+)
+
+// Exit statuses, the same for every command (README "Exit status").
+const (
+	// ExitOK: done; for berth wait, every Gateway is Programmed.
+	ExitOK = 0
+	// ExitFailed: the answer is no: a Gateway failed (berth wait), the
+	// input was refused (render, translate), or another error.
+	ExitFailed = 1
+	// ExitTimeout: berth wait's timeout passed first.
+	ExitTimeout = 2
+	// ExitUsage: the command could not run: a bad flag or argument, an
+	// unreadable file, no cluster or no permission to read it.
+	ExitUsage = 3
 )
 
 // NewRootCmd builds the berth command with every subcommand.
@@ -11,9 +29,11 @@ func NewRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "berth",
 		Short:         "berth gives every Gateway its own Envoy data plane in the Gateway's namespace",
+		Version:       version.Get().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(
 		newControllerCmd(),
 		newRenderCmd(),
@@ -23,10 +43,23 @@ func NewRootCmd() *cobra.Command {
 		newShutdownManagerCmd(),
 		newVersionCmd(),
 	)
+	// A bad flag is a usage error, whichever command it reaches.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: ExitUsage, err: err} })
+	for _, c := range root.Commands() {
+		if c.Args != nil {
+			args := c.Args
+			c.Args = func(cmd *cobra.Command, a []string) error {
+				if err := args(cmd, a); err != nil {
+					return &exitError{code: ExitUsage, err: err}
+				}
+				return nil
+			}
+		}
+	}
 	return root
 }
 
-// exitError carries a specific process exit code (berth wait uses 1 and 2).
+// exitError carries a specific process exit code.
 type exitError struct {
 	code int
 	err  error
@@ -35,11 +68,31 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// usageErrorf is an error the command could not run past (ExitUsage).
+func usageErrorf(format string, a ...any) error {
+	return &exitError{code: ExitUsage, err: fmt.Errorf(format, a...)}
+}
+
+// usageError marks err as ExitUsage (nil stays nil).
+func usageError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: ExitUsage, err: err}
+}
+
 // ExitCode is the process exit status for an error a command returned.
 func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
 	var e *exitError
 	if errors.As(err, &e) {
 		return e.code
 	}
-	return 1
+	// cobra reports an unknown subcommand before any of ours runs.
+	if strings.HasPrefix(err.Error(), "unknown command") {
+		return ExitUsage
+	}
+	return ExitFailed
 }

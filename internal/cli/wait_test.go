@@ -21,6 +21,11 @@ func TestParseWaitTarget(t *testing.T) {
 		{[]string{"gtw/gateway-a"}, false, "gateway-a", ""},
 		{[]string{"Gateway.gateway.networking.k8s.io/gateway-a"}, false, "gateway-a", ""},
 		{[]string{"gateway-a"}, false, "", `want gateway/NAME, got "gateway-a"`},
+		{[]string{"gateway", "gateway-a"}, false, "gateway-a", ""},
+		{[]string{"GTW", "gateway-a"}, false, "gateway-a", ""},
+		{[]string{"deployment", "gateway-a"}, false, "", `want gateway NAME, got "deployment gateway-a"`},
+		{[]string{"gateway", "a/b"}, false, "", `want gateway NAME`},
+		{[]string{"gateways", "x"}, true, "", `with --all, give no argument or "gateways"`},
 		{[]string{"deployment/x"}, false, "", `want gateway/NAME, got "deployment/x"`},
 		{[]string{"gateway/"}, false, "", `want gateway/NAME`},
 		{[]string{"gateway/a/b"}, false, "", `want gateway/NAME`},
@@ -77,15 +82,17 @@ func TestWaitCommandErrors(t *testing.T) {
 	}{
 		{[]string{"gateway/x", "-n", "a", "--kubeconfig", "/nonexistent/kubeconfig"}, "kubeconfig"},
 		{[]string{"gateway/x", "-n", "a", "--timeout", "-1s"}, "--timeout must not be negative"},
-		{[]string{"gateway/x", "gateway/y"}, "accepts at most 1 arg"},
+		{[]string{"gateway/x", "gateway/y"}, `want gateway NAME, got "gateway/x gateway/y"`},
+		{[]string{"gateway", "x", "y"}, "accepts at most 2 arg"},
+		{[]string{"gateway/x", "-o", "wide"}, `unknown output format "wide"`},
 	} {
-		cmd := newWaitCmd()
-		cmd.SetArgs(c.args)
+		cmd := NewRootCmd()
+		cmd.SetArgs(append([]string{"wait"}, c.args...))
 		cmd.SetOut(new(bytes.Buffer))
 		cmd.SetErr(new(bytes.Buffer))
 		err := cmd.Execute()
-		if err == nil || !strings.Contains(err.Error(), c.want) || ExitCode(err) != 1 {
-			t.Errorf("%q: got %v, want exit 1 with %q", c.args, err, c.want)
+		if err == nil || !strings.Contains(err.Error(), c.want) || ExitCode(err) != ExitUsage {
+			t.Errorf("%q: got %v (exit %d), want exit %d with %q", c.args, err, ExitCode(err), ExitUsage, c.want)
 		}
 	}
 }

@@ -205,10 +205,10 @@ func (g Gateway) Recorded() RecordedInputs {
 }
 
 // Live are the inputs berth wait read from the cluster after reading the
-// Gateway. Routes is nil when the reader may not list routes: then route
+// Gateway. Either is nil when the reader may not read them: then their
 // changes cannot be checked (and a warning says so).
 type Live struct {
-	Gateway Inputs
+	Gateway *Inputs
 	Routes  *Inputs
 }
 
@@ -225,7 +225,7 @@ func Current(g Gateway, live Live) string {
 		return ""
 	}
 	var why []string
-	if d := live.Gateway.Digest(); d != rec.Gateway {
+	if live.Gateway != nil && live.Gateway.Digest() != rec.Gateway {
 		why = append(why, "its class or EnvoyProxies changed since (live: "+strings.Join(live.Gateway.words(), ", ")+")")
 	}
 	if live.Routes != nil {

@@ -38,14 +38,16 @@ func TestGatewayInputs(t *testing.T) {
 		t.Error("a wrong EnvoyProxy passed for the class's")
 	}
 	// Every change of generation or identity changes the digest.
-	for name, change := range map[string]func(){
-		"class generation": func() { class.Generation++ },
-		"class proxy":      func() { classEP.Generation++ },
-		"gateway proxy":    func() { gwEP.UID = "e3" },
-		"class parametersRef": func() {
-			class.Spec.ParametersRef.Name = "other"
-		},
+	for _, c := range []struct {
+		name   string
+		change func()
+	}{
+		{"class generation", func() { class.Generation++ }},
+		{"class proxy", func() { classEP.Generation++ }},
+		{"gateway proxy", func() { gwEP.UID = "e3" }},
+		{"class parametersRef", func() { class.Spec.ParametersRef.Name = "other" }},
 	} {
+		name, change := c.name, c.change
 		before := GatewayInputs(gw, class, classEP, gwEP).Digest()
 		change()
 		if GatewayInputs(gw, class, classEP, gwEP).Digest() == before {
@@ -123,12 +125,13 @@ func TestCurrent(t *testing.T) {
 		live Live
 		want string
 	}{
-		{"same", recorded, Live{Gateway: gwIn, Routes: &routes}, ""},
-		{"route changed", recorded, Live{Gateway: gwIn, Routes: &changedRoutes}, "its routes changed since"},
-		{"routes unreadable", recorded, Live{Gateway: gwIn}, ""},
-		{"class changed", recorded, Live{Gateway: changedClass, Routes: &routes}, "its class or EnvoyProxies changed since (live: GatewayClass berth generation 2)"},
-		{"older generation", stale, Live{Gateway: gwIn, Routes: &routes}, "the recorded inputs describe generation 2, the Gateway is at generation 3"},
-		{"another controller", Gateway{Generation: 1}, Live{Gateway: changedClass}, ""},
+		{"same", recorded, Live{Gateway: &gwIn, Routes: &routes}, ""},
+		{"route changed", recorded, Live{Gateway: &gwIn, Routes: &changedRoutes}, "its routes changed since"},
+		{"routes unreadable", recorded, Live{Gateway: &gwIn}, ""},
+		{"nothing readable", recorded, Live{}, ""},
+		{"class changed", recorded, Live{Gateway: &changedClass, Routes: &routes}, "its class or EnvoyProxies changed since (live: GatewayClass berth generation 2)"},
+		{"older generation", stale, Live{Gateway: &gwIn, Routes: &routes}, "the recorded inputs describe generation 2, the Gateway is at generation 3"},
+		{"another controller", Gateway{Generation: 1}, Live{Gateway: &changedClass}, ""},
 	} {
 		got := Current(c.g, c.live)
 		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
