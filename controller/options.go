@@ -125,7 +125,10 @@ func DefaultOptions() Options {
 // defaults (start from DefaultOptions).
 func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ControllerName, "controller-name", o.ControllerName, "GatewayClass spec.controllerName berth serves")
-	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "berth's own namespace (default from $POD_NAMESPACE)")
+	fs.StringVar(&o.Namespace, "controller-namespace", o.Namespace, "berth's own namespace (default from $POD_NAMESPACE)")
+	// The old name, kept for existing deployments.
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "deprecated: use --controller-namespace")
+	_ = fs.MarkHidden("namespace")
 	fs.StringSliceVar(&o.WatchNamespaces, "watch-namespaces", o.WatchNamespaces, "namespaces to watch (default: all)")
 	fs.StringVar(&o.WatchNamespaceSelector, "watch-namespace-selector", o.WatchNamespaceSelector, "label selector of the namespaces whose Gateways berth serves")
 	fs.StringVar(&o.Render.XDSHost, "xds-host", o.Render.XDSHost, "DNS name Envoy dials for xDS (default berth-xds.<namespace>.svc)")

@@ -1,18 +1,17 @@
 package cli
 
 import (
-	"bytes"
-	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/berth-gateway/berth/rbac"
 )
 
 func newRbacCmd() *cobra.Command {
 	o := rbac.DefaultOptions()
-	var tlsMode string
+	var tlsMode, output string
 	cmd := &cobra.Command{
 		Use:   "rbac [--watch-namespaces a,b]",
 		Short: "Print the RBAC berth's controller needs (the rules the Helm chart installs)",
@@ -20,53 +19,44 @@ func newRbacCmd() *cobra.Command {
 controller needs and nothing more. By default the object rights are
 cluster-wide; with --watch-namespaces they become Roles in those namespaces
 only, and the ClusterRole keeps just GatewayClasses, Namespaces and
-TokenReviews. A Role in --namespace covers the leader election Lease and the
+TokenReviews. A Role in --controller-namespace covers the leader election Lease and the
 xDS TLS Secret. With --watch-namespace-selector the controller needs the
 cluster-wide rules (RBAC cannot follow a label selector).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch tlsMode {
-			case "Managed":
+			switch strings.ToLower(tlsMode) {
+			case "managed":
 				o.ExternalTLS = false
-			case "External":
+			case "external":
 				o.ExternalTLS = true
 			default:
-				return fmt.Errorf("unknown --xds-tls-mode %q (want Managed or External)", tlsMode)
+				return usageErrorf("unknown --xds-tls-mode %q (want Managed or External)", tlsMode)
 			}
-			out, err := rbacYAML(o)
+			format, err := parseOutput(output, outputYAML, outputJSON, outputName)
 			if err != nil {
 				return err
 			}
-			_, err = cmd.OutOrStdout().Write(out)
-			return err
+			set, err := rbac.Build(o)
+			if err != nil {
+				return usageError(err)
+			}
+			var objs []runtime.Object
+			for _, obj := range set.Objects() {
+				objs = append(objs, obj.(runtime.Object))
+			}
+			return printObjects(cmd.OutOrStdout(), format, objs)
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "berth's own namespace")
-	fs.StringVar(&o.ServiceAccount, "service-account", o.ServiceAccount, "the controller's ServiceAccount (in --namespace)")
+	fs.StringVar(&o.Namespace, "controller-namespace", o.Namespace, "berth's own namespace")
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "")
+	renamed(fs, "namespace", "controller-namespace")
+	fs.StringVarP(&output, "output", "o", string(outputYAML), "output format: yaml, json or name")
+	fs.StringVar(&o.ServiceAccount, "service-account", o.ServiceAccount, "the controller's ServiceAccount (in --controller-namespace)")
 	fs.StringSliceVar(&o.WatchNamespaces, "watch-namespaces", nil, "namespaces the controller watches (default: all)")
 	fs.StringVar(&o.Name, "name", o.Name, "name of the ClusterRole, bindings and Roles")
-	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the leader election Lease in --namespace")
-	fs.StringVar(&o.XDSTLSSecret, "xds-tls-secret", o.XDSTLSSecret, "xDS TLS Secret in --namespace")
+	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the leader election Lease in --controller-namespace")
+	fs.StringVar(&o.XDSTLSSecret, "xds-tls-secret", o.XDSTLSSecret, "xDS TLS Secret in --controller-namespace")
 	fs.StringVar(&tlsMode, "xds-tls-mode", "Managed", "Managed: berth creates and rotates the xDS TLS Secret; External: it only reads it")
 	return cmd
-}
-
-// rbacYAML renders the RBAC of o as a multi-document YAML stream, keys
-// sorted; the chart tests compare the chart's RBAC with it.
-func rbacYAML(o rbac.Options) ([]byte, error) {
-	set, err := rbac.Build(o)
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	for _, obj := range set.Objects() {
-		data, err := yaml.Marshal(obj)
-		if err != nil {
-			return nil, fmt.Errorf("marshal %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
-		}
-		buf.WriteString("---\n")
-		buf.Write(data)
-	}
-	return buf.Bytes(), nil
 }

@@ -27,7 +27,9 @@ func TestRbacMatchesGolden(t *testing.T) {
 	}{
 		{"cluster", nil},
 		{"namespaced", []string{"--watch-namespaces", "team-b,team-a", "--watch-namespaces", " team-a"}},
-		{"external-tls", []string{"--namespace", "gateways", "--service-account", "gw-controller", "--xds-tls-mode", "External", "--xds-tls-secret", "my-xds-tls"}},
+		{"external-tls", []string{"--controller-namespace", "gateways", "--service-account", "gw-controller", "--xds-tls-mode", "External", "--xds-tls-secret", "my-xds-tls"}},
+		// Enums take any case; the deprecated --namespace still works.
+		{"external-tls", []string{"--namespace", "gateways", "--service-account", "gw-controller", "--xds-tls-mode", "external", "--xds-tls-secret", "my-xds-tls"}},
 	} {
 		t.Run(c.golden, func(t *testing.T) {
 			want, err := os.ReadFile("../../rbac/testdata/" + c.golden + ".yaml")
@@ -50,14 +52,17 @@ func TestRbacRejectsBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--xds-tls-mode", "managed"}, `unknown --xds-tls-mode "managed"`},
+		{[]string{"--xds-tls-mode", "bogus"}, `unknown --xds-tls-mode "bogus"`},
+		{[]string{"--watch-namespaces", "Bad_NS"}, `watch namespace "Bad_NS" is invalid`},
+		{[]string{"--controller-namespace", "Berth"}, `namespace "Berth" is invalid`},
+		{[]string{"-o", "wide"}, `unknown output format "wide"`},
 		{[]string{"--namespace", ""}, "namespace is empty"},
 		{[]string{"--watch-namespaces", "a,,b"}, "empty namespace"},
 		{[]string{"extra"}, "unknown command"},
 	} {
 		_, err := runRbac(t, c.args...)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("berth rbac %v: error %v, want one containing %q", c.args, err, c.want)
+		if err == nil || !strings.Contains(err.Error(), c.want) || ExitCode(err) != ExitUsage {
+			t.Errorf("berth rbac %v: error %v (exit %d), want exit %d with %q", c.args, err, ExitCode(err), ExitUsage, c.want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/berth-gateway/berth/internal/version"
 )
@@ -34,6 +35,15 @@ func NewRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
+	// Deprecated flag names still work and say so on stderr (pflag's own
+	// notice would go to stdout, into the data).
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		cmd.Flags().Visit(func(f *pflag.Flag) {
+			if use := f.Annotations[annotationRenamed]; len(use) == 1 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: --%s is deprecated, use --%s\n", f.Name, use[0])
+			}
+		})
+	}
 	root.AddCommand(
 		newControllerCmd(),
 		newRenderCmd(),
@@ -57,6 +67,17 @@ func NewRootCmd() *cobra.Command {
 		}
 	}
 	return root
+}
+
+// annotationRenamed marks a flag kept under an old name; its value is the
+// new name.
+const annotationRenamed = "berth.dev/renamed"
+
+// renamed registers old as a hidden alias of the flag now called name;
+// bind has bound the variable under both.
+func renamed(fs *pflag.FlagSet, old, name string) {
+	_ = fs.SetAnnotation(old, annotationRenamed, []string{name})
+	_ = fs.MarkHidden(old)
 }
 
 // exitError carries a specific process exit code.

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,51 +8,50 @@ import (
 	"github.com/spf13/cobra"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/berth-gateway/berth/internal/manifest"
 	"github.com/berth-gateway/berth/render"
 	"github.com/berth-gateway/berth/xds/translate"
 )
 
 func newTranslateCmd() *cobra.Command {
 	var (
-		files    []string
+		in       inputFlags
 		output   string
 		gateways []string
 		opts     = translate.DefaultOptions()
 	)
 	var controllerName string
 	cmd := &cobra.Command{
-		Use:   "translate -f FILE... [-f -]",
+		Use:   "translate -f FILE|DIR|- [-R] [-o yaml|json]",
 		Short: "Print the xDS configuration each Gateway's Envoy would receive (offline)",
-		Long: `Translate reads Gateway API manifests (multi-document YAML; "-" is stdin):
+		Long: `Translate reads Gateway API manifests (multi-document YAML or JSON; files,
+directories with -R, "-" for stdin):
 GatewayClasses, Gateways, HTTPRoutes, GRPCRoutes, ReferenceGrants, Services,
 EndpointSlices, Secrets and Namespaces. For every Gateway of a GatewayClass
 whose controllerName is --controller-name it prints the listeners, route
 configurations, clusters, endpoints and TLS secrets its proxy would receive,
 with the content version and the listener and route status the controller
 would publish. Private keys are redacted. Every Gateway's resources are
-validated as Envoy would validate them; nothing is printed if one fails.`,
+validated as Envoy would validate them; nothing is printed if one fails.
+Objects translate does not read are listed on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if len(files) == 0 {
-				return errors.New("no input: give -f FILE (or -f - for stdin)")
-			}
-			format := translate.Format(output)
-			if format != translate.FormatYAML && format != translate.FormatJSON {
-				return fmt.Errorf("unknown output format %q (yaml, json)", output)
-			}
-			set, err := manifest.ReadFiles(files, cmd.InOrStdin())
+			o, err := parseOutput(output, outputYAML, outputJSON)
 			if err != nil {
 				return err
 			}
+			format := translate.Format(o)
 			opts.ControllerName = gwv1.GatewayController(controllerName)
 			if err := opts.Validate(); err != nil {
+				return usageError(err)
+			}
+			set, err := in.read(cmd.InOrStdin(), cmd.ErrOrStderr(), "translate", translateReads...)
+			if err != nil {
 				return err
 			}
 			results := translate.Translate(translate.InputFromSet(set), opts)
 			if len(gateways) > 0 {
 				if results, err = selectGateways(results, gateways); err != nil {
-					return err
+					return usageError(err)
 				}
 			}
 			for _, r := range results {
@@ -72,7 +70,7 @@ validated as Envoy would validate them; nothing is printed if one fails.`,
 			return err
 		},
 	}
-	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, `manifest file ("-" for stdin); repeatable`)
+	in.bind(cmd.Flags())
 	cmd.Flags().StringVarP(&output, "output", "o", string(translate.FormatYAML), "output format: yaml or json")
 	cmd.Flags().StringArrayVarP(&gateways, "gateway", "g", nil, "print only this Gateway (NAMESPACE/NAME); repeatable")
 	cmd.Flags().StringVar(&controllerName, "controller-name", render.DefaultControllerName, "GatewayClass controllerName berth serves")
@@ -80,6 +78,9 @@ validated as Envoy would validate them; nothing is printed if one fails.`,
 	cmd.Flags().Uint32Var(&opts.XffNumTrustedHops, "xff-num-trusted-hops", opts.XffNumTrustedHops, "X-Forwarded-For hops in front of Envoy that are trusted")
 	return cmd
 }
+
+// translateReads are the kinds berth translate reads.
+var translateReads = []string{"GatewayClass", "Gateway", "HTTPRoute", "GRPCRoute", "ReferenceGrant", "Service", "EndpointSlice", "Secret", "Namespace"}
 
 // selectGateways keeps the results of the named Gateways ("namespace/name"),
 // in result order; a name that matches no translated Gateway is an error.
