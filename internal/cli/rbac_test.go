@@ -11,7 +11,8 @@ func runRbac(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var stdout bytes.Buffer
 	cmd := newRbacCmd()
-	cmd.SetArgs(args)
+	// nil would make cobra read the test binary's own arguments.
+	cmd.SetArgs(append([]string{}, args...))
 	cmd.SetOut(&stdout)
 	cmd.SetErr(&bytes.Buffer{})
 	err := cmd.Execute()

@@ -28,7 +28,7 @@ func (f *renderFlags) bind(fs *pflag.FlagSet) {
 	// The shutdown-manager runs this very binary's image, as the chart does.
 	f.opts.ShutdownManagerImage = version.Image()
 	fs.StringVar(&f.opts.ControllerNamespace, "controller-namespace", f.opts.ControllerNamespace, "berth's own namespace (the xDS Service's; --xds-host defaults from it)")
-	fs.StringVar(&f.opts.XDSHost, "xds-host", f.opts.XDSHost, "DNS name or IP Envoy dials for xDS (default berth-xds.<controller-namespace>.svc)")
+	fs.StringVar(&f.opts.XDSHost, "xds-host", f.opts.XDSHost, "DNS name or IP Envoy dials for xDS; follows --controller-namespace unless set")
 	fs.Int32Var(&f.opts.XDSPort, "xds-port", f.opts.XDSPort, "xDS server port")
 	fs.StringVar(&f.opts.XDSServerName, "xds-server-name", f.opts.XDSServerName, "DNS name in the xDS server certificate (default: --xds-host)")
 	fs.StringVar(&f.opts.TokenAudience, "xds-audience", f.opts.TokenAudience, "audience of the projected token Envoy presents to the xDS server (the controller's --xds-audience)")
