@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -54,20 +57,20 @@ Objects translate does not read are listed on stderr.`,
 					return usageError(err)
 				}
 			}
-			for _, r := range results {
-				if err := translate.Validate(r.Resources); err != nil {
-					return fmt.Errorf("gateway %s: %w", r.Gateway, err)
-				}
-			}
 			if len(results) == 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: no Gateway of a GatewayClass with controllerName %q\n", controllerName)
 			}
-			out, err := translate.Marshal(results, format)
+			chunks, err := validateAndMarshal(results, format)
 			if err != nil {
 				return err
 			}
-			_, err = cmd.OutOrStdout().Write(out)
-			return err
+			w := cmd.OutOrStdout()
+			for _, c := range chunks {
+				if _, err := w.Write(c); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	}
 	in.bind(cmd.Flags())
@@ -77,6 +80,81 @@ Objects translate does not read are listed on stderr.`,
 	cmd.Flags().Int32Var(&opts.PrivilegedPortOffset, "privileged-port-offset", opts.PrivilegedPortOffset, "added to listener ports below 1024 to get the port Envoy binds")
 	cmd.Flags().Uint32Var(&opts.XffNumTrustedHops, "xff-num-trusted-hops", opts.XffNumTrustedHops, "X-Forwarded-For hops in front of Envoy that are trusted")
 	return cmd
+}
+
+// validateAndMarshal validates every result (nothing is printed if one
+// fails) and marshals each on its own, spread over the CPUs: the output of
+// translate.Marshal for all results at once, in pieces (the list of
+// Gateways is its only top-level field, so per-Gateway documents splice
+// into it exactly). Marshalling one huge document costs more than the
+// translation itself.
+func validateAndMarshal(results []*translate.Result, format translate.Format) ([][]byte, error) {
+	if len(results) == 0 {
+		out, err := translate.Marshal(nil, format)
+		return [][]byte{out}, err
+	}
+	chunks := make([][]byte, len(results))
+	errs := make([]error, len(results))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(results)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				r := results[i]
+				if err := translate.Validate(r.Resources); err != nil {
+					errs[i] = fmt.Errorf("gateway %s: %w", r.Gateway, err)
+					continue
+				}
+				chunks[i], errs[i] = translate.Marshal([]*translate.Result{r}, format)
+			}
+		}()
+	}
+	for i := range results {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return splice(chunks, format)
+}
+
+// splice turns per-Gateway documents ({gateways: [one]}) into the pieces
+// of one document listing them all.
+func splice(chunks [][]byte, format translate.Format) ([][]byte, error) {
+	switch format {
+	case translate.FormatJSON:
+		// {\n  "gateways": [\n    {…}\n  ]\n}\n
+		const head, tail = "{\n  \"gateways\": [\n", "\n  ]\n}\n"
+		for i, c := range chunks {
+			if !bytes.HasPrefix(c, []byte(head)) || !bytes.HasSuffix(c, []byte(tail)) {
+				return nil, fmt.Errorf("unexpected JSON document of one Gateway: %.40q", c)
+			}
+			if i > 0 {
+				c = append([]byte(",\n"), c[len(head):]...)
+			}
+			if i < len(chunks)-1 {
+				c = c[:len(c)-len(tail)]
+			}
+			chunks[i] = c
+		}
+	default:
+		const head = "gateways:\n"
+		for i, c := range chunks {
+			if !bytes.HasPrefix(c, []byte(head)) {
+				return nil, fmt.Errorf("unexpected YAML document of one Gateway: %.40q", c)
+			}
+			if i > 0 {
+				chunks[i] = c[len(head):]
+			}
+		}
+	}
+	return chunks, nil
 }
 
 // translateReads are the kinds berth translate reads.
