@@ -105,8 +105,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--version"}, "", ExitOK},
 		{[]string{"completion", "bash"}, "", ExitOK},
 		{[]string{"render", "-f", "-"}, strings.Replace(smallInput, "8080", "19000", 1), ExitFailed}, // refused input
-		{[]string{"translate", "-f", "-"}, "kind: [", ExitFailed},                                      // unparsable input
-		{[]string{"render"}, "", ExitUsage},                                                           // no input
+		{[]string{"translate", "-f", "-"}, "kind: [", ExitFailed},                                    // unparsable input
+		{[]string{"render"}, "", ExitUsage},                                                          // no input
 		{[]string{"render", "-f", filepath.Join(dir, "missing.yaml")}, "", ExitUsage},
 		{[]string{"render", "-f", dir}, "", ExitUsage}, // a directory without manifests
 		{[]string{"render", "--bogus"}, "", ExitUsage},

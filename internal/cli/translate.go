@@ -28,8 +28,10 @@ func newTranslateCmd() *cobra.Command {
 		Short: "Print the xDS configuration each Gateway's Envoy would receive (offline)",
 		Long: `Translate reads Gateway API manifests (multi-document YAML or JSON; files,
 directories with -R, "-" for stdin):
-GatewayClasses, Gateways, HTTPRoutes, GRPCRoutes, ReferenceGrants, Services,
-EndpointSlices, Secrets and Namespaces. For every Gateway of a GatewayClass
+GatewayClasses, Gateways, EnvoyProxies, HTTPRoutes, GRPCRoutes, ReferenceGrants,
+Services, EndpointSlices, Secrets and Namespaces. The Gateways, their classes and
+EnvoyProxies are checked first exactly as berth render and the controller
+check them, with the same messages. For every Gateway of a GatewayClass
 whose controllerName is --controller-name it prints the listeners, route
 configurations, clusters, endpoints and TLS secrets its proxy would receive,
 with the content version and the listener and route status the controller
@@ -49,6 +51,13 @@ Objects translate does not read are listed on stderr.`,
 			}
 			set, err := in.read(cmd.InOrStdin(), cmd.ErrOrStderr(), "translate", translateReads...)
 			if err != nil {
+				return err
+			}
+			// The checks render (and so the controller) makes of the
+			// Gateways, classes and EnvoyProxies come first, with the same
+			// messages: translate never calls Programmed what the
+			// controller would refuse.
+			if _, err := renderSet(set, controllerName, render.DefaultOptions()); err != nil {
 				return err
 			}
 			results := translate.Translate(translate.InputFromSet(set), opts)
@@ -158,7 +167,7 @@ func splice(chunks [][]byte, format translate.Format) ([][]byte, error) {
 }
 
 // translateReads are the kinds berth translate reads.
-var translateReads = []string{"GatewayClass", "Gateway", "HTTPRoute", "GRPCRoute", "ReferenceGrant", "Service", "EndpointSlice", "Secret", "Namespace"}
+var translateReads = []string{"GatewayClass", "Gateway", "EnvoyProxy", "HTTPRoute", "GRPCRoute", "ReferenceGrant", "Service", "EndpointSlice", "Secret", "Namespace"}
 
 // selectGateways keeps the results of the named Gateways ("namespace/name"),
 // in result order; a name that matches no translated Gateway is an error.

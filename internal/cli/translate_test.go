@@ -116,3 +116,19 @@ func TestTranslateErrors(t *testing.T) {
 		t.Error("unknown field: no error")
 	}
 }
+
+// translate refuses what render (and so the controller) refuses, with the
+// same message.
+func TestTranslateSharesRenderChecks(t *testing.T) {
+	for _, in := range []string{
+		strings.Replace(smallInput, "8080", "19000", 1),                                                // the bootstrap's own port
+		strings.Replace(smallInput, "name: gw, namespace: team-a", "name: gw", 1),                      // no namespace
+		strings.Replace(smallInput, "name: gw, namespace: team-a", "name: Gw_1, namespace: team-a", 1), // invalid name
+	} {
+		_, _, renderErr := runBerth(t, in, "render", "-f", "-")
+		_, _, translateErr := runBerth(t, in, "translate", "-f", "-")
+		if renderErr == nil || translateErr == nil || renderErr.Error() != translateErr.Error() {
+			t.Errorf("render: %v\ntranslate: %v\nwant the same error", renderErr, translateErr)
+		}
+	}
+}
