@@ -184,3 +184,15 @@ func TestRenderDefaults(t *testing.T) {
 		t.Error("an image tagged latest")
 	}
 }
+
+// TestCompletion: the shell completion script, and -o values completed.
+func TestCompletion(t *testing.T) {
+	stdout, _, err := runBerth(t, "", "completion", "bash")
+	if err != nil || !strings.Contains(stdout, "__start_berth") {
+		t.Fatalf("completion bash: %v", err)
+	}
+	stdout, _, err = runBerth(t, "", "__complete", "render", "-o", "")
+	if err != nil || !strings.Contains(stdout, "yaml\njson\nname\n") {
+		t.Errorf("render -o completes to %q (%v), want yaml, json and name", stdout, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 )
@@ -21,6 +22,21 @@ const (
 	outputJSON    output = "json"
 	outputName    output = "name"
 )
+
+// bindOutput binds -o/--output with its shell completion: the formats
+// allowed, the first non-empty one the default unless def is empty.
+func bindOutput(cmd *cobra.Command, v *string, def output, usage string, allowed ...output) {
+	cmd.Flags().StringVarP(v, "output", "o", string(def), usage)
+	_ = cmd.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		var names []string
+		for _, a := range allowed {
+			if a != outputDefault {
+				names = append(names, string(a))
+			}
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	})
+}
 
 // parseOutput checks -o against the formats a command supports.
 func parseOutput(s string, allowed ...output) (output, error) {

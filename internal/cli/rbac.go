@@ -51,7 +51,7 @@ cluster-wide rules (RBAC cannot follow a label selector).`,
 	fs.StringVar(&o.Namespace, "controller-namespace", o.Namespace, "berth's own namespace")
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "")
 	renamed(fs, "namespace", "controller-namespace")
-	fs.StringVarP(&output, "output", "o", string(outputYAML), "output format: yaml, json or name")
+	bindOutput(cmd, &output, outputYAML, "output format: yaml, json or name", outputYAML, outputJSON, outputName)
 	fs.StringVar(&o.ServiceAccount, "service-account", o.ServiceAccount, "the controller's ServiceAccount (in --controller-namespace)")
 	fs.StringSliceVar(&o.WatchNamespaces, "watch-namespaces", nil, "namespaces the controller watches (default: all)")
 	fs.StringVar(&o.Name, "name", o.Name, "name of the ClusterRole, bindings and Roles")

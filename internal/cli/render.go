@@ -122,7 +122,7 @@ renders.`,
 		},
 	}
 	in.bind(cmd.Flags())
-	cmd.Flags().StringVarP(&output, "output", "o", string(outputYAML), "output format: yaml, json or name")
+	bindOutput(cmd, &output, outputYAML, "output format: yaml, json or name", outputYAML, outputJSON, outputName)
 	cmd.Flags().StringVar(&controllerName, "controller-name", render.DefaultControllerName, "GatewayClass controllerName berth serves")
 	flags.bind(cmd.Flags())
 	return cmd

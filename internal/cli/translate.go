@@ -83,7 +83,7 @@ Objects translate does not read are listed on stderr.`,
 		},
 	}
 	in.bind(cmd.Flags())
-	cmd.Flags().StringVarP(&output, "output", "o", string(translate.FormatYAML), "output format: yaml or json")
+	bindOutput(cmd, &output, outputYAML, "output format: yaml or json", outputYAML, outputJSON)
 	cmd.Flags().StringArrayVarP(&gateways, "gateway", "g", nil, "print only this Gateway (NAMESPACE/NAME); repeatable")
 	cmd.Flags().StringVar(&controllerName, "controller-name", render.DefaultControllerName, "GatewayClass controllerName berth serves")
 	cmd.Flags().Int32Var(&opts.PrivilegedPortOffset, "privileged-port-offset", opts.PrivilegedPortOffset, "added to listener ports below 1024 to get the port Envoy binds")

@@ -46,7 +46,7 @@ func newVersionCmd() *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json or yaml (default: one line)")
+	bindOutput(cmd, &output, outputDefault, "output format: json or yaml (default: one line)", outputJSON, outputYAML)
 	cmd.Flags().BoolVarP(&asJSON, "json", "j", false, "print as JSON")
 	_ = cmd.Flags().MarkDeprecated("json", "use -o json")
 	return cmd

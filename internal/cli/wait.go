@@ -125,7 +125,7 @@ waited for; the first failure ends the wait.`,
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait (0: look once); kubectl wait's default")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 	f.StringVar(&kubeContext, "context", "", "kubeconfig context (default: the current one)")
-	f.StringVarP(&output, "output", "o", "", "print the Gateways on success: name, yaml or json (default: kubectl wait's \"condition met\" lines)")
+	bindOutput(cmd, &output, outputDefault, "print the Gateways on success: name, yaml or json (default: kubectl wait's \"condition met\" lines)", outputName, outputYAML, outputJSON)
 	return cmd
 }
 
