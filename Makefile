@@ -10,21 +10,34 @@ export GOFLAGS ?= -buildvcs=false
 
 VERSION ?= dev
 COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
-LDFLAGS := -X github.com/berth-gateway/berth/internal/version.Version=$(VERSION) \
+# -s -w: no symbol table or DWARF (a quarter of the size).
+LDFLAGS := -s -w \
+           -X github.com/berth-gateway/berth/internal/version.Version=$(VERSION) \
            -X github.com/berth-gateway/berth/internal/version.Commit=$(COMMIT)
+# The image's tag: the chart's default image name (version.Repository), a
+# leading "v" dropped as in the chart's appVersion.
+IMAGE ?= ghcr.io/berth-gateway/berth:$(VERSION:v%=%)
+GOARCH ?= $(shell $(GO) env GOARCH)
 
 # Package tests each start their own local cluster; keep the whole run well
 # inside CI's 90 minutes even when cold.
 TEST_TIMEOUT ?= 45m
 TEST_FLAGS ?=
 
-.PHONY: all build test unit vet cluster-binaries demo bench conformance soak clean
+.PHONY: all build image test unit vet cluster-binaries demo bench conformance soak clean
 
 all: build
 
-## build: the berth binary in bin/
+## build: the berth binary in bin/: stripped, statically linked, with
+## version and commit (berth --version)
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/berth .
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/berth .
+
+## image: the OCI image as a tarball (bin/berth-image.tar), without a
+## container runtime: the static linux binary, non-root, no base image
+image:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/linux/berth .
+	cd hack/image && $(GO) run . -binary ../../bin/linux/berth -arch $(GOARCH) -tag $(IMAGE) -o ../../bin/berth-image.tar
 
 ## cluster-binaries: etcd, kube-apiserver, kube-controller-manager,
 ## kube-scheduler, kubectl and kwok from the Go module proxy, cached
@@ -40,7 +53,7 @@ test: vet cluster-binaries
 
 ## unit: only the tests that need no cluster (pure packages)
 unit:
-	$(GO) test -race -count=1 ./render/... ./xds/translate/... ./internal/manifest/... ./internal/envoyvalidate/... ./api/...
+	$(GO) test -race -count=1 ./internal/cli/... ./render/... ./xds/translate/... ./internal/manifest/... ./internal/envoyvalidate/... ./api/...
 
 ## demo: a local cluster running berth with the user's scenario
 demo: build cluster-binaries

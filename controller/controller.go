@@ -64,6 +64,16 @@ type Controller struct {
 	// conditions remembers each Gateway's Accepted/Programmed for the gauge.
 	condMu     sync.Mutex
 	conditions map[k8stypes.NamespacedName][2]bool
+	// inputs remembers the inputs each Gateway's last status was computed
+	// from, to name what changed in the Pending it writes first.
+	inputs sync.Map // k8stypes.NamespacedName -> recordedInputs
+}
+
+// hold runs Options.HoldReconcile.
+func (c *Controller) hold(ctx context.Context, controller string, key k8stypes.NamespacedName) {
+	if c.opts.HoldReconcile != nil {
+		c.opts.HoldReconcile(ctx, controller, key)
+	}
 }
 
 // Scheme is the scheme the controller's client uses.
@@ -225,6 +235,10 @@ func (c *Controller) setup() error {
 		// reconcile costs an inventory read.
 		Watches(&gwv1.GatewayClass{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfClass), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Watches(&v1alpha1.EnvoyProxy{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfProxy), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		// A route change is an input change: the Gateway says Pending at
+		// once, without waiting for the translation to wake it.
+		Watches(&gwv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfRoute), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&gwv1.GRPCRoute{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfRoute), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// apply's Subscribe wakes the Gateway when a bundle object's kstatus
 		// changes; a load balancer assigning an address changes no kstatus
 		// (a LoadBalancer Service is Current once it has a clusterIP), so the

@@ -49,6 +49,8 @@ type harness struct {
 	name    string // controllerName
 	class   string // a GatewayClass of name
 	watchNS []string
+	// tune, when set, changes the controller's options before start.
+	tune func(*controller.Options)
 }
 
 func newHarness(t *testing.T) *harness {
@@ -90,6 +92,9 @@ func (h *harness) options() controller.Options {
 	// parallel and SetLogger is not safe to call concurrently.
 	setLoggerOnce.Do(func() { ctrllog.SetLogger(o.Logger) })
 	o.Workers = 4
+	if h.tune != nil {
+		h.tune(&o)
+	}
 	return o
 }
 

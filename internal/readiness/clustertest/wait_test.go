@@ -447,34 +447,6 @@ func TestWaitAllEmpty(t *testing.T) {
 	}
 }
 
-// TestWaitCommandInRoot runs the berth command's own cluster test
-// (TestWaitCommandCluster in the root package: flags, kubeconfig, exit
-// statuses 0/1/2) against this package's cluster. The root package starts no
-// cluster of its own, so this is where it gets one.
-func TestWaitCommandInRoot(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the root package's tests")
-	}
-	env := testenv.Get(t)
-	root, err := localcluster.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "test", "-race", "-count=1", "-v", "-run", "^TestWaitCommandCluster$", ".")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), testenv.KubeconfigEnv+"="+env.Kubeconfig)
-	out, err := cmd.CombinedOutput()
-	t.Logf("go test output:\n%s", out)
-	if err != nil {
-		t.Fatalf("root package's TestWaitCommandCluster: %v", err)
-	}
-	if !strings.Contains(string(out), "--- PASS: TestWaitCommandCluster") {
-		t.Fatal("TestWaitCommandCluster did not pass (skipped?)")
-	}
-}
-
 // TestWaitWithLimitedRBAC: a pipeline identity that may not watch every
 // bundle kind (here HPAs and PDBs) still gets its answer promptly, with a
 // warning, instead of waiting for caches that never fill.

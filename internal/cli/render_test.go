@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/berth-gateway/berth/render"
 )
 
 // runBerth runs the root command with args and stdin, returning stdout,
@@ -13,7 +15,7 @@ import (
 func runBerth(t *testing.T, stdin string, args ...string) (string, string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	root := newRootCmd()
+	root := NewRootCmd()
 	root.SetArgs(args)
 	root.SetIn(strings.NewReader(stdin))
 	root.SetOut(&stdout)
@@ -30,23 +32,37 @@ func TestRenderSeedMatchesGolden(t *testing.T) {
 	}
 	for _, name := range []string{"seed", "clusterip"} {
 		t.Run(name, func(t *testing.T) {
-			want, err := os.ReadFile("render/testdata/" + name + ".out.yaml")
+			want, err := os.ReadFile("../../render/testdata/" + name + ".out.yaml")
 			if err != nil {
 				t.Fatal(err)
 			}
-			stdout, stderr, err := runBerth(t, "", "render", "-f", "render/testdata/"+name+".in.yaml", "--ca-file", ca)
+			// render's goldens use render.DefaultOptions; the command's
+			// default shutdown-manager image is its own (TestRenderDefaults).
+			stdout, stderr, err := runBerth(t, "", "render", "-f", "../../render/testdata/"+name+".in.yaml", "--ca-file", ca,
+				"--shutdown-manager-image", render.DefaultOptions().ShutdownManagerImage)
 			if err != nil {
 				t.Fatalf("render: %v (stderr %q)", err, stderr)
 			}
-			if stdout != string(want) {
+			// The golden's comment headers are render.YAML's; the command
+			// prints them on stderr.
+			var objects []string
+			for _, line := range strings.SplitAfter(string(want), "\n") {
+				if !strings.HasPrefix(line, "# ") {
+					objects = append(objects, line)
+				}
+			}
+			if stdout != strings.Join(objects, "") {
 				t.Errorf("berth render output differs from render/testdata/%s.out.yaml", name)
+			}
+			if !strings.Contains(stderr, "Gateway team-a/gateway-a: 4 objects, inventory ConfigMap team-a/envoy-team-a-gateway-a-b65c6264-inventory") {
+				t.Errorf("stderr lacks the inventory line:\n%s", stderr)
 			}
 		})
 	}
 }
 
 func TestRenderStdinAndFiles(t *testing.T) {
-	seed, err := os.ReadFile("render/testdata/seed.in.yaml")
+	seed, err := os.ReadFile("../../render/testdata/seed.in.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,11 +81,16 @@ func TestRenderStdinAndFiles(t *testing.T) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	if !strings.Contains(stdout, "# warning: no CA bundle given") {
-		t.Error("no warning about the missing CA in the output header")
+	for _, want := range []string{
+		"warning: Gateway team-a/gateway-a: no CA bundle given",
+		"warning: berth render does not read, and ignored: 2 Deployment (apps/v1), 2 HTTPRoute, 2 Service, 2 ServiceAccount (v1)",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
 	}
-	if stderr != "" {
-		t.Errorf("unexpected stderr %q", stderr)
+	if strings.Contains(stdout, "#") {
+		t.Errorf("comments on stdout:\n%s", stdout)
 	}
 }
 
@@ -104,7 +125,7 @@ func TestRenderErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if code := exitCode(err); code == 0 {
+			if code := ExitCode(err); code == 0 {
 				t.Errorf("exit code 0")
 			}
 			if stdout != "" {
@@ -120,7 +141,7 @@ func TestRenderErrors(t *testing.T) {
 }
 
 func TestRenderOtherControllerIsSkipped(t *testing.T) {
-	seed, err := os.ReadFile("render/testdata/seed.in.yaml")
+	seed, err := os.ReadFile("../../render/testdata/seed.in.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

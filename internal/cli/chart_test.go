@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"path/filepath"
@@ -13,11 +13,11 @@ import (
 // chart's own golden tests) that runs berth must pass flags that the
 // berth command accepts, with values it accepts.
 func TestChartArgsParse(t *testing.T) {
-	files, err := filepath.Glob("charts/testdata/*.out.yaml")
+	files, err := filepath.Glob("../../charts/testdata/*.out.yaml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no rendered chart in charts/testdata: %v", err)
 	}
-	root := newRootCmd()
+	root := NewRootCmd()
 	seen := 0
 	for _, f := range files {
 		set, err := manifest.ReadFiles([]string{f}, nil)
@@ -41,7 +41,7 @@ func TestChartArgsParse(t *testing.T) {
 					t.Errorf("%s: %s %s: berth %s rejects %v: %v", f, obj.GetKind(), obj.GetName(), cmd.Name(), rest, err)
 				}
 				// Reset parsed values so the next container starts clean.
-				root = newRootCmd()
+				root = NewRootCmd()
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"strings"
@@ -10,7 +10,7 @@ import (
 func TestControllerCmdFlags(t *testing.T) {
 	cmd := newControllerCmd()
 	for _, name := range []string{
-		"kubeconfig", "controller-name", "namespace", "watch-namespaces", "watch-namespace-selector",
+		"kubeconfig", "controller-name", "controller-namespace", "namespace", "watch-namespaces", "watch-namespace-selector",
 		"xds-address", "xds-host", "xds-port", "xds-tls-secret", "metrics-bind-address", "health-probe-bind-address",
 		"leader-elect", "leader-election-id", "log-level", "uninstall",
 	} {

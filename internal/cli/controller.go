@@ -1,7 +1,8 @@
-package main
+package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/go-logr/zapr"
 	"github.com/spf13/cobra"
@@ -12,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/berth-gateway/berth/controller"
+	"github.com/berth-gateway/berth/internal/version"
 	"github.com/berth-gateway/berth/render"
 )
 
@@ -23,6 +25,8 @@ func newControllerCmd() *cobra.Command {
 		opts       = controller.DefaultOptions()
 	)
 	opts.ControllerName = render.DefaultControllerName
+	// The shutdown-manager runs this very binary's image.
+	opts.Render.ShutdownManagerImage = version.Image()
 	cmd := &cobra.Command{
 		Use:   "controller",
 		Short: "Run the reconciler and the xDS server",
@@ -65,9 +69,10 @@ stopped) before removing berth, so that no Gateway is left stuck.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG)")
-	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error (any case)")
 	fs.BoolVar(&uninstall, "uninstall", false, "destroy every data plane, remove berth's finalizers, and exit")
 	opts.BindFlags(fs)
+	renamed(fs, "namespace", "controller-namespace")
 	return cmd
 }
 
@@ -84,7 +89,7 @@ func restConfig(path string) (*rest.Config, error) {
 
 // newZap builds the structured JSON logger.
 func newZap(level string) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(level)
+	lvl, err := zapcore.ParseLevel(strings.ToLower(level))
 	if err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
