@@ -1,4 +1,4 @@
-package controller_test
+package clustertest
 
 import (
 	"bytes"
@@ -281,14 +281,9 @@ func applyFile(t *testing.T, cl client.Client, path string) {
 	}
 }
 
-func seedFile(name string) string {
-	if p := filepath.Join("/work/shared/seed", name); fileExists(p) {
-		return p
-	}
-	return filepath.Join("testdata", name)
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+// seedFile is the path of a seed manifest: the repository's one copy, in
+// examples/ (examples.TestSeedCopiesUnchanged checks it against the user's).
+func seedFile(name string) string { return filepath.Join("..", "..", "examples", name) }
 
 func contains(list []string, sub string) bool {
 	for _, s := range list {

@@ -1,42 +1,16 @@
-package controller_test
+package clustertest
 
 import (
 	"context"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/berth-gateway/berth/controller"
+	"github.com/berth-gateway/berth/internal/testenv"
 )
-
-// writeCounter counts the controller's mutating API requests (every client
-// the controller builds from the config wraps its own transport).
-type writeCounter struct {
-	writes atomic.Int64
-	mu     sync.Mutex
-	log    []string
-}
-
-type countingTransport struct {
-	w    *writeCounter
-	next http.RoundTripper
-}
-
-func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	w := c.w
-	if r.Method != http.MethodGet {
-		w.writes.Add(1)
-		w.mu.Lock()
-		w.log = append(w.log, r.Method+" "+r.URL.Path)
-		w.mu.Unlock()
-	}
-	return c.next.RoundTrip(r)
-}
 
 // Once Programmed, reconciles that find nothing changed write nothing: no
 // status update, no apply, no event (what a resync does to every Gateway).
@@ -44,10 +18,9 @@ func TestIdleReconcilesWriteNothing(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.create(clusterIPProxy(h.ns, "proxy"))
-	wc := &writeCounter{}
-	cfg := rest.CopyConfig(h.env.Config)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return countingTransport{wc, rt} }
-	c, err := controller.New(cfg, h.options())
+	// Every client the controller builds from the config records its requests.
+	var reqs testenv.Requests
+	c, err := controller.New(reqs.Wrap(h.env.Config), h.options())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,10 +32,7 @@ func TestIdleReconcilesWriteNothing(t *testing.T) {
 	gw := h.gateway("gw", 8080, "proxy")
 	h.programmed(client.ObjectKeyFromObject(gw))
 	time.Sleep(3 * time.Second) // let the last events and status settle
-	before := wc.writes.Load()
-	wc.mu.Lock()
-	n := len(wc.log)
-	wc.mu.Unlock()
+	mark := reqs.Mark()
 	// Touch the Gateway's metadata and the EnvoyProxy's labels: each wakes
 	// the reconcilers (like a resync) without changing anything they compute.
 	for i := 0; i < 3; i++ {
@@ -79,9 +49,14 @@ func TestIdleReconcilesWriteNothing(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 	time.Sleep(2 * time.Second)
-	if got := wc.writes.Load() - before; got != 0 {
-		wc.mu.Lock()
-		t.Errorf("%d writes while idle: %v", got, wc.log[n:])
-		wc.mu.Unlock()
+	idle := reqs.Since(mark)
+	if got := testenv.Count(idle).Writes; got != 0 {
+		var writes []string
+		for _, r := range idle {
+			if r.Method != http.MethodGet {
+				writes = append(writes, r.Method+" "+r.Path)
+			}
+		}
+		t.Errorf("%d writes while idle: %v", got, writes)
 	}
 }
