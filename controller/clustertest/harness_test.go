@@ -100,27 +100,12 @@ func (h *harness) start() (stop func()) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	var once bool
-	stop = func() {
-		if once {
-			return
-		}
-		once = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				h.t.Errorf("controller: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			h.t.Error("controller did not stop within 30s")
+	run := testenv.Background(h.t, c.Run)
+	return func() {
+		if err := run.Stop(); err != nil {
+			h.t.Errorf("controller: %v", err)
 		}
 	}
-	h.t.Cleanup(stop)
-	return stop
 }
 
 func (h *harness) ctx() context.Context {

@@ -24,10 +24,7 @@ func TestIdleReconcilesWriteNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	testenv.Background(t, c.Run)
 
 	gw := h.gateway("gw", 8080, "proxy")
 	h.programmed(client.ObjectKeyFromObject(gw))

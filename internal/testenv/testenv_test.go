@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -63,3 +65,37 @@ func TestNoClusterRefuses(t *testing.T) {
 		t.Fatalf("start with %s=1: %v", NoClusterEnv, err)
 	}
 }
+
+func TestBackground(t *testing.T) {
+	started := make(chan struct{})
+	r := Background(t, func(ctx context.Context) error {
+		close(started)
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	<-started
+	select {
+	case <-r.Done():
+		t.Fatal("done before Stop")
+	default:
+	}
+	if err := r.Stop(); err != nil {
+		t.Errorf("stop of a run ending with its context: %v", err)
+	}
+	<-r.Done()
+
+	// The failing run's clean-up would fail this test: keep it from t.
+	failing := Background(&noCleanup{TB: t}, func(context.Context) error { return errors.New("boom") })
+	<-failing.Done()
+	if err := failing.Stop(); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("stop of a failed run: %v", err)
+	}
+	if err := failing.Stop(); err == nil {
+		t.Error("second Stop forgot the failure")
+	}
+}
+
+// noCleanup is a testing.TB that drops clean-ups.
+type noCleanup struct{ testing.TB }
+
+func (noCleanup) Cleanup(func()) {}
