@@ -44,9 +44,10 @@ test: vet cluster-binaries
 UNIT_PKGS = $(shell $(GO) list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do grep -qs 'testenv\.Main' "$$dir"/*_test.go || echo "$$pkg"; done)
 
 ## unit: the tests of every package that needs no cluster; BERTH_NO_CLUSTER=1
-## makes any attempt to start (or join) one fail
+## makes any attempt to start (or join) one fail (the chart tests build the
+## helm CLI once into the cache, no cluster binaries)
 unit:
-	BERTH_NO_CLUSTER=1 BERTH_TEST_KUBECONFIG= $(GO) test -race -count=1 $(TEST_FLAGS) $(UNIT_PKGS)
+	BERTH_NO_CLUSTER=1 BERTH_TEST_KUBECONFIG= $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(UNIT_PKGS)
 
 ## demo: a local cluster running berth with the user's scenario
 demo: build cluster-binaries
