@@ -51,9 +51,16 @@ vet:
 test: vet cluster-binaries
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 
-## unit: only the tests that need no cluster (pure packages)
+# Cluster tests live in packages of their own whose TestMain calls
+# testenv.Main (see internal/testenv); every other package's tests need no
+# cluster. UNIT_PKGS is that rest, found anew on each run.
+UNIT_PKGS = $(shell $(GO) list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do grep -qs 'testenv\.Main' "$$dir"/*_test.go || echo "$$pkg"; done)
+
+## unit: the tests of every package that needs no cluster; BERTH_NO_CLUSTER=1
+## makes any attempt to start (or join) one fail (the chart tests build the
+## helm CLI once into the cache, no cluster binaries)
 unit:
-	$(GO) test -race -count=1 ./internal/cli/... ./render/... ./xds/translate/... ./internal/manifest/... ./internal/envoyvalidate/... ./api/...
+	BERTH_NO_CLUSTER=1 BERTH_TEST_KUBECONFIG= $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(UNIT_PKGS)
 
 ## demo: a local cluster running berth with the user's scenario
 demo: build cluster-binaries
@@ -69,9 +76,10 @@ conformance: cluster-binaries
 soak: cluster-binaries
 	BERTH_SOAK=1 $(GO) test -race -count=1 -run Soak -timeout 40m -v ./e2e/
 
-## bench: the Go benchmarks of the pure packages (see docs/benchmarks.md)
-bench:
-	$(GO) test -run XXX -bench . -benchmem ./render/ ./xds/translate/ ./apply/ ./xds/
+## bench: the Go benchmarks (see docs/benchmarks.md); apply's run on a
+## local cluster
+bench: cluster-binaries
+	$(GO) test -run XXX -bench . -benchmem ./render/ ./xds/translate/ ./apply/clustertest/ ./xds/
 
 clean:
 	rm -rf bin

@@ -1,4 +1,4 @@
-package controller_test
+package clustertest
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 // Services, applied at once; it reports the time until every one is
 // Programmed and the process's peak RSS (the cluster runs in other processes).
 //
-//	BERTH_SCALE=200 go test -run TestScale -timeout 30m -v ./controller/
+//	BERTH_SCALE=200 go test -run TestScale -timeout 30m -v ./controller/clustertest/
 func TestScale(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("BERTH_SCALE"))
 	if n <= 0 {

@@ -1,88 +1,29 @@
-package apply
+package clustertest
 
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr/testr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/rest"
 
+	"github.com/berth-gateway/berth/apply"
 	"github.com/berth-gateway/berth/internal/testenv"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
-// counter is an http.RoundTripper that counts API requests, split into reads,
-// writes and watches (long-running, started once per informer).
-type counter struct {
-	next                   http.RoundTripper
-	reads, writes, watches atomic.Int64
-	mu                     sync.Mutex
-	log                    []string
-}
-
-func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
-	switch {
-	case r.URL.Query().Get("watch") == "true":
-		c.watches.Add(1)
-	case r.Method == http.MethodGet:
-		c.reads.Add(1)
-	default:
-		c.writes.Add(1)
-	}
-	c.mu.Lock()
-	c.log = append(c.log, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
-	c.mu.Unlock()
-	return c.next.RoundTrip(r)
-}
-
-// snapshot is a point-in-time reading of a counter.
-type snapshot struct{ reads, writes, watches int64 }
-
-func (c *counter) snap() snapshot {
-	return snapshot{c.reads.Load(), c.writes.Load(), c.watches.Load()}
-}
-
-func (c *counter) since(s snapshot) snapshot {
-	n := c.snap()
-	return snapshot{n.reads - s.reads, n.writes - s.writes, n.watches - s.watches}
-}
-
-// requests is reads + writes: what a run costs, excluding long-running watches.
-func (s snapshot) requests() int64 { return s.reads + s.writes }
-
-func (s snapshot) String() string {
-	return fmt.Sprintf("%d requests (%d reads, %d writes), %d watches started", s.requests(), s.reads, s.writes, s.watches)
-}
-
-func (c *counter) logSince(n int) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string(nil), c.log[n:]...)
-}
-
-func (c *counter) logLen() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.log)
-}
-
 // newEngine builds an engine against the test cluster whose requests are counted.
-func newEngine(tb testing.TB, tweak func(*Options)) (*Engine, *counter) {
+func newEngine(tb testing.TB, tweak func(*apply.Options)) (*apply.Engine, *testenv.Requests) {
 	tb.Helper()
 	env := testenv.Get(tb)
-	cfg := rest.CopyConfig(env.Config)
-	cnt := &counter{}
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { cnt.next = rt; return cnt }
-	opts := DefaultOptions()
+	cnt := &testenv.Requests{}
+	cfg := cnt.Wrap(env.Config)
+	opts := apply.DefaultOptions()
 	opts.ReconcileTimeout = 90 * time.Second
 	if t, ok := tb.(*testing.T); ok {
 		opts.Logger = testr.NewWithOptions(t, testr.Options{Verbosity: 0})
@@ -90,7 +31,7 @@ func newEngine(tb testing.TB, tweak func(*Options)) (*Engine, *counter) {
 	if tweak != nil {
 		tweak(&opts)
 	}
-	eng, err := New(cfg, opts)
+	eng, err := apply.New(cfg, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -170,11 +111,11 @@ func bundle(ns, prefix string) []*unstructured.Unstructured {
 	}
 }
 
-func inventoryFor(ns, name string) Inventory {
-	return Inventory{Namespace: ns, Name: name + "-inventory", ID: ns + "-" + name, Labels: map[string]string{"test.berth/owner": name}}
+func inventoryFor(ns, name string) apply.Inventory {
+	return apply.Inventory{Namespace: ns, Name: name + "-inventory", ID: ns + "-" + name, Labels: map[string]string{"test.berth/owner": name}}
 }
 
-func actions(r *Result) string {
+func actions(r *apply.Result) string {
 	var b strings.Builder
 	for _, o := range r.Objects {
 		fmt.Fprintf(&b, "%s=%s(%s) ", o.Ref, o.Action, o.Status)
@@ -182,7 +123,7 @@ func actions(r *Result) string {
 	return b.String()
 }
 
-func wantAction(t *testing.T, r *Result, kind, name string, want Action) *ObjectResult {
+func wantAction(t *testing.T, r *apply.Result, kind, name string, want apply.Action) *apply.ObjectResult {
 	t.Helper()
 	for i := range r.Objects {
 		o := &r.Objects[i]

@@ -1,4 +1,4 @@
-package conformance
+package clustertest
 
 import (
 	"bufio"
@@ -42,6 +42,7 @@ import (
 	"sigs.k8s.io/gateway-api/conformance/utils/suite"
 
 	"github.com/berth-gateway/berth/api/v1alpha1"
+	"github.com/berth-gateway/berth/conformance"
 	"github.com/berth-gateway/berth/controller"
 	"github.com/berth-gateway/berth/internal/testenv"
 )
@@ -103,7 +104,7 @@ func timeouts() config.TimeoutConfig {
 
 // TestConformance runs the status-only tests of the official suite against
 // an in-process berth controller and judges the outcome against
-// knownFailures. The suite itself runs in a child process (this binary,
+// conformance.KnownFailures. The suite itself runs in a child process (this binary,
 // TestConformanceSuite) joined to the same cluster: a failing Go subtest
 // cannot be un-failed, so only a separate process lets a known failure be
 // recorded as such while `make test` stays green.
@@ -127,7 +128,7 @@ func TestConformance(t *testing.T) {
 	}
 	elapsed := time.Since(started)
 
-	j := judge(plan(), res)
+	j := judge(conformance.Plan(), res)
 	j.leftovers = namespacesGone(ctx, cl)
 	if j.leftovers != "" {
 		j.problems = append(j.problems, j.leftovers)
@@ -183,7 +184,7 @@ func TestConformanceSuite(t *testing.T) {
 			GatewayClassName:     gatewayClass,
 			CleanupBaseResources: true,
 			CleanupTestResources: true,
-			SupportedFeatures:    claimedFeatures(),
+			SupportedFeatures:    conformance.ClaimedFeatures(),
 			TimeoutConfig:        timeouts(),
 			Implementation: confv1.Implementation{
 				Organization: "berth-gateway",
@@ -202,7 +203,7 @@ func TestConformanceSuite(t *testing.T) {
 	if err != nil {
 		t.Fatalf("conformance suite: %v", err)
 	}
-	tests := runTests()
+	tests := conformance.RunTests()
 	s.Setup(t, tests)
 	if err := s.Run(t, tests); err != nil {
 		t.Fatal(err)
@@ -497,7 +498,7 @@ func isEnd(action string) bool { return action == "pass" || action == "fail" || 
 
 // outcome is one planned test's verdict for the report.
 type outcome struct {
-	planned
+	conformance.Planned
 	result  string // passed, failed, known failure, skipped, "" (not run)
 	elapsed float64
 	excerpt []string // failure messages
@@ -512,13 +513,13 @@ type judgement struct {
 	leftovers string
 }
 
-// judge compares the child's results with the plan and knownFailures.
-func judge(ps []planned, res *result) judgement {
+// judge compares the child's results with the plan and the known failures.
+func judge(ps []conformance.Planned, res *result) judgement {
 	var j judgement
 	ranAny := false
 	for _, p := range ps {
-		o := outcome{planned: p}
-		if r := res.tests[p.test.ShortName]; r != nil && p.disp == dispRun {
+		o := outcome{Planned: p}
+		if r := res.tests[p.Test.ShortName]; r != nil && p.Disp == conformance.DispRun {
 			o.elapsed = r.elapsed
 			switch r.action {
 			case "pass":
@@ -535,23 +536,23 @@ func judge(ps []planned, res *result) judgement {
 			}
 			ranAny = true
 		}
-		diagnosis, known := knownFailures[p.test.ShortName]
-		if p.disp == dispRun {
+		diagnosis, known := conformance.KnownFailures[p.Test.ShortName]
+		if p.Disp == conformance.DispRun {
 			switch {
 			case o.result == "failed" && known:
 				o.result = "known failure"
 			case o.result == "failed":
-				j.problems = append(j.problems, fmt.Sprintf("%s failed (not a known failure):\n%s", p.test.ShortName, indent(o.excerpt)))
+				j.problems = append(j.problems, fmt.Sprintf("%s failed (not a known failure):\n%s", p.Test.ShortName, indent(o.excerpt)))
 			case o.result == "passed" && known:
-				j.problems = append(j.problems, fmt.Sprintf("%s passes but is listed in knownFailures (%s): drop it from the list", p.test.ShortName, diagnosis))
+				j.problems = append(j.problems, fmt.Sprintf("%s passes but is listed in conformance.KnownFailures (%s): drop it from the list", p.Test.ShortName, diagnosis))
 			case o.result == "":
 				o.result = "not run"
 				if res.top == "fail" || res.top == "" {
 					break // the set-up failed: reported once below
 				}
-				j.problems = append(j.problems, fmt.Sprintf("%s was planned but the suite did not run it", p.test.ShortName))
+				j.problems = append(j.problems, fmt.Sprintf("%s was planned but the suite did not run it", p.Test.ShortName))
 			case o.result != "passed":
-				j.problems = append(j.problems, fmt.Sprintf("%s: %s\n%s", p.test.ShortName, o.result, indent(o.excerpt)))
+				j.problems = append(j.problems, fmt.Sprintf("%s: %s\n%s", p.Test.ShortName, o.result, indent(o.excerpt)))
 			}
 		}
 		j.outcomes = append(j.outcomes, o)

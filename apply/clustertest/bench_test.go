@@ -1,4 +1,4 @@
-package apply
+package clustertest
 
 import (
 	"fmt"
@@ -7,27 +7,30 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/berth-gateway/berth/apply"
 	"github.com/berth-gateway/berth/internal/testenv"
 )
 
 // Benchmarks run against the local cluster; run them with a small -benchtime, e.g.
 //
-//	go test ./apply -run '^$' -bench . -benchtime 5x
+//	go test ./apply/clustertest -run '^$' -bench . -benchtime 5x
 //
 // Each reports API requests per operation (reads + writes; watches are long-running
 // and reported separately) next to the time.
 
-func reportCost(b *testing.B, total snapshot) {
-	b.ReportMetric(float64(total.requests())/float64(b.N), "requests/op")
-	b.ReportMetric(float64(total.writes)/float64(b.N), "writes/op")
-	b.ReportMetric(float64(total.watches)/float64(b.N), "watches/op")
+func reportCost(b *testing.B, total testenv.Counts) {
+	b.ReportMetric(float64(total.Requests())/float64(b.N), "requests/op")
+	b.ReportMetric(float64(total.Writes)/float64(b.N), "writes/op")
+	b.ReportMetric(float64(total.Watches)/float64(b.N), "watches/op")
 }
 
 // warm makes the engine's discovery and watches ready, so benchmarks measure runs,
 // not process start-up.
-func warm(b *testing.B, eng *Engine, ns string) {
+func warm(b *testing.B, eng *apply.Engine, ns string) {
 	b.Helper()
 	ctx := ctxFor(b, 3*time.Minute)
 	inv := inventoryFor(ns, "warm")
@@ -46,14 +49,13 @@ func BenchmarkFirstApply(b *testing.B) {
 	eng, cnt := newEngine(b, nil)
 	warm(b, eng, ns)
 	ctx := ctxFor(b, 30*time.Minute)
-	var total snapshot
+	var total testenv.Counts
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		name := fmt.Sprintf("first%d", i)
-		before := cnt.snap()
+		before := cnt.Mark()
 		res, err := eng.Run(ctx, inventoryFor(ns, name), bundle(ns, name))
-		d := cnt.since(before)
-		total = snapshot{total.reads + d.reads, total.writes + d.writes, total.watches + d.watches}
+		total = total.Add(testenv.Count(cnt.Since(before)))
 		if err != nil || !res.AllCurrent() {
 			b.Fatalf("%v %s", err, res.Message())
 		}
@@ -84,7 +86,7 @@ func BenchmarkNoOpReapply(b *testing.B) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	before := cnt.snap()
+	before := cnt.Mark()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		res, err := eng.Run(ctx, inv, bundle(ns, "noop"))
@@ -93,7 +95,7 @@ func BenchmarkNoOpReapply(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	reportCost(b, cnt.since(before))
+	reportCost(b, testenv.Count(cnt.Since(before)))
 }
 
 // BenchmarkPrune: dropping the HPA from an applied bundle.
@@ -102,7 +104,7 @@ func BenchmarkPrune(b *testing.B) {
 	eng, cnt := newEngine(b, nil)
 	warm(b, eng, ns)
 	ctx := ctxFor(b, 30*time.Minute)
-	var total snapshot
+	var total testenv.Counts
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -111,13 +113,12 @@ func BenchmarkPrune(b *testing.B) {
 		if _, err := eng.Run(ctx, inv, bundle(ns, name)); err != nil {
 			b.Fatal(err)
 		}
-		before := cnt.snap()
+		before := cnt.Mark()
 		b.StartTimer()
 		res, err := eng.Run(ctx, inv, bundle(ns, name)[:4])
 		b.StopTimer()
-		d := cnt.since(before)
-		total = snapshot{total.reads + d.reads, total.writes + d.writes, total.watches + d.watches}
-		if err != nil || res.Count(ActionPruned) != 1 {
+		total = total.Add(testenv.Count(cnt.Since(before)))
+		if err != nil || res.Count(apply.ActionPruned) != 1 {
 			b.Fatalf("%v %s", err, actions(res))
 		}
 		b.StartTimer()
@@ -132,7 +133,7 @@ func BenchmarkDestroy(b *testing.B) {
 	eng, cnt := newEngine(b, nil)
 	warm(b, eng, ns)
 	ctx := ctxFor(b, 30*time.Minute)
-	var total snapshot
+	var total testenv.Counts
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -141,12 +142,11 @@ func BenchmarkDestroy(b *testing.B) {
 		if _, err := eng.Run(ctx, inv, bundle(ns, name)); err != nil {
 			b.Fatal(err)
 		}
-		before := cnt.snap()
+		before := cnt.Mark()
 		b.StartTimer()
 		res, err := eng.Destroy(ctx, inv)
 		b.StopTimer()
-		d := cnt.since(before)
-		total = snapshot{total.reads + d.reads, total.writes + d.writes, total.watches + d.watches}
+		total = total.Add(testenv.Count(cnt.Since(before)))
 		if err != nil || !res.InventoryDeleted {
 			b.Fatalf("%v %s", err, actions(res))
 		}
@@ -161,7 +161,8 @@ func BenchmarkDestroy(b *testing.B) {
 // Run with -benchtime 1x; the interesting metric is bytes/inventory.
 func BenchmarkTrack500Inventories(b *testing.B) {
 	const n = 500
-	ns := testenv.Get(b).Namespace(b)
+	env := testenv.Get(b)
+	ns := env.Namespace(b)
 	ctx := ctxFor(b, 20*time.Minute)
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -170,7 +171,7 @@ func BenchmarkTrack500Inventories(b *testing.B) {
 		runtime.ReadMemStats(&m0)
 		// Watches scoped to the benchmark's namespace, so objects other tests left
 		// behind in the shared cluster do not count.
-		eng, _ := newEngine(b, func(o *Options) { o.QPS, o.Burst, o.Namespaces = 400, 800, []string{ns} })
+		eng, _ := newEngine(b, func(o *apply.Options) { o.QPS, o.Burst, o.Namespaces = 400, 800, []string{ns} })
 		b.StartTimer()
 		start := time.Now()
 		var wg sync.WaitGroup
@@ -201,9 +202,14 @@ func BenchmarkTrack500Inventories(b *testing.B) {
 		elapsed := time.Since(start)
 		// Wait until the watches hold every inventory, then measure.
 		for deadline := time.Now().Add(time.Minute); ; {
-			eng.hub.mu.RLock()
-			known := len(eng.hub.invs)
-			eng.hub.mu.RUnlock()
+			known := 0
+			for k := 0; k <= i; k++ {
+				for j := range n {
+					if eng.Status(apply.InventoryKey{Namespace: ns, Name: fmt.Sprintf("i%d-%03d-inventory", k, j)}).Known {
+						known++
+					}
+				}
+			}
 			if known >= n*(i+1) || time.Now().After(deadline) {
 				break
 			}
@@ -216,12 +222,19 @@ func BenchmarkTrack500Inventories(b *testing.B) {
 		b.ReportMetric(float64(held)/float64(n*(i+1)), "bytes/inventory")
 		b.ReportMetric(float64(held)/(1<<20), "heap-MiB")
 		b.ReportMetric(elapsed.Seconds(), "apply-s")
+		// What the engine's watches hold: the applied kinds' objects in the
+		// namespace carrying the managed label (the watches' selector).
 		cached := 0
-		for _, k := range eng.hub.watches.Kinds() {
-			cached += k.Len()
+		opts := apply.DefaultOptions()
+		for _, gvr := range []schema.GroupVersionResource{{Version: "v1", Resource: "serviceaccounts"}, gvrConfigMap, {Version: "v1", Resource: "services"}} {
+			l, err := env.Dynamic.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: opts.ManagedLabelKey + "=" + opts.ManagedLabelValue})
+			if err != nil {
+				b.Fatal(err)
+			}
+			cached += len(l.Items)
 		}
 		b.ReportMetric(float64(cached), "watched-objects")
-		st := eng.Status(InventoryKey{Namespace: ns, Name: fmt.Sprintf("i%d-%03d-inventory", i, 0)})
+		st := eng.Status(apply.InventoryKey{Namespace: ns, Name: fmt.Sprintf("i%d-%03d-inventory", i, 0)})
 		if !st.AllCurrent() {
 			b.Errorf("status of a tracked inventory: %s", st.Message())
 		}

@@ -1,4 +1,4 @@
-package controller_test
+package clustertest
 
 import (
 	"context"
@@ -26,113 +26,15 @@ import (
 
 	"github.com/berth-gateway/berth/api/v1alpha1"
 	"github.com/berth-gateway/berth/controller"
+	"github.com/berth-gateway/berth/internal/testenv"
 	"github.com/berth-gateway/berth/render"
 )
 
 // The measurements of docs/benchmarks.md "Controller" beyond TestScale
 // (opt-in, not part of `make test`):
 //
-//	BERTH_MEASURE_IDLE=50 go test -count=1 -run TestMeasureIdle -timeout 20m -v ./controller/
-//	BERTH_MEASURE_READINESS=50 go test -count=1 -run TestMeasureReadiness -timeout 20m -v ./controller/
-
-// requestCounter counts a controller's API requests by "verb resource" while
-// on; every client the controller builds from its rest.Config (manager,
-// apply engine, certificate manager, token reviewer) goes through it.
-type requestCounter struct {
-	mu     sync.Mutex
-	on     bool
-	counts map[string]int
-	writes []string // "PUT /apis/…" of every write while on
-}
-
-func (c *requestCounter) wrap(cfg *rest.Config) *rest.Config {
-	cfg = rest.CopyConfig(cfg)
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			c.record(r)
-			return rt.RoundTrip(r)
-		})
-	})
-	return cfg
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-func (c *requestCounter) record(r *http.Request) {
-	verb, resource := classify(r)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.on {
-		return
-	}
-	c.counts[verb+" "+resource]++
-	if r.Method != http.MethodGet {
-		c.writes = append(c.writes, r.Method+" "+r.URL.Path)
-	}
-}
-
-// window turns counting on (from zero) or off.
-func (c *requestCounter) window(on bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if on {
-		c.counts, c.writes = map[string]int{}, nil
-	}
-	c.on = on
-}
-
-// classify names a request the way the apiserver's audit log does: verb
-// (get, list, watch, create, update, patch, delete) and resource
-// (resource[/subresource], with the API group).
-func classify(r *http.Request) (verb, resource string) {
-	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	var group string
-	switch {
-	case len(segs) >= 2 && segs[0] == "api":
-		segs = segs[2:]
-	case len(segs) >= 3 && segs[0] == "apis":
-		group, segs = segs[1], segs[3:]
-	default:
-		return strings.ToLower(r.Method), "discovery " + r.URL.Path
-	}
-	if len(segs) == 0 {
-		return "get", "discovery"
-	}
-	if segs[0] == "namespaces" && len(segs) >= 3 {
-		segs = segs[2:]
-	}
-	resource = segs[0]
-	if len(segs) >= 3 {
-		resource += "/" + segs[2]
-	}
-	if group != "" {
-		resource += "." + group
-	}
-	switch r.Method {
-	case http.MethodGet:
-		switch {
-		case r.URL.Query().Get("watch") == "true" || r.URL.Query().Get("watch") == "1":
-			verb = "watch"
-		case len(segs) == 1:
-			verb = "list"
-		default:
-			verb = "get"
-		}
-	case http.MethodPost:
-		verb = "create"
-	case http.MethodPut:
-		verb = "update"
-	case http.MethodPatch:
-		verb = "patch"
-	case http.MethodDelete:
-		verb = "delete"
-	default:
-		verb = strings.ToLower(r.Method)
-	}
-	return verb, resource
-}
+//	BERTH_MEASURE_IDLE=50 go test -count=1 -run TestMeasureIdle -timeout 20m -v ./controller/clustertest/
+//	BERTH_MEASURE_READINESS=50 go test -count=1 -run TestMeasureReadiness -timeout 20m -v ./controller/clustertest/
 
 // startMeasured runs a controller with the defaults of an installation
 // (workers, apply settings) on cfg, changed by tune, until the test ends.
@@ -302,8 +204,10 @@ func TestMeasureIdle(t *testing.T) {
 	resync := envDuration("BERTH_MEASURE_RESYNC", 2*time.Minute)
 	h := newHarness(t)
 	h.create(clusterIPProxy(h.ns, "proxy"))
-	rc := &requestCounter{}
-	h.startMeasured(rc.wrap(h.env.Config), func(o *controller.Options) {
+	// Every client the controller builds from the config (manager, apply
+	// engine, certificate manager, token reviewer) records its requests.
+	var reqs testenv.Requests
+	h.startMeasured(reqs.Wrap(h.env.Config), func(o *controller.Options) {
 		o.ResyncPeriod = resync
 		o.SweepInterval = resync
 		// As installed (the chart runs 2 replicas with leader election).
@@ -315,18 +219,20 @@ func TestMeasureIdle(t *testing.T) {
 	time.Sleep(5 * time.Second) // let the last status writes and events land
 
 	before := reconcileCounts(t)
-	rc.window(true)
+	mark := reqs.Mark()
 	start := time.Now()
 	time.Sleep(window)
-	rc.window(false)
+	inWindow := reqs.Since(mark)
 	elapsed := time.Since(start)
 	after := reconcileCounts(t)
 
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	keys := make([]string, 0, len(rc.counts))
+	counts := map[string]int{}
+	for _, r := range inWindow {
+		counts[r.Verb+" "+r.Resource]++
+	}
+	keys := make([]string, 0, len(counts))
 	var total, reads, writes, leaseWrites int
-	for k, v := range rc.counts {
+	for k, v := range counts {
 		keys = append(keys, k)
 		total += v
 		verb := strings.SplitN(k, " ", 2)[0]
@@ -342,7 +248,7 @@ func TestMeasureIdle(t *testing.T) {
 	sort.Strings(keys)
 	var b strings.Builder
 	for _, k := range keys {
-		fmt.Fprintf(&b, "\n  %-60s %d", k, rc.counts[k])
+		fmt.Fprintf(&b, "\n  %-60s %d", k, counts[k])
 	}
 	var rec []string
 	for ctl, v := range after {
@@ -358,9 +264,9 @@ func TestMeasureIdle(t *testing.T) {
 	}
 	if writes > 0 {
 		var w []string
-		for _, x := range rc.writes {
-			if !strings.Contains(x, "/leases/") {
-				w = append(w, x)
+		for _, r := range inWindow {
+			if r.Method != http.MethodGet && !strings.Contains(r.Path, "/leases/") {
+				w = append(w, r.Method+" "+r.Path)
 			}
 		}
 		t.Errorf("%d writes while idle: %v", writes, w)

@@ -1,4 +1,4 @@
-package controller_test
+package clustertest
 
 import (
 	"bytes"
@@ -105,27 +105,12 @@ func (h *harness) start() (stop func()) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	var once bool
-	stop = func() {
-		if once {
-			return
-		}
-		once = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				h.t.Errorf("controller: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			h.t.Error("controller did not stop within 30s")
+	run := testenv.Background(h.t, c.Run)
+	return func() {
+		if err := run.Stop(); err != nil {
+			h.t.Errorf("controller: %v", err)
 		}
 	}
-	h.t.Cleanup(stop)
-	return stop
 }
 
 func (h *harness) ctx() context.Context {
@@ -286,14 +271,9 @@ func applyFile(t *testing.T, cl client.Client, path string) {
 	}
 }
 
-func seedFile(name string) string {
-	if p := filepath.Join("/work/shared/seed", name); fileExists(p) {
-		return p
-	}
-	return filepath.Join("testdata", name)
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+// seedFile is the path of a seed manifest: the repository's one copy, in
+// examples/ (examples.TestSeedCopiesUnchanged checks it against the user's).
+func seedFile(name string) string { return filepath.Join("..", "..", "examples", name) }
 
 func contains(list []string, sub string) bool {
 	for _, s := range list {

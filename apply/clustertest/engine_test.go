@@ -1,10 +1,11 @@
-package apply
+package clustertest
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,8 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/cli-utils/pkg/common"
 	"sigs.k8s.io/cli-utils/pkg/inventory"
-	"sigs.k8s.io/cli-utils/pkg/object"
 
+	"github.com/berth-gateway/berth/apply"
 	"github.com/berth-gateway/berth/internal/testenv"
 )
 
@@ -45,34 +46,35 @@ func TestLifecycle(t *testing.T) {
 	ctx := ctxFor(t, 5*time.Minute)
 
 	var notified sync.Map
-	cancelSub := eng.Subscribe(func(k InventoryKey) { notified.Store(k, time.Now()) })
+	cancelSub := eng.Subscribe(func(k apply.InventoryKey) { notified.Store(k, time.Now()) })
 	defer cancelSub()
 
 	// Warm discovery and the kinds' watches, so the first apply's count is the
 	// apply's, not the process's (those are paid once per process).
-	if failed, err := eng.hub.waitKinds(ctx, object.UnstructuredSetToObjMetadataSet(objs)); err != nil || len(failed) > 0 {
-		t.Fatal(err, failed)
+	if err := eng.WaitWatched(ctx, objs); err != nil {
+		t.Fatal(err)
 	}
 
-	before, logAt := cnt.snap(), cnt.logLen()
+	before := cnt.Mark()
 	res, err := eng.Run(ctx, inv, objs)
 	if err != nil {
 		t.Fatalf("first apply: %v", err)
 	}
-	cost := cnt.since(before)
-	for _, l := range cnt.logSince(logAt) {
-		t.Log(l)
+	reqs := cnt.Since(before)
+	cost := testenv.Count(reqs)
+	for _, r := range reqs {
+		t.Log(r)
 	}
 	t.Logf("first apply of %d objects: %s in %s", len(objs), cost, res.Duration)
 	for _, o := range objs {
-		wantAction(t, res, o.GetKind(), o.GetName(), ActionCreated)
+		wantAction(t, res, o.GetKind(), o.GetName(), apply.ActionCreated)
 	}
 	if !res.AllCurrent() {
 		t.Fatalf("first apply not all Current: %s", res.Message())
 	}
 	// Budget: one read and one apply per object, 7 for the inventory (see
 	// docs/benchmarks.md); the bound is 3 per object plus the inventory.
-	if max := int64(2*len(objs) + 7); cost.requests() > max {
+	if max := int64(2*len(objs) + 7); cost.Requests() > max {
 		t.Errorf("first apply cost %s, want at most %d requests", cost, max)
 	}
 	cm, err := env.Dynamic.Resource(gvrConfigMap).Namespace(ns).Get(ctx, inv.Name, metav1.GetOptions{})
@@ -85,14 +87,14 @@ func TestLifecycle(t *testing.T) {
 
 	t.Run("no-op re-apply", func(t *testing.T) {
 		// The watches must have seen the applied state; give them a moment.
-		var res *Result
-		var cost snapshot
+		var res *apply.Result
+		var cost testenv.Counts
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			before := cnt.snap()
+			before := cnt.Mark()
 			var err error
 			res, err = eng.Run(ctx, inv, bundle(ns, "envoy"))
-			cost = cnt.since(before)
+			cost = testenv.Count(cnt.Since(before))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,10 +107,10 @@ func TestLifecycle(t *testing.T) {
 		if !res.NoOp {
 			t.Fatalf("unchanged set was not a no-op: %s", actions(res))
 		}
-		if cost.writes != 0 || cost.requests() > 2 {
+		if cost.Writes != 0 || cost.Requests() > 2 {
 			t.Errorf("no-op cost %s, want no writes and at most 2 requests", cost)
 		}
-		if res.Count(ActionUnchanged) != len(objs) || !res.AllCurrent() {
+		if res.Count(apply.ActionUnchanged) != len(objs) || !res.AllCurrent() {
 			t.Errorf("no-op result %s", actions(res))
 		}
 	})
@@ -130,23 +132,23 @@ func TestLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantAction(t, res, "ConfigMap", "envoy-config", ActionConfigured)
+		wantAction(t, res, "ConfigMap", "envoy-config", apply.ActionConfigured)
 		for _, k := range []string{"ServiceAccount", "Deployment", "Service", "HorizontalPodAutoscaler"} {
-			wantAction(t, res, k, "envoy", ActionUnchanged)
+			wantAction(t, res, k, "envoy", apply.ActionUnchanged)
 		}
 	})
 
 	t.Run("drop the HPA", func(t *testing.T) {
 		objs := bundle(ns, "envoy")[:4]
 		objs[1] = configMap(ns, "envoy-config", map[string]any{"envoy.yaml": "admin: {address: {}}"})
-		before := cnt.snap()
+		before := cnt.Mark()
 		res, err := eng.Run(ctx, inv, objs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("prune run: %s in %s", cnt.since(before), res.Duration)
-		o := wantAction(t, res, "HorizontalPodAutoscaler", "envoy", ActionPruned)
-		if o != nil && o.Status != StatusNotFound {
+		t.Logf("prune run: %s in %s", testenv.Count(cnt.Since(before)), res.Duration)
+		o := wantAction(t, res, "HorizontalPodAutoscaler", "envoy", apply.ActionPruned)
+		if o != nil && o.Status != apply.StatusNotFound {
 			t.Errorf("pruned HPA status %s", o.Status)
 		}
 		requireNotFound(t, gvrHPA, ns, "envoy")
@@ -162,8 +164,8 @@ func TestLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantAction(t, res, "ConfigMap", "envoy-config", ActionPruned)
-		wantAction(t, res, "ConfigMap", "envoy-config-v2", ActionCreated)
+		wantAction(t, res, "ConfigMap", "envoy-config", apply.ActionPruned)
+		wantAction(t, res, "ConfigMap", "envoy-config-v2", apply.ActionCreated)
 		requireNotFound(t, gvrConfigMap, ns, "envoy-config")
 		infos, err := eng.Inventories(ctx)
 		if err != nil {
@@ -209,13 +211,13 @@ func TestForeignObjectIsSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	o := wantAction(t, res, "ConfigMap", "envoy-config", ActionSkipped)
-	var own *OwnershipError
-	if o == nil || !errors.As(o.Err, &own) || own.Owner != "" || own.Policy != PolicyMustMatch {
-		t.Fatalf("skipped object error %#v, want an OwnershipError with no owner", o)
+	o := wantAction(t, res, "ConfigMap", "envoy-config", apply.ActionSkipped)
+	var own *apply.OwnershipError
+	if o == nil || !errors.As(o.Err, &own) || own.Owner != "" || own.Policy != apply.PolicyMustMatch {
+		t.Fatalf("skipped object error %#v, want an apply.OwnershipError with no owner", o)
 	}
 	t.Logf("reason: %s", o.Reason)
-	wantAction(t, res, "ServiceAccount", "envoy", ActionCreated)
+	wantAction(t, res, "ServiceAccount", "envoy", apply.ActionCreated)
 	if res.AllCurrent() || len(res.Failed()) != 1 {
 		t.Errorf("a skipped object must hold the set back: %s", res.Message())
 	}
@@ -287,11 +289,11 @@ func TestDriftIsRestored(t *testing.T) {
 	if res.NoOp {
 		t.Fatal("drifted set taken as a no-op")
 	}
-	o := wantAction(t, res, "ConfigMap", "envoy-config", ActionConfigured)
+	o := wantAction(t, res, "ConfigMap", "envoy-config", apply.ActionConfigured)
 	if o == nil || len(o.Conflicts) != 1 || o.Conflicts[0] != ".data.mode" {
 		t.Errorf("conflicts %v, want [.data.mode]", o.Conflicts)
 	}
-	wantAction(t, res, "ServiceAccount", "envoy", ActionUnchanged)
+	wantAction(t, res, "ServiceAccount", "envoy", apply.ActionUnchanged)
 	cm, err = env.Client.CoreV1().ConfigMaps(ns).Get(ctx, "envoy-config", metav1.GetOptions{})
 	if err != nil || cm.Data["mode"] != "berth" {
 		t.Errorf("value not restored: %v %v", cm.Data, err)
@@ -299,7 +301,7 @@ func TestDriftIsRestored(t *testing.T) {
 }
 
 // TestTerminatingNamespace: applying into a namespace being deleted fails with a
-// NamespaceTerminatingError and reports every object.
+// apply.NamespaceTerminatingError and reports every object.
 func TestTerminatingNamespace(t *testing.T) {
 	env := testenv.Get(t)
 	ns := env.Namespace(t)
@@ -320,9 +322,9 @@ func TestTerminatingNamespace(t *testing.T) {
 	}
 	eng, _ := newEngine(t, nil)
 	res, err := eng.Run(ctx, inventoryFor(ns, "gw"), []*unstructured.Unstructured{serviceAccount(ns, "envoy"), configMap(ns, "envoy-config", nil)})
-	var nsErr *NamespaceTerminatingError
+	var nsErr *apply.NamespaceTerminatingError
 	if !errors.As(err, &nsErr) || nsErr.Namespace != ns {
-		t.Fatalf("error %v, want a NamespaceTerminatingError for %s", err, ns)
+		t.Fatalf("error %v, want a apply.NamespaceTerminatingError for %s", err, ns)
 	}
 	t.Logf("error: %v", err)
 	if res == nil || len(res.Objects) != 2 || len(res.Failed()) != 2 {
@@ -359,8 +361,8 @@ func TestCancelledRunConverges(t *testing.T) {
 	if !res.AllCurrent() {
 		t.Fatalf("did not converge: %s", res.Message())
 	}
-	wantAction(t, res, "ConfigMap", "extra", ActionPruned)
-	wantAction(t, res, "Deployment", "envoy", ActionConfigured)
+	wantAction(t, res, "ConfigMap", "extra", apply.ActionPruned)
+	wantAction(t, res, "Deployment", "envoy", apply.ActionConfigured)
 	// Nothing orphaned: every object carrying the managed label is in the set.
 	var left []string
 	for _, gvr := range []schema.GroupVersionResource{gvrConfigMap, {Version: "v1", Resource: "serviceaccounts"}, {Group: "apps", Version: "v1", Resource: "deployments"}} {
@@ -396,7 +398,7 @@ func TestDestroy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var found *InventoryInfo
+	var found *apply.InventoryInfo
 	for i := range infos {
 		if infos[i].Key() == inv.Key() {
 			found = &infos[i]
@@ -409,12 +411,12 @@ func TestDestroy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("destroy: %v (%s)", err, actions(res))
 	}
-	if !res.InventoryDeleted || res.Count(ActionDeleted) != len(objs) {
+	if !res.InventoryDeleted || res.Count(apply.ActionDeleted) != len(objs) {
 		t.Errorf("destroy result: inventory deleted %t, %s", res.InventoryDeleted, actions(res))
 	}
 	for _, o := range objs {
 		gvk := o.GroupVersionKind()
-		m, err := eng.c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		m, err := env.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -435,7 +437,7 @@ func TestConcurrentRuns(t *testing.T) {
 	env := testenv.Get(t)
 	ns := env.Namespace(t)
 	ctx := ctxFor(t, 5*time.Minute)
-	eng, _ := newEngine(t, func(o *Options) { o.QPS, o.Burst = 200, 400 })
+	eng, _ := newEngine(t, func(o *apply.Options) { o.QPS, o.Burst = 200, 400 })
 	const n = 50
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -448,7 +450,7 @@ func TestConcurrentRuns(t *testing.T) {
 			switch {
 			case err != nil:
 				errs[i] = err
-			case !res.AllCurrent() || res.Count(ActionCreated) != 3:
+			case !res.AllCurrent() || res.Count(apply.ActionCreated) != 3:
 				errs[i] = fmt.Errorf("%s: %s", name, actions(res))
 			}
 		})
@@ -481,11 +483,11 @@ func TestReadinessIsWatchDriven(t *testing.T) {
 	env := testenv.Get(t)
 	ns := env.Namespace(t)
 	ctx := ctxFor(t, 2*time.Minute)
-	eng, _ := newEngine(t, func(o *Options) { o.ReconcileTimeout = time.Second })
+	eng, _ := newEngine(t, func(o *apply.Options) { o.ReconcileTimeout = time.Second })
 	inv := inventoryFor(ns, "gw")
 	label := "test.berth/" + ns
 	ready := make(chan time.Time, 1)
-	defer eng.Subscribe(func(k InventoryKey) {
+	defer eng.Subscribe(func(k apply.InventoryKey) {
 		if k == inv.Key() && eng.Status(k).AllCurrent() {
 			select {
 			case ready <- time.Now():
@@ -523,7 +525,7 @@ func TestReadinessIsWatchDriven(t *testing.T) {
 	case at := <-ready:
 		t.Logf("notified all Current %s after the node could take the pods", at.Sub(labelled))
 		if st := eng.Status(inv.Key()); !st.AllCurrent() {
-			t.Errorf("notified but Status says %s", st.Message())
+			t.Errorf("notified but apply.Status says %s", st.Message())
 		}
 	case <-ctx.Done():
 		t.Fatalf("never notified; status %s", eng.Status(inv.Key()).Message())
@@ -544,11 +546,11 @@ func TestInvalidObjectDoesNotAbortTheRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	o := wantAction(t, res, "Widget", "w", ActionFailed)
+	o := wantAction(t, res, "Widget", "w", apply.ActionFailed)
 	if o != nil {
 		t.Logf("reason: %s", o.Reason)
 	}
-	wantAction(t, res, "ConfigMap", "envoy-config", ActionCreated)
+	wantAction(t, res, "ConfigMap", "envoy-config", apply.ActionCreated)
 	if res.AllCurrent() || res.Blocking().Ref.Kind != "Widget" {
 		t.Errorf("the failed object must block: %s", res.Message())
 	}
@@ -577,8 +579,8 @@ func TestRevertAfterUncleanRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantAction(t, res, "ConfigMap", "envoy-config", ActionConfigured)
-	wantAction(t, res, "ServiceAccount", "taken", ActionSkipped)
+	wantAction(t, res, "ConfigMap", "envoy-config", apply.ActionConfigured)
+	wantAction(t, res, "ServiceAccount", "taken", apply.ActionSkipped)
 
 	res, err = eng.Run(ctx, inv, good())
 	if err != nil {
@@ -587,12 +589,27 @@ func TestRevertAfterUncleanRun(t *testing.T) {
 	if res.NoOp {
 		t.Fatal("revert after an unclean run answered no-op")
 	}
-	wantAction(t, res, "ConfigMap", "envoy-config", ActionConfigured)
+	wantAction(t, res, "ConfigMap", "envoy-config", apply.ActionConfigured)
 	cm, err := env.Client.CoreV1().ConfigMaps(ns).Get(ctx, "envoy-config", metav1.GetOptions{})
 	if err != nil || cm.Data["v"] != "1" {
 		t.Errorf("value after revert: %v %v", cm.Data, err)
 	}
 	if sa, err := env.Client.CoreV1().ServiceAccounts(ns).Get(ctx, "taken", metav1.GetOptions{}); err != nil || sa.Annotations[inventory.OwningInventoryKey] != "" {
 		t.Errorf("the foreign ServiceAccount was touched or removed: %v %v", sa, err)
+	}
+}
+
+// WaitWatched warms the watches of served kinds and names the kinds it cannot
+// watch.
+func TestWaitWatched(t *testing.T) {
+	ns := testenv.Get(t).Namespace(t)
+	eng, _ := newEngine(t, nil)
+	ctx := ctxFor(t, time.Minute)
+	if err := eng.WaitWatched(ctx, bundle(ns, "envoy")); err != nil {
+		t.Fatalf("served kinds: %v", err)
+	}
+	err := eng.WaitWatched(ctx, []*unstructured.Unstructured{configMap(ns, "c", nil), obj("example.com/v1", "NoSuchKind", ns, "x", nil)})
+	if err == nil || !strings.Contains(err.Error(), "NoSuchKind") || strings.Contains(err.Error(), "ConfigMap") {
+		t.Errorf("WaitWatched with an unserved kind: %v, want an error naming only NoSuchKind", err)
 	}
 }
