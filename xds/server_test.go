@@ -133,6 +133,9 @@ func newHarness(t testing.TB, mutate func(*xds.Options)) *harness {
 	opts := xds.DefaultOptions()
 	opts.Metrics = m
 	opts.MaxConcurrentStreams = 2000
+	opts.MaxStreamsPerIdentity = 2000
+	opts.MaxConnectionsPerPeer = 2000
+	opts.RefusalBurst = 100000
 	if mutate != nil {
 		mutate(&opts)
 	}

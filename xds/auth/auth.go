@@ -273,6 +273,17 @@ func (a *Authenticator) Cached(token string) (Result, bool) {
 	return e.result, true
 }
 
+// Revoked says whether pod uid was revoked lately (RevokePod).
+func (a *Authenticator) Revoked(uid string) bool {
+	if uid == "" {
+		return false
+	}
+	a.revokeMu.Lock()
+	defer a.revokeMu.Unlock()
+	_, ok := a.revoked[uid]
+	return ok
+}
+
 // RevokePod forgets every accepted token bound to pod uid (the pod is
 // gone) and refuses any review of such a token still in flight. It returns
 // how many cached tokens it dropped.
