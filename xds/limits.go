@@ -7,8 +7,7 @@ import (
 	"sync"
 
 	discoverygrpc "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	cachetypes "github.com/envoyproxy/go-control-plane/pkg/cache/types"
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
@@ -51,6 +50,8 @@ type limitError struct {
 	limit  Limit
 	code   codes.Code
 	detail string
+	// counted: already counted and logged where it happened.
+	counted bool
 }
 
 func limitErrorf(l Limit, code codes.Code, format string, args ...any) *limitError {
@@ -61,16 +62,13 @@ func (e *limitError) Error() string { return "xds: " + string(e.limit) + ": " + 
 
 func (e *limitError) GRPCStatus() *status.Status { return status.New(e.code, e.Error()) }
 
-// servedTypes are the type URLs berth serves: those of its snapshots.
-var servedTypes = func() map[string]bool {
-	m := map[string]bool{}
-	for i := range cachetypes.UnknownType {
-		if typ, err := cachev3.GetResponseTypeURL(i); err == nil {
-			m[typ] = true
-		}
-	}
-	return m
-}()
+// servedTypes are the type URLs a berth proxy asks for: what translation
+// produces (go-control-plane's other snapshot types stay empty, and a
+// request for them is refused rather than given a watch).
+var servedTypes = map[string]bool{
+	resourcev3.ListenerType: true, resourcev3.RouteType: true, resourcev3.ClusterType: true,
+	resourcev3.EndpointType: true, resourcev3.SecretType: true,
+}
 
 // checkRequest refuses a request for a type berth does not serve or with
 // too many resource names. subscribed tracks a delta stream's

@@ -106,6 +106,9 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 		// Refusals the proxy caused count; the server's own endings
 		// (token expiry, revocation, Remove, Stop) do not.
 		var le *limitError
+		if errors.As(cause, &le) && le.counted {
+			return le.GRPCStatus().Err()
+		}
 		if r := auth.ReasonOf(cause); r == auth.ReasonNodeMismatch || r == auth.ReasonMissingNode || errors.As(cause, &le) {
 			return s.refuse(ctx, info.FullMethod, cause)
 		}
@@ -121,7 +124,7 @@ func (s *Server) open(ss grpc.ServerStream, res auth.Result, gw k8stypes.Namespa
 	ctx, cancel := context.WithCancelCause(ss.Context())
 	key := NodeCluster(gw)
 	st := &serverStream{
-		ServerStream: ss, srv: s, ctx: ctx, cancel: cancel, gw: gw, id: res.Identity, podUID: res.PodUID, key: key,
+		ServerStream: ss, srv: s, method: method, ctx: ctx, cancel: cancel, gw: gw, id: res.Identity, podUID: res.PodUID, key: key,
 		node: &corev3.Node{Id: key, Cluster: key},
 		log:  s.log.With(zap.Stringer("gateway", gw), zap.Stringer("identity", res.Identity), zap.String("pod", res.PodName)),
 	}
@@ -215,6 +218,7 @@ func (s *Server) close(st *serverStream) {
 type serverStream struct {
 	grpc.ServerStream
 	srv    *Server
+	method string
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	gw     k8stypes.NamespacedName
@@ -277,14 +281,22 @@ func (st *serverStream) SendMsg(m any) error {
 // refuses what a proxy never sends.
 func (st *serverStream) RecvMsg(m any) (err error) {
 	errc := make(chan error, 1)
-	go func() { errc <- st.ServerStream.RecvMsg(m) }()
+	go func() {
+		err := st.ServerStream.RecvMsg(m)
+		if status.Code(err) == codes.ResourceExhausted {
+			// gRPC has already answered the client and ended the call, so
+			// the refusal is counted here, not by the interceptor.
+			le := limitErrorf(LimitMessageSize, codes.ResourceExhausted, "%s", status.Convert(err).Message())
+			le.counted = true
+			st.srv.peers.refused(peerIP(peerAddr(st.ctx)))
+			_ = st.srv.refuseLimit(st.ctx, st.method, le)
+			st.end(le)
+			err = le
+		}
+		errc <- err
+	}()
 	select {
 	case err := <-errc:
-		if status.Code(err) == codes.ResourceExhausted {
-			le := limitErrorf(LimitMessageSize, codes.ResourceExhausted, "%s", status.Convert(err).Message())
-			st.end(le)
-			return le
-		}
 		if err != nil {
 			return err
 		}
