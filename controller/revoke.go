@@ -7,7 +7,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	toolscache "k8s.io/client-go/tools/cache"
 
 	"github.com/berth-gateway/berth/render"
 )
@@ -41,15 +40,6 @@ func (c *Controller) watchProxyPods() error {
 	if err != nil {
 		return fmt.Errorf("proxy pod informer: %w", err)
 	}
-	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		DeleteFunc: func(obj any) {
-			if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-				obj = d.Obj
-			}
-			if p, ok := obj.(*corev1.Pod); ok {
-				c.xds.RevokePod(string(p.UID))
-			}
-		},
-	})
+	_, err = inf.AddEventHandler(c.xds.PodDeletions())
 	return err
 }

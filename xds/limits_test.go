@@ -183,7 +183,6 @@ func TestPeerRefusalsAreThrottled(t *testing.T) {
 			t.Fatalf("forged %d: %v", i, err)
 		}
 	}
-	reviews := h.reviewer.calls.Load()
 	for i := range 5 {
 		c := start(t, h, xdstest.Options{Token: token(t, "more"+string(rune('a'+i)), "berth.dev/xds", time.Now().Add(time.Hour)), Node: node(gwA)})
 		if err := c.WaitEnd(ctxT(t)); status.Code(err) != codes.ResourceExhausted {
@@ -337,3 +336,37 @@ func TestStalledClientEndsAtTokenExpiry(t *testing.T) {
 }
 
 var _ cachetypes.Resource = (*secretv3.Secret)(nil)
+
+// (c, server side) A deleted pod's streams end at once and its cached token
+// opens no new stream; other pods are untouched.
+func TestRevokePodEndsItsStreams(t *testing.T) {
+	h := newHarness(t, nil)
+	h.publish(t, gwA, idA, fixA.Resources())
+	h.publish(t, gwB, idB, fixB.Resources())
+	tokA, tokB := h.reviewer.tokenFor(t, idA, time.Hour), h.reviewer.tokenFor(t, idB, time.Hour)
+	a := start(t, h, xdstest.Options{Token: tokA, Node: node(gwA)})
+	b := start(t, h, xdstest.Options{Token: tokB, Node: node(gwB)})
+	for _, c := range []*xdstest.Client{a, b} {
+		if err := c.Wait(ctxT(t), complete); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := h.srv.RevokePod(podUID(idA)); n != 1 {
+		t.Fatalf("RevokePod ended %d streams, want 1", n)
+	}
+	if err := a.WaitEnd(ctxT(t)); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("revoked pod's stream ended %v, want Unauthenticated", err)
+	}
+	if err := start(t, h, xdstest.Options{Token: tokA, Node: node(gwA)}).WaitEnd(ctxT(t)); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("revoked pod's token opened a stream: %v", err)
+	}
+	fix := fixB
+	fix.Domain = "still.served.example"
+	h.publish(t, gwB, idB, fix.Resources())
+	if err := b.Wait(ctxT(t), func(s xdstest.State) bool { return xdstest.Domains(s)["still.served.example"] }); err != nil {
+		t.Fatalf("another pod's stream after the revocation: %v", err)
+	}
+	if got := xdstest.Value(h.metrics.Revocations); got != 1 {
+		t.Fatalf("revocations %v, want 1", got)
+	}
+}

@@ -85,10 +85,13 @@ func (f *fakeReviewer) Review(ctx context.Context, tok string, aud []string) (*a
 		Authenticated: true, Audiences: aud,
 		User: authv1.UserInfo{
 			Username: "system:serviceaccount:" + id.Namespace + ":" + id.ServiceAccount,
-			Extra:    map[string]authv1.ExtraValue{auth.PodNameExtraKey: {"envoy-pod"}},
+			Extra:    map[string]authv1.ExtraValue{auth.PodNameExtraKey: {"envoy-pod"}, auth.PodUIDExtraKey: {podUID(id)}},
 		},
 	}, nil
 }
+
+// podUID is the pod every token of id is bound to (for the fake).
+func podUID(id xds.Identity) string { return "uid-" + id.ServiceAccount }
 
 // tokenFor registers a token for id valid for d.
 func (f *fakeReviewer) tokenFor(t testing.TB, id xds.Identity, d time.Duration) string {

@@ -14,7 +14,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 
 	"github.com/berth-gateway/berth/xds/auth"
 )
@@ -362,4 +364,19 @@ func truncate(s string, n int) string {
 // shortType is the last segment of a type URL, for metric labels.
 func shortType(typeURL string) string {
 	return typeURL[strings.LastIndex(typeURL, ".")+1:]
+}
+
+// PodDeletions is an informer event handler calling RevokePod for every
+// pod deleted; register it on an informer of berth's proxy pods.
+func (s *Server) PodDeletions() toolscache.ResourceEventHandler {
+	return toolscache.ResourceEventHandlerFuncs{
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if p, ok := obj.(metav1.Object); ok {
+				s.RevokePod(string(p.GetUID()))
+			}
+		},
+	}
 }
