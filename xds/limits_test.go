@@ -183,6 +183,7 @@ func TestPeerRefusalsAreThrottled(t *testing.T) {
 			t.Fatalf("forged %d: %v", i, err)
 		}
 	}
+	reviews := h.reviewer.calls.Load()
 	for i := range 5 {
 		c := start(t, h, xdstest.Options{Token: token(t, "more"+string(rune('a'+i)), "berth.dev/xds", time.Now().Add(time.Hour)), Node: node(gwA)})
 		if err := c.WaitEnd(ctxT(t)); status.Code(err) != codes.ResourceExhausted {
