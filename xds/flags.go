@@ -17,4 +17,5 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.MaxConnectionsPerPeer, "xds-max-connections-per-peer", o.MaxConnectionsPerPeer, "connections per client IP; more are closed at accept")
 	fs.IntVar(&o.MaxResourceNames, "xds-max-resource-names", o.MaxResourceNames, "resource names per request (and subscribed per type on a delta stream)")
 	fs.IntVar(&o.MaxResourceNameBytes, "xds-max-resource-name-bytes", o.MaxResourceNameBytes, "total bytes of resource names per request")
+	fs.IntVar(&o.MaxUnknownResourceNames, "xds-max-unknown-resource-names", o.MaxUnknownResourceNames, "resource names per request (per type on a delta stream) that the Gateway's snapshot does not hold")
 }

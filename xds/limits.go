@@ -3,10 +3,15 @@ package xds
 import (
 	"context"
 	"fmt"
+	"iter"
+	"maps"
 	"net"
+	"slices"
 	"sync"
 
 	discoverygrpc "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	cachetypes "github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
@@ -73,7 +78,7 @@ var servedTypes = map[string]bool{
 // checkRequest refuses a request for a type berth does not serve or with
 // too many resource names. subscribed tracks a delta stream's
 // subscriptions per type (nil for state-of-the-world).
-func (s *Server) checkRequest(m any, subscribed map[string]map[string]struct{}) error {
+func (s *Server) checkRequest(key string, m any, subscribed map[string]map[string]struct{}) error {
 	var typeURL string
 	var names []string
 	switch req := m.(type) {
@@ -102,6 +107,10 @@ func (s *Server) checkRequest(m any, subscribed map[string]map[string]struct{}) 
 	if size > s.opts.MaxResourceNameBytes {
 		return limitErrorf(LimitResourceNames, codes.ResourceExhausted, "%d bytes of resource names in one request, limit %d", size, s.opts.MaxResourceNameBytes)
 	}
+	known := s.knownNames(key, typeURL)
+	if err := s.checkUnknown(typeURL, slices.Values(names), known); err != nil {
+		return err
+	}
 	if req, ok := m.(*discoverygrpc.DeltaDiscoveryRequest); ok && subscribed != nil {
 		set := subscribed[typeURL]
 		if set == nil {
@@ -117,6 +126,50 @@ func (s *Server) checkRequest(m any, subscribed map[string]map[string]struct{}) 
 		if len(set) > s.opts.MaxResourceNames {
 			return limitErrorf(LimitResourceNames, codes.ResourceExhausted, "%d resource names subscribed to %s, limit %d", len(set), shortType(typeURL), s.opts.MaxResourceNames)
 		}
+		if err := s.checkUnknown(typeURL, maps.Keys(set), known); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxUnknownNameBytes bounds one resource name the Gateway's snapshot does
+// not hold (berth's names are far shorter).
+const maxUnknownNameBytes = 256
+
+// checkUnknown bounds the names a request (or a delta stream's
+// subscriptions) holds that the Gateway's current snapshot does not: a
+// proxy asks for names it learnt from the server, so only a few can be
+// unknown (a replica whose snapshot lags), and what go-control-plane keeps
+// per watch is then bounded by the tenant's own snapshot.
+func (s *Server) checkUnknown(typeURL string, names iter.Seq[string], known map[string]cachetypes.ResourceWithTTL) error {
+	unknown := 0
+	for n := range names {
+		if n == "*" {
+			continue
+		}
+		if _, ok := known[n]; ok {
+			continue
+		}
+		if len(n) > maxUnknownNameBytes {
+			return limitErrorf(LimitResourceNames, codes.ResourceExhausted, "a %s name of %d bytes that the Gateway does not have, limit %d", shortType(typeURL), len(n), maxUnknownNameBytes)
+		}
+		if unknown++; unknown > s.opts.MaxUnknownResourceNames {
+			return limitErrorf(LimitResourceNames, codes.ResourceExhausted, "more than %d %s names that the Gateway does not have", s.opts.MaxUnknownResourceNames, shortType(typeURL))
+		}
+	}
+	return nil
+}
+
+// knownNames are the resources of typeURL in the snapshot served as key
+// (read-only: a snapshot is never changed once set).
+func (s *Server) knownNames(key, typeURL string) map[string]cachetypes.ResourceWithTTL {
+	snap, err := s.cache.GetSnapshot(key)
+	if err != nil {
+		return nil
+	}
+	if cs, ok := snap.(*cachev3.Snapshot); ok {
+		return cs.GetResourcesAndTTL(typeURL)
 	}
 	return nil
 }

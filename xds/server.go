@@ -64,8 +64,13 @@ type Options struct {
 	// delta streams, the names subscribed per type.
 	MaxResourceNames int
 	// MaxResourceNameBytes bounds the total length of one request's
-	// resource names (so what go-control-plane keeps per watch).
+	// resource names.
 	MaxResourceNameBytes int
+	// MaxUnknownResourceNames bounds the names of a request (or of a delta
+	// stream's subscriptions, per type) that the Gateway's snapshot does not
+	// hold, each at most 256 bytes: what go-control-plane keeps per watch
+	// is then bounded by the tenant's own configuration.
+	MaxUnknownResourceNames int
 	// RefusalsPerPeer and RefusalBurst rate-limit refusals per client IP:
 	// past them, the peer's streams are refused (ResourceExhausted) before
 	// any authentication work unless their token is cached as accepted.
@@ -104,26 +109,27 @@ const DefaultAddress = ":18000"
 // DefaultOptions returns the options berth runs with.
 func DefaultOptions() Options {
 	return Options{
-		Address:               DefaultAddress,
-		Auth:                  auth.DefaultOptions(),
-		MaxConcurrentStreams:  4,
-		MaxStreamsPerIdentity: 32,
-		MaxConnections:        1024,
-		MaxConnectionsPerPeer: 16,
-		MaxConnectionAge:      time.Hour,
-		MaxConnectionAgeGrace: 5 * time.Minute,
-		MaxResourceNames:      2048,
-		MaxResourceNameBytes:  64 << 10,
-		RefusalsPerPeer:       2,
-		RefusalBurst:          20,
-		KeepaliveTime:         30 * time.Second,
-		KeepaliveTimeout:      10 * time.Second,
-		KeepaliveMinTime:      10 * time.Second,
-		MaxConnectionIdle:     30 * time.Second,
-		ConnectionTimeout:     5 * time.Second,
-		MaxRecvMsgSize:        1 << 20,
-		MaxHeaderListSize:     64 << 10,
-		ShutdownGrace:         5 * time.Second,
+		Address:                 DefaultAddress,
+		Auth:                    auth.DefaultOptions(),
+		MaxConcurrentStreams:    4,
+		MaxStreamsPerIdentity:   32,
+		MaxConnections:          1024,
+		MaxConnectionsPerPeer:   16,
+		MaxConnectionAge:        time.Hour,
+		MaxConnectionAgeGrace:   5 * time.Minute,
+		MaxResourceNames:        10000,
+		MaxResourceNameBytes:    1 << 20,
+		MaxUnknownResourceNames: 32,
+		RefusalsPerPeer:         2,
+		RefusalBurst:            20,
+		KeepaliveTime:           30 * time.Second,
+		KeepaliveTimeout:        10 * time.Second,
+		KeepaliveMinTime:        10 * time.Second,
+		MaxConnectionIdle:       30 * time.Second,
+		ConnectionTimeout:       5 * time.Second,
+		MaxRecvMsgSize:          1 << 20,
+		MaxHeaderListSize:       64 << 10,
+		ShutdownGrace:           5 * time.Second,
 	}
 }
 
@@ -201,6 +207,7 @@ func New(reviewer auth.TokenReviewer, certs CertificateSource, opts Options) (*S
 		{&opts.MaxStreamsPerIdentity, d.MaxStreamsPerIdentity}, {&opts.MaxConnections, d.MaxConnections},
 		{&opts.MaxConnectionsPerPeer, d.MaxConnectionsPerPeer}, {&opts.MaxResourceNames, d.MaxResourceNames},
 		{&opts.MaxResourceNameBytes, d.MaxResourceNameBytes}, {&opts.RefusalBurst, d.RefusalBurst},
+		{&opts.MaxUnknownResourceNames, d.MaxUnknownResourceNames},
 	} {
 		if *f.v <= 0 {
 			*f.v = f.def

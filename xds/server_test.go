@@ -90,6 +90,16 @@ func (f *fakeReviewer) Review(ctx context.Context, tok string, aud []string) (*a
 	}, nil
 }
 
+// add makes the fake authenticate tok as id.
+func (f *fakeReviewer) add(tok string, id xds.Identity) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ids == nil {
+		f.ids = map[string]xds.Identity{}
+	}
+	f.ids[tok] = id
+}
+
 // podUID is the pod every token of id is bound to (for the fake).
 func podUID(id xds.Identity) string { return "uid-" + id.ServiceAccount }
 

@@ -331,7 +331,7 @@ func (st *serverStream) RecvMsg(m any) (err error) {
 		return err
 	}
 	*node = st.node
-	if err := st.srv.checkRequest(m, st.subscribed); err != nil {
+	if err := st.srv.checkRequest(st.key, m, st.subscribed); err != nil {
 		st.end(err)
 		return err
 	}
