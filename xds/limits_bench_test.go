@@ -185,11 +185,21 @@ func (k *issuerKey) sign(b testing.TB, key *ecdsa.PrivateKey, sub string) string
 // proxies, each with a fresh genuine token (so a TokenReview each), connect
 // every 100 ms; it reports their time to configuration (p50, p99, max) and
 // the TokenReviews per forged attempt.
+// With peer-throttling=off every forged attempt is verified (and refused)
+// locally: the cost of the signature check alone.
 func BenchmarkForgedFlood(b *testing.B) {
+	b.Run("peer-throttling=on", func(b *testing.B) { forgedFlood(b, true) })
+	b.Run("peer-throttling=off", func(b *testing.B) { forgedFlood(b, false) })
+}
+
+func forgedFlood(b *testing.B, throttle bool) {
 	for range b.N {
 		ik := newIssuerKey(b)
 		h := newHarness(b, func(o *xds.Options) {
 			withDefaultLimits(o)
+			if !throttle {
+				o.RefusalBurst = 1 << 30
+			}
 			o.Auth.Verifier = auth.NewIssuerVerifier(ik.fetch, auth.IssuerVerifierOptions{})
 		})
 		h.publish(b, gwA, idA, fixA.Resources())
