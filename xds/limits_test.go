@@ -2,6 +2,7 @@ package xds_test
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"strings"
 	"sync"
@@ -369,5 +370,54 @@ func TestRevokePodEndsItsStreams(t *testing.T) {
 	}
 	if got := xdstest.Value(h.metrics.Revocations); got != 1 {
 		t.Fatalf("revocations %v, want 1", got)
+	}
+}
+
+// (d) Many idle TLS connections are capped: past MaxConnections no
+// handshake completes until some close, and those that never open a stream
+// are reaped after MaxConnectionIdle; a proxy then connects.
+func TestIdleConnectionsAreCapped(t *testing.T) {
+	const max, n = 40, 200
+	h := newHarness(t, func(o *xds.Options) {
+		o.MaxConnections, o.MaxConnectionsPerPeer = max, n
+		o.MaxConnectionIdle = 2 * time.Second
+	})
+	h.publish(t, gwA, idA, fixA.Resources())
+	// The harness's own client holds no connection until it is used.
+	cfg := xdstestTLSConfig(t, h)
+	var mu sync.Mutex
+	var done []net.Conn
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 2, byte(1+i%200))}}
+			raw, err := d.Dial("tcp", h.addr)
+			if err != nil {
+				return
+			}
+			_ = raw.SetDeadline(time.Now().Add(1500 * time.Millisecond))
+			c := tls.Client(raw, cfg)
+			if c.Handshake() != nil {
+				raw.Close()
+				return
+			}
+			mu.Lock()
+			done = append(done, c)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(done) > max {
+		t.Fatalf("%d of %d idle connections completed the TLS handshake, cap %d", len(done), n, max)
+	}
+	if len(done) < max/2 {
+		t.Fatalf("only %d handshakes completed under a cap of %d", len(done), max)
+	}
+	// The idle ones are reaped; the proxy gets in.
+	if err := start(t, h, xdstest.Options{Token: h.reviewer.tokenFor(t, idA, time.Hour), Node: node(gwA)}).Wait(ctxT(t), complete); err != nil {
+		t.Fatalf("a proxy after the idle flood: %v", err)
+	}
+	for _, c := range done {
+		c.Close()
 	}
 }
