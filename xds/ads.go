@@ -41,9 +41,7 @@ func (c callbacks) OnStreamOpen(_ context.Context, id int64, _ string) error {
 }
 func (c callbacks) OnStreamClosed(id int64, _ *corev3.Node) { c.s.streamClosed(streamID{false, id}) }
 func (c callbacks) OnStreamRequest(_ int64, req *discoverygrpc.DiscoveryRequest) error {
-	if requestHook != nil {
-		requestHook(req)
-	}
+	runRequestHook(req)
 	return nil
 }
 func (c callbacks) OnStreamResponse(_ context.Context, id int64, req *discoverygrpc.DiscoveryRequest, resp *discoverygrpc.DiscoveryResponse) {
@@ -57,9 +55,7 @@ func (c callbacks) OnDeltaStreamClosed(id int64, _ *corev3.Node) {
 	c.s.streamClosed(streamID{true, id})
 }
 func (c callbacks) OnStreamDeltaRequest(_ int64, req *discoverygrpc.DeltaDiscoveryRequest) error {
-	if requestHook != nil {
-		requestHook(req)
-	}
+	runRequestHook(req)
 	return nil
 }
 func (c callbacks) OnStreamDeltaResponse(id int64, req *discoverygrpc.DeltaDiscoveryRequest, resp *discoverygrpc.DeltaDiscoveryResponse) {

@@ -4,15 +4,15 @@ import "context"
 
 // SetRequestHook makes f run for every request in go-control-plane's
 // handler goroutine (tests inject panics with it); the returned func
-// removes it. Set it before streams open.
+// removes it.
 func SetRequestHook(f func(req any)) (restore func()) {
-	requestHook = f
-	return func() { requestHook = nil }
+	requestHook.Store(&f)
+	return func() { requestHook.Store(nil) }
 }
 
 // SetSendHook makes f run before every response is sent (tests hold a send
 // back with it); the returned func removes it.
 func SetSendHook(f func(ctx context.Context)) (restore func()) {
-	sendHook = f
-	return func() { sendHook = nil }
+	sendHook.Store(&f)
+	return func() { sendHook.Store(nil) }
 }

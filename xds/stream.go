@@ -262,9 +262,7 @@ func (st *serverStream) cause() error {
 // does not read (flow control) is abandoned when the stream ends, so a
 // stalled client cannot keep a stream past its token's expiry.
 func (st *serverStream) SendMsg(m any) error {
-	if sendHook != nil {
-		sendHook(st.ctx)
-	}
+	runSendHook(st.ctx)
 	if err := st.cause(); err != nil {
 		return err
 	}
