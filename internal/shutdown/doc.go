@@ -20,7 +20,9 @@
 // hook starts (containers are stopped in parallel), so Serve keeps serving
 // after its context ends: it finishes a drain in progress, or waits a short,
 // bounded while for a preStop call that has not arrived yet; a preStop call
-// that arrives first waits for the SIGTERM the same bounded while.
+// that arrives first waits for the SIGTERM the same bounded while. (So the
+// shutdown manager must stay a regular container, as render makes it: a
+// native sidecar would get its SIGTERM only after Envoy had stopped.)
 //
 // An unreachable admin API (Envoy already gone) ends the drain after a few
 // failed calls, each with its own timeout; nothing here waits unboundedly.
