@@ -110,6 +110,11 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	cacheOpts := cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		SyncPeriod:       &opts.ResyncPeriod,
+		// Pods: berth's own proxies only, and only what revocation needs.
+		ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: {
+			Label:     proxyPodSelector,
+			Transform: stripPod,
+		}},
 	}
 	if len(opts.WatchNamespaces) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
@@ -153,6 +158,12 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	if xopts.Metrics == nil {
 		xopts.Metrics = sharedXDSMetrics()
 	}
+	if xopts.Auth.Verifier == nil {
+		// Forged tokens are refused against the issuer's keys, without a
+		// TokenReview.
+		xopts.Auth.Verifier = auth.NewIssuerVerifier(auth.NewKubernetesFetcher(cs.Discovery().RESTClient()),
+			auth.IssuerVerifierOptions{Metrics: xopts.Metrics.Auth})
+	}
 	if c.xds, err = xds.New(auth.NewKubernetesReviewer(cs.AuthenticationV1()), c.certs, xopts); err != nil {
 		return nil, fmt.Errorf("xds server: %w", err)
 	}
@@ -191,6 +202,9 @@ func (c *Controller) setup() error {
 		}
 	}
 	if err := mgr.Add(manager.RunnableFunc(c.sweepLoop)); err != nil {
+		return err
+	}
+	if err := c.watchProxyPods(); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {

@@ -283,6 +283,11 @@ func TestOptionsValidate(t *testing.T) {
 	if _, err := Render(Input{GatewayClass: testClass(nil), Gateway: testGateway(nil)}, bad); err == nil {
 		t.Error("Render accepted invalid options")
 	}
+	long := DefaultOptions()
+	long.TokenExpirationSeconds = MaxTokenExpirationSeconds + 1
+	if err := long.Validate(); err == nil || !strings.Contains(err.Error(), "above berth's maximum") {
+		t.Errorf("a token lifetime over the cap: %v", err)
+	}
 }
 
 func TestEnvoyImage(t *testing.T) {

@@ -56,19 +56,35 @@ func TestShutdownManagerCommandDrainsAndExits(t *testing.T) {
 	go func() { exited <- cmd.ExecuteContext(ctx) }()
 
 	shutdownTestWaitHealthy(t, "http://"+addr+"/healthz")
-	resp, err := http.Get("http://" + addr + render.ShutdownReadyPath)
-	if err != nil {
-		t.Fatal(err)
+	// The pod terminates: the kubelet calls the hook and signals the
+	// shutdown manager in parallel; the drain needs both.
+	type answer struct {
+		code int
+		body string
+		err  error
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(body), "Drained") {
-		t.Fatalf("preStop answered %d %q", resp.StatusCode, body)
+	answered := make(chan answer, 1)
+	go func() {
+		resp, err := http.Get("http://" + addr + render.ShutdownReadyPath)
+		if err != nil {
+			answered <- answer{err: err}
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		answered <- answer{code: resp.StatusCode, body: string(body)}
+	}()
+	sigterm()
+	a := <-answered
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	if a.code != http.StatusOK || !strings.HasPrefix(a.body, "Drained") {
+		t.Fatalf("preStop answered %d %q", a.code, a.body)
 	}
 	if hc.Load() != 1 || stats.Load() != 3 {
 		t.Errorf("healthcheck/fail %d calls, stats %d reads; want 1 and 3", hc.Load(), stats.Load())
 	}
-	sigterm()
 	select {
 	case err := <-exited:
 		if err != nil {

@@ -46,6 +46,7 @@ const serverName = "berth-xds.berth-system.svc"
 // and its certificates in a third namespace.
 type world struct {
 	env        *testenv.Env
+	berthNS    string // where the reviewing ServiceAccount "berth" lives
 	nsA, nsB   string
 	gwA, gwB   k8stypes.NamespacedName
 	idA, idB   xds.Identity
@@ -101,6 +102,7 @@ func newWorld(t *testing.T, mutate func(*xds.Options)) *world {
 	env := testenv.Get(t)
 	w := &world{env: env, nsA: env.Namespace(t), nsB: env.Namespace(t)}
 	berthNS := env.Namespace(t)
+	w.berthNS = berthNS
 	w.gwA = k8stypes.NamespacedName{Namespace: w.nsA, Name: "gateway-a"}
 	w.gwB = k8stypes.NamespacedName{Namespace: w.nsB, Name: "gateway-b"}
 	w.idA = xds.Identity{Namespace: w.nsA, ServiceAccount: "envoy-gateway-a"}
