@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	cachetypes "github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -17,7 +18,8 @@ import (
 	"github.com/berth-gateway/berth/xds/translate"
 )
 
-// reconcileXDS translates one Gateway and publishes its snapshot. It runs on
+// reconcileXDS translates one Gateway and publishes its snapshot (only a
+// valid one: see publishTranslation). It runs on
 // every replica (proxies may connect to any), writes nothing to the API, and
 // tells the leader-only status reconcilers what changed.
 func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -38,23 +40,10 @@ func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	t := &gatewayTranslation{translated: translated{Generation: gw.Generation}}
 	res, err := translate.NewIndex(in, c.opts.Translate).TranslateGateway(key)
-	if err != nil {
-		t.Err = fmt.Errorf("translate: %w", err)
-	} else {
-		t.Listeners = res.Listeners
-		t.deps = depsOf(res.Dependencies)
-		t.Routes = map[routeKey][]routeFact{}
-		for _, r := range res.Routes {
-			k := routeKey{r.Kind, r.Route}
-			t.Routes[k] = append(t.Routes[k], routeFact{ParentRef: r.ParentRef, RouteGeneration: routeGens[k], Conditions: r.Conditions})
-		}
-		id := xds.Identity{Namespace: gw.Namespace, ServiceAccount: render.ServiceAccountName(gw.Namespace, gw.Name)}
-		if t.Version, err = c.xds.Publish(key, id, res.Resources); err != nil {
-			t.Err = fmt.Errorf("publish: %w", err)
-			c.log.Error(err, "publishing xDS snapshot", "gateway", key.String())
-		}
+	t := publishTranslation(c.xds, &gw, res, err, routeGens)
+	if t.Err != nil {
+		c.log.Error(t.Err, "translating or publishing xDS snapshot", "gateway", key.String())
 	}
 	routes, changed := c.store.put(key, t)
 	if changed {
@@ -62,6 +51,41 @@ func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.R
 	}
 	c.enqueueRoutes(routes)
 	return ctrl.Result{}, nil
+}
+
+// publisher publishes a Gateway's snapshot (*xds.Server).
+type publisher interface {
+	Publish(gw k8stypes.NamespacedName, id xds.Identity, resources map[string][]cachetypes.Resource) (string, error)
+}
+
+var _ publisher = (*xds.Server)(nil)
+
+// publishTranslation publishes the snapshot of gw's translation res (or
+// records the translation error err) and returns what the status
+// reconcilers learn: the listener and route facts, and the published
+// version or why nothing was published. The publisher validates the
+// snapshot (translate.Validate, as `berth translate` does) and keeps the
+// previous one served when it is invalid: Err then names the resource and
+// the validation error, and the Gateway is not Programmed (Invalid).
+func publishTranslation(pub publisher, gw *gwv1.Gateway, res *translate.Result, err error, routeGens map[routeKey]int64) *gatewayTranslation {
+	t := &gatewayTranslation{translated: translated{Generation: gw.Generation}}
+	if err != nil {
+		t.Err = fmt.Errorf("translate: %w", err)
+		return t
+	}
+	t.Listeners = res.Listeners
+	t.deps = depsOf(res.Dependencies)
+	t.Routes = map[routeKey][]routeFact{}
+	for _, r := range res.Routes {
+		k := routeKey{r.Kind, r.Route}
+		t.Routes[k] = append(t.Routes[k], routeFact{ParentRef: r.ParentRef, RouteGeneration: routeGens[k], Conditions: r.Conditions})
+	}
+	key := k8stypes.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
+	id := xds.Identity{Namespace: gw.Namespace, ServiceAccount: render.ServiceAccountName(gw.Namespace, gw.Name)}
+	if t.Version, err = pub.Publish(key, id, res.Resources); err != nil {
+		t.Err = fmt.Errorf("publish: %w", err)
+	}
+	return t
 }
 
 // enqueueRoutes wakes the status reconciler of each route's kind.

@@ -55,8 +55,17 @@
 //
 // # Versions
 //
-// Each resource type's version is a hash of its content, and Publish with
+// Each resource type's version is a hash of its content
+// (translate.ResourceVersions, the one version hash: Publish returns the
+// version `berth translate` prints for the same resources), and Publish with
 // unchanged content is a no-op, so a controller may publish on every
 // reconcile and proxies see a push only when something changed. Every
 // replica computes the same versions for the same content.
+//
+// # Validation
+//
+// Publish serves only what translate.Validate accepts, the validation
+// `berth translate` applies: an invalid snapshot is refused with an error
+// naming each bad resource, and the Gateway's previous snapshot stays
+// served.
 package xds

@@ -24,10 +24,12 @@ func gatewayOfKey(key string) k8stypes.NamespacedName {
 
 // Publish makes resources (keyed by type URL, as cachev3.NewSnapshot takes
 // them) the snapshot of Gateway gw, served to streams authenticated as id,
-// and returns its version. The snapshot is validated first (known types,
-// named unique resources of the right type, every referenced route,
-// endpoint and ADS secret present); an invalid one returns an error and
-// leaves what was published before in place. Unchanged content is a no-op
+// and returns its version (translate.Version of resources, the version
+// `berth translate` prints). The snapshot is validated first with
+// translate.Validate, the checks `berth translate` applies: only what would
+// pass there is served. An invalid one returns an error wrapping
+// translate.ErrInvalidResources that names each bad resource, and leaves what
+// was published before in place. Unchanged content is a no-op
 // returning the same version. id must be in gw's namespace and may serve
 // only one Gateway; republishing gw under another id ends the streams of the
 // old one.
@@ -40,7 +42,16 @@ func (s *Server) Publish(gw k8stypes.NamespacedName, id Identity, resources map[
 	case id.Namespace != gw.Namespace:
 		return "", fmt.Errorf("publish xds snapshot for Gateway %s: identity %s is not in the Gateway's namespace", gw, id)
 	}
-	b, err := buildSnapshot(resources)
+	// Content already served for gw passed validation: only what changed
+	// is checked resource by resource (a racing Publish may replace prev,
+	// but whatever gw holds was validated).
+	var served map[string]string
+	s.mu.RLock()
+	if prev := s.gateways[gw]; prev != nil {
+		served = prev.typeVersions
+	}
+	s.mu.RUnlock()
+	b, err := buildSnapshot(resources, served)
 	if err != nil {
 		s.metrics.Publishes.WithLabelValues(publishInvalid).Inc()
 		return "", fmt.Errorf("publish xds snapshot for Gateway %s: %w", gw, err)

@@ -33,9 +33,13 @@ func TestServesTranslatorOutput(t *testing.T) {
 			id := xds.Identity{Namespace: gw.Namespace, ServiceAccount: "envoy-" + filepath.Base(f) + "-" + gw.Name}
 			// A fresh Gateway key per file: golden files reuse names.
 			gw.Name = filepath.Base(f) + "." + gw.Name
-			if _, err := h.srv.Publish(gw, id, res.Resources); err != nil {
+			v, err := h.srv.Publish(gw, id, res.Resources)
+			if err != nil {
 				t.Errorf("%s: Gateway %s: %v", f, res.Gateway, err)
 				continue
+			}
+			if v != res.Version {
+				t.Errorf("%s: Gateway %s: served version %s, translated version %s", f, res.Gateway, v, res.Version)
 			}
 			c := start(t, h, xdstest.Options{Token: h.reviewer.tokenFor(t, id, time.Hour), Node: node(gw), Delta: served%2 == 1})
 			if err := c.Wait(ctxT(t), func(s xdstest.State) bool { return len(s.Versions) == len(xdstest.AllTypes) }); err != nil {

@@ -9,13 +9,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
-	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	corev1 "k8s.io/api/core/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/xds/translate/model"
 )
 
 // compiledRoute is a route checked and converted once per Gateway; the
@@ -35,39 +33,36 @@ type compiledRoute struct {
 type compiledRule struct {
 	index       int
 	matches     []compiledMatch
-	reqHeaders  headerMods
-	respHeaders headerMods
+	reqHeaders  *model.HeaderModifier
+	respHeaders *model.HeaderModifier
 	redirect    *gwv1.HTTPRequestRedirectFilter
 	rewrite     *gwv1.HTTPURLRewriteFilter
 	mirrors     []mirror
 	backends    []backend // resolved, weight > 0
+	// forward is the rule's model.Forward without a path rewrite and with
+	// the backends' clusters (nil for a redirect or without backends);
+	// forwardOf completes it per match.
+	forward *model.Forward
 	// invalidWeight is the weight of backendRefs that did not resolve:
 	// that share of requests must get a 500.
 	invalidWeight uint32
 	timeout       *time.Duration
 	perTryTimeout *time.Duration
-	retry         *retry
+	retry         *model.Retry
 	// grpc: a GRPCRoute rule; its calls may stream for long, so Envoy's
 	// default 15 s route timeout is off and the client's grpc-timeout
 	// header bounds the call instead.
 	grpc bool
 }
 
-// retry is a rule's retry policy.
-type retry struct {
-	codes    []uint32
-	attempts uint32
-	backoff  *time.Duration
-}
-
 // compiledMatch is one match of a rule with its precedence.
 type compiledMatch struct {
 	index int
-	match *routev3.RouteMatch
-	// pathType and prefix describe the path match for prefix rewrites.
-	pathType gwv1.PathMatchType
-	prefix   string // PathPrefix value without trailing slashes ("" for "/")
-	key      precedence
+	match model.Match
+	key   precedence
+	// forward is the rule's forward with this match's path rewrite, built
+	// once (see forwardOf).
+	forward *model.Forward
 }
 
 // precedence orders matches as the Gateway API requires (see less).
@@ -79,26 +74,21 @@ type precedence struct {
 	queries   int
 }
 
-type headerMods struct {
-	add    []*corev3.HeaderValueOption
-	remove []string
-}
-
 type backend struct {
 	service *corev1.Service
-	port    corev1.ServicePort
+	port    *corev1.ServicePort // in service.Spec.Ports
 	cluster string
 	// http2: the backend is referenced by a GRPCRoute, so it speaks
 	// HTTP/2 (gRPC needs it end to end).
 	http2       bool
 	weight      uint32
-	reqHeaders  headerMods
-	respHeaders headerMods
+	reqHeaders  *model.HeaderModifier
+	respHeaders *model.HeaderModifier
 }
 
 type mirror struct {
 	backend  backend
-	fraction *typev3.FractionalPercent
+	fraction *model.Fraction
 }
 
 // compile checks and converts r, once per Gateway. A GRPCRoute's rules are
@@ -192,6 +182,7 @@ func (t *gatewayTranslator) compileRule(cr *compiledRoute, index int, in *gwv1.H
 		return rule, nil // backendRefs are not used by a redirect
 	}
 	var total uint64
+	rule.backends = make([]backend, 0, len(in.BackendRefs))
 	for k, ref := range in.BackendRefs {
 		weight := uint32(1)
 		if ref.Weight != nil {
@@ -234,28 +225,28 @@ func (t *gatewayTranslator) compileRule(cr *compiledRoute, index int, in *gwv1.H
 // (the spec leaves it to the implementation; Envoy's own default is 1).
 const defaultRetryAttempts = 1
 
-func compileRetry(r *gwv1.HTTPRouteRetry) (*retry, error) {
-	out := &retry{attempts: defaultRetryAttempts}
+func compileRetry(r *gwv1.HTTPRouteRetry) (*model.Retry, error) {
+	out := &model.Retry{Attempts: defaultRetryAttempts}
 	for _, c := range r.Codes {
 		if c < 400 || c > 599 {
 			return nil, fmt.Errorf("retry code %d is not in 400-599", c)
 		}
-		if !slices.Contains(out.codes, uint32(c)) {
-			out.codes = append(out.codes, uint32(c))
+		if !slices.Contains(out.Codes, uint32(c)) {
+			out.Codes = append(out.Codes, uint32(c))
 		}
 	}
 	if r.Attempts != nil {
 		if *r.Attempts < 1 || *r.Attempts > 100 {
 			return nil, fmt.Errorf("retry attempts %d is not in 1-100", *r.Attempts)
 		}
-		out.attempts = uint32(*r.Attempts)
+		out.Attempts = uint32(*r.Attempts)
 	}
 	backoff, err := parseDuration("retry.backoff", r.Backoff)
 	if err != nil {
 		return nil, err
 	}
 	if backoff != nil && *backoff > 0 {
-		out.backoff = backoff
+		out.Backoff = backoff
 	}
 	return out, nil
 }
@@ -283,7 +274,7 @@ func checkPrefixModifier(rule *compiledRule) error {
 			return fmt.Errorf("path modifier: replacePrefixMatch must be a path starting with /")
 		}
 		for _, m := range rule.matches {
-			if m.pathType != gwv1.PathMatchPathPrefix {
+			if m.match.PathType != model.PathPrefix {
 				return fmt.Errorf("path modifier ReplacePrefixMatch needs PathPrefix matches")
 			}
 		}
@@ -329,10 +320,8 @@ func (t *gatewayTranslator) compileFilter(cr *compiledRoute, rule *compiledRule,
 		if rd.Port != nil && (*rd.Port < 1 || *rd.Port > 65535) {
 			return fmt.Errorf("redirect port %d is not valid", *rd.Port)
 		}
-		if rd.StatusCode != nil {
-			if _, ok := redirectCodes[*rd.StatusCode]; !ok {
-				return fmt.Errorf("redirect status code %d is not supported", *rd.StatusCode)
-			}
+		if rd.StatusCode != nil && !slices.Contains(redirectStatusCodes, *rd.StatusCode) {
+			return fmt.Errorf("redirect status code %d is not supported", *rd.StatusCode)
 		}
 		rule.redirect = rd
 	case gwv1.HTTPRouteFilterURLRewrite:
@@ -363,15 +352,17 @@ func (t *gatewayTranslator) compileFilter(cr *compiledRoute, rule *compiledRule,
 	return nil
 }
 
-var redirectCodes = map[int]routev3.RedirectAction_RedirectResponseCode{
-	301: routev3.RedirectAction_MOVED_PERMANENTLY,
-	302: routev3.RedirectAction_FOUND,
-	303: routev3.RedirectAction_SEE_OTHER,
-	307: routev3.RedirectAction_TEMPORARY_REDIRECT,
-	308: routev3.RedirectAction_PERMANENT_REDIRECT,
-}
+// redirectStatusCodes are the redirect codes the spec allows (and Envoy
+// supports); the default is 302.
+var redirectStatusCodes = []int{301, 302, 303, 307, 308}
 
-func mirrorFraction(m *gwv1.HTTPRequestMirrorFilter) (*typev3.FractionalPercent, error) {
+// Fraction denominators of a mirror.
+const (
+	hundred = 100
+	million = 1000000
+)
+
+func mirrorFraction(m *gwv1.HTTPRequestMirrorFilter) (*model.Fraction, error) {
 	switch {
 	case m.Percent != nil && m.Fraction != nil:
 		return nil, fmt.Errorf("RequestMirror: percent and fraction are exclusive")
@@ -379,7 +370,7 @@ func mirrorFraction(m *gwv1.HTTPRequestMirrorFilter) (*typev3.FractionalPercent,
 		if *m.Percent < 0 || *m.Percent > 100 {
 			return nil, fmt.Errorf("RequestMirror: percent %d is out of range 0-100", *m.Percent)
 		}
-		return &typev3.FractionalPercent{Numerator: uint32(*m.Percent), Denominator: typev3.FractionalPercent_HUNDRED}, nil
+		return &model.Fraction{Numerator: uint32(*m.Percent), Denominator: hundred}, nil
 	case m.Fraction != nil:
 		den := int64(100)
 		if m.Fraction.Denominator != nil {
@@ -389,7 +380,7 @@ func mirrorFraction(m *gwv1.HTTPRequestMirrorFilter) (*typev3.FractionalPercent,
 		if den < 1 || num < 0 || num > den {
 			return nil, fmt.Errorf("RequestMirror: fraction %d/%d is not valid", num, den)
 		}
-		return &typev3.FractionalPercent{Numerator: uint32(num * 1000000 / den), Denominator: typev3.FractionalPercent_MILLION}, nil
+		return &model.Fraction{Numerator: uint32(num * million / den), Denominator: million}, nil
 	}
 	return nil, nil
 }
@@ -428,7 +419,8 @@ func (t *gatewayTranslator) resolveBackend(cr *compiledRoute, ref gwv1.BackendOb
 		cr.resolvedRefs.fail(string(gwv1.RouteReasonBackendNotFound), "backendRef Service %s: port is required", key)
 		return backend{}, false
 	}
-	for _, p := range svc.Spec.Ports {
+	for i := range svc.Spec.Ports {
+		p := &svc.Spec.Ports[i]
 		if p.Port == int32(*ref.Port) && (p.Protocol == "" || p.Protocol == corev1.ProtocolTCP) {
 			return backend{service: svc, port: p, cluster: ServiceClusterName(ns, svc.Name, p.Port), http2: cr.route.kind == KindGRPCRoute}, true
 		}
@@ -438,7 +430,7 @@ func (t *gatewayTranslator) resolveBackend(cr *compiledRoute, ref gwv1.BackendOb
 }
 
 func compileMatch(m gwv1.HTTPRouteMatch) (compiledMatch, error) {
-	cm := compiledMatch{match: &routev3.RouteMatch{}}
+	var cm compiledMatch
 	pathType, value := gwv1.PathMatchPathPrefix, "/"
 	if m.Path != nil {
 		if m.Path.Type != nil {
@@ -448,95 +440,84 @@ func compileMatch(m gwv1.HTTPRouteMatch) (compiledMatch, error) {
 			value = *m.Path.Value
 		}
 	}
-	cm.pathType = pathType
 	switch pathType {
 	case gwv1.PathMatchExact:
 		if !validPath(value) {
 			return cm, fmt.Errorf("path %q is not a valid absolute path", value)
 		}
-		cm.match.PathSpecifier = &routev3.RouteMatch_Path{Path: value}
+		cm.match.PathType, cm.match.Path = model.PathExact, value
 		cm.key = precedence{pathRank: 0, pathLen: len(value)}
 	case gwv1.PathMatchPathPrefix:
 		if !validPath(value) {
 			return cm, fmt.Errorf("path prefix %q is not a valid absolute path", value)
 		}
-		cm.prefix = strings.TrimRight(value, "/")
-		if cm.prefix == "" {
-			cm.match.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/"}
-		} else {
-			// Gateway API prefixes match whole path elements: /foo matches
-			// /foo and /foo/bar, never /foobar.
-			cm.match.PathSpecifier = &routev3.RouteMatch_PathSeparatedPrefix{PathSeparatedPrefix: cm.prefix}
-		}
-		cm.key = precedence{pathRank: 2, pathLen: len(cm.prefix) + 1}
+		// Gateway API prefixes match whole path elements: /foo matches
+		// /foo and /foo/bar, never /foobar.
+		cm.match.PathType, cm.match.Path = model.PathPrefix, strings.TrimRight(value, "/")
+		cm.key = precedence{pathRank: 2, pathLen: len(cm.match.Path) + 1}
 	case gwv1.PathMatchRegularExpression:
 		if err := checkRegex(value); err != nil {
 			return cm, fmt.Errorf("path regex: %w", err)
 		}
-		cm.match.PathSpecifier = &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: value}}
+		cm.match.PathType, cm.match.Path = model.PathRegex, value
 		cm.key = precedence{pathRank: 1, pathLen: len(value)}
 	default:
 		return cm, fmt.Errorf("path match type %q is not supported", pathType)
 	}
-	var seen []string
 	for _, h := range m.Headers {
 		name := strings.ToLower(string(h.Name))
 		if !validToken(name) {
 			return cm, fmt.Errorf("header name %q is not valid", h.Name)
 		}
-		if slices.Contains(seen, name) { // the spec: only the first match of a name counts
-			continue
+		if slices.ContainsFunc(cm.match.Headers, func(s model.StringMatch) bool { return s.Name == name }) {
+			continue // the spec: only the first match of a name counts
 		}
-		seen = append(seen, name)
-		sm, err := stringMatch(h.Type == nil || *h.Type == gwv1.HeaderMatchExact, h.Type != nil && *h.Type == gwv1.HeaderMatchRegularExpression, h.Value)
+		sm, err := stringMatch(name, h.Type == nil || *h.Type == gwv1.HeaderMatchExact, h.Type != nil && *h.Type == gwv1.HeaderMatchRegularExpression, h.Value)
 		if err != nil {
 			return cm, fmt.Errorf("header %s: %w", h.Name, err)
 		}
-		cm.match.Headers = append(cm.match.Headers, &routev3.HeaderMatcher{Name: name, HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: sm}})
+		cm.match.Headers = append(cm.match.Headers, sm)
 	}
-	cm.key.headers = len(seen)
-	var seenQ []string
+	cm.key.headers = len(cm.match.Headers)
 	for _, q := range m.QueryParams {
 		name := string(q.Name)
 		if !validToken(name) || len(name) > 1024 {
 			return cm, fmt.Errorf("query parameter name %q is not valid", q.Name)
 		}
-		if slices.Contains(seenQ, name) {
+		if slices.ContainsFunc(cm.match.QueryParams, func(s model.StringMatch) bool { return s.Name == name }) {
 			continue
 		}
-		seenQ = append(seenQ, name)
-		sm, err := stringMatch(q.Type == nil || *q.Type == gwv1.QueryParamMatchExact, q.Type != nil && *q.Type == gwv1.QueryParamMatchRegularExpression, q.Value)
+		sm, err := stringMatch(name, q.Type == nil || *q.Type == gwv1.QueryParamMatchExact, q.Type != nil && *q.Type == gwv1.QueryParamMatchRegularExpression, q.Value)
 		if err != nil {
 			return cm, fmt.Errorf("query parameter %s: %w", q.Name, err)
 		}
-		cm.match.QueryParameters = append(cm.match.QueryParameters, &routev3.QueryParameterMatcher{Name: name, QueryParameterMatchSpecifier: &routev3.QueryParameterMatcher_StringMatch{StringMatch: sm}})
+		cm.match.QueryParams = append(cm.match.QueryParams, sm)
 	}
-	cm.key.queries = len(seenQ)
+	cm.key.queries = len(cm.match.QueryParams)
 	if m.Method != nil {
 		if !validToken(string(*m.Method)) {
 			return cm, fmt.Errorf("method %q is not valid", *m.Method)
 		}
 		cm.key.hasMethod = true
-		cm.match.Headers = append(cm.match.Headers, &routev3.HeaderMatcher{Name: ":method",
-			HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: string(*m.Method)}}}})
+		cm.match.Method = string(*m.Method)
 	}
 	return cm, nil
 }
 
-func stringMatch(exact, regex bool, value string) (*matcherv3.StringMatcher, error) {
+func stringMatch(name string, exact, regex bool, value string) (model.StringMatch, error) {
 	if !validHeaderValue(value) {
-		return nil, fmt.Errorf("value %q contains a control character", value)
+		return model.StringMatch{}, fmt.Errorf("value %q contains a control character", value)
 	}
 	switch {
 	case regex:
 		if err := checkRegex(value); err != nil {
-			return nil, err
+			return model.StringMatch{}, err
 		}
-		return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: value}}}, nil
+		return model.StringMatch{Name: name, Value: value, Regex: true}, nil
 	case exact:
-		return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: value}}, nil
+		return model.StringMatch{Name: name, Value: value}, nil
 	}
-	return nil, fmt.Errorf("match type is not supported")
+	return model.StringMatch{}, fmt.Errorf("match type is not supported")
 }
 
 // maxRegexProgram mirrors Envoy's default re2.max_program_size.error_level:
@@ -602,42 +583,38 @@ func validHeaderValue(s string) bool {
 
 // headerFilter converts a header modifier; false when a name or value
 // cannot be sent by Envoy (pseudo-headers and Host cannot be modified).
-func headerFilter(f *gwv1.HTTPHeaderFilter) (headerMods, bool) {
-	var mods headerMods
+func headerFilter(f *gwv1.HTTPHeaderFilter) (*model.HeaderModifier, bool) {
 	if f == nil {
-		return mods, false
+		return nil, false
 	}
+	mods := &model.HeaderModifier{}
 	ok := func(name string) bool {
 		n := strings.ToLower(name)
 		return validToken(n) && n != "host"
 	}
-	seen := map[string]bool{}
 	for _, h := range f.Set {
 		n := strings.ToLower(string(h.Name))
 		if !ok(n) || !validHeaderValue(h.Value) {
 			return mods, false
 		}
-		if seen[n] {
+		if slices.ContainsFunc(mods.Set, func(s model.Header) bool { return s.Name == n }) {
 			continue
 		}
-		seen[n] = true
-		mods.add = append(mods.add, &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: n, Value: h.Value},
-			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD})
+		mods.Set = append(mods.Set, model.Header{Name: n, Value: h.Value})
 	}
 	for _, h := range f.Add {
 		n := strings.ToLower(string(h.Name))
 		if !ok(n) || !validHeaderValue(h.Value) {
 			return mods, false
 		}
-		mods.add = append(mods.add, &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: n, Value: h.Value},
-			AppendAction: corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD})
+		mods.Add = append(mods.Add, model.Header{Name: n, Value: h.Value})
 	}
 	for _, name := range f.Remove {
 		n := strings.ToLower(name)
 		if !ok(n) {
 			return mods, false
 		}
-		mods.remove = append(mods.remove, n)
+		mods.Remove = append(mods.Remove, n)
 	}
 	return mods, true
 }

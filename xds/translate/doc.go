@@ -14,9 +14,45 @@
 //		res, err := ix.TranslateGateway(key)
 //		...
 //		if err := translate.Validate(res.Resources); err != nil { ... }
-//		snap, err := cachev3.NewSnapshot(res.Version, res.Resources)
+//		version, err := xdsServer.Publish(key, id, res.Resources) // validates again; version == res.Version
 //		...
 //	}
+//
+// Validate and Version (ResourceVersions) are the one validation and the one
+// version hash of berth: `berth translate` applies them to its output and
+// the xDS server's Publish to every snapshot it serves, so the server never
+// hands a proxy what the offline command refuses, and the version the
+// command prints is the version the proxy receives.
+//
+// # Structure: model, then builders
+//
+// Translation has two steps with a typed, Envoy-free model between them
+// (package model):
+//
+//  1. Gateway API → model (index.go, gateway.go, attach.go, compile.go,
+//     grpc.go, dataplane.go): listeners are checked and grouped by port,
+//     routes are attached through one path for every route kind
+//     (parentRefs, allowedRoutes, hostnames, ReferenceGrants), their rules
+//     compiled into typed matches and filters, placed into virtual hosts in
+//     precedence order, and backends resolved into clusters with endpoints.
+//     Status facts (ListenerStatus, RouteParentStatus) are decided here.
+//     Result.Model is the outcome: model.Listener (port, protocol, filter
+//     chains with SNI, TLS secret names and HTTP settings), model.RouteTable,
+//     model.VirtualHost, model.Route (model.Match, header modifiers,
+//     model.Forward with weighted backends, rewrites, timeouts, retries and
+//     mirrors, or model.Redirect), model.Cluster (protocol, endpoints) and
+//     model.Secret.
+//  2. model → Envoy (envoy*.go): one small pure builder per resource kind
+//     (buildListener, buildRouteConfiguration, buildCluster,
+//     buildClusterLoadAssignment, buildSecret) that spells the model in
+//     go-control-plane protos and decides nothing the model does not say.
+//
+// A new route kind or policy changes the model build and the builder of
+// the resource it touches: a new listener protocol is a model.Protocol and
+// a filter-chain field (TCP or UDP proxy beside HTTP), per-listener edge
+// settings are model.HTTPSettings fields, upstream TLS is a model.Cluster
+// field. The evaluate package reads the built protos, not the model, on
+// purpose: it checks what Envoy would do with them.
 //
 // Every Gateway gets its own set of resources; nothing from one Gateway
 // (above all its TLS secrets) appears in another Gateway's result. A

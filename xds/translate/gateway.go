@@ -7,28 +7,28 @@ import (
 	"strconv"
 	"strings"
 
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
-	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/xds/translate/model"
 )
 
-// gatewayTranslator holds the state of one Gateway's translation.
+// gatewayTranslator holds the state of one Gateway's translation: the
+// Gateway API side (listeners, compiled routes, status) and the model's
+// clusters and secrets as they are found.
 type gatewayTranslator struct {
 	ix        *Index
 	gw        *gwv1.Gateway
 	listeners []*listenerState
 	compiled  map[*route]*compiledRoute
 
-	clusters        map[string]*clusterv3.Cluster
-	loadAssignments map[string]*endpointv3.ClusterLoadAssignment
-	secrets         map[string]*tlsv3.Secret
-	routeStatus     []RouteParentStatus
-	deps            deps
+	clusters    map[string]*model.Cluster // by name, as routes are placed
+	secrets     map[string]*model.Secret  // by name, of resolved certificateRefs
+	routeStatus []RouteParentStatus
+	deps        deps
 }
 
 // deps collects the Dependencies of a translation.
@@ -115,12 +115,11 @@ func (c cond) condition(t string, okReason, okMessage string) metav1.Condition {
 
 func newGatewayTranslator(ix *Index, gw *gwv1.Gateway) *gatewayTranslator {
 	return &gatewayTranslator{
-		ix:              ix,
-		gw:              gw,
-		compiled:        map[*route]*compiledRoute{},
-		clusters:        map[string]*clusterv3.Cluster{},
-		loadAssignments: map[string]*endpointv3.ClusterLoadAssignment{},
-		secrets:         map[string]*tlsv3.Secret{},
+		ix:       ix,
+		gw:       gw,
+		compiled: map[*route]*compiledRoute{},
+		clusters: map[string]*model.Cluster{},
+		secrets:  map[string]*model.Secret{},
 	}
 }
 
@@ -131,7 +130,8 @@ func (t *gatewayTranslator) translate() *Result {
 		Gateway: k8stypes.NamespacedName{Namespace: t.gw.Namespace, Name: t.gw.Name},
 		Routes:  t.routeStatus,
 	}
-	res.Resources = t.buildResources()
+	res.Model = t.buildModel()
+	res.Resources = buildResources(res.Model)
 	res.Version = Version(res.Resources)
 	for _, ls := range t.listeners {
 		res.Listeners = append(res.Listeners, ls.status())
@@ -338,7 +338,7 @@ func (t *gatewayTranslator) resolveCertificate(ref gwv1.SecretObjectReference) (
 	}
 	name = SecretName(ns, string(ref.Name))
 	if _, done := t.secrets[name]; !done {
-		t.secrets[name] = buildSecret(name, cert, key2)
+		t.secrets[name] = &model.Secret{Name: name, Certificate: cert, PrivateKey: key2}
 	}
 	return name, "", ""
 }

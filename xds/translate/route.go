@@ -19,7 +19,7 @@ var (
 
 // route is an HTTPRoute or a GRPCRoute: what attachment, precedence and
 // status need is common to both; only compiling the rules differs (see
-// compile and compileGRPC).
+// compile and grpcRule).
 type route struct {
 	kind       gwv1.Kind
 	meta       *metav1.ObjectMeta

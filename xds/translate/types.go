@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/xds/translate/model"
 )
 
 // Input is everything translation reads. The controller fills it from its
@@ -102,8 +104,11 @@ type Result struct {
 	// Resources by type URL (github.com/envoyproxy/go-control-plane/pkg/resource/v3),
 	// each list sorted by name; usable as cachev3.NewSnapshot(Version, Resources).
 	Resources map[string][]types.Resource
-	// Version is a hash of Resources: equal content, equal version.
+	// Version is a hash of Resources (Version): equal content, equal
+	// version; the xDS server's Publish returns the same one.
 	Version string
+	// Model is the Envoy-free data plane Resources were built from.
+	Model *model.Gateway
 	// Listeners holds one status per Gateway listener, in spec order.
 	Listeners []ListenerStatus
 	// Routes holds one status per (route, parentRef naming this Gateway),

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -29,11 +30,22 @@ var ErrInvalidResources = errors.New("invalid xds resources")
 // generated validation, recursively into every Any; and across resources,
 // names are unique per type, every route, weighted cluster and mirror
 // names an existing cluster (except InvalidBackendCluster in a route that
-// answers a missing cluster with 500), every RDS name and SDS secret exists, every
+// answers a missing cluster with 500), every RDS name exists, every secret
+// a listener or cluster asks for over ADS exists, every
 // EDS cluster has its endpoints, virtual host domains are unique within a
 // route table, listener addresses are unique, and every regex compiles
 // under RE2 rules within Envoy's program size limit.
 func Validate(resources map[string][]types.Resource) error {
+	return ValidateChange(resources, nil)
+}
+
+// ValidateChange is Validate for resources that replace a set that passed
+// it: for the types marked unchanged (their ResourceVersions type version
+// equals the one that passed, so their content is the same) the checks of
+// single resources, the costly part, are not repeated; the checks across
+// resources always run. The xDS server uses it so that, say, an endpoint
+// change does not re-validate a large route table.
+func ValidateChange(resources map[string][]types.Resource, unchanged map[string]bool) error {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	names := map[string]map[string]bool{}
@@ -63,6 +75,9 @@ func Validate(resources map[string][]types.Resource) error {
 				fail("%s %q: duplicate name", typ, name)
 			}
 			seen[name] = true
+			if unchanged[typ] {
+				continue
+			}
 			if err := validateOne(r); err != nil {
 				fail("%s %q: %w", typ, name, err)
 			}
@@ -98,18 +113,9 @@ func Validate(resources map[string][]types.Resource) error {
 					}
 				}
 			}
-			if ts := fc.GetTransportSocket().GetTypedConfig(); ts != nil {
-				ctx := &tlsv3.DownstreamTlsContext{}
-				if ts.MessageIs(ctx) && ts.UnmarshalTo(ctx) == nil {
-					for _, s := range ctx.GetCommonTlsContext().GetTlsCertificateSdsSecretConfigs() {
-						if !names[resourcev3.SecretType][s.Name] {
-							fail("listener %q: secret %q does not exist", l.Name, s.Name)
-						}
-					}
-				}
-			}
 		}
 	}
+	errs = append(errs, secretsExist(resources, names[resourcev3.SecretType])...)
 	clusters := names[resourcev3.ClusterType]
 	for _, r := range resources[resourcev3.RouteType] {
 		rc, ok := r.(*routev3.RouteConfiguration)
@@ -175,7 +181,7 @@ func validateOne(r types.Resource) error {
 		return fmt.Errorf("encode: %w", err)
 	}
 	fresh := r.ProtoReflect().New().Interface()
-	if err := envoyvalidate.Unmarshal(b, fresh); err != nil {
+	if err := protojson.Unmarshal(b, fresh); err != nil { // rejects unknown fields
 		return fmt.Errorf("strict decode: %w", err)
 	}
 	if !proto.Equal(fresh, r) {
@@ -248,4 +254,68 @@ func prototext(m proto.Message) string {
 	}
 	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	return string(b)
+}
+
+// secretsExist checks that every secret a listener or cluster asks for over
+// ADS (an SDS config with ads) is among the secrets: otherwise Envoy would
+// keep that listener or cluster warming forever.
+func secretsExist(resources map[string][]types.Resource, have map[string]bool) []error {
+	var errs []error
+	want := func(where string, sds *tlsv3.SdsSecretConfig) {
+		if sds == nil || sds.GetSdsConfig().GetAds() == nil {
+			return // inline, file-based or another source: not served over ADS
+		}
+		if !have[sds.GetName()] {
+			errs = append(errs, fmt.Errorf("%s: secret %q does not exist", where, sds.GetName()))
+		}
+	}
+	common := func(where string, c *tlsv3.CommonTlsContext) {
+		for _, s := range c.GetTlsCertificateSdsSecretConfigs() {
+			want(where, s)
+		}
+		want(where, c.GetValidationContextSdsSecretConfig())
+		want(where, c.GetCombinedValidationContext().GetValidationContextSdsSecretConfig())
+	}
+	socket := func(where string, ts *corev3.TransportSocket) {
+		tc := ts.GetTypedConfig()
+		if tc == nil {
+			return
+		}
+		msg, err := tc.UnmarshalNew()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: transport socket: %w", where, err))
+			return
+		}
+		switch t := msg.(type) {
+		case *tlsv3.DownstreamTlsContext:
+			common(where, t.GetCommonTlsContext())
+		case *tlsv3.UpstreamTlsContext:
+			common(where, t.GetCommonTlsContext())
+		}
+	}
+	for _, r := range resources[resourcev3.ListenerType] {
+		l, ok := r.(*listenerv3.Listener)
+		if !ok {
+			continue // reported elsewhere
+		}
+		where := fmt.Sprintf("listener %q", l.GetName())
+		for _, fc := range l.GetFilterChains() {
+			socket(where, fc.GetTransportSocket())
+		}
+		if fc := l.GetDefaultFilterChain(); fc != nil {
+			socket(where, fc.GetTransportSocket())
+		}
+	}
+	for _, r := range resources[resourcev3.ClusterType] {
+		c, ok := r.(*clusterv3.Cluster)
+		if !ok {
+			continue
+		}
+		where := fmt.Sprintf("cluster %q", c.GetName())
+		socket(where, c.GetTransportSocket())
+		for _, m := range c.GetTransportSocketMatches() {
+			socket(where, m.GetTransportSocket())
+		}
+	}
+	return errs
 }

@@ -6,9 +6,11 @@ import (
 	"testing"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -86,6 +88,26 @@ func TestValidateCatches(t *testing.T) {
 		{"eds cluster without endpoints", func(res map[string][]types.Resource) {
 			res[resourcev3.ClusterType] = append(res[resourcev3.ClusterType], &clusterv3.Cluster{Name: "lonely", ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS}})
 		}, `endpoints "lonely" do not exist`},
+		{"listener secret missing", func(res map[string][]types.Resource) {
+			l := res[resourcev3.ListenerType][0].(*listenerv3.Listener)
+			l.FilterChains[0].TransportSocket = &corev3.TransportSocket{Name: tlsTransportSocketName, ConfigType: &corev3.TransportSocket_TypedConfig{
+				TypedConfig: mustAny(&tlsv3.DownstreamTlsContext{CommonTlsContext: &tlsv3.CommonTlsContext{
+					TlsCertificateSdsSecretConfigs: []*tlsv3.SdsSecretConfig{{Name: "secret/ns/gone", SdsConfig: adsConfigSource()}},
+				}}),
+			}}
+		}, `listener "listener/8080": secret "secret/ns/gone" does not exist`},
+		{"cluster validation secret missing", func(res map[string][]types.Resource) {
+			res[resourcev3.ClusterType] = append(res[resourcev3.ClusterType], &clusterv3.Cluster{
+				Name: "upstream-tls", ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC},
+				TransportSocket: &corev3.TransportSocket{Name: tlsTransportSocketName, ConfigType: &corev3.TransportSocket_TypedConfig{
+					TypedConfig: mustAny(&tlsv3.UpstreamTlsContext{CommonTlsContext: &tlsv3.CommonTlsContext{
+						ValidationContextType: &tlsv3.CommonTlsContext_ValidationContextSdsSecretConfig{
+							ValidationContextSdsSecretConfig: &tlsv3.SdsSecretConfig{Name: "ca/ns/gone", SdsConfig: adsConfigSource()},
+						},
+					}}),
+				}},
+			})
+		}, `cluster "upstream-tls": secret "ca/ns/gone" does not exist`},
 		{"resource under the wrong type", func(res map[string][]types.Resource) {
 			res[resourcev3.ClusterType] = append(res[resourcev3.ClusterType], routeConfig(res))
 		}, "listed under"},
@@ -130,5 +152,22 @@ func TestValidPath(t *testing.T) {
 		if got := validPath(p); got != want {
 			t.Errorf("validPath(%q) = %v, want %v", p, got, want)
 		}
+	}
+}
+
+// ValidateChange skips the single-resource checks of unchanged types only:
+// the checks across resources still run.
+func TestValidateChangeSkipsOnlyUnchangedTypes(t *testing.T) {
+	res := validResources(t)
+	routeConfig(res).VirtualHosts[0].Routes[0].Match = &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: "(x"}}}
+	if err := ValidateChange(res, map[string]bool{resourcev3.ClusterType: true}); err == nil || !strings.Contains(err.Error(), "invalid regular expression") {
+		t.Errorf("changed route table: ValidateChange = %v, want the regex error", err)
+	}
+	if err := ValidateChange(res, map[string]bool{resourcev3.RouteType: true}); err != nil {
+		t.Errorf("route table marked unchanged: ValidateChange = %v, want its resources not checked again", err)
+	}
+	res[resourcev3.RouteType] = nil
+	if err := ValidateChange(res, map[string]bool{resourcev3.RouteType: true, resourcev3.ListenerType: true}); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("missing route table: ValidateChange = %v, want the cross-resource error", err)
 	}
 }

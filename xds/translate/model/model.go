@@ -1,0 +1,316 @@
+// Package model is the Envoy-free description of one Gateway's data plane:
+// what the Gateway API objects mean once attachment, precedence, hostname
+// intersection and reference resolution are decided, before any Envoy
+// resource exists.
+//
+// The translate package builds a Gateway from Gateway API objects and then
+// turns it into go-control-plane resources with one small builder per
+// Envoy resource kind (listener, route configuration, cluster, endpoints,
+// secret). Everything here is plain Go: no Envoy, Kubernetes or Gateway API
+// types, so the model can be asserted on without reading protos, and a new
+// route kind or policy changes the model and one builder.
+//
+// The model must not import go-control-plane; names of Envoy resources are
+// decided by the translate package (names.go) and carried here as strings.
+//
+// Where the next features plug in:
+//   - Listener protocols TCP, TLS (passthrough) and UDP: new Protocol values
+//     and, on FilterChain, a TCP or UDP proxy beside HTTP (both take
+//     weighted Backends like HTTP routes).
+//   - Per-listener edge settings (HTTP/1 and HTTP/2 options, timeouts,
+//     access log, client traffic policies): fields of HTTPSettings, one per
+//     filter chain, and TLS settings on DownstreamTLS.
+//   - Upstream TLS (BackendTLSPolicy): a field of Cluster.
+package model
+
+import "time"
+
+// Gateway is the data plane of one Gateway: what its proxy receives.
+type Gateway struct {
+	// Listeners are the ports Envoy binds, sorted by port.
+	Listeners []*Listener
+	// Clusters are the upstreams the routes use, sorted by name; each
+	// carries its endpoints.
+	Clusters []*Cluster
+	// Secrets are the certificates the listeners serve, sorted by name.
+	Secrets []*Secret
+}
+
+// Protocol is what a bound port speaks.
+type Protocol string
+
+const (
+	// ProtocolHTTP is plain HTTP/1.1 and h2c, one HTTP connection manager.
+	ProtocolHTTP Protocol = "HTTP"
+	// ProtocolHTTPS terminates TLS: one filter chain per Gateway listener,
+	// selected by SNI.
+	ProtocolHTTPS Protocol = "HTTPS"
+)
+
+// Listener is one bound port and the Gateway listeners it serves.
+type Listener struct {
+	// Name is the Envoy listener name.
+	Name string
+	// Port is the Gateway listener port.
+	Port int32
+	// Address and BindPort are where Envoy listens (BindPort is Port plus
+	// the privileged-port offset below 1024).
+	Address  string
+	BindPort uint32
+	// Protocol is what the port speaks.
+	Protocol Protocol
+	// FilterChains handle the port's connections: HTTP has one without
+	// server names; HTTPS one per Gateway listener, sorted by its name.
+	FilterChains []*FilterChain
+}
+
+// FilterChain is how a connection is handled once its server name (SNI)
+// selected it.
+type FilterChain struct {
+	// Name is the filter chain name ("" for the single HTTP chain).
+	Name string
+	// Listener is the Gateway listener of an HTTPS chain ("" for HTTP,
+	// whose chain serves every HTTP listener of the port).
+	Listener string
+	// ServerNames select the chain by SNI; empty takes any.
+	ServerNames []string
+	// TLS terminates TLS on the chain; nil for plain text.
+	TLS *DownstreamTLS
+	// HTTP is the HTTP connection manager of the chain.
+	HTTP *HTTP
+}
+
+// DownstreamTLS is the TLS a filter chain terminates.
+type DownstreamTLS struct {
+	// Secrets name the certificates (Secret.Name) served over SDS.
+	Secrets []string
+	// ALPN protocols offered, in preference order.
+	ALPN []string
+}
+
+// HTTP is an HTTP connection manager: its settings and its route table.
+type HTTP struct {
+	// StatPrefix names the connection manager's statistics.
+	StatPrefix string
+	// Settings apply to the connection manager.
+	Settings HTTPSettings
+	// Routes is the route table (RDS) the connection manager uses.
+	Routes *RouteTable
+}
+
+// HTTPSettings are the edge settings of an HTTP connection manager.
+type HTTPSettings struct {
+	// UseRemoteAddress treats the peer as the client (X-Forwarded-For,
+	// X-Envoy-External-Address and X-Forwarded-Proto from the connection).
+	UseRemoteAddress bool
+	// XffNumTrustedHops is the number of trusted X-Forwarded-For hops in
+	// front of Envoy.
+	XffNumTrustedHops uint32
+}
+
+// RouteTable is a route table: one virtual host per hostname.
+type RouteTable struct {
+	// Name is the route table (RDS) name.
+	Name string
+	// VirtualHosts are sorted by hostname.
+	VirtualHosts []*VirtualHost
+}
+
+// VirtualHost holds the routes for requests to one hostname.
+type VirtualHost struct {
+	// Name is the virtual host name.
+	Name string
+	// Hostname is the domain the virtual host takes: exact, "*.suffix" or "*".
+	Hostname string
+	// Routes in the order Envoy tries them (the Gateway API's precedence).
+	Routes []*Route
+}
+
+// Route is one match of one route rule and what to do with a request it
+// matches. Exactly one of Forward, Redirect and DirectResponse is set.
+type Route struct {
+	// Name is the Envoy route name (it names the Gateway API route, rule
+	// and match it came from).
+	Name string
+	// Match selects requests.
+	Match Match
+	// RequestHeaders and ResponseHeaders are modified for every request
+	// the route takes (nil: not modified).
+	RequestHeaders, ResponseHeaders *HeaderModifier
+	// Forward sends the request upstream.
+	Forward *Forward
+	// Redirect answers with a redirect.
+	Redirect *Redirect
+	// DirectResponse answers with this status and no body (0: unset).
+	DirectResponse uint32
+}
+
+// PathMatchType is how a path is matched.
+type PathMatchType uint8
+
+const (
+	// PathPrefix matches whole path elements; Value has no trailing
+	// slash, and "" matches every path.
+	PathPrefix PathMatchType = iota
+	// PathExact matches the path exactly.
+	PathExact
+	// PathRegex matches the path (without query) fully against a RE2
+	// expression.
+	PathRegex
+)
+
+// Match selects requests: every part must match.
+type Match struct {
+	// Path match type and value.
+	PathType PathMatchType
+	Path     string
+	// Headers must all match (names lower-case, in spec order).
+	Headers []StringMatch
+	// QueryParams must all match.
+	QueryParams []StringMatch
+	// Method must equal the request method ("" any).
+	Method string
+}
+
+// StringMatch matches one named value (a header or query parameter).
+type StringMatch struct {
+	Name  string
+	Value string
+	// Regex: Value is a RE2 expression matched fully; else exact.
+	Regex bool
+}
+
+// HeaderModifier changes headers: Set overwrites, Add appends, Remove
+// deletes (names lower-case).
+type HeaderModifier struct {
+	Set, Add []Header
+	Remove   []string
+}
+
+// Empty reports whether m changes nothing (a nil m is empty).
+func (m *HeaderModifier) Empty() bool { return m == nil || len(m.Set)+len(m.Add)+len(m.Remove) == 0 }
+
+// Header is a header name and value.
+type Header struct {
+	Name, Value string
+}
+
+// Forward sends requests to weighted backends.
+type Forward struct {
+	// Backends with weight > 0, in spec order.
+	Backends []Backend
+	// InvalidWeight is the weight of backend references that did not
+	// resolve: that share of requests is answered 500.
+	InvalidWeight uint32
+	// HostRewrite replaces the Host header ("" keeps it).
+	HostRewrite string
+	// PathRewrite replaces the path (nil keeps it).
+	PathRewrite *PathRewrite
+	// Timeout bounds the whole request (nil: Envoy's default).
+	Timeout *time.Duration
+	// PerTryTimeout bounds each backend request (nil: none).
+	PerTryTimeout *time.Duration
+	// Retry retries failed backend requests (nil: no retries).
+	Retry *Retry
+	// GRPC: calls may stream for long; no route timeout, the client's
+	// grpc-timeout header bounds a call.
+	GRPC bool
+	// Mirrors receive a copy of requests.
+	Mirrors []Mirror
+}
+
+// Backend is one weighted upstream of a route.
+type Backend struct {
+	// Cluster is the Cluster.Name of the backend.
+	Cluster string
+	// Weight is the backend's share (> 0).
+	Weight uint32
+	// RequestHeaders and ResponseHeaders are modified for requests sent to
+	// this backend only (nil: not modified).
+	RequestHeaders, ResponseHeaders *HeaderModifier
+}
+
+// PathRewrite replaces a request path: the whole path (Full) or the matched
+// prefix (Prefix, with the route's PathPrefix value as MatchedPrefix).
+type PathRewrite struct {
+	// Full replaces the whole path when set (Prefix is then "").
+	Full string
+	// Prefix replaces MatchedPrefix ("" for "/") when Full is "".
+	Prefix        string
+	MatchedPrefix string
+}
+
+// Retry is a retry policy.
+type Retry struct {
+	// Codes are the HTTP status codes that are retried (besides
+	// connection failures and resets).
+	Codes []uint32
+	// Attempts is the number of retries.
+	Attempts uint32
+	// Backoff is the base interval between retries (nil: Envoy's default).
+	Backoff *time.Duration
+}
+
+// Mirror sends a copy of requests to a cluster.
+type Mirror struct {
+	// Cluster is the Cluster.Name of the mirror.
+	Cluster string
+	// Fraction of requests mirrored (nil: all).
+	Fraction *Fraction
+}
+
+// Fraction is Numerator per Denominator (100 or 1,000,000).
+type Fraction struct {
+	Numerator, Denominator uint32
+}
+
+// Redirect answers a request with a redirect; the empty fields keep the
+// request's value.
+type Redirect struct {
+	// Scheme replaces the scheme ("" keeps it).
+	Scheme string
+	// Hostname replaces the host ("" keeps it).
+	Hostname string
+	// Port is the Location port (0: none, the scheme's default).
+	Port uint32
+	// StatusCode is 301, 302, 303, 307 or 308.
+	StatusCode int
+	// Path replaces the path (nil keeps it).
+	Path *PathRewrite
+}
+
+// AppProtocol is the protocol a cluster speaks to its endpoints.
+type AppProtocol uint8
+
+const (
+	// HTTP1 is HTTP/1.1.
+	HTTP1 AppProtocol = iota
+	// HTTP2 is HTTP/2 over plain text (h2c), as gRPC needs.
+	HTTP2
+)
+
+// Cluster is an upstream: a Service port and its ready endpoints.
+type Cluster struct {
+	// Name is the cluster (and endpoint set) name.
+	Name string
+	// Protocol the cluster speaks to its endpoints.
+	Protocol AppProtocol
+	// ConnectTimeout bounds connecting to an endpoint.
+	ConnectTimeout time.Duration
+	// Endpoints are the ready addresses, sorted by IP then port.
+	Endpoints []Endpoint
+}
+
+// Endpoint is one upstream address.
+type Endpoint struct {
+	IP   string
+	Port uint32
+}
+
+// Secret is a TLS certificate and its private key (PEM).
+type Secret struct {
+	// Name is the SDS secret name.
+	Name string
+	// Certificate is the certificate chain, PrivateKey its key.
+	Certificate, PrivateKey []byte
+}
