@@ -217,13 +217,9 @@ func BenchmarkTrack500Inventories(b *testing.B) {
 		b.ReportMetric(float64(held)/(1<<20), "heap-MiB")
 		b.ReportMetric(elapsed.Seconds(), "apply-s")
 		cached := 0
-		eng.hub.mu.RLock()
-		for _, kw := range eng.hub.kinds {
-			for _, inf := range kw.informers {
-				cached += len(inf.GetStore().ListKeys())
-			}
+		for _, k := range eng.hub.watches.Kinds() {
+			cached += k.Len()
 		}
-		eng.hub.mu.RUnlock()
 		b.ReportMetric(float64(cached), "watched-objects")
 		st := eng.Status(InventoryKey{Namespace: ns, Name: fmt.Sprintf("i%d-%03d-inventory", i, 0)})
 		if !st.AllCurrent() {

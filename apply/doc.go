@@ -23,8 +23,9 @@
 // and writes, with status served from the shared watches instead of per-run
 // informers.
 //
-// Watches: one informer per kind (per namespace in Options.Namespaces, or
-// cluster-wide) selecting Options.ManagedLabelKey=ManagedLabelValue, which Run stamps
-// on every object, plus one for inventory ConfigMaps. Watched copies drop
+// Watches: the shared watch layer (internal/kindwatch, which `berth wait` uses too):
+// one informer per kind (per namespace in Options.Namespaces, or cluster-wide)
+// selecting Options.ManagedLabelKey=ManagedLabelValue, which Run stamps on every
+// object; inventories are read from the ConfigMap kind's watch. Watched copies drop
 // managedFields to save memory.
 package apply

@@ -10,17 +10,16 @@ import (
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/dynamic/dynamicinformer"
-	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/cli-utils/pkg/common"
 	pollevent "sigs.k8s.io/cli-utils/pkg/kstatus/polling/event"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/watcher"
 	"sigs.k8s.io/cli-utils/pkg/object"
+
+	"github.com/berth-gateway/berth/internal/kindwatch"
 )
 
 // Annotations the engine writes. All in one place.
@@ -38,29 +37,23 @@ const (
 
 var configMapGVR = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 
-// hub owns the engine's shared watches: one informer per kind (per watched namespace)
-// selecting the managed label, plus one for inventory ConfigMaps. It serves object
-// status to cli-utils runs (as a watcher.StatusWatcher, so runs start no informers),
-// answers Status, and tells subscribers when an inventory's objects change.
+// hub is the engine's view of the shared watches (kindwatch: one informer per kind
+// per watched namespace, selecting the managed label; inventories come from the
+// ConfigMap kind's watch). It serves object status to cli-utils runs (as a
+// watcher.StatusWatcher, so runs start no informers), answers Status, and tells
+// subscribers when an inventory's objects change.
 type hub struct {
-	ctx        context.Context
-	log        logr.Logger
-	dyn        dynamic.Interface
-	mapper     meta.RESTMapper
-	resetter   func() // resets the REST mapper after a kind was not found
-	selector   string
-	namespaces []string // empty: cluster-wide
-	manager    string
+	ctx     context.Context
+	log     logr.Logger
+	manager string
+	watches *kindwatch.Set
 
-	mu      sync.RWMutex
-	kinds   map[schema.GroupKind]*kindWatch
-	invs    map[InventoryKey]object.ObjMetadataSet
-	owners  map[object.ObjMetadata]map[InventoryKey]struct{}
-	watches map[*statusWatch]struct{}
-	subs    map[uint64]func(InventoryKey)
-	nextSub uint64
-
-	invSynced []cache.InformerSynced
+	mu       sync.RWMutex
+	invs     map[InventoryKey]object.ObjMetadataSet
+	owners   map[object.ObjMetadata]map[InventoryKey]struct{}
+	statuses map[*statusWatch]struct{}
+	subs     map[uint64]func(InventoryKey)
+	nextSub  uint64
 
 	notifyMu sync.Mutex
 	pending  map[InventoryKey]struct{}
@@ -69,92 +62,62 @@ type hub struct {
 
 var _ watcher.StatusWatcher = (*hub)(nil)
 
-type kindWatch struct {
-	gk        schema.GroupKind
-	informers map[string]cache.SharedIndexInformer // by namespace; "" = all namespaces
-	synced    chan struct{}                        // closed once started and synced, or failed
-	err       error                                // set before synced is closed
-}
+var configMapKind = schema.GroupKind{Kind: "ConfigMap"}
 
 func newHub(ctx context.Context, log logr.Logger, dyn dynamic.Interface, mapper meta.RESTMapper, resetter func(), opts Options) *hub {
 	h := &hub{
-		ctx:        ctx,
-		log:        log,
-		dyn:        dyn,
-		mapper:     mapper,
-		resetter:   resetter,
-		selector:   opts.ManagedLabelKey + "=" + opts.ManagedLabelValue,
-		namespaces: slices.Clone(opts.Namespaces),
-		manager:    opts.FieldManager,
-		kinds:      map[schema.GroupKind]*kindWatch{},
-		invs:       map[InventoryKey]object.ObjMetadataSet{},
-		owners:     map[object.ObjMetadata]map[InventoryKey]struct{}{},
-		watches:    map[*statusWatch]struct{}{},
-		subs:       map[uint64]func(InventoryKey){},
-		pending:    map[InventoryKey]struct{}{},
-		notifyCh:   make(chan struct{}, 1),
+		ctx:      ctx,
+		log:      log,
+		manager:  opts.FieldManager,
+		invs:     map[InventoryKey]object.ObjMetadataSet{},
+		owners:   map[object.ObjMetadata]map[InventoryKey]struct{}{},
+		statuses: map[*statusWatch]struct{}{},
+		subs:     map[uint64]func(InventoryKey){},
+		pending:  map[InventoryKey]struct{}{},
+		notifyCh: make(chan struct{}, 1),
 	}
+	h.watches = kindwatch.New(ctx, dyn, mapper, kindwatch.Options{
+		Namespaces:    opts.Namespaces,
+		LabelSelector: opts.ManagedLabelKey + "=" + opts.ManagedLabelValue,
+		Transform:     h.transform,
+		OnEvent:       h.onEvent,
+		OnReady:       h.onKindReady,
+		OnError: func(e *kindwatch.Error) {
+			log.Info("cannot watch kind", "kind", e.Kind.String(), "error", e.Err.Error())
+		},
+		ResetMapper: resetter,
+		RetryFailed: true,
+	})
 	go h.dispatch()
-	invSelector := h.selector + "," + common.InventoryLabel
-	for _, ns := range h.scopes(true) {
-		inf := h.newInformer(configMapGVR, ns, invSelector)
-		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(o any) { h.onInventory(o, false) },
-			UpdateFunc: func(_, o any) { h.onInventory(o, false) },
-			DeleteFunc: func(o any) { h.onInventory(o, true) },
-		})
-		go inf.Run(ctx.Done())
-		h.invSynced = append(h.invSynced, inf.HasSynced)
-	}
+	h.ensureKind(configMapKind) // the inventories' watch
 	return h
 }
 
 // scopes returns the namespaces to run informers in ("" = all).
-func (h *hub) scopes(namespaced bool) []string {
-	if !namespaced || len(h.namespaces) == 0 {
-		return []string{""}
-	}
-	return h.namespaces
-}
+func (h *hub) scopes(namespaced bool) []string { return h.watches.Scopes(namespaced) }
 
-func (h *hub) newInformer(gvr schema.GroupVersionResource, ns, selector string) cache.SharedIndexInformer {
-	inf := dynamicinformer.NewFilteredDynamicInformer(h.dyn, gvr, ns, 0, cache.Indexers{},
-		func(o *metav1.ListOptions) { o.LabelSelector = selector }).Informer()
-	_ = inf.SetTransform(h.transform)
-	return inf
-}
-
-// transform strips managedFields from watched copies (often as large as the spec),
-// keeping the one fact the engine needs from them.
-func (h *hub) transform(o any) (any, error) {
-	u, ok := o.(*unstructured.Unstructured)
-	if !ok {
-		return o, nil
-	}
+// transform keeps, on watched copies, the one fact the engine needs from their
+// managedFields (which kindwatch then drops).
+func (h *hub) transform(u *unstructured.Unstructured) {
 	d := ownedDigest(u, h.manager)
-	u.SetManagedFields(nil)
 	ann := u.GetAnnotations()
 	if ann == nil {
 		ann = map[string]string{}
 	}
 	ann[cachedOwnedDigest] = d
 	u.SetAnnotations(ann)
-	return u, nil
 }
 
-func asUnstructured(o any) *unstructured.Unstructured {
-	if t, ok := o.(cache.DeletedFinalStateUnknown); ok {
-		o = t.Obj
+func (h *hub) onEvent(e kindwatch.Event) {
+	if e.Kind == configMapKind {
+		if _, ok := e.Object.GetLabels()[common.InventoryLabel]; ok {
+			h.onInventory(e.Object, e.Deleted)
+		}
 	}
-	u, _ := o.(*unstructured.Unstructured)
-	return u
+	h.onObject(e)
 }
 
-func (h *hub) onInventory(o any, deleted bool) {
-	u := asUnstructured(o)
-	if u == nil {
-		return
-	}
+func (h *hub) onInventory(u *unstructured.Unstructured, deleted bool) {
 	key := InventoryKey{Namespace: u.GetNamespace(), Name: u.GetName()}
 	var ids object.ObjMetadataSet
 	if !deleted {
@@ -206,62 +169,22 @@ func (h *hub) setInventory(key InventoryKey, ids object.ObjMetadataSet, deleted 
 	}
 }
 
-// ensureKind starts the shared watch for gk once; the returned kindWatch's synced
-// channel closes when it is ready or failed. A failed kind is retried on the next call.
-func (h *hub) ensureKind(gk schema.GroupKind) *kindWatch {
-	h.mu.Lock()
-	kw, ok := h.kinds[gk]
-	if ok {
-		h.mu.Unlock()
-		return kw
-	}
-	kw = &kindWatch{gk: gk, informers: map[string]cache.SharedIndexInformer{}, synced: make(chan struct{})}
-	h.kinds[gk] = kw
-	h.mu.Unlock()
-	go h.startKind(kw)
-	return kw
-}
+// ensureKind starts the shared watch for gk once; its Ready channel closes when it
+// is ready or failed. A kind whose mapping failed is retried on the next call.
+func (h *hub) ensureKind(gk schema.GroupKind) *kindwatch.Kind { return h.watches.Kind(gk) }
 
-func (h *hub) startKind(kw *kindWatch) {
-	mapping, err := h.mapper.RESTMapping(kw.gk)
-	if meta.IsNoMatchError(err) && h.resetter != nil {
-		h.resetter() // a CRD may have been installed since discovery was cached
-		mapping, err = h.mapper.RESTMapping(kw.gk)
+// onKindReady wakes the inventories holding the kind: their status was Unknown
+// until now.
+func (h *hub) onKindReady(k *kindwatch.Kind) {
+	if k.Err() == nil {
+		h.log.V(1).Info("watching kind", "kind", k.GroupKind().String(), "namespaced", k.Namespaced())
 	}
-	if err != nil {
-		kw.err = fmt.Errorf("watch %s: %w", kw.gk, err)
-		h.mu.Lock()
-		delete(h.kinds, kw.gk)
-		h.mu.Unlock()
-		close(kw.synced)
-		return
-	}
-	namespaced := mapping.Scope.Name() == meta.RESTScopeNameNamespace
-	var synced []cache.InformerSynced
-	for _, ns := range h.scopes(namespaced) {
-		inf := h.newInformer(mapping.Resource, ns, h.selector)
-		gk := kw.gk
-		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(o any) { h.onObject(gk, nil, o, false) },
-			UpdateFunc: func(old, o any) { h.onObject(gk, old, o, false) },
-			DeleteFunc: func(o any) { h.onObject(gk, nil, o, true) },
-		})
-		kw.informers[ns] = inf
-		synced = append(synced, inf.HasSynced)
-		go inf.Run(h.ctx.Done())
-	}
-	if !cache.WaitForCacheSync(h.ctx.Done(), synced...) {
-		kw.err = fmt.Errorf("watch %s: engine closed before the watch synced", kw.gk)
-	}
-	close(kw.synced)
-	h.log.V(1).Info("watching kind", "kind", kw.gk.String(), "namespaced", namespaced)
-	// Status of inventories holding this kind was Unknown until now.
 	h.mu.RLock()
 	var keys []InventoryKey
 	for id, owners := range h.owners {
-		if id.GroupKind == kw.gk {
-			for k := range owners {
-				keys = append(keys, k)
+		if id.GroupKind == k.GroupKind() {
+			for key := range owners {
+				keys = append(keys, key)
 			}
 		}
 	}
@@ -269,26 +192,22 @@ func (h *hub) startKind(kw *kindWatch) {
 	h.notify(keys...)
 }
 
-func (h *hub) onObject(gk schema.GroupKind, old, o any, deleted bool) {
-	u := asUnstructured(o)
-	if u == nil {
-		return
-	}
-	id := object.ObjMetadata{GroupKind: gk, Namespace: u.GetNamespace(), Name: u.GetName()}
+func (h *hub) onObject(e kindwatch.Event) {
+	id := object.ObjMetadata{GroupKind: e.Kind, Namespace: e.Object.GetNamespace(), Name: e.Object.GetName()}
 	var rs *pollevent.ResourceStatus
-	if deleted {
+	if e.Deleted {
 		rs = resourceStatus(id, nil)
 	} else {
-		rs = resourceStatus(id, u)
+		rs = resourceStatus(id, e.Object)
 	}
 	h.mu.RLock()
-	for w := range h.watches {
+	for w := range h.statuses {
 		if _, ok := w.ids[id]; ok {
 			w.push(pollevent.Event{Type: pollevent.ResourceUpdateEvent, Resource: rs})
 		}
 	}
 	var keys []InventoryKey
-	if prev := asUnstructured(old); prev == nil || deleted || changedForOwners(resourceStatus(id, prev), rs) {
+	if e.Old == nil || e.Deleted || changedForOwners(resourceStatus(id, e.Old), rs) {
 		keys = make([]InventoryKey, 0, len(h.owners[id]))
 		for k := range h.owners[id] {
 			keys = append(keys, k)
@@ -330,39 +249,8 @@ func resourceStatus(id object.ObjMetadata, u *unstructured.Unstructured) *pollev
 // lookup returns the watched copy of id. ok is false when the kind is not watched
 // (yet), so absence means nothing.
 func (h *hub) lookup(id object.ObjMetadata) (u *unstructured.Unstructured, ok bool) {
-	h.mu.RLock()
-	kw := h.kinds[id.GroupKind]
-	h.mu.RUnlock()
-	if kw == nil {
-		return nil, false
-	}
-	select {
-	case <-kw.synced:
-	default:
-		return nil, false
-	}
-	if kw.err != nil {
-		return nil, false
-	}
-	inf := kw.informers[""]
-	if inf == nil {
-		inf = kw.informers[id.Namespace]
-	}
-	if inf == nil {
-		return nil, false
-	}
-	key := id.Name
-	if id.Namespace != "" {
-		key = id.Namespace + "/" + id.Name
-	}
-	item, exists, err := inf.GetStore().GetByKey(key)
-	if err != nil {
-		return nil, false
-	}
-	if !exists {
-		return nil, true
-	}
-	return item.(*unstructured.Unstructured), true
+	u, _, ok = h.ensureKind(id.GroupKind).Get(id.Namespace, id.Name)
+	return u, ok
 }
 
 // waitKinds starts the watches for ids' kinds and waits until they are synced;
@@ -375,11 +263,13 @@ func (h *hub) waitKinds(ctx context.Context, ids object.ObjMetadataSet) (map[sch
 			continue
 		}
 		seen[id.GroupKind] = true
-		kw := h.ensureKind(id.GroupKind)
+		k := h.ensureKind(id.GroupKind)
 		select {
-		case <-kw.synced:
-			if kw.err != nil {
-				failed[id.GroupKind] = kw.err
+		case <-k.Ready():
+			if err := k.Err(); err != nil {
+				failed[id.GroupKind] = err
+			} else if !k.HasSynced() {
+				failed[id.GroupKind] = fmt.Errorf("watch %s: not allowed to list it", id.GroupKind)
 			}
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -403,11 +293,11 @@ func (h *hub) Watch(ctx context.Context, ids object.ObjMetadataSet, _ watcher.Op
 			return
 		}
 		h.mu.Lock()
-		h.watches[w] = struct{}{}
+		h.statuses[w] = struct{}{}
 		h.mu.Unlock()
 		defer func() {
 			h.mu.Lock()
-			delete(h.watches, w)
+			delete(h.statuses, w)
 			h.mu.Unlock()
 		}()
 		for _, id := range ids {
@@ -559,14 +449,7 @@ func (h *hub) status(key InventoryKey) AggregateStatus {
 }
 
 // hasSynced reports whether the inventory watch has listed once.
-func (h *hub) hasSynced() bool {
-	for _, s := range h.invSynced {
-		if !s() {
-			return false
-		}
-	}
-	return true
-}
+func (h *hub) hasSynced() bool { return h.ensureKind(configMapKind).HasSynced() }
 
 // isNotFoundOrGone is a small helper for callers that treat both alike.
 func isNotFoundOrGone(err error) bool { return apierrors.IsNotFound(err) || apierrors.IsGone(err) }

@@ -22,8 +22,8 @@ var SupportedFeatures = []features.FeatureName{
 	// Gateway infrastructure labels, annotations and parametersRef
 	// (EnvoyProxy) reach every bundle object (render).
 	features.SupportGatewayInfrastructure,
-	// Any listener port works: ports below 1024 map to port+10000 in the
-	// container, 8080 is not special.
+	// Any listener port works: ports below 1024 map to port+offset in the
+	// container (dataplane.ContainerPort), 8080 is not special.
 	features.SupportGatewayPort8080,
 	// GRPCRoute on HTTP and HTTPS listeners (xds/translate), backends over
 	// HTTP/2.

@@ -5,7 +5,7 @@
 // table-tested.
 //
 //	opts := controller.DefaultOptions()
-//	opts.ControllerName = "gateway.envoyproxy.io/gatewayclass-controller"
+//	opts.ControllerName = dataplane.DefaultControllerName // or your own
 //	opts.Namespace = "berth-system" // xDS certificate Secret, leader Lease
 //	c, err := controller.New(restConfig, opts)
 //	if err != nil { ... }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/berth-gateway/berth/apply"
+	"github.com/berth-gateway/berth/internal/dataplane"
 	"github.com/berth-gateway/berth/render"
 	"github.com/berth-gateway/berth/xds"
 	"github.com/berth-gateway/berth/xds/certs"
@@ -46,7 +47,10 @@ type Options struct {
 	// from Namespace, DNSNames from Render.XDSHost when empty).
 	XDS   xds.Options
 	Certs certs.Options
-	// Translate configures translation (ControllerName is set from ControllerName).
+	// Translate configures translation (ControllerName is set from
+	// ControllerName, PrivilegedPortOffset from Render.PrivilegedPortOffset:
+	// the Service's target ports and the ports Envoy's listeners bind must
+	// agree).
 	Translate translate.Options
 
 	// MetricsBindAddress serves Prometheus metrics ("0" disables).
@@ -93,7 +97,7 @@ func DefaultOptions() Options {
 	// Gateways are created at once.
 	ao.QPS, ao.Burst = 200, 400
 	return Options{
-		ControllerName:         render.DefaultControllerName,
+		ControllerName:         dataplane.DefaultControllerName,
 		Namespace:              ns,
 		Render:                 ro,
 		Apply:                  ao,
@@ -175,9 +179,7 @@ func (o *Options) complete() error {
 		}
 	}
 	o.Translate.ControllerName = gwController(o.ControllerName)
-	if o.Translate.PrivilegedPortOffset == 0 {
-		o.Translate.PrivilegedPortOffset = render.PrivilegedPortOffset
-	}
+	o.Translate.PrivilegedPortOffset = o.Render.PrivilegedPortOffset
 	if err := o.Translate.Validate(); err != nil {
 		errs = append(errs, err)
 	}

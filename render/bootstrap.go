@@ -1,9 +1,36 @@
 package render
 
 import (
-	"encoding/json"
-	"strconv"
-	"strings"
+	"fmt"
+	"sync"
+	"time"
+
+	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	credentialv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/credential_injector/v3"
+	healthcheckv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/health_check/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	upstreamcodecv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/upstream_codec/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	genericv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/http/injected_credentials/generic/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+	"k8s.io/utils/lru"
+	"sigs.k8s.io/yaml"
+
+	"github.com/berth-gateway/berth/internal/dataplane"
+	"github.com/berth-gateway/berth/internal/envoyvalidate"
 )
 
 // The files Envoy reads from ConfigDir. The token and the CA each come
@@ -18,137 +45,298 @@ const (
 	ConfigKeySDSCA    = "xds-ca-sds.yaml"
 )
 
-// q quotes s as a JSON string, which is also a valid YAML scalar.
-func q(s string) string {
-	b, _ := json.Marshal(s) // a string always marshals
-	return string(b)
-}
-
-// bootstrap returns Envoy's bootstrap for Gateway ns/gw: delta ADS to the
+// Bootstrap returns Envoy's bootstrap for Gateway ns/gw: delta ADS to the
 // xDS server over TLS (server verified against the CA and its DNS name), the
 // projected token injected as "authorization: Bearer <token>" by the
 // credential_injector upstream filter, admin on 127.0.0.1 only and a ready
 // listener for the readiness probe. The node id comes from the command line
-// (the pod name); the node cluster is "<ns>/<gw>".
-func bootstrap(namespace, gateway string, o Options) string {
-	// sdsSource is the file-based config source of one SDS file, indented
-	// under an sds_config key that sits at indent spaces.
-	sdsSource := func(key string, indent int) string {
-		pad := "\n" + strings.Repeat(" ", indent+2)
-		return pad + "path_config_source:" +
-			pad + "  path: " + q(ConfigDir+"/"+key) +
-			pad + "  watched_directory: {path: " + q(ConfigDir) + "}"
+// (the pod name); the node cluster is dataplane.NodeCluster(ns, gw).
+func Bootstrap(namespace, gateway string, o Options) *bootstrapv3.Bootstrap {
+	return bootstrapParamsOf(namespace, gateway, o).bootstrap()
+}
+
+// bootstrapParams is everything a bootstrap depends on (and the key of
+// bootstrapCache, so that nothing it depends on can be left out of the
+// key).
+type bootstrapParams struct {
+	nodeCluster   string
+	xdsHost       string
+	xdsPort       int32
+	xdsServerName string
+}
+
+func bootstrapParamsOf(namespace, gateway string, o Options) bootstrapParams {
+	o = o.withDefaults()
+	return bootstrapParams{
+		nodeCluster:   dataplane.NodeCluster(namespace, gateway),
+		xdsHost:       o.XDSHost,
+		xdsPort:       o.XDSPort,
+		xdsServerName: o.XDSServerName,
 	}
-	var b strings.Builder
-	b.Grow(4096)
-	b.WriteString(`node:
-  cluster: ` + q(NodeCluster(namespace, gateway)) + `
-admin:
-  address:
-    socket_address: {address: 127.0.0.1, port_value: ` + strconv.Itoa(AdminPort) + `}
-dynamic_resources:
-  ads_config:
-    api_type: DELTA_GRPC
-    transport_api_version: V3
-    set_node_on_first_message_only: true
-    grpc_services:
-    - envoy_grpc: {cluster_name: ` + XDSClusterName + `}
-  cds_config: {ads: {}, resource_api_version: V3}
-  lds_config: {ads: {}, resource_api_version: V3}
-static_resources:
-  listeners:
-  - name: ready
-    address:
-      socket_address: {address: 0.0.0.0, port_value: ` + strconv.Itoa(ReadyPort) + `}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: ready
-          route_config: {name: ready}
-          http_filters:
-          - name: envoy.filters.http.health_check
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.health_check.v3.HealthCheck
-              pass_through_mode: false
-              headers:
-              - name: ":path"
-                string_match: {exact: ` + q(ReadyPath) + `}
-          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  clusters:
-  - name: ` + XDSClusterName + `
-    type: STRICT_DNS
-    connect_timeout: 10s
-    load_assignment:
-      cluster_name: ` + XDSClusterName + `
-      endpoints:
-      - lb_endpoints:
-        - endpoint:
-            address:
-              socket_address: {address: ` + q(o.XDSHost) + `, port_value: ` + strconv.Itoa(int(o.XDSPort)) + `}
-    typed_extension_protocol_options:
-      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-        explicit_http_config:
-          http2_protocol_options:
-            connection_keepalive: {interval: 30s, timeout: 5s}
-        http_filters:
-        - name: envoy.filters.http.credential_injector
-          typed_config:
-            "@type": type.googleapis.com/envoy.extensions.filters.http.credential_injector.v3.CredentialInjector
-            overwrite: true
-            credential:
-              name: envoy.http.injected_credentials.generic
-              typed_config:
-                "@type": type.googleapis.com/envoy.extensions.http.injected_credentials.generic.v3.Generic
-                header: authorization
-                header_value_prefix: "Bearer "
-                credential:
-                  name: ` + SDSSecretToken + `
-                  sds_config:` + sdsSource(ConfigKeySDSToken, 18) + `
-        - name: envoy.filters.http.upstream_codec
-          typed_config:
-            "@type": type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec
-    transport_socket:
-      name: envoy.transport_sockets.tls
-      typed_config:
-        "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
-        sni: ` + q(o.XDSServerName) + `
-        common_tls_context:
-          tls_params: {tls_minimum_protocol_version: TLSv1_2}
-          alpn_protocols: [h2]
-          combined_validation_context:
-            default_validation_context:
-              match_typed_subject_alt_names:
-              - san_type: DNS
-                matcher: {exact: ` + q(o.XDSServerName) + `}
-            validation_context_sds_secret_config:
-              name: ` + SDSSecretCA + `
-              sds_config:` + sdsSource(ConfigKeySDSCA, 14) + `
-`)
-	return b.String()
 }
 
-// sdsToken is the file-based SDS resource holding the projected token.
-func sdsToken() string {
-	return `resources:
-- "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret
-  name: ` + SDSSecretToken + `
-  generic_secret:
-    secret: {filename: ` + q(TokenDir+"/"+TokenFile) + `}
-`
+// bootstrapCache holds encoded bootstraps by their parameters. Encoding and
+// validating a bootstrap costs several times rendering the rest of a
+// bundle, and the controller renders the same Gateway again on every
+// reconcile. A value is a pure function of its key, so the cache changes no
+// output; it only holds bootstraps that validated.
+var bootstrapCache = lru.New(4096)
+
+// encodedBootstrap is the bootstrap file of p (marshalEnvoy), from the cache
+// when it holds it.
+func encodedBootstrap(p bootstrapParams) (string, error) {
+	if v, ok := bootstrapCache.Get(p); ok {
+		return v.(string), nil
+	}
+	s, err := marshalEnvoy(p.bootstrap())
+	if err != nil {
+		return "", err
+	}
+	bootstrapCache.Add(p, s)
+	return s, nil
 }
 
-// sdsCA is the file-based SDS resource holding the CA that signs the xDS
-// server certificate.
-func sdsCA() string {
-	return `resources:
-- "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret
-  name: ` + SDSSecretCA + `
-  validation_context:
-    trusted_ca: {filename: ` + q(ConfigDir+"/"+ConfigKeyCA) + `}
-`
+func (p bootstrapParams) bootstrap() *bootstrapv3.Bootstrap {
+	return &bootstrapv3.Bootstrap{
+		Node: &corev3.Node{Cluster: p.nodeCluster},
+		Admin: &bootstrapv3.Admin{
+			Address: socketAddress("127.0.0.1", dataplane.AdminPort),
+		},
+		DynamicResources: &bootstrapv3.Bootstrap_DynamicResources{
+			AdsConfig: &corev3.ApiConfigSource{
+				ApiType:                   corev3.ApiConfigSource_DELTA_GRPC,
+				TransportApiVersion:       corev3.ApiVersion_V3,
+				SetNodeOnFirstMessageOnly: true,
+				GrpcServices: []*corev3.GrpcService{{
+					TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: XDSClusterName}},
+				}},
+			},
+			CdsConfig: adsSource(),
+			LdsConfig: adsSource(),
+		},
+		StaticResources: &bootstrapv3.Bootstrap_StaticResources{
+			Listeners: []*listenerv3.Listener{readyListener()},
+			Clusters:  []*clusterv3.Cluster{p.xdsCluster()},
+		},
+	}
+}
+
+// readyListener answers dataplane.ReadyPath on ReadyPort with the health_check
+// filter: 200 while Envoy is initialised and not draining.
+func readyListener() *listenerv3.Listener {
+	hcm := &hcmv3.HttpConnectionManager{
+		StatPrefix:     "ready",
+		RouteSpecifier: &hcmv3.HttpConnectionManager_RouteConfig{RouteConfig: &routev3.RouteConfiguration{Name: "ready"}},
+		HttpFilters: []*hcmv3.HttpFilter{
+			httpFilter("envoy.filters.http.health_check", &healthcheckv3.HealthCheck{
+				PassThroughMode: wrapperspb.Bool(false),
+				Headers: []*routev3.HeaderMatcher{{
+					Name:                 ":path",
+					HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: exact(dataplane.ReadyPath)},
+				}},
+			}),
+			httpFilter("envoy.filters.http.router", &routerv3.Router{}),
+		},
+	}
+	return &listenerv3.Listener{
+		Name:    "ready",
+		Address: socketAddress("0.0.0.0", dataplane.ReadyPort),
+		FilterChains: []*listenerv3.FilterChain{{
+			Filters: []*listenerv3.Filter{{
+				Name:       "envoy.filters.network.http_connection_manager",
+				ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: typed(hcm)},
+			}},
+		}},
+	}
+}
+
+// xdsCluster is the static cluster of the xDS server: HTTP/2 with
+// keepalives over TLS, the token injected into every request.
+func (p bootstrapParams) xdsCluster() *clusterv3.Cluster {
+	protocol := &upstreamhttpv3.HttpProtocolOptions{
+		UpstreamProtocolOptions: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_{
+			ExplicitHttpConfig: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig{
+				ProtocolConfig: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
+					Http2ProtocolOptions: &corev3.Http2ProtocolOptions{
+						ConnectionKeepalive: &corev3.KeepaliveSettings{
+							Interval: durationpb.New(30 * time.Second),
+							Timeout:  durationpb.New(5 * time.Second),
+						},
+					},
+				},
+			},
+		},
+		HttpFilters: []*hcmv3.HttpFilter{
+			httpFilter("envoy.filters.http.credential_injector", &credentialv3.CredentialInjector{
+				Overwrite: true,
+				Credential: &corev3.TypedExtensionConfig{
+					Name: "envoy.http.injected_credentials.generic",
+					TypedConfig: typed(&genericv3.Generic{
+						Header:            "authorization",
+						HeaderValuePrefix: "Bearer ",
+						Credential:        sdsSecret(SDSSecretToken, ConfigKeySDSToken),
+					}),
+				},
+			}),
+			httpFilter("envoy.filters.http.upstream_codec", &upstreamcodecv3.UpstreamCodec{}),
+		},
+	}
+	tls := &tlsv3.UpstreamTlsContext{
+		Sni: p.xdsServerName,
+		CommonTlsContext: &tlsv3.CommonTlsContext{
+			TlsParams:     &tlsv3.TlsParameters{TlsMinimumProtocolVersion: tlsv3.TlsParameters_TLSv1_2},
+			AlpnProtocols: []string{"h2"},
+			ValidationContextType: &tlsv3.CommonTlsContext_CombinedValidationContext{
+				CombinedValidationContext: &tlsv3.CommonTlsContext_CombinedCertificateValidationContext{
+					DefaultValidationContext: &tlsv3.CertificateValidationContext{
+						MatchTypedSubjectAltNames: []*tlsv3.SubjectAltNameMatcher{{
+							SanType: tlsv3.SubjectAltNameMatcher_DNS,
+							Matcher: exact(p.xdsServerName),
+						}},
+					},
+					ValidationContextSdsSecretConfig: sdsSecret(SDSSecretCA, ConfigKeySDSCA),
+				},
+			},
+		},
+	}
+	return &clusterv3.Cluster{
+		Name:                 XDSClusterName,
+		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STRICT_DNS},
+		ConnectTimeout:       durationpb.New(10 * time.Second),
+		LoadAssignment: &endpointv3.ClusterLoadAssignment{
+			ClusterName: XDSClusterName,
+			Endpoints: []*endpointv3.LocalityLbEndpoints{{
+				LbEndpoints: []*endpointv3.LbEndpoint{{
+					HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
+						Address: socketAddress(p.xdsHost, uint32(p.xdsPort)),
+					}},
+				}},
+			}},
+		},
+		TypedExtensionProtocolOptions: map[string]*anypb.Any{
+			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": typed(protocol),
+		},
+		TransportSocket: &corev3.TransportSocket{
+			Name:       "envoy.transport_sockets.tls",
+			ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: typed(tls)},
+		},
+	}
+}
+
+// SDSToken is the file-based SDS resource (ConfigKeySDSToken) holding the
+// projected token.
+func SDSToken() *discoveryv3.DiscoveryResponse {
+	return sdsFile(&tlsv3.Secret{
+		Name: SDSSecretToken,
+		Type: &tlsv3.Secret_GenericSecret{GenericSecret: &tlsv3.GenericSecret{
+			Secret: file(TokenDir + "/" + TokenFile),
+		}},
+	})
+}
+
+// SDSCA is the file-based SDS resource (ConfigKeySDSCA) holding the CA that
+// signs the xDS server certificate.
+func SDSCA() *discoveryv3.DiscoveryResponse {
+	return sdsFile(&tlsv3.Secret{
+		Name: SDSSecretCA,
+		Type: &tlsv3.Secret_ValidationContext{ValidationContext: &tlsv3.CertificateValidationContext{
+			TrustedCa: file(ConfigDir + "/" + ConfigKeyCA),
+		}},
+	})
+}
+
+// encodedSDSFiles are the two SDS files, encoded and validated once (they
+// are the same in every bundle): ConfigKeySDSToken's and ConfigKeySDSCA's.
+var encodedSDSFiles = sync.OnceValues(func() ([2]string, error) {
+	var out [2]string
+	for i, f := range []struct {
+		key string
+		res *discoveryv3.DiscoveryResponse
+	}{{ConfigKeySDSToken, SDSToken()}, {ConfigKeySDSCA, SDSCA()}} {
+		s, err := marshalEnvoy(f.res)
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", f.key, err)
+		}
+		out[i] = s
+	}
+	return out, nil
+})
+
+// sdsFile is the content of a file-based SDS resource: a discovery response
+// with exactly one secret.
+func sdsFile(s *tlsv3.Secret) *discoveryv3.DiscoveryResponse {
+	return &discoveryv3.DiscoveryResponse{Resources: []*anypb.Any{typed(s)}}
+}
+
+// sdsSecret names secret name of the SDS file at ConfigDir/key, which Envoy
+// re-reads when the directory's projected volume is swapped.
+func sdsSecret(name, key string) *tlsv3.SdsSecretConfig {
+	return &tlsv3.SdsSecretConfig{
+		Name: name,
+		SdsConfig: &corev3.ConfigSource{
+			ConfigSourceSpecifier: &corev3.ConfigSource_PathConfigSource{PathConfigSource: &corev3.PathConfigSource{
+				Path:             ConfigDir + "/" + key,
+				WatchedDirectory: &corev3.WatchedDirectory{Path: ConfigDir},
+			}},
+		},
+	}
+}
+
+func adsSource() *corev3.ConfigSource {
+	return &corev3.ConfigSource{
+		ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
+		ResourceApiVersion:    corev3.ApiVersion_V3,
+	}
+}
+
+func socketAddress(host string, port uint32) *corev3.Address {
+	return &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+		Address:       host,
+		PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: port},
+	}}}
+}
+
+func httpFilter(name string, config proto.Message) *hcmv3.HttpFilter {
+	return &hcmv3.HttpFilter{Name: name, ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: typed(config)}}
+}
+
+func exact(s string) *matcherv3.StringMatcher {
+	return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: s}}
+}
+
+func file(path string) *corev3.DataSource {
+	return &corev3.DataSource{Specifier: &corev3.DataSource_Filename{Filename: path}}
+}
+
+// typed packs m deterministically; packing a generated message cannot fail.
+func typed(m proto.Message) *anypb.Any {
+	a := &anypb.Any{}
+	if err := anypb.MarshalFrom(a, m, proto.MarshalOptions{Deterministic: true}); err != nil {
+		panic(fmt.Sprintf("pack %T: %v", m, err))
+	}
+	return a
+}
+
+// marshalEnvoy encodes m as Envoy reads it from a .yaml file: protojson
+// with proto field names, as YAML with sorted keys (byte-identical for equal
+// messages; protojson's own whitespace is not stable across builds). It
+// refuses m unless the encoding decodes strictly back to m, as Envoy decodes
+// it, and m passes Envoy's validation, recursively into every Any.
+func marshalEnvoy(m proto.Message) (string, error) {
+	js, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	y, err := yaml.JSONToYAML(js)
+	if err != nil {
+		return "", err
+	}
+	back := m.ProtoReflect().New().Interface()
+	if err := envoyvalidate.UnmarshalAndValidate(y, back); err != nil {
+		return "", err
+	}
+	if !proto.Equal(back, m) {
+		return "", fmt.Errorf("%s does not survive its own encoding", m.ProtoReflect().Descriptor().FullName())
+	}
+	return string(y), nil
 }

@@ -21,6 +21,12 @@
 //     bootstrap's trusted_ca would be read once). The token reaches the xDS
 //     server as "authorization: Bearer <token>" through the
 //     credential_injector upstream HTTP filter of the xDS cluster.
+//   - The bootstrap and the SDS files are typed go-control-plane messages
+//     (Bootstrap, SDSToken, SDSCA), encoded once as YAML and refused unless
+//     they decode strictly and pass Envoy's validation into every Any, like
+//     the xDS resources (internal/envoyvalidate). Encoded bootstraps are
+//     cached by their parameters: a re-render of a Gateway does not pay for
+//     encoding and validation again (see docs/benchmarks.md).
 //   - The pod template carries a digest of the bootstrap, so a bootstrap
 //     change (new xDS address, say) rolls the pods; a CA change does not need
 //     to.

@@ -30,7 +30,7 @@ func mustRenderValid(t *testing.T, render func() ([]*Bundle, error)) {
 		return
 	}
 	for _, b := range bundles {
-		if err := errors.Join(checkBundle(b), checkNames(b)); err != nil {
+		if err := errors.Join(checkBundle(b, testOptions()), checkNames(b)); err != nil {
 			t.Fatalf("bundle of %s: %v", b.Gateway, err)
 		}
 	}

@@ -70,7 +70,7 @@ func TestGolden(t *testing.T) {
 					t.Fatal("no bundle rendered")
 				}
 				for _, b := range bundles {
-					if err := errors.Join(checkBundle(b), checkNames(b)); err != nil {
+					if err := errors.Join(checkBundle(b, testOptions()), checkNames(b)); err != nil {
 						t.Fatalf("bundle of %s: %v", b.Gateway, err)
 					}
 				}

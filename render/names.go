@@ -4,22 +4,20 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+
+	"github.com/berth-gateway/berth/internal/dataplane"
 )
 
-// The constants every component shares: labels and annotations on bundle
-// objects, the field manager, the finalizer, the inventory label, and the
-// file layout inside the Envoy pod.
+// The constants of bundle objects: labels and annotations, the field
+// manager, the finalizer, the inventory label, and the file layout inside
+// the Envoy pod. What other packages must agree on (ports, node cluster,
+// token audience, controller name) is in internal/dataplane.
 const (
 	// FieldManager is the server-side apply field manager of everything berth
 	// writes.
 	FieldManager = "berth"
 	// Finalizer holds a Gateway until its bundle and inventory are gone.
 	Finalizer = "gateway.berth.dev/finalizer"
-	// DefaultControllerName is the GatewayClass controllerName berth serves
-	// unless told otherwise: the reference implementation's, so that its
-	// manifests work unchanged (never run both on one class).
-	DefaultControllerName = "gateway.envoyproxy.io/gatewayclass-controller"
-
 	// LabelName, LabelComponent and LabelManagedBy are the recommended
 	// Kubernetes labels, on every bundle object.
 	LabelName      = "app.kubernetes.io/name"
@@ -70,22 +68,19 @@ const (
 	// XDSClusterName is the bootstrap's static cluster of the xDS server.
 	XDSClusterName = "xds_cluster"
 
-	// AdminPort is Envoy's admin port, bound to 127.0.0.1 only.
-	AdminPort = 19000
-	// ReadyPort serves ReadyPath: 200 while Envoy is initialised and not
-	// draining (the readiness probe).
-	ReadyPort = 19001
-	// ReadyPath is the readiness endpoint on ReadyPort.
-	ReadyPath = "/ready"
-	// ShutdownManagerPort is where `berth shutdown-manager` listens;
-	// ShutdownReadyPath there blocks until Envoy has drained (the envoy
-	// container's preStop hook calls it).
-	ShutdownManagerPort = 19002
-	ShutdownReadyPath   = "/shutdown/ready"
+	// volumeConfig and volumeToken are the pod volumes of the ConfigMap
+	// and of the projected token.
+	volumeConfig = "config"
+	volumeToken  = "xds-token"
+)
 
-	// PrivilegedPortOffset is added to a listener port below 1024 to get the
-	// container port (Envoy runs unprivileged).
-	PrivilegedPortOffset = 10000
+// Re-exported for callers that predate internal/dataplane, which owns them;
+// new code reads dataplane directly.
+const (
+	DefaultControllerName = dataplane.DefaultControllerName
+	AdminPort             = dataplane.AdminPort
+	ShutdownManagerPort   = dataplane.ShutdownManagerPort
+	ShutdownReadyPath     = dataplane.ShutdownReadyPath
 )
 
 // maxNameLength is the length of a DNS-1123 label, the strictest name rule
@@ -106,11 +101,6 @@ func ProxyName(namespace, gateway string) string {
 // ServiceAccount identifies exactly one Gateway: the xDS server indexes
 // Gateways by (namespace, ServiceAccountName(namespace, name)).
 func ServiceAccountName(namespace, gateway string) string { return ProxyName(namespace, gateway) }
-
-// NodeCluster is the Envoy node cluster the proxy of Gateway ns/gw reports:
-// "<ns>/<gw>". The xDS server refuses a node whose cluster differs from the
-// Gateway its token authenticates.
-func NodeCluster(namespace, gateway string) string { return namespace + "/" + gateway }
 
 // InventoryID is the cli-utils inventory id of Gateway ns/gw's bundle (the
 // value of InventoryLabel).

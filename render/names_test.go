@@ -60,9 +60,6 @@ func TestIdentities(t *testing.T) {
 	if got := ServiceAccountName("team-a", "gateway-a"); got != "envoy-team-a-gateway-a-b65c6264" {
 		t.Errorf("ServiceAccountName = %s", got)
 	}
-	if got := NodeCluster("team-a", "gateway-a"); got != "team-a/gateway-a" {
-		t.Errorf("NodeCluster = %s", got)
-	}
 	if InventoryID("team-a", "gateway-a") == InventoryID("team-b", "gateway-b") {
 		t.Error("two Gateways share an inventory id")
 	}

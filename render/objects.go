@@ -1,6 +1,8 @@
 package render
 
 import (
+	"fmt"
+
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/api/v1alpha1"
+	"github.com/berth-gateway/berth/internal/dataplane"
 )
 
 // builder builds the objects of one Gateway's bundle.
@@ -87,8 +90,18 @@ func (b *builder) serviceAccount() *corev1.ServiceAccount {
 	}
 }
 
-func (b *builder) configMap() *corev1.ConfigMap {
-	b.bootstrap = bootstrap(b.gw.Namespace, b.gw.Name, b.opts)
+// configMap holds the files Envoy reads: its bootstrap, the two SDS files
+// and the CA bundle. Each Envoy file is built typed and refused unless it
+// validates as Envoy would validate it.
+func (b *builder) configMap() (*corev1.ConfigMap, error) {
+	var err error
+	if b.bootstrap, err = encodedBootstrap(bootstrapParamsOf(b.gw.Namespace, b.gw.Name, b.opts)); err != nil {
+		return nil, fmt.Errorf("envoy bootstrap: %w", err)
+	}
+	sds, err := encodedSDSFiles()
+	if err != nil {
+		return nil, err
+	}
 	if len(b.opts.CABundle) == 0 {
 		b.warnings = append(b.warnings, "no CA bundle given: "+ConfigKeyCA+" is empty and Envoy cannot verify the xDS server")
 	}
@@ -97,11 +110,11 @@ func (b *builder) configMap() *corev1.ConfigMap {
 		ObjectMeta: b.meta(b.name(), nil, nil),
 		Data: map[string]string{
 			ConfigKeyBootstrap: b.bootstrap,
-			ConfigKeySDSToken:  sdsToken(),
-			ConfigKeySDSCA:     sdsCA(),
+			ConfigKeySDSToken:  sds[0],
+			ConfigKeySDSCA:     sds[1],
 			ConfigKeyCA:        string(b.opts.CABundle),
 		},
-	}
+	}, nil
 }
 
 // servicePort is one port of the Service, shared by every listener on the
@@ -191,7 +204,7 @@ func (b *builder) service() *corev1.Service {
 			Name:       p.name,
 			Protocol:   p.protocol,
 			Port:       p.port,
-			TargetPort: intstr.FromInt32(containerPort(p.port)),
+			TargetPort: intstr.FromInt32(b.containerPort(p.port)),
 		})
 	}
 	return s
@@ -269,14 +282,14 @@ func (b *builder) deployment() *appsv1.Deployment {
 func (b *builder) volumes() []corev1.Volume {
 	return []corev1.Volume{
 		{
-			Name: "config",
+			Name: volumeConfig,
 			VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 				LocalObjectReference: corev1.LocalObjectReference{Name: b.name()},
 				DefaultMode:          ptr.To[int32](0o444),
 			}},
 		},
 		{
-			Name: "xds-token",
+			Name: volumeToken,
 			VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
 				DefaultMode: ptr.To[int32](0o440),
 				Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
@@ -323,7 +336,7 @@ func (b *builder) envoyContainer(c *v1alpha1.KubernetesContainerSpec) corev1.Con
 	}
 	var ports []corev1.ContainerPort
 	for _, p := range b.ports() {
-		ports = append(ports, corev1.ContainerPort{Name: p.name, ContainerPort: containerPort(p.port), Protocol: p.protocol})
+		ports = append(ports, corev1.ContainerPort{Name: p.name, ContainerPort: b.containerPort(p.port), Protocol: p.protocol})
 	}
 	return corev1.Container{
 		Name:    ContainerEnvoy,
@@ -333,7 +346,7 @@ func (b *builder) envoyContainer(c *v1alpha1.KubernetesContainerSpec) corev1.Con
 			"--config-path", ConfigDir + "/" + ConfigKeyBootstrap,
 			// Kubernetes expands $(POD_NAME): the node id is the pod name.
 			"--service-node", "$(POD_NAME)",
-			"--service-cluster", NodeCluster(b.gw.Namespace, b.gw.Name),
+			"--service-cluster", dataplane.NodeCluster(b.gw.Namespace, b.gw.Name),
 			"--log-level", b.opts.EnvoyLogLevel,
 			"--disable-hot-restart",
 		},
@@ -341,25 +354,25 @@ func (b *builder) envoyContainer(c *v1alpha1.KubernetesContainerSpec) corev1.Con
 		Ports:     ports,
 		Resources: resources,
 		VolumeMounts: []corev1.VolumeMount{
-			{Name: "config", MountPath: ConfigDir, ReadOnly: true},
-			{Name: "xds-token", MountPath: TokenDir, ReadOnly: true},
+			{Name: volumeConfig, MountPath: ConfigDir, ReadOnly: true},
+			{Name: volumeToken, MountPath: TokenDir, ReadOnly: true},
 		},
 		ReadinessProbe: &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: ReadyPath, Port: intstr.FromInt32(ReadyPort), Scheme: corev1.URISchemeHTTP}},
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: dataplane.ReadyPath, Port: intstr.FromInt32(dataplane.ReadyPort), Scheme: corev1.URISchemeHTTP}},
 			PeriodSeconds:    5,
 			TimeoutSeconds:   1,
 			SuccessThreshold: 1,
 			FailureThreshold: 1,
 		},
 		StartupProbe: &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: ReadyPath, Port: intstr.FromInt32(ReadyPort), Scheme: corev1.URISchemeHTTP}},
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: dataplane.ReadyPath, Port: intstr.FromInt32(dataplane.ReadyPort), Scheme: corev1.URISchemeHTTP}},
 			PeriodSeconds:    10,
 			TimeoutSeconds:   1,
 			SuccessThreshold: 1,
 			FailureThreshold: 30,
 		},
 		Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{
-			Path: ShutdownReadyPath, Port: intstr.FromInt32(ShutdownManagerPort), Scheme: corev1.URISchemeHTTP,
+			Path: dataplane.ShutdownReadyPath, Port: intstr.FromInt32(dataplane.ShutdownManagerPort), Scheme: corev1.URISchemeHTTP,
 		}}},
 		SecurityContext:          security,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
@@ -370,8 +383,9 @@ func (b *builder) shutdownManagerContainer() corev1.Container {
 	return corev1.Container{
 		Name:  ContainerShutdownManager,
 		Image: b.opts.ShutdownManagerImage,
-		// Its defaults are the contract: Envoy admin at 127.0.0.1:AdminPort,
-		// listening on ShutdownManagerPort.
+		// Its defaults are the contract: Envoy admin at
+		// 127.0.0.1:dataplane.AdminPort, listening on
+		// dataplane.ShutdownManagerPort.
 		Command: append([]string(nil), b.opts.ShutdownManagerCommand...),
 		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
 			corev1.ResourceCPU:    resource.MustParse("10m"),

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/berth-gateway/berth/internal/dataplane"
 )
 
 // Options are the controller-wide settings that shape every bundle.
@@ -23,6 +25,11 @@ type Options struct {
 	// TokenAudience is the audience of the projected ServiceAccount token
 	// Envoy presents to the xDS server (the server reviews tokens for it).
 	TokenAudience string
+	// PrivilegedPortOffset is added to a Gateway listener port below 1024
+	// to get the port Envoy binds (the Service's targetPort): Envoy runs
+	// unprivileged. 0 binds the listener ports themselves. Translation
+	// must use the same offset (the controller sets both from this one).
+	PrivilegedPortOffset int32
 	// TokenExpirationSeconds is the lifetime of the projected token; the
 	// kubelet refreshes it at 80%.
 	TokenExpirationSeconds int64
@@ -51,7 +58,8 @@ func DefaultOptions() Options {
 		ControllerNamespace:           "berth-system",
 		XDSHost:                       "berth-xds.berth-system.svc",
 		XDSPort:                       18000,
-		TokenAudience:                 "berth.dev/xds",
+		TokenAudience:                 dataplane.DefaultTokenAudience,
+		PrivilegedPortOffset:          dataplane.DefaultPrivilegedPortOffset,
 		TokenExpirationSeconds:        3600,
 		EnvoyImage:                    "docker.io/envoyproxy/envoy:distroless-v1.40.0",
 		EnvoyLogLevel:                 "info",
@@ -93,6 +101,9 @@ func (o Options) Validate() error {
 	}
 	if o.TokenAudience == "" {
 		errs = append(errs, errors.New("token audience is empty"))
+	}
+	if err := dataplane.CheckPrivilegedPortOffset(o.PrivilegedPortOffset); err != nil {
+		errs = append(errs, err)
 	}
 	if o.TokenExpirationSeconds < 600 {
 		errs = append(errs, fmt.Errorf("token expiration %ds is below the Kubernetes minimum of 600s", o.TokenExpirationSeconds))

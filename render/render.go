@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/api/v1alpha1"
+	"github.com/berth-gateway/berth/internal/dataplane"
 )
 
 // Input is everything one Gateway's bundle depends on. The EnvoyProxy
@@ -106,7 +108,11 @@ func Render(in Input, opts Options) (*Bundle, error) {
 	if err := b.checkGateway(); err != nil {
 		return nil, &GatewayError{Gateway: gw.Namespace + "/" + gw.Name, Err: err}
 	}
-	typed := []Object{b.serviceAccount(), b.configMap(), b.service(), b.deployment()}
+	cm, err := b.configMap()
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", gatewayDesc(gw), err)
+	}
+	typed := []Object{b.serviceAccount(), cm, b.service(), b.deployment()}
 	if hpa := b.hpa(); hpa != nil {
 		typed = append(typed, hpa)
 	}
@@ -163,10 +169,9 @@ func (b *builder) checkGateway() error {
 			errs = append(errs, fmt.Errorf("listener %s: port %d is out of range", l.Name, p))
 			continue
 		}
-		switch containerPort(int32(p)) {
-		case AdminPort, ReadyPort, ShutdownManagerPort:
+		if cp := b.containerPort(int32(p)); slices.Contains(dataplane.ReservedPorts[:], cp) {
 			errs = append(errs, fmt.Errorf("listener %s: port %d is reserved by berth (Envoy admin, readiness and shutdown manager use %d, %d and %d)",
-				l.Name, p, AdminPort, ReadyPort, ShutdownManagerPort))
+				l.Name, p, dataplane.AdminPort, dataplane.ReadyPort, dataplane.ShutdownManagerPort))
 		}
 	}
 	if infra := gw.Spec.Infrastructure; infra != nil {
@@ -197,11 +202,8 @@ func (b *builder) checkGateway() error {
 }
 
 // containerPort is the port Envoy listens on for a listener port.
-func containerPort(listenerPort int32) int32 {
-	if listenerPort < 1024 {
-		return listenerPort + PrivilegedPortOffset
-	}
-	return listenerPort
+func (b *builder) containerPort(listenerPort int32) int32 {
+	return dataplane.ContainerPort(listenerPort, b.opts.PrivilegedPortOffset)
 }
 
 func digest(s string) string {

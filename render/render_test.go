@@ -17,6 +17,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/api/v1alpha1"
+	"github.com/berth-gateway/berth/internal/dataplane"
 	"github.com/berth-gateway/berth/internal/manifest"
 )
 
@@ -128,7 +129,7 @@ func TestRenderGatewayErrors(t *testing.T) {
 		msg    string
 	}{
 		{"no listeners", func(g *gwv1.Gateway) { g.Spec.Listeners = nil }, "no listeners"},
-		{"admin port", func(g *gwv1.Gateway) { g.Spec.Listeners[0].Port = AdminPort }, "port 19000 is reserved"},
+		{"admin port", func(g *gwv1.Gateway) { g.Spec.Listeners[0].Port = dataplane.AdminPort }, "port 19000 is reserved"},
 		{"port mapped onto nothing reserved", func(g *gwv1.Gateway) { g.Spec.Listeners[0].Port = 0 }, "port 0 is out of range"},
 		{"invalid infrastructure label", func(g *gwv1.Gateway) {
 			g.Spec.Infrastructure = &gwv1.GatewayInfrastructure{Labels: map[gwv1.LabelKey]gwv1.LabelValue{"ok": "not a valid value"}}
@@ -150,6 +151,50 @@ func TestRenderGatewayErrors(t *testing.T) {
 	gw.Spec.GatewayClassName = "other"
 	if _, err := Render(Input{GatewayClass: testClass(nil), Gateway: gw}, testOptions()); err == nil {
 		t.Fatal("rendered a Gateway against the wrong class")
+	}
+}
+
+// The privileged port offset is an option like any other, 0 included: it
+// moves the container port and the Service's target port, and the ports
+// berth reserves are checked after the shift.
+func TestPrivilegedPortOffset(t *testing.T) {
+	for _, tc := range []struct {
+		offset, listener, want int32
+	}{
+		{dataplane.DefaultPrivilegedPortOffset, 80, 10080},
+		{0, 80, 80},
+		{5000, 443, 5443},
+		{5000, 8080, 8080},
+	} {
+		o := testOptions()
+		o.PrivilegedPortOffset = tc.offset
+		gw := testGateway(nil)
+		gw.Spec.Listeners[0].Port = gwv1.PortNumber(tc.listener)
+		b, err := Render(Input{GatewayClass: testClass(nil), Gateway: gw}, o)
+		if err != nil {
+			t.Fatalf("offset %d: %v", tc.offset, err)
+		}
+		var container, target int32
+		for _, obj := range b.Objects {
+			switch v := obj.(type) {
+			case *appsv1.Deployment:
+				container = v.Spec.Template.Spec.Containers[0].Ports[0].ContainerPort
+			case *corev1.Service:
+				target = v.Spec.Ports[0].TargetPort.IntVal
+			}
+		}
+		if container != tc.want || target != tc.want {
+			t.Errorf("offset %d, listener %d: container port %d, target port %d, want %d", tc.offset, tc.listener, container, target, tc.want)
+		}
+	}
+	// Port 1000 shifted by 18000 is the admin port.
+	o := testOptions()
+	o.PrivilegedPortOffset = dataplane.AdminPort - 1000
+	gw := testGateway(nil)
+	gw.Spec.Listeners[0].Port = 1000
+	var ge *GatewayError
+	if _, err := Render(Input{GatewayClass: testClass(nil), Gateway: gw}, o); !errors.As(err, &ge) || !strings.Contains(err.Error(), "port 1000 is reserved") {
+		t.Fatalf("listener shifted onto the admin port: err = %v", err)
 	}
 }
 
@@ -228,9 +273,9 @@ func TestOptionsValidate(t *testing.T) {
 	if got := o.withDefaults(); got.XDSHost != "berth-xds.ns.svc" || got.XDSServerName != "berth-xds.ns.svc" {
 		t.Fatalf("derived host %q, server name %q", got.XDSHost, got.XDSServerName)
 	}
-	bad := Options{XDSHost: "Not A Host", XDSPort: 70000, TokenExpirationSeconds: 60, EnvoyLogLevel: "loud"}
+	bad := Options{XDSHost: "Not A Host", XDSPort: 70000, TokenExpirationSeconds: 60, EnvoyLogLevel: "loud", PrivilegedPortOffset: -1}
 	err := bad.Validate()
-	for _, want := range []string{"xDS host", "xDS port 70000", "token audience is empty", "below the Kubernetes minimum", "envoy image is empty", `log level "loud"`, "shutdown-manager image is empty", "shutdown-manager command is empty"} {
+	for _, want := range []string{"xDS host", "xDS port 70000", "privileged port offset -1", "token audience is empty", "below the Kubernetes minimum", "envoy image is empty", `log level "loud"`, "shutdown-manager image is empty", "shutdown-manager command is empty"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}

@@ -10,12 +10,15 @@ import (
 	"go.uber.org/zap"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 
+	"github.com/berth-gateway/berth/internal/dataplane"
 	"github.com/berth-gateway/berth/xds/auth"
 )
 
 // NodeCluster is the node cluster a proxy of Gateway gw must report
-// ("<namespace>/<name>"); it is also the Gateway's snapshot cache key.
-func NodeCluster(gw k8stypes.NamespacedName) string { return gw.Namespace + "/" + gw.Name }
+// (dataplane.NodeCluster); it is also the Gateway's snapshot cache key.
+func NodeCluster(gw k8stypes.NamespacedName) string {
+	return dataplane.NodeCluster(gw.Namespace, gw.Name)
+}
 
 func gatewayOfKey(key string) k8stypes.NamespacedName {
 	ns, name, _ := strings.Cut(key, "/")

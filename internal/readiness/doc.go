@@ -4,9 +4,9 @@
 // the timeout passes), printing progress as it changes.
 //
 // The decision (Decide) and the progress lines (Reporter) are pure functions
-// of a Snapshot; only Run does I/O: one watch per kind, level-triggered
-// (every change wakes the loop, which re-reads the watch caches), never a
-// sleep-poll loop.
+// of a Snapshot; only Run does I/O: one watch per kind (internal/kindwatch,
+// the layer apply's engine uses too), level-triggered (every change wakes
+// the loop, which re-reads the watch caches), never a sleep-poll loop.
 //
 //	out, err := readiness.Run(ctx, restConfig, readiness.Options{
 //		Namespace: "team-a", Names: []string{"gateway-a"}, Timeout: 2 * time.Minute, Out: os.Stdout,

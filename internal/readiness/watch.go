@@ -10,27 +10,23 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
-	"k8s.io/client-go/tools/cache"
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/cli-utils/pkg/object"
 
+	"github.com/berth-gateway/berth/internal/kindwatch"
 	"github.com/berth-gateway/berth/render"
 )
 
@@ -130,15 +126,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (*Outcome, error) 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops every watch
-	w := &watcher{
-		ctx:    ctx,
-		dyn:    dyn,
-		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco)),
-		wake:   make(chan struct{}, 1),
-		kinds:  map[schema.GroupKind]*kindWatch{},
-	}
+	w := &watcher{wake: make(chan struct{}, 1)}
+	ns := ""
 	if !opts.AllNamespaces {
-		w.ns = opts.Namespace
+		ns = opts.Namespace
 	}
 	var gwFields string
 	if opts.Name != "" {
@@ -148,7 +139,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (*Outcome, error) 
 	// One plain list first: it fixes the set of Gateways for --all and
 	// turns "cannot read Gateways" into an error instead of a watch that
 	// retries until the timeout.
-	list, err := dyn.Resource(GatewayResource).Namespace(w.ns).List(ctx, metav1.ListOptions{FieldSelector: gwFields})
+	list, err := dyn.Resource(GatewayResource).Namespace(ns).List(ctx, metav1.ListOptions{FieldSelector: gwFields})
 	if err != nil {
 		return nil, fmt.Errorf("list Gateways: %w", err)
 	}
@@ -172,11 +163,19 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (*Outcome, error) 
 		}
 	}
 
-	w.gateways = w.start(GatewayResource.GroupVersion().WithKind("Gateway"), GatewayResource, w.ns, gwFields, "", "Gateways", new(atomic.Bool))
-	managed := labels.Set{render.LabelManagedBy: render.LabelManagedByValue}.String()
-	w.labelSel = managed
+	var scope []string
+	if ns != "" {
+		scope = []string{ns}
+	}
+	// The Gateways (one, or all in scope) and the bundle kinds, each its own
+	// Set: they select differently.
+	gateways := meta.NewDefaultRESTMapper([]schema.GroupVersion{GatewayResource.GroupVersion()})
+	gateways.Add(GatewayResource.GroupVersion().WithKind("Gateway"), meta.RESTScopeNamespace)
+	w.gateways = kindwatch.New(ctx, dyn, gateways, w.watchOptions(scope, "", gwFields)).Kind(gatewayKind)
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))
+	w.bundle = kindwatch.New(ctx, dyn, mapper, w.watchOptions(scope, labels.Set{render.LabelManagedBy: render.LabelManagedByValue}.String(), ""))
 	for _, gk := range bundleKinds {
-		w.kind(gk)
+		w.bundle.Kind(gk)
 	}
 
 	var deadline <-chan time.Time
@@ -189,7 +188,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (*Outcome, error) 
 	// report is not a burst of "NotFound" for objects not yet listed.
 	synced := make(chan struct{})
 	go func() {
-		cache.WaitForCacheSync(ctx.Done(), w.syncFuncs()...)
+		for _, k := range append(w.bundle.Kinds(), w.gateways) {
+			select {
+			case <-k.Ready():
+			case <-ctx.Done():
+			}
+		}
 		close(synced)
 	}()
 	select {
@@ -272,30 +276,42 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (*Outcome, error) 
 	}
 }
 
-// watcher holds one informer per watched kind, all in one scope (a
-// namespace, or every namespace) and selecting berth's managed label.
+// gatewayKind is the Gateway API's Gateway kind.
+var gatewayKind = GatewayResource.GroupVersion().WithKind("Gateway").GroupKind()
+
+// watcher reads the Gateways and their bundles from shared watches
+// (kindwatch), all in one scope (a namespace, or every namespace); every
+// change wakes the loop.
 type watcher struct {
-	ctx      context.Context
-	dyn      dynamic.Interface
-	mapper   meta.RESTMapper
-	ns       string
-	labelSel string
 	wake     chan struct{}
-	gateways cache.SharedIndexInformer
+	gateways *kindwatch.Kind
+	bundle   *kindwatch.Set // the bundle kinds, selecting berth's managed label
 
 	mu       sync.Mutex
-	kinds    map[schema.GroupKind]*kindWatch
 	warnings []string
 	warned   map[string]bool
 }
 
-type kindWatch struct {
-	inf cache.SharedIndexInformer // nil when the kind cannot be watched
-	// namespaced is false for cluster-scoped kinds (keys are bare names).
-	namespaced bool
-	// denied is set when listing the kind was refused (RBAC): its cache
-	// will never sync, and nobody should wait for it.
-	denied atomic.Bool
+// watchOptions make every event, every kind becoming ready and every
+// refusal wake the loop (refusals with a warning).
+func (w *watcher) watchOptions(namespaces []string, labelSel, fieldSel string) kindwatch.Options {
+	return kindwatch.Options{
+		Namespaces:    namespaces,
+		LabelSelector: labelSel,
+		FieldSelector: fieldSel,
+		OnEvent:       func(kindwatch.Event) { w.notify() },
+		// The last initial Add can be handled before the kind reports
+		// synced; wake once more when it does so that the loop sees a
+		// synced cache.
+		OnReady: func(*kindwatch.Kind) { w.notify() },
+		OnError: func(e *kindwatch.Error) {
+			what := e.Resource
+			if what == "" {
+				what = e.Kind.String()
+			}
+			w.warn(fmt.Sprintf("cannot watch %s: %v", what, e.Err))
+		},
+	}
 }
 
 func (w *watcher) notify() {
@@ -326,116 +342,17 @@ func (w *watcher) takeWarnings() []string {
 	return out
 }
 
-// start runs an informer over gvr in ns whose every event wakes the loop.
-// Objects of a list may lack apiVersion and kind; kstatus needs them, so
-// they are set to gvk.
-func (w *watcher) start(gvk schema.GroupVersionKind, gvr schema.GroupVersionResource, ns, fieldSel, labelSel, what string, denied *atomic.Bool) cache.SharedIndexInformer {
-	ri := w.dyn.Resource(gvr).Namespace(ns)
-	lw := &cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			o.FieldSelector, o.LabelSelector = fieldSel, labelSel
-			return ri.List(ctx, o)
-		},
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.FieldSelector, o.LabelSelector = fieldSel, labelSel
-			return ri.Watch(ctx, o)
-		},
-	}
-	inf := cache.NewSharedIndexInformer(lw, &unstructured.Unstructured{}, 0, cache.Indexers{})
-	// Nobody here reads managedFields; dropping them keeps the caches small.
-	_ = inf.SetTransform(func(o any) (any, error) {
-		if u, ok := o.(*unstructured.Unstructured); ok {
-			u.SetManagedFields(nil)
-			if u.GetKind() == "" {
-				u.SetGroupVersionKind(gvk)
-			}
-		}
-		return o, nil
-	})
-	_ = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
-		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) || apierrors.IsNotFound(err) {
-			denied.Store(true)
-			w.warn(fmt.Sprintf("cannot watch %s: %v", what, err))
-			return
-		}
-		cache.DefaultWatchErrorHandler(ctx, r, err)
-	})
-	wake := func(any) { w.notify() }
-	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    wake,
-		UpdateFunc: func(_, o any) { w.notify() },
-		DeleteFunc: wake,
-	})
-	go inf.RunWithContext(w.ctx)
-	// The last initial Add can be handled before HasSynced turns true; wake
-	// once more when it does so that the loop sees a synced cache.
-	go func() {
-		select {
-		case <-inf.HasSyncedChecker().Done():
-			w.notify()
-		case <-w.ctx.Done():
-		}
-	}()
-	return inf
-}
-
-// kind returns the watch of gk, starting it on first use.
-func (w *watcher) kind(gk schema.GroupKind) *kindWatch {
-	w.mu.Lock()
-	kw := w.kinds[gk]
-	w.mu.Unlock()
-	if kw != nil {
-		return kw
-	}
-	kw = &kindWatch{}
-	m, err := w.mapper.RESTMapping(gk)
-	if err != nil {
-		w.warn(fmt.Sprintf("cannot watch %s: %v", gk, err))
-	} else {
-		kw.namespaced = m.Scope.Name() == meta.RESTScopeNameNamespace
-		ns := w.ns
-		if !kw.namespaced {
-			ns = ""
-		}
-		kw.inf = w.start(m.GroupVersionKind, m.Resource, ns, "", w.labelSel, m.Resource.Resource, &kw.denied)
-	}
-	w.mu.Lock()
-	w.kinds[gk] = kw
-	w.mu.Unlock()
-	return kw
-}
-
-func (w *watcher) syncFuncs() []cache.InformerSynced {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	fns := []cache.InformerSynced{w.gateways.HasSynced}
-	for _, kw := range w.kinds {
-		if kw.inf != nil {
-			fns = append(fns, func() bool { return kw.inf.HasSynced() || kw.denied.Load() })
-		}
-	}
-	return fns
-}
-
 // snapshot reads Gateway k and its bundle from the watch caches.
 func (w *watcher) snapshot(k Key) Snapshot {
 	s := Snapshot{Gateway: Gateway{Key: k}}
-	if o, ok, _ := w.gateways.GetStore().GetByKey(k.Namespace + "/" + k.Name); ok {
-		if u, ok := o.(*unstructured.Unstructured); ok {
-			s.Gateway = GatewayFromUnstructured(u)
-		}
+	if u, found, _ := w.gateways.Get(k.Namespace, k.Name); found {
+		s.Gateway = GatewayFromUnstructured(u)
 	}
 	s.Bundle.Inventory = Key{Namespace: k.Namespace, Name: render.InventoryName(k.Namespace, k.Name)}
-	cms := w.kind(schema.GroupKind{Kind: "ConfigMap"})
-	if cms.inf == nil {
+	if u, found, _ := w.bundle.Kind(schema.GroupKind{Kind: "ConfigMap"}).Get(s.Bundle.Inventory.Namespace, s.Bundle.Inventory.Name); found {
+		s.Bundle.InventoryFound = true
+		s.Bundle.Objects = w.inventoryObjects(u)
 		return s
-	}
-	if o, ok, _ := cms.inf.GetStore().GetByKey(s.Bundle.Inventory.Namespace + "/" + s.Bundle.Inventory.Name); ok {
-		if u, ok := o.(*unstructured.Unstructured); ok {
-			s.Bundle.InventoryFound = true
-			s.Bundle.Objects = w.inventoryObjects(u)
-			return s
-		}
 	}
 	s.Bundle.Objects = w.labeledObjects(k)
 	return s
@@ -453,26 +370,19 @@ func (w *watcher) inventoryObjects(inv *unstructured.Unstructured) []Object {
 			continue
 		}
 		o := Object{Group: id.GroupKind.Group, Kind: id.GroupKind.Kind, Namespace: id.Namespace, Name: id.Name}
-		kw := w.kind(id.GroupKind)
+		kind := w.bundle.Kind(id.GroupKind)
+		u, found, ok := kind.Get(id.Namespace, id.Name)
 		switch {
-		case kw.inf == nil:
+		case kind.Err() != nil:
 			o.Status, o.Message = kstatus.UnknownStatus, "kind not watchable"
-		case kw.denied.Load() && !kw.inf.HasSynced():
+		case !ok && kind.Denied():
 			o.Status, o.Message = kstatus.UnknownStatus, "not allowed to watch"
-		case !kw.inf.HasSynced():
+		case !ok:
 			o.Status, o.Message = kstatus.UnknownStatus, "watch starting"
+		case found:
+			o = ObjectFromUnstructured(u)
+			o.Group, o.Kind = id.GroupKind.Group, id.GroupKind.Kind
 		default:
-			key := id.Name
-			if kw.namespaced {
-				key = id.Namespace + "/" + id.Name
-			}
-			if obj, ok, _ := kw.inf.GetStore().GetByKey(key); ok {
-				if u, ok := obj.(*unstructured.Unstructured); ok {
-					o = ObjectFromUnstructured(u)
-					o.Group, o.Kind = id.GroupKind.Group, id.GroupKind.Kind
-					break
-				}
-			}
 			o.Status = kstatus.NotFoundStatus
 		}
 		out = append(out, o)
@@ -486,13 +396,8 @@ func (w *watcher) labeledObjects(k Key) []Object {
 	want := labels.SelectorFromSet(render.Labels(k.Namespace, k.Name))
 	var out []Object
 	for _, gk := range bundleKinds {
-		kw := w.kind(gk)
-		if kw.inf == nil {
-			continue
-		}
-		for _, obj := range kw.inf.GetStore().List() {
-			u, ok := obj.(*unstructured.Unstructured)
-			if !ok || u.GetNamespace() != k.Namespace || !want.Matches(labels.Set(u.GetLabels())) {
+		for _, u := range w.bundle.Kind(gk).List() {
+			if u.GetNamespace() != k.Namespace || !want.Matches(labels.Set(u.GetLabels())) {
 				continue
 			}
 			if _, isInventory := u.GetLabels()[render.InventoryLabel]; isInventory {

@@ -13,6 +13,7 @@ import (
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/berth-gateway/berth/internal/dataplane"
 	"github.com/berth-gateway/berth/xds/translate/model"
 )
 
@@ -72,8 +73,8 @@ type Options struct {
 // DefaultOptions are the options the controller and `berth translate` use.
 func DefaultOptions() Options {
 	return Options{
-		ControllerName:       "gateway.envoyproxy.io/gatewayclass-controller",
-		PrivilegedPortOffset: 10000,
+		ControllerName:       dataplane.DefaultControllerName,
+		PrivilegedPortOffset: dataplane.DefaultPrivilegedPortOffset,
 		ListenAddress:        "0.0.0.0",
 		ConnectTimeout:       10 * time.Second,
 		UseRemoteAddress:     true,
@@ -84,8 +85,8 @@ func DefaultOptions() Options {
 // Validate reports options that cannot produce a valid configuration.
 func (o Options) Validate() error {
 	var errs []error
-	if o.PrivilegedPortOffset < 0 || o.PrivilegedPortOffset > 65535-1023 {
-		errs = append(errs, fmt.Errorf("privileged port offset %d: must be 0-%d", o.PrivilegedPortOffset, 65535-1023))
+	if err := dataplane.CheckPrivilegedPortOffset(o.PrivilegedPortOffset); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := netip.ParseAddr(o.ListenAddress); err != nil {
 		errs = append(errs, fmt.Errorf("listen address %q: %w", o.ListenAddress, err))

@@ -1,0 +1,47 @@
+package controller
+
+import (
+	"testing"
+
+	"github.com/berth-gateway/berth/internal/dataplane"
+)
+
+// Translation takes the privileged port offset from the render options,
+// whatever it is: 0 (Envoy binds the listener ports themselves) is an offset
+// like any other and must not become the default.
+func TestCompleteSharesPrivilegedPortOffset(t *testing.T) {
+	for _, offset := range []int32{0, 5000, dataplane.DefaultPrivilegedPortOffset} {
+		o := DefaultOptions()
+		o.Namespace = "berth-system"
+		o.Render.PrivilegedPortOffset = offset
+		o.Translate.PrivilegedPortOffset = 1 // overwritten: render's is the one setting
+		if err := o.complete(); err != nil {
+			t.Fatalf("offset %d: %v", offset, err)
+		}
+		if o.Translate.PrivilegedPortOffset != offset {
+			t.Errorf("render offset %d: translate uses %d", offset, o.Translate.PrivilegedPortOffset)
+		}
+	}
+	o := DefaultOptions()
+	o.Render.PrivilegedPortOffset = -1
+	if err := o.complete(); err == nil {
+		t.Error("negative offset accepted")
+	}
+}
+
+// The defaults of every part agree on the shared facts.
+func TestDefaultOptionsAgree(t *testing.T) {
+	o := DefaultOptions()
+	if err := o.complete(); err != nil {
+		t.Fatal(err)
+	}
+	if o.ControllerName != dataplane.DefaultControllerName || string(o.Translate.ControllerName) != o.ControllerName {
+		t.Errorf("controller name %q, translate %q, want %q", o.ControllerName, o.Translate.ControllerName, dataplane.DefaultControllerName)
+	}
+	if o.Render.TokenAudience != o.XDS.Auth.Audience {
+		t.Errorf("render token audience %q, xDS server reviews for %q", o.Render.TokenAudience, o.XDS.Auth.Audience)
+	}
+	if o.Render.PrivilegedPortOffset != dataplane.DefaultPrivilegedPortOffset || o.Translate.PrivilegedPortOffset != o.Render.PrivilegedPortOffset {
+		t.Errorf("offsets: render %d, translate %d", o.Render.PrivilegedPortOffset, o.Translate.PrivilegedPortOffset)
+	}
+}

@@ -1,0 +1,85 @@
+// Package dataplane owns the facts that the parts of berth which never talk
+// to each other must still agree on about a Gateway's Envoy data plane: the
+// ports Envoy's pod keeps for itself, the shift of privileged listener ports,
+// the node cluster a proxy reports, the token audience and the default
+// GatewayClass controller name.
+//
+// render writes these facts into the bundle (ports, probes, token volume,
+// bootstrap), xds/translate into the listeners it sends, the xDS server
+// checks them on every stream, the shutdown manager listens and calls where
+// they say, and the controller and the commands default their options from
+// them. Each is defined here and only here; everything else reads it.
+//
+// It is pure and imports nothing of berth, so every package may import it.
+package dataplane
+
+import "fmt"
+
+// The ports and paths of Envoy's pod. They are fixed (not options): the pod
+// passes no flags to the shutdown manager, and a Gateway listener may not
+// use them (render refuses it).
+const (
+	// AdminPort is Envoy's admin API, bound to 127.0.0.1 only; the shutdown
+	// manager drains Envoy through it.
+	AdminPort = 19000
+	// ReadyPort serves ReadyPath: 200 while Envoy is initialised and not
+	// draining (the readiness and startup probes).
+	ReadyPort = 19001
+	// ReadyPath is the readiness endpoint on ReadyPort.
+	ReadyPath = "/ready"
+	// ShutdownManagerPort is where `berth shutdown-manager` listens;
+	// ShutdownReadyPath there blocks until Envoy has drained (the envoy
+	// container's preStop hook calls it).
+	ShutdownManagerPort = 19002
+	ShutdownReadyPath   = "/shutdown/ready"
+)
+
+// ReservedPorts are the container ports of the pod's own endpoints, which
+// no Gateway listener may map to.
+var ReservedPorts = [...]int32{AdminPort, ReadyPort, ShutdownManagerPort}
+
+// Privileged listener ports: Envoy runs unprivileged, so a Gateway listener
+// port below 1024 is served on port+offset in the pod (the Service maps the
+// listener port to it).
+const (
+	// DefaultPrivilegedPortOffset is the offset unless an option sets
+	// another.
+	DefaultPrivilegedPortOffset int32 = 10000
+	// MaxPrivilegedPortOffset keeps port 1023 plus the offset a valid port.
+	MaxPrivilegedPortOffset int32 = 65535 - 1023
+)
+
+// CheckPrivilegedPortOffset refuses an offset that maps a privileged port
+// out of range. 0 is valid: Envoy then binds the listener ports themselves
+// (it needs CAP_NET_BIND_SERVICE for those below 1024).
+func CheckPrivilegedPortOffset(offset int32) error {
+	if offset < 0 || offset > MaxPrivilegedPortOffset {
+		return fmt.Errorf("privileged port offset %d: must be 0-%d", offset, MaxPrivilegedPortOffset)
+	}
+	return nil
+}
+
+// ContainerPort is the port Envoy binds for a Gateway listener port, given
+// the privileged port offset.
+func ContainerPort(listenerPort, offset int32) int32 {
+	if listenerPort < 1024 {
+		return listenerPort + offset
+	}
+	return listenerPort
+}
+
+// NodeCluster is the Envoy node cluster the proxy of Gateway ns/gw reports:
+// "<ns>/<gw>". The xDS server refuses a node whose cluster differs from the
+// Gateway its token authenticates, and keys snapshots by it.
+func NodeCluster(namespace, gateway string) string { return namespace + "/" + gateway }
+
+const (
+	// DefaultTokenAudience is the audience of the projected ServiceAccount
+	// token Envoy presents to the xDS server, and the one the server
+	// reviews tokens for, unless an option sets another.
+	DefaultTokenAudience = "berth.dev/xds"
+	// DefaultControllerName is the GatewayClass controllerName berth serves
+	// unless told otherwise: the reference implementation's, so that its
+	// manifests work unchanged (never run both on one class).
+	DefaultControllerName = "gateway.envoyproxy.io/gatewayclass-controller"
+)

@@ -1,0 +1,249 @@
+package kindwatch
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	clienttesting "k8s.io/client-go/testing"
+)
+
+var (
+	cmGK  = schema.GroupKind{Kind: "ConfigMap"}
+	cmGVR = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	depGK = schema.GroupKind{Group: "apps", Kind: "Deployment"}
+)
+
+func configMap(ns, name string, labels map[string]string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("v1")
+	u.SetKind("ConfigMap")
+	u.SetNamespace(ns)
+	u.SetName(name)
+	u.SetLabels(labels)
+	u.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "berth", Operation: metav1.ManagedFieldsOperationApply}})
+	return u
+}
+
+// fixture is a fake cluster (the dynamic fake client) with ConfigMaps and
+// Deployments, and a mapper that knows only those two kinds.
+type fixture struct {
+	client *dynamicfake.FakeDynamicClient
+	mapper *meta.DefaultRESTMapper
+
+	mu     sync.Mutex
+	events []Event
+	errs   []*Error
+	ready  []schema.GroupKind
+}
+
+func newFixture(objs ...runtime.Object) *fixture {
+	mapper := meta.NewDefaultRESTMapper([]schema.GroupVersion{{Version: "v1"}, {Group: "apps", Version: "v1"}})
+	mapper.Add(schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, meta.RESTScopeNamespace)
+	mapper.Add(schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, meta.RESTScopeNamespace)
+	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		cmGVR: "ConfigMapList",
+		{Group: "apps", Version: "v1", Resource: "deployments"}: "DeploymentList",
+	}, objs...)
+	return &fixture{client: client, mapper: mapper}
+}
+
+func (f *fixture) options(o Options) Options {
+	o.OnEvent = func(e Event) { f.mu.Lock(); f.events = append(f.events, e); f.mu.Unlock() }
+	o.OnError = func(e *Error) { f.mu.Lock(); f.errs = append(f.errs, e); f.mu.Unlock() }
+	o.OnReady = func(k *Kind) { f.mu.Lock(); f.ready = append(f.ready, k.GroupKind()); f.mu.Unlock() }
+	return o
+}
+
+func waitReady(t *testing.T, k *Kind) {
+	t.Helper()
+	select {
+	case <-k.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s never ready", k.GroupKind())
+	}
+}
+
+// eventually polls cond: informers deliver on their own goroutines.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+	}
+}
+
+func TestKindCachesSelectedObjects(t *testing.T) {
+	f := newFixture(
+		configMap("a", "mine", map[string]string{"managed": "yes"}),
+		configMap("a", "other", nil),
+		configMap("b", "elsewhere", map[string]string{"managed": "yes"}),
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var transformed []string
+	var tmu sync.Mutex
+	set := New(ctx, f.client, f.mapper, f.options(Options{
+		Namespaces:    []string{"a"},
+		LabelSelector: "managed=yes",
+		Transform: func(u *unstructured.Unstructured) {
+			tmu.Lock()
+			defer tmu.Unlock()
+			// The transform still sees managedFields.
+			transformed = append(transformed, u.GetName()+":"+u.GetManagedFields()[0].Manager)
+		},
+	}))
+	cms := set.Kind(cmGK)
+	if set.Kind(cmGK) != cms {
+		t.Fatal("a second Kind call started a second watch")
+	}
+	waitReady(t, cms)
+	if err := cms.Err(); err != nil || !cms.HasSynced() || !cms.Namespaced() {
+		t.Fatalf("err %v, synced %t, namespaced %t", err, cms.HasSynced(), cms.Namespaced())
+	}
+	u, found, ok := cms.Get("a", "mine")
+	if !ok || !found {
+		t.Fatalf("a/mine: found %t, ok %t", found, ok)
+	}
+	if u.GetManagedFields() != nil {
+		t.Error("managedFields kept in the cache")
+	}
+	if _, found, ok := cms.Get("a", "other"); !ok || found {
+		t.Errorf("unselected a/other: found %t, ok %t", found, ok)
+	}
+	if _, _, ok := cms.Get("b", "elsewhere"); ok {
+		t.Error("namespace b is outside the Set, yet Get answered for it")
+	}
+	if n := cms.Len(); n != 1 || len(cms.List()) != 1 {
+		t.Errorf("Len %d, List %d, want 1", n, len(cms.List()))
+	}
+	tmu.Lock()
+	if len(transformed) != 1 || transformed[0] != "mine:berth" {
+		t.Errorf("transform saw %v", transformed)
+	}
+	tmu.Unlock()
+	if got := set.Scopes(true); len(got) != 1 || got[0] != "a" {
+		t.Errorf("Scopes(namespaced) = %v", got)
+	}
+	if got := set.Scopes(false); len(got) != 1 || got[0] != "" {
+		t.Errorf("Scopes(cluster) = %v", got)
+	}
+
+	// Changes arrive as events: add, update (with the old state), delete.
+	if _, err := f.client.Resource(cmGVR).Namespace("a").Create(ctx, configMap("a", "new", map[string]string{"managed": "yes"}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	upd := configMap("a", "new", map[string]string{"managed": "yes", "v": "2"})
+	if _, err := f.client.Resource(cmGVR).Namespace("a").Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.client.Resource(cmGVR).Namespace("a").Delete(ctx, "new", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "add, update and delete of a/new", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		var add, update, del bool
+		for _, e := range f.events {
+			if e.Kind != cmGK || e.Object.GetName() != "new" {
+				continue
+			}
+			switch {
+			case e.Deleted:
+				del = true
+			case e.Old != nil:
+				update = e.Old.GetLabels()["v"] == "" && e.Object.GetLabels()["v"] == "2"
+			default:
+				add = true
+			}
+		}
+		return add && update && del
+	})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.ready) != 1 || f.ready[0] != cmGK || len(f.errs) != 0 {
+		t.Errorf("ready %v, errors %v", f.ready, f.errs)
+	}
+}
+
+func TestKindWithoutMapping(t *testing.T) {
+	unknown := schema.GroupKind{Group: "example.com", Kind: "Widget"}
+	for _, retry := range []bool{false, true} {
+		f := newFixture()
+		ctx, cancel := context.WithCancel(context.Background())
+		resets := 0
+		set := New(ctx, f.client, f.mapper, f.options(Options{RetryFailed: retry, ResetMapper: func() { resets++ }}))
+		k := set.Kind(unknown)
+		waitReady(t, k)
+		var werr *Error
+		if err := k.Err(); !errors.As(err, &werr) || werr.Kind != unknown || !meta.IsNoMatchError(err) {
+			t.Fatalf("retry %t: Err() = %v, want a no-match *Error", retry, err)
+		}
+		if resets != 1 {
+			t.Errorf("retry %t: mapper reset %d times, want 1", retry, resets)
+		}
+		if again := set.Kind(unknown); (again != k) != retry {
+			t.Errorf("retry %t: second Kind call started anew: %t", retry, again != k)
+		}
+		f.mu.Lock()
+		if len(f.errs) != 1 || f.errs[0].Denied {
+			t.Errorf("retry %t: OnError got %v", retry, f.errs)
+		}
+		f.mu.Unlock()
+		cancel()
+	}
+}
+
+// A kind the identity may not list is ready at once (nobody should wait for
+// a cache that never fills), denied, and reported once.
+func TestKindDenied(t *testing.T) {
+	f := newFixture()
+	f.client.PrependReactor("list", "deployments", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments"}, "", errors.New("no"))
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	set := New(ctx, f.client, f.mapper, f.options(Options{}))
+	k := set.Kind(depGK)
+	waitReady(t, k)
+	if !k.Denied() || k.HasSynced() || k.Err() != nil {
+		t.Fatalf("denied %t, synced %t, err %v", k.Denied(), k.HasSynced(), k.Err())
+	}
+	if _, _, ok := k.Get("a", "x"); ok {
+		t.Error("Get answered for a kind never listed")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.errs) != 1 || !f.errs[0].Denied || f.errs[0].Resource != "deployments" || !apierrors.IsForbidden(f.errs[0]) {
+		t.Errorf("OnError got %v", f.errs)
+	}
+}
+
+// A Set stopped before a kind synced reports why.
+func TestKindStoppedBeforeSync(t *testing.T) {
+	f := newFixture()
+	block := make(chan struct{})
+	defer close(block)
+	f.client.PrependReactor("list", "configmaps", func(clienttesting.Action) (bool, runtime.Object, error) {
+		<-block
+		return true, nil, errors.New("unblocked")
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	set := New(ctx, f.client, f.mapper, Options{})
+	k := set.Kind(cmGK)
+	cancel()
+	waitReady(t, k)
+	if err := k.Err(); err == nil || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Err() = %v, want the cancellation", err)
+	}
+}
