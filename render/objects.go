@@ -129,9 +129,11 @@ type servicePort struct {
 	name     string
 }
 
-// ports derives the Service ports from the listeners: one per (port,
-// transport), named after the first listener protocol in name order, sorted
-// by port then transport.
+// ports derives the Service ports from the listeners berth serves
+// (dataplane.Serves): one per (port, transport), named after the first
+// listener protocol in name order, sorted by port then transport. A
+// listener of another protocol gets no port: nothing in Envoy would answer
+// it.
 func (b *builder) ports() []servicePort {
 	type key struct {
 		port     int32
@@ -139,6 +141,9 @@ func (b *builder) ports() []servicePort {
 	}
 	names := map[key]string{}
 	for _, l := range b.gw.Spec.Listeners {
+		if !dataplane.Serves(string(l.Protocol)) {
+			continue
+		}
 		k := key{int32(l.Port), corev1.ProtocolTCP}
 		if l.Protocol == gwv1.UDPProtocolType {
 			k.protocol = corev1.ProtocolUDP
