@@ -214,6 +214,10 @@ func readyListener() *listenerv3.Listener {
 	return &listenerv3.Listener{
 		Name:    "ready",
 		Address: socketAddress("0.0.0.0", dataplane.ReadyPort),
+		// Probes are answered even at the global connection limit: a
+		// saturated proxy that turned unready would push its load onto the
+		// other replicas until they all are.
+		IgnoreGlobalConnLimit: true,
 		FilterChains: []*listenerv3.FilterChain{{
 			Filters: []*listenerv3.Filter{{
 				Name:       "envoy.filters.network.http_connection_manager",

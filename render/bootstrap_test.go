@@ -81,6 +81,9 @@ func TestBootstrapOverloadManager(t *testing.T) {
 		if _, err := marshalEnvoy(bs); err != nil {
 			t.Fatalf("limit %d: %v", limit, err)
 		}
+		if !bs.GetStaticResources().GetListeners()[0].GetIgnoreGlobalConnLimit() {
+			t.Errorf("limit %d: the ready listener counts against the global connection limit", limit)
+		}
 		m := monitors(bs)
 		if err := m[downstreamConnectionsMonitor].UnmarshalTo(conns); err != nil || conns.GetMaxActiveDownstreamConnections() != MaxDownstreamConnections {
 			t.Errorf("limit %d: connection monitor %v (%v), want %d connections", limit, conns, err, MaxDownstreamConnections)
