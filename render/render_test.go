@@ -129,6 +129,11 @@ func TestRenderGatewayErrors(t *testing.T) {
 		msg    string
 	}{
 		{"no listeners", func(g *gwv1.Gateway) { g.Spec.Listeners = nil }, "no listeners"},
+		{"no listener berth serves", func(g *gwv1.Gateway) {
+			for i := range g.Spec.Listeners {
+				g.Spec.Listeners[i].Protocol = gwv1.TCPProtocolType
+			}
+		}, "no listener of a protocol berth serves"},
 		{"admin port", func(g *gwv1.Gateway) { g.Spec.Listeners[0].Port = dataplane.AdminPort }, "port 19000 is reserved"},
 		{"port mapped onto nothing reserved", func(g *gwv1.Gateway) { g.Spec.Listeners[0].Port = 0 }, "port 0 is out of range"},
 		{"invalid infrastructure label", func(g *gwv1.Gateway) {
