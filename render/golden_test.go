@@ -47,6 +47,31 @@ func renderFile(t testing.TB, path string) ([]*Bundle, error) {
 // rendered bundle must also pass checkBundle.
 func TestGolden(t *testing.T) {
 	n := golden.Cases(t, "testdata/*.in.yaml", func(t *testing.T, in string) {
+		goldenCase(t, in, golden.Out(in, ".in.yaml", ".out.yaml"))
+	})
+	// The user's manifests are golden cases too, read from the repository's
+	// one copy of them (examples/), not copied into testdata.
+	for name, in := range map[string]string{"seed": seedInput, "clusterip": clusterIPInput} {
+		t.Run(name, func(t *testing.T) { goldenCase(t, in, "testdata/"+name+".out.yaml") })
+		n++
+	}
+	if n < 2 {
+		t.Fatalf("only %d golden cases found", n)
+	}
+}
+
+// The user's reference manifests (examples/ holds the one copy; see
+// examples.TestSeedCopiesUnchanged). render's tests cannot import package
+// examples (it imports render), so they name the files.
+const (
+	seedInput      = "../examples/gateway-namespace-mode.yaml"
+	clusterIPInput = "../examples/clusterip-envoyproxy.yaml"
+)
+
+// goldenCase renders in and compares with out.
+func goldenCase(t *testing.T, in, out string) {
+	t.Helper()
+	{
 		var got []byte
 		bundles, err := renderFile(t, in)
 		if err != nil {
@@ -64,10 +89,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		golden.Compare(t, golden.Out(in, ".in.yaml", ".out.yaml"), got)
-	})
-	if n < 2 {
-		t.Fatalf("only %d golden cases found", n)
+		golden.Compare(t, out, got)
 	}
 }
 

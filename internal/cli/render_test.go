@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"github.com/berth-gateway/berth/examples"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +31,7 @@ func TestRenderSeedMatchesGolden(t *testing.T) {
 	if err := os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIBATAKBggqhkjOPQQDAjAQMQ4wDAYDVQQDEwViZXJ0aDAe\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"seed", "clusterip"} {
+	for name, in := range map[string]string{"seed": examples.GatewayNamespaceMode, "clusterip": examples.ClusterIPEnvoyProxy} {
 		t.Run(name, func(t *testing.T) {
 			want, err := os.ReadFile("../../render/testdata/" + name + ".out.yaml")
 			if err != nil {
@@ -38,7 +39,7 @@ func TestRenderSeedMatchesGolden(t *testing.T) {
 			}
 			// render's goldens use render.DefaultOptions; the command's
 			// default shutdown-manager image is its own (TestRenderDefaults).
-			stdout, stderr, err := runBerth(t, "", "render", "-f", "../../render/testdata/"+name+".in.yaml", "--ca-file", ca,
+			stdout, stderr, err := runBerth(t, "", "render", "-f", "../../examples/"+in, "--ca-file", ca,
 				"--shutdown-manager-image", render.DefaultOptions().ShutdownManagerImage)
 			if err != nil {
 				t.Fatalf("render: %v (stderr %q)", err, stderr)
@@ -62,7 +63,7 @@ func TestRenderSeedMatchesGolden(t *testing.T) {
 }
 
 func TestRenderStdinAndFiles(t *testing.T) {
-	seed, err := os.ReadFile("../../render/testdata/seed.in.yaml")
+	seed, err := os.ReadFile("../../examples/" + examples.GatewayNamespaceMode)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestRenderErrors(t *testing.T) {
 }
 
 func TestRenderOtherControllerIsSkipped(t *testing.T) {
-	seed, err := os.ReadFile("../../render/testdata/seed.in.yaml")
+	seed, err := os.ReadFile("../../examples/" + examples.GatewayNamespaceMode)
 	if err != nil {
 		t.Fatal(err)
 	}
