@@ -86,6 +86,9 @@ func acceptedCondition(f gatewayFacts) metav1.Condition {
 	case errors.As(f.RenderErr, &pe):
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalidParameters), pe.Error()
 		return c
+	case errors.Is(f.RenderErr, render.ErrNoServedListeners):
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonListenersNotValid), f.RenderErr.Error()
+		return c
 	case f.RenderErr != nil:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalid), f.RenderErr.Error()
 		return c

@@ -122,6 +122,10 @@ func TestAcceptedCondition(t *testing.T) {
 			f.RenderErr = &render.GatewayError{Gateway: "team-a/gw", Err: errors.New("no listeners")}
 		},
 			metav1.ConditionFalse, "Invalid", ""},
+		{"no listener berth serves", func(f *gatewayFacts) {
+			f.RenderErr = &render.GatewayError{Gateway: "team-a/gw", Err: errors.Join(render.ErrNoServedListeners)}
+			f.Translation.Listeners = []translate.ListenerStatus{bad}
+		}, metav1.ConditionFalse, "ListenersNotValid", ""},
 		{"some listeners invalid", func(f *gatewayFacts) { f.Translation.Listeners = append(f.Translation.Listeners, bad) },
 			metav1.ConditionTrue, "ListenersNotValid", "invalid listeners: bad"},
 		{"all listeners invalid", func(f *gatewayFacts) { f.Translation.Listeners = []translate.ListenerStatus{bad} },

@@ -165,7 +165,7 @@ func (b *builder) checkGateway() error {
 	} else if !slices.ContainsFunc(gw.Spec.Listeners, func(l gwv1.Listener) bool { return dataplane.Serves(string(l.Protocol)) }) {
 		// A Service needs a port; a data plane with nothing to serve is
 		// not deployed.
-		errs = append(errs, errors.New("no listener of a protocol berth serves (HTTP, HTTPS)"))
+		errs = append(errs, ErrNoServedListeners)
 	}
 	for _, l := range gw.Spec.Listeners {
 		p := int(l.Port)

@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/dynamic"
 	"os"
 	"os/exec"
 	"regexp"
@@ -493,6 +495,21 @@ func TestWaitWithLimitedRBAC(t *testing.T) {
 	// error, at once.
 	if err := f.env.Client.RbacV1().Roles(f.ns).Delete(ctx, "waiter", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	// The apiserver's authorizer learns of the deletion from its own watch:
+	// wait until the identity is refused before asking berth wait.
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, lerr := dyn.Resource(readiness.GatewayResource).Namespace(f.ns).List(ctx, metav1.ListOptions{})
+		if apierrors.IsForbidden(lerr) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("listing Gateways still allowed 30 s after the Role was deleted: %v", lerr)
+		}
 	}
 	_, err = readiness.Run(ctx, cfg, readiness.Options{Namespace: f.ns, Name: g.Name, Timeout: time.Minute})
 	if err == nil || !strings.Contains(err.Error(), "list Gateways") || !strings.Contains(err.Error(), "forbidden") {
