@@ -197,13 +197,22 @@ func (b *builder) checkGateway() error {
 		return nil
 	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-	msgs := make([]string, len(errs))
-	for i, err := range errs {
+	return lineErrors(errs)
+}
+
+// lineErrors joins errors on one line, fit for a status message, and keeps
+// them inspectable (errors.Is(err, ErrNoServedListeners)).
+type lineErrors []error
+
+func (e lineErrors) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
 		msgs[i] = err.Error()
 	}
-	// One line, fit for a status message.
-	return errors.New(strings.Join(msgs, "; "))
+	return strings.Join(msgs, "; ")
 }
+
+func (e lineErrors) Unwrap() []error { return e }
 
 // containerPort is the port Envoy listens on for a listener port.
 func (b *builder) containerPort(listenerPort int32) int32 {

@@ -151,8 +151,17 @@ func TestRenderGatewayErrors(t *testing.T) {
 			}
 		})
 	}
-	// A class other than the Gateway's is refused.
+	// The controller reports this one as ListenersNotValid: it must stay
+	// inspectable through the GatewayError.
 	gw := testGateway(nil)
+	for i := range gw.Spec.Listeners {
+		gw.Spec.Listeners[i].Protocol = gwv1.UDPProtocolType
+	}
+	if _, err := Render(Input{GatewayClass: testClass(nil), Gateway: gw}, testOptions()); !errors.Is(err, ErrNoServedListeners) {
+		t.Fatalf("err = %v, want one that is ErrNoServedListeners", err)
+	}
+	// A class other than the Gateway's is refused.
+	gw = testGateway(nil)
 	gw.Spec.GatewayClassName = "other"
 	if _, err := Render(Input{GatewayClass: testClass(nil), Gateway: gw}, testOptions()); err == nil {
 		t.Fatal("rendered a Gateway against the wrong class")
