@@ -248,7 +248,11 @@ func keys(m map[string]bool) string {
 }
 
 func TestRealTokens(t *testing.T) {
-	w := newWorld(t, nil)
+	// The world's clients share one connection and these subtests keep
+	// their streams open to the end (ten on one token below): more than
+	// the default streams per connection, a limit with tests of its own (a
+	// stream over it waits for the connection's quota).
+	w := newWorld(t, func(o *xds.Options) { o.MaxConcurrentStreams = 32 })
 	podA := w.pod(t, w.nsA, w.idA.ServiceAccount, "envoy-a")
 	podB := w.pod(t, w.nsB, w.idB.ServiceAccount, "envoy-b")
 	tokA := w.token(t, w.nsA, w.idA.ServiceAccount, podA, auth.DefaultAudience)
