@@ -69,7 +69,7 @@ demo: build cluster-binaries
 ## conformance: the Gateway API conformance suite (status-only tests) against
 ## berth on a local cluster; writes docs/conformance.md (also runs in make test)
 conformance: cluster-binaries
-	BERTH_CONFORMANCE_REPORT=docs/conformance.md $(GO) test ./conformance/ -run 'TestConformance$$' -count=1 -v -timeout 30m
+	BERTH_CONFORMANCE_REPORT=docs/conformance.md $(GO) test ./conformance/clustertest/ -run 'TestConformance$$' -count=1 -v -timeout 30m
 
 ## soak: 50 Gateways created, changed and deleted while the controller is
 ## restarted at random points (docs/reliability.md)
