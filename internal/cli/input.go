@@ -115,6 +115,7 @@ func setKinds(s *manifest.Set) []struct {
 		{"GRPCRoute", len(s.GRPCRoutes)}, {"ReferenceGrant", len(s.ReferenceGrants)}, {"EnvoyProxy", len(s.EnvoyProxies)},
 		{"Service", len(s.Services)}, {"EndpointSlice", len(s.EndpointSlices)}, {"Secret", len(s.Secrets)},
 		{"Namespace", len(s.Namespaces)}, {"ConfigMap", len(s.ConfigMaps)},
+		{"BackendTLSPolicy", len(s.BackendTLSPolicies)},
 	}
 }
 

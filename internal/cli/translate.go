@@ -167,7 +167,8 @@ func splice(chunks [][]byte, format translate.Format) ([][]byte, error) {
 }
 
 // translateReads are the kinds berth translate reads.
-var translateReads = []string{"GatewayClass", "Gateway", "EnvoyProxy", "HTTPRoute", "GRPCRoute", "ReferenceGrant", "Service", "EndpointSlice", "Secret", "Namespace"}
+var translateReads = []string{"GatewayClass", "Gateway", "EnvoyProxy", "HTTPRoute", "GRPCRoute", "ReferenceGrant", "Service", "EndpointSlice", "Secret", "Namespace",
+	"BackendTLSPolicy", "ConfigMap"}
 
 // selectGateways keeps the results of the named Gateways ("namespace/name"),
 // in result order; a name that matches no translated Gateway is an error.

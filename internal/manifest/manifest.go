@@ -46,6 +46,8 @@ type Set struct {
 	Secrets         []*corev1.Secret
 	Namespaces      []*corev1.Namespace
 	ConfigMaps      []*corev1.ConfigMap
+	// BackendTLSPolicies (gateway.networking.k8s.io/v1).
+	BackendTLSPolicies []*gwv1.BackendTLSPolicy
 	// Other holds every object of a kind not listed above, unchanged.
 	Other []*unstructured.Unstructured
 
@@ -146,6 +148,9 @@ var known = map[schema.GroupKind]struct {
 	{Group: "", Kind: "Secret"}:                                {[]string{"v1"}, typed(func(s *Set, o *corev1.Secret) { s.Secrets = append(s.Secrets, o) })},
 	{Group: "", Kind: "Namespace"}:                             {[]string{"v1"}, typed(func(s *Set, o *corev1.Namespace) { s.Namespaces = append(s.Namespaces, o) })},
 	{Group: "", Kind: "ConfigMap"}:                             {[]string{"v1"}, typed(func(s *Set, o *corev1.ConfigMap) { s.ConfigMaps = append(s.ConfigMaps, o) })},
+	{Group: gwv1.GroupName, Kind: "BackendTLSPolicy"}: {[]string{"v1"}, typed(func(s *Set, o *gwv1.BackendTLSPolicy) {
+		s.BackendTLSPolicies = append(s.BackendTLSPolicies, o)
+	})},
 }
 
 // Decode reads every YAML document of r into s; source names r in errors.

@@ -84,6 +84,9 @@ type backend struct {
 	weight      uint32
 	reqHeaders  *model.HeaderModifier
 	respHeaders *model.HeaderModifier
+	// tls is the upstream TLS of the Service port (BackendTLSPolicy; nil:
+	// plain text).
+	tls *model.UpstreamTLS
 }
 
 type mirror struct {
@@ -422,7 +425,10 @@ func (t *gatewayTranslator) resolveBackend(cr *compiledRoute, ref gwv1.BackendOb
 	for i := range svc.Spec.Ports {
 		p := &svc.Spec.Ports[i]
 		if p.Port == int32(*ref.Port) && (p.Protocol == "" || p.Protocol == corev1.ProtocolTCP) {
-			return backend{service: svc, port: p, cluster: ServiceClusterName(ns, svc.Name, p.Port), http2: cr.route.kind == KindGRPCRoute}, true
+			// A port whose BackendTLSPolicy is unusable gets no traffic
+			// (500), never plain text; the policy's status says why.
+			tls, ok := t.upstreamTLS(svc, p)
+			return backend{service: svc, port: p, cluster: ServiceClusterName(ns, svc.Name, p.Port), http2: cr.route.kind == KindGRPCRoute, tls: tls}, ok
 		}
 	}
 	cr.resolvedRefs.fail(string(gwv1.RouteReasonBackendNotFound), "backendRef Service %s has no TCP port %d", key, *ref.Port)

@@ -73,7 +73,7 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 				fc := &model.FilterChain{
 					Name:     filterChainName(string(ls.spec.Name)),
 					Listener: string(ls.spec.Name),
-					TLS:      &model.DownstreamTLS{Secrets: []string{ls.secret}, ALPN: []string{"h2", "http/1.1"}},
+					TLS:      &model.DownstreamTLS{Secrets: []string{ls.secret}, ALPN: []string{"h2", "http/1.1"}, ClientValidation: ls.clientValidation},
 					HTTP: &model.HTTP{
 						StatPrefix: fmt.Sprintf("https-%d-%s", p, ls.spec.Name),
 						Settings:   settings,
@@ -107,6 +107,9 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 			seen[ls.secret] = true
 			out.Secrets = append(out.Secrets, t.secrets[ls.secret])
 		}
+	}
+	if s := t.backendClientSecret(out.Clusters); s != nil && !seen[s.Name] {
+		out.Secrets = append(out.Secrets, s)
 	}
 	sort.Slice(out.Secrets, func(i, j int) bool { return out.Secrets[i].Name < out.Secrets[j].Name })
 	return out
@@ -379,7 +382,7 @@ func (t *gatewayTranslator) ensureCluster(b backend) {
 	h2 := b.http2 || b.port.AppProtocol != nil && *b.port.AppProtocol == "kubernetes.io/h2c"
 	c, ok := t.clusters[b.cluster]
 	if !ok {
-		c = &model.Cluster{Name: b.cluster, ConnectTimeout: t.ix.opts.ConnectTimeout, BufferLimitBytes: model.DefaultBufferLimitBytes, Endpoints: t.endpoints(b)}
+		c = &model.Cluster{Name: b.cluster, ConnectTimeout: t.ix.opts.ConnectTimeout, BufferLimitBytes: model.DefaultBufferLimitBytes, Endpoints: t.endpoints(b), TLS: b.tls}
 		t.clusters[b.cluster] = c
 	}
 	if h2 {

@@ -28,6 +28,9 @@ func buildCluster(c *model.Cluster) *clusterv3.Cluster {
 	if c.Protocol == model.HTTP2 {
 		out.TypedExtensionProtocolOptions = http2ProtocolOptions()
 	}
+	if c.TLS != nil {
+		out.TransportSocket = upstreamTransportSocket(c.TLS, c.Protocol)
+	}
 	return out
 }
 

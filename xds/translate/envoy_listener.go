@@ -50,6 +50,7 @@ func buildFilterChain(c *model.FilterChain) *listenerv3.FilterChain {
 			ctx.CommonTlsContext.TlsCertificateSdsSecretConfigs = append(ctx.CommonTlsContext.TlsCertificateSdsSecretConfigs,
 				&tlsv3.SdsSecretConfig{Name: s, SdsConfig: adsConfigSource()})
 		}
+		clientValidation(ctx, c.TLS.ClientValidation)
 		fc.TransportSocket = &corev3.TransportSocket{Name: tlsTransportSocketName, ConfigType: &corev3.TransportSocket_TypedConfig{
 			TypedConfig: mustAny(ctx),
 		}}

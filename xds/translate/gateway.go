@@ -30,12 +30,14 @@ type gatewayTranslator struct {
 	secrets     map[string]*model.Secret  // by name, of resolved certificateRefs
 	routeStatus []RouteParentStatus
 	deps        deps
+	backendTLS  backendTLSState // backendtls.go
 }
 
 // deps collects the Dependencies of a translation.
 type deps struct {
 	services, secrets     map[k8stypes.NamespacedName]bool
 	grantNamespaces, nses map[string]bool
+	configMaps, policies  map[k8stypes.NamespacedName]bool
 }
 
 func (d *deps) add(set *map[k8stypes.NamespacedName]bool, key k8stypes.NamespacedName) {
@@ -77,6 +79,9 @@ type listenerState struct {
 	kinds     []gwv1.RouteGroupKind
 	selector  labels.Selector // for allowedRoutes from=Selector
 	secret    string          // SDS secret name (HTTPS with a usable certificate)
+	// clientValidation validates client certificates (spec.tls.frontend;
+	// nil: none).
+	clientValidation *model.ClientValidation
 
 	accepted     cond
 	resolvedRefs cond
@@ -125,6 +130,7 @@ func newGatewayTranslator(ix *Index, gw *gwv1.Gateway) *gatewayTranslator {
 }
 
 func (t *gatewayTranslator) translate() *Result {
+	t.processBackendClientCertificate()
 	t.processListeners()
 	t.attachRoutes()
 	res := &Result{
@@ -148,7 +154,11 @@ func (t *gatewayTranslator) translate() *Result {
 		Secrets:                  sortedKeys(t.deps.secrets),
 		ReferenceGrantNamespaces: sortedStrings(t.deps.grantNamespaces),
 		Namespaces:               sortedStrings(t.deps.nses),
+		ConfigMaps:               sortedKeys(t.deps.configMaps),
+		BackendTLSPolicies:       sortedKeys(t.deps.policies),
 	}
+	res.Conditions = t.gatewayConditions()
+	res.Policies = t.policyStatuses()
 	return res
 }
 
@@ -303,6 +313,7 @@ func (t *gatewayTranslator) processTLS(ls *listenerState) {
 			ls.secret = name
 		}
 	}
+	t.processFrontendValidation(ls)
 }
 
 // resolveCertificate resolves a certificateRef to an SDS secret name, or

@@ -31,6 +31,10 @@ type Index struct {
 	secrets    map[k8stypes.NamespacedName]*corev1.Secret
 	grants     map[string][]*gwv1.ReferenceGrant // by namespace (the referent's)
 	namespaces map[string]*corev1.Namespace
+	// BackendTLSPolicies by target Service, in precedence order, and the
+	// ConfigMaps their CA references name (backendtls.go).
+	tlsPolicies map[k8stypes.NamespacedName][]*gwv1.BackendTLSPolicy
+	configMaps  map[k8stypes.NamespacedName]*corev1.ConfigMap
 }
 
 // NewIndex indexes in for translation with opts.
@@ -137,6 +141,7 @@ func NewIndex(in Input, opts Options) *Index {
 			ix.namespaces[n.Name] = n
 		}
 	}
+	ix.indexBackendTLS(in)
 	return ix
 }
 

@@ -18,6 +18,9 @@ func InputFromSet(s *manifest.Set) Input {
 		EndpointSlices:  defaultNamespace(s.EndpointSlices),
 		Secrets:         defaultNamespace(s.Secrets),
 		Namespaces:      s.Namespaces,
+
+		BackendTLSPolicies: defaultNamespace(s.BackendTLSPolicies),
+		ConfigMaps:         defaultNamespace(s.ConfigMaps),
 	}
 	return in
 }

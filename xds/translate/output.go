@@ -45,8 +45,18 @@ type outGateway struct {
 }
 
 type outStatus struct {
-	Listeners []outListener `json:"listeners"`
-	Routes    []outRoute    `json:"routes"`
+	// Conditions are the Gateway-level conditions translation decides.
+	Conditions []outCondition `json:"conditions"`
+	Listeners  []outListener  `json:"listeners"`
+	Routes     []outRoute     `json:"routes"`
+	// Policies are BackendTLSPolicy statuses towards the Gateway.
+	Policies []outPolicy `json:"policies,omitempty"`
+}
+
+type outPolicy struct {
+	Kind       string         `json:"kind"`
+	Policy     string         `json:"policy"`
+	Conditions []outCondition `json:"conditions"`
 }
 
 type outListener struct {
@@ -83,7 +93,7 @@ func Marshal(results []*Result, format Format) ([]byte, error) {
 		g := outGateway{
 			Gateway:   r.Gateway.String(),
 			Version:   r.Version,
-			Status:    outStatus{Listeners: []outListener{}, Routes: []outRoute{}},
+			Status:    outStatus{Conditions: outConditions(r.Conditions), Listeners: []outListener{}, Routes: []outRoute{}},
 			Resources: map[string]any{},
 		}
 		for _, l := range r.Listeners {
@@ -91,6 +101,9 @@ func Marshal(results []*Result, format Format) ([]byte, error) {
 		}
 		for _, rs := range r.Routes {
 			g.Status.Routes = append(g.Status.Routes, outRoute{Kind: rs.Kind, Route: rs.Route.String(), ParentRef: rs.ParentRef, Conditions: outConditions(rs.Conditions)})
+		}
+		for _, p := range r.Policies {
+			g.Status.Policies = append(g.Status.Policies, outPolicy{Kind: "BackendTLSPolicy", Policy: p.Policy.String(), Conditions: outConditions(p.Conditions)})
 		}
 		for _, ot := range outputTypes {
 			list := []any{}

@@ -287,6 +287,8 @@ func TestDependencies(t *testing.T) {
 		Secrets:                  []k8stypes.NamespacedName{},
 		ReferenceGrantNamespaces: []string{"backend", "secret-ns"},
 		Namespaces:               []string{},
+		ConfigMaps:               []k8stypes.NamespacedName{},
+		BackendTLSPolicies:       []k8stypes.NamespacedName{},
 	}
 	if !reflect.DeepEqual(backends, wantBackends) {
 		t.Errorf("backends dependencies:\n got %+v\nwant %+v", backends, wantBackends)

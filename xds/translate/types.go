@@ -43,6 +43,11 @@ type Input struct {
 	Secrets []*corev1.Secret
 	// Namespaces, for allowedRoutes.namespaces.from=Selector.
 	Namespaces []*corev1.Namespace
+	// BackendTLSPolicies configure TLS to backend Services.
+	BackendTLSPolicies []*gwv1.BackendTLSPolicy
+	// ConfigMaps holding CA certificates (ca.crt) that BackendTLSPolicies
+	// and Gateways' spec.tls.frontend reference.
+	ConfigMaps []*corev1.ConfigMap
 }
 
 // Options tune translation. Start from DefaultOptions.
@@ -118,6 +123,14 @@ type Result struct {
 	Routes []RouteParentStatus
 	// Dependencies are the objects this translation looked up.
 	Dependencies Dependencies
+	// Conditions are Gateway-level conditions the translation decides:
+	// ResolvedRefs (spec.tls.backend.clientCertificateRef) always, and
+	// InsecureFrontendValidationMode while a listener accepts clients
+	// without a verified certificate; no timestamps or observedGeneration.
+	Conditions []metav1.Condition
+	// Policies holds the status of each BackendTLSPolicy towards this
+	// Gateway (its ancestor), sorted by policy.
+	Policies []PolicyAncestorStatus
 }
 
 // Dependencies lists, sorted, the objects a Gateway's translation looked up
@@ -140,6 +153,11 @@ type Dependencies struct {
 	ReferenceGrantNamespaces []string
 	// Namespaces whose labels an allowedRoutes selector was matched against.
 	Namespaces []string
+	// ConfigMaps referenced as CA certificates.
+	ConfigMaps []k8stypes.NamespacedName
+	// BackendTLSPolicies whose status this translation decided (a policy
+	// is found through its target Service, listed in Services).
+	BackendTLSPolicies []k8stypes.NamespacedName
 }
 
 // ListenerStatus is the status of one Gateway listener.

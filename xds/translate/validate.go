@@ -258,7 +258,8 @@ func prototext(m proto.Message) string {
 
 // secretsExist checks that every secret a listener or cluster asks for over
 // ADS (an SDS config with ads) is among the secrets: otherwise Envoy would
-// keep that listener or cluster warming forever.
+// keep that listener or cluster warming forever. It also checks the TLS
+// contexts it unpacks as Envoy does (checkDownstreamTLS, checkUpstreamTLS).
 func secretsExist(resources map[string][]types.Resource, have map[string]bool) []error {
 	var errs []error
 	want := func(where string, sds *tlsv3.SdsSecretConfig) {
@@ -289,8 +290,10 @@ func secretsExist(resources map[string][]types.Resource, have map[string]bool) [
 		switch t := msg.(type) {
 		case *tlsv3.DownstreamTlsContext:
 			common(where, t.GetCommonTlsContext())
+			errs = append(errs, checkDownstreamTLS(where, t)...)
 		case *tlsv3.UpstreamTlsContext:
 			common(where, t.GetCommonTlsContext())
+			errs = append(errs, checkUpstreamTLS(where, t)...)
 		}
 	}
 	for _, r := range resources[resourcev3.ListenerType] {

@@ -20,7 +20,8 @@
 //   - Per-listener edge settings (HTTP/1 and HTTP/2 options, timeouts,
 //     access log, client traffic policies): fields of HTTPSettings, one per
 //     filter chain, and TLS settings on DownstreamTLS.
-//   - Upstream TLS (BackendTLSPolicy): a field of Cluster.
+//   - Upstream TLS (BackendTLSPolicy): Cluster.TLS; client-certificate
+//     validation (Gateway spec.tls.frontend): DownstreamTLS.ClientValidation.
 package model
 
 import "time"
@@ -89,6 +90,19 @@ type DownstreamTLS struct {
 	Secrets []string
 	// ALPN protocols offered, in preference order.
 	ALPN []string
+	// ClientValidation validates client certificates (nil: none asked for).
+	ClientValidation *ClientValidation
+}
+
+// ClientValidation is how a filter chain validates client certificates
+// (Gateway spec.tls.frontend).
+type ClientValidation struct {
+	// TrustedCA is the PEM bundle client certificates must chain to.
+	TrustedCA []byte
+	// Optional accepts connections without a certificate or with one that
+	// does not verify (AllowInsecureFallback); otherwise a verified
+	// certificate is required.
+	Optional bool
 }
 
 // HTTP is an HTTP connection manager: its settings and its route table.
@@ -367,6 +381,46 @@ type Cluster struct {
 	BufferLimitBytes uint32
 	// Endpoints are the ready addresses, sorted by IP then port.
 	Endpoints []Endpoint
+	// TLS originates TLS to the endpoints (BackendTLSPolicy); nil: plain
+	// text.
+	TLS *UpstreamTLS
+}
+
+// UpstreamTLS is the TLS a cluster speaks to its endpoints.
+type UpstreamTLS struct {
+	// SNI is the server name sent to the endpoint.
+	SNI string
+	// TrustedCA is the PEM bundle the endpoint's certificate must chain
+	// to; when empty, SystemCAFile is trusted instead.
+	TrustedCA []byte
+	// SystemCAFile is the proxy's file of well-known CAs (used when
+	// TrustedCA is empty).
+	SystemCAFile string
+	// SubjectAltNames the endpoint's certificate must carry one of; empty
+	// means none is required beyond the chain (the translator always sets
+	// at least the SNI hostname).
+	SubjectAltNames []SubjectAltName
+	// ClientCertificate names the Secret (Secret.Name, over SDS) the proxy
+	// presents to the endpoint; "" presents none.
+	ClientCertificate string
+}
+
+// SubjectAltNameType is the kind of a subject alternative name.
+type SubjectAltNameType string
+
+const (
+	// SANDNS is a DNS name (matched exactly; the certificate may hold a
+	// wildcard that covers it).
+	SANDNS SubjectAltNameType = "DNS"
+	// SANURI is a URI (matched exactly), such as a SPIFFE ID.
+	SANURI SubjectAltNameType = "URI"
+)
+
+// SubjectAltName is one subject alternative name an upstream certificate
+// may carry.
+type SubjectAltName struct {
+	Type  SubjectAltNameType
+	Value string
 }
 
 // Endpoint is one upstream address.
