@@ -58,6 +58,10 @@ type Controller struct {
 	nsSel    labels.Selector // nil: every namespace
 
 	gwQueue, routeQueue, grpcRouteQueue queueRef
+	// policyQueue wakes the BackendTLSPolicy status reconciler; backendTLS
+	// says whether the BackendTLSPolicy CRD is installed (backendtls.go).
+	policyQueue queueRef
+	backendTLS  bool
 
 	// invGateways maps inventories to their Gateway, for apply's Subscribe.
 	invGateways sync.Map // apply.InventoryKey -> k8stypes.NamespacedName
@@ -114,6 +118,8 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: {
 			Label:     proxyPodSelector,
 			Transform: stripPod,
+		}, &corev1.ConfigMap{}: {
+			Transform: stripConfigMap,
 		}},
 	}
 	if len(opts.WatchNamespaces) > 0 {
@@ -236,6 +242,7 @@ func (c *Controller) setup() error {
 	if watchNamespaces {
 		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfNamespace))
 	}
+	b = c.watchBackendTLS(b)
 	if err := b.Complete(reconcile.Func(c.reconcileXDS)); err != nil {
 		return fmt.Errorf("gateway-xds controller: %w", err)
 	}
@@ -288,7 +295,7 @@ func (c *Controller) setup() error {
 		Complete(reconcile.Func(c.reconcileGRPCRoute)); err != nil {
 		return fmt.Errorf("grpcroute controller: %w", err)
 	}
-	return nil
+	return c.setupBackendTLSPolicy()
 }
 
 // queueRef lets one controller enqueue work for another that may not run

@@ -58,6 +58,9 @@ type translated struct {
 	RouteInputs string
 	Version     string
 	Listeners   []translate.ListenerStatus
+	// Conditions are the Gateway-level conditions translation decided
+	// (translate.Result.Conditions).
+	Conditions []metav1.Condition
 	// Err is a translation or publish failure.
 	Err error
 }
@@ -71,7 +74,8 @@ func gatewayStatus(old gwv1.GatewayStatus, f gatewayFacts, now metav1.Time) gwv1
 	programmed := programmedCondition(f, accepted.Status == metav1.ConditionTrue)
 	setCondition(&st.Conditions, programmed, now)
 	setCondition(&st.Conditions, inputsCondition(f.Generation, f.Inputs, f.Routes), now)
-	st.Conditions = keepConditions(st.Conditions, string(gwv1.GatewayConditionAccepted), string(gwv1.GatewayConditionProgrammed), readiness.InputsCondition)
+	keep := []string{string(gwv1.GatewayConditionAccepted), string(gwv1.GatewayConditionProgrammed), readiness.InputsCondition}
+	st.Conditions = keepConditions(st.Conditions, append(keep, translationConditions(&st.Conditions, f, now)...)...)
 	st.Addresses = serviceAddresses(f.Service)
 	if f.Translation != nil {
 		st.Listeners = listenerStatuses(old.Listeners, f.Translation.Listeners, f.Generation, now)

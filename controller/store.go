@@ -20,6 +20,8 @@ const (
 	depSecret
 	depGrantNamespace
 	depNamespace
+	depConfigMap        // a ConfigMap referenced as CA certificates
+	depBackendTLSPolicy // a BackendTLSPolicy whose status the translation decided
 )
 
 type depKey struct {
@@ -39,7 +41,9 @@ type gatewayTranslation struct {
 	translated
 	// Routes are the route status facts, per route.
 	Routes map[routeKey][]routeFact
-	deps   []depKey
+	// Policies are the BackendTLSPolicy status facts, per policy.
+	Policies map[k8stypes.NamespacedName]policyFact
+	deps     []depKey
 }
 
 // store holds what the xDS reconciler (every replica) learned, for the
@@ -98,7 +102,7 @@ func (s *store) put(gw k8stypes.NamespacedName, t *gatewayTranslation) (routes [
 	default:
 		gwChanged = old.Generation != t.Generation || old.Version != t.Version || old.RouteInputs != t.RouteInputs ||
 			(old.Err == nil) != (t.Err == nil) || (old.Err != nil && old.Err.Error() != t.Err.Error()) ||
-			!equality.Semantic.DeepEqual(old.Listeners, t.Listeners)
+			!equality.Semantic.DeepEqual(old.Listeners, t.Listeners) || !equality.Semantic.DeepEqual(old.Conditions, t.Conditions)
 	}
 	return routes, gwChanged
 }
@@ -153,6 +157,12 @@ func depsOf(d translate.Dependencies) []depKey {
 	}
 	for _, ns := range d.Namespaces {
 		out = append(out, depKey{depNamespace, k8stypes.NamespacedName{Name: ns}})
+	}
+	for _, r := range d.ConfigMaps {
+		out = append(out, depKey{depConfigMap, r})
+	}
+	for _, r := range d.BackendTLSPolicies {
+		out = append(out, depKey{depBackendTLSPolicy, r})
 	}
 	return out
 }

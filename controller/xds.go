@@ -42,17 +42,23 @@ func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	policyGens, err := c.backendTLSInput(ctx, &in)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	res, err := translate.NewIndex(in, c.opts.Translate).TranslateGateway(key)
-	t := publishTranslation(c.xds, &gw, res, err, routeGens)
+	t := publishTranslation(c.xds, &gw, res, err, routeGens, policyGens)
 	t.RouteInputs = readiness.RouteInputs(key, in.HTTPRoutes, in.GRPCRoutes).Digest()
 	if t.Err != nil {
 		c.log.Error(t.Err, "translating or publishing xDS snapshot", "gateway", key.String())
 	}
+	old := c.store.get(key)
 	routes, changed := c.store.put(key, t)
 	if changed {
 		c.gwQueue.add(key)
 	}
 	c.enqueueRoutes(routes)
+	c.policyQueue.add(changedPolicies(old, t)...)
 	return ctrl.Result{}, nil
 }
 
@@ -70,13 +76,15 @@ var _ publisher = (*xds.Server)(nil)
 // snapshot (translate.Validate, as `berth translate` does) and keeps the
 // previous one served when it is invalid: Err then names the resource and
 // the validation error, and the Gateway is not Programmed (Invalid).
-func publishTranslation(pub publisher, gw *gwv1.Gateway, res *translate.Result, err error, routeGens map[routeKey]int64) *gatewayTranslation {
+func publishTranslation(pub publisher, gw *gwv1.Gateway, res *translate.Result, err error, routeGens map[routeKey]int64, policyGens map[k8stypes.NamespacedName]int64) *gatewayTranslation {
 	t := &gatewayTranslation{translated: translated{Generation: gw.Generation}}
 	if err != nil {
 		t.Err = fmt.Errorf("translate: %w", err)
 		return t
 	}
 	t.Listeners = res.Listeners
+	t.Conditions = res.Conditions
+	t.Policies = policyFacts(res.Policies, policyGens)
 	t.deps = depsOf(res.Dependencies)
 	t.Routes = map[routeKey][]routeFact{}
 	for _, r := range res.Routes {
@@ -106,11 +114,13 @@ func (c *Controller) enqueueRoutes(routes []routeKey) {
 // dropXDS forgets a Gateway berth no longer serves.
 func (c *Controller) dropXDS(key k8stypes.NamespacedName) {
 	c.xds.Remove(key)
+	old := c.store.get(key)
 	routes, changed := c.store.put(key, nil)
 	if changed {
 		c.gwQueue.add(key)
 	}
 	c.enqueueRoutes(routes)
+	c.policyQueue.add(changedPolicies(old, nil)...)
 }
 
 // translateInput reads translation's input from the cache (shared, not

@@ -79,6 +79,10 @@ func Permissions(o Options) []Permission {
 			"add and remove berth's finalizer (a merge patch)"},
 		{ScopeWatched, rule([]string{groupGatewayAPI}, []string{"gateways/status", "grpcroutes/status", "httproutes/status"}, writeStatus),
 			"report Gateway, listener and route conditions and Gateway addresses"},
+		{ScopeWatched, rule([]string{groupGatewayAPI}, []string{"backendtlspolicies"}, read),
+			"BackendTLSPolicies: TLS from the proxies to backend Services (watched only where the CRD is installed)"},
+		{ScopeWatched, rule([]string{groupGatewayAPI}, []string{"backendtlspolicies/status"}, writeStatus),
+			"report BackendTLSPolicy conditions per Gateway (status.ancestors)"},
 		{ScopeWatched, rule([]string{groupEnvoyProxy}, []string{"envoyproxies"}, read),
 			"EnvoyProxy parameters of GatewayClasses and Gateways"},
 		{ScopeWatched, rule([]string{groupCore}, []string{"secrets"}, read),
@@ -91,7 +95,7 @@ func Permissions(o Options) []Permission {
 		// The bundle berth places in each Gateway's namespace, and its
 		// inventory ConfigMap. Services are also read as route backends.
 		{ScopeWatched, rule([]string{groupCore}, []string{"configmaps"}, inventory),
-			"bundle ConfigMap and the cli-utils inventory ConfigMap"},
+			"bundle ConfigMap and the cli-utils inventory ConfigMap; CA certificates (ca.crt) of BackendTLSPolicies and Gateway client-certificate validation (informer, cached without other keys)"},
 		{ScopeWatched, rule([]string{groupCore}, []string{"serviceaccounts", "services"}, apply),
 			"bundle ServiceAccount and Service; backend Services"},
 		{ScopeWatched, rule([]string{groupApps}, []string{"deployments"}, apply),

@@ -54,6 +54,19 @@
   verbs:
   - update
 - apiGroups:
+  - gateway.networking.k8s.io
+  resources:
+  - backendtlspolicies
+  verbs:
+  - list
+  - watch
+- apiGroups:
+  - gateway.networking.k8s.io
+  resources:
+  - backendtlspolicies/status
+  verbs:
+  - update
+- apiGroups:
   - gateway.envoyproxy.io
   resources:
   - envoyproxies

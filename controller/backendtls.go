@@ -1,0 +1,323 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/xds/translate"
+)
+
+// This file wires BackendTLSPolicy, the CA ConfigMaps it and Gateways'
+// spec.tls.frontend reference, and the policy's status: the xDS reconciler
+// reads them, and a leader-only reconciler writes each policy's
+// status.ancestors from the facts every Gateway's translation produced.
+
+// backendTLSPolicyKind is the BackendTLSPolicy kind berth reads.
+var backendTLSPolicyKind = schema.GroupKind{Group: gwv1.GroupName, Kind: "BackendTLSPolicy"}
+
+// maxPolicyAncestors is the API's limit on status.ancestors.
+const maxPolicyAncestors = 16
+
+// policyFact is one Gateway's verdict on a BackendTLSPolicy, for the policy
+// generation it translated.
+type policyFact struct {
+	PolicyGeneration int64
+	Conditions       []metav1.Condition
+}
+
+// watchBackendTLS adds the xDS reconciler's watches of CA ConfigMaps and,
+// when its CRD is installed, of BackendTLSPolicies (a cluster without the
+// CRD works as before; the log says the kind is skipped).
+func (c *Controller) watchBackendTLS(b *builder.TypedBuilder[reconcile.Request]) *builder.TypedBuilder[reconcile.Request] {
+	b = b.Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(c.dependents(depConfigMap)))
+	if _, err := c.mgr.GetRESTMapper().RESTMapping(backendTLSPolicyKind, gwv1.GroupVersion.Version); err != nil {
+		c.log.Info("kind not watched: its CRD is not installed", "kind", backendTLSPolicyKind.String(), "version", gwv1.GroupVersion.Version, "reason", err.Error())
+		return b
+	}
+	c.backendTLS = true
+	return b.Watches(&gwv1.BackendTLSPolicy{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfPolicy))
+}
+
+// setupBackendTLSPolicy adds the leader-only status reconciler of
+// BackendTLSPolicies (when the CRD is installed).
+func (c *Controller) setupBackendTLSPolicy() error {
+	if !c.backendTLS {
+		return nil
+	}
+	if err := builder.ControllerManagedBy(c.mgr).Named("backendtlspolicy").
+		For(&gwv1.BackendTLSPolicy{}).
+		WatchesRawSource(c.policyQueue.source()).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 2}).
+		Complete(reconcile.Func(c.reconcileBackendTLSPolicy)); err != nil {
+		return fmt.Errorf("backendtlspolicy controller: %w", err)
+	}
+	return nil
+}
+
+// gatewaysOfPolicy: the Gateways that use a Service the policy targets now,
+// plus those whose last translation decided its status (it may have left
+// them).
+func (c *Controller) gatewaysOfPolicy(_ context.Context, o client.Object) []reconcile.Request {
+	p, ok := o.(*gwv1.BackendTLSPolicy)
+	if !ok {
+		return nil
+	}
+	seen := map[k8stypes.NamespacedName]bool{}
+	for _, k := range c.store.dependents(depKey{depBackendTLSPolicy, client.ObjectKeyFromObject(p)}) {
+		seen[k] = true
+	}
+	for _, ref := range p.Spec.TargetRefs {
+		if ref.Group == "" && ref.Kind == "Service" {
+			for _, k := range c.store.dependents(depKey{depService, k8stypes.NamespacedName{Namespace: p.Namespace, Name: string(ref.Name)}}) {
+				seen[k] = true
+			}
+		}
+	}
+	keys := make([]k8stypes.NamespacedName, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	return requests(keys)
+}
+
+// backendTLSInput adds the BackendTLSPolicies and the ConfigMaps that
+// policies and Gateways reference to a translation input, and returns each
+// policy's generation.
+func (c *Controller) backendTLSInput(ctx context.Context, in *translate.Input) (map[k8stypes.NamespacedName]int64, error) {
+	gens := map[k8stypes.NamespacedName]int64{}
+	wanted := map[k8stypes.NamespacedName]bool{}
+	if c.backendTLS {
+		var policies gwv1.BackendTLSPolicyList
+		if err := c.client.List(ctx, &policies, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, fmt.Errorf("list for translation: %w", err)
+		}
+		in.BackendTLSPolicies = ptrs(policies.Items)
+		for _, p := range in.BackendTLSPolicies {
+			gens[client.ObjectKeyFromObject(p)] = p.Generation
+			for _, ref := range p.Spec.Validation.CACertificateRefs {
+				wanted[k8stypes.NamespacedName{Namespace: p.Namespace, Name: string(ref.Name)}] = true
+			}
+		}
+	}
+	for _, gw := range in.Gateways {
+		if gw.Spec.TLS == nil || gw.Spec.TLS.Frontend == nil {
+			continue
+		}
+		configs := []gwv1.TLSConfig{gw.Spec.TLS.Frontend.Default}
+		for _, pp := range gw.Spec.TLS.Frontend.PerPort {
+			configs = append(configs, pp.TLS)
+		}
+		for _, cfg := range configs {
+			if cfg.Validation == nil {
+				continue
+			}
+			for _, ref := range cfg.Validation.CACertificateRefs {
+				ns := gw.Namespace
+				if ref.Namespace != nil {
+					ns = string(*ref.Namespace)
+				}
+				wanted[k8stypes.NamespacedName{Namespace: ns, Name: string(ref.Name)}] = true
+			}
+		}
+	}
+	if len(wanted) == 0 {
+		return gens, nil
+	}
+	var cms corev1.ConfigMapList
+	if err := c.client.List(ctx, &cms, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list for translation: %w", err)
+	}
+	for i := range cms.Items {
+		if wanted[client.ObjectKeyFromObject(&cms.Items[i])] {
+			in.ConfigMaps = append(in.ConfigMaps, &cms.Items[i])
+		}
+	}
+	return gens, nil
+}
+
+// stripConfigMap keeps only what translation reads of a ConfigMap (its
+// ca.crt) in the cache: the informer sees every ConfigMap in scope, most of
+// them large and of no interest.
+func stripConfigMap(o any) (any, error) {
+	cm, ok := o.(*corev1.ConfigMap)
+	if !ok {
+		return o, nil
+	}
+	out := &corev1.ConfigMap{TypeMeta: cm.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+		Name: cm.Name, Namespace: cm.Namespace, UID: cm.UID, ResourceVersion: cm.ResourceVersion,
+		Generation: cm.Generation, CreationTimestamp: cm.CreationTimestamp, DeletionTimestamp: cm.DeletionTimestamp,
+	}}
+	if v, ok := cm.Data[translate.CACertificateKey]; ok {
+		out.Data = map[string]string{translate.CACertificateKey: v}
+	}
+	if v, ok := cm.BinaryData[translate.CACertificateKey]; ok {
+		out.BinaryData = map[string][]byte{translate.CACertificateKey: v}
+	}
+	return out, nil
+}
+
+// policyFacts turns a translation's policy statuses into facts stamped
+// with the generation of the policy translated.
+func policyFacts(ps []translate.PolicyAncestorStatus, gens map[k8stypes.NamespacedName]int64) map[k8stypes.NamespacedName]policyFact {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make(map[k8stypes.NamespacedName]policyFact, len(ps))
+	for _, p := range ps {
+		out[p.Policy] = policyFact{PolicyGeneration: gens[p.Policy], Conditions: p.Conditions}
+	}
+	return out
+}
+
+// changedPolicies lists the policies whose facts differ between two
+// translations of one Gateway (either may be nil).
+func changedPolicies(old, cur *gatewayTranslation) []k8stypes.NamespacedName {
+	var o, n map[k8stypes.NamespacedName]policyFact
+	if old != nil {
+		o = old.Policies
+	}
+	if cur != nil {
+		n = cur.Policies
+	}
+	var out []k8stypes.NamespacedName
+	for k, f := range o {
+		if nf, ok := n[k]; !ok || !equality.Semantic.DeepEqual(f, nf) {
+			out = append(out, k)
+		}
+	}
+	for k := range n {
+		if _, ok := o[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// reconcileBackendTLSPolicy writes berth's entries of a BackendTLSPolicy's
+// status.ancestors: one per berth Gateway whose routes use a Service port
+// the policy targets (leader).
+func (c *Controller) reconcileBackendTLSPolicy(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
+	done := c.metrics.observe("backendtlspolicy")
+	defer func() { done(err) }()
+	var p gwv1.BackendTLSPolicy
+	if err := c.client.Get(ctx, req.NamespacedName, &p); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	key := req.NamespacedName
+	var entries []policyEntry
+	for _, gwKey := range c.store.dependents(depKey{depBackendTLSPolicy, key}) {
+		var gw gwv1.Gateway
+		if err := c.client.Get(ctx, gwKey, &gw); err != nil || gw.DeletionTimestamp != nil || c.classOf(ctx, &gw) == nil {
+			continue
+		}
+		t := c.store.get(gwKey)
+		if t == nil {
+			continue
+		}
+		f, ok := t.Policies[key]
+		if !ok {
+			continue
+		}
+		if f.PolicyGeneration != p.Generation {
+			// Stale: the xDS side enqueues the policy again once it has
+			// translated the new generation.
+			return ctrl.Result{}, nil
+		}
+		entries = append(entries, policyEntry{Gateway: gwKey, Conditions: f.Conditions})
+	}
+	ancestors := policyAncestors(p.Status.Ancestors, gwController(c.opts.ControllerName), entries, p.Generation, metav1.Now())
+	if equality.Semantic.DeepEqual(ancestors, p.Status.Ancestors) || (len(ancestors) == 0 && len(p.Status.Ancestors) == 0) {
+		return ctrl.Result{}, nil
+	}
+	p.Status.Ancestors = ancestors
+	return statusWritten(c.client.Status().Update(ctx, &p))
+}
+
+// policyEntry is one berth Gateway's current verdict on a policy.
+type policyEntry struct {
+	Gateway    k8stypes.NamespacedName
+	Conditions []metav1.Condition
+}
+
+// policyAncestors computes a policy's status.ancestors: the entries of
+// other controllers unchanged, then berth's, one per Gateway sorted (at
+// most the API's 16 in all), keeping the lastTransitionTime of conditions
+// whose status did not change. Pure.
+func policyAncestors(old []gwv1.PolicyAncestorStatus, ctrlName gwv1.GatewayController, entries []policyEntry, gen int64, now metav1.Time) []gwv1.PolicyAncestorStatus {
+	var out []gwv1.PolicyAncestorStatus
+	for _, a := range old {
+		if a.ControllerName != ctrlName {
+			out = append(out, *a.DeepCopy())
+		}
+	}
+	sort.Slice(entries, func(i, j int) bool { return lessNN(entries[i].Gateway, entries[j].Gateway) })
+	group, kind := gwv1.Group(gwv1.GroupName), gwv1.Kind("Gateway")
+	for _, e := range entries {
+		if len(out) >= maxPolicyAncestors {
+			break
+		}
+		ns := gwv1.Namespace(e.Gateway.Namespace)
+		ref := gwv1.ParentReference{Group: &group, Kind: &kind, Namespace: &ns, Name: gwv1.ObjectName(e.Gateway.Name)}
+		var conds []metav1.Condition
+		for _, a := range old {
+			if a.ControllerName == ctrlName && equality.Semantic.DeepEqual(a.AncestorRef, ref) {
+				conds = append(conds, a.Conditions...)
+			}
+		}
+		for _, c := range e.Conditions {
+			c.ObservedGeneration = gen
+			setCondition(&conds, c, now)
+		}
+		types := make([]string, 0, len(e.Conditions))
+		for _, c := range e.Conditions {
+			types = append(types, c.Type)
+		}
+		out = append(out, gwv1.PolicyAncestorStatus{AncestorRef: ref, ControllerName: ctrlName, Conditions: keepConditions(conds, types...)})
+	}
+	return out
+}
+
+func lessNN(a, b k8stypes.NamespacedName) bool {
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
+	return a.Name < b.Name
+}
+
+// translationConditions sets the Gateway-level conditions of the current
+// translation (ResolvedRefs, InsecureFrontendValidationMode) on conds and
+// returns the condition types to keep: those it set, or, before the
+// current generation is translated, the ones already there.
+func translationConditions(conds *[]metav1.Condition, f gatewayFacts, now metav1.Time) []string {
+	if f.Translation == nil {
+		var keep []string
+		for _, t := range []gwv1.GatewayConditionType{gwv1.GatewayConditionResolvedRefs, gwv1.GatewayConditionInsecureFrontendValidationMode} {
+			if meta.FindStatusCondition(*conds, string(t)) != nil {
+				keep = append(keep, string(t))
+			}
+		}
+		return keep
+	}
+	keep := make([]string, 0, len(f.Translation.Conditions))
+	for _, c := range f.Translation.Conditions {
+		c.ObservedGeneration = f.Generation
+		setCondition(conds, c, now)
+		keep = append(keep, c.Type)
+	}
+	return keep
+}
