@@ -63,15 +63,17 @@ var StatusOnly = sets.New(
 	// GatewayInfrastructure
 	"GatewayInfrastructureMetadata",
 	"GatewayInvalidParametersRef",
+	// BackendTLSPolicy, GatewayBackendClientCertificate and
+	// GatewayFrontendClientCertificateValidation
+	"BackendTLSPolicyObservedGenerationBump",
+	"GatewayInvalidTLSBackendConfiguration",
+	"GatewayInvalidFrontendClientCertificateValidation",
 
 	// Status-only, but for features berth does not claim.
-	"GatewayOptionalAddressValue",                       // GatewayAddressEmpty
-	"GatewayStaticAddresses",                            // GatewayStaticAddresses
-	"HTTPRouteInvalidParentRefNotMatchingListenerPort",  // HTTPRouteDestinationPortMatching
-	"HTTPRouteDisallowedKind",                           // TLSRoute
-	"GatewayInvalidFrontendClientCertificateValidation", // GatewayFrontendClientCertificateValidation
-	"GatewayInvalidTLSBackendConfiguration",             // BackendTLSPolicy
-	"BackendTLSPolicyObservedGenerationBump",            // BackendTLSPolicy
+	"GatewayOptionalAddressValue",                      // GatewayAddressEmpty
+	"GatewayStaticAddresses",                           // GatewayStaticAddresses
+	"HTTPRouteInvalidParentRefNotMatchingListenerPort", // HTTPRouteDestinationPortMatching
+	"HTTPRouteDisallowedKind",                          // TLSRoute
 	// ListenerSet
 	"ListenerSetAllowedNamespaceNone",
 	"ListenerSetAllowedNamespaceSame",

@@ -18,7 +18,17 @@ import (
 // SupportedFeatures are the Gateway API features berth implements, reported
 // in GatewayClass status (and used by the conformance suite), sorted.
 var SupportedFeatures = []features.FeatureName{
+	// BackendTLSPolicy: upstream TLS with CA refs or the system CAs, SNI
+	// and subjectAltNames (xds/translate/backendtls.go).
+	features.SupportBackendTLSPolicy,
+	features.SupportBackendTLSPolicySANValidation,
 	features.SupportGateway,
+	// spec.tls.backend.clientCertificateRef, presented to TLS backends.
+	features.SupportGatewayBackendClientCertificate,
+	// spec.tls.frontend: client-certificate validation on HTTPS
+	// listeners, both modes.
+	features.SupportGatewayFrontendClientCertificateValidation,
+	features.SupportGatewayFrontendClientCertificateValidationInsecureFallback,
 	// Gateway infrastructure labels, annotations and parametersRef
 	// (EnvoyProxy) reach every bundle object (render).
 	features.SupportGatewayInfrastructure,
