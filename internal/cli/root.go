@@ -49,6 +49,7 @@ func NewRootCmd() *cobra.Command {
 		newRenderCmd(),
 		newTranslateCmd(),
 		newWaitCmd(),
+		newDiffCmd(),
 		newRbacCmd(),
 		newShutdownManagerCmd(),
 		newVersionCmd(),
