@@ -336,19 +336,23 @@ func (d *differ) diff(ctx context.Context, gw *gwv1.Gateway) (*gatewayDiff, erro
 	if err != nil {
 		return nil, fmt.Errorf("Gateway %s: %w", key, err)
 	}
-	inv := controller.InventoryOf(key)
-	plan, err := d.engine.Plan(ctx, inv, objs)
+	plan, err := d.engine.Plan(ctx, controller.InventoryOf(key), objs)
 	if err != nil {
 		return nil, fmt.Errorf("Gateway %s: %w", key, err)
 	}
+	return diffOf(key.String(), plan, bundle.Warnings), nil
+}
+
+// diffOf is the printed form of Gateway gateway's plan.
+func diffOf(gateway string, plan *apply.Plan, warnings []string) *gatewayDiff {
 	gd := &gatewayDiff{
-		Gateway:         key.String(),
-		Inventory:       inv.Key().String(),
+		Gateway:         gateway,
+		Inventory:       plan.Inventory.String(),
 		Changed:         plan.Changed(),
 		InventoryExists: plan.InventoryExists,
 		Objects:         []objectDiff{},
 		Address:         addressOf(plan),
-		Warnings:        bundle.Warnings,
+		Warnings:        warnings,
 	}
 	for _, o := range plan.Objects {
 		od := objectDiff{Action: o.Action, Kind: o.Ref.Kind, Group: o.Ref.Group, Namespace: o.Ref.Namespace, Name: o.Ref.Name}
@@ -360,7 +364,7 @@ func (d *differ) diff(ctx context.Context, gw *gwv1.Gateway) (*gatewayDiff, erro
 		}
 		gd.Objects = append(gd.Objects, od)
 	}
-	return gd, nil
+	return gd
 }
 
 // caBundle is the CA the controller would put into ca.crt: the xDS
