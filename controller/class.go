@@ -75,7 +75,7 @@ func (c *Controller) reconcileClass(ctx context.Context, req ctrl.Request) (res 
 	case err != nil:
 		f.ParamsErr = err
 	case ref != nil:
-		ep, err := c.envoyProxy(ctx, "GatewayClass "+class.Name, ref)
+		ep, err := envoyProxy(ctx, c.client, "GatewayClass "+class.Name, ref)
 		if err != nil {
 			var pe *render.ParametersError
 			if !errors.As(err, &pe) && !apierrors.IsNotFound(err) {

@@ -22,9 +22,10 @@ import (
 	"github.com/berth-gateway/berth/render"
 )
 
-// inventoryOf is the apply inventory of Gateway key's bundle. Its labels name
-// the Gateway so that the sweep can find inventories whose Gateway is gone.
-func inventoryOf(key k8stypes.NamespacedName) apply.Inventory {
+// InventoryOf is the apply inventory of Gateway key's bundle (berth diff plans
+// against it). Its labels name the Gateway so that the sweep can find
+// inventories whose Gateway is gone.
+func InventoryOf(key k8stypes.NamespacedName) apply.Inventory {
 	return apply.Inventory{
 		Namespace: key.Namespace,
 		Name:      render.InventoryName(key.Namespace, key.Name),
@@ -43,7 +44,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	defer func() { done(err) }()
 	key := req.NamespacedName
 	c.hold(ctx, "gateway", key)
-	inv := inventoryOf(key)
+	inv := InventoryOf(key)
 	c.invGateways.Store(inv.Key(), key)
 
 	var gw gwv1.Gateway
@@ -166,19 +167,25 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	return ctrl.Result{}, nil
 }
 
-// renderInput fetches the EnvoyProxy objects gw depends on. It returns what
-// it found even with an error (a missing EnvoyProxy), so that the inputs
-// can be recorded.
+// renderInput fetches the EnvoyProxy objects gw depends on (RenderInput).
 func (c *Controller) renderInput(ctx context.Context, class *gwv1.GatewayClass, gw *gwv1.Gateway) (render.Input, error) {
+	return RenderInput(ctx, c.client, class, gw)
+}
+
+// RenderInput reads through r the EnvoyProxy objects gw and its class
+// refer to: the controller's render input (berth diff reads it the same way).
+// It returns what it found even with an error (a missing EnvoyProxy), so that
+// the inputs can be recorded.
+func RenderInput(ctx context.Context, r client.Reader, class *gwv1.GatewayClass, gw *gwv1.Gateway) (render.Input, error) {
 	in := render.Input{GatewayClass: class, Gateway: gw}
 	refs, err := render.ResolveParametersRefs(class, gw)
 	if err != nil {
 		return in, err
 	}
 	var errs []error
-	in.ClassParameters, err = c.envoyProxy(ctx, "GatewayClass "+class.Name, refs.Class)
+	in.ClassParameters, err = envoyProxy(ctx, r, "GatewayClass "+class.Name, refs.Class)
 	errs = append(errs, err)
-	in.GatewayParameters, err = c.envoyProxy(ctx, "Gateway "+gw.Namespace+"/"+gw.Name, refs.Gateway)
+	in.GatewayParameters, err = envoyProxy(ctx, r, "Gateway "+gw.Namespace+"/"+gw.Name, refs.Gateway)
 	errs = append(errs, err)
 	for _, err := range errs {
 		if err != nil {
@@ -204,12 +211,12 @@ func (c *Controller) routeInputs(ctx context.Context, key k8stypes.NamespacedNam
 
 // envoyProxy reads a referenced EnvoyProxy; a missing one is a
 // *render.ParametersError (InvalidParameters).
-func (c *Controller) envoyProxy(ctx context.Context, referrer string, ref *k8stypes.NamespacedName) (*v1alpha1.EnvoyProxy, error) {
+func envoyProxy(ctx context.Context, r client.Reader, referrer string, ref *k8stypes.NamespacedName) (*v1alpha1.EnvoyProxy, error) {
 	if ref == nil {
 		return nil, nil
 	}
 	var ep v1alpha1.EnvoyProxy
-	if err := c.client.Get(ctx, *ref, &ep); err != nil {
+	if err := r.Get(ctx, *ref, &ep); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, &render.ParametersError{Referrer: referrer, Ref: "EnvoyProxy " + ref.String(), Reason: render.ParametersNotFound, Err: errors.New("not found")}
 		}

@@ -153,7 +153,7 @@ func Uninstall(ctx context.Context, cfg *rest.Config, opts Options) error {
 				log.Info("left to its controller", "gateway", key.String(), "controllerName", name)
 				continue
 			}
-			if _, err := eng.Destroy(ctx, inventoryOf(key)); err != nil {
+			if _, err := eng.Destroy(ctx, InventoryOf(key)); err != nil {
 				errs = append(errs, fmt.Errorf("destroy bundle of Gateway %s: %w", key, err))
 				continue
 			}

@@ -320,7 +320,7 @@ func TestClassStatus(t *testing.T) {
 }
 
 func TestOwningGateway(t *testing.T) {
-	inv := inventoryOf(k8stypes.NamespacedName{Namespace: "team-a", Name: "gateway-a"})
+	inv := InventoryOf(k8stypes.NamespacedName{Namespace: "team-a", Name: "gateway-a"})
 	if got, ok := owningGateway(inv); !ok || got.Name != "gateway-a" || got.Namespace != "team-a" {
 		t.Errorf("owningGateway = %v %v", got, ok)
 	}

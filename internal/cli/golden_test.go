@@ -96,6 +96,16 @@ func TestOutputGolden(t *testing.T) {
 // internal/readiness/clustertest and controller).
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
+	unreachable := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(unreachable, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+contexts: [{name: c, context: {cluster: c, user: u, namespace: team-a}}]
+users: [{name: u, user: {token: t}}]
+current-context: c
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args  []string
 		stdin string
@@ -115,6 +125,10 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"rbac", "extra"}, "", ExitUsage},
 		{[]string{"bogus"}, "", ExitUsage},
 		{[]string{"wait"}, "", ExitUsage},
+		{[]string{"diff"}, "", ExitUsage},                                            // no Gateway named
+		{[]string{"diff", "-f", "-", "gateway/gw"}, smallInput, ExitUsage},           // -f and a name
+		{[]string{"diff", "gateway/gw", "-o", "name"}, "", ExitUsage},                // no -o name
+		{[]string{"diff", "gateway/gw", "--kubeconfig", unreachable}, "", ExitUsage}, // no cluster
 	} {
 		_, stderr, err := runBerth(t, c.stdin, c.args...)
 		if got := ExitCode(err); got != c.code {

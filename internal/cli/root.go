@@ -13,10 +13,12 @@ import (
 
 // Exit statuses, the same for every command (README "Exit status").
 const (
-	// ExitOK: done; for berth wait, every Gateway is Programmed.
+	// ExitOK: done; for berth wait, every Gateway is Programmed; for berth
+	// diff, nothing would change.
 	ExitOK = 0
 	// ExitFailed: the answer is no: a Gateway failed (berth wait), the
-	// input was refused (render, translate), or another error.
+	// input was refused (render, translate), something would change (berth
+	// diff, whose errors are all ExitUsage), or another error.
 	ExitFailed = 1
 	// ExitTimeout: berth wait's timeout passed first.
 	ExitTimeout = 2
@@ -49,6 +51,7 @@ func NewRootCmd() *cobra.Command {
 		newRenderCmd(),
 		newTranslateCmd(),
 		newWaitCmd(),
+		newDiffCmd(),
 		newRbacCmd(),
 		newShutdownManagerCmd(),
 		newVersionCmd(),

@@ -11,19 +11,16 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/berth-gateway/berth/internal/readiness"
 )
 
 func newWaitCmd() *cobra.Command {
 	var (
-		namespace     string
+		kube          kubeFlags
 		all           bool
 		allNamespaces bool
 		timeout       time.Duration
-		kubeconfig    string
-		kubeContext   string
 		output        string
 	)
 	cmd := &cobra.Command{
@@ -67,7 +64,7 @@ waited for; the first failure ends the wait.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := parseWaitTarget(args, all || allNamespaces)
+			name, err := parseGatewayTarget(args, all || allNamespaces)
 			if err != nil {
 				return usageError(err)
 			}
@@ -78,17 +75,9 @@ waited for; the first failure ends the wait.`,
 			if err != nil {
 				return err
 			}
-			loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-				&clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig, Precedence: clientcmd.NewDefaultClientConfigLoadingRules().Precedence},
-				&clientcmd.ConfigOverrides{CurrentContext: kubeContext})
-			cfg, err := loader.ClientConfig()
+			cfg, namespace, err := kube.config(allNamespaces)
 			if err != nil {
-				return usageErrorf("kubeconfig: %w", err)
-			}
-			if namespace == "" && !allNamespaces {
-				if namespace, _, err = loader.Namespace(); err != nil {
-					return usageErrorf("kubeconfig namespace: %w", err)
-				}
+				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -119,20 +108,18 @@ waited for; the first failure ends the wait.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&namespace, "namespace", "n", "", "namespace of the Gateway (default: the kubeconfig context's)")
+	kube.bind(f, "namespace of the Gateway (default: the kubeconfig context's)")
 	f.BoolVar(&all, "all", false, "wait for every Gateway in the namespace")
 	f.BoolVarP(&allNamespaces, "all-namespaces", "A", false, "wait for every Gateway in every namespace (implies --all)")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait (0: look once); kubectl wait's default")
-	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
-	f.StringVar(&kubeContext, "context", "", "kubeconfig context (default: the current one)")
 	bindOutput(cmd, &output, outputDefault, "print the Gateways on success: name, yaml or json (default: kubectl wait's \"condition met\" lines)", outputName, outputYAML, outputJSON)
 	return cmd
 }
 
-// parseWaitTarget accepts gateway/NAME or "gateway NAME" (also gateways,
+// parseGatewayTarget accepts gateway/NAME or "gateway NAME" (also gateways,
 // gtw and the fully qualified resource), or, with --all, nothing or the
 // bare resource. It returns the Gateway's name, empty for --all.
-func parseWaitTarget(args []string, all bool) (string, error) {
+func parseGatewayTarget(args []string, all bool) (string, error) {
 	isGateway := func(r string) bool {
 		switch strings.ToLower(r) {
 		case "gateway", "gateways", "gtw", "gateway.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io":

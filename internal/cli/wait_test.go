@@ -35,7 +35,7 @@ func TestParseWaitTarget(t *testing.T) {
 		{[]string{"gateway/x"}, true, "", `with --all, give no argument or "gateways"`},
 	}
 	for _, c := range cases {
-		name, err := parseWaitTarget(c.args, c.all)
+		name, err := parseGatewayTarget(c.args, c.all)
 		if c.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 				t.Errorf("%q all=%t: error %v, want %q", c.args, c.all, err, c.wantErr)
