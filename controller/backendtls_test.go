@@ -17,7 +17,9 @@ func TestPolicyAncestors(t *testing.T) {
 	accepted := metav1.Condition{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted"}
 	conflicted := metav1.Condition{Type: "Accepted", Status: metav1.ConditionFalse, Reason: "Conflicted"}
 	resolved := metav1.Condition{Type: "ResolvedRefs", Status: metav1.ConditionTrue, Reason: "ResolvedRefs"}
-	gw := func(ns, name string) k8stypes.NamespacedName { return k8stypes.NamespacedName{Namespace: ns, Name: name} }
+	gw := func(ns, name string) k8stypes.NamespacedName {
+		return k8stypes.NamespacedName{Namespace: ns, Name: name}
+	}
 
 	first := policyAncestors([]gwv1.PolicyAncestorStatus{{ControllerName: other, AncestorRef: gwv1.ParentReference{Name: "theirs"}}}, berth,
 		[]policyEntry{{Gateway: gw("b", "gw"), Conditions: []metav1.Condition{accepted, resolved}}, {Gateway: gw("a", "gw"), Conditions: []metav1.Condition{conflicted, resolved}}}, 3, t0)
