@@ -68,9 +68,10 @@ var StatusOnly = sets.New(
 	"BackendTLSPolicyObservedGenerationBump",
 	"GatewayInvalidTLSBackendConfiguration",
 	"GatewayInvalidFrontendClientCertificateValidation",
+	// GatewayAddressEmpty
+	"GatewayOptionalAddressValue",
 
 	// Status-only, but for features berth does not claim.
-	"GatewayOptionalAddressValue",                      // GatewayAddressEmpty
 	"GatewayStaticAddresses",                           // GatewayStaticAddresses
 	"HTTPRouteInvalidParentRefNotMatchingListenerPort", // HTTPRouteDestinationPortMatching
 	"HTTPRouteDisallowedKind",                          // TLSRoute

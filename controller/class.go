@@ -23,6 +23,9 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportBackendTLSPolicy,
 	features.SupportBackendTLSPolicySANValidation,
 	features.SupportGateway,
+	// spec.addresses entries of type IPAddress without a value: the
+	// Service's address is assigned as usual (render/addresses.go).
+	features.SupportGatewayAddressEmpty,
 	// spec.tls.backend.clientCertificateRef, presented to TLS backends.
 	features.SupportGatewayBackendClientCertificate,
 	// spec.tls.frontend: client-certificate validation on HTTPS

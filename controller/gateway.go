@@ -86,7 +86,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		}
 	}
 
-	f := gatewayFacts{Generation: gw.Generation}
+	f := gatewayFacts{Generation: gw.Generation, Requested: render.RequestedAddresses(&gw)}
 	in, renderErr := c.renderInput(ctx, class, &gw)
 	f.Inputs = readiness.GatewayInputs(&gw, class, in.ClassParameters, in.GatewayParameters)
 	if f.Routes, err = c.routeInputs(ctx, key); err != nil {

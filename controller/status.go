@@ -44,6 +44,9 @@ type gatewayFacts struct {
 	Objects apply.AggregateStatus
 	// Service is the bundle's Service as watched (nil when not seen yet).
 	Service *corev1.Service
+	// Requested are the static addresses of spec.addresses
+	// (render.RequestedAddresses).
+	Requested []string
 	// Inputs are the class and EnvoyProxies the bundle was rendered from;
 	// Routes are the routes naming the Gateway, as cached now. Both are
 	// recorded in the InputsCondition beside Programmed.
@@ -90,6 +93,11 @@ func acceptedCondition(f gatewayFacts) metav1.Condition {
 	case errors.As(f.RenderErr, &pe):
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalidParameters), pe.Error()
 		return c
+	case addressError(f.RenderErr, gwv1.GatewayReasonUnsupportedAddress) != nil:
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonUnsupportedAddress), f.RenderErr.Error()
+		return c
+	case addressError(f.RenderErr, gwv1.GatewayReasonAddressNotUsable) != nil:
+		// Accepted; not Programmed (programmedCondition).
 	case errors.Is(f.RenderErr, render.ErrNoServedListeners):
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonListenersNotValid), f.RenderErr.Error()
 		return c
@@ -138,6 +146,10 @@ func programmedCondition(f gatewayFacts, accepted bool) metav1.Condition {
 	switch {
 	case !accepted:
 		c.Reason, c.Message = string(gwv1.GatewayReasonInvalid), "Gateway is not accepted"
+	case addressError(f.RenderErr, gwv1.GatewayReasonAddressNotUsable) != nil:
+		c.Reason, c.Message = string(gwv1.GatewayReasonAddressNotUsable), f.RenderErr.Error()
+	case addressesUnusable(f) != "":
+		c.Reason, c.Message = string(gwv1.GatewayReasonAddressNotUsable), addressesUnusable(f)
 	case f.ApplyErr != nil:
 		c.Reason, c.Message = string(gwv1.GatewayReasonNoResources), f.ApplyErr.Error()
 	case len(f.Failed) > 0:

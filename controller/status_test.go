@@ -83,6 +83,22 @@ func TestProgrammedCondition(t *testing.T) {
 		}, metav1.ConditionFalse, "Pending", "xDS configuration not translated for the current routes yet"},
 		{"publish failed", func(f *gatewayFacts) { f.Translation.Err = errors.New("publish: invalid") }, metav1.ConditionFalse, "Invalid", "xDS configuration: publish: invalid"},
 		{"not published", func(f *gatewayFacts) { f.PublishedVersion = "v0" }, metav1.ConditionFalse, "Pending", "xDS configuration not published yet"},
+		// spec.addresses (addresses.go)
+		{"requested address assigned", func(f *gatewayFacts) { f.Requested = []string{"10.0.0.7"} }, metav1.ConditionTrue, "Programmed", "bundle ready and xDS configuration published"},
+		{"requested address not the Service's", func(f *gatewayFacts) { f.Requested = []string{"10.0.0.9"} }, metav1.ConditionFalse, "AddressNotUsable",
+			"Service team-a/envoy-team-a-gw-12345678 has 10.0.0.7, not the requested 10.0.0.9"},
+		{"requested address refused by the API server", func(f *gatewayFacts) {
+			f.Requested = []string{"192.0.2.1"}
+			f.Failed = []apply.ObjectResult{{Ref: apply.ObjectRef{Kind: "Service", Namespace: "team-a", Name: "envoy-x"}, Action: apply.ActionFailed, Reason: "spec.clusterIPs: Invalid value: not in the valid range"}}
+		}, metav1.ConditionFalse, "AddressNotUsable", "Service team-a/envoy-x requesting 192.0.2.1: spec.clusterIPs: Invalid value: not in the valid range"},
+		{"requested address, load balancer pending", func(f *gatewayFacts) { f.Requested, f.Service = []string{"192.0.2.1"}, lb }, metav1.ConditionFalse, "AddressNotAssigned",
+			"Service team-a/envoy-team-a-gw-12345678: waiting for a load-balancer address (status.loadBalancer.ingress is empty)"},
+		{"address the Service type cannot take", func(f *gatewayFacts) {
+			f.RenderErr = &render.AddressError{Reason: gwv1.GatewayReasonAddressNotUsable, Message: "Gateway team-a/gw spec.addresses: a NodePort Service …"}
+		}, metav1.ConditionFalse, "AddressNotUsable", "Gateway team-a/gw spec.addresses: a NodePort Service …"},
+		{"unsupported address", func(f *gatewayFacts) {
+			f.RenderErr = &render.AddressError{Reason: gwv1.GatewayReasonUnsupportedAddress, Message: "Gateway team-a/gw spec.addresses[0]: type \"Hostname\" is not supported"}
+		}, metav1.ConditionFalse, "Invalid", "Gateway is not accepted"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := ready()
@@ -133,6 +149,12 @@ func TestAcceptedCondition(t *testing.T) {
 		{"unsupported fields", func(f *gatewayFacts) {
 			f.Unsupported = []render.Unsupported{{EnvoyProxy: k8stypes.NamespacedName{Namespace: "team-a", Name: "p"}, Field: "spec.telemetry"}}
 		}, metav1.ConditionTrue, "Accepted", ""},
+		{"unsupported address", func(f *gatewayFacts) {
+			f.RenderErr = &render.AddressError{Reason: gwv1.GatewayReasonUnsupportedAddress, Message: "Gateway team-a/gw spec.addresses[0]: bad"}
+		}, metav1.ConditionFalse, "UnsupportedAddress", ""},
+		{"address the Service type cannot take: accepted", func(f *gatewayFacts) {
+			f.RenderErr = &render.AddressError{Reason: gwv1.GatewayReasonAddressNotUsable, Message: "Gateway team-a/gw spec.addresses: NodePort"}
+		}, metav1.ConditionTrue, "Accepted", "Gateway accepted by berth"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := ready()

@@ -83,7 +83,8 @@ func (b *Bundle) Unstructured() ([]*unstructured.Unstructured, error) {
 
 // Render builds the bundle of in.Gateway. Errors are a *ParametersError
 // (unusable EnvoyProxy or parametersRef), a *GatewayError (a Gateway berth
-// cannot serve), or a plain error for invalid options or inconsistent input.
+// cannot serve), an *AddressError (spec.addresses it cannot honour), or a
+// plain error for invalid options or inconsistent input.
 func Render(in Input, opts Options) (*Bundle, error) {
 	if in.GatewayClass == nil || in.Gateway == nil {
 		return nil, errors.New("render: GatewayClass and Gateway are required")
@@ -112,7 +113,11 @@ func Render(in Input, opts Options) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", gatewayDesc(gw), err)
 	}
-	typed := []Object{b.serviceAccount(), cm, b.service(), b.deployment()}
+	svc := b.service()
+	if err := b.requestAddresses(svc); err != nil {
+		return nil, err
+	}
+	typed := []Object{b.serviceAccount(), cm, svc, b.deployment()}
 	if hpa := b.hpa(); hpa != nil {
 		typed = append(typed, hpa)
 	}

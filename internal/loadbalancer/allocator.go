@@ -190,6 +190,9 @@ func (a *Allocator) sync(ctx context.Context, k string, lister listersv1.Service
 		a.releaseKey(k, "no longer an unclassed LoadBalancer Service")
 		return nil
 	}
+	if req := svc.Spec.LoadBalancerIP; req != "" {
+		return a.syncRequested(ctx, svc, k, req)
+	}
 	want, held := a.pool.lookup(k)
 	if !held {
 		if cur, ok := statusAddress(svc); ok && a.pool.claim(k, cur) {
@@ -204,6 +207,36 @@ func (a *Allocator) sync(ctx context.Context, k string, lister listersv1.Service
 		return nil
 	}
 	return a.writeStatus(ctx, svc, want)
+}
+
+// syncRequested gives a Service the address its spec.loadBalancerIP asks
+// for when that address is in the pool and free. Otherwise, as a cloud
+// load balancer does, the Service gets no address (any it had is
+// released and its status cleared) until the address is freed or the
+// request changes.
+func (a *Allocator) syncRequested(ctx context.Context, svc *corev1.Service, k, req string) error {
+	addr, err := netip.ParseAddr(req)
+	if err == nil && a.pool.claim(k, addr) {
+		delete(a.starved, k)
+		if hasOnly(svc, addr) {
+			return nil
+		}
+		return a.writeStatus(ctx, svc, addr)
+	}
+	a.releaseKey(k, "requested address "+req+" is not available")
+	a.starved[k] = true // a release may free the requested address
+	a.log.Info("requested address not available", zap.String("service", k), zap.String("address", req), zap.Stringer("pool", a.opts.Pool))
+	if len(svc.Status.LoadBalancer.Ingress) == 0 {
+		return nil
+	}
+	upd := svc.DeepCopy()
+	upd.Status.LoadBalancer.Ingress = nil
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := a.client.CoreV1().Services(svc.Namespace).UpdateStatus(wctx, upd, metav1.UpdateOptions{FieldManager: "berth-loadbalancer"}); err != nil {
+		return fmt.Errorf("update status of Service %s: %w", k, err)
+	}
+	return nil
 }
 
 func (a *Allocator) releaseKey(k, why string) {

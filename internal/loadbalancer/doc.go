@@ -13,7 +13,9 @@
 // Addresses come from Options.Pool (a loopback range by default). An address
 // is never given to two Services; it is released when its Service is deleted
 // or stops being of type LoadBalancer (the apiserver clears the status
-// then). Assignments survive a restart: existing status.loadBalancer.ingress
+// then). A Service whose spec.loadBalancerIP requests an address gets that
+// one if it is in the pool and free, and none otherwise (as a cloud load
+// balancer leaves such a Service pending). Assignments survive a restart: existing status.loadBalancer.ingress
 // addresses inside the pool are adopted before anything is allocated.
 //
 //	err := loadbalancer.Run(ctx, client, loadbalancer.DefaultOptions())

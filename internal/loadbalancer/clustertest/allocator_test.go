@@ -220,3 +220,45 @@ func TestRestartKeepsAssignments(t *testing.T) {
 		t.Errorf("one was written again after the restart (resourceVersion %s → %s)", rvOne, svc.ResourceVersion)
 	}
 }
+
+// TestRequestedAddress: spec.loadBalancerIP (what berth renders for a
+// Gateway's spec.addresses) is honoured when the address is in the pool and
+// free; otherwise the Service stays pending, and gets the address once its
+// holder lets it go.
+func TestRequestedAddress(t *testing.T) {
+	env := testenv.Get(t)
+	ns := env.Namespace(t)
+	pool := netip.MustParsePrefix("127.241.0.0/29")
+	startAllocator(t, env, ns, pool)
+	create := func(name, ip string) {
+		t.Helper()
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, LoadBalancerIP: ip, Selector: map[string]string{"app": name},
+				Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(10080)}}},
+		}
+		if _, err := env.Client.CoreV1().Services(ns).Create(t.Context(), svc, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("create Service %s: %v", name, err)
+		}
+	}
+	// The allocator has one worker taking Services in order: once a later
+	// Service has its address, an earlier one has been decided.
+	create("outside", "10.9.9.9")
+	create("wanted", "127.241.0.5")
+	if got := waitAddress(t, env, ns, "wanted", pool, assignWithin); got.String() != "127.241.0.5" {
+		t.Fatalf("wanted got %s, want the requested 127.241.0.5", got)
+	}
+	noAddress(t, env, ns, "outside")
+
+	// Another Service asks for the taken address: pending until it is free.
+	create("second", "127.241.0.5")
+	create("marker", "")
+	waitAddress(t, env, ns, "marker", pool, assignWithin)
+	noAddress(t, env, ns, "second")
+	if err := env.Client.CoreV1().Services(ns).Delete(t.Context(), "wanted", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitAddress(t, env, ns, "second", pool, assignWithin); got.String() != "127.241.0.5" {
+		t.Fatalf("second got %s, want the released 127.241.0.5", got)
+	}
+}
