@@ -212,6 +212,9 @@ func (b *blockYAML) scalar(v any) (string, error) {
 		}
 		return s, nil
 	case string:
+		if plainSafe(t) {
+			return t, nil
+		}
 		if s, ok := b.scalars[t]; ok {
 			if s == "" {
 				return "", errNotBlockable
@@ -234,6 +237,28 @@ func (b *blockYAML) scalar(v any) (string, error) {
 	}
 	return "", errNotBlockable
 }
+
+// plainSafe reports strings yaml.v2 surely writes as they are: a letter or
+// "/" first, then only letters, digits, "_", ".", "/" and "-", and not one
+// of the words YAML 1.1 reads as a bool or null.
+func plainSafe(s string) bool {
+	if s == "" || !(isASCIILetter(s[0]) || s[0] == '/') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(isASCIILetter(c) || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '/' || c == '-') {
+			return false
+		}
+	}
+	switch strings.ToLower(s) {
+	case "y", "yes", "n", "no", "on", "off", "true", "false", "null":
+		return false
+	}
+	return true
+}
+
+func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 // yamlKeyLess is yaml.v2's order of string map keys (its keyList): letters
 // by code point after everything else, runs of digits by numeric value.

@@ -17,7 +17,8 @@ func TestMarshalYAMLMatchesYAMLv2(t *testing.T) {
 	strs := []any{"", "plain", "@type", "yes", "Yes", "no", "on", "true", "null", "~", "1", "1.5", "0x1F", "1e3", "1:20",
 		"2001-12-14", "-", "- x", "-x", ":x", "a: b", "a #b", "a#b", " lead", "trail ", "it's", `q"uote`, "tab\there",
 		"multi\nline", "multi\nline\n", long, "/path/to", "type.googleapis.com/envoy.config.Router", "[redacted]", "{x}",
-		"*star", "&amp", "!bang", "%pct", "`tick`", "ünï", ".5", ".inf", "<<", "=", "a:b", "x: " + long}
+		"*star", "&amp", "!bang", "%pct", "`tick`", "ünï", ".5", ".inf", "<<", "=", "a:b", "x: " + long,
+		"Y", "yEs", "NULL", "Off", "/", "a.b-c_d/e", "A1", "n0", "e3", "E", "Inf", "NaN", "nan", "True_", "y.", "truefalse"}
 	keys := []string{"a10", "a9", "a_", "A", "_x", "@type", "b2c", "b02c", "b2", "1", "10", "2", "key with space", "z"}
 	m := map[string]any{}
 	for i, k := range keys {
@@ -55,6 +56,14 @@ func TestMarshalYAMLMatchesYAMLv2(t *testing.T) {
 	}
 	if covered < len(cases)*3/4 {
 		t.Errorf("blockYAML covered %d of %d cases, want most (the rest falls back to yaml.v2)", covered, len(cases))
+	}
+	for _, v := range strs {
+		s := v.(string)
+		if plainSafe(s) {
+			if want, _ := yamlv2.Marshal(s); string(want) != s+"\n" {
+				t.Errorf("plainSafe(%q), but yaml.v2 writes %q", s, want)
+			}
+		}
 	}
 	// The covered path itself (no fallback) for the common shapes.
 	b := &blockYAML{scalars: map[string]string{}}
