@@ -77,6 +77,29 @@ type outCondition struct {
 // and golden files: per Gateway its version, status facts and resources,
 // in a stable order, private keys replaced by Redacted.
 func Marshal(results []*Result, format Format) ([]byte, error) {
+	return marshal(results, format, nil)
+}
+
+// MarshalValid is Validate of every result's resources (the first failure
+// is the error, naming its Gateway), then Marshal, which reuses the JSON
+// encoding the validation made of each resource.
+func MarshalValid(results []*Result, format Format) ([]byte, error) {
+	encoded := map[types.Resource][]byte{}
+	for _, r := range results {
+		if err := validateChange(r.Resources, nil, encoded); err != nil {
+			return nil, fmt.Errorf("gateway %s: %w", r.Gateway, err)
+		}
+	}
+	return marshal(results, format, encoded)
+}
+
+// jsonOptions encode resources for validation and output alike: Envoy's
+// field names.
+var jsonOptions = protojson.MarshalOptions{UseProtoNames: true}
+
+// marshal is Marshal; encoded holds resources already encoded with
+// jsonOptions.
+func marshal(results []*Result, format Format, encoded map[types.Resource][]byte) ([]byte, error) {
 	doc := struct {
 		Gateways []outGateway `json:"gateways"`
 	}{Gateways: []outGateway{}}
@@ -96,7 +119,11 @@ func Marshal(results []*Result, format Format) ([]byte, error) {
 		for _, ot := range outputTypes {
 			list := []any{}
 			for _, res := range r.Resources[ot.typeURL] {
-				v, err := protoToValue(redact(res), format)
+				m, b := redact(res), []byte(nil)
+				if m == proto.Message(res) {
+					b = encoded[res]
+				}
+				v, err := protoToValue(m, b, format)
 				if err != nil {
 					return nil, fmt.Errorf("marshal %s of gateway %s: %w", ot.key, r.Gateway, err)
 				}
@@ -148,12 +175,15 @@ func outConditions(cs []metav1.Condition) []outCondition {
 }
 
 // protoToValue converts a message to a generic value through protojson
-// (Envoy's field names), so that the YAML/JSON encoder orders keys; for
-// YAML, typed as sigs.k8s.io/yaml types the JSON (yamlValue).
-func protoToValue(m proto.Message, format Format) (any, error) {
-	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
-	if err != nil {
-		return nil, err
+// (jsonOptions; b is that encoding when already made), so that the
+// YAML/JSON encoder orders keys; for YAML, typed as sigs.k8s.io/yaml types
+// the JSON (yamlValue).
+func protoToValue(m proto.Message, b []byte, format Format) (any, error) {
+	if b == nil {
+		var err error
+		if b, err = jsonOptions.Marshal(m); err != nil {
+			return nil, err
+		}
 	}
 	if format != FormatJSON {
 		return yamlValue(b)
