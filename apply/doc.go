@@ -15,6 +15,7 @@
 //	cancel := eng.Subscribe(func(k apply.InventoryKey) { queue.Add(k) }) // watch-driven readiness
 //	st := eng.Status(inv.Key())                                          // no API request
 //	_, err = eng.Destroy(ctx, inv)                                      // objects, then inventory, confirmed gone
+//	plan, err := eng.Plan(ctx, inv, objs)                                // what Run would do (dry run), writes nothing
 //
 // What a Run costs: a Run whose set equals the last cleanly applied set, and whose
 // objects the shared watches show unchanged in every field the engine owns, reads the

@@ -111,12 +111,7 @@ func validateAndMarshal(results []*translate.Result, format translate.Format) ([
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				r := results[i]
-				if err := translate.Validate(r.Resources); err != nil {
-					errs[i] = fmt.Errorf("gateway %s: %w", r.Gateway, err)
-					continue
-				}
-				chunks[i], errs[i] = translate.Marshal([]*translate.Result{r}, format)
+				chunks[i], errs[i] = translate.MarshalValid([]*translate.Result{results[i]}, format)
 			}
 		}()
 	}

@@ -1,8 +1,10 @@
 package translate
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
@@ -12,7 +14,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
-	"sigs.k8s.io/yaml"
 )
 
 // Format is an output format of Marshal.
@@ -86,6 +87,29 @@ type outCondition struct {
 // and golden files: per Gateway its version, status facts and resources,
 // in a stable order, private keys replaced by Redacted.
 func Marshal(results []*Result, format Format) ([]byte, error) {
+	return marshal(results, format, nil)
+}
+
+// MarshalValid is Validate of every result's resources (the first failure
+// is the error, naming its Gateway), then Marshal, which reuses the JSON
+// encoding the validation made of each resource.
+func MarshalValid(results []*Result, format Format) ([]byte, error) {
+	encoded := map[types.Resource][]byte{}
+	for _, r := range results {
+		if err := validateChange(r.Resources, nil, encoded); err != nil {
+			return nil, fmt.Errorf("gateway %s: %w", r.Gateway, err)
+		}
+	}
+	return marshal(results, format, encoded)
+}
+
+// jsonOptions encode resources for validation and output alike: Envoy's
+// field names.
+var jsonOptions = protojson.MarshalOptions{UseProtoNames: true}
+
+// marshal is Marshal; encoded holds resources already encoded with
+// jsonOptions.
+func marshal(results []*Result, format Format, encoded map[types.Resource][]byte) ([]byte, error) {
 	doc := struct {
 		Gateways []outGateway `json:"gateways"`
 	}{Gateways: []outGateway{}}
@@ -108,7 +132,11 @@ func Marshal(results []*Result, format Format) ([]byte, error) {
 		for _, ot := range outputTypes {
 			list := []any{}
 			for _, res := range r.Resources[ot.typeURL] {
-				v, err := protoToValue(redact(res))
+				m, b := redact(res), []byte(nil)
+				if m == proto.Message(res) {
+					b = encoded[res]
+				}
+				v, err := protoToValue(m, b, format)
 				if err != nil {
 					return nil, fmt.Errorf("marshal %s of gateway %s: %w", ot.key, r.Gateway, err)
 				}
@@ -126,7 +154,23 @@ func Marshal(results []*Result, format Format) ([]byte, error) {
 		}
 		return append(out, '\n'), nil
 	case FormatYAML, "":
-		out, err := yaml.Marshal(doc)
+		// What sigs.k8s.io/yaml.Marshal(doc) writes, without its JSON
+		// text and YAML parse of the whole document: each part becomes the
+		// value that parse would have produced (yamlValue), and
+		// marshalYAML writes the tree as yaml.v2 does.
+		gws := make([]any, len(doc.Gateways))
+		for i, g := range doc.Gateways {
+			status, err := json.Marshal(g.Status)
+			if err != nil {
+				return nil, fmt.Errorf("marshal yaml: %w", err)
+			}
+			sv, err := yamlValue(status)
+			if err != nil {
+				return nil, fmt.Errorf("marshal yaml: %w", err)
+			}
+			gws[i] = map[string]any{"gateway": g.Gateway, "version": g.Version, "status": sv, "resources": g.Resources}
+		}
+		out, err := marshalYAML(map[string]any{"gateways": gws})
 		if err != nil {
 			return nil, fmt.Errorf("marshal yaml: %w", err)
 		}
@@ -144,15 +188,67 @@ func outConditions(cs []metav1.Condition) []outCondition {
 }
 
 // protoToValue converts a message to a generic value through protojson
-// (Envoy's field names), so that the YAML/JSON encoder orders keys.
-func protoToValue(m proto.Message) (any, error) {
-	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
-	if err != nil {
-		return nil, err
+// (jsonOptions; b is that encoding when already made), so that the
+// YAML/JSON encoder orders keys; for YAML, typed as sigs.k8s.io/yaml types
+// the JSON (yamlValue).
+func protoToValue(m proto.Message, b []byte, format Format) (any, error) {
+	if b == nil {
+		var err error
+		if b, err = jsonOptions.Marshal(m); err != nil {
+			return nil, err
+		}
+	}
+	if format != FormatJSON {
+		return yamlValue(b)
 	}
 	var v any
 	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, err
+	}
+	return v, nil
+}
+
+// yamlValue decodes JSON into the value yaml.v2 unmarshals the same text
+// into (as sigs.k8s.io/yaml.JSONToYAML does), so that encoding it with
+// yaml.v2 gives the same bytes: numbers become int when they parse as one
+// (else uint64, else float64), everything else as encoding/json decodes it.
+func yamlValue(data []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	return yamlNumbers(v)
+}
+
+func yamlNumbers(v any) (any, error) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			n, err := yamlNumbers(e)
+			if err != nil {
+				return nil, err
+			}
+			t[k] = n
+		}
+	case []any:
+		for i, e := range t {
+			n, err := yamlNumbers(e)
+			if err != nil {
+				return nil, err
+			}
+			t[i] = n
+		}
+	case json.Number:
+		s := string(t)
+		if i, err := strconv.ParseInt(s, 0, 64); err == nil {
+			return int(i), nil
+		}
+		if u, err := strconv.ParseUint(s, 0, 64); err == nil {
+			return u, nil
+		}
+		return strconv.ParseFloat(s, 64)
 	}
 	return v, nil
 }

@@ -46,6 +46,13 @@ func Validate(resources map[string][]types.Resource) error {
 // resources always run. The xDS server uses it so that, say, an endpoint
 // change does not re-validate a large route table.
 func ValidateChange(resources map[string][]types.Resource, unchanged map[string]bool) error {
+	return validateChange(resources, unchanged, nil)
+}
+
+// validateChange is ValidateChange; encoded, when set, receives the JSON
+// encoding (jsonOptions) of every resource checked on its own, for
+// MarshalValid to reuse.
+func validateChange(resources map[string][]types.Resource, unchanged map[string]bool, encoded map[types.Resource][]byte) error {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	names := map[string]map[string]bool{}
@@ -78,8 +85,11 @@ func ValidateChange(resources map[string][]types.Resource, unchanged map[string]
 			if unchanged[typ] {
 				continue
 			}
-			if err := validateOne(r); err != nil {
+			b, err := validateOne(r)
+			if err != nil {
 				fail("%s %q: %w", typ, name, err)
+			} else if encoded != nil {
+				encoded[r] = b
 			}
 		}
 	}
@@ -173,22 +183,23 @@ func ValidateChange(resources map[string][]types.Resource, unchanged map[string]
 	return fmt.Errorf("%w: %w", ErrInvalidResources, errors.Join(errs...))
 }
 
-// validateOne decodes r strictly from its JSON form and validates it
-// recursively, and checks its regexes.
-func validateOne(r types.Resource) error {
-	b, err := protojson.Marshal(r)
+// validateOne decodes r strictly from its JSON form (jsonOptions; strict
+// decoding accepts either field name) and validates it recursively, and
+// checks its regexes. It returns the JSON form.
+func validateOne(r types.Resource) ([]byte, error) {
+	b, err := jsonOptions.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("encode: %w", err)
+		return nil, fmt.Errorf("encode: %w", err)
 	}
 	fresh := r.ProtoReflect().New().Interface()
 	if err := protojson.Unmarshal(b, fresh); err != nil { // rejects unknown fields
-		return fmt.Errorf("strict decode: %w", err)
+		return nil, fmt.Errorf("strict decode: %w", err)
 	}
 	if !proto.Equal(fresh, r) {
-		return fmt.Errorf("does not survive a JSON round trip")
+		return nil, fmt.Errorf("does not survive a JSON round trip")
 	}
 	if err := envoyvalidate.Validate(r); err != nil {
-		return err
+		return nil, err
 	}
 	var errs []error
 	walkRegexes(r.ProtoReflect(), func(expr string) {
@@ -196,7 +207,10 @@ func validateOne(r types.Resource) error {
 			errs = append(errs, err)
 		}
 	})
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // walkRegexes calls fn for every RegexMatcher below m, inside Anys too.

@@ -1,0 +1,303 @@
+package translate
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+
+	yamlv2 "go.yaml.in/yaml/v2"
+)
+
+// blockYAML writes values of the JSON data model (map[string]any, []any,
+// string, int, uint64, float64, bool, nil) in YAML block style, byte for
+// byte as yaml.v2 (and so sigs.k8s.io/yaml) writes them, without yaml.v2's
+// event pipeline, which costs more than producing the output's content.
+// Scalars come from yaml.v2 itself (each distinct string once); a string
+// whose rendering depends on where it stands (several lines, or spaces on a
+// line long enough for yaml.v2 to fold) makes it decline, and the caller
+// uses yaml.v2.
+type blockYAML struct {
+	buf     bytes.Buffer
+	scalars map[string]string
+}
+
+// errNotBlockable: the value holds a string blockYAML does not reproduce.
+var errNotBlockable = fmt.Errorf("value needs yaml.v2's own encoder")
+
+// marshalYAML is yaml.v2's Marshal(v), faster for what blockYAML covers.
+func marshalYAML(v any) ([]byte, error) {
+	b := &blockYAML{scalars: map[string]string{}}
+	if err := b.value(v, 0, false); err == nil {
+		return b.buf.Bytes(), nil
+	} else if err != errNotBlockable {
+		return nil, err
+	}
+	return yamlv2.Marshal(v)
+}
+
+// yamlBestWidth is yaml.v2's line width: past it, it folds at spaces.
+const yamlBestWidth = 80
+
+// value writes v as the content after a key ("key:") or a sequence dash
+// ("-"), or as the document when indent is 0 and top is false.
+// inline says the cursor stands after "key:" or "-" on the current line.
+func (b *blockYAML) value(v any, indent int, inline bool) error {
+	switch t := v.(type) {
+	case map[string]any:
+		if len(t) == 0 {
+			return b.scalarLine(inline, "{}")
+		}
+		if inline {
+			b.buf.WriteByte('\n')
+		}
+		return b.mapping(t, indent, false)
+	case []any:
+		if len(t) == 0 {
+			return b.scalarLine(inline, "[]")
+		}
+		if inline {
+			b.buf.WriteByte('\n')
+		}
+		return b.sequence(t, indent, false)
+	}
+	s, err := b.scalar(v)
+	if err != nil {
+		return err
+	}
+	return b.scalarLine(inline, s)
+}
+
+func (b *blockYAML) scalarLine(inline bool, s string) error {
+	if inline {
+		b.buf.WriteByte(' ')
+	}
+	b.buf.WriteString(s)
+	b.buf.WriteByte('\n')
+	return nil
+}
+
+// mapping writes m's entries at indent, keys in yaml.v2's order; the first
+// entry continues the current line when first is true (after "- ").
+func (b *blockYAML) mapping(m map[string]any, indent int, first bool) error {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return yamlKeyLess(keys[i], keys[j]) })
+	for i, k := range keys {
+		if !(first && i == 0) {
+			b.pad(indent)
+		}
+		ks, err := b.scalar(k)
+		if err != nil {
+			return err
+		}
+		if err := b.fits(k, indent+len(ks)); err != nil {
+			return err
+		}
+		b.buf.WriteString(ks)
+		b.buf.WriteByte(':')
+		v := m[k]
+		switch t := v.(type) {
+		case map[string]any:
+			if len(t) > 0 {
+				b.buf.WriteByte('\n')
+				if err := b.mapping(t, indent+2, false); err != nil {
+					return err
+				}
+				continue
+			}
+		case []any:
+			if len(t) > 0 {
+				b.buf.WriteByte('\n')
+				if err := b.sequence(t, indent, false); err != nil {
+					return err
+				}
+				continue
+			}
+		case string:
+			s, err := b.scalar(t)
+			if err != nil {
+				return err
+			}
+			if err := b.fits(t, indent+len(ks)+2+len(s)); err != nil {
+				return err
+			}
+		}
+		if err := b.value(v, indent+2, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sequence writes l's items at indent; the first continues the current
+// line when first is true (after "- ").
+func (b *blockYAML) sequence(l []any, indent int, first bool) error {
+	for i, v := range l {
+		if !(first && i == 0) {
+			b.pad(indent)
+		}
+		b.buf.WriteByte('-')
+		switch t := v.(type) {
+		case map[string]any:
+			if len(t) > 0 {
+				b.buf.WriteByte(' ')
+				if err := b.mapping(t, indent+2, true); err != nil {
+					return err
+				}
+				continue
+			}
+		case []any:
+			if len(t) > 0 {
+				b.buf.WriteByte(' ')
+				if err := b.sequence(t, indent+2, true); err != nil {
+					return err
+				}
+				continue
+			}
+		case string:
+			s, err := b.scalar(t)
+			if err != nil {
+				return err
+			}
+			if err := b.fits(t, indent+2+len(s)); err != nil {
+				return err
+			}
+		}
+		if err := b.value(v, indent+2, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fits declines a string with spaces on a line yaml.v2 would fold.
+func (b *blockYAML) fits(s string, end int) error {
+	if end > yamlBestWidth && strings.ContainsAny(s, " \t") {
+		return errNotBlockable
+	}
+	return nil
+}
+
+func (b *blockYAML) pad(n int) {
+	for range n {
+		b.buf.WriteByte(' ')
+	}
+}
+
+// scalar is v as yaml.v2 writes it on one line.
+func (b *blockYAML) scalar(v any) (string, error) {
+	switch t := v.(type) {
+	case nil:
+		return "null", nil
+	case bool:
+		return strconv.FormatBool(t), nil
+	case int:
+		return strconv.Itoa(t), nil
+	case uint64:
+		return strconv.FormatUint(t, 10), nil
+	case float64:
+		s := strconv.FormatFloat(t, 'g', -1, 64)
+		switch s {
+		case "+Inf":
+			s = ".inf"
+		case "-Inf":
+			s = "-.inf"
+		case "NaN":
+			s = ".nan"
+		}
+		return s, nil
+	case string:
+		if plainSafe(t) {
+			return t, nil
+		}
+		if s, ok := b.scalars[t]; ok {
+			if s == "" {
+				return "", errNotBlockable
+			}
+			return s, nil
+		}
+		out, err := yamlv2.Marshal(t)
+		if err != nil {
+			return "", err
+		}
+		s := strings.TrimSuffix(string(out), "\n")
+		if strings.ContainsAny(s, "\n") || strings.HasPrefix(s, "|") || strings.HasPrefix(s, ">") {
+			s = ""
+		}
+		b.scalars[t] = s
+		if s == "" {
+			return "", errNotBlockable
+		}
+		return s, nil
+	}
+	return "", errNotBlockable
+}
+
+// plainSafe reports strings yaml.v2 surely writes as they are: a letter or
+// "/" first, then only letters, digits, "_", ".", "/" and "-", and not one
+// of the words YAML 1.1 reads as a bool or null.
+func plainSafe(s string) bool {
+	if s == "" || !(isASCIILetter(s[0]) || s[0] == '/') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(isASCIILetter(c) || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '/' || c == '-') {
+			return false
+		}
+	}
+	switch strings.ToLower(s) {
+	case "y", "yes", "n", "no", "on", "off", "true", "false", "null":
+		return false
+	}
+	return true
+}
+
+func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+// yamlKeyLess is yaml.v2's order of string map keys (its keyList): letters
+// by code point after everything else, runs of digits by numeric value.
+func yamlKeyLess(a, b string) bool {
+	ar, br := []rune(a), []rune(b)
+	for i := 0; i < len(ar) && i < len(br); i++ {
+		if ar[i] == br[i] {
+			continue
+		}
+		al, bl := unicode.IsLetter(ar[i]), unicode.IsLetter(br[i])
+		if al && bl {
+			return ar[i] < br[i]
+		}
+		if al || bl {
+			return bl
+		}
+		var ai, bi int
+		var an, bn int64
+		if ar[i] == '0' || br[i] == '0' {
+			for j := i - 1; j >= 0 && unicode.IsDigit(ar[j]); j-- {
+				if ar[j] != '0' {
+					an, bn = 1, 1
+					break
+				}
+			}
+		}
+		for ai = i; ai < len(ar) && unicode.IsDigit(ar[ai]); ai++ {
+			an = an*10 + int64(ar[ai]-'0')
+		}
+		for bi = i; bi < len(br) && unicode.IsDigit(br[bi]); bi++ {
+			bn = bn*10 + int64(br[bi]-'0')
+		}
+		if an != bn {
+			return an < bn
+		}
+		if ai != bi {
+			return ai < bi
+		}
+		return ar[i] < br[i]
+	}
+	return len(ar) < len(br)
+}
