@@ -84,6 +84,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	}
 
 	f := gatewayFacts{Generation: gw.Generation}
+	var roll rollOutcome
 	bundle, renderErr := c.render(ctx, class, &gw)
 	var runErr error
 	if renderErr != nil {
@@ -96,6 +97,10 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		if err != nil {
 			return ctrl.Result{}, fmt.Errorf("bundle of %s: %w", key, err)
 		}
+		roll = c.gateRoll(ctx, &gw, class, objs, c.engine.Status(inv.Key()))
+		if roll.Err != nil {
+			return ctrl.Result{}, roll.Err
+		}
 		run, err := c.engine.Run(ctx, inv, objs)
 		runErr = err
 		f.ApplyErr = err
@@ -104,6 +109,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	}
 	f.Objects = c.engine.Status(inv.Key())
 	f.Service = serviceOf(f.Objects)
+	f.Roll = roll.Note
 	if t := c.store.get(key); t != nil && t.Generation == gw.Generation {
 		f.Translation = &t.translated
 	}
@@ -137,7 +143,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		}
 		return ctrl.Result{}, runErr
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: roll.RecheckAfter}, nil
 }
 
 // render fetches the EnvoyProxy objects gw depends on and renders its bundle.
@@ -241,6 +247,7 @@ func (c *Controller) forget(key k8stypes.NamespacedName) {
 	c.condMu.Lock()
 	delete(c.conditions, key)
 	c.condMu.Unlock()
+	c.rollFinished(key)
 	c.metrics.setGateways(c.conditionCounts())
 }
 

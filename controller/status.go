@@ -43,6 +43,9 @@ type gatewayFacts struct {
 	Objects apply.AggregateStatus
 	// Service is the bundle's Service as watched (nil when not seen yet).
 	Service *corev1.Service
+	// Roll is the roll budget's note on a queued, rolling or stuck pod
+	// template change ("" when none), appended to Programmed's message.
+	Roll string
 }
 
 // translated is what the xDS side learned about one Gateway generation.
@@ -148,6 +151,9 @@ func programmedCondition(f gatewayFacts, accepted bool) metav1.Condition {
 		c.Reason, c.Message = string(gwv1.GatewayReasonPending), "xDS configuration not published yet"
 	default:
 		c.Status, c.Reason, c.Message = metav1.ConditionTrue, string(gwv1.GatewayReasonProgrammed), "bundle ready and xDS configuration published"
+	}
+	if f.Roll != "" && accepted {
+		c.Message += "; " + f.Roll
 	}
 	return c
 }
