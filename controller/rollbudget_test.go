@@ -18,7 +18,7 @@ func renderedTemplateHash(t *testing.T, opts render.Options) (string, *unstructu
 	class := &gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "berth"}, Spec: gwv1.GatewayClassSpec{ControllerName: gwv1.GatewayController(render.DefaultControllerName)}}
 	gw := &gwv1.Gateway{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "web", UID: "u1", Generation: 3},
-		Spec: gwv1.GatewaySpec{GatewayClassName: "berth", Listeners: []gwv1.Listener{{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType}}},
+		Spec:       gwv1.GatewaySpec{GatewayClassName: "berth", Listeners: []gwv1.Listener{{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType}}},
 	}
 	opts.ControllerNamespace = "berth-system"
 	opts.XDSHost = "berth-xds.berth-system.svc"
