@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/go-logr/logr"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 	"sigs.k8s.io/cli-utils/pkg/common"
 	"sigs.k8s.io/cli-utils/pkg/inventory"
+	"sigs.k8s.io/cli-utils/pkg/object"
 )
 
 // Engine applies inventory-tracked object sets. Build one per process with New and
@@ -138,6 +140,26 @@ func (e *Engine) Status(key InventoryKey) AggregateStatus { return e.hub.status(
 // HasSynced reports whether the inventory watch has completed its first list, so
 // Status knows every inventory that existed at start.
 func (e *Engine) HasSynced() bool { return e.hub.hasSynced() }
+
+// WaitWatched starts the shared watches for the kinds of objs, as Run does for
+// the objects it applies, and waits until each has completed its first list.
+// It fails naming the kinds that cannot be watched. A caller that measures what
+// a Run costs warms the engine with it first, so the count is the Run's own.
+func (e *Engine) WaitWatched(ctx context.Context, objs []*unstructured.Unstructured) error {
+	failed, err := e.hub.waitKinds(ctx, object.UnstructuredSetToObjMetadataSet(objs))
+	if err != nil {
+		return err
+	}
+	var msgs []string
+	for gk, err := range failed {
+		msgs = append(msgs, fmt.Sprintf("watch %s: %v", gk, err))
+	}
+	sort.Strings(msgs)
+	if len(msgs) > 0 {
+		return fmt.Errorf("%s", strings.Join(msgs, "; "))
+	}
+	return nil
+}
 
 // Inventories lists the inventories this engine manages (ConfigMaps carrying the
 // managed label and cli-utils' inventory-id label), sorted, with their recorded

@@ -1,17 +1,14 @@
 package charts
 
 import (
-	"bytes"
 	"context"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.out.yaml and berth/templates/_rules.tpl")
+	"github.com/berth-gateway/berth/internal/golden"
+)
 
 func helm(t *testing.T) string {
 	t.Helper()
@@ -24,28 +21,12 @@ func helm(t *testing.T) string {
 	return h
 }
 
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s is out of date (go test ./charts -update rewrites it)", path)
-	}
-}
-
 func TestRulesTemplateIsGenerated(t *testing.T) {
 	got, err := RulesTemplate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, filepath.Join(ChartDir(), "templates", "_rules.tpl"), got)
+	golden.Compare(t, filepath.Join(ChartDir(), "templates", "_rules.tpl"), got)
 }
 
 // Cases are the values files in testdata (<case>.values.yaml), each rendered
@@ -71,7 +52,7 @@ func TestTemplateGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "testdata/"+c+".out.yaml", out)
+			golden.Compare(t, "testdata/"+c+".out.yaml", out)
 		})
 	}
 }

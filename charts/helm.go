@@ -26,11 +26,7 @@ func ChartDir() string {
 // Helm returns the path of the helm binary, building it (once, cached)
 // from hack/tools/helm.
 func Helm(ctx context.Context) (string, error) {
-	bins, err := localcluster.EnsureBinaries(ctx, localcluster.BuildOptions{})
-	if err != nil {
-		return "", err
-	}
-	return bins.Helm, nil
+	return localcluster.EnsureHelm(ctx, localcluster.BuildOptions{})
 }
 
 // KubeVersion is the Kubernetes version helm renders for: the local test

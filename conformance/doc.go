@@ -1,12 +1,13 @@
 // Package conformance runs the official Gateway API conformance suite
 // (sigs.k8s.io/gateway-api/conformance, the same version as the API module)
-// against berth on the local test cluster. It has no code outside its
-// tests: see conformance_test.go for the harness and plan_test.go for which
-// tests run, which are skipped and why, and which are known to fail.
+// against berth on the local test cluster. This package holds the plan
+// (plan.go: which tests run, which are skipped and why, which are known to
+// fail), checked against the suite's source by TestPlan with no cluster; the
+// harness that runs the suite is conformance/clustertest.
 //
-// Only the tests that check status and objects run here: there is no Envoy
+// Only the tests that check status and objects run: there is no Envoy
 // binary on these machines, so no request can go through a data plane.
 //
-//	go test ./conformance/ -run TestConformance -v
-//	BERTH_CONFORMANCE_REPORT=docs/conformance.md go test ./conformance/ -run 'TestConformance$' -v
+//	go test ./conformance/clustertest/ -run TestConformance -v
+//	BERTH_CONFORMANCE_REPORT=docs/conformance.md go test ./conformance/clustertest/ -run 'TestConformance$' -v
 package conformance

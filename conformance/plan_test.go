@@ -3,8 +3,6 @@ package conformance
 import (
 	"fmt"
 	"slices"
-	"sort"
-	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -15,170 +13,6 @@ import (
 	"github.com/berth-gateway/berth/controller"
 )
 
-// extraClaims are features the suite is told berth supports beyond what
-// berth's GatewayClass status advertises (controller.SupportedFeatures),
-// each with the code that implements it. They are claimed because their
-// status-only tests can then run and prove it; the lead is asked to move
-// them into controller.SupportedFeatures, after which TestPlan fails until
-// they are dropped here.
-var extraClaims = map[features.FeatureName]string{}
-
-// claimedFeatures is the set given to the suite.
-func claimedFeatures() []features.FeatureName {
-	s := sets.New(controller.SupportedFeatures...)
-	for f := range extraClaims {
-		s.Insert(f)
-	}
-	out := s.UnsortedList()
-	slices.Sort(out)
-	return out
-}
-
-// statusOnly are the suite's tests that check only Kubernetes objects and
-// their status: no request goes through a data plane. Curated by reading
-// conformance/tests of sigs.k8s.io/gateway-api/conformance v1.6.3: a test
-// is here when it never calls the HTTP/TLS/gRPC/WebSocket/TCP/UDP helpers
-// (MakeRequest…, RoundTripper, AwaitConvergence, ExpectMirroredRequest, the
-// tcp/udp/tls/grpc/websocket packages). Those that need a feature berth does
-// not claim are listed too: they are reported as "not claimed", never run.
-var statusOnly = sets.New(
-	// Gateway (core)
-	"GatewayClassObservedGenerationBump",
-	"GatewayObservedGenerationBump",
-	"GatewayInvalidRouteKind",
-	"GatewayInvalidTLSConfiguration",
-	"GatewayListenerUnsupportedProtocol",
-	"GatewayModifyListeners",
-	// ReferenceGrant
-	"GatewaySecretInvalidReferenceGrant",
-	"GatewaySecretMissingReferenceGrant",
-	"GatewaySecretReferenceGrantAllInNamespace",
-	"GatewaySecretReferenceGrantSpecific",
-	// HTTPRoute (core) and GatewayPort8080
-	"GatewayWithAttachedRoutes",
-	"GatewayWithAttachedRoutesWithPort8080",
-	"HTTPRouteInvalidCrossNamespaceParentRef",
-	"HTTPRouteInvalidParentRefNotMatchingSectionName",
-	"HTTPRouteObservedGenerationBump",
-	// HTTPRouteParentRefPort
-	"HTTPRouteInvalidParentRefSectionNameNotMatchingPort",
-	// GatewayInfrastructure
-	"GatewayInfrastructureMetadata",
-	"GatewayInvalidParametersRef",
-
-	// Status-only, but for features berth does not claim.
-	"GatewayOptionalAddressValue",                       // GatewayAddressEmpty
-	"GatewayStaticAddresses",                            // GatewayStaticAddresses
-	"HTTPRouteInvalidParentRefNotMatchingListenerPort",  // HTTPRouteDestinationPortMatching
-	"HTTPRouteDisallowedKind",                           // TLSRoute
-	"GatewayInvalidFrontendClientCertificateValidation", // GatewayFrontendClientCertificateValidation
-	"GatewayInvalidTLSBackendConfiguration",             // BackendTLSPolicy
-	"BackendTLSPolicyObservedGenerationBump",            // BackendTLSPolicy
-	// ListenerSet
-	"ListenerSetAllowedNamespaceNone",
-	"ListenerSetAllowedNamespaceSame",
-	"ListenerSetAllowedNamespaceSelector",
-	"ListenerSetAllowedRoutesSupportedKinds",
-	"ListenerSetDefaultNotAllowed",
-	"ListenerSetHostnameConflict",
-	"ListenerSetProtocolConflict",
-	"ListenerSetReferenceGrant",
-	"ListenerSetRouteStatusScopedToParentRef",
-	// TCPRoute
-	"TCPRouteInvalidBackendRefNonexistent",
-	"TCPRouteInvalidCrossNamespaceBackendRef",
-	"TCPRouteInvalidNonTCPListener",
-	// TLSRoute
-	"TLSRouteInvalidBackendRefNonexistent",
-	"TLSRouteInvalidBackendRefUnknownKind",
-	"TLSRouteInvalidNoMatchingListenerHostname",
-	"TLSRouteInvalidNoMatchingListener",
-	"TLSRouteInvalidReferenceGrant",
-	"TLSRouteListenerMixedTerminationNotSupported",
-	"TLSRouteListenerPassthroughSupportedKinds",
-	"TLSRouteListenerTerminateNotSupported",
-	"TLSRouteListenerTerminateSupportedKinds",
-	// UDPRoute
-	"UDPRoute",
-	"UDPRouteInvalidBackendRefNonexistent",
-	"UDPRouteInvalidCrossNamespaceBackendRef",
-	"UDPRouteMultipleRoutesAttachment",
-	"UDPRouteNotAllowedByListeners",
-)
-
-// knownFailures are status-only tests berth fails today, each with the
-// diagnosis (what is wrong, where the fix belongs). TestConformance fails
-// when one of these passes (drop it from here) or when a test not listed
-// here fails. Keep it short: every entry is a bug to fix.
-var knownFailures = map[string]string{}
-
-// disposition says what the harness does with one suite test.
-type disposition int
-
-const (
-	dispRun         disposition = iota // status-only, every feature claimed
-	dispTraffic                        // needs requests through the data plane
-	dispUnsupported                    // needs a feature berth does not claim
-)
-
-func (d disposition) String() string {
-	return [...]string{"run", "skipped: needs traffic", "skipped: feature not claimed"}[d]
-}
-
-// trafficReason is why no traffic test runs here.
-const trafficReason = "sends requests through the Gateway's data plane; there is no Envoy binary (and no container runtime) on these machines, so nothing serves them"
-
-type planned struct {
-	test   suite.ConformanceTest
-	disp   disposition
-	reason string
-}
-
-// plan classifies every test of the suite, sorted by name.
-func plan() []planned {
-	claimed := sets.New(claimedFeatures()...)
-	var out []planned
-	for _, ct := range tests.ConformanceTests {
-		p := planned{test: ct}
-		var missing []string
-		for _, f := range ct.Features {
-			if !claimed.Has(f) {
-				missing = append(missing, string(f))
-			}
-		}
-		switch {
-		case len(missing) > 0:
-			p.disp = dispUnsupported
-			p.reason = "needs " + strings.Join(missing, ", ")
-		case statusOnly.Has(ct.ShortName):
-			p.disp = dispRun
-		default:
-			p.disp = dispTraffic
-			p.reason = trafficReason
-		}
-		out = append(out, p)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].test.ShortName < out[j].test.ShortName })
-	return out
-}
-
-// runTests are the suite tests the harness runs, in the suite's order.
-func runTests() []suite.ConformanceTest {
-	run := sets.New[string]()
-	for _, p := range plan() {
-		if p.disp == dispRun {
-			run.Insert(p.test.ShortName)
-		}
-	}
-	var out []suite.ConformanceTest
-	for _, ct := range tests.ConformanceTests {
-		if run.Has(ct.ShortName) {
-			out = append(out, ct)
-		}
-	}
-	return out
-}
-
 // TestPlan keeps the curated lists honest against the suite's source: a
 // suite upgrade that renames or drops a test, or a feature berth starts
 // advertising, shows up here.
@@ -187,21 +21,21 @@ func TestPlan(t *testing.T) {
 	for _, ct := range tests.ConformanceTests {
 		byName[ct.ShortName] = ct
 	}
-	for _, n := range sets.List(statusOnly) {
+	for _, n := range sets.List(StatusOnly) {
 		if _, ok := byName[n]; !ok {
-			t.Errorf("statusOnly names %q, which the suite does not have", n)
+			t.Errorf("StatusOnly names %q, which the suite does not have", n)
 		}
 	}
 	run := sets.New[string]()
-	for _, ct := range runTests() {
+	for _, ct := range RunTests() {
 		run.Insert(ct.ShortName)
 	}
-	for n := range knownFailures {
+	for n := range KnownFailures {
 		if !run.Has(n) {
-			t.Errorf("knownFailures names %q, which the harness does not run", n)
+			t.Errorf("KnownFailures names %q, which the harness does not run", n)
 		}
 	}
-	for f := range extraClaims {
+	for f := range ExtraClaims {
 		if slices.Contains(controller.SupportedFeatures, f) {
 			t.Errorf("%s is now in controller.SupportedFeatures: drop it from extraClaims", f)
 		}
@@ -226,14 +60,14 @@ func TestPlan(t *testing.T) {
 	// is status-only, so claiming GRPCRoute runs none of them here. Their
 	// request → backend behaviour is stated in xds/translate's
 	// TestConformanceGRPC instead.
-	for _, p := range plan() {
-		if slices.Contains(p.test.Features, features.SupportGRPCRoute) && p.disp == dispRun {
-			t.Errorf("%s needs GRPCRoute and is planned to run: the suite's GRPCRoute tests send gRPC calls, re-check it", p.test.ShortName)
+	for _, p := range Plan() {
+		if slices.Contains(p.Test.Features, features.SupportGRPCRoute) && p.Disp == DispRun {
+			t.Errorf("%s needs GRPCRoute and is Planned to run: the suite's GRPCRoute tests send gRPC calls, re-check it", p.Test.ShortName)
 		}
 	}
 	if testing.Verbose() {
-		for _, p := range plan() {
-			t.Logf("%-55s %s %s", p.test.ShortName, p.disp, fmt.Sprint(p.test.Features))
+		for _, p := range Plan() {
+			t.Logf("%-55s %s %s", p.Test.ShortName, p.Disp, fmt.Sprint(p.Test.Features))
 		}
 	}
 }

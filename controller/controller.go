@@ -65,6 +65,16 @@ type Controller struct {
 	// conditions remembers each Gateway's Accepted/Programmed for the gauge.
 	condMu     sync.Mutex
 	conditions map[k8stypes.NamespacedName][2]bool
+	// inputs remembers the inputs each Gateway's last status was computed
+	// from, to name what changed in the Pending it writes first.
+	inputs sync.Map // k8stypes.NamespacedName -> recordedInputs
+}
+
+// hold runs Options.HoldReconcile.
+func (c *Controller) hold(ctx context.Context, controller string, key k8stypes.NamespacedName) {
+	if c.opts.HoldReconcile != nil {
+		c.opts.HoldReconcile(ctx, controller, key)
+	}
 }
 
 // Scheme is the scheme the controller's client uses.
@@ -105,6 +115,11 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	cacheOpts := cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		SyncPeriod:       &opts.ResyncPeriod,
+		// Pods: berth's own proxies only, and only what revocation needs.
+		ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: {
+			Label:     proxyPodSelector,
+			Transform: stripPod,
+		}},
 	}
 	if len(opts.WatchNamespaces) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
@@ -148,6 +163,12 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	if xopts.Metrics == nil {
 		xopts.Metrics = sharedXDSMetrics()
 	}
+	if xopts.Auth.Verifier == nil {
+		// Forged tokens are refused against the issuer's keys, without a
+		// TokenReview.
+		xopts.Auth.Verifier = auth.NewIssuerVerifier(auth.NewKubernetesFetcher(cs.Discovery().RESTClient()),
+			auth.IssuerVerifierOptions{Metrics: xopts.Metrics.Auth})
+	}
 	if c.xds, err = xds.New(auth.NewKubernetesReviewer(cs.AuthenticationV1()), c.certs, xopts); err != nil {
 		return nil, fmt.Errorf("xds server: %w", err)
 	}
@@ -186,6 +207,9 @@ func (c *Controller) setup() error {
 		}
 	}
 	if err := mgr.Add(manager.RunnableFunc(c.sweepLoop)); err != nil {
+		return err
+	}
+	if err := c.watchProxyPods(); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
@@ -230,6 +254,10 @@ func (c *Controller) setup() error {
 		// reconcile costs an inventory read.
 		Watches(&gwv1.GatewayClass{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfClass), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Watches(&v1alpha1.EnvoyProxy{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfProxy), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		// A route change is an input change: the Gateway says Pending at
+		// once, without waiting for the translation to wake it.
+		Watches(&gwv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfRoute), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&gwv1.GRPCRoute{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfRoute), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// apply's Subscribe wakes the Gateway when a bundle object's kstatus
 		// changes; a load balancer assigning an address changes no kstatus
 		// (a LoadBalancer Service is Current once it has a clusterIP), so the

@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-gateway/berth/api/v1alpha1"
 	"github.com/berth-gateway/berth/apply"
+	"github.com/berth-gateway/berth/internal/readiness"
 	"github.com/berth-gateway/berth/render"
 )
 
@@ -41,6 +42,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	done := c.metrics.observe("gateway")
 	defer func() { done(err) }()
 	key := req.NamespacedName
+	c.hold(ctx, "gateway", key)
 	inv := inventoryOf(key)
 	c.invGateways.Store(inv.Key(), key)
 
@@ -85,7 +87,31 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 
 	f := gatewayFacts{Generation: gw.Generation}
 	var roll rollOutcome
-	bundle, renderErr := c.render(ctx, class, &gw)
+	in, renderErr := c.renderInput(ctx, class, &gw)
+	f.Inputs = readiness.GatewayInputs(&gw, class, in.ClassParameters, in.GatewayParameters)
+	if f.Routes, err = c.routeInputs(ctx, key); err != nil {
+		return ctrl.Result{}, err
+	}
+	// Status says the inputs changed before anything else happens, so no
+	// reader takes the previous Programmed=True for the new inputs.
+	var prev *recordedInputs
+	if v, ok := c.inputs.Load(key); ok {
+		r := v.(recordedInputs)
+		prev = &r
+	}
+	if st, changed := inputsChangedStatus(gw.Status, gw.Generation, f.Inputs, f.Routes, prev, metav1.Now()); changed {
+		gw.Status = st
+		if err := c.client.Status().Update(ctx, &gw); err != nil {
+			return statusWritten(err)
+		}
+	}
+	c.inputs.Store(key, recordedInputs{Gateway: f.Inputs, Routes: f.Routes})
+	var bundle *render.Bundle
+	if renderErr == nil {
+		opts := c.opts.Render
+		opts.CABundle = c.certs.CABundle()
+		bundle, renderErr = render.Render(in, opts)
+	}
 	var runErr error
 	if renderErr != nil {
 		// The previous bundle stays as it is: no apply, no prune.
@@ -97,7 +123,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		if err != nil {
 			return ctrl.Result{}, fmt.Errorf("bundle of %s: %w", key, err)
 		}
-		roll = c.gateRoll(ctx, &gw, class, objs, c.engine.Status(inv.Key()))
+		roll = c.gateRoll(ctx, &gw, in.GatewayParameters, objs, c.engine.Status(inv.Key()))
 		if roll.Err != nil {
 			return ctrl.Result{}, roll.Err
 		}
@@ -146,22 +172,40 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	return ctrl.Result{RequeueAfter: roll.RecheckAfter}, nil
 }
 
-// render fetches the EnvoyProxy objects gw depends on and renders its bundle.
-func (c *Controller) render(ctx context.Context, class *gwv1.GatewayClass, gw *gwv1.Gateway) (*render.Bundle, error) {
+// renderInput fetches the EnvoyProxy objects gw depends on. It returns what
+// it found even with an error (a missing EnvoyProxy), so that the inputs
+// can be recorded.
+func (c *Controller) renderInput(ctx context.Context, class *gwv1.GatewayClass, gw *gwv1.Gateway) (render.Input, error) {
+	in := render.Input{GatewayClass: class, Gateway: gw}
 	refs, err := render.ResolveParametersRefs(class, gw)
 	if err != nil {
-		return nil, err
+		return in, err
 	}
-	in := render.Input{GatewayClass: class, Gateway: gw}
-	if in.ClassParameters, err = c.envoyProxy(ctx, "GatewayClass "+class.Name, refs.Class); err != nil {
-		return nil, err
+	var errs []error
+	in.ClassParameters, err = c.envoyProxy(ctx, "GatewayClass "+class.Name, refs.Class)
+	errs = append(errs, err)
+	in.GatewayParameters, err = c.envoyProxy(ctx, "Gateway "+gw.Namespace+"/"+gw.Name, refs.Gateway)
+	errs = append(errs, err)
+	for _, err := range errs {
+		if err != nil {
+			return in, err
+		}
 	}
-	if in.GatewayParameters, err = c.envoyProxy(ctx, "Gateway "+gw.Namespace+"/"+gw.Name, refs.Gateway); err != nil {
-		return nil, err
+	return in, nil
+}
+
+// routeInputs lists the cached routes naming Gateway key.
+func (c *Controller) routeInputs(ctx context.Context, key k8stypes.NamespacedName) (readiness.Inputs, error) {
+	var (
+		http gwv1.HTTPRouteList
+		grpc gwv1.GRPCRouteList
+	)
+	for _, l := range []client.ObjectList{&http, &grpc} {
+		if err := c.client.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, fmt.Errorf("list routes: %w", err)
+		}
 	}
-	opts := c.opts.Render
-	opts.CABundle = c.certs.CABundle()
-	return render.Render(in, opts)
+	return readiness.RouteInputs(key, ptrs(http.Items), ptrs(grpc.Items)), nil
 }
 
 // envoyProxy reads a referenced EnvoyProxy; a missing one is a
@@ -248,6 +292,7 @@ func (c *Controller) forget(key k8stypes.NamespacedName) {
 	delete(c.conditions, key)
 	c.condMu.Unlock()
 	c.rollFinished(key)
+	c.inputs.Delete(key)
 	c.metrics.setGateways(c.conditionCounts())
 }
 

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/labels"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 
 	"github.com/berth-gateway/berth/apply"
 	"github.com/berth-gateway/berth/internal/dataplane"
@@ -85,6 +87,13 @@ type Options struct {
 
 	// Logger receives structured logs (zap through zapr in `berth controller`).
 	Logger logr.Logger
+
+	// HoldReconcile, when set, is called at the start of every Gateway
+	// reconcile (controller "gateway": apply and status; "gateway-xds":
+	// translation and publishing) and may block, as a busy work queue or a
+	// leader hand-over would: tests use it to hold the controller back
+	// deterministically. It must return when ctx is done.
+	HoldReconcile func(ctx context.Context, controller string, key k8stypes.NamespacedName)
 }
 
 // DefaultOptions returns the settings of a default installation.
@@ -131,7 +140,10 @@ func DefaultOptions() Options {
 // defaults (start from DefaultOptions).
 func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ControllerName, "controller-name", o.ControllerName, "GatewayClass spec.controllerName berth serves")
-	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "berth's own namespace (default from $POD_NAMESPACE)")
+	fs.StringVar(&o.Namespace, "controller-namespace", o.Namespace, "berth's own namespace (default from $POD_NAMESPACE)")
+	// The old name, kept for existing deployments.
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "deprecated: use --controller-namespace")
+	_ = fs.MarkHidden("namespace")
 	fs.StringSliceVar(&o.WatchNamespaces, "watch-namespaces", o.WatchNamespaces, "namespaces to watch (default: all)")
 	fs.StringVar(&o.WatchNamespaceSelector, "watch-namespace-selector", o.WatchNamespaceSelector, "label selector of the namespaces whose Gateways berth serves")
 	fs.StringVar(&o.Render.XDSHost, "xds-host", o.Render.XDSHost, "DNS name Envoy dials for xDS (default berth-xds.<namespace>.svc)")

@@ -20,7 +20,6 @@ import (
 	"github.com/berth-gateway/berth/api/v1alpha1"
 	"github.com/berth-gateway/berth/apply"
 	"github.com/berth-gateway/berth/internal/rollbudget"
-	"github.com/berth-gateway/berth/render"
 )
 
 // Annotations berth keeps on each data-plane Deployment (not on its pod
@@ -91,7 +90,7 @@ func (c *Controller) liveDeployment(ctx context.Context, dep *unstructured.Unstr
 // When the budget queues the roll, the Deployment keeps its live template
 // (the rest of the bundle is applied as rendered, and the Deployment stays
 // in the inventory so it is never pruned).
-func (c *Controller) gateRoll(ctx context.Context, gw *gwv1.Gateway, class *gwv1.GatewayClass, objs []*unstructured.Unstructured, live apply.AggregateStatus) rollOutcome {
+func (c *Controller) gateRoll(ctx context.Context, gw *gwv1.Gateway, ownParams *v1alpha1.EnvoyProxy, objs []*unstructured.Unstructured, live apply.AggregateStatus) rollOutcome {
 	key := k8stypes.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
 	dep := findObject(objs, "apps", "Deployment")
 	if dep == nil {
@@ -100,7 +99,7 @@ func (c *Controller) gateRoll(ctx context.Context, gw *gwv1.Gateway, class *gwv1
 	}
 	tmpl, _, _ := unstructured.NestedMap(dep.Object, "spec", "template")
 	hash := templateHash(tmpl)
-	own := c.ownInputs(ctx, class, gw)
+	own := ownInputs(gw, ownParams)
 	setAnnotations(dep, map[string]string{annotationTemplateHash: hash, annotationOwnInputs: own})
 
 	liveDep, liveStatus, err := c.liveDeployment(ctx, dep, live)
@@ -218,16 +217,11 @@ func (c *Controller) servedGateways() int {
 }
 
 // ownInputs identifies the Gateway's own inputs: its generation and its own
-// EnvoyProxy's identity and generation (read from the cache render used).
-func (c *Controller) ownInputs(ctx context.Context, class *gwv1.GatewayClass, gw *gwv1.Gateway) string {
+// EnvoyProxy's identity and generation (the one render used; nil when none).
+func ownInputs(gw *gwv1.Gateway, own *v1alpha1.EnvoyProxy) string {
 	s := fmt.Sprintf("gateway:%d", gw.Generation)
-	refs, err := render.ResolveParametersRefs(class, gw)
-	if err != nil || refs.Gateway == nil {
-		return s
-	}
-	var ep v1alpha1.EnvoyProxy
-	if err := c.client.Get(ctx, *refs.Gateway, &ep); err == nil {
-		s += fmt.Sprintf(",envoyproxy:%s:%d", ep.UID, ep.Generation)
+	if own != nil {
+		s += fmt.Sprintf(",envoyproxy:%s:%d", own.UID, own.Generation)
 	}
 	return s
 }

@@ -14,6 +14,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/apply"
+	"github.com/berth-gateway/berth/internal/readiness"
 	"github.com/berth-gateway/berth/render"
 	"github.com/berth-gateway/berth/xds/translate"
 )
@@ -46,13 +47,20 @@ type gatewayFacts struct {
 	// Roll is the roll budget's note on a queued, rolling or stuck pod
 	// template change ("" when none), appended to Programmed's message.
 	Roll string
+	// Inputs are the class and EnvoyProxies the bundle was rendered from;
+	// Routes are the routes naming the Gateway, as cached now. Both are
+	// recorded in the InputsCondition beside Programmed.
+	Inputs, Routes readiness.Inputs
 }
 
 // translated is what the xDS side learned about one Gateway generation.
 type translated struct {
 	Generation int64
-	Version    string
-	Listeners  []translate.ListenerStatus
+	// RouteInputs is the digest of the routes naming the Gateway that
+	// this translation read (readiness.RouteInputs).
+	RouteInputs string
+	Version     string
+	Listeners   []translate.ListenerStatus
 	// Err is a translation or publish failure.
 	Err error
 }
@@ -65,7 +73,8 @@ func gatewayStatus(old gwv1.GatewayStatus, f gatewayFacts, now metav1.Time) gwv1
 	setCondition(&st.Conditions, accepted, now)
 	programmed := programmedCondition(f, accepted.Status == metav1.ConditionTrue)
 	setCondition(&st.Conditions, programmed, now)
-	st.Conditions = keepConditions(st.Conditions, string(gwv1.GatewayConditionAccepted), string(gwv1.GatewayConditionProgrammed))
+	setCondition(&st.Conditions, inputsCondition(f.Generation, f.Inputs, f.Routes), now)
+	st.Conditions = keepConditions(st.Conditions, string(gwv1.GatewayConditionAccepted), string(gwv1.GatewayConditionProgrammed), readiness.InputsCondition)
 	st.Addresses = serviceAddresses(f.Service)
 	if f.Translation != nil {
 		st.Listeners = listenerStatuses(old.Listeners, f.Translation.Listeners, f.Generation, now)
@@ -79,6 +88,9 @@ func acceptedCondition(f gatewayFacts) metav1.Condition {
 	switch {
 	case errors.As(f.RenderErr, &pe):
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalidParameters), pe.Error()
+		return c
+	case errors.Is(f.RenderErr, render.ErrNoServedListeners):
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonListenersNotValid), f.RenderErr.Error()
 		return c
 	case f.RenderErr != nil:
 		c.Status, c.Reason, c.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalid), f.RenderErr.Error()
@@ -145,6 +157,8 @@ func programmedCondition(f gatewayFacts, accepted bool) metav1.Condition {
 		}
 	case f.Translation == nil:
 		c.Reason, c.Message = string(gwv1.GatewayReasonPending), "xDS configuration not translated yet"
+	case f.Translation.RouteInputs != f.Routes.Digest():
+		c.Reason, c.Message = string(gwv1.GatewayReasonPending), "xDS configuration not translated for the current routes yet"
 	case f.Translation.Err != nil:
 		c.Reason, c.Message = string(gwv1.GatewayReasonInvalid), "xDS configuration: "+f.Translation.Err.Error()
 	case f.PublishedVersion != f.Translation.Version:
@@ -156,6 +170,59 @@ func programmedCondition(f gatewayFacts, accepted bool) metav1.Condition {
 		c.Message += "; " + f.Roll
 	}
 	return c
+}
+
+// inputsCondition records the inputs a status was computed from
+// (readiness.InputsCondition).
+func inputsCondition(gen int64, gateway, routes readiness.Inputs) metav1.Condition {
+	return metav1.Condition{Type: readiness.InputsCondition, Status: metav1.ConditionTrue, Reason: readiness.ReasonInputsObserved,
+		ObservedGeneration: gen, Message: readiness.InputsMessage(gateway, routes)}
+}
+
+// recordedInputs are the inputs of a Gateway's last status, in memory.
+type recordedInputs struct{ Gateway, Routes readiness.Inputs }
+
+// maxChangesNamed bounds the changes a Pending message lists.
+const maxChangesNamed = 5
+
+// inputsChangedStatus is the status written before anything else when a
+// Gateway is Programmed=True but its inputs changed since that verdict (its
+// generation, its class, either EnvoyProxy, a route): Programmed=False,
+// reason Pending, naming what changed (from prev, the inputs this process
+// last recorded, when it has them), and the new inputs recorded. It reports
+// false when nothing is to be written. A status that records no inputs
+// (written by an older berth) is left alone unless the generation changed.
+func inputsChangedStatus(old gwv1.GatewayStatus, gen int64, gateway, routes readiness.Inputs, prev *recordedInputs, now metav1.Time) (gwv1.GatewayStatus, bool) {
+	prog := meta.FindStatusCondition(old.Conditions, string(gwv1.GatewayConditionProgrammed))
+	if prog == nil || prog.Status != metav1.ConditionTrue {
+		return old, false
+	}
+	var changes []string
+	if prog.ObservedGeneration != gen {
+		changes = append(changes, fmt.Sprintf("Gateway generation %d→%d", prog.ObservedGeneration, gen))
+	}
+	rec := readiness.Gateway{Conditions: old.Conditions}.Recorded()
+	if rec.Found && (rec.Gateway != gateway.Digest() || rec.Route != routes.Digest()) {
+		if prev != nil {
+			changes = append(changes, gateway.Changes(prev.Gateway)...)
+			changes = append(changes, routes.Changes(prev.Routes)...)
+		}
+		if len(changes) == 0 {
+			changes = append(changes, "its class, EnvoyProxies or routes")
+		}
+	}
+	if len(changes) == 0 {
+		return old, false
+	}
+	if len(changes) > maxChangesNamed {
+		changes = append(changes[:maxChangesNamed], fmt.Sprintf("%d more", len(changes)-maxChangesNamed))
+	}
+	st := *old.DeepCopy()
+	setCondition(&st.Conditions, metav1.Condition{Type: string(gwv1.GatewayConditionProgrammed), Status: metav1.ConditionFalse,
+		Reason: string(gwv1.GatewayReasonPending), ObservedGeneration: gen,
+		Message: "inputs changed (" + strings.Join(changes, ", ") + "): applying"}, now)
+	setCondition(&st.Conditions, inputsCondition(gen, gateway, routes), now)
+	return st, true
 }
 
 // objectName renders "Deployment team-a/envoy-…" (the group left out).

@@ -7,11 +7,13 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/apply"
+	"github.com/berth-gateway/berth/internal/readiness"
 	"github.com/berth-gateway/berth/render"
 	"github.com/berth-gateway/berth/xds/translate"
 )
@@ -41,7 +43,7 @@ func listenerOK() translate.ListenerStatus {
 func ready() gatewayFacts {
 	return gatewayFacts{
 		Generation:       3,
-		Translation:      &translated{Generation: 3, Version: "v1", Listeners: []translate.ListenerStatus{listenerOK()}},
+		Translation:      &translated{Generation: 3, RouteInputs: readiness.Inputs(nil).Digest(), Version: "v1", Listeners: []translate.ListenerStatus{listenerOK()}},
 		PublishedVersion: "v1",
 		Objects:          apply.AggregateStatus{Known: true, Status: apply.StatusCurrent, Objects: []apply.ObjectStatus{{Ref: deployRef(), Status: apply.StatusCurrent}}},
 		Service:          clusterIPService(),
@@ -76,6 +78,9 @@ func TestProgrammedCondition(t *testing.T) {
 		{"load balancer without ingress", func(f *gatewayFacts) { f.Service = lb }, metav1.ConditionFalse, "AddressNotAssigned",
 			"Service team-a/envoy-team-a-gw-12345678: waiting for a load-balancer address (status.loadBalancer.ingress is empty)"},
 		{"not translated", func(f *gatewayFacts) { f.Translation = nil }, metav1.ConditionFalse, "Pending", "xDS configuration not translated yet"},
+		{"routes changed since the translation", func(f *gatewayFacts) {
+			f.Routes = readiness.Inputs{{Kind: "HTTPRoute", Namespace: "team-a", Name: "r", UID: "u1", Generation: 2}}
+		}, metav1.ConditionFalse, "Pending", "xDS configuration not translated for the current routes yet"},
 		{"publish failed", func(f *gatewayFacts) { f.Translation.Err = errors.New("publish: invalid") }, metav1.ConditionFalse, "Invalid", "xDS configuration: publish: invalid"},
 		{"not published", func(f *gatewayFacts) { f.PublishedVersion = "v0" }, metav1.ConditionFalse, "Pending", "xDS configuration not published yet"},
 	} {
@@ -117,6 +122,10 @@ func TestAcceptedCondition(t *testing.T) {
 			f.RenderErr = &render.GatewayError{Gateway: "team-a/gw", Err: errors.New("no listeners")}
 		},
 			metav1.ConditionFalse, "Invalid", ""},
+		{"no listener berth serves", func(f *gatewayFacts) {
+			f.RenderErr = &render.GatewayError{Gateway: "team-a/gw", Err: errors.Join(render.ErrNoServedListeners)}
+			f.Translation.Listeners = []translate.ListenerStatus{bad}
+		}, metav1.ConditionFalse, "ListenersNotValid", ""},
 		{"some listeners invalid", func(f *gatewayFacts) { f.Translation.Listeners = append(f.Translation.Listeners, bad) },
 			metav1.ConditionTrue, "ListenersNotValid", "invalid listeners: bad"},
 		{"all listeners invalid", func(f *gatewayFacts) { f.Translation.Listeners = []translate.ListenerStatus{bad} },
@@ -172,8 +181,67 @@ func TestGatewayStatusKeepsTransitionTimesAndIsStable(t *testing.T) {
 		{Type: "Scheduled", Status: metav1.ConditionTrue, Reason: "Scheduled"},
 	}}
 	st := gatewayStatus(withDefaults, ready(), t0)
-	if len(st.Conditions) != 2 || st.Conditions[0].Type != "Accepted" || st.Conditions[1].Type != "Programmed" {
-		t.Errorf("conditions %+v, want Accepted then Programmed", st.Conditions)
+	if len(st.Conditions) != 3 || st.Conditions[0].Type != "Accepted" || st.Conditions[1].Type != "Programmed" || st.Conditions[2].Type != readiness.InputsCondition {
+		t.Errorf("conditions %+v, want Accepted, Programmed, then the inputs", st.Conditions)
+	}
+}
+
+// When the inputs of a Programmed=True status change, the status written
+// first says Pending and names what changed; the new inputs are recorded.
+func TestInputsChangedStatus(t *testing.T) {
+	class := readiness.Input{Kind: "GatewayClass", Name: "berth", UID: "c", Generation: 1}
+	proxy := readiness.Input{Kind: "EnvoyProxy", Namespace: "team-a", Name: "p", UID: "p", Generation: 4}
+	route := readiness.Input{Kind: "HTTPRoute", Namespace: "team-a", Name: "r", UID: "r", Generation: 2}
+	before := recordedInputs{Gateway: readiness.Inputs{class, proxy}, Routes: readiness.Inputs{route}}
+	programmed := gatewayStatus(gwv1.GatewayStatus{}, func() gatewayFacts {
+		f := ready()
+		f.Inputs, f.Routes = before.Gateway, before.Routes
+		f.Translation.RouteInputs = before.Routes.Digest()
+		return f
+	}(), t0)
+	if c := meta.FindStatusCondition(programmed.Conditions, "Programmed"); c == nil || c.Status != metav1.ConditionTrue {
+		t.Fatalf("setup: %+v", programmed.Conditions)
+	}
+	proxy5, route3 := proxy, route
+	proxy5.Generation, route3.Generation = 5, 3
+	for _, tc := range []struct {
+		name            string
+		gen             int64
+		gateway, routes readiness.Inputs
+		prev            *recordedInputs
+		want            string // "" : nothing written
+	}{
+		{"unchanged", 3, before.Gateway, before.Routes, &before, ""},
+		{"EnvoyProxy changed", 3, readiness.Inputs{class, proxy5}, before.Routes, &before, "inputs changed (EnvoyProxy team-a/p generation 4→5): applying"},
+		{"route changed", 3, before.Gateway, readiness.Inputs{route3}, &before, "inputs changed (HTTPRoute team-a/r generation 2→3): applying"},
+		{"route removed", 3, before.Gateway, nil, &before, "inputs changed (HTTPRoute team-a/r removed): applying"},
+		{"class parametersRef gone", 3, readiness.Inputs{class}, before.Routes, &before, "inputs changed (EnvoyProxy team-a/p removed): applying"},
+		{"changed, nothing remembered", 3, readiness.Inputs{class, proxy5}, before.Routes, nil, "inputs changed (its class, EnvoyProxies or routes): applying"},
+		{"Gateway generation", 4, before.Gateway, before.Routes, &before, "inputs changed (Gateway generation 3→4): applying"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, changed := inputsChangedStatus(programmed, tc.gen, tc.gateway, tc.routes, tc.prev, t1)
+			if changed != (tc.want != "") {
+				t.Fatalf("changed = %t, want %t", changed, tc.want != "")
+			}
+			if !changed {
+				return
+			}
+			c := meta.FindStatusCondition(st.Conditions, "Programmed")
+			if c.Status != metav1.ConditionFalse || c.Reason != "Pending" || c.Message != tc.want || c.ObservedGeneration != tc.gen {
+				t.Errorf("Programmed %s/%s %q gen %d, want False/Pending %q gen %d", c.Status, c.Reason, c.Message, c.ObservedGeneration, tc.want, tc.gen)
+			}
+			rec := readiness.Gateway{Generation: tc.gen, Conditions: st.Conditions}.Recorded()
+			if !rec.Found || rec.Gateway != tc.gateway.Digest() || rec.Route != tc.routes.Digest() {
+				t.Errorf("recorded %+v, want the new inputs", rec)
+			}
+		})
+	}
+	// A status that is not Programmed=True is left to the reconcile.
+	pending := *programmed.DeepCopy()
+	meta.SetStatusCondition(&pending.Conditions, metav1.Condition{Type: "Programmed", Status: metav1.ConditionFalse, Reason: "Pending"})
+	if _, changed := inputsChangedStatus(pending, 3, readiness.Inputs{class, proxy5}, before.Routes, &before, t1); changed {
+		t.Error("a Pending status was rewritten")
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/berth-gateway/berth/internal/readiness"
 	"github.com/berth-gateway/berth/render"
 	"github.com/berth-gateway/berth/xds"
 	"github.com/berth-gateway/berth/xds/translate"
@@ -24,6 +25,7 @@ import (
 // tells the leader-only status reconcilers what changed.
 func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	key := req.NamespacedName
+	c.hold(ctx, "gateway-xds", key)
 	var gw gwv1.Gateway
 	if err := c.client.Get(ctx, key, &gw); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -42,6 +44,7 @@ func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.R
 	}
 	res, err := translate.NewIndex(in, c.opts.Translate).TranslateGateway(key)
 	t := publishTranslation(c.xds, &gw, res, err, routeGens)
+	t.RouteInputs = readiness.RouteInputs(key, in.HTTPRoutes, in.GRPCRoutes).Digest()
 	if t.Err != nil {
 		c.log.Error(t.Err, "translating or publishing xDS snapshot", "gateway", key.String())
 	}

@@ -74,13 +74,14 @@ func TestInvalidSnapshotKeepsThePreviousOneAndIsInvalid(t *testing.T) {
 	}
 
 	f := ready()
+	got.RouteInputs = f.Translation.RouteInputs // translated for the current routes
 	f.Translation = &got.translated
 	f.PublishedVersion = good.Version
 	c := programmedCondition(f, true)
 	if c.Status != metav1.ConditionFalse || c.Reason != string(gwv1.GatewayReasonInvalid) {
 		t.Fatalf("Programmed = %s/%s, want False/Invalid", c.Status, c.Reason)
 	}
-	for _, want := range []string{`route configuration "route/80"`, "invalid regular expression"} {
+	for _, want := range []string{`RouteConfiguration "route/80"`, "invalid regular expression"} {
 		if !strings.Contains(c.Message, want) {
 			t.Errorf("Programmed message %q does not name %s", c.Message, want)
 		}

@@ -7,7 +7,6 @@
 //	go test -race -count=1 ./e2e/                       # seed scenario + short fault run
 //	BERTH_SOAK=1 go test -race -count=1 -run Soak -timeout 30m ./e2e/   # 50 Gateways
 //
-// The seed manifests are in testdata/, byte-identical copies of the user's
-// reference files (TestSeedManifestsUnchanged checks them against
-// examples/ when that directory exists).
+// The seed manifests are read from examples/, the repository's one copy of
+// the user's reference files.
 package e2e

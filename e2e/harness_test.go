@@ -195,8 +195,7 @@ type harness struct {
 	configure func(*controller.Options)
 
 	mu       sync.Mutex
-	cancel   context.CancelFunc
-	done     chan error
+	run      *testenv.Run
 	ctrl     *controller.Controller
 	addr     string
 	restarts int
@@ -267,30 +266,28 @@ func (h *harness) startErr() error {
 	if err != nil {
 		return fmt.Errorf("controller.New: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
+	bg := testenv.Background(h.t, c.Run)
 	h.mu.Lock()
-	h.ctrl, h.cancel, h.done, h.addr = c, cancel, done, opts.XDS.Address
+	h.ctrl, h.run, h.addr = c, bg, opts.XDS.Address
 	h.mu.Unlock()
 	// The xDS server must be listening before a probe dials it.
 	lctx, lcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer lcancel()
-	if err := waitListening(lctx, opts.XDS.Address, done); err != nil {
+	if err := waitListening(lctx, opts.XDS.Address, bg); err != nil {
 		return fmt.Errorf("xDS server of the controller: %w", err)
 	}
 	return nil
 }
 
-func waitListening(ctx context.Context, addr string, done <-chan error) error {
+func waitListening(ctx context.Context, addr string, run *testenv.Run) error {
 	for {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			return conn.Close()
 		}
 		select {
-		case err := <-done:
-			return fmt.Errorf("controller stopped before listening on %s: %v", addr, err)
+		case <-run.Done():
+			return fmt.Errorf("controller stopped before listening on %s: %v", addr, run.Err())
 		case <-ctx.Done():
 			return fmt.Errorf("not listening on %s: %w", addr, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
@@ -302,22 +299,13 @@ func waitListening(ctx context.Context, addr string, done <-chan error) error {
 // return. A Run that outlives its context is a bug worth a failure.
 func (h *harness) stop() error {
 	h.mu.Lock()
-	cancel, done := h.cancel, h.done
-	h.cancel, h.done = nil, nil
+	run := h.run
+	h.run = nil
 	h.mu.Unlock()
-	if cancel == nil {
+	if run == nil {
 		return nil
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return fmt.Errorf("Run returned %w", err)
-		}
-		return nil
-	case <-time.After(time.Minute):
-		return errors.New("Run did not return within a minute of its context ending")
-	}
+	return run.Stop()
 }
 
 // restart stops the controller and starts a new one, as a crash and a new

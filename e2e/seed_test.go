@@ -1,10 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,14 +17,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/berth-gateway/berth/examples"
 	"github.com/berth-gateway/berth/internal/testenv"
 	"github.com/berth-gateway/berth/render"
 	"github.com/berth-gateway/berth/xds/xdstest"
 )
 
-const (
-	seedFile      = "testdata/gateway-namespace-mode.yaml"
-	clusterIPFile = "testdata/clusterip-envoyproxy.yaml"
+// The seed manifests: the repository's one copy, in examples/
+// (examples.TestSeedCopiesUnchanged checks it against the user's).
+var (
+	seedFile      = filepath.Join("..", "examples", examples.GatewayNamespaceMode)
+	clusterIPFile = filepath.Join("..", "examples", examples.ClusterIPEnvoyProxy)
 )
 
 // team is one tenant of the seed scenario.
@@ -39,29 +41,6 @@ type team struct {
 var teams = []team{
 	{ns: "team-a", gateway: "gateway-a", route: "team-a-route", host: "www.team-a.com", port: 8080, proxy: "envoy-team-a-gateway-a-b65c6264"},
 	{ns: "team-b", gateway: "gateway-b", route: "team-b-route", host: "www.team-b.com", port: 8081, proxy: "envoy-team-b-gateway-b-0ac91f5a"},
-}
-
-// TestSeedManifestsUnchanged: the test's copies are the user's files, byte
-// for byte, wherever the repository keeps them too.
-func TestSeedManifestsUnchanged(t *testing.T) {
-	for _, name := range []string{"gateway-namespace-mode.yaml", "clusterip-envoyproxy.yaml"} {
-		mine, err := os.ReadFile("testdata/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, other := range []string{"../examples/" + name, "../../shared/seed/" + name} {
-			theirs, err := os.ReadFile(other)
-			if os.IsNotExist(err) {
-				continue // a clean clone has no ../shared; examples/ may not exist yet
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(mine, theirs) {
-				t.Errorf("testdata/%s differs from %s", name, other)
-			}
-		}
-	}
 }
 
 // TestSeedScenario is the user's walk-through on a real cluster, with berth

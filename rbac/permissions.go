@@ -65,6 +65,10 @@ func Permissions(o Options) []Permission {
 		{ScopeCluster, rule([]string{groupCore}, []string{"namespaces"}, []string{"get", "list", "watch"}),
 			"--watch-namespace-selector and listener allowedRoutes namespace selectors (informer); " +
 				"the apply engine gets a Gateway's namespace after a failed apply to report it terminating"},
+		// The xDS server also reads the ServiceAccount issuer's public keys
+		// (GET /openid/v1/jwks) to refuse forged tokens before any review;
+		// Kubernetes' default system:service-account-issuer-discovery
+		// binding grants that to every ServiceAccount, so no rule here.
 		{ScopeCluster, rule([]string{groupAuthn}, []string{"tokenreviews"}, []string{"create"}),
 			"xDS server: verify the projected ServiceAccount token every proxy presents"},
 
@@ -81,6 +85,8 @@ func Permissions(o Options) []Permission {
 			"TLS certificates of HTTPS listeners (certificateRefs)"},
 		{ScopeWatched, rule([]string{groupDiscovery}, []string{"endpointslices"}, read),
 			"backend endpoints for the xDS clusters"},
+		{ScopeWatched, rule([]string{groupCore}, []string{"pods"}, read),
+			"xDS revocation: berth's own proxy pods (label-selected informer); a deleted pod's tokens and streams end at once"},
 
 		// The bundle berth places in each Gateway's namespace, and its
 		// inventory ConfigMap. Services are also read as route backends.

@@ -3,6 +3,7 @@ package rbac
 import (
 	"errors"
 	"fmt"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"slices"
 	"strings"
 
@@ -58,7 +59,8 @@ func DefaultOptions() Options {
 	}
 }
 
-// Validate reports every empty name (joined).
+// Validate reports every empty or invalid name (joined): namespaces must be
+// DNS-1123 labels, as the apiserver requires.
 func (o Options) Validate() error {
 	var errs []error
 	for _, f := range []struct{ name, v string }{
@@ -69,10 +71,19 @@ func (o Options) Validate() error {
 			errs = append(errs, fmt.Errorf("rbac: %s is empty", f.name))
 		}
 	}
+	if o.Namespace != "" {
+		for _, msg := range validation.IsDNS1123Label(o.Namespace) {
+			errs = append(errs, fmt.Errorf("rbac: namespace %q is invalid: %s", o.Namespace, msg))
+		}
+	}
 	for _, ns := range o.WatchNamespaces {
-		if strings.TrimSpace(ns) == "" {
+		ns = strings.TrimSpace(ns)
+		if ns == "" {
 			errs = append(errs, errors.New("rbac: empty namespace in watch namespaces"))
-			break
+			continue
+		}
+		for _, msg := range validation.IsDNS1123Label(ns) {
+			errs = append(errs, fmt.Errorf("rbac: watch namespace %q is invalid: %s", ns, msg))
 		}
 	}
 	return errors.Join(errs...)

@@ -2,8 +2,6 @@ package rbac
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,9 +9,9 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.yaml")
+	"github.com/berth-gateway/berth/internal/golden"
+)
 
 // GoldenCases are the option sets whose output is kept in testdata; the
 // berth rbac command's tests compare its output with the same files.
@@ -49,19 +47,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := marshal(t, s)
-			path := filepath.Join("testdata", name+".yaml")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from the output (go test ./rbac -update rewrites it):\n%s", path, got)
-			}
+			golden.Compare(t, filepath.Join("testdata", name+".yaml"), got)
 		})
 	}
 }

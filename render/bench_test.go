@@ -45,8 +45,8 @@ func decodeFile(b testing.TB, file string) *manifest.Set {
 // EnvoyProxy merged over the class one (the most work per Gateway).
 func BenchmarkRender(b *testing.B) {
 	for _, bc := range []struct{ name, file string }{
-		{"seed", "testdata/seed.in.yaml"},
-		{"clusterip", "testdata/clusterip.in.yaml"},
+		{"seed", seedInput},
+		{"clusterip", clusterIPInput},
 		{"merged", "testdata/gateway-override.in.yaml"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -84,7 +84,7 @@ func BenchmarkRender(b *testing.B) {
 // measures the steady state, where the controller renders a Gateway it has
 // rendered before and the encoded bootstrap comes from bootstrapCache).
 func BenchmarkRenderFirst(b *testing.B) {
-	in := benchInput(b, "testdata/seed.in.yaml")
+	in := benchInput(b, seedInput)
 	opts := testOptions()
 	gw := in.Gateway.DeepCopy()
 	in.Gateway = gw

@@ -10,6 +10,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	overloadv3 "github.com/envoyproxy/go-control-plane/envoy/config/overload/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	credentialv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/credential_injector/v3"
 	healthcheckv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/health_check/v3"
@@ -17,6 +18,8 @@ import (
 	upstreamcodecv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/upstream_codec/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	genericv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/http/injected_credentials/generic/v3"
+	downstreamconnectionsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/resource_monitors/downstream_connections/v3"
+	fixedheapv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/resource_monitors/fixed_heap/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -48,12 +51,39 @@ const (
 // Bootstrap returns Envoy's bootstrap for Gateway ns/gw: delta ADS to the
 // xDS server over TLS (server verified against the CA and its DNS name), the
 // projected token injected as "authorization: Bearer <token>" by the
-// credential_injector upstream filter, admin on 127.0.0.1 only and a ready
-// listener for the readiness probe. The node id comes from the command line
-// (the pod name); the node cluster is dataplane.NodeCluster(ns, gw).
-func Bootstrap(namespace, gateway string, o Options) *bootstrapv3.Bootstrap {
-	return bootstrapParamsOf(namespace, gateway, o).bootstrap()
+// credential_injector upstream filter, admin on 127.0.0.1 only, a ready
+// listener for the readiness probe, and an overload manager (see
+// overloadManager; memoryLimit is the envoy container's memory limit in
+// bytes, 0 for none). The node id comes from the command line (the pod
+// name); the node cluster is dataplane.NodeCluster(ns, gw).
+func Bootstrap(namespace, gateway string, memoryLimit int64, o Options) *bootstrapv3.Bootstrap {
+	return bootstrapParamsOf(namespace, gateway, memoryLimit, o).bootstrap()
 }
+
+// The overload manager's settings, after Envoy's "Configuring Envoy as an
+// edge proxy" (docs/dataplane.md).
+const (
+	// HeapLimitPercent of the envoy container's memory limit is Envoy's
+	// heap limit: the rest is left to what the heap does not count (the
+	// binary, thread stacks, allocator overhead), so Envoy sheds load
+	// before the kernel kills it.
+	HeapLimitPercent = 80
+	// MaxDownstreamConnections is the global limit of client connections
+	// over all listeners (the edge example's 50,000; Envoy has none and
+	// warns at start-up).
+	MaxDownstreamConnections = 50000
+	// shrinkHeapAt and stopAcceptingRequestsAt are heap pressures (used
+	// over limit) at which Envoy returns free memory to the system and then
+	// answers new requests with 503.
+	shrinkHeapAt            = 0.95
+	stopAcceptingRequestsAt = 0.98
+)
+
+// Resource monitor and overload action names.
+const (
+	fixedHeapMonitor             = "envoy.resource_monitors.fixed_heap"
+	downstreamConnectionsMonitor = "envoy.resource_monitors.global_downstream_max_connections"
+)
 
 // bootstrapParams is everything a bootstrap depends on (and the key of
 // bootstrapCache, so that nothing it depends on can be left out of the
@@ -63,16 +93,22 @@ type bootstrapParams struct {
 	xdsHost       string
 	xdsPort       int32
 	xdsServerName string
+	// maxHeapBytes is Envoy's heap limit (0: no heap monitor).
+	maxHeapBytes uint64
 }
 
-func bootstrapParamsOf(namespace, gateway string, o Options) bootstrapParams {
+func bootstrapParamsOf(namespace, gateway string, memoryLimit int64, o Options) bootstrapParams {
 	o = o.withDefaults()
-	return bootstrapParams{
+	p := bootstrapParams{
 		nodeCluster:   dataplane.NodeCluster(namespace, gateway),
 		xdsHost:       o.XDSHost,
 		xdsPort:       o.XDSPort,
 		xdsServerName: o.XDSServerName,
 	}
+	if memoryLimit > 0 {
+		p.maxHeapBytes = uint64(memoryLimit) * HeapLimitPercent / 100
+	}
+	return p
 }
 
 // bootstrapCache holds encoded bootstraps by their parameters. Encoding and
@@ -118,7 +154,44 @@ func (p bootstrapParams) bootstrap() *bootstrapv3.Bootstrap {
 			Listeners: []*listenerv3.Listener{readyListener()},
 			Clusters:  []*clusterv3.Cluster{p.xdsCluster()},
 		},
+		OverloadManager: p.overloadManager(),
 	}
+}
+
+// overloadManager limits client connections over all listeners
+// (MaxDownstreamConnections) and, when the container has a memory limit,
+// watches the heap against HeapLimitPercent of it: at shrinkHeapAt Envoy
+// returns free memory to the system, at stopAcceptingRequestsAt it answers
+// new requests with 503 instead of growing until the kernel kills it.
+// Without a memory limit there is no heap limit to derive (the node's
+// memory is the bound), so there is no heap monitor.
+func (p bootstrapParams) overloadManager() *overloadv3.OverloadManager {
+	om := &overloadv3.OverloadManager{
+		RefreshInterval: durationpb.New(250 * time.Millisecond),
+		ResourceMonitors: []*overloadv3.ResourceMonitor{{
+			Name: downstreamConnectionsMonitor,
+			ConfigType: &overloadv3.ResourceMonitor_TypedConfig{TypedConfig: typed(&downstreamconnectionsv3.DownstreamConnectionsConfig{
+				MaxActiveDownstreamConnections: MaxDownstreamConnections,
+			})},
+		}},
+	}
+	if p.maxHeapBytes == 0 {
+		return om
+	}
+	om.ResourceMonitors = append(om.ResourceMonitors, &overloadv3.ResourceMonitor{
+		Name:       fixedHeapMonitor,
+		ConfigType: &overloadv3.ResourceMonitor_TypedConfig{TypedConfig: typed(&fixedheapv3.FixedHeapConfig{MaxHeapSizeBytes: p.maxHeapBytes})},
+	})
+	threshold := func(action string, v float64) *overloadv3.OverloadAction {
+		return &overloadv3.OverloadAction{Name: action, Triggers: []*overloadv3.Trigger{{
+			Name: fixedHeapMonitor, TriggerOneof: &overloadv3.Trigger_Threshold{Threshold: &overloadv3.ThresholdTrigger{Value: v}},
+		}}}
+	}
+	om.Actions = []*overloadv3.OverloadAction{
+		threshold("envoy.overload_actions.shrink_heap", shrinkHeapAt),
+		threshold("envoy.overload_actions.stop_accepting_requests", stopAcceptingRequestsAt),
+	}
+	return om
 }
 
 // readyListener answers dataplane.ReadyPath on ReadyPort with the health_check
@@ -141,6 +214,10 @@ func readyListener() *listenerv3.Listener {
 	return &listenerv3.Listener{
 		Name:    "ready",
 		Address: socketAddress("0.0.0.0", dataplane.ReadyPort),
+		// Probes are answered even at the global connection limit: a
+		// saturated proxy that turned unready would push its load onto the
+		// other replicas until they all are.
+		IgnoreGlobalConnLimit: true,
 		FilterChains: []*listenerv3.FilterChain{{
 			Filters: []*listenerv3.Filter{{
 				Name:       "envoy.filters.network.http_connection_manager",

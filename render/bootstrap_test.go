@@ -4,14 +4,18 @@ import (
 	"strings"
 	"testing"
 
+	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	downstreamconnectionsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/resource_monitors/downstream_connections/v3"
+	fixedheapv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/resource_monitors/fixed_heap/v3"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // A bootstrap that Envoy would refuse is an error, never a ConfigMap: a
 // rule inside an Any (the ready listener's HCM without a stat prefix), and
 // a rule on the xDS endpoint's port.
 func TestBootstrapRefusedUnlessValid(t *testing.T) {
-	bs := Bootstrap("team-a", "gw", testOptions())
+	bs := Bootstrap("team-a", "gw", 0, testOptions())
 	filter := bs.StaticResources.Listeners[0].FilterChains[0].Filters[0]
 	hcm := &hcmv3.HttpConnectionManager{}
 	if err := filter.GetTypedConfig().UnmarshalTo(hcm); err != nil {
@@ -23,7 +27,7 @@ func TestBootstrapRefusedUnlessValid(t *testing.T) {
 		t.Fatalf("bootstrap with an empty stat prefix: err = %v, want the HCM's rule", err)
 	}
 
-	p := bootstrapParamsOf("team-a", "gw", testOptions())
+	p := bootstrapParamsOf("team-a", "gw", 0, testOptions())
 	p.xdsPort = 70000
 	if _, err := encodedBootstrap(p); err == nil || !strings.Contains(err.Error(), "PortValue") {
 		t.Fatalf("bootstrap with xDS port 70000: err = %v, want the port rule", err)
@@ -38,7 +42,7 @@ func TestBootstrapRefusedUnlessValid(t *testing.T) {
 func TestBootstrapCacheIsTransparent(t *testing.T) {
 	o := testOptions()
 	for _, gw := range []string{"cache-a", "cache-b"} {
-		p := bootstrapParamsOf("team-a", gw, o)
+		p := bootstrapParamsOf("team-a", gw, 0, o)
 		first, err := encodedBootstrap(p)
 		if err != nil {
 			t.Fatal(err)
@@ -47,7 +51,7 @@ func TestBootstrapCacheIsTransparent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fresh, err := marshalEnvoy(Bootstrap("team-a", gw, o))
+		fresh, err := marshalEnvoy(Bootstrap("team-a", gw, 0, o))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,6 +60,54 @@ func TestBootstrapCacheIsTransparent(t *testing.T) {
 		}
 		if !strings.Contains(fresh, "cluster: team-a/"+gw) {
 			t.Fatalf("%s: bootstrap does not name its node cluster:\n%s", gw, fresh)
+		}
+	}
+}
+
+// The overload manager limits client connections always, and the heap only
+// when the container has a memory limit: HeapLimitPercent of it, with the
+// edge advice's shrink-heap and stop-accepting-requests thresholds.
+func TestBootstrapOverloadManager(t *testing.T) {
+	monitors := func(bs *bootstrapv3.Bootstrap) map[string]*anypb.Any {
+		out := map[string]*anypb.Any{}
+		for _, m := range bs.GetOverloadManager().GetResourceMonitors() {
+			out[m.GetName()] = m.GetTypedConfig()
+		}
+		return out
+	}
+	conns := &downstreamconnectionsv3.DownstreamConnectionsConfig{}
+	for _, limit := range []int64{0, 1 << 30} {
+		bs := Bootstrap("team-a", "gw", limit, testOptions())
+		if _, err := marshalEnvoy(bs); err != nil {
+			t.Fatalf("limit %d: %v", limit, err)
+		}
+		if !bs.GetStaticResources().GetListeners()[0].GetIgnoreGlobalConnLimit() {
+			t.Errorf("limit %d: the ready listener counts against the global connection limit", limit)
+		}
+		m := monitors(bs)
+		if err := m[downstreamConnectionsMonitor].UnmarshalTo(conns); err != nil || conns.GetMaxActiveDownstreamConnections() != MaxDownstreamConnections {
+			t.Errorf("limit %d: connection monitor %v (%v), want %d connections", limit, conns, err, MaxDownstreamConnections)
+		}
+		heap, ok := m[fixedHeapMonitor]
+		if limit == 0 {
+			if ok || len(bs.GetOverloadManager().GetActions()) != 0 {
+				t.Errorf("no memory limit: heap monitor %v, actions %v; want none", heap, bs.GetOverloadManager().GetActions())
+			}
+			continue
+		}
+		h := &fixedheapv3.FixedHeapConfig{}
+		if !ok || heap.UnmarshalTo(h) != nil || h.GetMaxHeapSizeBytes() != uint64(limit)*HeapLimitPercent/100 {
+			t.Errorf("memory limit %d: heap monitor %v, want %d bytes", limit, h, uint64(limit)*HeapLimitPercent/100)
+		}
+		want := map[string]float64{"envoy.overload_actions.shrink_heap": 0.95, "envoy.overload_actions.stop_accepting_requests": 0.98}
+		for _, a := range bs.GetOverloadManager().GetActions() {
+			if tr := a.GetTriggers(); len(tr) != 1 || tr[0].GetName() != fixedHeapMonitor || tr[0].GetThreshold().GetValue() != want[a.GetName()] {
+				t.Errorf("action %s: triggers %v, want the heap at %v", a.GetName(), tr, want[a.GetName()])
+			}
+			delete(want, a.GetName())
+		}
+		if len(want) != 0 {
+			t.Errorf("missing overload actions %v", want)
 		}
 	}
 }

@@ -27,6 +27,11 @@
 //     the xDS resources (internal/envoyvalidate). Encoded bootstraps are
 //     cached by their parameters: a re-render of a Gateway does not pay for
 //     encoding and validation again (see docs/benchmarks.md).
+//   - The bootstrap has an overload manager (docs/dataplane.md): a global
+//     limit of client connections, and a heap limit derived from the envoy
+//     container's memory limit, so Envoy sheds load before it is killed.
+//   - Only listeners berth serves (dataplane.Serves: HTTP, HTTPS) get a
+//     Service and container port; a Gateway with none is refused.
 //   - The pod template carries a digest of the bootstrap, so a bootstrap
 //     change (new xDS address, say) rolls the pods; a CA change does not need
 //     to.

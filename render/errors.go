@@ -1,6 +1,7 @@
 package render
 
 import (
+	"errors"
 	"fmt"
 )
 
@@ -58,3 +59,9 @@ type GatewayError struct {
 func (e *GatewayError) Error() string { return fmt.Sprintf("gateway %s: %v", e.Gateway, e.Err) }
 
 func (e *GatewayError) Unwrap() error { return e.Err }
+
+// ErrNoServedListeners: none of the Gateway's listeners has a protocol berth
+// serves (dataplane.Serves), so there is no Service port to open and no data
+// plane is deployed. The Gateway is not accepted because its listeners are
+// not valid (the spec's ListenersNotValid), each listener saying why.
+var ErrNoServedListeners = errors.New("no listener of a protocol berth serves (HTTP, HTTPS)")

@@ -1,19 +1,14 @@
 package render
 
 import (
-	"bytes"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
+	"github.com/berth-gateway/berth/internal/golden"
 	"github.com/berth-gateway/berth/internal/manifest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.out.yaml from the current output")
 
 // testControllerName is the reference controller name the seed manifests use.
 const testControllerName = "gateway.envoyproxy.io/gatewayclass-controller"
@@ -51,67 +46,51 @@ func renderFile(t testing.TB, path string) ([]*Bundle, error) {
 // <case>.out.yaml (a render error is recorded as "# error: …"). Every
 // rendered bundle must also pass checkBundle.
 func TestGolden(t *testing.T) {
-	inputs, err := filepath.Glob("testdata/*.in.yaml")
-	if err != nil {
-		t.Fatal(err)
+	n := golden.Cases(t, "testdata/*.in.yaml", func(t *testing.T, in string) {
+		goldenCase(t, in, golden.Out(in, ".in.yaml", ".out.yaml"))
+	})
+	// The user's manifests are golden cases too, read from the repository's
+	// one copy of them (examples/), not copied into testdata.
+	for name, in := range map[string]string{"seed": seedInput, "clusterip": clusterIPInput} {
+		t.Run(name, func(t *testing.T) { goldenCase(t, in, "testdata/"+name+".out.yaml") })
+		n++
 	}
-	if len(inputs) < 2 {
-		t.Fatalf("only %d golden cases found", len(inputs))
-	}
-	for _, in := range inputs {
-		name := strings.TrimSuffix(filepath.Base(in), ".in.yaml")
-		t.Run(name, func(t *testing.T) {
-			var got []byte
-			bundles, err := renderFile(t, in)
-			if err != nil {
-				got = []byte("# error: " + err.Error() + "\n")
-			} else {
-				if len(bundles) == 0 {
-					t.Fatal("no bundle rendered")
-				}
-				for _, b := range bundles {
-					if err := errors.Join(checkBundle(b, testOptions()), checkNames(b)); err != nil {
-						t.Fatalf("bundle of %s: %v", b.Gateway, err)
-					}
-				}
-				if got, err = YAML(bundles); err != nil {
-					t.Fatal(err)
-				}
-			}
-			out := strings.TrimSuffix(in, ".in.yaml") + ".out.yaml"
-			if *update {
-				if err := os.WriteFile(out, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatalf("%v (run go test ./render -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("output differs from %s (run go test ./render -update and review the diff):\n%s", out, lineDiff(string(want), string(got)))
-			}
-		})
+	if n < 2 {
+		t.Fatalf("only %d golden cases found", n)
 	}
 }
 
-// lineDiff shows the first differing lines of two texts.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
+// The user's reference manifests (examples/ holds the one copy; see
+// examples.TestSeedCopiesUnchanged). render's tests cannot import package
+// examples (it imports render), so they name the files.
+const (
+	seedInput      = "../examples/gateway-namespace-mode.yaml"
+	clusterIPInput = "../examples/clusterip-envoyproxy.yaml"
+)
+
+// goldenCase renders in and compares with out.
+func goldenCase(t *testing.T, in, out string) {
+	t.Helper()
+	{
+		var got []byte
+		bundles, err := renderFile(t, in)
+		if err != nil {
+			got = []byte("# error: " + err.Error() + "\n")
+		} else {
+			if len(bundles) == 0 {
+				t.Fatal("no bundle rendered")
+			}
+			for _, b := range bundles {
+				if err := errors.Join(checkBundle(b, testOptions()), checkNames(b)); err != nil {
+					t.Fatalf("bundle of %s: %v", b.Gateway, err)
+				}
+			}
+			if got, err = YAML(bundles); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return "line " + strconv.Itoa(i+1) + ":\n- " + wl + "\n+ " + gl
-		}
+		golden.Compare(t, out, got)
 	}
-	return "(identical lines, different bytes)"
 }
 
 func openFile(t testing.TB, path string) *os.File {

@@ -95,7 +95,11 @@ func (b *builder) serviceAccount() *corev1.ServiceAccount {
 // validates as Envoy would validate it.
 func (b *builder) configMap() (*corev1.ConfigMap, error) {
 	var err error
-	if b.bootstrap, err = encodedBootstrap(bootstrapParamsOf(b.gw.Namespace, b.gw.Name, b.opts)); err != nil {
+	var memoryLimit int64
+	if m, ok := b.envoyResources().Limits[corev1.ResourceMemory]; ok {
+		memoryLimit = m.Value()
+	}
+	if b.bootstrap, err = encodedBootstrap(bootstrapParamsOf(b.gw.Namespace, b.gw.Name, memoryLimit, b.opts)); err != nil {
 		return nil, fmt.Errorf("envoy bootstrap: %w", err)
 	}
 	sds, err := encodedSDSFiles()
@@ -125,9 +129,11 @@ type servicePort struct {
 	name     string
 }
 
-// ports derives the Service ports from the listeners: one per (port,
-// transport), named after the first listener protocol in name order, sorted
-// by port then transport.
+// ports derives the Service ports from the listeners berth serves
+// (dataplane.Serves): one per (port, transport), named after the first
+// listener protocol in name order, sorted by port then transport. A
+// listener of another protocol gets no port: nothing in Envoy would answer
+// it.
 func (b *builder) ports() []servicePort {
 	type key struct {
 		port     int32
@@ -135,6 +141,9 @@ func (b *builder) ports() []servicePort {
 	}
 	names := map[key]string{}
 	for _, l := range b.gw.Spec.Listeners {
+		if !dataplane.Serves(string(l.Protocol)) {
+			continue
+		}
 		k := key{int32(l.Port), corev1.ProtocolTCP}
 		if l.Protocol == gwv1.UDPProtocolType {
 			k.protocol = corev1.ProtocolUDP
@@ -315,21 +324,28 @@ func restrictedSecurityContext() *corev1.SecurityContext {
 	}
 }
 
+// envoyResources are the envoy container's resources: the EnvoyProxy's, or
+// the defaults (requests only). The bootstrap derives Envoy's heap limit
+// from their memory limit.
+func (b *builder) envoyResources() corev1.ResourceRequirements {
+	if d := b.kube().EnvoyDeployment; d != nil && d.Container != nil && d.Container.Resources != nil {
+		return *d.Container.Resources.DeepCopy()
+	}
+	return corev1.ResourceRequirements{Requests: corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse("100m"),
+		corev1.ResourceMemory: resource.MustParse("256Mi"),
+	}}
+}
+
 func (b *builder) envoyContainer(c *v1alpha1.KubernetesContainerSpec) corev1.Container {
 	env := []corev1.EnvVar{
 		{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"}}},
 		{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"}}},
 	}
-	resources := corev1.ResourceRequirements{Requests: corev1.ResourceList{
-		corev1.ResourceCPU:    resource.MustParse("100m"),
-		corev1.ResourceMemory: resource.MustParse("256Mi"),
-	}}
+	resources := b.envoyResources()
 	security := restrictedSecurityContext()
 	if c != nil {
 		env = append(env, c.Env...)
-		if c.Resources != nil {
-			resources = *c.Resources.DeepCopy()
-		}
 		if c.SecurityContext != nil {
 			security = c.SecurityContext.DeepCopy()
 		}

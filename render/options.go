@@ -9,6 +9,9 @@ import (
 	"github.com/berth-gateway/berth/internal/dataplane"
 )
 
+// MaxTokenExpirationSeconds caps Options.TokenExpirationSeconds (2 h).
+const MaxTokenExpirationSeconds = 7200
+
 // Options are the controller-wide settings that shape every bundle.
 type Options struct {
 	// ControllerNamespace is berth's own namespace (where the xDS Service
@@ -31,7 +34,8 @@ type Options struct {
 	// must use the same offset (the controller sets both from this one).
 	PrivilegedPortOffset int32
 	// TokenExpirationSeconds is the lifetime of the projected token; the
-	// kubelet refreshes it at 80%.
+	// kubelet refreshes it at 80%. At most MaxTokenExpirationSeconds: a
+	// token copied out of a running pod works until it expires.
 	TokenExpirationSeconds int64
 	// EnvoyImage is the Envoy image, unless an EnvoyProxy sets one.
 	EnvoyImage string
@@ -107,6 +111,9 @@ func (o Options) Validate() error {
 	}
 	if o.TokenExpirationSeconds < 600 {
 		errs = append(errs, fmt.Errorf("token expiration %ds is below the Kubernetes minimum of 600s", o.TokenExpirationSeconds))
+	}
+	if o.TokenExpirationSeconds > MaxTokenExpirationSeconds {
+		errs = append(errs, fmt.Errorf("token expiration %ds is above berth's maximum of %ds", o.TokenExpirationSeconds, MaxTokenExpirationSeconds))
 	}
 	if o.EnvoyImage == "" {
 		errs = append(errs, errors.New("envoy image is empty"))

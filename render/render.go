@@ -162,6 +162,10 @@ func (b *builder) checkGateway() error {
 	}
 	if len(gw.Spec.Listeners) == 0 {
 		errs = append(errs, errors.New("no listeners"))
+	} else if !slices.ContainsFunc(gw.Spec.Listeners, func(l gwv1.Listener) bool { return dataplane.Serves(string(l.Protocol)) }) {
+		// A Service needs a port; a data plane with nothing to serve is
+		// not deployed.
+		errs = append(errs, ErrNoServedListeners)
 	}
 	for _, l := range gw.Spec.Listeners {
 		p := int(l.Port)
@@ -193,13 +197,22 @@ func (b *builder) checkGateway() error {
 		return nil
 	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-	msgs := make([]string, len(errs))
-	for i, err := range errs {
+	return lineErrors(errs)
+}
+
+// lineErrors joins errors on one line, fit for a status message, and keeps
+// them inspectable (errors.Is(err, ErrNoServedListeners)).
+type lineErrors []error
+
+func (e lineErrors) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
 		msgs[i] = err.Error()
 	}
-	// One line, fit for a status message.
-	return errors.New(strings.Join(msgs, "; "))
+	return strings.Join(msgs, "; ")
 }
+
+func (e lineErrors) Unwrap() []error { return e }
 
 // containerPort is the port Envoy listens on for a listener port.
 func (b *builder) containerPort(listenerPort int32) int32 {

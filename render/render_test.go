@@ -129,6 +129,11 @@ func TestRenderGatewayErrors(t *testing.T) {
 		msg    string
 	}{
 		{"no listeners", func(g *gwv1.Gateway) { g.Spec.Listeners = nil }, "no listeners"},
+		{"no listener berth serves", func(g *gwv1.Gateway) {
+			for i := range g.Spec.Listeners {
+				g.Spec.Listeners[i].Protocol = gwv1.TCPProtocolType
+			}
+		}, "no listener of a protocol berth serves"},
 		{"admin port", func(g *gwv1.Gateway) { g.Spec.Listeners[0].Port = dataplane.AdminPort }, "port 19000 is reserved"},
 		{"port mapped onto nothing reserved", func(g *gwv1.Gateway) { g.Spec.Listeners[0].Port = 0 }, "port 0 is out of range"},
 		{"invalid infrastructure label", func(g *gwv1.Gateway) {
@@ -146,8 +151,17 @@ func TestRenderGatewayErrors(t *testing.T) {
 			}
 		})
 	}
-	// A class other than the Gateway's is refused.
+	// The controller reports this one as ListenersNotValid: it must stay
+	// inspectable through the GatewayError.
 	gw := testGateway(nil)
+	for i := range gw.Spec.Listeners {
+		gw.Spec.Listeners[i].Protocol = gwv1.UDPProtocolType
+	}
+	if _, err := Render(Input{GatewayClass: testClass(nil), Gateway: gw}, testOptions()); !errors.Is(err, ErrNoServedListeners) {
+		t.Fatalf("err = %v, want one that is ErrNoServedListeners", err)
+	}
+	// A class other than the Gateway's is refused.
+	gw = testGateway(nil)
 	gw.Spec.GatewayClassName = "other"
 	if _, err := Render(Input{GatewayClass: testClass(nil), Gateway: gw}, testOptions()); err == nil {
 		t.Fatal("rendered a Gateway against the wrong class")
@@ -282,6 +296,11 @@ func TestOptionsValidate(t *testing.T) {
 	}
 	if _, err := Render(Input{GatewayClass: testClass(nil), Gateway: testGateway(nil)}, bad); err == nil {
 		t.Error("Render accepted invalid options")
+	}
+	long := DefaultOptions()
+	long.TokenExpirationSeconds = MaxTokenExpirationSeconds + 1
+	if err := long.Validate(); err == nil || !strings.Contains(err.Error(), "above berth's maximum") {
+		t.Errorf("a token lifetime over the cap: %v", err)
 	}
 }
 

@@ -40,7 +40,8 @@ func (c callbacks) OnStreamOpen(_ context.Context, id int64, _ string) error {
 	return nil
 }
 func (c callbacks) OnStreamClosed(id int64, _ *corev3.Node) { c.s.streamClosed(streamID{false, id}) }
-func (c callbacks) OnStreamRequest(int64, *discoverygrpc.DiscoveryRequest) error {
+func (c callbacks) OnStreamRequest(_ int64, req *discoverygrpc.DiscoveryRequest) error {
+	runRequestHook(req)
 	return nil
 }
 func (c callbacks) OnStreamResponse(_ context.Context, id int64, req *discoverygrpc.DiscoveryRequest, resp *discoverygrpc.DiscoveryResponse) {
@@ -53,7 +54,8 @@ func (c callbacks) OnDeltaStreamOpen(_ context.Context, id int64, _ string) erro
 func (c callbacks) OnDeltaStreamClosed(id int64, _ *corev3.Node) {
 	c.s.streamClosed(streamID{true, id})
 }
-func (c callbacks) OnStreamDeltaRequest(int64, *discoverygrpc.DeltaDiscoveryRequest) error {
+func (c callbacks) OnStreamDeltaRequest(_ int64, req *discoverygrpc.DeltaDiscoveryRequest) error {
+	runRequestHook(req)
 	return nil
 }
 func (c callbacks) OnStreamDeltaResponse(id int64, req *discoverygrpc.DeltaDiscoveryRequest, resp *discoverygrpc.DeltaDiscoveryResponse) {

@@ -49,9 +49,48 @@
 // # Stream lifetime
 //
 // A stream ends when its token expires (Unauthenticated; the proxy
-// reconnects with its rotated token), when its Gateway is removed or
-// republished under another identity (PermissionDenied), or when the server
-// stops (Unavailable; the proxy reconnects to another replica).
+// reconnects with its rotated token), when the pod its token is bound to is
+// deleted (Unauthenticated; RevokePod, which the controller calls from an
+// informer of berth's own proxy pods through PodDeletions), when its Gateway
+// is removed or republished under another identity (PermissionDenied), or
+// when the server stops (Unavailable; the proxy reconnects to another
+// replica). Once a stream has ended no response is sent on it, and a send
+// blocked because the client stopped reading is abandoned at that moment, so
+// a stalled client cannot hold a stream past its token's expiry.
+//
+// # Availability: what one tenant, or anyone who reaches the port, can cost
+//
+// Every replica serves every tenant, so nothing a client sends may make the
+// server hold unbounded memory or work. What a proxy never needs is refused,
+// each refusal with a precise gRPC code, a log line with the peer (sampled:
+// at most 20 a second) and a count in berth_xds_refusals_total{limit} (or
+// berth_xds_auth_failures_total{reason} for authentication):
+//
+//	limit                 code               bound (Options, --xds-* flag)
+//	type_url              InvalidArgument    only Listener, Route, Cluster, Endpoint, Secret are served
+//	resource_names        ResourceExhausted  MaxResourceNames and MaxResourceNameBytes per request (and per
+//	                                         delta type subscription); MaxUnknownResourceNames names the
+//	                                         Gateway's snapshot does not hold, each ≤ 256 bytes
+//	message_size          ResourceExhausted  MaxRecvMsgSize (1 MiB); NACK error details are trimmed to 1 KiB
+//	streams_per_identity  ResourceExhausted  MaxStreamsPerIdentity (32) streams per ServiceAccount
+//	connections_per_peer  (closed at accept) MaxConnectionsPerPeer (16) connections per client IP
+//	peer_refusals         ResourceExhausted  a peer refused more than RefusalBurst times (refilling at
+//	                                         RefusalsPerPeer/s) gets no authentication work: only a token
+//	                                         already cached as accepted passes
+//	panic                 Internal           a handler panic ends that call only
+//
+// Connections: at most MaxConnections in all (netutil.LimitListener; more
+// wait in the listen backlog), a TLS handshake within ConnectionTimeout, a
+// connection without a stream closed after MaxConnectionIdle (30 s),
+// every connection made to reconnect after MaxConnectionAge (1 h, then
+// MaxConnectionAgeGrace for its streams), keepalive pings enforced
+// (KeepaliveMinTime), MaxConcurrentStreams streams per connection.
+//
+// So what go-control-plane keeps for one tenant (a watch per type per
+// stream, holding the request) is bounded by its streams × five types × its
+// own snapshot's names plus the unknown-name allowance; docs/benchmarks.md
+// has the numbers. Tokens: see xds/auth (forged tokens are refused against
+// the cluster's issuer keys and cost no TokenReview).
 //
 // # Versions
 //

@@ -25,12 +25,14 @@ func TestBindFlags(t *testing.T) {
 	}
 	err := fs.Parse([]string{"--xds-address=:19000", "--xds-audience=example/xds", "--xds-allow-unbound-tokens",
 		"--xds-token-review-timeout=2s", "--xds-max-streams-per-connection=4", "--xds-tls-mode=External",
-		"--xds-tls-secret=mine", "--xds-tls-dns-names=a.example,b.example"})
+		"--xds-tls-secret=mine", "--xds-tls-dns-names=a.example,b.example", "--xds-max-streams-per-identity=7",
+		"--xds-max-connections=99", "--xds-max-connections-per-peer=5", "--xds-max-resource-names=11", "--xds-max-resource-name-bytes=1234", "--xds-max-unknown-resource-names=3"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o.Address != ":19000" || o.Auth.Audience != "example/xds" || !o.Auth.AllowUnboundTokens || o.Auth.ReviewTimeout != 2*time.Second ||
-		o.MaxConcurrentStreams != 4 || co.Mode != certs.ModeExternal || co.SecretName != "mine" || len(co.DNSNames) != 2 {
+		o.MaxConcurrentStreams != 4 || o.MaxStreamsPerIdentity != 7 || o.MaxConnections != 99 || o.MaxConnectionsPerPeer != 5 ||
+		o.MaxResourceNames != 11 || o.MaxResourceNameBytes != 1234 || o.MaxUnknownResourceNames != 3 || co.Mode != certs.ModeExternal || co.SecretName != "mine" || len(co.DNSNames) != 2 {
 		t.Fatalf("flags not applied: %+v %+v", o, co)
 	}
 	if err := fs.Parse([]string{"--xds-tls-mode=Sometimes"}); err == nil {

@@ -12,6 +12,12 @@ type Metrics struct {
 	ConnectedProxies *prometheus.GaugeVec
 	// AuthFailures counts refused streams by auth.Reason.
 	AuthFailures *prometheus.CounterVec
+	// Refusals counts calls and connections refused for a Limit (what a
+	// proxy never needs: unknown types, huge requests, too many streams or
+	// connections, a peer refused too often) and handler panics.
+	Refusals *prometheus.CounterVec
+	// Revocations counts proxy pods gone whose tokens were revoked.
+	Revocations prometheus.Counter
 	// PushLatency is the time from Publish to a changed resource type being
 	// sent on a stream that was connected when it was published.
 	PushLatency *prometheus.HistogramVec
@@ -44,6 +50,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "berth_xds_auth_failures_total",
 			Help: "xDS streams refused, by reason.",
 		}, []string{"reason"}),
+		Refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "berth_xds_refusals_total",
+			Help: "xDS calls and connections refused for a limit, and handler panics, by limit.",
+		}, []string{"limit"}),
+		Revocations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "berth_xds_pod_revocations_total",
+			Help: "Proxy pods deleted whose cached tokens were dropped and streams ended.",
+		}),
 		PushLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "berth_xds_push_duration_seconds",
 			Help:    "Time from a snapshot being published to a changed resource type being sent to a connected proxy.",
@@ -58,11 +72,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for _, r := range auth.Reasons() {
 		m.AuthFailures.WithLabelValues(string(r))
 	}
+	for _, l := range Limits() {
+		m.Refusals.WithLabelValues(string(l))
+	}
 	for _, r := range []string{publishChanged, publishUnchanged, publishInvalid} {
 		m.Publishes.WithLabelValues(r)
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.ConnectedProxies, m.AuthFailures, m.PushLatency, m.Publishes} {
+		for _, c := range []prometheus.Collector{m.ConnectedProxies, m.AuthFailures, m.Refusals, m.Revocations, m.PushLatency, m.Publishes} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

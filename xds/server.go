@@ -16,6 +16,7 @@ import (
 	sotwv3 "github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -42,8 +43,39 @@ type Options struct {
 	// Auth configures token authentication (audience, cache, timeouts).
 	Auth auth.Options
 	// MaxConcurrentStreams bounds streams per client connection (Envoy uses
-	// one ADS stream per connection).
+	// one ADS stream per connection); a client asking for more waits.
 	MaxConcurrentStreams uint32
+	// MaxStreamsPerIdentity bounds the authenticated streams of one
+	// ServiceAccount (one Gateway's proxies); more are refused with
+	// ResourceExhausted.
+	MaxStreamsPerIdentity int
+	// MaxConnections bounds open client connections, TLS handshakes
+	// included; further connections wait in the kernel's listen backlog.
+	MaxConnections int
+	// MaxConnectionsPerPeer bounds the connections from one IP address; more
+	// are closed as soon as they are accepted.
+	MaxConnectionsPerPeer int
+	// MaxConnectionAge makes a client reconnect (GOAWAY) after this long,
+	// spreading proxies over replicas; MaxConnectionAgeGrace is how long its
+	// streams then have before the connection is closed.
+	MaxConnectionAge      time.Duration
+	MaxConnectionAgeGrace time.Duration
+	// MaxResourceNames bounds the resource names of one request and, for
+	// delta streams, the names subscribed per type.
+	MaxResourceNames int
+	// MaxResourceNameBytes bounds the total length of one request's
+	// resource names.
+	MaxResourceNameBytes int
+	// MaxUnknownResourceNames bounds the names of a request (or of a delta
+	// stream's subscriptions, per type) that the Gateway's snapshot does not
+	// hold, each at most 256 bytes: what go-control-plane keeps per watch
+	// is then bounded by the tenant's own configuration.
+	MaxUnknownResourceNames int
+	// RefusalsPerPeer and RefusalBurst rate-limit refusals per client IP:
+	// past them, the peer's streams are refused (ResourceExhausted) before
+	// any authentication work unless their token is cached as accepted.
+	RefusalsPerPeer float64
+	RefusalBurst    int
 	// KeepaliveTime and KeepaliveTimeout: the server pings an idle
 	// connection after KeepaliveTime and closes it if no answer comes within
 	// KeepaliveTimeout, so dead proxies do not hold streams.
@@ -77,17 +109,27 @@ const DefaultAddress = ":18000"
 // DefaultOptions returns the options berth runs with.
 func DefaultOptions() Options {
 	return Options{
-		Address:              DefaultAddress,
-		Auth:                 auth.DefaultOptions(),
-		MaxConcurrentStreams: 16,
-		KeepaliveTime:        30 * time.Second,
-		KeepaliveTimeout:     10 * time.Second,
-		KeepaliveMinTime:     10 * time.Second,
-		MaxConnectionIdle:    5 * time.Minute,
-		ConnectionTimeout:    10 * time.Second,
-		MaxRecvMsgSize:       4 << 20,
-		MaxHeaderListSize:    64 << 10,
-		ShutdownGrace:        5 * time.Second,
+		Address:                 DefaultAddress,
+		Auth:                    auth.DefaultOptions(),
+		MaxConcurrentStreams:    4,
+		MaxStreamsPerIdentity:   32,
+		MaxConnections:          1024,
+		MaxConnectionsPerPeer:   16,
+		MaxConnectionAge:        time.Hour,
+		MaxConnectionAgeGrace:   5 * time.Minute,
+		MaxResourceNames:        10000,
+		MaxResourceNameBytes:    1 << 20,
+		MaxUnknownResourceNames: 32,
+		RefusalsPerPeer:         2,
+		RefusalBurst:            20,
+		KeepaliveTime:           30 * time.Second,
+		KeepaliveTimeout:        10 * time.Second,
+		KeepaliveMinTime:        10 * time.Second,
+		MaxConnectionIdle:       30 * time.Second,
+		ConnectionTimeout:       5 * time.Second,
+		MaxRecvMsgSize:          1 << 20,
+		MaxHeaderListSize:       64 << 10,
+		ShutdownGrace:           5 * time.Second,
 	}
 }
 
@@ -111,6 +153,7 @@ type Server struct {
 	auth       *auth.Authenticator
 	cache      cachev3.SnapshotCache
 	grpc       *grpc.Server
+	peers      *peerLimits
 
 	// ctx ends every stream when the server stops.
 	ctx    context.Context
@@ -151,10 +194,27 @@ func New(reviewer auth.TokenReviewer, certs CertificateSource, opts Options) (*S
 	}{{&opts.KeepaliveTime, d.KeepaliveTime}, {&opts.KeepaliveTimeout, d.KeepaliveTimeout},
 		{&opts.KeepaliveMinTime, d.KeepaliveMinTime}, {&opts.ConnectionTimeout, d.ConnectionTimeout},
 		{&opts.MaxConnectionIdle, d.MaxConnectionIdle},
+		{&opts.MaxConnectionAge, d.MaxConnectionAge}, {&opts.MaxConnectionAgeGrace, d.MaxConnectionAgeGrace},
 		{&opts.ShutdownGrace, d.ShutdownGrace}} {
 		if *f.v <= 0 {
 			*f.v = f.def
 		}
+	}
+	for _, f := range []struct {
+		v   *int
+		def int
+	}{
+		{&opts.MaxStreamsPerIdentity, d.MaxStreamsPerIdentity}, {&opts.MaxConnections, d.MaxConnections},
+		{&opts.MaxConnectionsPerPeer, d.MaxConnectionsPerPeer}, {&opts.MaxResourceNames, d.MaxResourceNames},
+		{&opts.MaxResourceNameBytes, d.MaxResourceNameBytes}, {&opts.RefusalBurst, d.RefusalBurst},
+		{&opts.MaxUnknownResourceNames, d.MaxUnknownResourceNames},
+	} {
+		if *f.v <= 0 {
+			*f.v = f.def
+		}
+	}
+	if opts.RefusalsPerPeer <= 0 {
+		opts.RefusalsPerPeer = d.RefusalsPerPeer
 	}
 	if opts.MaxRecvMsgSize <= 0 {
 		opts.MaxRecvMsgSize = d.MaxRecvMsgSize
@@ -184,6 +244,7 @@ func New(reviewer auth.TokenReviewer, certs CertificateSource, opts Options) (*S
 		byIdentity: map[Identity]k8stypes.NamespacedName{},
 		streams:    map[k8stypes.NamespacedName]map[*serverStream]struct{}{},
 		opened:     map[streamID]time.Time{},
+		peers:      newPeerLimits(opts),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	// The node id is the Gateway key: the stream wrapper has replaced every
@@ -199,11 +260,13 @@ func New(reviewer auth.TokenReviewer, certs CertificateSource, opts Options) (*S
 	}
 	s.grpc = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(tlsConfig)),
-		grpc.ChainStreamInterceptor(s.streamInterceptor),
-		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
+		// Recovery is outermost: a panic ends its own call only.
+		grpc.ChainStreamInterceptor(s.recoverStream, s.streamInterceptor),
+		grpc.ChainUnaryInterceptor(s.recoverUnary, s.unaryInterceptor),
 		grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			Time: opts.KeepaliveTime, Timeout: opts.KeepaliveTimeout, MaxConnectionIdle: opts.MaxConnectionIdle,
+			MaxConnectionAge: opts.MaxConnectionAge, MaxConnectionAgeGrace: opts.MaxConnectionAgeGrace,
 		}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: opts.KeepaliveMinTime, PermitWithoutStream: true}),
 		grpc.ConnectionTimeout(opts.ConnectionTimeout),
@@ -215,9 +278,10 @@ func New(reviewer auth.TokenReviewer, certs CertificateSource, opts Options) (*S
 	return s, nil
 }
 
-// Serve serves on lis until Stop; it returns nil after Stop.
+// Serve serves on lis until Stop; it returns nil after Stop. It bounds
+// connections: MaxConnections in all, MaxConnectionsPerPeer per IP.
 func (s *Server) Serve(lis net.Listener) error {
-	err := s.grpc.Serve(lis)
+	err := s.grpc.Serve(netutil.LimitListener(s.peers.listener(lis, s.refuseConn), s.opts.MaxConnections))
 	if errors.Is(err, grpc.ErrServerStopped) {
 		return nil
 	}

@@ -85,10 +85,23 @@ func (f *fakeReviewer) Review(ctx context.Context, tok string, aud []string) (*a
 		Authenticated: true, Audiences: aud,
 		User: authv1.UserInfo{
 			Username: "system:serviceaccount:" + id.Namespace + ":" + id.ServiceAccount,
-			Extra:    map[string]authv1.ExtraValue{auth.PodNameExtraKey: {"envoy-pod"}},
+			Extra:    map[string]authv1.ExtraValue{auth.PodNameExtraKey: {"envoy-pod"}, auth.PodUIDExtraKey: {podUID(id)}},
 		},
 	}, nil
 }
+
+// add makes the fake authenticate tok as id.
+func (f *fakeReviewer) add(tok string, id xds.Identity) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ids == nil {
+		f.ids = map[string]xds.Identity{}
+	}
+	f.ids[tok] = id
+}
+
+// podUID is the pod every token of id is bound to (for the fake).
+func podUID(id xds.Identity) string { return "uid-" + id.ServiceAccount }
 
 // tokenFor registers a token for id valid for d.
 func (f *fakeReviewer) tokenFor(t testing.TB, id xds.Identity, d time.Duration) string {
@@ -133,6 +146,9 @@ func newHarness(t testing.TB, mutate func(*xds.Options)) *harness {
 	opts := xds.DefaultOptions()
 	opts.Metrics = m
 	opts.MaxConcurrentStreams = 2000
+	opts.MaxStreamsPerIdentity = 2000
+	opts.MaxConnectionsPerPeer = 2000
+	opts.RefusalBurst = 100000
 	if mutate != nil {
 		mutate(&opts)
 	}

@@ -2,6 +2,7 @@ package xds
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -12,17 +13,29 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 
 	"github.com/berth-gateway/berth/xds/auth"
 )
 
 // authenticate maps the caller's bearer token to the Gateway it may read.
+// A peer that spent its refusal budget gets no authentication work: only a
+// token already cached as accepted passes.
 func (s *Server) authenticate(ctx context.Context) (auth.Result, k8stypes.NamespacedName, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	token, err := auth.TokenFromMetadata(md)
+	ip := peerIP(peerAddr(ctx))
+	if s.peers.throttled(ip) {
+		res, ok := s.auth.Cached(token)
+		if !ok || err != nil {
+			return auth.Result{}, k8stypes.NamespacedName{}, limitErrorf(LimitPeerRefusals, codes.ResourceExhausted,
+				"too many refused calls from %s lately; retry later", ip)
+		}
+		return s.bind(res)
+	}
 	if err != nil {
 		return auth.Result{}, k8stypes.NamespacedName{}, err
 	}
@@ -30,6 +43,11 @@ func (s *Server) authenticate(ctx context.Context) (auth.Result, k8stypes.Namesp
 	if err != nil {
 		return auth.Result{}, k8stypes.NamespacedName{}, err
 	}
+	return s.bind(res)
+}
+
+// bind maps an authenticated identity to the Gateway it serves.
+func (s *Server) bind(res auth.Result) (auth.Result, k8stypes.NamespacedName, error) {
 	s.mu.RLock()
 	gw, ok := s.byIdentity[res.Identity]
 	s.mu.RUnlock()
@@ -40,17 +58,24 @@ func (s *Server) authenticate(ctx context.Context) (auth.Result, k8stypes.Namesp
 }
 
 // refuse counts and logs a refusal and returns it as a gRPC status error.
+// A refusal the caller caused spends its peer's refusal budget.
 func (s *Server) refuse(ctx context.Context, method string, err error) error {
+	var le *limitError
+	if errors.As(err, &le) {
+		if le.limit != LimitPeerRefusals && le.limit != LimitPanic {
+			s.peers.refused(peerIP(peerAddr(ctx)))
+		}
+		return s.refuseLimit(ctx, method, le)
+	}
 	reason := auth.ReasonOf(err)
 	if reason == "" {
 		reason = auth.ReasonUnavailable
 	}
-	s.metrics.AuthFailures.WithLabelValues(string(reason)).Inc()
-	var addr string
-	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		addr = p.Addr.String()
+	if reason != auth.ReasonUnavailable {
+		s.peers.refused(peerIP(peerAddr(ctx)))
 	}
-	s.refusalLog.Info("xDS stream refused", zap.String("reason", string(reason)), zap.String("peer", addr),
+	s.metrics.AuthFailures.WithLabelValues(string(reason)).Inc()
+	s.refusalLog.Info("xDS stream refused", zap.String("reason", string(reason)), zap.String("peer", peerAddr(ctx)),
 		zap.String("method", method), zap.Error(err))
 	return status.Convert(err).Err()
 }
@@ -65,23 +90,28 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 }
 
 // streamInterceptor authenticates a stream, binds it to its Gateway and
-// hands go-control-plane a wrapper that enforces the binding.
+// hands go-control-plane a wrapper that enforces the binding and the
+// request limits.
 func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	ctx := ss.Context()
 	res, gw, err := s.authenticate(ctx)
 	if err != nil {
 		return s.refuse(ctx, info.FullMethod, err)
 	}
-	st, err := s.open(ss, res, gw)
+	st, err := s.open(ss, res, gw, info.FullMethod)
 	if err != nil {
 		return s.refuse(ctx, info.FullMethod, err)
 	}
 	defer s.close(st)
 	err = handler(srv, st)
 	if cause := st.cause(); cause != nil {
-		// Refusals the proxy caused count as auth failures; the server's own
-		// endings (token expiry, Remove, Stop) do not.
-		if r := auth.ReasonOf(cause); r == auth.ReasonNodeMismatch || r == auth.ReasonMissingNode {
+		// Refusals the proxy caused count; the server's own endings
+		// (token expiry, revocation, Remove, Stop) do not.
+		var le *limitError
+		if errors.As(cause, &le) && le.counted {
+			return le.GRPCStatus().Err()
+		}
+		if r := auth.ReasonOf(cause); r == auth.ReasonNodeMismatch || r == auth.ReasonMissingNode || errors.As(cause, &le) {
 			return s.refuse(ctx, info.FullMethod, cause)
 		}
 		return status.Convert(cause).Err()
@@ -90,17 +120,27 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 }
 
 // open registers a stream of gw, re-checking the mapping under the lock so
-// a concurrent Remove cannot leave a stream bound to a forgotten Gateway.
-func (s *Server) open(ss grpc.ServerStream, res auth.Result, gw k8stypes.NamespacedName) (*serverStream, error) {
+// a concurrent Remove cannot leave a stream bound to a forgotten Gateway,
+// nor a concurrent RevokePod a stream of a deleted pod.
+func (s *Server) open(ss grpc.ServerStream, res auth.Result, gw k8stypes.NamespacedName, method string) (*serverStream, error) {
 	ctx, cancel := context.WithCancelCause(ss.Context())
 	key := NodeCluster(gw)
 	st := &serverStream{
-		ServerStream: ss, ctx: ctx, cancel: cancel, gw: gw, id: res.Identity, key: key,
+		ServerStream: ss, srv: s, method: method, ctx: ctx, cancel: cancel, gw: gw, id: res.Identity, podUID: res.PodUID, key: key,
 		node: &corev3.Node{Id: key, Cluster: key},
 		log:  s.log.With(zap.Stringer("gateway", gw), zap.Stringer("identity", res.Identity), zap.String("pod", res.PodName)),
 	}
+	if strings.HasSuffix(method, "/DeltaAggregatedResources") {
+		st.subscribed = map[string]map[string]struct{}{}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	n := 0
+	for o := range s.streams[gw] {
+		if o.id == res.Identity {
+			n++
+		}
+	}
 	switch {
 	case s.stopped:
 		cancel(nil)
@@ -108,6 +148,12 @@ func (s *Server) open(ss grpc.ServerStream, res auth.Result, gw k8stypes.Namespa
 	case s.byIdentity[res.Identity] != gw:
 		cancel(nil)
 		return nil, auth.Errorf(auth.ReasonUnknownIdentity, "ServiceAccount %s serves no Gateway", res.Identity)
+	case s.auth.Revoked(res.PodUID):
+		cancel(nil)
+		return nil, auth.Errorf(auth.ReasonRevoked, "the pod %q this token is bound to was deleted", res.PodName)
+	case n >= s.opts.MaxStreamsPerIdentity:
+		cancel(nil)
+		return nil, limitErrorf(LimitStreamsPerIdentity, codes.ResourceExhausted, "ServiceAccount %s has %d streams, limit %d", res.Identity, n, s.opts.MaxStreamsPerIdentity)
 	}
 	if s.streams[gw] == nil {
 		s.streams[gw] = map[*serverStream]struct{}{}
@@ -121,6 +167,32 @@ func (s *Server) open(ss grpc.ServerStream, res auth.Result, gw k8stypes.Namespa
 	})
 	st.log.Debug("xDS stream opened")
 	return st, nil
+}
+
+// RevokePod ends the streams of proxy pod uid and forgets its cached
+// tokens (the controller calls it when one of berth's proxy pods is
+// deleted): its token no longer opens a stream, even before it expires. It
+// returns how many streams it ended.
+func (s *Server) RevokePod(uid string) int {
+	if uid == "" {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tokens := s.auth.RevokePod(uid)
+	n := 0
+	for _, set := range s.streams {
+		for st := range set {
+			if st.podUID == uid {
+				st.end(auth.Errorf(auth.ReasonRevoked, "the pod this stream's token is bound to was deleted"))
+				n++
+			}
+		}
+	}
+	s.metrics.Revocations.Inc()
+	s.log.Info("proxy pod deleted; revoked its tokens and streams", zap.String("podUID", uid),
+		zap.Int("cachedTokens", tokens), zap.Int("streams", n))
+	return n
 }
 
 func (s *Server) close(st *serverStream) {
@@ -142,18 +214,25 @@ func (s *Server) close(st *serverStream) {
 }
 
 // serverStream binds a gRPC stream to the Gateway its token proved. Its
-// context ends (with a status cause) when the stream must stop; RecvMsg
-// then fails, which ends go-control-plane's handler.
+// context ends (with a status cause) when the stream must stop; RecvMsg and
+// SendMsg then fail at once, which ends go-control-plane's handler, and no
+// response is sent after that.
 type serverStream struct {
 	grpc.ServerStream
+	srv    *Server
+	method string
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	gw     k8stypes.NamespacedName
 	id     auth.Identity
+	podUID string
 	key    string
 	node   *corev3.Node // the only node go-control-plane ever sees
 	log    *zap.Logger
 	expiry *time.Timer
+	// subscribed are a delta stream's subscriptions per type (nil for
+	// state-of-the-world); only RecvMsg's goroutine touches it.
+	subscribed map[string]map[string]struct{}
 
 	mu       sync.Mutex
 	endErr   error
@@ -179,11 +258,43 @@ func (st *serverStream) cause() error {
 	return st.endErr
 }
 
-// RecvMsg receives the next request, checks its node against the
-// authenticated Gateway and replaces it with the canonical node.
-func (st *serverStream) RecvMsg(m any) error {
+// SendMsg sends a response unless the stream was ended; a send the client
+// does not read (flow control) is abandoned when the stream ends, so a
+// stalled client cannot keep a stream past its token's expiry.
+func (st *serverStream) SendMsg(m any) error {
+	runSendHook(st.ctx)
+	if err := st.cause(); err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- st.ServerStream.RecvMsg(m) }()
+	go func() { errc <- st.ServerStream.SendMsg(m) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-st.ctx.Done():
+		return context.Cause(st.ctx)
+	}
+}
+
+// RecvMsg receives the next request, checks its node against the
+// authenticated Gateway and replaces it with the canonical node, and
+// refuses what a proxy never sends.
+func (st *serverStream) RecvMsg(m any) (err error) {
+	errc := make(chan error, 1)
+	go func() {
+		err := st.ServerStream.RecvMsg(m)
+		if status.Code(err) == codes.ResourceExhausted {
+			// gRPC has already answered the client and ended the call, so
+			// the refusal is counted here, not by the interceptor.
+			le := limitErrorf(LimitMessageSize, codes.ResourceExhausted, "%s", status.Convert(err).Message())
+			le.counted = true
+			st.srv.peers.refused(peerIP(peerAddr(st.ctx)))
+			_ = st.srv.refuseLimit(st.ctx, st.method, le)
+			st.end(le)
+			err = le
+		}
+		errc <- err
+	}()
 	select {
 	case err := <-errc:
 		if err != nil {
@@ -192,6 +303,14 @@ func (st *serverStream) RecvMsg(m any) error {
 	case <-st.ctx.Done():
 		return context.Cause(st.ctx)
 	}
+	// This runs on go-control-plane's receiving goroutine, out of the
+	// interceptors' reach.
+	defer func() {
+		if v := recover(); v != nil {
+			st.srv.recovered(st.ctx, "RecvMsg", v, &err)
+			st.end(err)
+		}
+	}()
 	var node **corev3.Node
 	switch req := m.(type) {
 	case *discoverygrpc.DiscoveryRequest:
@@ -210,6 +329,10 @@ func (st *serverStream) RecvMsg(m any) error {
 		return err
 	}
 	*node = st.node
+	if err := st.srv.checkRequest(st.key, m, st.subscribed); err != nil {
+		st.end(err)
+		return err
+	}
 	return nil
 }
 
@@ -239,4 +362,19 @@ func truncate(s string, n int) string {
 // shortType is the last segment of a type URL, for metric labels.
 func shortType(typeURL string) string {
 	return typeURL[strings.LastIndex(typeURL, ".")+1:]
+}
+
+// PodDeletions is an informer event handler calling RevokePod for every
+// pod deleted; register it on an informer of berth's proxy pods.
+func (s *Server) PodDeletions() toolscache.ResourceEventHandler {
+	return toolscache.ResourceEventHandlerFuncs{
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if p, ok := obj.(metav1.Object); ok {
+				s.RevokePod(string(p.GetUID()))
+			}
+		},
+	}
 }

@@ -210,14 +210,14 @@ func (d *demo) startController(logPath string) (*exec.Cmd, error) {
 	}
 	cmd := exec.Command(d.berth, "controller",
 		"--kubeconfig", d.kubeconfig,
-		"--namespace", "berth-system",
+		"--controller-namespace", "berth-system",
 		"--metrics-bind-address", "127.0.0.1:0",
 		"--health-probe-bind-address", "127.0.0.1:0",
 		"--xds-address", "127.0.0.1:0",
 	)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	fmt.Fprintf(d.out, "$ berth controller --kubeconfig %s --namespace berth-system\n", d.kubeconfig)
+	fmt.Fprintf(d.out, "$ berth controller --kubeconfig %s --controller-namespace berth-system\n", d.kubeconfig)
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, err

@@ -83,3 +83,11 @@ const (
 	// manifests work unchanged (never run both on one class).
 	DefaultControllerName = "gateway.envoyproxy.io/gatewayclass-controller"
 )
+
+// Serves reports whether berth programs Gateway listeners of protocol into
+// Envoy (HTTP and HTTPS today). Translate refuses the others
+// (UnsupportedProtocol) and render gives them no Service or container port,
+// so a load balancer never opens a port that nothing answers.
+func Serves(protocol string) bool {
+	return protocol == "HTTP" || protocol == "HTTPS"
+}

@@ -47,3 +47,11 @@ func TestNodeCluster(t *testing.T) {
 		t.Errorf("NodeCluster = %s", got)
 	}
 }
+
+func TestServes(t *testing.T) {
+	for p, want := range map[string]bool{"HTTP": true, "HTTPS": true, "TLS": false, "TCP": false, "UDP": false, "http": false, "example.com/custom": false} {
+		if got := Serves(p); got != want {
+			t.Errorf("Serves(%q) = %v, want %v", p, got, want)
+		}
+	}
+}

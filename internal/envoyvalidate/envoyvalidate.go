@@ -11,6 +11,7 @@
 package envoyvalidate
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -30,9 +31,15 @@ type validator interface {
 // file) into m, strictly: unknown fields and Any types not linked into the
 // binary are errors. It does not validate; call Validate.
 func Unmarshal(data []byte, m proto.Message) error {
-	js, err := yaml.YAMLToJSONStrict(data)
-	if err != nil {
-		return fmt.Errorf("parse yaml: %w", err)
+	// JSON (what a validation round trip produces) goes to protojson as it
+	// is: converting it through a YAML parser costs more than decoding,
+	// and protojson refuses duplicate fields itself.
+	js := data
+	if !json.Valid(data) {
+		var err error
+		if js, err = yaml.YAMLToJSONStrict(data); err != nil {
+			return fmt.Errorf("parse yaml: %w", err)
+		}
 	}
 	if err := (protojson.UnmarshalOptions{}).Unmarshal(js, m); err != nil {
 		return fmt.Errorf("decode %s: %w", m.ProtoReflect().Descriptor().FullName(), err)

@@ -73,22 +73,9 @@ var kwokStages = []string{
 // EnsureBinaries builds every control-plane binary that is not already in
 // the cache at the versions pinned by hack/tools, and returns their paths.
 func EnsureBinaries(ctx context.Context, opts BuildOptions) (Binaries, error) {
-	if opts.Log == nil {
-		opts.Log = os.Stderr
-	}
-	if opts.ToolsDir == "" {
-		root, err := RepoRoot()
-		if err != nil {
-			return Binaries{}, err
-		}
-		opts.ToolsDir = filepath.Join(root, "hack", "tools")
-	}
-	if opts.CacheDir == "" {
-		dir, err := DefaultCacheDir()
-		if err != nil {
-			return Binaries{}, err
-		}
-		opts.CacheDir = dir
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return Binaries{}, err
 	}
 	dirs := map[string]string{}
 	for _, t := range tools {
@@ -116,6 +103,46 @@ func EnsureBinaries(ctx context.Context, opts BuildOptions) (Binaries, error) {
 		b.KwokStages = append(b.KwokStages, filepath.Join(kwokSrc, s))
 	}
 	return b, nil
+}
+
+// EnsureHelm builds only the helm CLI (cached as EnsureBinaries does) and
+// returns its path, for tests that need helm but no cluster.
+func EnsureHelm(ctx context.Context, opts BuildOptions) (string, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return "", err
+	}
+	for _, t := range tools {
+		if t.module == "helm" {
+			dir, err := ensureTool(ctx, opts, t)
+			if err != nil {
+				return "", err
+			}
+			return filepath.Join(dir, "helm"), nil
+		}
+	}
+	return "", fmt.Errorf("no helm tool module")
+}
+
+func (opts BuildOptions) withDefaults() (BuildOptions, error) {
+	if opts.Log == nil {
+		opts.Log = os.Stderr
+	}
+	if opts.ToolsDir == "" {
+		root, err := RepoRoot()
+		if err != nil {
+			return opts, err
+		}
+		opts.ToolsDir = filepath.Join(root, "hack", "tools")
+	}
+	if opts.CacheDir == "" {
+		dir, err := DefaultCacheDir()
+		if err != nil {
+			return opts, err
+		}
+		opts.CacheDir = dir
+	}
+	return opts, nil
 }
 
 // ensureTool builds one tool module into CacheDir/<module>-<key> unless a

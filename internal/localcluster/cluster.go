@@ -67,10 +67,18 @@ type Cluster struct {
 	host       string
 }
 
+// NoClusterEnv set to 1 makes Start refuse: make unit sets it, so a test
+// that needs a cluster fails there instead of quietly starting one.
+const NoClusterEnv = "BERTH_NO_CLUSTER"
+
 // Start brings up etcd, kube-apiserver, kube-controller-manager,
 // kube-scheduler and kwok on free loopback ports, creates the simulated
 // nodes and installs the CRDs. On error everything started is stopped.
+// It fails when $BERTH_NO_CLUSTER is 1.
 func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
+	if os.Getenv(NoClusterEnv) == "1" {
+		return nil, fmt.Errorf("%s=1: refusing to start a cluster (make unit runs only tests that need none)", NoClusterEnv)
+	}
 	if opts.Nodes == 0 {
 		opts.Nodes = 2
 	}

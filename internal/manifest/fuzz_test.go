@@ -4,14 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
-// FuzzDecode: arbitrary input never panics, every error is an *Error with
+// FuzzDecode (seeded with the seed manifests in examples/): arbitrary input never panics, every error is an *Error with
 // an origin inside the input, and splitting loses no non-separator line.
 func FuzzDecode(f *testing.F) {
-	for _, name := range []string{"testdata/gateway-namespace-mode.yaml", "testdata/clusterip-envoyproxy.yaml"} {
-		data, err := os.ReadFile(name)
+	for _, name := range []string{"gateway-namespace-mode.yaml", "clusterip-envoyproxy.yaml"} {
+		data, err := os.ReadFile(filepath.Join(examplesDir, name))
 		if err != nil {
 			f.Fatal(err)
 		}

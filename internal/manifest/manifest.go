@@ -17,7 +17,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -156,13 +158,38 @@ func (s *Set) Decode(source string, r io.Reader) error {
 	if err != nil {
 		return &Error{Origin: Origin{Source: source}, Err: fmt.Errorf("read: %w", err)}
 	}
-	for i, doc := range splitDocuments(data) {
+	docs := splitDocuments(data)
+	jsons, errs := toJSON(docs)
+	for i, doc := range docs {
 		o := Origin{Source: source, Index: i + 1, Line: doc.line}
-		if err := s.decodeDocument(doc.data, o); err != nil {
+		if errs[i] != nil {
+			return &Error{Origin: o, Err: fmt.Errorf("parse yaml: %w", errs[i])}
+		}
+		if err := s.decodeDocument(jsons[i], o); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// toJSON converts every document from YAML, spread over the CPUs: the YAML
+// parse costs most of decoding, and documents are independent.
+func toJSON(docs []document) ([][]byte, []error) {
+	out := make([][]byte, len(docs))
+	errs := make([]error, len(docs))
+	workers := min(runtime.GOMAXPROCS(0), len(docs))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(docs); i += workers {
+				out[i], errs[i] = yaml.YAMLToJSONStrict(docs[i].data)
+			}
+		}()
+	}
+	wg.Wait()
+	return out, errs
 }
 
 type document struct {
@@ -234,11 +261,8 @@ type header struct {
 	} `json:"metadata"`
 }
 
-func (s *Set) decodeDocument(doc []byte, o Origin) error {
-	data, err := yaml.YAMLToJSONStrict(doc)
-	if err != nil {
-		return &Error{Origin: o, Err: fmt.Errorf("parse yaml: %w", err)}
-	}
+// decodeDocument decodes one document, already converted to JSON.
+func (s *Set) decodeDocument(data []byte, o Origin) error {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || bytes.Equal(data, []byte("null")) {
 		return nil // empty document or comments only

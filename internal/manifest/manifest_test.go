@@ -3,6 +3,7 @@ package manifest
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -11,6 +12,9 @@ func decodeString(t *testing.T, src string) (*Set, error) {
 	t.Helper()
 	return DecodeAll(Input{Source: "in.yaml", Reader: strings.NewReader(src)})
 }
+
+// examplesDir holds the repository's one copy of the seed manifests.
+var examplesDir = filepath.Join("..", "..", "examples")
 
 func TestDecodeSeeds(t *testing.T) {
 	for _, tc := range []struct {
@@ -21,7 +25,7 @@ func TestDecodeSeeds(t *testing.T) {
 		{"clusterip-envoyproxy.yaml", 1, 2, 2, 1, 4},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			f, err := os.Open("testdata/" + tc.file)
+			f, err := os.Open(filepath.Join(examplesDir, tc.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,7 +157,7 @@ func TestDecodeErrors(t *testing.T) {
 
 func TestReadFiles(t *testing.T) {
 	stdin := strings.NewReader("apiVersion: v1\nkind: Namespace\nmetadata: {name: from-stdin}\n")
-	s, err := ReadFiles([]string{"testdata/gateway-namespace-mode.yaml", "-"}, stdin)
+	s, err := ReadFiles([]string{filepath.Join(examplesDir, "gateway-namespace-mode.yaml"), "-"}, stdin)
 	if err != nil {
 		t.Fatal(err)
 	}

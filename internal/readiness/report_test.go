@@ -1,17 +1,15 @@
 package readiness
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+	"github.com/berth-gateway/berth/internal/golden"
+)
 
 // TestChangesGolden replays a Gateway's life as a sequence of snapshots and
 // compares the progress lines with testdata/progress.golden.
@@ -63,7 +61,7 @@ func TestChangesGolden(t *testing.T) {
 		}
 		prev = &steps[i].snap
 	}
-	golden(t, "progress.golden", b.String())
+	golden.Compare(t, filepath.Join("testdata", "progress.golden"), []byte(b.String()))
 }
 
 func TestChangesPrefix(t *testing.T) {
@@ -72,23 +70,5 @@ func TestChangesPrefix(t *testing.T) {
 	want := []string{"[team-a/gateway-a] waiting for the bundle to be applied (no inventory ConfigMap team-a/inv yet)", "[team-a/gateway-a] Service s: Current"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (run with -update to accept):\n--- got\n%s--- want\n%s", path, got, want)
 	}
 }

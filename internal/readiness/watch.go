@@ -170,7 +170,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (*Outcome, error) 
 	// The Gateways (one, or all in scope) and the bundle kinds, each its own
 	// Set: they select differently.
 	gateways := meta.NewDefaultRESTMapper([]schema.GroupVersion{GatewayResource.GroupVersion()})
-	gateways.Add(GatewayResource.GroupVersion().WithKind("Gateway"), meta.RESTScopeNamespace)
+	// Named, not guessed: meta's guess pluralises Gateway as "gatewaies".
+	gateways.AddSpecific(GatewayResource.GroupVersion().WithKind("Gateway"), GatewayResource,
+		GatewayResource.GroupVersion().WithResource("gateway"), meta.RESTScopeNamespace)
 	w.gateways = kindwatch.New(ctx, dyn, gateways, w.watchOptions(scope, "", gwFields)).Kind(gatewayKind)
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disco))
 	w.bundle = kindwatch.New(ctx, dyn, mapper, w.watchOptions(scope, labels.Set{render.LabelManagedBy: render.LabelManagedByValue}.String(), ""))

@@ -15,7 +15,9 @@ import (
 // the contract with the rendered pod, which passes no flags.
 type Options struct {
 	// ListenAddress is where the preStop hook and the health probe reach
-	// the shutdown manager (render.ShutdownManagerPort on every interface).
+	// the shutdown manager (render.ShutdownManagerPort on every interface:
+	// the kubelet's httpGet hook dials the pod IP, so loopback would not
+	// do; what reaches it from elsewhere cannot start a drain, see Handler).
 	ListenAddress string
 	// AdminURL is Envoy's admin API, bound to loopback in the same pod.
 	AdminURL string
@@ -34,11 +36,14 @@ type Options struct {
 	// AdminFailures is how many consecutive failed admin calls mean Envoy is
 	// gone (nothing left to drain), ending the drain early.
 	AdminFailures int
-	// DrainStartWait is how long Serve keeps serving after its context ends
-	// (SIGTERM) when no drain has started: the kubelet stops the containers
-	// in parallel, so the envoy container's preStop call may arrive just
-	// after the shutdown manager's own SIGTERM. Bounded, because a shutdown
-	// manager restarted on its own must not hold its pod.
+	// DrainStartWait bounds both halves of the drain's trigger, which is a
+	// preStop request and this process's SIGTERM together (the kubelet
+	// stops the containers in parallel, so either may come first): Serve
+	// keeps serving this long after SIGTERM for the preStop request (a
+	// shutdown manager restarted on its own must not hold its pod nor drain
+	// Envoy), and a preStop request waits this long for SIGTERM before it
+	// is answered 503 with nothing done (a request from anywhere else than
+	// the kubelet of a terminating pod has no effect).
 	DrainStartWait time.Duration
 	// IgnoredStatPrefixes are HTTP connection managers whose connections do
 	// not count: the admin API (our own polling) and the readiness listener
@@ -146,10 +151,11 @@ type Manager struct {
 	admin *adminClient
 	log   *zap.Logger
 
-	once    sync.Once
-	started chan struct{} // closed when the drain starts
-	done    chan struct{} // closed when the drain ends
-	result  Result        // written before done is closed
+	once        sync.Once
+	terminating chan struct{} // closed when Serve's context ends (SIGTERM)
+	started     chan struct{} // closed when the drain starts
+	done        chan struct{} // closed when the drain ends
+	result      Result        // written before done is closed
 }
 
 // New returns a Manager; it fails on invalid options.
@@ -169,7 +175,7 @@ func New(o Options) (*Manager, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Manager{opts: o, admin: admin, log: log, started: make(chan struct{}), done: make(chan struct{})}, nil
+	return &Manager{opts: o, admin: admin, log: log, terminating: make(chan struct{}), started: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
 // Drain starts the drain if it has not started and waits until it ends or

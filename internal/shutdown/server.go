@@ -9,16 +9,37 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/net/netutil"
 )
 
 // ShutdownReadyPath is the preStop endpoint (render.ShutdownReadyPath).
 const ShutdownReadyPath = "/shutdown/ready"
 
-// Handler serves ShutdownReadyPath (drain, then 200) and HealthPath.
+// maxConnections bounds the connections the server holds: a preStop
+// request waits up to DrainStartWait, and requests from elsewhere must not
+// pile up.
+const maxConnections = 64
+
+// Handler serves ShutdownReadyPath and HealthPath. A preStop request only
+// waits: the drain starts when this process is terminating (SIGTERM, which
+// the kubelet sends it only when the pod terminates) and a preStop request
+// has arrived; a request while the pod is not terminating is answered 503
+// after DrainStartWait and changes nothing.
 func (m *Manager) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+ShutdownReadyPath, func(w http.ResponseWriter, r *http.Request) {
 		m.log.Info("preStop request received", zap.String("remote", r.RemoteAddr))
+		wait := time.NewTimer(m.opts.DrainStartWait)
+		defer wait.Stop()
+		select {
+		case <-m.terminating:
+		case <-r.Context().Done():
+			return
+		case <-wait.C:
+			m.log.Warn("preStop request while the pod is not terminating; nothing done", zap.String("remote", r.RemoteAddr))
+			http.Error(w, "the pod is not terminating: nothing done", http.StatusServiceUnavailable)
+			return
+		}
 		res, ok := m.Drain(r.Context())
 		if !ok {
 			return // the kubelet gave up on the hook; the drain goes on
@@ -42,12 +63,13 @@ func (m *Manager) ListenAndServe(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("shutdown manager: %w", err)
 	}
-	return m.Serve(ctx, ln)
+	return m.Serve(ctx, netutil.LimitListener(ln, maxConnections))
 }
 
-// Serve serves on ln until ctx ends (SIGTERM) and then until the drain is
-// over: a drain in progress is finished; with none started, it waits up to
-// DrainStartWait for a preStop call, then MaxDrain for that drain. The
+// Serve serves on ln until ctx ends (SIGTERM: the pod is terminating) and
+// then until the drain is over: a drain in progress is finished; with none
+// started, it waits up to DrainStartWait for a preStop call, then MaxDrain
+// for that drain. The
 // listener is closed on return. A preStop response being written is let
 // finish.
 func (m *Manager) Serve(ctx context.Context, ln net.Listener) error {
@@ -65,6 +87,7 @@ func (m *Manager) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("shutdown manager: %w", err)
 	case <-ctx.Done():
 	}
+	close(m.terminating)
 	m.waitForDrain()
 	// Handlers are answering or about to: a drain has ended, so every
 	// preStop handler returns at once.

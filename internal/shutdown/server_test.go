@@ -90,7 +90,7 @@ func TestPreStopBlocksUntilDrained(t *testing.T) {
 	f.conns = func(n int) int64 { return max(0, 5-int64(n)) }
 	o := testOptions(t, f.srv.URL)
 	o.MinDrain = 200 * time.Millisecond
-	base, _, _ := serve(t, newManager(t, o))
+	base, sigterm, _ := serve(t, newManager(t, o))
 
 	if code, body := get(t, base+HealthPath); code != http.StatusOK {
 		t.Fatalf("health: %d %s", code, body)
@@ -111,6 +111,7 @@ func TestPreStopBlocksUntilDrained(t *testing.T) {
 			answers <- answer{code, body, time.Since(start)}
 		}()
 	}
+	sigterm() // the pod terminates
 	for range 2 {
 		a := <-answers
 		if a.code != http.StatusOK || !strings.HasPrefix(a.body, "Drained") {
@@ -134,8 +135,8 @@ func TestSIGTERMDuringDrainWaitsForIt(t *testing.T) {
 
 	preStop := make(chan int, 1)
 	go func() { code, _ := get(t, base+ShutdownReadyPath); preStop <- code }()
-	<-m.Started()
 	sigterm()
+	<-m.Started()
 	select {
 	case <-done.done:
 		t.Fatalf("Serve returned %v before the drain ended", done.err)
@@ -177,4 +178,40 @@ func TestSIGTERMWithoutPreStopIsBoundedAndDoesNotDrain(t *testing.T) {
 	if hc, _ := f.counts(); hc != 0 {
 		t.Errorf("healthcheck/fail called %d times without a preStop request", hc)
 	}
+}
+
+// A preStop request from elsewhere (anyone who reaches the pod IP) while
+// the pod is not terminating changes nothing: Envoy's health check is not
+// failed, the request is answered 503, and the real termination still
+// drains.
+func TestPreStopFromElsewhereChangesNothing(t *testing.T) {
+	f := newFakeAdmin(t)
+	o := testOptions(t, f.srv.URL)
+	o.DrainStartWait = 300 * time.Millisecond
+	m := newManager(t, o)
+	base, sigterm, done := serve(t, m)
+	for range 3 {
+		if code, body := get(t, base+ShutdownReadyPath); code != http.StatusServiceUnavailable {
+			t.Fatalf("preStop without termination answered %d %q, want 503", code, body)
+		}
+	}
+	if hc, stats := f.counts(); hc != 0 || stats != 0 {
+		t.Fatalf("requests from elsewhere called the admin API: healthcheck/fail %d, stats %d", hc, stats)
+	}
+	select {
+	case <-m.Started():
+		t.Fatal("a request from elsewhere started the drain")
+	default:
+	}
+	// The pod then terminates: the kubelet's hook drains as before.
+	answer := make(chan int, 1)
+	go func() { code, _ := get(t, base+ShutdownReadyPath); answer <- code }()
+	sigterm()
+	if code := <-answer; code != http.StatusOK {
+		t.Fatalf("preStop on termination answered %d, want 200", code)
+	}
+	if hc, _ := f.counts(); hc != 1 {
+		t.Errorf("healthcheck/fail called %d times on termination, want 1", hc)
+	}
+	done.wait(t, 5*time.Second)
 }

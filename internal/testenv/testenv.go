@@ -14,6 +14,14 @@
 // Main stops the cluster after the tests and fails the run if any of its
 // processes survived; a test binary killed by its timeout takes the
 // cluster down with it (the processes carry a parent-death signal).
+//
+// The convention: a package's cluster tests live in a package of their own
+// that holds nothing else (named clustertest when it sits beside the package
+// it tests, like render/clustertest; e2e, conformance and xds/integration
+// are whole cluster-test packages), and only such a package's TestMain calls
+// Main. Pure tests stay beside their code and never start a cluster: with
+// $BERTH_NO_CLUSTER=1 (what make unit sets, leaving out the packages whose
+// TestMain calls Main) Main refuses to start or join one.
 package testenv
 
 import (
@@ -29,10 +37,13 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/berth-gateway/berth/internal/loadbalancer"
@@ -42,6 +53,11 @@ import (
 // KubeconfigEnv names an already-running cluster to join instead of
 // starting one. Its namespaces are still created and deleted per test.
 const KubeconfigEnv = "BERTH_TEST_KUBECONFIG"
+
+// NoClusterEnv set to 1 makes Main fail instead of starting or joining a
+// cluster (localcluster.Start refuses too): make unit sets it to prove its
+// tests need none.
+const NoClusterEnv = localcluster.NoClusterEnv
 
 // Env is the cluster the tests of one binary share.
 type Env struct {
@@ -53,6 +69,9 @@ type Env struct {
 	// Client and Dynamic are admin clients.
 	Client  kubernetes.Interface
 	Dynamic dynamic.Interface
+	// Mapper maps kinds to resources through the cluster's discovery
+	// (cached; it re-reads discovery for a kind it does not know).
+	Mapper meta.RESTMapper
 	// Cluster is the cluster this binary started; nil when joined.
 	Cluster *localcluster.Cluster
 }
@@ -113,6 +132,9 @@ func MainWith(m *testing.M, opts Options) int {
 }
 
 func start(ctx context.Context) (*Env, error) {
+	if os.Getenv(NoClusterEnv) == "1" {
+		return nil, fmt.Errorf("%s=1 (make unit) but this test binary's TestMain calls testenv.Main: cluster tests belong in a package of their own (see package testenv), which make unit leaves out", NoClusterEnv)
+	}
 	if path := os.Getenv(KubeconfigEnv); path != "" {
 		cfg, err := clientcmd.BuildConfigFromFlags("", path)
 		if err != nil {
@@ -149,7 +171,8 @@ func newEnv(path string, cfg *rest.Config, c *localcluster.Cluster) (*Env, error
 	if err != nil {
 		return nil, err
 	}
-	return &Env{Kubeconfig: path, Config: cfg, Client: cs, Dynamic: dyn, Cluster: c}, nil
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cs.Discovery()))
+	return &Env{Kubeconfig: path, Config: cfg, Client: cs, Dynamic: dyn, Mapper: mapper, Cluster: c}, nil
 }
 
 // Get returns the shared environment; it fails the test when the package

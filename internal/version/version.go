@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 )
 
 // Set with -ldflags "-X github.com/berth-gateway/berth/internal/version.Version=…".
@@ -52,4 +53,16 @@ func Get() Info {
 // String renders the identity on one line.
 func (i Info) String() string {
 	return fmt.Sprintf("berth %s (commit %s, %s, %s)", i.Version, i.Commit, i.GoVersion, i.Platform)
+}
+
+// Repository is berth's image repository, the Helm chart's default
+// image.repository (a test holds the two together).
+const Repository = "ghcr.io/berth-gateway/berth"
+
+// Image is this binary's own image: Repository tagged with Version (a
+// leading "v" dropped, as the chart's appVersion has none). The offline
+// commands default the shutdown-manager image to it, so a bundle runs the
+// berth that rendered it.
+func Image() string {
+	return Repository + ":" + strings.TrimPrefix(Version, "v")
 }

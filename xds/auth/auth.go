@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -83,8 +84,21 @@ type Options struct {
 	NegativeTTL time.Duration
 	// ReviewTimeout bounds one TokenReview, including the wait for a slot.
 	ReviewTimeout time.Duration
-	// MaxConcurrentReviews bounds TokenReviews in flight across all tokens.
+	// MaxConcurrentReviews bounds TokenReviews in flight for tokens whose
+	// signature verified locally (or all tokens when Verifier is nil).
 	MaxConcurrentReviews int
+	// MaxUnverifiedReviews bounds TokenReviews in flight for tokens the
+	// Verifier could not check (its keys unavailable): a pool of their own,
+	// so they can never take the capacity verified tokens need.
+	MaxUnverifiedReviews int
+	// NegativeCacheSize bounds the cache of apiserver refusals; it is
+	// separate from the accepted tokens' (CacheSize), so refusals cannot
+	// evict them.
+	NegativeCacheSize int
+	// Verifier checks signatures locally before any review (nil: none; the
+	// controller always sets IssuerVerifier). A token it refuses costs no
+	// TokenReview.
+	Verifier Verifier
 	// Clock is the time source (nil: the real clock).
 	Clock clock.PassiveClock
 }
@@ -95,11 +109,13 @@ func DefaultOptions() Options {
 		Audience:             DefaultAudience,
 		MaxTokenBytes:        16 << 10,
 		CacheSize:            10000,
+		NegativeCacheSize:    1000,
 		ExpiryMargin:         30 * time.Second,
-		MaxCacheTTL:          time.Hour,
+		MaxCacheTTL:          10 * time.Minute,
 		NegativeTTL:          10 * time.Second,
 		ReviewTimeout:        5 * time.Second,
 		MaxConcurrentReviews: 16,
+		MaxUnverifiedReviews: 2,
 	}
 }
 
@@ -108,9 +124,16 @@ type Authenticator struct {
 	reviewer TokenReviewer
 	opts     Options
 	metrics  *Metrics
-	cache    *lru
-	flight   singleflight.Group
-	slots    chan struct{}
+	// cache holds accepted tokens, refused the apiserver's refusals.
+	cache, refused *lru
+	flight         singleflight.Group
+	// slots bound reviews of verified tokens, unverified the others.
+	slots, unverified chan struct{}
+
+	// revokeMu orders revocation against caching an outcome: an outcome
+	// bound to a pod revoked meanwhile is never cached nor returned.
+	revokeMu sync.Mutex
+	revoked  map[string]time.Time // pod UID → when revoked
 }
 
 // New returns an Authenticator. Zero option fields take their defaults;
@@ -141,6 +164,12 @@ func New(reviewer TokenReviewer, opts Options, metrics *Metrics) *Authenticator 
 	if opts.MaxConcurrentReviews <= 0 {
 		opts.MaxConcurrentReviews = d.MaxConcurrentReviews
 	}
+	if opts.MaxUnverifiedReviews <= 0 {
+		opts.MaxUnverifiedReviews = d.MaxUnverifiedReviews
+	}
+	if opts.NegativeCacheSize <= 0 {
+		opts.NegativeCacheSize = d.NegativeCacheSize
+	}
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
@@ -148,11 +177,14 @@ func New(reviewer TokenReviewer, opts Options, metrics *Metrics) *Authenticator 
 		metrics = newMetrics()
 	}
 	return &Authenticator{
-		reviewer: reviewer,
-		opts:     opts,
-		metrics:  metrics,
-		cache:    newLRU(opts.CacheSize),
-		slots:    make(chan struct{}, opts.MaxConcurrentReviews),
+		reviewer:   reviewer,
+		opts:       opts,
+		metrics:    metrics,
+		cache:      newLRU(opts.CacheSize),
+		refused:    newLRU(opts.NegativeCacheSize),
+		slots:      make(chan struct{}, opts.MaxConcurrentReviews),
+		unverified: make(chan struct{}, opts.MaxUnverifiedReviews),
+		revoked:    map[string]time.Time{},
 	}
 }
 
@@ -183,21 +215,41 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (Result,
 
 	key := cacheKey(sha256.Sum256([]byte(token)))
 	if e, ok := a.cache.get(key, now); ok {
-		if e.err != nil {
-			a.metrics.CacheLookups.WithLabelValues(CacheNegativeHit).Inc()
-			return Result{}, e.err
-		}
 		a.metrics.CacheLookups.WithLabelValues(CacheHit).Inc()
 		return e.result, nil
 	}
+	if e, ok := a.refused.get(key, now); ok {
+		a.metrics.CacheLookups.WithLabelValues(CacheNegativeHit).Inc()
+		return Result{}, e.err
+	}
 	a.metrics.CacheLookups.WithLabelValues(CacheMiss).Inc()
-
+	verified := true
+	if a.opts.Verifier != nil {
+		err := a.opts.Verifier.Verify(ctx, token)
+		switch {
+		case err == nil:
+			a.metrics.Verifications.WithLabelValues(VerifyOK).Inc()
+		case errors.Is(err, ErrKeysUnavailable):
+			a.metrics.Verifications.WithLabelValues(VerifyUnavailable).Inc()
+			verified = false
+		default:
+			a.metrics.Verifications.WithLabelValues(VerifyRefused).Inc()
+			if ReasonOf(err) == "" {
+				err = &Error{Reason: ReasonBadSignature, Detail: "token signature not verified", Err: err}
+			}
+			return Result{}, err
+		}
+	}
 	ch := a.flight.DoChan(string(key[:]), func() (any, error) {
-		// Re-check: a flight that just finished may have filled the cache.
-		if e, ok := a.cache.get(key, a.opts.Clock.Now()); ok {
+		// Re-check: a flight that just finished may have filled a cache.
+		now := a.opts.Clock.Now()
+		if e, ok := a.cache.get(key, now); ok {
 			return e, nil
 		}
-		return a.review(context.WithoutCancel(ctx), key, token, c), nil
+		if e, ok := a.refused.get(key, now); ok {
+			return e, nil
+		}
+		return a.review(context.WithoutCancel(ctx), key, token, c, verified), nil
 	})
 	select {
 	case r := <-ch:
@@ -211,13 +263,59 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (Result,
 	}
 }
 
+// Cached returns the accepted outcome cached for token, if any, without
+// any other work (for callers refusing all but cached tokens).
+func (a *Authenticator) Cached(token string) (Result, bool) {
+	e, ok := a.cache.get(cacheKey(sha256.Sum256([]byte(token))), a.opts.Clock.Now())
+	if !ok {
+		return Result{}, false
+	}
+	return e.result, true
+}
+
+// Revoked says whether pod uid was revoked lately (RevokePod).
+func (a *Authenticator) Revoked(uid string) bool {
+	if uid == "" {
+		return false
+	}
+	a.revokeMu.Lock()
+	defer a.revokeMu.Unlock()
+	_, ok := a.revoked[uid]
+	return ok
+}
+
+// RevokePod forgets every accepted token bound to pod uid (the pod is
+// gone) and refuses any review of such a token still in flight. It returns
+// how many cached tokens it dropped.
+func (a *Authenticator) RevokePod(uid string) int {
+	if uid == "" {
+		return 0
+	}
+	a.revokeMu.Lock()
+	defer a.revokeMu.Unlock()
+	now := a.opts.Clock.Now()
+	// A review in flight ends within ReviewTimeout; after that the
+	// apiserver itself refuses the pod's tokens.
+	for u, at := range a.revoked {
+		if now.Sub(at) > 2*a.opts.ReviewTimeout {
+			delete(a.revoked, u)
+		}
+	}
+	a.revoked[uid] = now
+	return a.cache.removePod(uid)
+}
+
 // review makes one TokenReview and caches its outcome (except errors).
-func (a *Authenticator) review(ctx context.Context, key cacheKey, token string, c claims) *entry {
+func (a *Authenticator) review(ctx context.Context, key cacheKey, token string, c claims, verified bool) *entry {
 	ctx, cancel := context.WithTimeout(ctx, a.opts.ReviewTimeout)
 	defer cancel()
+	slots := a.slots
+	if !verified {
+		slots = a.unverified
+	}
 	select {
-	case a.slots <- struct{}{}:
-		defer func() { <-a.slots }()
+	case slots <- struct{}{}:
+		defer func() { <-slots }()
 	case <-ctx.Done():
 		a.metrics.Reviews.WithLabelValues(ReviewError).Inc()
 		return &entry{key: key, err: &Error{Reason: ReasonUnavailable, Detail: "too many token reviews in flight", Err: ctx.Err()}}
@@ -239,13 +337,18 @@ func (a *Authenticator) review(ctx context.Context, key cacheKey, token string, 
 			a.metrics.Reviews.WithLabelValues(ReviewAuthenticated).Inc()
 		}
 		e := &entry{key: key, err: rerr, expires: now.Add(a.opts.NegativeTTL)}
-		a.cache.add(e)
+		a.refused.add(e)
 		return e
 	}
 	a.metrics.Reviews.WithLabelValues(ReviewAuthenticated).Inc()
 	e := &entry{key: key, result: res, expires: c.Expiry.Add(-a.opts.ExpiryMargin)}
 	if max := now.Add(a.opts.MaxCacheTTL); e.expires.After(max) {
 		e.expires = max
+	}
+	a.revokeMu.Lock()
+	defer a.revokeMu.Unlock()
+	if _, gone := a.revoked[res.PodUID]; gone && res.PodUID != "" {
+		return &entry{key: key, err: Errorf(ReasonRevoked, "the pod %q this token is bound to was deleted", res.PodName)}
 	}
 	if e.expires.After(now) {
 		a.cache.add(e)

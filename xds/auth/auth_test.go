@@ -233,7 +233,7 @@ func TestAuthenticateAccepts(t *testing.T) {
 func TestOneReviewPerTokenLifetime(t *testing.T) {
 	tok := validToken(t, "life")
 	r := &fakeReviewer{answers: map[string]*authv1.TokenReviewStatus{tok: saStatus("ns", "sa", true)}, block: make(chan struct{})}
-	a, clk := newTest(t, r, func(o *Options) { o.ReviewTimeout = 10 * time.Second })
+	a, clk := newTest(t, r, func(o *Options) { o.ReviewTimeout = 10 * time.Second; o.MaxCacheTTL = time.Hour })
 
 	// 200 concurrent streams present the same token while the review is slow.
 	var wg sync.WaitGroup

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// cacheKey is the SHA-256 of a token: the cache never holds tokens.
+// cacheKey is the SHA-256 of a token: the caches never hold tokens.
 type cacheKey [32]byte
 
 // entry is a cached review outcome: either a Result or a refusal.
@@ -18,19 +18,23 @@ type entry struct {
 }
 
 // lru is a size-bounded least-recently-used map of review outcomes with
-// per-entry expiry. Safe for concurrent use.
+// per-entry expiry, indexed by the pod a positive outcome is bound to (so a
+// deleted pod's entries can be dropped). Safe for concurrent use. The
+// Authenticator keeps accepted and refused outcomes in two of them, so
+// refusals can never evict an accepted token.
 type lru struct {
 	mu    sync.Mutex
 	max   int
 	ll    *list.List // front = most recently used; values are *entry
 	items map[cacheKey]*list.Element
+	byPod map[string]map[cacheKey]struct{} // Result.PodUID → keys
 }
 
 func newLRU(max int) *lru {
 	if max < 1 {
 		max = 1
 	}
-	return &lru{max: max, ll: list.New(), items: make(map[cacheKey]*list.Element)}
+	return &lru{max: max, ll: list.New(), items: map[cacheKey]*list.Element{}, byPod: map[string]map[cacheKey]struct{}{}}
 }
 
 // get returns the live entry for k, dropping it if it expired by now.
@@ -43,8 +47,7 @@ func (c *lru) get(k cacheKey, now time.Time) (*entry, bool) {
 	}
 	e := el.Value.(*entry)
 	if !now.Before(e.expires) {
-		c.ll.Remove(el)
-		delete(c.items, k)
+		c.removeLocked(el)
 		return nil, false
 	}
 	c.ll.MoveToFront(el)
@@ -56,15 +59,41 @@ func (c *lru) add(e *entry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.items[e.key]; ok {
-		el.Value = e
-		c.ll.MoveToFront(el)
-		return
+		c.removeLocked(el)
 	}
 	c.items[e.key] = c.ll.PushFront(e)
+	if uid := e.result.PodUID; uid != "" {
+		if c.byPod[uid] == nil {
+			c.byPod[uid] = map[cacheKey]struct{}{}
+		}
+		c.byPod[uid][e.key] = struct{}{}
+	}
 	for c.ll.Len() > c.max {
-		old := c.ll.Back()
-		c.ll.Remove(old)
-		delete(c.items, old.Value.(*entry).key)
+		c.removeLocked(c.ll.Back())
+	}
+}
+
+// removePod drops every entry bound to pod uid and returns how many.
+func (c *lru) removePod(uid string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	keys := c.byPod[uid]
+	n := len(keys)
+	for k := range keys {
+		c.removeLocked(c.items[k])
+	}
+	return n
+}
+
+func (c *lru) removeLocked(el *list.Element) {
+	e := el.Value.(*entry)
+	c.ll.Remove(el)
+	delete(c.items, e.key)
+	if uid := e.result.PodUID; uid != "" {
+		delete(c.byPod[uid], e.key)
+		if len(c.byPod[uid]) == 0 {
+			delete(c.byPod, uid)
+		}
 	}
 }
 

@@ -21,23 +21,40 @@
 // which is safe because they are used only to say no early, and to bound how
 // long a positive answer is cached.
 //
-// Then the cache (keyed by the SHA-256 of the token, bounded LRU), then one
-// TokenReview shared by all concurrent callers with the same token
+// Then the caches (keyed by the SHA-256 of the token): accepted tokens in
+// one bounded LRU (Options.CacheSize), the apiserver's refusals in another
+// (Options.NegativeCacheSize), so refusals can never evict an accepted
+// token. Then the signature: Options.Verifier (IssuerVerifier in berth)
+// checks it locally against the cluster's ServiceAccount issuer keys, read
+// from the apiserver's service-account issuer discovery (GET
+// /openid/v1/jwks, which the default system:service-account-issuer-discovery
+// binding lets every ServiceAccount read) and fetched again on an unknown key
+// id at most every 10 s. A token it refuses (BadSignature: forged, or signed
+// by another cluster) costs no TokenReview. The local check can only refuse:
+// a token it verifies still goes to the TokenReview, which decides. Then
+// one TokenReview shared by all concurrent callers with the same token
 // (singleflight), bounded by Options.ReviewTimeout and by
-// Options.MaxConcurrentReviews. The review must say authenticated, must list
+// Options.MaxConcurrentReviews slots reserved for verified tokens; only
+// while the issuer keys could never be fetched do tokens go unverified to
+// a pool of their own (Options.MaxUnverifiedReviews), which cannot take the
+// verified tokens' capacity. The review must say authenticated, must list
 // the xDS audience in status.audiences (as the TokenReview API asks clients
 // to check), and its username must be system:serviceaccount:<ns>:<name>.
 //
 // A positive answer is cached until Options.ExpiryMargin before the token's
-// exp (and never longer than Options.MaxCacheTTL), so one token costs one
-// TokenReview over its lifetime however many streams present it. A negative
+// exp and never longer than Options.MaxCacheTTL (10 min: the backstop should
+// a pod deletion be missed), so a token costs one TokenReview per 10 minutes
+// at most however many streams present it. RevokePod drops the accepted
+// tokens bound to a deleted pod (the recorded pod UID) and refuses a
+// review of one still in flight. A negative
 // answer from the apiserver is cached for Options.NegativeTTL so that a
 // client repeating a bad token cannot hammer the apiserver; an apiserver
 // error is never cached.
 //
 // # Codes
 //
-//	Unauthenticated   missing, too large, malformed, expired, wrong audience, rejected by the apiserver
+//	Unauthenticated   missing, too large, malformed, expired, wrong audience, bad signature,
+//	                  rejected by the apiserver, revoked (its pod was deleted)
 //	PermissionDenied  authenticated, but not a ServiceAccount, or not bound to a pod (see below);
 //	                  the server adds: unknown identity, node claiming another Gateway
 //	InvalidArgument   the server adds: first request without a node
@@ -76,6 +93,6 @@
 //     MaxTokenBytes.
 //
 // A stream authenticated with a token is closed by the server when that
-// token expires (Result.Expiry), so a proxy re-presents its rotated token and
-// a revoked pod's token stops working within its lifetime.
+// token expires (Result.Expiry), so a proxy re-presents its rotated token,
+// and when its pod is deleted (the server's RevokePod).
 package auth

@@ -28,6 +28,11 @@ const (
 	// ReasonRejected: the TokenReview said the token is not authenticated
 	// (bad signature, deleted pod or ServiceAccount, unknown issuer, ...).
 	ReasonRejected Reason = "rejected"
+	// ReasonBadSignature: the token's signature does not verify against the
+	// cluster's ServiceAccount issuer keys (checked locally, no review).
+	ReasonBadSignature Reason = "bad_signature"
+	// ReasonRevoked: the token is bound to a pod that was deleted.
+	ReasonRevoked Reason = "revoked"
 	// ReasonNotServiceAccount: authenticated, but not as a ServiceAccount.
 	ReasonNotServiceAccount Reason = "not_service_account"
 	// ReasonNotPodBound: a ServiceAccount token not bound to a pod while
@@ -50,14 +55,15 @@ const (
 // Reasons lists every Reason, for pre-initialising metrics.
 func Reasons() []Reason {
 	return []Reason{ReasonMissing, ReasonMalformed, ReasonTooLarge, ReasonExpired,
-		ReasonWrongAudience, ReasonRejected, ReasonNotServiceAccount, ReasonNotPodBound,
+		ReasonWrongAudience, ReasonRejected, ReasonBadSignature, ReasonRevoked, ReasonNotServiceAccount, ReasonNotPodBound,
 		ReasonUnavailable, ReasonUnknownIdentity, ReasonNodeMismatch, ReasonMissingNode}
 }
 
 // Code is the gRPC code a refusal for this reason carries.
 func (r Reason) Code() codes.Code {
 	switch r {
-	case ReasonMissing, ReasonMalformed, ReasonTooLarge, ReasonExpired, ReasonWrongAudience, ReasonRejected:
+	case ReasonMissing, ReasonMalformed, ReasonTooLarge, ReasonExpired, ReasonWrongAudience, ReasonRejected,
+		ReasonBadSignature, ReasonRevoked:
 		return codes.Unauthenticated
 	case ReasonNotServiceAccount, ReasonNotPodBound, ReasonUnknownIdentity, ReasonNodeMismatch:
 		return codes.PermissionDenied

@@ -46,6 +46,7 @@ const serverName = "berth-xds.berth-system.svc"
 // and its certificates in a third namespace.
 type world struct {
 	env        *testenv.Env
+	berthNS    string // where the reviewing ServiceAccount "berth" lives
 	nsA, nsB   string
 	gwA, gwB   k8stypes.NamespacedName
 	idA, idB   xds.Identity
@@ -101,6 +102,7 @@ func newWorld(t *testing.T, mutate func(*xds.Options)) *world {
 	env := testenv.Get(t)
 	w := &world{env: env, nsA: env.Namespace(t), nsB: env.Namespace(t)}
 	berthNS := env.Namespace(t)
+	w.berthNS = berthNS
 	w.gwA = k8stypes.NamespacedName{Namespace: w.nsA, Name: "gateway-a"}
 	w.gwB = k8stypes.NamespacedName{Namespace: w.nsB, Name: "gateway-b"}
 	w.idA = xds.Identity{Namespace: w.nsA, ServiceAccount: "envoy-gateway-a"}
@@ -246,7 +248,11 @@ func keys(m map[string]bool) string {
 }
 
 func TestRealTokens(t *testing.T) {
-	w := newWorld(t, nil)
+	// The world's clients share one connection and these subtests keep
+	// their streams open to the end (ten on one token below): more than
+	// the default streams per connection, a limit with tests of its own (a
+	// stream over it waits for the connection's quota).
+	w := newWorld(t, func(o *xds.Options) { o.MaxConcurrentStreams = 32 })
 	podA := w.pod(t, w.nsA, w.idA.ServiceAccount, "envoy-a")
 	podB := w.pod(t, w.nsB, w.idB.ServiceAccount, "envoy-b")
 	tokA := w.token(t, w.nsA, w.idA.ServiceAccount, podA, auth.DefaultAudience)

@@ -338,3 +338,47 @@ func TestConformanceGRPC(t *testing.T) {
 		t.Errorf("route timeout = %v, want 0 (disabled)", d.Timeout)
 	}
 }
+
+// TestConformanceEdgeDefaults routes the requests issue 13 measured through
+// a whole translated snapshot with berth's defaults: WebSocket upgrades
+// reach the backend (other upgrades do not), "//example" is "/example",
+// an escaped slash is redirected to the unescaped path, and a header name
+// with an underscore is refused.
+func TestConformanceEdgeDefaults(t *testing.T) {
+	var gw translate.Result
+	for _, r := range translate.Translate(loadInput(t, "testdata/seed.in.yaml"), translate.DefaultOptions()) {
+		if r.Gateway.String() == "team-a/gateway-a" {
+			gw = *r
+		}
+	}
+	backend := svc("team-a", "team-a-backend", 3000)
+	ws := map[string]string{"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13"}
+	for _, tc := range []struct {
+		name     string
+		req      evaluate.Request
+		status   int
+		cluster  string
+		path     string
+		location string
+		upgrade  string
+	}{
+		{name: "websocket upgrade", req: evaluate.Request{Path: "/example/chat", Headers: ws}, cluster: backend, path: "/example/chat", upgrade: "websocket"},
+		{name: "other upgrades refused", req: evaluate.Request{Path: "/example", Headers: map[string]string{"Connection": "Upgrade", "Upgrade": "spdy/3.1"}}, status: 403},
+		{name: "repeated slashes merged", req: evaluate.Request{Path: "//example//a"}, cluster: backend, path: "/example/a"},
+		{name: "escaped slash redirected", req: evaluate.Request{Path: "/example%2Fa"}, status: 307, location: "/example/a"},
+		{name: "underscore header refused", req: evaluate.Request{Path: "/example", Headers: map[string]string{"x_trace_id": "1"}}, status: 400},
+		{name: "dashed header forwarded", req: evaluate.Request{Path: "/example", Headers: map[string]string{"x-trace-id": "1"}}, cluster: backend, path: "/example"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.req.Host = "www.team-a.com"
+			d, err := evaluate.Snapshot(gw.Resources, evaluate.Connection{Port: 8080}, tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Status != tc.status || d.Cluster != tc.cluster || d.Location != tc.location || d.Upgrade != tc.upgrade || (tc.path != "" && d.Path != tc.path) {
+				t.Errorf("got status %d cluster %q path %q location %q upgrade %q; want %d %q %q %q %q",
+					d.Status, d.Cluster, d.Path, d.Location, d.Upgrade, tc.status, tc.cluster, tc.path, tc.location, tc.upgrade)
+			}
+		})
+	}
+}

@@ -53,7 +53,8 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 	out := &model.Gateway{Listeners: make([]*model.Listener, 0, len(ports))}
 	// Every connection manager has its own copy of the settings, so that
 	// per-listener settings (policies attached to one listener) can differ.
-	settings := model.HTTPSettings{UseRemoteAddress: t.ix.opts.UseRemoteAddress, XffNumTrustedHops: t.ix.opts.XffNumTrustedHops}
+	// (They share the Upgrades slice: a policy replaces it, never appends.)
+	settings := model.EdgeHTTPSettings(t.ix.opts.UseRemoteAddress, t.ix.opts.XffNumTrustedHops)
 	for _, p := range ports {
 		g := groups[p]
 		l := &model.Listener{
@@ -62,6 +63,8 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 			Address:  t.ix.opts.ListenAddress,
 			BindPort: g.listeners[0].envoyPort,
 			Protocol: model.ProtocolHTTP,
+
+			BufferLimitBytes: model.DefaultBufferLimitBytes,
 		}
 		if g.protocol == gwv1.HTTPSProtocolType {
 			l.Protocol = model.ProtocolHTTPS
@@ -376,7 +379,7 @@ func (t *gatewayTranslator) ensureCluster(b backend) {
 	h2 := b.http2 || b.port.AppProtocol != nil && *b.port.AppProtocol == "kubernetes.io/h2c"
 	c, ok := t.clusters[b.cluster]
 	if !ok {
-		c = &model.Cluster{Name: b.cluster, ConnectTimeout: t.ix.opts.ConnectTimeout, Endpoints: t.endpoints(b)}
+		c = &model.Cluster{Name: b.cluster, ConnectTimeout: t.ix.opts.ConnectTimeout, BufferLimitBytes: model.DefaultBufferLimitBytes, Endpoints: t.endpoints(b)}
 		t.clusters[b.cluster] = c
 	}
 	if h2 {

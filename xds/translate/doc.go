@@ -74,6 +74,13 @@
 // X-Forwarded-Proto, and generates X-Request-Id; it matches hosts without
 // their port.
 //
+// Every connection manager carries the edge defaults of
+// model.EdgeHTTPSettings (docs/dataplane.md): WebSocket upgrades allowed,
+// HTTP/2 stream and window limits, header names with underscores refused,
+// request-headers and stream-idle timeouts, repeated slashes merged and
+// escaped slashes redirected to the unescaped path; listeners and clusters
+// have 32 KiB connection buffers.
+//
 // # GRPCRoute
 //
 // GRPCRoutes attach to HTTP and HTTPS listeners like HTTPRoutes (both kinds

@@ -8,6 +8,7 @@ import (
 	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/berth-gateway/berth/xds/translate/model"
 )
@@ -20,6 +21,9 @@ func buildCluster(c *model.Cluster) *clusterv3.Cluster {
 		ConnectTimeout:       durationpb.New(c.ConnectTimeout),
 		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS},
 		EdsClusterConfig:     &clusterv3.Cluster_EdsClusterConfig{EdsConfig: adsConfigSource()},
+	}
+	if c.BufferLimitBytes > 0 {
+		out.PerConnectionBufferLimitBytes = wrapperspb.UInt32(c.BufferLimitBytes)
 	}
 	if c.Protocol == model.HTTP2 {
 		out.TypedExtensionProtocolOptions = http2ProtocolOptions()

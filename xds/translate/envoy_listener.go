@@ -7,6 +7,7 @@ import (
 	tlsinspectorv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/berth-gateway/berth/xds/translate/model"
@@ -23,6 +24,9 @@ func buildListener(l *model.Listener) *listenerv3.Listener {
 			PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: l.BindPort},
 		}}},
 		FilterChains: make([]*listenerv3.FilterChain, 0, len(l.FilterChains)),
+	}
+	if l.BufferLimitBytes > 0 {
+		out.PerConnectionBufferLimitBytes = wrapperspb.UInt32(l.BufferLimitBytes)
 	}
 	for _, c := range l.FilterChains {
 		out.FilterChains = append(out.FilterChains, buildFilterChain(c))
@@ -61,9 +65,12 @@ func buildFilterChain(c *model.FilterChain) *listenerv3.FilterChain {
 // buildConnectionManager is the HTTP connection manager of a filter chain.
 // With use_remote_address Envoy is the edge: it appends the peer to
 // X-Forwarded-For, sets X-Envoy-External-Address and X-Forwarded-Proto from
-// the connection, and generates X-Request-Id.
+// the connection, and generates X-Request-Id. The edge settings
+// (model.HTTPSettings) are spelled as Envoy fields; a zero setting leaves
+// Envoy's default.
 func buildConnectionManager(h *model.HTTP) *hcmv3.HttpConnectionManager {
-	return &hcmv3.HttpConnectionManager{
+	s := &h.Settings
+	out := &hcmv3.HttpConnectionManager{
 		StatPrefix: h.StatPrefix,
 		CodecType:  hcmv3.HttpConnectionManager_AUTO,
 		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
@@ -72,10 +79,11 @@ func buildConnectionManager(h *model.HTTP) *hcmv3.HttpConnectionManager {
 		HttpFilters: []*hcmv3.HttpFilter{{Name: routerFilterName, ConfigType: &hcmv3.HttpFilter_TypedConfig{
 			TypedConfig: mustAny(&routerv3.Router{}),
 		}}},
-		UseRemoteAddress:  wrapperspb.Bool(h.Settings.UseRemoteAddress),
-		XffNumTrustedHops: h.Settings.XffNumTrustedHops,
+		UseRemoteAddress:  wrapperspb.Bool(s.UseRemoteAddress),
+		XffNumTrustedHops: s.XffNumTrustedHops,
 		GenerateRequestId: wrapperspb.Bool(true),
 		NormalizePath:     wrapperspb.Bool(true),
+		MergeSlashes:      s.MergeSlashes,
 		// Hosts match without the port the client used (which is the
 		// Service port, not the port Envoy listens on).
 		StripPortMode: &hcmv3.HttpConnectionManager_StripAnyHostPort{StripAnyHostPort: true},
@@ -84,4 +92,48 @@ func buildConnectionManager(h *model.HTTP) *hcmv3.HttpConnectionManager {
 		// in (Envoy's older default trusted private ranges, i.e. every pod).
 		InternalAddressConfig: &hcmv3.HttpConnectionManager_InternalAddressConfig{},
 	}
+	if a, ok := escapedSlashActions[s.EscapedSlashes]; ok {
+		out.PathWithEscapedSlashesAction = a
+	}
+	if a, ok := underscoreActions[s.HeadersWithUnderscores]; ok {
+		out.CommonHttpProtocolOptions = &corev3.HttpProtocolOptions{HeadersWithUnderscoresAction: a}
+	}
+	if s.RequestHeadersTimeout > 0 {
+		out.RequestHeadersTimeout = durationpb.New(s.RequestHeadersTimeout)
+	}
+	if s.StreamIdleTimeout > 0 {
+		out.StreamIdleTimeout = durationpb.New(s.StreamIdleTimeout)
+	}
+	if h2 := s.HTTP2; h2 != (model.HTTP2Settings{}) {
+		out.Http2ProtocolOptions = &corev3.Http2ProtocolOptions{
+			MaxConcurrentStreams:        uint32Value(h2.MaxConcurrentStreams),
+			InitialStreamWindowSize:     uint32Value(h2.InitialStreamWindowSize),
+			InitialConnectionWindowSize: uint32Value(h2.InitialConnectionWindowSize),
+		}
+	}
+	for _, u := range s.Upgrades {
+		out.UpgradeConfigs = append(out.UpgradeConfigs, &hcmv3.HttpConnectionManager_UpgradeConfig{UpgradeType: u})
+	}
+	return out
+}
+
+// uint32Value is nil (Envoy's default) for 0.
+func uint32Value(v uint32) *wrapperspb.UInt32Value {
+	if v == 0 {
+		return nil
+	}
+	return wrapperspb.UInt32(v)
+}
+
+var escapedSlashActions = map[model.EscapedSlashAction]hcmv3.HttpConnectionManager_PathWithEscapedSlashesAction{
+	model.EscapedSlashKeep:                hcmv3.HttpConnectionManager_KEEP_UNCHANGED,
+	model.EscapedSlashReject:              hcmv3.HttpConnectionManager_REJECT_REQUEST,
+	model.EscapedSlashUnescapeAndRedirect: hcmv3.HttpConnectionManager_UNESCAPE_AND_REDIRECT,
+	model.EscapedSlashUnescapeAndForward:  hcmv3.HttpConnectionManager_UNESCAPE_AND_FORWARD,
+}
+
+var underscoreActions = map[model.UnderscoreAction]corev3.HttpProtocolOptions_HeadersWithUnderscoresAction{
+	model.UnderscoreAllow:  corev3.HttpProtocolOptions_ALLOW,
+	model.UnderscoreReject: corev3.HttpProtocolOptions_REJECT_REQUEST,
+	model.UnderscoreDrop:   corev3.HttpProtocolOptions_DROP_HEADER,
 }

@@ -13,6 +13,7 @@ import (
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/berth-gateway/berth/internal/dataplane"
 	"github.com/berth-gateway/berth/xds/translate/model"
 )
 
@@ -211,9 +212,7 @@ func (t *gatewayTranslator) processListeners() {
 			attachedRoutes: map[*route]bool{},
 		}
 		t.listeners = append(t.listeners, ls)
-		switch l.Protocol {
-		case gwv1.HTTPProtocolType, gwv1.HTTPSProtocolType:
-		default:
+		if !dataplane.Serves(string(l.Protocol)) {
 			ls.accepted.fail(string(gwv1.ListenerReasonUnsupportedProtocol), "protocol %q is not supported (HTTP, HTTPS are)", l.Protocol)
 			ls.kinds = []gwv1.RouteGroupKind{}
 			continue

@@ -72,6 +72,13 @@ func TestModel(t *testing.T) {
 	if l.Port != 80 || l.BindPort != 10080 || l.Protocol != model.ProtocolHTTP || len(l.FilterChains) != 1 || l.FilterChains[0].TLS != nil {
 		t.Fatalf("listener %+v: want port 80 bound at 10080, one plain HTTP chain", l)
 	}
+	// Every HTTP connection manager starts from the edge defaults.
+	if got, want := l.FilterChains[0].HTTP.Settings, model.EdgeHTTPSettings(true, 0); !reflect.DeepEqual(got, want) {
+		t.Errorf("settings %+v, want the edge defaults %+v", got, want)
+	}
+	if l.BufferLimitBytes != model.DefaultBufferLimitBytes {
+		t.Errorf("listener buffer limit %d, want %d", l.BufferLimitBytes, model.DefaultBufferLimitBytes)
+	}
 	vhosts := l.FilterChains[0].HTTP.Routes.VirtualHosts
 	if len(vhosts) != 2 || vhosts[0].Hostname != "rpc.example.com" || vhosts[1].Hostname != "www.example.com" {
 		t.Fatalf("virtual hosts %+v: want rpc.example.com and www.example.com", vhosts)
@@ -103,7 +110,7 @@ func TestModel(t *testing.T) {
 	}
 	// One cluster, HTTP/2 because a GRPCRoute uses it (for the HTTPRoute too).
 	want := []*model.Cluster{{Name: translate.ServiceClusterName("ns", "app", 8080), Protocol: model.HTTP2, ConnectTimeout: translate.DefaultOptions().ConnectTimeout,
-		Endpoints: []model.Endpoint{{IP: "10.0.0.1", Port: 9090}, {IP: "10.0.0.2", Port: 9090}}}}
+		BufferLimitBytes: model.DefaultBufferLimitBytes, Endpoints: []model.Endpoint{{IP: "10.0.0.1", Port: 9090}, {IP: "10.0.0.2", Port: 9090}}}}
 	if !reflect.DeepEqual(m.Clusters, want) {
 		t.Errorf("clusters %+v, want %+v", m.Clusters[0], want[0])
 	}

@@ -33,7 +33,7 @@ Deployment and the uninstall Job), one per line.
 */}}
 {{- define "berth.controllerArgs" -}}
 - --controller-name={{ .Values.controllerName }}
-- --namespace={{ .Release.Namespace }}
+- --controller-namespace={{ .Release.Namespace }}
 {{- with include "berth.watchNamespaces" . }}
 - --watch-namespaces={{ . }}
 {{- end }}

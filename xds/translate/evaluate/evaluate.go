@@ -14,7 +14,8 @@
 // direct response, prefix/regex path rewrites, host rewrite, header
 // mutations and mirrors. Snapshot goes one step further out: from a port
 // and TLS server name through a Gateway's whole snapshot (listener, filter
-// chain, connection manager, RDS table, cluster existence). It is for
+// chain, connection manager with its header, path and upgrade handling, RDS
+// table, cluster existence). It is for
 // tests: features berth never emits are reported as errors, not guessed.
 package evaluate
 
@@ -85,6 +86,9 @@ type Decision struct {
 	Mirrors []Mirror
 	// Timeout is the route timeout (nil: Envoy's default of 15s).
 	Timeout *time.Duration
+	// Upgrade is the connection upgrade (such as "websocket") forwarded
+	// upstream (set by Snapshot only).
+	Upgrade string
 }
 
 // WeightedCluster is one entry of a weighted route.

@@ -23,8 +23,9 @@ type Connection struct {
 // Snapshot routes req the way the Envoy holding resources (one Gateway's
 // snapshot, by type URL) would: the listener bound to conn.Port, its filter
 // chain for conn.SNI (exact server name, then the longest wildcard, then the
-// chain without server names), that chain's connection manager and its RDS
-// route table. A route to a single cluster that does not exist answers the
+// chain without server names), that chain's connection manager (header and
+// path checks, path normalization, upgrades: see connectionManager) and its
+// RDS route table. A route to a single cluster that does not exist answers the
 // route's cluster_not_found_response_code. It fails when nothing listens
 // on the port or no filter chain takes the connection (Envoy would close
 // it).
@@ -71,11 +72,19 @@ func Snapshot(resources map[string][]types.Resource, conn Connection, req Reques
 	if conn.SNI != "" || fc.GetTransportSocket() != nil {
 		req.Scheme = "https"
 	}
+	req, local, upgrade, err := connectionManager(hcm, req)
+	if err != nil {
+		return Decision{}, fmt.Errorf("listener %q: %w", l.GetName(), err)
+	}
+	if local != nil {
+		local.Listener = l.GetName()
+		return *local, nil
+	}
 	d, err := Evaluate(rc, req)
 	if err != nil {
 		return d, err
 	}
-	d.Listener, d.RouteConfiguration = l.GetName(), rc.GetName()
+	d.Listener, d.RouteConfiguration, d.Upgrade = l.GetName(), rc.GetName(), upgrade
 	if d.Status == 0 && d.Cluster != "" && !hasCluster(resources, d.Cluster) {
 		d.Status = d.ClusterNotFoundStatus
 		if d.Status == 0 {

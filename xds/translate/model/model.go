@@ -62,6 +62,9 @@ type Listener struct {
 	// FilterChains handle the port's connections: HTTP has one without
 	// server names; HTTPS one per Gateway listener, sorted by its name.
 	FilterChains []*FilterChain
+	// BufferLimitBytes is the soft limit of each connection's read and
+	// write buffers (0: Envoy's default).
+	BufferLimitBytes uint32
 }
 
 // FilterChain is how a connection is handled once its server name (SNI)
@@ -98,7 +101,9 @@ type HTTP struct {
 	Routes *RouteTable
 }
 
-// HTTPSettings are the edge settings of an HTTP connection manager.
+// HTTPSettings are the edge settings of an HTTP connection manager. Their
+// defaults are EdgeHTTPSettings (defaults.go); a policy attached to a
+// Gateway or one of its listeners overrides them per filter chain.
 type HTTPSettings struct {
 	// UseRemoteAddress treats the peer as the client (X-Forwarded-For,
 	// X-Envoy-External-Address and X-Forwarded-Proto from the connection).
@@ -106,7 +111,67 @@ type HTTPSettings struct {
 	// XffNumTrustedHops is the number of trusted X-Forwarded-For hops in
 	// front of Envoy.
 	XffNumTrustedHops uint32
+	// Upgrades are the connection upgrades (the Upgrade header, such as
+	// "websocket") the connection manager lets through; any other upgrade
+	// is refused (403).
+	Upgrades []string
+	// HTTP2 limits HTTP/2 connections from clients.
+	HTTP2 HTTP2Settings
+	// HeadersWithUnderscores is what happens to a request whose header
+	// names contain "_".
+	HeadersWithUnderscores UnderscoreAction
+	// RequestHeadersTimeout bounds the time until a request's headers are
+	// received (0: none).
+	RequestHeadersTimeout time.Duration
+	// StreamIdleTimeout bounds the time a stream may go without activity
+	// (0: none).
+	StreamIdleTimeout time.Duration
+	// MergeSlashes collapses repeated slashes in the path ("//a" → "/a")
+	// before routing.
+	MergeSlashes bool
+	// EscapedSlashes is what happens to a path with %2F or %5C.
+	EscapedSlashes EscapedSlashAction
 }
+
+// HTTP2Settings limit HTTP/2 connections (0: Envoy's default).
+type HTTP2Settings struct {
+	// MaxConcurrentStreams per connection.
+	MaxConcurrentStreams uint32
+	// InitialStreamWindowSize and InitialConnectionWindowSize are the flow
+	// control windows in bytes: how much a client may send before Envoy
+	// reads it.
+	InitialStreamWindowSize     uint32
+	InitialConnectionWindowSize uint32
+}
+
+// UnderscoreAction is what is done with a request header whose name has an
+// underscore.
+type UnderscoreAction string
+
+const (
+	// UnderscoreAllow forwards such headers.
+	UnderscoreAllow UnderscoreAction = "Allow"
+	// UnderscoreReject answers 400 (HTTP/1) or resets the stream (HTTP/2).
+	UnderscoreReject UnderscoreAction = "RejectRequest"
+	// UnderscoreDrop removes such headers and forwards the request.
+	UnderscoreDrop UnderscoreAction = "DropHeader"
+)
+
+// EscapedSlashAction is what is done with a path holding an escaped slash
+// or backslash (%2F, %5C, any case).
+type EscapedSlashAction string
+
+const (
+	// EscapedSlashKeep routes and forwards the path unchanged.
+	EscapedSlashKeep EscapedSlashAction = "KeepUnchanged"
+	// EscapedSlashReject answers 400.
+	EscapedSlashReject EscapedSlashAction = "RejectRequest"
+	// EscapedSlashUnescapeAndRedirect redirects (307) to the unescaped path.
+	EscapedSlashUnescapeAndRedirect EscapedSlashAction = "UnescapeAndRedirect"
+	// EscapedSlashUnescapeAndForward unescapes the path, then routes and
+	// forwards it.
+	EscapedSlashUnescapeAndForward EscapedSlashAction = "UnescapeAndForward"
+)
 
 // RouteTable is a route table: one virtual host per hostname.
 type RouteTable struct {
@@ -297,6 +362,9 @@ type Cluster struct {
 	Protocol AppProtocol
 	// ConnectTimeout bounds connecting to an endpoint.
 	ConnectTimeout time.Duration
+	// BufferLimitBytes is the soft limit of each upstream connection's
+	// read and write buffers (0: Envoy's default).
+	BufferLimitBytes uint32
 	// Endpoints are the ready addresses, sorted by IP then port.
 	Endpoints []Endpoint
 }

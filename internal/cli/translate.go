@@ -1,0 +1,198 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/render"
+	"github.com/berth-gateway/berth/xds/translate"
+)
+
+func newTranslateCmd() *cobra.Command {
+	var (
+		in       inputFlags
+		output   string
+		gateways []string
+		opts     = translate.DefaultOptions()
+	)
+	var controllerName string
+	cmd := &cobra.Command{
+		Use:   "translate -f FILE|DIR|- [-R] [-o yaml|json]",
+		Short: "Print the xDS configuration each Gateway's Envoy would receive (offline)",
+		Long: `Translate reads Gateway API manifests (multi-document YAML or JSON; files,
+directories with -R, "-" for stdin):
+GatewayClasses, Gateways, EnvoyProxies, HTTPRoutes, GRPCRoutes, ReferenceGrants,
+Services, EndpointSlices, Secrets and Namespaces. The Gateways, their classes and
+EnvoyProxies are checked first exactly as berth render and the controller
+check them, with the same messages. For every Gateway of a GatewayClass
+whose controllerName is --controller-name it prints the listeners, route
+configurations, clusters, endpoints and TLS secrets its proxy would receive,
+with the content version and the listener and route status the controller
+would publish. Private keys are redacted. Every Gateway's resources are
+validated as Envoy would validate them; nothing is printed if one fails.
+Objects translate does not read are listed on stderr.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := parseOutput(output, outputYAML, outputJSON)
+			if err != nil {
+				return err
+			}
+			format := translate.Format(o)
+			opts.ControllerName = gwv1.GatewayController(controllerName)
+			if err := opts.Validate(); err != nil {
+				return usageError(err)
+			}
+			set, err := in.read(cmd.InOrStdin(), cmd.ErrOrStderr(), "translate", translateReads...)
+			if err != nil {
+				return err
+			}
+			// The checks render (and so the controller) makes of the
+			// Gateways, classes and EnvoyProxies come first, with the same
+			// messages: translate never calls Programmed what the
+			// controller would refuse.
+			if _, err := renderSet(set, controllerName, render.DefaultOptions()); err != nil {
+				return err
+			}
+			results := translate.Translate(translate.InputFromSet(set), opts)
+			if len(gateways) > 0 {
+				if results, err = selectGateways(results, gateways); err != nil {
+					return usageError(err)
+				}
+			}
+			if len(results) == 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: no Gateway of a GatewayClass with controllerName %q\n", controllerName)
+			}
+			chunks, err := validateAndMarshal(results, format)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			for _, c := range chunks {
+				if _, err := w.Write(c); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	in.bind(cmd.Flags())
+	bindOutput(cmd, &output, outputYAML, "output format: yaml or json", outputYAML, outputJSON)
+	cmd.Flags().StringArrayVarP(&gateways, "gateway", "g", nil, "print only this Gateway (NAMESPACE/NAME); repeatable")
+	cmd.Flags().StringVar(&controllerName, "controller-name", render.DefaultControllerName, "GatewayClass controllerName berth serves")
+	cmd.Flags().Int32Var(&opts.PrivilegedPortOffset, "privileged-port-offset", opts.PrivilegedPortOffset, "added to listener ports below 1024 to get the port Envoy binds")
+	cmd.Flags().Uint32Var(&opts.XffNumTrustedHops, "xff-num-trusted-hops", opts.XffNumTrustedHops, "X-Forwarded-For hops in front of Envoy that are trusted")
+	return cmd
+}
+
+// validateAndMarshal validates every result (nothing is printed if one
+// fails) and marshals each on its own, spread over the CPUs: the output of
+// translate.Marshal for all results at once, in pieces (the list of
+// Gateways is its only top-level field, so per-Gateway documents splice
+// into it exactly). Marshalling one huge document costs more than the
+// translation itself.
+func validateAndMarshal(results []*translate.Result, format translate.Format) ([][]byte, error) {
+	if len(results) == 0 {
+		out, err := translate.Marshal(nil, format)
+		return [][]byte{out}, err
+	}
+	chunks := make([][]byte, len(results))
+	errs := make([]error, len(results))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(results)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				r := results[i]
+				if err := translate.Validate(r.Resources); err != nil {
+					errs[i] = fmt.Errorf("gateway %s: %w", r.Gateway, err)
+					continue
+				}
+				chunks[i], errs[i] = translate.Marshal([]*translate.Result{r}, format)
+			}
+		}()
+	}
+	for i := range results {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return splice(chunks, format)
+}
+
+// splice turns per-Gateway documents ({gateways: [one]}) into the pieces
+// of one document listing them all.
+func splice(chunks [][]byte, format translate.Format) ([][]byte, error) {
+	switch format {
+	case translate.FormatJSON:
+		// {\n  "gateways": [\n    {…}\n  ]\n}\n
+		const head, tail = "{\n  \"gateways\": [\n", "\n  ]\n}\n"
+		for i, c := range chunks {
+			if !bytes.HasPrefix(c, []byte(head)) || !bytes.HasSuffix(c, []byte(tail)) {
+				return nil, fmt.Errorf("unexpected JSON document of one Gateway: %.40q", c)
+			}
+			if i > 0 {
+				c = append([]byte(",\n"), c[len(head):]...)
+			}
+			if i < len(chunks)-1 {
+				c = c[:len(c)-len(tail)]
+			}
+			chunks[i] = c
+		}
+	default:
+		const head = "gateways:\n"
+		for i, c := range chunks {
+			if !bytes.HasPrefix(c, []byte(head)) {
+				return nil, fmt.Errorf("unexpected YAML document of one Gateway: %.40q", c)
+			}
+			if i > 0 {
+				chunks[i] = c[len(head):]
+			}
+		}
+	}
+	return chunks, nil
+}
+
+// translateReads are the kinds berth translate reads.
+var translateReads = []string{"GatewayClass", "Gateway", "EnvoyProxy", "HTTPRoute", "GRPCRoute", "ReferenceGrant", "Service", "EndpointSlice", "Secret", "Namespace"}
+
+// selectGateways keeps the results of the named Gateways ("namespace/name"),
+// in result order; a name that matches no translated Gateway is an error.
+func selectGateways(results []*translate.Result, names []string) ([]*translate.Result, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		if ns, name, ok := strings.Cut(n, "/"); !ok || ns == "" || name == "" {
+			return nil, fmt.Errorf("--gateway %q: want NAMESPACE/NAME", n)
+		}
+		want[n] = true
+	}
+	var out []*translate.Result
+	for _, r := range results {
+		if want[r.Gateway.String()] {
+			out = append(out, r)
+			delete(want, r.Gateway.String())
+		}
+	}
+	if len(want) > 0 {
+		var missing []string
+		for n := range want {
+			missing = append(missing, n)
+		}
+		sort.Strings(missing)
+		return nil, fmt.Errorf("no translated Gateway %s", strings.Join(missing, ", "))
+	}
+	return out, nil
+}

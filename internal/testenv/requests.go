@@ -1,0 +1,156 @@
+package testenv
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"k8s.io/client-go/rest"
+)
+
+// Requests records the API requests of every client built from a
+// configuration it wrapped, in order, for tests that count what a run costs:
+//
+//	var reqs testenv.Requests
+//	cfg := reqs.Wrap(env.Config)
+//	mark := reqs.Mark()
+//	... // run something with cfg
+//	cost := testenv.Count(reqs.Since(mark))
+type Requests struct {
+	mu  sync.Mutex
+	log []Request
+}
+
+// Request is one API request.
+type Request struct {
+	Method, Path, Query string
+	// Verb and Resource name the request the way the API server's audit
+	// log does: get, list, watch, create, update, patch or delete, and
+	// resource[/subresource][.group] ("discovery …" for discovery).
+	Verb, Resource string
+}
+
+// String is "METHOD /path?query".
+func (r Request) String() string { return r.Method + " " + r.Path + "?" + r.Query }
+
+// Wrap returns a copy of cfg whose requests r records (after any transport
+// wrapper cfg already has).
+func (r *Requests) Wrap(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			r.record(req)
+			return rt.RoundTrip(req)
+		})
+	})
+	return cfg
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func (r *Requests) record(req *http.Request) {
+	verb, resource := classify(req)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.log = append(r.log, Request{Method: req.Method, Path: req.URL.Path, Query: req.URL.RawQuery, Verb: verb, Resource: resource})
+}
+
+// Mark is the position of the next request, for Since.
+func (r *Requests) Mark() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.log)
+}
+
+// Since returns the requests recorded from mark on.
+func (r *Requests) Since(mark int) []Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Request(nil), r.log[mark:]...)
+}
+
+// Counts splits requests into reads (get, list), writes (everything but
+// GET) and watches (long-running, one per informer start).
+type Counts struct{ Reads, Writes, Watches int64 }
+
+// Count tallies reqs.
+func Count(reqs []Request) Counts {
+	var c Counts
+	for _, r := range reqs {
+		switch {
+		case r.Verb == "watch":
+			c.Watches++
+		case r.Method == http.MethodGet:
+			c.Reads++
+		default:
+			c.Writes++
+		}
+	}
+	return c
+}
+
+// Add is the sum of c and d.
+func (c Counts) Add(d Counts) Counts {
+	return Counts{c.Reads + d.Reads, c.Writes + d.Writes, c.Watches + d.Watches}
+}
+
+// Requests is reads + writes: what a run costs, excluding long-running
+// watches.
+func (c Counts) Requests() int64 { return c.Reads + c.Writes }
+
+func (c Counts) String() string {
+	return fmt.Sprintf("%d requests (%d reads, %d writes), %d watches started", c.Requests(), c.Reads, c.Writes, c.Watches)
+}
+
+// classify names a request the way the API server's audit log does: verb
+// and resource[/subresource][.group].
+func classify(r *http.Request) (verb, resource string) {
+	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	var group string
+	switch {
+	case len(segs) >= 2 && segs[0] == "api":
+		segs = segs[2:]
+	case len(segs) >= 3 && segs[0] == "apis":
+		group, segs = segs[1], segs[3:]
+	default:
+		return strings.ToLower(r.Method), "discovery " + r.URL.Path
+	}
+	if len(segs) == 0 {
+		return "get", "discovery"
+	}
+	if segs[0] == "namespaces" && len(segs) >= 3 {
+		segs = segs[2:]
+	}
+	resource = segs[0]
+	if len(segs) >= 3 {
+		resource += "/" + segs[2]
+	}
+	if group != "" {
+		resource += "." + group
+	}
+	switch r.Method {
+	case http.MethodGet:
+		switch {
+		case r.URL.Query().Get("watch") == "true" || r.URL.Query().Get("watch") == "1":
+			verb = "watch"
+		case len(segs) == 1:
+			verb = "list"
+		default:
+			verb = "get"
+		}
+	case http.MethodPost:
+		verb = "create"
+	case http.MethodPut:
+		verb = "update"
+	case http.MethodPatch:
+		verb = "patch"
+	case http.MethodDelete:
+		verb = "delete"
+	default:
+		verb = strings.ToLower(r.Method)
+	}
+	return verb, resource
+}
