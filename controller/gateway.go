@@ -292,6 +292,9 @@ func (c *Controller) forget(key k8stypes.NamespacedName) {
 	delete(c.conditions, key)
 	c.condMu.Unlock()
 	c.rollFinished(key)
+	c.rolls.mu.Lock()
+	delete(c.rolls.own, key)
+	c.rolls.mu.Unlock()
 	c.inputs.Delete(key)
 	c.metrics.setGateways(c.conditionCounts())
 }

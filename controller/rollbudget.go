@@ -22,21 +22,16 @@ import (
 	"github.com/berth-gateway/berth/internal/rollbudget"
 )
 
-// Annotations berth keeps on each data-plane Deployment (not on its pod
-// template, so they never roll pods themselves).
-const (
-	// annotationTemplateHash is a digest of the spec.template berth last
-	// applied: a rendered template whose digest differs from the live one
-	// would roll the pods. Comparing digests of what berth renders is exact
-	// (the apiserver's defaulting never enters it) and costs no request: the
-	// live Deployment is in apply's watch cache. A server-side dry-run would
-	// cost one request per Gateway per reconcile.
-	annotationTemplateHash = "gateway.berth.dev/pod-template-hash"
-	// annotationOwnInputs records the Gateway's own inputs (its generation,
-	// its own EnvoyProxy) the applied template was rendered from: when they
-	// differ the roll is the Gateway's own and goes ahead of fleet-wide ones.
-	annotationOwnInputs = "gateway.berth.dev/own-inputs"
-)
+// annotationTemplateHash, on each data-plane Deployment (not on its pod
+// template, so it never rolls pods itself), is a digest of the spec.template
+// berth last applied: a rendered template whose digest differs from the live
+// one would roll the pods. Comparing digests of what berth renders is exact
+// (the apiserver's defaulting never enters it) and costs no request: the live
+// Deployment is in apply's watch cache. A server-side dry-run would cost one
+// request per Gateway per reconcile. It changes only with the template: a
+// Deployment's generation counts its annotations too, and a generation
+// change alone makes it InProgress for a moment.
+const annotationTemplateHash = "gateway.berth.dev/pod-template-hash"
 
 // rolls wires the cluster-wide roll budget into the Gateway reconciler.
 type rolls struct {
@@ -45,6 +40,9 @@ type rolls struct {
 
 	mu    sync.Mutex
 	state map[k8stypes.NamespacedName]string // last reported: queued, rolling, stuck
+	// own is each Gateway's own inputs as last reconciled (ownInputs): a
+	// reconcile that finds them changed asks for its roll with priority Own.
+	own map[k8stypes.NamespacedName]string
 }
 
 func newRolls(opts Options) (*rolls, error) {
@@ -52,7 +50,7 @@ func newRolls(opts Options) (*rolls, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &rolls{budget: rollbudget.New(time.Now, opts.RollProgressDeadline), limit: lim, state: map[k8stypes.NamespacedName]string{}}, nil
+	return &rolls{budget: rollbudget.New(time.Now, opts.RollProgressDeadline), limit: lim, state: map[k8stypes.NamespacedName]string{}, own: map[k8stypes.NamespacedName]string{}}, nil
 }
 
 // rollOutcome is what the roll budget decided for one reconcile.
@@ -92,6 +90,11 @@ func (c *Controller) liveDeployment(ctx context.Context, dep *unstructured.Unstr
 // in the inventory so it is never pruned).
 func (c *Controller) gateRoll(ctx context.Context, gw *gwv1.Gateway, ownParams *v1alpha1.EnvoyProxy, objs []*unstructured.Unstructured, live apply.AggregateStatus) rollOutcome {
 	key := k8stypes.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
+	own := ownInputs(gw, ownParams)
+	c.rolls.mu.Lock()
+	prevOwn, known := c.rolls.own[key]
+	c.rolls.own[key] = own
+	c.rolls.mu.Unlock()
 	dep := findObject(objs, "apps", "Deployment")
 	if dep == nil {
 		c.rollFinished(key)
@@ -99,8 +102,7 @@ func (c *Controller) gateRoll(ctx context.Context, gw *gwv1.Gateway, ownParams *
 	}
 	tmpl, _, _ := unstructured.NestedMap(dep.Object, "spec", "template")
 	hash := templateHash(tmpl)
-	own := ownInputs(gw, ownParams)
-	setAnnotations(dep, map[string]string{annotationTemplateHash: hash, annotationOwnInputs: own})
+	setAnnotations(dep, map[string]string{annotationTemplateHash: hash})
 
 	liveDep, liveStatus, err := c.liveDeployment(ctx, dep, live)
 	if err != nil {
@@ -112,38 +114,54 @@ func (c *Controller) gateRoll(ctx context.Context, gw *gwv1.Gateway, ownParams *
 		c.rollFinished(key)
 		return rollOutcome{}
 	}
-	liveAnn := liveDep.GetAnnotations()
-	if liveAnn[annotationTemplateHash] == hash {
-		if liveStatus == apply.StatusUnknown {
+	liveHash := liveDep.GetAnnotations()[annotationTemplateHash]
+	if liveHash == hash {
+		held := c.rolls.budget.Holds(key.String())
+		switch {
+		case held && liveStatus != apply.StatusCurrent:
+			// A roll berth started, not finished yet.
+			return c.rollReport(gw, c.rolls.budget.Adopt(key.String()))
+		case !held && liveStatus != apply.StatusUnknown && replacingPods(liveDep):
+			// Pods of an older template are being replaced: a roll
+			// started before a restart.
+			return c.rollReport(gw, c.rolls.budget.Adopt(key.String()))
+		case liveStatus == apply.StatusUnknown:
 			// Read past the watch: its kstatus wakes the Gateway again.
 			return rollOutcome{}
 		}
-		if liveStatus == apply.StatusCurrent || (liveDep.GetGeneration() <= 1 && !c.rolls.budget.Holds(key.String())) {
-			// Rolled, or a first rollout (which replaces no pods).
-			c.rollFinished(key)
-			return rollOutcome{}
-		}
-		// The template is applied and its pods are being replaced: a
-		// roll berth started (or started before a restart).
-		return c.rollReport(gw, c.rolls.budget.Adopt(key.String()))
+		c.rollFinished(key)
+		return rollOutcome{}
 	}
 	prio := rollbudget.Fleet
-	if a, ok := liveAnn[annotationOwnInputs]; ok && a != own {
+	if known && prevOwn != own {
 		prio = rollbudget.Own
 	}
 	d := c.rolls.budget.Request(key.String(), prio, c.rolls.limit, c.servedGateways())
 	c.wake(d.Wake)
 	if !d.Go {
-		// Keep the live template (and the annotations describing it).
+		// Keep the live template (and the digest describing it).
 		liveTmpl, _, _ := unstructured.NestedMap(liveDep.Object, "spec", "template")
 		_ = unstructured.SetNestedMap(dep.Object, liveTmpl, "spec", "template")
-		keep := map[string]string{}
-		for _, k := range []string{annotationTemplateHash, annotationOwnInputs} {
-			keep[k] = liveAnn[k]
-		}
-		setAnnotations(dep, keep)
+		setAnnotations(dep, map[string]string{annotationTemplateHash: liveHash})
 	}
 	return c.rollReport(gw, d)
+}
+
+// replacingPods reports whether the Deployment's controller is replacing
+// pods of an older template (it saw the current spec, and not every pod is
+// of the current template). A scale-up or a crashed pod is not a roll.
+func replacingPods(dep *unstructured.Unstructured) bool {
+	gen, _, _ := unstructured.NestedInt64(dep.Object, "status", "observedGeneration")
+	if gen < dep.GetGeneration() {
+		return false
+	}
+	want, found, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas")
+	if !found {
+		want = 1
+	}
+	updated, _, _ := unstructured.NestedInt64(dep.Object, "status", "updatedReplicas")
+	total, _, _ := unstructured.NestedInt64(dep.Object, "status", "replicas")
+	return updated < want || total > updated
 }
 
 // rollReport turns a decision into an event (on each change of state), the
@@ -218,6 +236,8 @@ func (c *Controller) servedGateways() int {
 
 // ownInputs identifies the Gateway's own inputs: its generation and its own
 // EnvoyProxy's identity and generation (the one render used; nil when none).
+// They are kept in memory only: after a restart, a Gateway's first
+// reconcile cannot tell its own change from a fleet one and queues as fleet.
 func ownInputs(gw *gwv1.Gateway, own *v1alpha1.EnvoyProxy) string {
 	s := fmt.Sprintf("gateway:%d", gw.Generation)
 	if own != nil {

@@ -59,7 +59,7 @@ func TestNoRollWithoutReason(t *testing.T) {
 
 func TestRollAnnotationsStayOffThePodTemplate(t *testing.T) {
 	h, dep := renderedTemplateHash(t, render.DefaultOptions())
-	setAnnotations(dep, map[string]string{annotationTemplateHash: h, annotationOwnInputs: "gateway:3"})
+	setAnnotations(dep, map[string]string{annotationTemplateHash: h, "other": "x"})
 	tmpl, _, _ := unstructured.NestedMap(dep.Object, "spec", "template")
 	if templateHash(tmpl) != h {
 		t.Fatal("annotating the Deployment changed its pod template")
@@ -67,8 +67,8 @@ func TestRollAnnotationsStayOffThePodTemplate(t *testing.T) {
 	if dep.GetAnnotations()[annotationTemplateHash] != h {
 		t.Fatal("annotation not set")
 	}
-	setAnnotations(dep, map[string]string{annotationOwnInputs: ""})
-	if _, ok := dep.GetAnnotations()[annotationOwnInputs]; ok {
+	setAnnotations(dep, map[string]string{"other": ""})
+	if _, ok := dep.GetAnnotations()["other"]; ok {
 		t.Fatal("empty value did not remove the annotation")
 	}
 }
@@ -81,5 +81,33 @@ func TestProgrammedCarriesRollNote(t *testing.T) {
 	}
 	if c := programmedCondition(f, false); strings.Contains(c.Message, "roll budget") {
 		t.Fatalf("not accepted, yet a roll note: %q", c.Message)
+	}
+}
+
+// A Deployment replacing pods of an older template is a roll; one scaling
+// up, with a crashed pod or not yet observed by its controller is not.
+func TestReplacingPods(t *testing.T) {
+	dep := func(gen, observed, want, updated, total int64) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"spec":   map[string]any{"replicas": want},
+			"status": map[string]any{"observedGeneration": observed, "updatedReplicas": updated, "replicas": total},
+		}}
+		u.SetGeneration(gen)
+		return u
+	}
+	for _, c := range []struct {
+		name                            string
+		gen, observed, want, upd, total int64
+		rolling                         bool
+	}{
+		{"old pods left", 2, 2, 1, 1, 2, true},
+		{"new pods not all created", 2, 2, 3, 1, 3, true},
+		{"all updated", 2, 2, 1, 1, 1, false},
+		{"scaling up", 3, 3, 3, 3, 3, false},
+		{"not observed yet", 3, 2, 1, 0, 1, false},
+	} {
+		if got := replacingPods(dep(c.gen, c.observed, c.want, c.upd, c.total)); got != c.rolling {
+			t.Errorf("%s: replacingPods = %v, want %v", c.name, got, c.rolling)
+		}
 	}
 }
