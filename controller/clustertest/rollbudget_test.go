@@ -82,7 +82,7 @@ func TestRollBudget(t *testing.T) {
 		h.tune = func(o *controller.Options) {
 			o.Render.ShutdownManagerImage = image
 			o.MaxConcurrentRolls = budget
-			o.RollProgressDeadline = 2 * time.Second
+			o.RollProgressDeadline = time.Second
 		}
 		return h.start()
 	}
@@ -106,6 +106,8 @@ func TestRollBudget(t *testing.T) {
 		return gw.Generation
 	}
 
+	t0 := time.Now()
+	phase := func(what string) { t.Logf("%s: %s", time.Since(t0).Round(10*time.Millisecond), what) }
 	stop := start("berth.test/berth:old", "2")
 	for _, name := range names {
 		h.gateway(name, 8080, "")
@@ -114,6 +116,7 @@ func TestRollBudget(t *testing.T) {
 		h.programmed(key(name))
 	}
 	w := watchRolls(t, h)
+	phase("20 Gateways Programmed")
 
 	// A restart with the same version: the new controller reconciles every
 	// Gateway (Programmed for the new generation), no template changes.
@@ -129,8 +132,10 @@ func TestRollBudget(t *testing.T) {
 		t.Fatalf("a restart with the same version changed %d of %d pod templates", got, n)
 	}
 
+	phase("restarted, 0 templates changed")
 	// The upgrade, with new pods unable to be scheduled.
 	stop()
+	phase("stopped")
 	setPool(false)
 	w.expect("berth.test/berth:new")
 	stop = start("berth.test/berth:new", "2")
@@ -154,6 +159,7 @@ func TestRollBudget(t *testing.T) {
 		}
 		return nil
 	})
+	phase("2 stuck, 18 queued")
 	if changed := w.changed(); !slices.Equal(sorted(changed), stuck) {
 		t.Fatalf("templates changed: %v; want exactly the stuck ones %v", changed, stuck)
 	}
@@ -171,6 +177,7 @@ func TestRollBudget(t *testing.T) {
 		}
 	}
 
+	phase("events")
 	// A Gateway whose own spec changes goes to the front of the queue.
 	own := queued[len(queued)-1]
 	gen := setHostname(own, "own.example.com")
@@ -190,8 +197,10 @@ func TestRollBudget(t *testing.T) {
 	}
 
 	// Released: all 20 finish, never more than 2 at once.
+	phase("own change first in the queue")
 	setPool(true)
 	w.waitAllRolled(t, n)
+	phase("released, all rolled")
 	if max := w.maxInProgress(); max > 2 {
 		t.Errorf("%d Deployments rolling at once with a budget of 2", max)
 	}
@@ -210,11 +219,13 @@ func TestRollBudget(t *testing.T) {
 		}
 		return nil
 	})
+	phase("budget 0: all changed")
 	if max := w.maxInProgress(); max != n {
 		t.Errorf("budget 0: at most %d Deployments in progress at once, want %d", max, n)
 	}
 	setPool(true)
 	w.waitAllRolled(t, n)
+	phase("budget 0: all rolled")
 }
 
 // kwokNodes lists the simulated nodes.
