@@ -90,7 +90,7 @@ func TestRollBudget(t *testing.T) {
 	for i := range names {
 		names[i] = fmt.Sprintf("gw-%02d", i)
 	}
-	key := func(name string) k8stypes.NamespacedName { return k8stypes.NamespacedName{Namespace: h.ns, Name: name} }
+	key := func(name string) k8stypes.NamespacedName { return key(h, name) }
 	// setHostname changes a Gateway's own spec without changing anything
 	// its pods run.
 	setHostname := func(name, host string) int64 {
@@ -199,7 +199,7 @@ func TestRollBudget(t *testing.T) {
 	// Released: all 20 finish, never more than 2 at once.
 	phase("own change first in the queue")
 	setPool(true)
-	w.waitAllRolled(t, n)
+	w.waitAllRolled(t, n, 3*time.Minute)
 	phase("released, all rolled")
 	if max := w.maxInProgress(); max > 2 {
 		t.Errorf("%d Deployments rolling at once with a budget of 2", max)
@@ -224,7 +224,7 @@ func TestRollBudget(t *testing.T) {
 		t.Errorf("budget 0: at most %d Deployments in progress at once, want %d", max, n)
 	}
 	setPool(true)
-	w.waitAllRolled(t, n)
+	w.waitAllRolled(t, n, 3*time.Minute)
 	phase("budget 0: all rolled")
 }
 
@@ -361,9 +361,9 @@ func (w *rollWatch) maxInProgress() int {
 
 // waitAllRolled waits (on the watch's events) until n Deployments have the
 // wave's image and are complete.
-func (w *rollWatch) waitAllRolled(t *testing.T, n int) {
+func (w *rollWatch) waitAllRolled(t *testing.T, n int, timeout time.Duration) {
 	t.Helper()
-	timeout := time.After(3 * time.Minute)
+	deadline := time.After(timeout)
 	for {
 		w.mu.Lock()
 		done := 0
@@ -378,7 +378,7 @@ func (w *rollWatch) waitAllRolled(t *testing.T, n int) {
 		}
 		select {
 		case <-w.progress:
-		case <-timeout:
+		case <-deadline:
 			t.Fatalf("%d of %d Deployments rolled to %s; order so far %v", done, n, w.image, w.changed())
 		}
 	}
@@ -408,4 +408,9 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// key names a Gateway of the test's namespace.
+func key(h *harness, name string) k8stypes.NamespacedName {
+	return k8stypes.NamespacedName{Namespace: h.ns, Name: name}
 }
