@@ -54,13 +54,13 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		// Gone without berth's finalizer (forced off, or never served):
 		// destroy whatever is left. Deletions are rare, and an absent
 		// inventory costs one read.
-		c.forget(key)
+		c.forget(ctx, key)
 		return ctrl.Result{}, c.destroy(ctx, nil, inv)
 	}
 	class := c.classOf(ctx, &gw)
 	if gw.DeletionTimestamp != nil || class == nil || !c.inScope(ctx, gw.Namespace) {
 		// Deleted, moved to another class, or its class is no longer berth's.
-		c.forget(key)
+		c.forget(ctx, key)
 		if !controllerutil.ContainsFinalizer(&gw, render.Finalizer) {
 			// Not berth's to clean up: without berth's finalizer the Gateway
 			// may belong to another berth installation (another
@@ -287,11 +287,11 @@ func serviceOf(agg apply.AggregateStatus) *corev1.Service {
 }
 
 // forget drops what the process remembers of a Gateway it no longer serves.
-func (c *Controller) forget(key k8stypes.NamespacedName) {
+func (c *Controller) forget(ctx context.Context, key k8stypes.NamespacedName) {
 	c.condMu.Lock()
 	delete(c.conditions, key)
 	c.condMu.Unlock()
-	c.rollFinished(key)
+	c.rollFinished(ctx, key)
 	c.rolls.mu.Lock()
 	delete(c.rolls.own, key)
 	c.rolls.mu.Unlock()

@@ -64,14 +64,24 @@ type rollOutcome struct {
 }
 
 // liveDeployment returns the live Deployment of dep and its kstatus from
-// apply's watch, or, before the watch has it (a restart), read from the
-// apiserver with an Unknown status: an upgrade must see the old template
-// even when it reconciles before the watches have listed. Nil when absent.
+// apply's watch. Absent when the inventory, as watched, holds no such
+// Deployment (a new Gateway: no request). When the watch cannot tell yet (a
+// restart, before it listed), it is read from the apiserver with an Unknown
+// status: an upgrade must see the old template even when it reconciles
+// before the watches have listed. Nil when absent.
 func (c *Controller) liveDeployment(ctx context.Context, dep *unstructured.Unstructured, agg apply.AggregateStatus) (*unstructured.Unstructured, apply.Status, error) {
+	listed := false
 	for _, o := range agg.Objects {
-		if o.Ref.Group == "apps" && o.Ref.Kind == "Deployment" && o.Ref.Name == dep.GetName() && o.Live != nil {
-			return o.Live, o.Status, nil
+		if o.Ref.Group == "apps" && o.Ref.Kind == "Deployment" && o.Ref.Name == dep.GetName() {
+			if o.Live != nil {
+				return o.Live, o.Status, nil
+			}
+			listed = true
 		}
+	}
+	if !listed && (agg.Known || c.engine.HasSynced()) {
+		// Every Deployment berth made is in its inventory.
+		return nil, apply.StatusUnknown, nil
 	}
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(dep.GroupVersionKind())
@@ -97,7 +107,7 @@ func (c *Controller) gateRoll(ctx context.Context, gw *gwv1.Gateway, ownParams *
 	c.rolls.mu.Unlock()
 	dep := findObject(objs, "apps", "Deployment")
 	if dep == nil {
-		c.rollFinished(key)
+		c.rollFinished(ctx, key)
 		return rollOutcome{}
 	}
 	tmpl, _, _ := unstructured.NestedMap(dep.Object, "spec", "template")
@@ -111,7 +121,7 @@ func (c *Controller) gateRoll(ctx context.Context, gw *gwv1.Gateway, ownParams *
 	}
 	if liveDep == nil {
 		// A new data plane replaces no pods.
-		c.rollFinished(key)
+		c.rollFinished(ctx, key)
 		return rollOutcome{}
 	}
 	liveHash := liveDep.GetAnnotations()[annotationTemplateHash]
@@ -129,14 +139,14 @@ func (c *Controller) gateRoll(ctx context.Context, gw *gwv1.Gateway, ownParams *
 			// Read past the watch: its kstatus wakes the Gateway again.
 			return rollOutcome{}
 		}
-		c.rollFinished(key)
+		c.rollFinished(ctx, key)
 		return rollOutcome{}
 	}
 	prio := rollbudget.Fleet
 	if known && prevOwn != own {
 		prio = rollbudget.Own
 	}
-	d := c.rolls.budget.Request(key.String(), prio, c.rolls.limit, c.servedGateways())
+	d := c.rolls.budget.Request(key.String(), prio, c.rolls.limit, c.servedGateways(ctx))
 	c.wake(d.Wake)
 	if !d.Go {
 		// Keep the live template (and the digest describing it).
@@ -204,11 +214,11 @@ func (c *Controller) rollReport(gw *gwv1.Gateway, d rollbudget.Decision) rollOut
 
 // rollFinished releases key's slot or queue place, if any, and wakes the
 // Gateways admitted in its place.
-func (c *Controller) rollFinished(key k8stypes.NamespacedName) {
+func (c *Controller) rollFinished(ctx context.Context, key k8stypes.NamespacedName) {
 	if !c.rolls.budget.Holds(key.String()) {
 		return
 	}
-	c.wake(c.rolls.budget.Done(key.String(), c.rolls.limit, c.servedGateways()))
+	c.wake(c.rolls.budget.Done(key.String(), c.rolls.limit, c.servedGateways(ctx)))
 	c.rolls.mu.Lock()
 	prev := c.rolls.state[key]
 	delete(c.rolls.state, key)
@@ -227,11 +237,28 @@ func (c *Controller) wake(keys []string) {
 }
 
 // servedGateways is the number of Gateways berth serves (for a percentage
-// budget).
-func (c *Controller) servedGateways() int {
-	c.condMu.Lock()
-	defer c.condMu.Unlock()
-	return len(c.conditions)
+// budget): those of its classes in the cache, so that right after a restart
+// the budget is already a share of all of them, not of those reconciled so
+// far. With a namespace selector, the Gateways reconciled so far.
+func (c *Controller) servedGateways(ctx context.Context) int {
+	var classes gwv1.GatewayClassList
+	var gws gwv1.GatewayList
+	if c.nsSel != nil || c.client.List(ctx, &classes, client.UnsafeDisableDeepCopy) != nil || c.client.List(ctx, &gws, client.UnsafeDisableDeepCopy) != nil {
+		c.condMu.Lock()
+		defer c.condMu.Unlock()
+		return len(c.conditions)
+	}
+	ours := map[string]bool{}
+	for _, cl := range classes.Items {
+		ours[cl.Name] = string(cl.Spec.ControllerName) == c.opts.ControllerName
+	}
+	n := 0
+	for _, gw := range gws.Items {
+		if ours[string(gw.Spec.GatewayClassName)] {
+			n++
+		}
+	}
+	return n
 }
 
 // ownInputs identifies the Gateway's own inputs: its generation and its own
