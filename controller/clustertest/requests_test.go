@@ -1,13 +1,19 @@
 package clustertest
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/berth-gateway/berth/controller"
@@ -31,6 +37,45 @@ func TestRequestsPerGateway(t *testing.T) {
 	h.programmed(client.ObjectKeyFromObject(h.gateway("warm", 8080, "proxy")))
 	settle(&reqs)
 
+	// What each status write said, in order.
+	var (
+		mu      sync.Mutex
+		written []string
+	)
+	gwRes := schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
+	wctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wi, err := h.env.Dynamic.Resource(gwRes).Namespace(h.ns).Watch(wctx, metav1.ListOptions{FieldSelector: "metadata.name=gw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		var last string
+		for ev := range wi.ResultChan() {
+			u, ok := ev.Object.(*unstructured.Unstructured)
+			if !ok {
+				continue
+			}
+			st, _, _ := unstructured.NestedFieldCopy(u.Object, "status")
+			b, _ := json.Marshal(st)
+			if string(b) == last {
+				continue
+			}
+			last = string(b)
+			conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+			var sum []string
+			for _, c := range conds {
+				m := c.(map[string]any)
+				sum = append(sum, fmt.Sprintf("%s=%s/%s %q", m["type"], m["status"], m["reason"], m["message"]))
+			}
+			addrs, _, _ := unstructured.NestedSlice(u.Object, "status", "addresses")
+			ls, _, _ := unstructured.NestedSlice(u.Object, "status", "listeners")
+			mu.Lock()
+			written = append(written, fmt.Sprintf("%s; %d addresses, %d listeners", strings.Join(sum, "; "), len(addrs), len(ls)))
+			mu.Unlock()
+		}
+	}()
+
 	mark := reqs.Mark()
 	gw := h.gateway("gw", 8080, "proxy")
 	h.programmed(client.ObjectKeyFromObject(gw))
@@ -49,6 +94,9 @@ func TestRequestsPerGateway(t *testing.T) {
 	}
 	slices.Sort(lines)
 	t.Logf("one new Gateway: %s\n%s", testenv.Count(got), strings.Join(lines, "\n"))
+	mu.Lock()
+	t.Logf("its statuses, in order:\n%s", strings.Join(written, "\n"))
+	mu.Unlock()
 	var writes []string
 	for _, r := range got {
 		if r.Method != http.MethodGet {
