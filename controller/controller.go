@@ -55,6 +55,7 @@ type Controller struct {
 	store    *store
 	recorder recorder.EventRecorder
 	metrics  *metrics
+	rolls    *rolls
 	nsSel    labels.Selector // nil: every namespace
 
 	gwQueue, routeQueue, grpcRouteQueue queueRef
@@ -101,6 +102,10 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		return nil, fmt.Errorf("controller options: %w", err)
 	}
 	c := &Controller{opts: opts, log: opts.Logger, store: newStore(), conditions: map[k8stypes.NamespacedName][2]bool{}}
+	var err error
+	if c.rolls, err = newRolls(opts); err != nil {
+		return nil, fmt.Errorf("controller options: %w", err)
+	}
 	if opts.WatchNamespaceSelector != "" {
 		c.nsSel, _ = labels.Parse(opts.WatchNamespaceSelector)
 	}

@@ -55,13 +55,13 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		// Gone without berth's finalizer (forced off, or never served):
 		// destroy whatever is left. Deletions are rare, and an absent
 		// inventory costs one read.
-		c.forget(key)
+		c.forget(ctx, key)
 		return ctrl.Result{}, c.destroy(ctx, nil, inv)
 	}
 	class := c.classOf(ctx, &gw)
 	if gw.DeletionTimestamp != nil || class == nil || !c.inScope(ctx, gw.Namespace) {
 		// Deleted, moved to another class, or its class is no longer berth's.
-		c.forget(key)
+		c.forget(ctx, key)
 		if !controllerutil.ContainsFinalizer(&gw, render.Finalizer) {
 			// Not berth's to clean up: without berth's finalizer the Gateway
 			// may belong to another berth installation (another
@@ -87,6 +87,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	}
 
 	f := gatewayFacts{Generation: gw.Generation, Requested: render.RequestedAddresses(&gw)}
+	var roll rollOutcome
 	in, renderErr := c.renderInput(ctx, class, &gw)
 	f.Inputs = readiness.GatewayInputs(&gw, class, in.ClassParameters, in.GatewayParameters)
 	if f.Routes, err = c.routeInputs(ctx, key); err != nil {
@@ -123,6 +124,10 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		if err != nil {
 			return ctrl.Result{}, fmt.Errorf("bundle of %s: %w", key, err)
 		}
+		roll = c.gateRoll(ctx, &gw, in.GatewayParameters, objs, c.engine.Status(inv.Key()))
+		if roll.Err != nil {
+			return ctrl.Result{}, roll.Err
+		}
 		run, err := c.engine.Run(ctx, inv, objs)
 		runErr = err
 		f.ApplyErr = err
@@ -131,6 +136,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	}
 	f.Objects = c.engine.Status(inv.Key())
 	f.Service = serviceOf(f.Objects)
+	f.Roll = roll.Note
 	if t := c.store.get(key); t != nil && t.Generation == gw.Generation {
 		f.Translation = &t.translated
 	}
@@ -164,7 +170,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		}
 		return ctrl.Result{}, runErr
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: roll.RecheckAfter}, nil
 }
 
 // renderInput fetches the EnvoyProxy objects gw depends on (RenderInput).
@@ -288,10 +294,14 @@ func serviceOf(agg apply.AggregateStatus) *corev1.Service {
 }
 
 // forget drops what the process remembers of a Gateway it no longer serves.
-func (c *Controller) forget(key k8stypes.NamespacedName) {
+func (c *Controller) forget(ctx context.Context, key k8stypes.NamespacedName) {
 	c.condMu.Lock()
 	delete(c.conditions, key)
 	c.condMu.Unlock()
+	c.rollFinished(ctx, key)
+	c.rolls.mu.Lock()
+	delete(c.rolls.own, key)
+	c.rolls.mu.Unlock()
 	c.inputs.Delete(key)
 	c.metrics.setGateways(c.conditionCounts())
 }

@@ -21,6 +21,7 @@ type metrics struct {
 	gateways *prometheus.GaugeVec
 	sweeps   *prometheus.CounterVec
 	swept    prometheus.Counter
+	rolls    *prometheus.GaugeVec
 }
 
 var (
@@ -55,8 +56,11 @@ func sharedMetrics() *metrics {
 			swept: prometheus.NewCounter(prometheus.CounterOpts{
 				Name: "berth_gc_inventories_destroyed_total", Help: "Inventories destroyed by sweeps because their Gateway was gone.",
 			}),
+			rolls: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+				Name: "berth_roll_budget_gateways", Help: "Gateways whose pod template change is queued by the roll budget, rolling, or rolling past --roll-progress-deadline (stuck, also counted as rolling).",
+			}, []string{"state"}),
 		}
-		crmetrics.Registry.MustRegister(m.duration, m.errors, m.applied, m.pruned, m.gateways, m.sweeps, m.swept)
+		crmetrics.Registry.MustRegister(m.duration, m.errors, m.applied, m.pruned, m.gateways, m.sweeps, m.swept, m.rolls)
 		theMetrics = m
 	})
 	return theMetrics
@@ -109,4 +113,10 @@ func (m *metrics) setGateways(counts map[[2]string]int) {
 			m.gateways.WithLabelValues(t, s).Set(float64(counts[[2]string{t, s}]))
 		}
 	}
+}
+
+func (m *metrics) setRolls(queued, rolling, stuck int) {
+	m.rolls.WithLabelValues("queued").Set(float64(queued))
+	m.rolls.WithLabelValues("rolling").Set(float64(rolling))
+	m.rolls.WithLabelValues("stuck").Set(float64(stuck))
 }

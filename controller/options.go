@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-gateway/berth/apply"
 	"github.com/berth-gateway/berth/internal/dataplane"
+	"github.com/berth-gateway/berth/internal/rollbudget"
 	"github.com/berth-gateway/berth/render"
 	"github.com/berth-gateway/berth/xds"
 	"github.com/berth-gateway/berth/xds/certs"
@@ -72,6 +73,14 @@ type Options struct {
 	// ResyncPeriod is the informers' resync period (a full reconcile of
 	// everything; a no-op writes nothing).
 	ResyncPeriod time.Duration
+	// MaxConcurrentRolls bounds how many Gateways' data planes roll (a
+	// change of the Deployment's pod template) at once: a number, or a
+	// percentage of the Gateways served (rounded up, at least 1); "0" is
+	// unlimited.
+	MaxConcurrentRolls string
+	// RollProgressDeadline is how long a roll may take to be fully updated
+	// and Available before it is reported stuck (it keeps its slot).
+	RollProgressDeadline time.Duration
 	// QPS and Burst of the controller's own client (status writes, finalizers).
 	QPS   float32
 	Burst int
@@ -118,6 +127,8 @@ func DefaultOptions() Options {
 		LeaderElectionID:       "berth-controller",
 		Workers:                16,
 		SweepInterval:          10 * time.Minute,
+		MaxConcurrentRolls:     "10%",
+		RollProgressDeadline:   10 * time.Minute,
 		ResyncPeriod:           10 * time.Hour,
 		QPS:                    100,
 		Burst:                  200,
@@ -147,6 +158,8 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the leader election Lease in --namespace")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "Gateways reconciled concurrently")
 	fs.DurationVar(&o.SweepInterval, "sweep-interval", o.SweepInterval, "how often inventories without a Gateway are destroyed")
+	fs.StringVar(&o.MaxConcurrentRolls, "max-concurrent-rolls", o.MaxConcurrentRolls, `Gateways whose data plane may roll (pod template change) at once: a number or a percentage of the Gateways served, at least 1 ("0": unlimited)`)
+	fs.DurationVar(&o.RollProgressDeadline, "roll-progress-deadline", o.RollProgressDeadline, "time a roll may take to be fully updated and Available before it is reported stuck (it keeps its slot)")
 }
 
 // complete fills the derived fields and validates.
@@ -163,6 +176,12 @@ func (o *Options) complete() error {
 	}
 	if o.SweepInterval <= 0 {
 		errs = append(errs, fmt.Errorf("sweep interval must be positive, got %s", o.SweepInterval))
+	}
+	if _, err := rollbudget.ParseLimit(o.MaxConcurrentRolls); err != nil {
+		errs = append(errs, fmt.Errorf("max concurrent rolls: %w", err))
+	}
+	if o.RollProgressDeadline <= 0 {
+		errs = append(errs, fmt.Errorf("roll progress deadline must be positive, got %s", o.RollProgressDeadline))
 	}
 	if o.WatchNamespaceSelector != "" {
 		if _, err := labels.Parse(o.WatchNamespaceSelector); err != nil {

@@ -47,6 +47,9 @@ type gatewayFacts struct {
 	// Requested are the static addresses of spec.addresses
 	// (render.RequestedAddresses).
 	Requested []string
+	// Roll is the roll budget's note on a queued, rolling or stuck pod
+	// template change ("" when none), appended to Programmed's message.
+	Roll string
 	// Inputs are the class and EnvoyProxies the bundle was rendered from;
 	// Routes are the routes naming the Gateway, as cached now. Both are
 	// recorded in the InputsCondition beside Programmed.
@@ -178,6 +181,9 @@ func programmedCondition(f gatewayFacts, accepted bool) metav1.Condition {
 		c.Reason, c.Message = string(gwv1.GatewayReasonPending), "xDS configuration not published yet"
 	default:
 		c.Status, c.Reason, c.Message = metav1.ConditionTrue, string(gwv1.GatewayReasonProgrammed), "bundle ready and xDS configuration published"
+	}
+	if f.Roll != "" && accepted {
+		c.Message += "; " + f.Roll
 	}
 	return c
 }

@@ -1,0 +1,126 @@
+package clustertest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/berth-gateway/berth/controller"
+	"github.com/berth-gateway/berth/internal/testenv"
+)
+
+// TestRequestsPerGateway counts the controller's API requests for one new
+// Gateway, by verb and resource (docs/benchmarks.md), once a first Gateway
+// has warmed the watches. Writes are bounded: the bundle's objects and its
+// inventory, the finalizer, at most 2 status writes.
+func TestRequestsPerGateway(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.create(clusterIPProxy(h.ns, "proxy"))
+	var reqs testenv.Requests
+	c, err := controller.New(reqs.Wrap(h.env.Config), h.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Background(t, c.Run)
+	h.programmed(client.ObjectKeyFromObject(h.gateway("warm", 8080, "proxy")))
+	settle(&reqs)
+
+	// What each status write said, in order.
+	var (
+		mu      sync.Mutex
+		written []string
+	)
+	gwRes := schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
+	wctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wi, err := h.env.Dynamic.Resource(gwRes).Namespace(h.ns).Watch(wctx, metav1.ListOptions{FieldSelector: "metadata.name=gw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		var last string
+		for ev := range wi.ResultChan() {
+			u, ok := ev.Object.(*unstructured.Unstructured)
+			if !ok {
+				continue
+			}
+			st, _, _ := unstructured.NestedFieldCopy(u.Object, "status")
+			b, _ := json.Marshal(st)
+			if string(b) == last {
+				continue
+			}
+			last = string(b)
+			conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+			var sum []string
+			for _, c := range conds {
+				m := c.(map[string]any)
+				sum = append(sum, fmt.Sprintf("%s=%s/%s %q", m["type"], m["status"], m["reason"], m["message"]))
+			}
+			addrs, _, _ := unstructured.NestedSlice(u.Object, "status", "addresses")
+			ls, _, _ := unstructured.NestedSlice(u.Object, "status", "listeners")
+			mu.Lock()
+			written = append(written, fmt.Sprintf("%s; %d addresses, %d listeners", strings.Join(sum, "; "), len(addrs), len(ls)))
+			mu.Unlock()
+		}
+	}()
+
+	mark := reqs.Mark()
+	gw := h.gateway("gw", 8080, "proxy")
+	h.programmed(client.ObjectKeyFromObject(gw))
+	settle(&reqs)
+	got := reqs.Since(mark)
+	by := map[string]int{}
+	for _, r := range got {
+		if r.Verb == "watch" {
+			continue
+		}
+		by[r.Verb+" "+r.Resource]++
+	}
+	var lines []string
+	for k, v := range by {
+		lines = append(lines, fmt.Sprintf("%3d %s", v, k))
+	}
+	slices.Sort(lines)
+	t.Logf("one new Gateway: %s\n%s", testenv.Count(got), strings.Join(lines, "\n"))
+	mu.Lock()
+	t.Logf("its statuses, in order:\n%s", strings.Join(written, "\n"))
+	mu.Unlock()
+	var writes []string
+	for _, r := range got {
+		if r.Method != http.MethodGet {
+			writes = append(writes, r.Verb+" "+r.Resource)
+		}
+	}
+	objects := len(h.bundleObjects(h.ns, "gw"))
+	// The bundle's objects, the inventory (create, then its digests), the
+	// finalizer, two status writes (and the events).
+	if max := objects + 2 + 1 + 2 + by["create events.events.k8s.io"]; len(writes) > max {
+		t.Errorf("%d writes for one Gateway of %d objects (at most %d): %v", len(writes), objects, max, writes)
+	}
+}
+
+// settle waits until the recorded requests stop for a second (the last
+// status write and events of a reconcile have gone out).
+func settle(reqs *testenv.Requests) {
+	last := reqs.Mark()
+	for {
+		time.Sleep(time.Second)
+		now := reqs.Mark()
+		if now == last {
+			return
+		}
+		last = now
+	}
+}
