@@ -224,7 +224,7 @@ func TestStatusFacts(t *testing.T) {
 		{"proto-https", "Conflicted", "True", "ProtocolConflict"},
 		{"proto-http", "Programmed", "False", "Invalid"},
 		{"all", "Conflicted", "False", "NoConflicts"},
-		{"tcp", "Accepted", "False", "UnsupportedProtocol"},
+		{"custom", "Accepted", "False", "UnsupportedProtocol"},
 		{"kinds", "ResolvedRefs", "False", "InvalidRouteKinds"},
 		{"low", "Accepted", "False", "PortUnavailable"},
 		{"remapped", "Accepted", "False", "PortUnavailable"},
@@ -283,6 +283,9 @@ func TestDependencies(t *testing.T) {
 	wantBackends := translate.Dependencies{
 		HTTPRoutes:               []k8stypes.NamespacedName{nn("front", "cross"), nn("front", "kind"), nn("front", "weights")},
 		GRPCRoutes:               []k8stypes.NamespacedName{},
+		TCPRoutes:                []k8stypes.NamespacedName{},
+		TLSRoutes:                []k8stypes.NamespacedName{},
+		UDPRoutes:                []k8stypes.NamespacedName{},
 		Services:                 []k8stypes.NamespacedName{nn("backend", "shared"), nn("front", "missing"), nn("front", "v1"), nn("front", "v2"), nn("secret-ns", "private")},
 		Secrets:                  []k8stypes.NamespacedName{},
 		ReferenceGrantNamespaces: []string{"backend", "secret-ns"},

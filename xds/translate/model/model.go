@@ -65,6 +65,8 @@ type Listener struct {
 	// BufferLimitBytes is the soft limit of each connection's read and
 	// write buffers (0: Envoy's default).
 	BufferLimitBytes uint32
+	// UDP is the proxy of a UDP port (which has no FilterChains).
+	UDP *UDPProxy
 }
 
 // FilterChain is how a connection is handled once its server name (SNI)
@@ -81,6 +83,8 @@ type FilterChain struct {
 	TLS *DownstreamTLS
 	// HTTP is the HTTP connection manager of the chain.
 	HTTP *HTTP
+	// TCP forwards the chain's connections instead (TCP and TLS ports).
+	TCP *TCPProxy
 }
 
 // DownstreamTLS is the TLS a filter chain terminates.
@@ -367,6 +371,9 @@ type Cluster struct {
 	BufferLimitBytes uint32
 	// Endpoints are the ready addresses, sorted by IP then port.
 	Endpoints []Endpoint
+	// Localities, when set, replace Endpoints with weighted groups (one
+	// per backend of a UDPRoute).
+	Localities []Locality
 }
 
 // Endpoint is one upstream address.
