@@ -96,11 +96,11 @@ var StatusOnly = sets.New(
 	"TLSRouteListenerPassthroughSupportedKinds",
 	"TLSRouteListenerTerminateNotSupported",
 	"TLSRouteListenerTerminateSupportedKinds",
-	// UDPRoute
-	"UDPRoute",
+	// UDPRoute ("UDPRoute" sends a DNS query and
+	// "UDPRouteMultipleRoutesAttachment" UDP datagrams through the
+	// Gateway: they need traffic, not listed here)
 	"UDPRouteInvalidBackendRefNonexistent",
 	"UDPRouteInvalidCrossNamespaceBackendRef",
-	"UDPRouteMultipleRoutesAttachment",
 	"UDPRouteNotAllowedByListeners",
 )
 
