@@ -86,9 +86,10 @@ var StatusOnly = sets.New(
 	"TCPRouteInvalidBackendRefNonexistent",
 	"TCPRouteInvalidCrossNamespaceBackendRef",
 	"TCPRouteInvalidNonTCPListener",
-	// TLSRoute
-	"TLSRouteInvalidBackendRefNonexistent",
-	"TLSRouteInvalidBackendRefUnknownKind",
+	// TLSRoute ("TLSRouteInvalidBackendRefNonexistent" and
+	// "TLSRouteInvalidBackendRefUnknownKind" also dial the Gateway and
+	// expect Envoy to reset the TLS connection: they need traffic, not
+	// listed here)
 	"TLSRouteInvalidNoMatchingListenerHostname",
 	"TLSRouteInvalidNoMatchingListener",
 	"TLSRouteInvalidReferenceGrant",

@@ -398,6 +398,12 @@ func (t *gatewayTranslator) detectConflicts() {
 		}
 		for _, ls := range group {
 			switch {
+			case len(protocols) > 1 && tlsModesOnly(protocols):
+				// One port passing TLS through and terminating it is the
+				// TLSRouteModeMixed feature berth does not have: like an
+				// unsupported protocol, the listener supports no kinds.
+				conflict(ls, gwv1.ListenerReasonProtocolConflict, "listeners on port %d mix TLS modes (%s), which berth does not support", port, strings.Join(sortedStrings(protocols), ", "))
+				ls.kinds = []gwv1.RouteGroupKind{}
 			case len(protocols) > 1:
 				conflict(ls, gwv1.ListenerReasonProtocolConflict, "listeners on port %d use different protocols (%s)", port, strings.Join(sortedStrings(protocols), ", "))
 			case hostnames[ls.selectingHostname()] > 1:

@@ -3,6 +3,7 @@ package translate
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -79,6 +80,17 @@ func (ls *listenerState) portProtocol() string {
 		return "TLS/" + string(gwv1.TLSModePassthrough)
 	}
 	return "TLS/" + string(gwv1.TLSModeTerminate)
+}
+
+// tlsModesOnly reports whether the port protocols (portProtocol) of a
+// port are all TLS, in several modes.
+func tlsModesOnly(protocols map[string]bool) bool {
+	for p := range protocols {
+		if !strings.HasPrefix(p, "TLS/") {
+			return false
+		}
+	}
+	return true
 }
 
 // selectingHostname is the hostname that tells the listener's connections

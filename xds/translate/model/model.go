@@ -13,10 +13,10 @@
 // The model must not import go-control-plane; names of Envoy resources are
 // decided by the translate package (names.go) and carried here as strings.
 //
+// Layer-4 listeners (l4.go): Protocols TCP, TLS and UDP; a FilterChain's
+// TCPProxy beside HTTP, a Listener's UDPProxy, a Cluster's Localities.
+//
 // Where the next features plug in:
-//   - Listener protocols TCP, TLS (passthrough) and UDP: new Protocol values
-//     and, on FilterChain, a TCP or UDP proxy beside HTTP (both take
-//     weighted Backends like HTTP routes).
 //   - Per-listener edge settings (HTTP/1 and HTTP/2 options, timeouts,
 //     access log, client traffic policies): fields of HTTPSettings, one per
 //     filter chain, and TLS settings on DownstreamTLS.
