@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/xds/translate"
 	"github.com/berth-gateway/berth/xds/translate/evaluate"
@@ -103,5 +104,99 @@ func TestL4Connections(t *testing.T) {
 func TestL4OnHTTPPort(t *testing.T) {
 	if _, err := evaluate.L4(snapshotOf(t, "tcproute.in.yaml"), evaluate.L4Connection{Port: 10080}); err == nil {
 		t.Fatal("L4 on an HTTP listener: no error")
+	}
+}
+
+// TestL4Status checks the listener and route status facts of the TCP, TLS
+// and UDP goldens by the spec's rules: supportedKinds per protocol,
+// InvalidRouteKinds, conflicts, attachedRoutes (every accepted route
+// counts, also those that do not forward), and the route reasons.
+func TestL4Status(t *testing.T) {
+	type listenerWant struct {
+		kinds            []string
+		attached         int32
+		condType, status string
+		reason           string
+	}
+	type routeWant struct{ condType, status, reason string }
+	for _, tc := range []struct {
+		file      string
+		listeners map[string]listenerWant
+		routes    map[string]routeWant // "kind ns/name" → one condition
+	}{
+		{"tcproute.in.yaml", map[string]listenerWant{
+			"postgres": {[]string{"TCPRoute"}, 1, "Programmed", "True", "Programmed"},
+			"redis":    {[]string{"TCPRoute"}, 2, "Accepted", "True", "Accepted"},
+			"idle":     {[]string{"TCPRoute"}, 0, "Programmed", "True", "Programmed"},
+			"dup-a":    {[]string{"TCPRoute"}, 0, "Conflicted", "True", "HostnameConflict"},
+			"dup-b":    {[]string{"TCPRoute"}, 0, "Accepted", "False", "Invalid"},
+			"kinds":    {[]string{"TCPRoute"}, 1, "ResolvedRefs", "False", "InvalidRouteKinds"},
+			"http":     {[]string{"HTTPRoute", "GRPCRoute"}, 0, "Accepted", "True", "Accepted"},
+		}, map[string]routeWant{
+			"TCPRoute db/postgres":  {"ResolvedRefs", "False", "BackendNotFound"},
+			"TCPRoute db/redis-new": {"Accepted", "True", "Accepted"},
+			"TCPRoute db/cross":     {"ResolvedRefs", "False", "RefNotPermitted"},
+			"TCPRoute db/on-http":   {"Accepted", "False", "NotAllowedByListeners"},
+		}},
+		{"tlsroute.in.yaml", map[string]listenerWant{
+			"pass-any":   {[]string{"TLSRoute"}, 2, "ResolvedRefs", "False", "InvalidRouteKinds"},
+			"pass-wild":  {[]string{"TLSRoute"}, 2, "Programmed", "True", "Programmed"},
+			"terminate":  {[]string{"TLSRoute"}, 1, "Programmed", "True", "Programmed"},
+			"mixed-pass": {[]string{}, 0, "Conflicted", "True", "ProtocolConflict"},
+			"mixed-term": {[]string{}, 0, "Accepted", "False", "Invalid"},
+			"https":      {[]string{"HTTPRoute", "GRPCRoute"}, 0, "Programmed", "True", "Programmed"},
+		}, map[string]routeWant{
+			"TLSRoute edge/apps":     {"Accepted", "True", "Accepted"},
+			"TLSRoute edge/no-host":  {"Accepted", "False", "NoMatchingListenerHostname"},
+			"TLSRoute edge/on-https": {"Accepted", "False", "NotAllowedByListeners"},
+			"TLSRoute edge/mq":       {"ResolvedRefs", "False", "InvalidKind"},
+		}},
+		{"udproute.in.yaml", map[string]listenerWant{
+			"dns":  {[]string{"UDPRoute"}, 2, "Programmed", "True", "Programmed"},
+			"dead": {[]string{"UDPRoute"}, 1, "Programmed", "True", "Programmed"},
+			"tcp":  {[]string{"TCPRoute"}, 0, "Accepted", "True", "Accepted"},
+		}, map[string]routeWant{
+			"UDPRoute dns/dns":    {"ResolvedRefs", "True", "ResolvedRefs"},
+			"UDPRoute dns/dead":   {"ResolvedRefs", "False", "BackendNotFound"},
+			"UDPRoute dns/on-tcp": {"Accepted", "False", "NotAllowedByListeners"},
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			res := translate.Translate(loadInput(t, "testdata/"+tc.file), translate.DefaultOptions())[0]
+			seen := map[string]bool{}
+			for _, ls := range res.Listeners {
+				want, ok := tc.listeners[string(ls.Name)]
+				if !ok {
+					continue
+				}
+				seen[string(ls.Name)] = true
+				kinds := []string{}
+				for _, k := range ls.SupportedKinds {
+					kinds = append(kinds, string(k.Kind))
+				}
+				if !reflect.DeepEqual(kinds, want.kinds) || ls.AttachedRoutes != want.attached {
+					t.Errorf("listener %s: kinds %v, %d attached; want %v, %d", ls.Name, kinds, ls.AttachedRoutes, want.kinds, want.attached)
+				}
+				c := ls.Condition(gwv1.ListenerConditionType(want.condType))
+				if c == nil || string(c.Status) != want.status || c.Reason != want.reason {
+					t.Errorf("listener %s %s = %+v, want %s/%s", ls.Name, want.condType, c, want.status, want.reason)
+				}
+			}
+			for _, rs := range res.Routes {
+				key := string(rs.Kind) + " " + rs.Route.String()
+				want, ok := tc.routes[key]
+				if !ok {
+					continue
+				}
+				seen[key] = true
+				c := rs.Condition(gwv1.RouteConditionType(want.condType))
+				if c == nil || string(c.Status) != want.status || c.Reason != want.reason {
+					t.Errorf("%s %s = %+v, want %s/%s", key, want.condType, c, want.status, want.reason)
+				}
+			}
+			if len(seen) != len(tc.listeners)+len(tc.routes) {
+				t.Errorf("checked %d of %d listeners and routes", len(seen), len(tc.listeners)+len(tc.routes))
+			}
+		})
 	}
 }
