@@ -132,9 +132,10 @@
 //   - Listener conflicts: as the spec requires, no conflicting listener
 //     wins. All listeners of a port that mixes protocols are Conflicted
 //     (ProtocolConflict), all listeners of one protocol that share a hostname
-//     are Conflicted (HostnameConflict); conflicted listeners are not
-//     Accepted (reason Invalid). Two ports that bind the same Envoy port (80
-//     and 10080) are both PortUnavailable.
+//     are Conflicted (HostnameConflict); conflicted listeners are neither
+//     Accepted nor Programmed, with the conflict as the reason (as the
+//     conformance suite expects). Two ports that bind the same Envoy port
+//     (80 and 10080) are both PortUnavailable.
 //   - A request is served by the listener with the most specific hostname
 //     that matches it. Within that listener, routes with a more specific
 //     hostname come first, broader wildcards and hostname-less routes after

@@ -176,7 +176,11 @@ func (ls *listenerState) terminatesTLS() bool {
 func (ls *listenerState) status() ListenerStatus {
 	programmed := cond{ok: true}
 	if !ls.programmed() {
-		programmed = cond{reason: string(gwv1.ListenerReasonInvalid), message: "listener is not programmed: " + firstMessage(ls.accepted, ls.conflicted, ls.resolvedRefs)}
+		reason := string(gwv1.ListenerReasonInvalid)
+		if !ls.conflicted.ok {
+			reason = ls.conflicted.reason
+		}
+		programmed = cond{reason: reason, message: "listener is not programmed: " + firstMessage(ls.accepted, ls.conflicted, ls.resolvedRefs)}
 	}
 	conflicted := metav1.Condition{Type: string(gwv1.ListenerConditionConflicted), Status: metav1.ConditionFalse,
 		Reason: string(gwv1.ListenerReasonNoConflicts), Message: "no conflicts"}
@@ -364,7 +368,8 @@ func (t *gatewayTranslator) resolveCertificate(ref gwv1.SecretObjectReference) (
 // requires: no conflicting listener wins, all of them are Conflicted and not
 // Accepted. On one port, listeners of different protocols all conflict
 // (ProtocolConflict); listeners of one protocol conflict when they share a
-// hostname (HostnameConflict). Listeners with an unsupported protocol are
+// hostname (HostnameConflict). Accepted and Programmed are False with the
+// same reason. Listeners with an unsupported protocol are
 // already rejected and take no part. Two ports that bind the same Envoy
 // port (80 and 10080 with the default offset) are both PortUnavailable.
 func (t *gatewayTranslator) detectConflicts() {
@@ -385,8 +390,10 @@ func (t *gatewayTranslator) detectConflicts() {
 		envoyPorts[ls.envoyPort][ls.spec.Port] = true
 	}
 	conflict := func(ls *listenerState, reason gwv1.ListenerConditionReason, format string, args ...any) {
+		// Accepted and Programmed say the conflict too, as the
+		// conformance suite expects of conflicted listeners.
 		ls.conflicted.fail(string(reason), format, args...)
-		ls.accepted.fail(string(gwv1.ListenerReasonInvalid), format, args...)
+		ls.accepted.fail(string(reason), format, args...)
 	}
 	for _, port := range ports {
 		group := byPort[port]

@@ -129,7 +129,7 @@ func TestL4Status(t *testing.T) {
 			"redis":    {[]string{"TCPRoute"}, 2, "Accepted", "True", "Accepted"},
 			"idle":     {[]string{"TCPRoute"}, 0, "Programmed", "True", "Programmed"},
 			"dup-a":    {[]string{"TCPRoute"}, 0, "Conflicted", "True", "HostnameConflict"},
-			"dup-b":    {[]string{"TCPRoute"}, 0, "Accepted", "False", "Invalid"},
+			"dup-b":    {[]string{"TCPRoute"}, 0, "Accepted", "False", "HostnameConflict"},
 			"kinds":    {[]string{"TCPRoute"}, 1, "ResolvedRefs", "False", "InvalidRouteKinds"},
 			"http":     {[]string{"HTTPRoute", "GRPCRoute"}, 0, "Accepted", "True", "Accepted"},
 		}, map[string]routeWant{
@@ -143,7 +143,7 @@ func TestL4Status(t *testing.T) {
 			"pass-wild":  {[]string{"TLSRoute"}, 2, "Programmed", "True", "Programmed"},
 			"terminate":  {[]string{"TLSRoute"}, 1, "Programmed", "True", "Programmed"},
 			"mixed-pass": {[]string{}, 0, "Conflicted", "True", "ProtocolConflict"},
-			"mixed-term": {[]string{}, 0, "Accepted", "False", "Invalid"},
+			"mixed-term": {[]string{}, 0, "Accepted", "False", "ProtocolConflict"},
 			"https":      {[]string{"HTTPRoute", "GRPCRoute"}, 0, "Programmed", "True", "Programmed"},
 		}, map[string]routeWant{
 			"TLSRoute edge/apps":     {"Accepted", "True", "Accepted"},
