@@ -89,9 +89,10 @@ var StatusOnly = sets.New(
 	"TCPRouteInvalidBackendRefNonexistent",
 	"TCPRouteInvalidCrossNamespaceBackendRef",
 	"TCPRouteInvalidNonTCPListener",
-	// TLSRoute
-	"TLSRouteInvalidBackendRefNonexistent",
-	"TLSRouteInvalidBackendRefUnknownKind",
+	// TLSRoute ("TLSRouteInvalidBackendRefNonexistent" and
+	// "TLSRouteInvalidBackendRefUnknownKind" also dial the Gateway and
+	// expect Envoy to reset the TLS connection: they need traffic, not
+	// listed here)
 	"TLSRouteInvalidNoMatchingListenerHostname",
 	"TLSRouteInvalidNoMatchingListener",
 	"TLSRouteInvalidReferenceGrant",
@@ -99,11 +100,11 @@ var StatusOnly = sets.New(
 	"TLSRouteListenerPassthroughSupportedKinds",
 	"TLSRouteListenerTerminateNotSupported",
 	"TLSRouteListenerTerminateSupportedKinds",
-	// UDPRoute
-	"UDPRoute",
+	// UDPRoute ("UDPRoute" sends a DNS query and
+	// "UDPRouteMultipleRoutesAttachment" UDP datagrams through the
+	// Gateway: they need traffic, not listed here)
 	"UDPRouteInvalidBackendRefNonexistent",
 	"UDPRouteInvalidCrossNamespaceBackendRef",
-	"UDPRouteMultipleRoutesAttachment",
 	"UDPRouteNotAllowedByListeners",
 )
 

@@ -56,6 +56,13 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportHTTPRouteResponseHeaderModification,
 	features.SupportHTTPRouteSchemeRedirect,
 	features.SupportReferenceGrant,
+	// TCPRoute on TCP listeners, TLSRoute on TLS listeners in mode
+	// Passthrough (SNI) and Terminate (not both on one port: no
+	// TLSRouteModeMixed), UDPRoute on UDP listeners (xds/translate l4.go).
+	features.SupportTCPRoute,
+	features.SupportTLSRoute,
+	features.SupportTLSRouteModeTerminate,
+	features.SupportUDPRoute,
 }
 
 // reconcileClass reports a berth GatewayClass's Accepted condition (leader).

@@ -63,6 +63,8 @@ type Controller struct {
 	// says whether the BackendTLSPolicy CRD is installed (backendtls.go).
 	policyQueue queueRef
 	backendTLS  bool
+	// l4 are the optional route kinds installed in the cluster (l4.go).
+	l4 []*l4Kind
 
 	// invGateways maps inventories to their Gateway, for apply's Subscribe.
 	invGateways sync.Map // apply.InventoryKey -> k8stypes.NamespacedName
@@ -230,6 +232,9 @@ func (c *Controller) setup() error {
 		return err
 	}
 	watchNamespaces := len(c.opts.WatchNamespaces) == 0 || c.nsSel != nil
+	if err := c.discoverL4Kinds(mgr.GetRESTMapper()); err != nil {
+		return err
+	}
 
 	// xDS: every replica translates and publishes.
 	b := builder.ControllerManagedBy(mgr).Named("gateway-xds").
@@ -244,6 +249,7 @@ func (c *Controller) setup() error {
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(c.dependents(depSecret))).
 		Watches(&gwv1.ReferenceGrant{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfGrant)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: c.opts.Workers, NeedLeaderElection: ptr.To(false)})
+	b = c.watchL4Routes(b)
 	if watchNamespaces {
 		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfNamespace))
 	}
@@ -273,6 +279,7 @@ func (c *Controller) setup() error {
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(bundleGateway), builder.WithPredicates(loadBalancerChanged())).
 		WatchesRawSource(c.gwQueue.source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: c.opts.Workers})
+	b = c.watchL4Routes(b, predicate.GenerationChangedPredicate{})
 	if c.nsSel != nil {
 		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysInNamespace))
 	}
@@ -300,7 +307,10 @@ func (c *Controller) setup() error {
 		Complete(reconcile.Func(c.reconcileGRPCRoute)); err != nil {
 		return fmt.Errorf("grpcroute controller: %w", err)
 	}
-	return c.setupBackendTLSPolicy()
+	if err := c.setupBackendTLSPolicy(); err != nil {
+		return err
+	}
+	return c.setupL4RouteStatus()
 }
 
 // queueRef lets one controller enqueue work for another that may not run

@@ -70,7 +70,7 @@ func (c *Controller) gatewaysInNamespace(ctx context.Context, o client.Object) [
 	return out
 }
 
-// gatewaysOfRoute: the Gateways a route (HTTPRoute or GRPCRoute) names now,
+// gatewaysOfRoute: the Gateways a route (of any kind) names now,
 // plus those whose last translation saw it (it may have left them).
 func (c *Controller) gatewaysOfRoute(_ context.Context, o client.Object) []reconcile.Request {
 	var parents []gwv1.ParentReference
@@ -80,6 +80,12 @@ func (c *Controller) gatewaysOfRoute(_ context.Context, o client.Object) []recon
 		parents, kind = route.Spec.ParentRefs, depRoute
 	case *gwv1.GRPCRoute:
 		parents, kind = route.Spec.ParentRefs, depGRPCRoute
+	case *gwv1.TCPRoute:
+		parents, kind = route.Spec.ParentRefs, depTCPRoute
+	case *gwv1.TLSRoute:
+		parents, kind = route.Spec.ParentRefs, depTLSRoute
+	case *gwv1.UDPRoute:
+		parents, kind = route.Spec.ParentRefs, depUDPRoute
 	default:
 		return nil
 	}

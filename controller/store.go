@@ -22,6 +22,9 @@ const (
 	depNamespace
 	depConfigMap        // a ConfigMap referenced as CA certificates
 	depBackendTLSPolicy // a BackendTLSPolicy whose status the translation decided
+	depTCPRoute
+	depTLSRoute
+	depUDPRoute
 )
 
 type depKey struct {
@@ -29,8 +32,8 @@ type depKey struct {
 	key  k8stypes.NamespacedName
 }
 
-// routeKey names a route of either kind (translate.KindHTTPRoute or
-// translate.KindGRPCRoute).
+// routeKey names a route of any kind (translate.KindHTTPRoute,
+// KindGRPCRoute, KindTCPRoute, KindTLSRoute, KindUDPRoute).
 type routeKey struct {
 	Kind gwv1.Kind
 	k8stypes.NamespacedName
@@ -145,6 +148,15 @@ func depsOf(d translate.Dependencies) []depKey {
 	}
 	for _, r := range d.GRPCRoutes {
 		out = append(out, depKey{depGRPCRoute, r})
+	}
+	for _, r := range d.TCPRoutes {
+		out = append(out, depKey{depTCPRoute, r})
+	}
+	for _, r := range d.TLSRoutes {
+		out = append(out, depKey{depTLSRoute, r})
+	}
+	for _, r := range d.UDPRoutes {
+		out = append(out, depKey{depUDPRoute, r})
 	}
 	for _, r := range d.Services {
 		out = append(out, depKey{depService, r})

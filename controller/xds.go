@@ -105,6 +105,10 @@ func (c *Controller) enqueueRoutes(routes []routeKey) {
 		switch r.Kind {
 		case translate.KindGRPCRoute:
 			c.grpcRouteQueue.add(r.NamespacedName)
+		case translate.KindTCPRoute, translate.KindTLSRoute, translate.KindUDPRoute:
+			if k := c.l4Kind(r.Kind); k != nil {
+				k.queue.add(r.NamespacedName)
+			}
 		default:
 			c.routeQueue.add(r.NamespacedName)
 		}
@@ -162,6 +166,9 @@ func (c *Controller) translateInput(ctx context.Context) (translate.Input, map[r
 	}
 	for i := range grpcs.Items {
 		gens[routeKey{translate.KindGRPCRoute, client.ObjectKeyFromObject(&grpcs.Items[i])}] = grpcs.Items[i].Generation
+	}
+	if err := c.listL4Routes(ctx, &in, gens); err != nil {
+		return in, nil, err
 	}
 	return in, gens, nil
 }

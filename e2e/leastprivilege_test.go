@@ -222,6 +222,27 @@ func runLeastPrivilege(t *testing.T, sc lpScenario) {
 		t.Fatalf("GRPCRoute team-a/lp-grpc: %v", err)
 	}
 
+	// 2c. A TCPRoute, a TLSRoute and a UDPRoute on gateway-a, whose one
+	// listener is HTTP: berth reads them and writes their status
+	// (NotAllowedByListeners), the rights on tcproutes, tlsroutes,
+	// udproutes and their status.
+	for _, l4 := range []struct {
+		doc   string
+		route client.Object
+	}{{lpTCPRoute, &gwv1.TCPRoute{}}, {lpTLSRoute, &gwv1.TLSRoute{}}, {lpUDPRoute, &gwv1.UDPRoute{}}} {
+		obj := lpObject(t, l4.doc)
+		if err := k.apply(ctx, []*unstructured.Unstructured{obj}); err != nil {
+			t.Fatal(err)
+		}
+		key := client.ObjectKey{Namespace: "team-a", Name: obj.GetName()}
+		if err := eventually(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+			why, err := routeAccepted(ctx, c, key, l4.route)
+			return strings.Contains(why, string(gwv1.RouteReasonNotAllowedByListeners)), why, err
+		}); err != nil {
+			t.Fatalf("%s %s: %v", obj.GetKind(), key, err)
+		}
+	}
+
 	// 3. HPA and PDB placed through a per-Gateway EnvoyProxy, then pruned
 	// when the Gateway lets go of it.
 	gwB := lpFind(t, seed, "Gateway", "team-b", "gateway-b")
@@ -436,6 +457,36 @@ spec:
         - name: team-a-backend
           port: 3000
 `
+
+// The L4 routes of step 2c: gateway-a has an HTTP listener only, so none
+// is allowed there.
+const (
+	lpTCPRoute = `apiVersion: gateway.networking.k8s.io/v1
+kind: TCPRoute
+metadata: {name: lp-tcp, namespace: team-a}
+spec:
+  parentRefs: [{name: gateway-a}]
+  rules:
+    - backendRefs: [{name: team-a-backend, port: 3000}]
+`
+	lpTLSRoute = `apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: lp-tls, namespace: team-a}
+spec:
+  parentRefs: [{name: gateway-a}]
+  hostnames: [tls.team-a.com]
+  rules:
+    - backendRefs: [{name: team-a-backend, port: 3000}]
+`
+	lpUDPRoute = `apiVersion: gateway.networking.k8s.io/v1
+kind: UDPRoute
+metadata: {name: lp-udp, namespace: team-a}
+spec:
+  parentRefs: [{name: gateway-a}]
+  rules:
+    - backendRefs: [{name: team-a-backend, port: 3000}]
+`
+)
 
 func lpObject(t *testing.T, doc string) *unstructured.Unstructured {
 	t.Helper()

@@ -259,6 +259,12 @@ func routeAccepted(ctx context.Context, c client.Client, key client.ObjectKey, r
 		status = r.Status.RouteStatus
 	case *gwv1.GRPCRoute:
 		status = r.Status.RouteStatus
+	case *gwv1.TCPRoute:
+		status = r.Status.RouteStatus
+	case *gwv1.TLSRoute:
+		status = r.Status.RouteStatus
+	case *gwv1.UDPRoute:
+		status = r.Status.RouteStatus
 	default:
 		return "", fmt.Errorf("routeAccepted: %T is not a route", route)
 	}

@@ -73,11 +73,12 @@ func Permissions(o Options) []Permission {
 			"xDS server: verify the projected ServiceAccount token every proxy presents"},
 
 		// What berth reads to render and translate a Gateway.
-		{ScopeWatched, rule([]string{groupGatewayAPI}, []string{"gateways", "grpcroutes", "httproutes", "referencegrants"}, read),
-			"the Gateways berth serves, their routes and the grants that allow cross-namespace references"},
+		{ScopeWatched, rule([]string{groupGatewayAPI}, []string{"gateways", "grpcroutes", "httproutes", "referencegrants", "tcproutes", "tlsroutes", "udproutes"}, read),
+			"the Gateways berth serves, their routes and the grants that allow cross-namespace references " +
+				"(TCPRoutes, TLSRoutes and UDPRoutes only where their CRDs are installed)"},
 		{ScopeWatched, rule([]string{groupGatewayAPI}, []string{"gateways"}, []string{"patch"}),
 			"add and remove berth's finalizer (a merge patch)"},
-		{ScopeWatched, rule([]string{groupGatewayAPI}, []string{"gateways/status", "grpcroutes/status", "httproutes/status"}, writeStatus),
+		{ScopeWatched, rule([]string{groupGatewayAPI}, []string{"gateways/status", "grpcroutes/status", "httproutes/status", "tcproutes/status", "tlsroutes/status", "udproutes/status"}, writeStatus),
 			"report Gateway, listener and route conditions and Gateway addresses"},
 		{ScopeWatched, rule([]string{groupGatewayAPI}, []string{"backendtlspolicies"}, read),
 			"BackendTLSPolicies: TLS from the proxies to backend Services (watched only where the CRD is installed)"},

@@ -30,8 +30,9 @@
 //   - The bootstrap has an overload manager (docs/dataplane.md): a global
 //     limit of client connections, and a heap limit derived from the envoy
 //     container's memory limit, so Envoy sheds load before it is killed.
-//   - Only listeners berth serves (dataplane.Serves: HTTP, HTTPS) get a
-//     Service and container port; a Gateway with none is refused.
+//   - Only listeners berth serves (dataplane.Serves: HTTP, HTTPS, TLS, TCP,
+//     UDP) get a Service and container port (UDP listeners with protocol
+//     UDP); a Gateway with none is refused.
 //   - The pod template carries a digest of the bootstrap, so a bootstrap
 //     change (new xDS address, say) rolls the pods; a CA change does not need
 //     to.

@@ -3,6 +3,9 @@ package render
 import (
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/berth-gateway/berth/internal/dataplane"
 )
 
 // ParametersReason says why a Gateway's or GatewayClass's parameters are
@@ -64,4 +67,4 @@ func (e *GatewayError) Unwrap() error { return e.Err }
 // serves (dataplane.Serves), so there is no Service port to open and no data
 // plane is deployed. The Gateway is not accepted because its listeners are
 // not valid (the spec's ListenersNotValid), each listener saying why.
-var ErrNoServedListeners = errors.New("no listener of a protocol berth serves (HTTP, HTTPS)")
+var ErrNoServedListeners = errors.New("no listener of a protocol berth serves (" + strings.Join(dataplane.ServedProtocols, ", ") + ")")

@@ -144,10 +144,7 @@ func (b *builder) ports() []servicePort {
 		if !dataplane.Serves(string(l.Protocol)) {
 			continue
 		}
-		k := key{int32(l.Port), corev1.ProtocolTCP}
-		if l.Protocol == gwv1.UDPProtocolType {
-			k.protocol = corev1.ProtocolUDP
-		}
+		k := key{int32(l.Port), corev1.Protocol(dataplane.Transport(string(l.Protocol)))}
 		n := portName(l.Protocol, k.port)
 		if cur, ok := names[k]; !ok || n < cur {
 			names[k] = n

@@ -131,7 +131,7 @@ func TestRenderGatewayErrors(t *testing.T) {
 		{"no listeners", func(g *gwv1.Gateway) { g.Spec.Listeners = nil }, "no listeners"},
 		{"no listener berth serves", func(g *gwv1.Gateway) {
 			for i := range g.Spec.Listeners {
-				g.Spec.Listeners[i].Protocol = gwv1.TCPProtocolType
+				g.Spec.Listeners[i].Protocol = "example.com/custom"
 			}
 		}, "no listener of a protocol berth serves"},
 		{"admin port", func(g *gwv1.Gateway) { g.Spec.Listeners[0].Port = dataplane.AdminPort }, "port 19000 is reserved"},
@@ -155,7 +155,7 @@ func TestRenderGatewayErrors(t *testing.T) {
 	// inspectable through the GatewayError.
 	gw := testGateway(nil)
 	for i := range gw.Spec.Listeners {
-		gw.Spec.Listeners[i].Protocol = gwv1.UDPProtocolType
+		gw.Spec.Listeners[i].Protocol = "SCTP"
 	}
 	if _, err := Render(Input{GatewayClass: testClass(nil), Gateway: gw}, testOptions()); !errors.Is(err, ErrNoServedListeners) {
 		t.Fatalf("err = %v, want one that is ErrNoServedListeners", err)

@@ -28,8 +28,9 @@ func newTranslateCmd() *cobra.Command {
 		Short: "Print the xDS configuration each Gateway's Envoy would receive (offline)",
 		Long: `Translate reads Gateway API manifests (multi-document YAML or JSON; files,
 directories with -R, "-" for stdin):
-GatewayClasses, Gateways, EnvoyProxies, HTTPRoutes, GRPCRoutes, ReferenceGrants,
-Services, EndpointSlices, Secrets and Namespaces. The Gateways, their classes and
+GatewayClasses, Gateways, EnvoyProxies, HTTPRoutes, GRPCRoutes, TCPRoutes,
+TLSRoutes, UDPRoutes, ReferenceGrants, Services, EndpointSlices, Secrets and
+Namespaces. The Gateways, their classes and
 EnvoyProxies are checked first exactly as berth render and the controller
 check them, with the same messages. For every Gateway of a GatewayClass
 whose controllerName is --controller-name it prints the listeners, route
@@ -162,7 +163,7 @@ func splice(chunks [][]byte, format translate.Format) ([][]byte, error) {
 }
 
 // translateReads are the kinds berth translate reads.
-var translateReads = []string{"GatewayClass", "Gateway", "EnvoyProxy", "HTTPRoute", "GRPCRoute", "ReferenceGrant", "Service", "EndpointSlice", "Secret", "Namespace",
+var translateReads = []string{"GatewayClass", "Gateway", "EnvoyProxy", "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute", "ReferenceGrant", "Service", "EndpointSlice", "Secret", "Namespace",
 	"BackendTLSPolicy", "ConfigMap"}
 
 // selectGateways keeps the results of the named Gateways ("namespace/name"),

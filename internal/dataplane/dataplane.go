@@ -84,10 +84,28 @@ const (
 	DefaultControllerName = "gateway.envoyproxy.io/gatewayclass-controller"
 )
 
+// ServedProtocols are the Gateway listener protocols berth programs into
+// Envoy, in the order messages list them.
+var ServedProtocols = []string{"HTTP", "HTTPS", "TLS", "TCP", "UDP"}
+
 // Serves reports whether berth programs Gateway listeners of protocol into
-// Envoy (HTTP and HTTPS today). Translate refuses the others
+// Envoy (ServedProtocols). Translate refuses the others
 // (UnsupportedProtocol) and render gives them no Service or container port,
 // so a load balancer never opens a port that nothing answers.
 func Serves(protocol string) bool {
-	return protocol == "HTTP" || protocol == "HTTPS"
+	for _, p := range ServedProtocols {
+		if p == protocol {
+			return true
+		}
+	}
+	return false
+}
+
+// Transport is the transport (Kubernetes port protocol) of a Gateway
+// listener protocol: "UDP" for UDP listeners, "TCP" for every other one.
+func Transport(protocol string) string {
+	if protocol == "UDP" {
+		return "UDP"
+	}
+	return "TCP"
 }

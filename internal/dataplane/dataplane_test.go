@@ -49,9 +49,17 @@ func TestNodeCluster(t *testing.T) {
 }
 
 func TestServes(t *testing.T) {
-	for p, want := range map[string]bool{"HTTP": true, "HTTPS": true, "TLS": false, "TCP": false, "UDP": false, "http": false, "example.com/custom": false} {
+	for p, want := range map[string]bool{"HTTP": true, "HTTPS": true, "TLS": true, "TCP": true, "UDP": true, "http": false, "tcp": false, "SCTP": false, "example.com/custom": false} {
 		if got := Serves(p); got != want {
 			t.Errorf("Serves(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
+func TestTransport(t *testing.T) {
+	for p, want := range map[string]string{"UDP": "UDP", "TCP": "TCP", "TLS": "TCP", "HTTP": "TCP", "HTTPS": "TCP"} {
+		if got := Transport(p); got != want {
+			t.Errorf("Transport(%q) = %q, want %q", p, got, want)
 		}
 	}
 }

@@ -39,6 +39,9 @@ type Set struct {
 	Gateways        []*gwv1.Gateway
 	HTTPRoutes      []*gwv1.HTTPRoute
 	GRPCRoutes      []*gwv1.GRPCRoute
+	TCPRoutes       []*gwv1.TCPRoute
+	TLSRoutes       []*gwv1.TLSRoute
+	UDPRoutes       []*gwv1.UDPRoute
 	ReferenceGrants []*gwv1.ReferenceGrant
 	EnvoyProxies    []*v1alpha1.EnvoyProxy
 	Services        []*corev1.Service
@@ -139,6 +142,11 @@ var known = map[schema.GroupKind]struct {
 	{Group: gwv1.GroupName, Kind: "Gateway"}:      {[]string{"v1", "v1beta1"}, typed(func(s *Set, o *gwv1.Gateway) { s.Gateways = append(s.Gateways, o) })},
 	{Group: gwv1.GroupName, Kind: "HTTPRoute"}:    {[]string{"v1", "v1beta1"}, typed(func(s *Set, o *gwv1.HTTPRoute) { s.HTTPRoutes = append(s.HTTPRoutes, o) })},
 	{Group: gwv1.GroupName, Kind: "GRPCRoute"}:    {[]string{"v1"}, typed(func(s *Set, o *gwv1.GRPCRoute) { s.GRPCRoutes = append(s.GRPCRoutes, o) })},
+	// The L4 route kinds were v1alpha2 (TLSRoute also v1alpha3) with the
+	// same schema before v1.
+	{Group: gwv1.GroupName, Kind: "TCPRoute"}: {[]string{"v1", "v1alpha2"}, typed(func(s *Set, o *gwv1.TCPRoute) { s.TCPRoutes = append(s.TCPRoutes, o) })},
+	{Group: gwv1.GroupName, Kind: "TLSRoute"}: {[]string{"v1", "v1alpha3", "v1alpha2"}, typed(func(s *Set, o *gwv1.TLSRoute) { s.TLSRoutes = append(s.TLSRoutes, o) })},
+	{Group: gwv1.GroupName, Kind: "UDPRoute"}: {[]string{"v1", "v1alpha2"}, typed(func(s *Set, o *gwv1.UDPRoute) { s.UDPRoutes = append(s.UDPRoutes, o) })},
 	{Group: gwv1.GroupName, Kind: "ReferenceGrant"}: {[]string{"v1", "v1beta1"}, typed(func(s *Set, o *gwv1.ReferenceGrant) {
 		s.ReferenceGrants = append(s.ReferenceGrants, o)
 	})},

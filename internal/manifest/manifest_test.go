@@ -92,6 +92,19 @@ apiVersion: gateway.networking.k8s.io/v1
 kind: GRPCRoute
 metadata: {name: grpc, namespace: team-a}
 ---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TCPRoute
+metadata: {name: tcp, namespace: team-a}
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata: {name: tls, namespace: team-a}
+spec: {hostnames: [a.example.com]}
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: UDPRoute
+metadata: {name: udp, namespace: team-a}
+---
 apiVersion: example.com/v1
 kind: Widget
 metadata: {name: w}
@@ -101,7 +114,8 @@ spec: {anything: [goes]}
 		t.Fatal(err)
 	}
 	if len(s.Namespaces) != 1 || len(s.Secrets) != 1 || len(s.ReferenceGrants) != 1 || len(s.EndpointSlices) != 1 ||
-		len(s.ConfigMaps) != 1 || len(s.GRPCRoutes) != 1 || len(s.Other) != 1 {
+		len(s.ConfigMaps) != 1 || len(s.GRPCRoutes) != 1 || len(s.TCPRoutes) != 1 || len(s.TLSRoutes) != 1 || len(s.UDPRoutes) != 1 ||
+		len(s.Other) != 1 || s.TLSRoutes[0].Spec.Hostnames[0] != "a.example.com" {
 		t.Fatalf("unexpected set: %+v", s)
 	}
 	if s.Secrets[0].StringData["tls.crt"] != "x" {

@@ -80,8 +80,15 @@ func TestClusterWide(t *testing.T) {
 		{"watch", "gateway.networking.k8s.io", "grpcroutes", "", "", true},
 		{"update", "gateway.networking.k8s.io", "grpcroutes/status", tenant, "r", true},
 		{"update", "gateway.networking.k8s.io", "grpcroutes", tenant, "r", false},
-		// Route kinds berth does not serve.
-		{"list", "gateway.networking.k8s.io", "tlsroutes", "", "", false},
+		// TCPRoutes, TLSRoutes and UDPRoutes likewise (where installed).
+		{"list", "gateway.networking.k8s.io", "tlsroutes", "", "", true},
+		{"watch", "gateway.networking.k8s.io", "tcproutes", "", "", true},
+		{"update", "gateway.networking.k8s.io", "udproutes/status", tenant, "r", true},
+		{"update", "gateway.networking.k8s.io", "tlsroutes", tenant, "r", false},
+		{"get", "gateway.networking.k8s.io", "tcproutes", tenant, "r", false},
+		// Gateway API kinds berth does not serve.
+		{"list", "gateway.networking.k8s.io", "listenersets", "", "", false},
+		{"list", "gateway.networking.k8s.io", "backendtlspolicies", "", "", false},
 	})
 }
 

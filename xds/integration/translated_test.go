@@ -108,6 +108,30 @@ kind: Service
 metadata: {name: team-b-backend, namespace: NS_B}
 spec: {ports: [{name: http, port: 3000}]}
 `)
+	sa, sb := w.serveScenario(t, doc)
+	if len(sa.Resources[resourcev3.SecretType]) != 1 {
+		t.Fatalf("gateway-a holds %d secrets, want 1", len(sa.Resources[resourcev3.SecretType]))
+	}
+	for _, m := range sa.Resources[resourcev3.SecretType] {
+		if got := m.(*tlsv3.Secret).GetTlsCertificate().GetPrivateKey().GetInlineString(); got != string(key) {
+			t.Fatal("gateway-a's secret does not carry the Secret's key")
+		}
+	}
+	if n := len(sb.Resources[resourcev3.SecretType]); n != 0 {
+		t.Fatalf("gateway-b holds %d secrets, want none", n)
+	}
+	if !xdstest.Domains(sa)["www.team-a.com"] || xdstest.Domains(sa)["www.team-b.com"] ||
+		!xdstest.Domains(sb)["www.team-b.com"] || xdstest.Domains(sb)["www.team-a.com"] {
+		t.Fatalf("domains: gateway-a %v, gateway-b %v", xdstest.Domains(sa), xdstest.Domains(sb))
+	}
+}
+
+// serveScenario translates doc (manifests naming w's two namespaces),
+// publishes each Gateway's snapshot for its identity, and returns what a
+// proxy of gateway-a (state of the world) and one of gateway-b (delta)
+// receive, each authenticated with a real token.
+func (w *world) serveScenario(t *testing.T, doc string) (a, b xdstest.State) {
+	t.Helper()
 	set, err := manifest.DecodeAll(manifest.Input{Source: "scenario", Reader: strings.NewReader(doc)})
 	if err != nil {
 		t.Fatal(err)
@@ -127,28 +151,13 @@ spec: {ports: [{name: http, port: 3000}]}
 	}
 	podA := w.pod(t, w.nsA, w.idA.ServiceAccount, "envoy-a")
 	podB := w.pod(t, w.nsB, w.idB.ServiceAccount, "envoy-b")
-	a := w.start(t, xdstest.Options{Token: w.token(t, w.nsA, w.idA.ServiceAccount, podA, auth.DefaultAudience), Node: node(w.gwA)})
-	b := w.start(t, xdstest.Options{Token: w.token(t, w.nsB, w.idB.ServiceAccount, podB, auth.DefaultAudience), Node: node(w.gwB), Delta: true})
+	ca := w.start(t, xdstest.Options{Token: w.token(t, w.nsA, w.idA.ServiceAccount, podA, auth.DefaultAudience), Node: node(w.gwA)})
+	cb := w.start(t, xdstest.Options{Token: w.token(t, w.nsB, w.idB.ServiceAccount, podB, auth.DefaultAudience), Node: node(w.gwB), Delta: true})
 	allTypes := func(s xdstest.State) bool { return len(s.Versions) == len(xdstest.AllTypes) }
-	for _, c := range []*xdstest.Client{a, b} {
+	for _, c := range []*xdstest.Client{ca, cb} {
 		if err := c.Wait(ctxT(t, 30*time.Second), allTypes); err != nil {
 			t.Fatal(err)
 		}
 	}
-	sa, sb := a.State(), b.State()
-	if len(sa.Resources[resourcev3.SecretType]) != 1 {
-		t.Fatalf("gateway-a holds %d secrets, want 1", len(sa.Resources[resourcev3.SecretType]))
-	}
-	for _, m := range sa.Resources[resourcev3.SecretType] {
-		if got := m.(*tlsv3.Secret).GetTlsCertificate().GetPrivateKey().GetInlineString(); got != string(key) {
-			t.Fatal("gateway-a's secret does not carry the Secret's key")
-		}
-	}
-	if n := len(sb.Resources[resourcev3.SecretType]); n != 0 {
-		t.Fatalf("gateway-b holds %d secrets, want none", n)
-	}
-	if !xdstest.Domains(sa)["www.team-a.com"] || xdstest.Domains(sa)["www.team-b.com"] ||
-		!xdstest.Domains(sb)["www.team-b.com"] || xdstest.Domains(sb)["www.team-a.com"] {
-		t.Fatalf("domains: gateway-a %v, gateway-b %v", xdstest.Domains(sa), xdstest.Domains(sb))
-	}
+	return ca.State(), cb.State()
 }

@@ -103,6 +103,10 @@ func (t *gatewayTranslator) compile(r *route) *compiledRoute {
 	}
 	cr := &compiledRoute{route: r, rank: t.ix.routeRank[r], resolvedRefs: cond{ok: true}}
 	t.compiled[r] = cr
+	if isL4(r.kind) {
+		t.compileL4(cr)
+		return cr
+	}
 	var n int
 	if r.http != nil {
 		n = len(r.http.Spec.Rules)
@@ -187,15 +191,9 @@ func (t *gatewayTranslator) compileRule(cr *compiledRoute, index int, in *gwv1.H
 	var total uint64
 	rule.backends = make([]backend, 0, len(in.BackendRefs))
 	for k, ref := range in.BackendRefs {
-		weight := uint32(1)
-		if ref.Weight != nil {
-			if *ref.Weight < 0 || *ref.Weight > 1000000 {
-				return nil, fmt.Errorf("backendRef %d: weight %d is out of range 0-1000000", k, *ref.Weight)
-			}
-			weight = uint32(*ref.Weight)
-		}
-		if total += uint64(weight); total > 0xffffffff {
-			return nil, fmt.Errorf("the sum of backendRef weights is too large")
+		weight, err := backendWeight(k, ref.Weight, &total)
+		if err != nil {
+			return nil, err
 		}
 		b, ok := t.resolveBackend(cr, ref.BackendObjectReference)
 		if ok {
@@ -222,6 +220,23 @@ func (t *gatewayTranslator) compileRule(cr *compiledRoute, index int, in *gwv1.H
 		}
 	}
 	return rule, nil
+}
+
+// backendWeight is the weight of backendRef k (1 when unset), checked
+// against the spec's range; total sums a rule's weights, which must fit
+// Envoy's uint32 total weight.
+func backendWeight(k int, w *int32, total *uint64) (uint32, error) {
+	weight := uint32(1)
+	if w != nil {
+		if *w < 0 || *w > 1000000 {
+			return 0, fmt.Errorf("backendRef %d: weight %d is out of range 0-1000000", k, *w)
+		}
+		weight = uint32(*w)
+	}
+	if *total += uint64(weight); *total > 0xffffffff {
+		return 0, fmt.Errorf("the sum of backendRef weights is too large")
+	}
+	return weight, nil
 }
 
 // defaultRetryAttempts is used when a retry stanza does not say how often
@@ -422,16 +437,22 @@ func (t *gatewayTranslator) resolveBackend(cr *compiledRoute, ref gwv1.BackendOb
 		cr.resolvedRefs.fail(string(gwv1.RouteReasonBackendNotFound), "backendRef Service %s: port is required", key)
 		return backend{}, false
 	}
+	// UDPRoutes forward to UDP Service ports, every other kind to TCP ones.
+	protocol := backendProtocol(cr.route.kind)
 	for i := range svc.Spec.Ports {
 		p := &svc.Spec.Ports[i]
-		if p.Port == int32(*ref.Port) && (p.Protocol == "" || p.Protocol == corev1.ProtocolTCP) {
+		if p.Port == int32(*ref.Port) && portProtocol(p.Protocol) == protocol {
+			cluster := backendClusterName(ns, svc.Name, p.Port, protocol)
+			if protocol == corev1.ProtocolUDP {
+				return backend{service: svc, port: p, cluster: cluster}, true
+			}
 			// A port whose BackendTLSPolicy is unusable gets no traffic
 			// (500), never plain text; the policy's status says why.
 			tls, ok := t.upstreamTLS(svc, p)
-			return backend{service: svc, port: p, cluster: ServiceClusterName(ns, svc.Name, p.Port), http2: cr.route.kind == KindGRPCRoute, tls: tls}, ok
+			return backend{service: svc, port: p, cluster: cluster, http2: cr.route.kind == KindGRPCRoute, tls: tls}, ok
 		}
 	}
-	cr.resolvedRefs.fail(string(gwv1.RouteReasonBackendNotFound), "backendRef Service %s has no TCP port %d", key, *ref.Port)
+	cr.resolvedRefs.fail(string(gwv1.RouteReasonBackendNotFound), "backendRef Service %s has no %s port %d", key, protocol, *ref.Port)
 	return backend{}, false
 }
 

@@ -57,6 +57,12 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 	settings := model.EdgeHTTPSettings(t.ix.opts.UseRemoteAddress, t.ix.opts.XffNumTrustedHops)
 	for _, p := range ports {
 		g := groups[p]
+		if isL4Protocol(g.protocol) {
+			if l := t.buildL4Listener(g); l != nil {
+				out.Listeners = append(out.Listeners, l)
+			}
+			continue
+		}
 		l := &model.Listener{
 			Name:     ListenerName(int32(p)),
 			Port:     int32(p),
@@ -403,7 +409,7 @@ func (t *gatewayTranslator) endpoints(b backend) []model.Endpoint {
 		}
 		var port int32
 		for _, p := range s.Ports {
-			if p.Port != nil && nameOf(p.Name) == b.port.Name && (p.Protocol == nil || *p.Protocol == corev1.ProtocolTCP) {
+			if p.Port != nil && nameOf(p.Name) == b.port.Name && (p.Protocol == nil && portProtocol(b.port.Protocol) == corev1.ProtocolTCP || p.Protocol != nil && *p.Protocol == portProtocol(b.port.Protocol)) {
 				port = *p.Port
 				break
 			}

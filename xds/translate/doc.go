@@ -98,14 +98,44 @@
 // client's grpc-timeout header bounds a call. Envoy routes are
 // named "grpcroute/<ns>/<name>/rule/<i>/match/<j>".
 //
+// # TCPRoute, TLSRoute and UDPRoute
+//
+// The layer-4 kinds attach through the same path (attach.go): TCPRoutes to
+// TCP listeners, TLSRoutes to TLS listeners, UDPRoutes to UDP listeners
+// (routeKindsOf; allowedRoutes.kinds narrows them, another kind is
+// InvalidRouteKinds); ReferenceGrants, sectionName/port, hostnames and
+// status reasons are the HTTPRoute ones. Their one rule of weighted
+// backendRefs (l4.go) resolves to TCP Service ports, UDP ports for
+// UDPRoutes. A TCP port gets one filter chain with a tcp_proxy (one
+// cluster, or weighted_clusters); every route attached to the listener is
+// Accepted and counted, but the oldest forwards (a port goes to one
+// place). A TLS port gets the TLS inspector and one filter chain per
+// (listener, TLSRoute) with the server names the route serves there: a
+// server name goes to the listener with the most specific hostname
+// covering it and, within it, to the oldest route naming it; a route
+// without hostnames on a listener without hostname is the catch-all chain
+// (also for clients without SNI). Passthrough chains forward the TLS bytes;
+// Terminate chains serve the listener's certificate over SDS first. One
+// port cannot mix the modes (ProtocolConflict: berth does not claim
+// TLSRouteModeMixed). A UDP port is a UDP listener whose udp_proxy sends
+// every datagram to the route's cluster ("udproute/<ns>/<name>"), whose
+// localities are the backends weighted as the backendRefs (the UDP proxy
+// has no weighted clusters). Unresolved backendRefs keep their weight, sent
+// to InvalidBackendCluster: Envoy closes those connections (drops those
+// datagrams). A TCP, TLS or UDP port with no route attached is not bound
+// (connections are refused); its listener is still Programmed. Two TCP or
+// two UDP listeners on one port conflict (HostnameConflict: they carry no
+// hostname to tell them apart).
+//
 // # Decisions where the spec leaves room
 //
 //   - Listener conflicts: as the spec requires, no conflicting listener
 //     wins. All listeners of a port that mixes protocols are Conflicted
 //     (ProtocolConflict), all listeners of one protocol that share a hostname
-//     are Conflicted (HostnameConflict); conflicted listeners are not
-//     Accepted (reason Invalid). Two ports that bind the same Envoy port (80
-//     and 10080) are both PortUnavailable.
+//     are Conflicted (HostnameConflict); conflicted listeners are neither
+//     Accepted nor Programmed, with the conflict as the reason (as the
+//     conformance suite expects). Two ports that bind the same Envoy port
+//     (80 and 10080) are both PortUnavailable.
 //   - A request is served by the listener with the most specific hostname
 //     that matches it. Within that listener, routes with a more specific
 //     hostname come first, broader wildcards and hostname-less routes after

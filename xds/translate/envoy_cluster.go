@@ -31,6 +31,9 @@ func buildCluster(c *model.Cluster) *clusterv3.Cluster {
 	if c.TLS != nil {
 		out.TransportSocket = upstreamTransportSocket(c.TLS, c.Protocol)
 	}
+	if len(c.Localities) > 0 {
+		localityWeighted(out)
+	}
 	return out
 }
 
@@ -45,23 +48,32 @@ func http2ProtocolOptions() map[string]*anypb.Any {
 	}
 }
 
-// buildClusterLoadAssignment builds the endpoints of a cluster: one
-// locality with every endpoint, none when the cluster has no endpoints.
+// buildClusterLoadAssignment builds the endpoints of a cluster: its
+// weighted localities, or else one locality with every endpoint (none
+// when the cluster has no endpoints).
 func buildClusterLoadAssignment(c *model.Cluster) *endpointv3.ClusterLoadAssignment {
 	cla := &endpointv3.ClusterLoadAssignment{ClusterName: c.Name}
+	if len(c.Localities) > 0 {
+		cla.Endpoints = buildLocalities(c)
+		return cla
+	}
 	if len(c.Endpoints) == 0 {
 		return cla
 	}
-	lle := &endpointv3.LocalityLbEndpoints{LbEndpoints: make([]*endpointv3.LbEndpoint, 0, len(c.Endpoints))}
-	for _, a := range c.Endpoints {
-		lle.LbEndpoints = append(lle.LbEndpoints, &endpointv3.LbEndpoint{HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
+	cla.Endpoints = []*endpointv3.LocalityLbEndpoints{{LbEndpoints: buildLbEndpoints(c.Endpoints)}}
+	return cla
+}
+
+func buildLbEndpoints(eps []model.Endpoint) []*endpointv3.LbEndpoint {
+	out := make([]*endpointv3.LbEndpoint, 0, len(eps))
+	for _, a := range eps {
+		out = append(out, &endpointv3.LbEndpoint{HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
 			Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
 				Address: a.IP, PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: a.Port},
 			}}},
 		}}})
 	}
-	cla.Endpoints = []*endpointv3.LocalityLbEndpoints{lle}
-	return cla
+	return out
 }
 
 // buildSecret builds the SDS secret of a certificate.

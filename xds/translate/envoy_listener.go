@@ -14,9 +14,12 @@ import (
 )
 
 // buildListener builds the Envoy listener of a bound port: a filter chain
-// per model chain, and the TLS inspector on HTTPS ports (it reads the SNI
-// that selects a chain).
+// per model chain, and the TLS inspector on HTTPS and TLS ports (it reads
+// the SNI that selects a chain); a UDP port is a UDP listener.
 func buildListener(l *model.Listener) *listenerv3.Listener {
+	if l.UDP != nil {
+		return buildUDPListener(l)
+	}
 	out := &listenerv3.Listener{
 		Name: l.Name,
 		Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
@@ -31,7 +34,7 @@ func buildListener(l *model.Listener) *listenerv3.Listener {
 	for _, c := range l.FilterChains {
 		out.FilterChains = append(out.FilterChains, buildFilterChain(c))
 	}
-	if l.Protocol == model.ProtocolHTTPS {
+	if l.Protocol == model.ProtocolHTTPS || l.Protocol == model.ProtocolTLS {
 		out.ListenerFilters = []*listenerv3.ListenerFilter{{Name: tlsInspectorName, ConfigType: &listenerv3.ListenerFilter_TypedConfig{
 			TypedConfig: mustAny(&tlsinspectorv3.TlsInspector{}),
 		}}}
@@ -59,6 +62,9 @@ func buildFilterChain(c *model.FilterChain) *listenerv3.FilterChain {
 		fc.Filters = []*listenerv3.Filter{{Name: hcmFilterName, ConfigType: &listenerv3.Filter_TypedConfig{
 			TypedConfig: mustAny(buildConnectionManager(c.HTTP)),
 		}}}
+	}
+	if c.TCP != nil {
+		fc.Filters = []*listenerv3.Filter{buildTCPProxyFilter(c.TCP)}
 	}
 	return fc
 }

@@ -3,6 +3,7 @@ package translate
 import (
 	"crypto/tls"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -78,10 +79,13 @@ type listenerState struct {
 	envoyPort uint32
 	kinds     []gwv1.RouteGroupKind
 	selector  labels.Selector // for allowedRoutes from=Selector
-	secret    string          // SDS secret name (HTTPS with a usable certificate)
+	secret    string          // SDS secret name (HTTPS or TLS Terminate with a usable certificate)
 	// clientValidation validates client certificates (spec.tls.frontend;
 	// nil: none).
 	clientValidation *model.ClientValidation
+	// passthrough: a TLS listener in mode Passthrough (its connections
+	// are forwarded by SNI without terminating TLS).
+	passthrough bool
 
 	accepted     cond
 	resolvedRefs cond
@@ -143,13 +147,16 @@ func (t *gatewayTranslator) translate() *Result {
 	for _, ls := range t.listeners {
 		res.Listeners = append(res.Listeners, ls.status())
 	}
-	routes := map[gwv1.Kind]map[k8stypes.NamespacedName]bool{KindHTTPRoute: {}, KindGRPCRoute: {}}
+	routes := map[gwv1.Kind]map[k8stypes.NamespacedName]bool{KindHTTPRoute: {}, KindGRPCRoute: {}, KindTCPRoute: {}, KindTLSRoute: {}, KindUDPRoute: {}}
 	for _, r := range t.ix.routes[res.Gateway] {
 		routes[r.kind][r.key()] = true
 	}
 	res.Dependencies = Dependencies{
 		HTTPRoutes:               sortedKeys(routes[KindHTTPRoute]),
 		GRPCRoutes:               sortedKeys(routes[KindGRPCRoute]),
+		TCPRoutes:                sortedKeys(routes[KindTCPRoute]),
+		TLSRoutes:                sortedKeys(routes[KindTLSRoute]),
+		UDPRoutes:                sortedKeys(routes[KindUDPRoute]),
 		Services:                 sortedKeys(t.deps.services),
 		Secrets:                  sortedKeys(t.deps.secrets),
 		ReferenceGrantNamespaces: sortedStrings(t.deps.grantNamespaces),
@@ -167,13 +174,23 @@ func (ls *listenerState) usable() bool { return ls.accepted.ok && ls.conflicted.
 
 // programmed reports whether the listener is part of the Envoy config.
 func (ls *listenerState) programmed() bool {
-	return ls.usable() && (ls.spec.Protocol == gwv1.HTTPProtocolType || ls.secret != "")
+	return ls.usable() && (!ls.terminatesTLS() || ls.secret != "")
+}
+
+// terminatesTLS reports whether the listener terminates TLS with its own
+// certificate (HTTPS, and TLS in mode Terminate).
+func (ls *listenerState) terminatesTLS() bool {
+	return ls.spec.Protocol == gwv1.HTTPSProtocolType || ls.spec.Protocol == gwv1.TLSProtocolType && !ls.passthrough
 }
 
 func (ls *listenerState) status() ListenerStatus {
 	programmed := cond{ok: true}
 	if !ls.programmed() {
-		programmed = cond{reason: string(gwv1.ListenerReasonInvalid), message: "listener is not programmed: " + firstMessage(ls.accepted, ls.conflicted, ls.resolvedRefs)}
+		reason := string(gwv1.ListenerReasonInvalid)
+		if !ls.conflicted.ok {
+			reason = ls.conflicted.reason
+		}
+		programmed = cond{reason: reason, message: "listener is not programmed: " + firstMessage(ls.accepted, ls.conflicted, ls.resolvedRefs)}
 	}
 	conflicted := metav1.Condition{Type: string(gwv1.ListenerConditionConflicted), Status: metav1.ConditionFalse,
 		Reason: string(gwv1.ListenerReasonNoConflicts), Message: "no conflicts"}
@@ -223,7 +240,7 @@ func (t *gatewayTranslator) processListeners() {
 		}
 		t.listeners = append(t.listeners, ls)
 		if !dataplane.Serves(string(l.Protocol)) {
-			ls.accepted.fail(string(gwv1.ListenerReasonUnsupportedProtocol), "protocol %q is not supported (HTTP, HTTPS are)", l.Protocol)
+			ls.accepted.fail(string(gwv1.ListenerReasonUnsupportedProtocol), "protocol %q is not supported (%s are)", l.Protocol, strings.Join(dataplane.ServedProtocols, ", "))
 			ls.kinds = []gwv1.RouteGroupKind{}
 			continue
 		}
@@ -235,33 +252,33 @@ func (t *gatewayTranslator) processListeners() {
 		}
 		t.processKinds(ls)
 		t.processNamespaces(ls)
-		if l.Protocol == gwv1.HTTPSProtocolType {
+		if l.Protocol == gwv1.HTTPSProtocolType || l.Protocol == gwv1.TLSProtocolType {
 			t.processTLS(ls)
 		}
 	}
 	t.detectConflicts()
 }
 
-// processKinds decides the route kinds a listener accepts: HTTP and HTTPS
-// listeners take HTTPRoutes and GRPCRoutes (gRPC is HTTP/2 on the same
-// connection manager), in that order, unless allowedRoutes.kinds narrows
-// them.
+// processKinds decides the route kinds a listener accepts: those its
+// protocol serves (routeKindsOf), in that order, unless allowedRoutes.kinds
+// narrows them.
 func (t *gatewayTranslator) processKinds(ls *listenerState) {
 	ls.kinds = []gwv1.RouteGroupKind{}
+	supported := routeKindsOf(ls.spec.Protocol)
 	if ls.spec.AllowedRoutes == nil || len(ls.spec.AllowedRoutes.Kinds) == 0 {
-		ls.kinds = append(ls.kinds, httpRouteKind, grpcRouteKind)
+		ls.kinds = append(ls.kinds, supported...)
 		return
 	}
 	var invalid []string
 	want := map[gwv1.Kind]bool{}
 	for _, k := range ls.spec.AllowedRoutes.Kinds {
-		if (k.Group == nil || *k.Group == gwv1.GroupName) && (k.Kind == KindHTTPRoute || k.Kind == KindGRPCRoute) {
+		if (k.Group == nil || *k.Group == gwv1.GroupName) && slices.ContainsFunc(supported, func(s gwv1.RouteGroupKind) bool { return s.Kind == k.Kind }) {
 			want[k.Kind] = true
 			continue
 		}
 		invalid = append(invalid, string(k.Kind))
 	}
-	for _, k := range []gwv1.RouteGroupKind{httpRouteKind, grpcRouteKind} {
+	for _, k := range supported {
 		if want[k.Kind] {
 			ls.kinds = append(ls.kinds, k)
 		}
@@ -291,15 +308,20 @@ func (t *gatewayTranslator) processNamespaces(ls *listenerState) {
 func (t *gatewayTranslator) processTLS(ls *listenerState) {
 	cfg := ls.spec.TLS
 	if cfg == nil {
-		ls.resolvedRefs.fail(string(gwv1.ListenerReasonInvalidCertificateRef), "HTTPS listener has no tls configuration")
+		ls.resolvedRefs.fail(string(gwv1.ListenerReasonInvalidCertificateRef), "%s listener has no tls configuration", ls.spec.Protocol)
+		return
+	}
+	if cfg.Mode != nil && *cfg.Mode == gwv1.TLSModePassthrough && ls.spec.Protocol == gwv1.TLSProtocolType {
+		// Forwarded by SNI as it is: no certificate of berth's is involved.
+		ls.passthrough = true
 		return
 	}
 	if cfg.Mode != nil && *cfg.Mode != gwv1.TLSModeTerminate {
-		ls.accepted.fail(string(gwv1.ListenerReasonUnsupportedValue), "tls mode %q is not supported on HTTPS listeners (Terminate is)", *cfg.Mode)
+		ls.accepted.fail(string(gwv1.ListenerReasonUnsupportedValue), "tls mode %q is not supported on %s listeners (Terminate is)", *cfg.Mode, ls.spec.Protocol)
 		return
 	}
 	if len(cfg.CertificateRefs) == 0 {
-		ls.resolvedRefs.fail(string(gwv1.ListenerReasonInvalidCertificateRef), "HTTPS listener has no certificateRefs")
+		ls.resolvedRefs.fail(string(gwv1.ListenerReasonInvalidCertificateRef), "%s listener has no certificateRefs", ls.spec.Protocol)
 		return
 	}
 	for _, ref := range cfg.CertificateRefs {
@@ -357,7 +379,8 @@ func (t *gatewayTranslator) resolveCertificate(ref gwv1.SecretObjectReference) (
 // requires: no conflicting listener wins, all of them are Conflicted and not
 // Accepted. On one port, listeners of different protocols all conflict
 // (ProtocolConflict); listeners of one protocol conflict when they share a
-// hostname (HostnameConflict). Listeners with an unsupported protocol are
+// hostname (HostnameConflict). Accepted and Programmed are False with the
+// same reason. Listeners with an unsupported protocol are
 // already rejected and take no part. Two ports that bind the same Envoy
 // port (80 and 10080 with the default offset) are both PortUnavailable.
 func (t *gatewayTranslator) detectConflicts() {
@@ -378,23 +401,31 @@ func (t *gatewayTranslator) detectConflicts() {
 		envoyPorts[ls.envoyPort][ls.spec.Port] = true
 	}
 	conflict := func(ls *listenerState, reason gwv1.ListenerConditionReason, format string, args ...any) {
+		// Accepted and Programmed say the conflict too, as the
+		// conformance suite expects of conflicted listeners.
 		ls.conflicted.fail(string(reason), format, args...)
-		ls.accepted.fail(string(gwv1.ListenerReasonInvalid), format, args...)
+		ls.accepted.fail(string(reason), format, args...)
 	}
 	for _, port := range ports {
 		group := byPort[port]
-		protocols := map[gwv1.ProtocolType]bool{}
+		protocols := map[string]bool{}
 		hostnames := map[string]int{}
 		for _, ls := range group {
-			protocols[ls.spec.Protocol] = true
-			hostnames[hostnameOf(ls.spec.Hostname)]++
+			protocols[ls.portProtocol()] = true
+			hostnames[ls.selectingHostname()]++
 		}
 		for _, ls := range group {
 			switch {
+			case len(protocols) > 1 && tlsModesOnly(protocols):
+				// One port passing TLS through and terminating it is the
+				// TLSRouteModeMixed feature berth does not have: like an
+				// unsupported protocol, the listener supports no kinds.
+				conflict(ls, gwv1.ListenerReasonProtocolConflict, "listeners on port %d mix TLS modes (%s), which berth does not support", port, strings.Join(sortedStrings(protocols), ", "))
+				ls.kinds = []gwv1.RouteGroupKind{}
 			case len(protocols) > 1:
-				conflict(ls, gwv1.ListenerReasonProtocolConflict, "listeners on port %d use different protocols", port)
-			case hostnames[hostnameOf(ls.spec.Hostname)] > 1:
-				conflict(ls, gwv1.ListenerReasonHostnameConflict, "listeners on port %d share hostname %q", port, hostnameOf(ls.spec.Hostname))
+				conflict(ls, gwv1.ListenerReasonProtocolConflict, "listeners on port %d use different protocols (%s)", port, strings.Join(sortedStrings(protocols), ", "))
+			case hostnames[ls.selectingHostname()] > 1:
+				conflict(ls, gwv1.ListenerReasonHostnameConflict, "listeners on port %d share hostname %q", port, ls.selectingHostname())
 			}
 		}
 	}

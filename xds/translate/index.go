@@ -24,7 +24,7 @@ type Index struct {
 	opts       Options
 	gateways   map[k8stypes.NamespacedName]*gwv1.Gateway
 	managed    []k8stypes.NamespacedName
-	routes     map[k8stypes.NamespacedName][]*route // HTTPRoutes and GRPCRoutes by parent Gateway, in precedence order
+	routes     map[k8stypes.NamespacedName][]*route // routes of every kind by parent Gateway, in precedence order
 	routeRank  map[*route]int                       // precedence across routes: oldest, then namespace/name
 	services   map[k8stypes.NamespacedName]*corev1.Service
 	slices     map[k8stypes.NamespacedName][]*discoveryv1.EndpointSlice // by Service
@@ -80,13 +80,28 @@ func NewIndex(in Input, opts Options) *Index {
 			byKey[routeKey{KindGRPCRoute, k8stypes.NamespacedName{Namespace: r.Namespace, Name: r.Name}}] = grpcRoute(r)
 		}
 	}
+	for _, r := range in.TCPRoutes {
+		if r != nil {
+			byKey[routeKey{KindTCPRoute, k8stypes.NamespacedName{Namespace: r.Namespace, Name: r.Name}}] = tcpRoute(r)
+		}
+	}
+	for _, r := range in.TLSRoutes {
+		if r != nil {
+			byKey[routeKey{KindTLSRoute, k8stypes.NamespacedName{Namespace: r.Namespace, Name: r.Name}}] = tlsRoute(r)
+		}
+	}
+	for _, r := range in.UDPRoutes {
+		if r != nil {
+			byKey[routeKey{KindUDPRoute, k8stypes.NamespacedName{Namespace: r.Namespace, Name: r.Name}}] = udpRoute(r)
+		}
+	}
 	routes := make([]*route, 0, len(byKey))
 	for _, r := range byKey {
 		routes = append(routes, r)
 	}
 	// The spec's tie-breaker across routes: oldest first, then
 	// "{namespace}/{name}" alphabetically (then the kind, so that the order
-	// is total when an HTTPRoute and a GRPCRoute share a name).
+	// is total when routes of two kinds share a name).
 	sort.Slice(routes, func(i, j int) bool {
 		a, b := routes[i].meta, routes[j].meta
 		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {

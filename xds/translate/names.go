@@ -31,6 +31,10 @@ const (
 	tlsInspectorName = "envoy.filters.listener.tls_inspector"
 	// Name of the TLS transport socket.
 	tlsTransportSocketName = "envoy.transport_sockets.tls"
+	// Name of the TCP proxy network filter.
+	tcpProxyFilterName = "envoy.filters.network.tcp_proxy"
+	// Name of the UDP proxy listener filter.
+	udpProxyFilterName = "envoy.filters.udp_listener.udp_proxy"
 )
 
 // ListenerName is the Envoy listener for a Gateway port.
@@ -64,5 +68,20 @@ func virtualHostName(hostname string) string { return "vhost/" + hostname }
 // routeName names one Envoy route by the route (HTTPRoute or GRPCRoute)
 // rule and match it came from: "httproute/..." or "grpcroute/...".
 func routeName(kind gwv1.Kind, namespace, name string, rule, match int) string {
-	return strings.ToLower(string(kind)) + "/" + namespace + "/" + name + "/rule/" + strconv.Itoa(rule) + "/match/" + strconv.Itoa(match)
+	return routeObjectName(kind, namespace, name) + "/rule/" + strconv.Itoa(rule) + "/match/" + strconv.Itoa(match)
+}
+
+// routeObjectName names a Gateway API route: "<kind>/<ns>/<name>" with the
+// kind lower-case. It names what serves an L4 route: its TCP or UDP proxy,
+// a TLS port's filter chain ("listener/<listener>/tlsroute/<ns>/<name>")
+// and a UDPRoute's cluster.
+func routeObjectName(kind gwv1.Kind, namespace, name string) string {
+	return strings.ToLower(string(kind)) + "/" + namespace + "/" + name
+}
+
+// UDPServiceClusterName is the endpoints group of one UDP Service port
+// (the locality of a UDPRoute cluster); a Service may serve TCP and UDP on
+// one port number, so the name says which.
+func UDPServiceClusterName(namespace, name string, port int32) string {
+	return ServiceClusterName(namespace, name, port) + "/udp"
 }

@@ -10,16 +10,23 @@ import (
 const (
 	KindHTTPRoute gwv1.Kind = "HTTPRoute"
 	KindGRPCRoute gwv1.Kind = "GRPCRoute"
+	KindTCPRoute  gwv1.Kind = "TCPRoute"
+	KindTLSRoute  gwv1.Kind = "TLSRoute"
+	KindUDPRoute  gwv1.Kind = "UDPRoute"
 )
 
 var (
 	httpRouteKind = gwv1.RouteGroupKind{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: KindHTTPRoute}
 	grpcRouteKind = gwv1.RouteGroupKind{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: KindGRPCRoute}
+	tcpRouteKind  = gwv1.RouteGroupKind{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: KindTCPRoute}
+	tlsRouteKind  = gwv1.RouteGroupKind{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: KindTLSRoute}
+	udpRouteKind  = gwv1.RouteGroupKind{Group: ptr(gwv1.Group(gwv1.GroupName)), Kind: KindUDPRoute}
 )
 
-// route is an HTTPRoute or a GRPCRoute: what attachment, precedence and
-// status need is common to both; only compiling the rules differs (see
-// compile and grpcRule).
+// route is any route kind: what attachment, precedence and status need is
+// common to all; only compiling the rules differs (see compile and
+// grpcRule for HTTPRoutes and GRPCRoutes, compileL4 for TCPRoutes,
+// TLSRoutes and UDPRoutes).
 type route struct {
 	kind       gwv1.Kind
 	meta       *metav1.ObjectMeta
@@ -27,6 +34,9 @@ type route struct {
 	hostnames  []gwv1.Hostname
 	http       *gwv1.HTTPRoute // set when kind is HTTPRoute
 	grpc       *gwv1.GRPCRoute // set when kind is GRPCRoute
+	// l4 holds the backendRefs of each rule of a TCPRoute, TLSRoute or
+	// UDPRoute (set for those kinds only).
+	l4 [][]gwv1.BackendRef
 }
 
 func httpRoute(r *gwv1.HTTPRoute) *route {

@@ -31,6 +31,11 @@ type Input struct {
 	// GRPCRoutes that may attach to the Gateways (to HTTP and HTTPS
 	// listeners, beside HTTPRoutes).
 	GRPCRoutes []*gwv1.GRPCRoute
+	// TCPRoutes, TLSRoutes and UDPRoutes that may attach to the Gateways'
+	// TCP, TLS and UDP listeners.
+	TCPRoutes []*gwv1.TCPRoute
+	TLSRoutes []*gwv1.TLSRoute
+	UDPRoutes []*gwv1.UDPRoute
 	// ReferenceGrants that permit cross-namespace certificateRefs and
 	// backendRefs.
 	// (A v1beta1.ReferenceGrant converts with (*gwv1.ReferenceGrant)(g).)
@@ -118,8 +123,7 @@ type Result struct {
 	// Listeners holds one status per Gateway listener, in spec order.
 	Listeners []ListenerStatus
 	// Routes holds one status per (route, parentRef naming this Gateway),
-	// HTTPRoutes and GRPCRoutes, in route precedence order then parentRef
-	// order.
+	// routes of every kind, in route precedence order then parentRef order.
 	Routes []RouteParentStatus
 	// Dependencies are the objects this translation looked up.
 	Dependencies Dependencies
@@ -143,6 +147,11 @@ type Dependencies struct {
 	HTTPRoutes []k8stypes.NamespacedName
 	// GRPCRoutes with a parentRef naming the Gateway.
 	GRPCRoutes []k8stypes.NamespacedName
+	// TCPRoutes, TLSRoutes and UDPRoutes with a parentRef naming the
+	// Gateway.
+	TCPRoutes []k8stypes.NamespacedName
+	TLSRoutes []k8stypes.NamespacedName
+	UDPRoutes []k8stypes.NamespacedName
 	// Services referenced by backendRefs and mirrors (their EndpointSlices
 	// are found by the kubernetes.io/service-name label).
 	Services []k8stypes.NamespacedName
@@ -174,10 +183,10 @@ type ListenerStatus struct {
 	Conditions []metav1.Condition
 }
 
-// RouteParentStatus is the status of one route (HTTPRoute or GRPCRoute)
-// towards one parentRef that names the translated Gateway.
+// RouteParentStatus is the status of one route (of any kind) towards one parentRef that names the translated Gateway.
 type RouteParentStatus struct {
-	// Kind is the route's kind: KindHTTPRoute or KindGRPCRoute.
+	// Kind is the route's kind: KindHTTPRoute, KindGRPCRoute,
+	// KindTCPRoute, KindTLSRoute or KindUDPRoute.
 	Kind gwv1.Kind
 	// Route is the route.
 	Route k8stypes.NamespacedName

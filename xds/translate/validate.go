@@ -30,7 +30,9 @@ var ErrInvalidResources = errors.New("invalid xds resources")
 // generated validation, recursively into every Any; and across resources,
 // names are unique per type, every route, weighted cluster and mirror
 // names an existing cluster (except InvalidBackendCluster in a route that
-// answers a missing cluster with 500), every RDS name exists, every secret
+// answers a missing cluster with 500), so does every TCP and UDP proxy
+// (except InvalidBackendCluster, whose connections are closed), every RDS
+// name exists, every secret
 // a listener or cluster asks for over ADS exists, every
 // EDS cluster has its endpoints, virtual host domains are unique within a
 // route table, listener addresses are unique, and every regex compiles
@@ -100,12 +102,12 @@ func validateChange(resources map[string][]types.Resource, unchanged map[string]
 			continue // reported above
 		}
 		addr := l.GetAddress().GetSocketAddress()
-		a := fmt.Sprintf("%s:%d", addr.GetAddress(), addr.GetPortValue())
+		a := fmt.Sprintf("%s %s:%d", addr.GetProtocol(), addr.GetAddress(), addr.GetPortValue())
 		if other, dup := addresses[a]; dup {
 			fail("listener %q: address %s already used by listener %q", l.Name, a, other)
 		}
 		addresses[a] = l.Name
-		if len(l.FilterChains) == 0 {
+		if len(l.FilterChains) == 0 && !isUDPListener(l) {
 			fail("listener %q: no filter chains", l.Name)
 		}
 		matches := map[string]bool{}
@@ -126,6 +128,7 @@ func validateChange(resources map[string][]types.Resource, unchanged map[string]
 		}
 	}
 	errs = append(errs, secretsExist(resources, names[resourcev3.SecretType])...)
+	errs = append(errs, proxyClustersExist(resources, names[resourcev3.ClusterType])...)
 	clusters := names[resourcev3.ClusterType]
 	for _, r := range resources[resourcev3.RouteType] {
 		rc, ok := r.(*routev3.RouteConfiguration)

@@ -36,6 +36,9 @@
   - grpcroutes
   - httproutes
   - referencegrants
+  - tcproutes
+  - tlsroutes
+  - udproutes
   verbs:
   - list
   - watch
@@ -51,6 +54,9 @@
   - gateways/status
   - grpcroutes/status
   - httproutes/status
+  - tcproutes/status
+  - tlsroutes/status
+  - udproutes/status
   verbs:
   - update
 - apiGroups:

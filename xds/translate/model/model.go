@@ -13,10 +13,10 @@
 // The model must not import go-control-plane; names of Envoy resources are
 // decided by the translate package (names.go) and carried here as strings.
 //
+// Layer-4 listeners (l4.go): Protocols TCP, TLS and UDP; a FilterChain's
+// TCPProxy beside HTTP, a Listener's UDPProxy, a Cluster's Localities.
+//
 // Where the next features plug in:
-//   - Listener protocols TCP, TLS (passthrough) and UDP: new Protocol values
-//     and, on FilterChain, a TCP or UDP proxy beside HTTP (both take
-//     weighted Backends like HTTP routes).
 //   - Per-listener edge settings (HTTP/1 and HTTP/2 options, timeouts,
 //     access log, client traffic policies): fields of HTTPSettings, one per
 //     filter chain, and TLS settings on DownstreamTLS.
@@ -66,6 +66,8 @@ type Listener struct {
 	// BufferLimitBytes is the soft limit of each connection's read and
 	// write buffers (0: Envoy's default).
 	BufferLimitBytes uint32
+	// UDP is the proxy of a UDP port (which has no FilterChains).
+	UDP *UDPProxy
 }
 
 // FilterChain is how a connection is handled once its server name (SNI)
@@ -82,6 +84,8 @@ type FilterChain struct {
 	TLS *DownstreamTLS
 	// HTTP is the HTTP connection manager of the chain.
 	HTTP *HTTP
+	// TCP forwards the chain's connections instead (TCP and TLS ports).
+	TCP *TCPProxy
 }
 
 // DownstreamTLS is the TLS a filter chain terminates.
@@ -381,6 +385,9 @@ type Cluster struct {
 	BufferLimitBytes uint32
 	// Endpoints are the ready addresses, sorted by IP then port.
 	Endpoints []Endpoint
+	// Localities, when set, replace Endpoints with weighted groups (one
+	// per backend of a UDPRoute).
+	Localities []Locality
 	// TLS originates TLS to the endpoints (BackendTLSPolicy); nil: plain
 	// text.
 	TLS *UpstreamTLS
