@@ -32,11 +32,20 @@ const (
 	// container's preStop hook calls it).
 	ShutdownManagerPort = 19002
 	ShutdownReadyPath   = "/shutdown/ready"
+	// StatsPort serves StatsPath, Envoy's metrics in Prometheus' text
+	// format (proxied to the admin API, of which nothing else is exposed),
+	// unless an EnvoyProxy disables the Prometheus endpoint. Its container
+	// port is named StatsPortName. (The reference implementation serves
+	// stats on 19001, which is berth's ReadyPort; scrapers should select
+	// the port by name or follow the pod's prometheus.io annotations.)
+	StatsPort     = 19003
+	StatsPath     = "/stats/prometheus"
+	StatsPortName = "metrics"
 )
 
 // ReservedPorts are the container ports of the pod's own endpoints, which
 // no Gateway listener may map to.
-var ReservedPorts = [...]int32{AdminPort, ReadyPort, ShutdownManagerPort}
+var ReservedPorts = [...]int32{AdminPort, ReadyPort, ShutdownManagerPort, StatsPort}
 
 // Privileged listener ports: Envoy runs unprivileged, so a Gateway listener
 // port below 1024 is served on port+offset in the pod (the Service maps the
