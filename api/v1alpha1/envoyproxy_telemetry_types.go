@@ -146,7 +146,8 @@ type ProxyAccessLogSink struct {
 
 // FileEnvoyProxyAccessLog is a File sink.
 type FileEnvoyProxyAccessLog struct {
-	// Path of the file, e.g. /dev/stdout.
+	// Path of the file: /dev/stdout or /dev/stderr (the envoy container's
+	// root file system is read-only).
 	//
 	// +kubebuilder:validation:MinLength=1
 	Path string `json:"path,omitempty"`

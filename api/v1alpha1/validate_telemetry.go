@@ -2,7 +2,6 @@ package v1alpha1
 
 import (
 	"fmt"
-	"path"
 	"sort"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -62,8 +61,10 @@ func (t *ProxyTelemetry) validate(v *fieldErrs) {
 				switch {
 				case k.File == nil:
 					v.add(kp+".file", "must be set for type File")
-				case !path.IsAbs(k.File.Path):
-					v.add(kp+".file.path", "must be an absolute path (such as /dev/stdout), got %q", k.File.Path)
+				case k.File.Path != "/dev/stdout" && k.File.Path != "/dev/stderr":
+					// The envoy container's root file system is read-only
+					// and berth mounts no volume it could write to.
+					v.add(kp+".file.path", "must be /dev/stdout or /dev/stderr (the envoy container has no writable file system), got %q", k.File.Path)
 				}
 			case ProxyAccessLogSinkTypeALS, ProxyAccessLogSinkTypeOpenTelemetry:
 				// Reported by unsupported.

@@ -36,6 +36,8 @@ func TestValidateTelemetry(t *testing.T) {
 		{"format type", setting(&ProxyAccessLogFormat{Type: "YAML"}, stdout...), []string{s0 + ".format.type"}},
 		{"no sinks", setting(nil), []string{s0 + ".sinks"}},
 		{"relative path", setting(nil, file("access.log")), []string{s0 + ".sinks[0].file.path"}},
+		{"read-only file system", setting(nil, file("/var/log/access.log")), []string{s0 + ".sinks[0].file.path"}},
+		{"stderr", setting(nil, file("/dev/stderr")), nil},
 		{"file missing", setting(nil, ProxyAccessLogSink{Type: ProxyAccessLogSinkTypeFile}), []string{s0 + ".sinks[0].file"}},
 		{"sink type", setting(nil, ProxyAccessLogSink{Type: "Syslog"}), []string{s0 + ".sinks[0].type"}},
 		{"file on otel sink", setting(nil, ProxyAccessLogSink{Type: ProxyAccessLogSinkTypeOpenTelemetry, File: &FileEnvoyProxyAccessLog{Path: "/x"}}),

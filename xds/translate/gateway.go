@@ -35,6 +35,7 @@ type gatewayTranslator struct {
 // deps collects the Dependencies of a translation.
 type deps struct {
 	services, secrets     map[k8stypes.NamespacedName]bool
+	proxies               map[k8stypes.NamespacedName]bool
 	grantNamespaces, nses map[string]bool
 }
 
@@ -148,6 +149,7 @@ func (t *gatewayTranslator) translate() *Result {
 		Secrets:                  sortedKeys(t.deps.secrets),
 		ReferenceGrantNamespaces: sortedStrings(t.deps.grantNamespaces),
 		Namespaces:               sortedStrings(t.deps.nses),
+		EnvoyProxies:             sortedKeys(t.deps.proxies),
 	}
 	return res
 }

@@ -18,6 +18,7 @@ func InputFromSet(s *manifest.Set) Input {
 		EndpointSlices:  defaultNamespace(s.EndpointSlices),
 		Secrets:         defaultNamespace(s.Secrets),
 		Namespaces:      s.Namespaces,
+		EnvoyProxies:    defaultNamespace(s.EnvoyProxies),
 	}
 	return in
 }

@@ -13,6 +13,7 @@ import (
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/berth-gateway/berth/api/v1alpha1"
 	"github.com/berth-gateway/berth/internal/dataplane"
 	"github.com/berth-gateway/berth/xds/translate/model"
 )
@@ -43,6 +44,9 @@ type Input struct {
 	Secrets []*corev1.Secret
 	// Namespaces, for allowedRoutes.namespaces.from=Selector.
 	Namespaces []*corev1.Namespace
+	// EnvoyProxies referenced by GatewayClasses and Gateways: their
+	// spec.telemetry.accessLog decides the access logs (telemetry.go).
+	EnvoyProxies []*v1alpha1.EnvoyProxy
 }
 
 // Options tune translation. Start from DefaultOptions.
@@ -140,6 +144,8 @@ type Dependencies struct {
 	ReferenceGrantNamespaces []string
 	// Namespaces whose labels an allowedRoutes selector was matched against.
 	Namespaces []string
+	// EnvoyProxies the Gateway's class and the Gateway reference.
+	EnvoyProxies []k8stypes.NamespacedName
 }
 
 // ListenerStatus is the status of one Gateway listener.

@@ -65,6 +65,9 @@ type Listener struct {
 	// BufferLimitBytes is the soft limit of each connection's read and
 	// write buffers (0: Envoy's default).
 	BufferLimitBytes uint32
+	// AccessLogs are written by the listener itself (telemetry.go): for
+	// connections and requests that fail before a route takes them.
+	AccessLogs []AccessLog
 }
 
 // FilterChain is how a connection is handled once its server name (SNI)
@@ -99,6 +102,8 @@ type HTTP struct {
 	Settings HTTPSettings
 	// Routes is the route table (RDS) the connection manager uses.
 	Routes *RouteTable
+	// AccessLogs are written for every request (telemetry.go).
+	AccessLogs []AccessLog
 }
 
 // HTTPSettings are the edge settings of an HTTP connection manager. Their
