@@ -28,6 +28,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	"k8s.io/utils/lru"
 	"sigs.k8s.io/yaml"
@@ -164,6 +165,7 @@ func (p bootstrapParams) bootstrap() *bootstrapv3.Bootstrap {
 		},
 		OverloadManager: p.overloadManager(),
 		StatsConfig:     p.statsConfig(),
+		LayeredRuntime:  regexRuntime(),
 	}
 	if p.prometheus {
 		addStats(bs)
@@ -205,6 +207,23 @@ func (p bootstrapParams) overloadManager() *overloadv3.OverloadManager {
 		threshold("envoy.overload_actions.stop_accepting_requests", stopAcceptingRequestsAt),
 	}
 	return om
+}
+
+// RuntimeRegexProgramSize is the runtime key of the RE2 program size above
+// which Envoy refuses a regular expression.
+const RuntimeRegexProgramSize = "re2.max_program_size.error_level"
+
+// regexRuntime is a static runtime layer that raises Envoy's RE2 program
+// size limit (default 100) to dataplane.MaxRegexProgramSize, the limit
+// xds/translate checks regexes against (docs/dataplane.md, "Regular
+// expressions").
+func regexRuntime() *bootstrapv3.LayeredRuntime {
+	return &bootstrapv3.LayeredRuntime{Layers: []*bootstrapv3.RuntimeLayer{{
+		Name: "berth",
+		LayerSpecifier: &bootstrapv3.RuntimeLayer_StaticLayer{StaticLayer: &structpb.Struct{Fields: map[string]*structpb.Value{
+			RuntimeRegexProgramSize: structpb.NewNumberValue(dataplane.MaxRegexProgramSize),
+		}}},
+	}}}
 }
 
 // readyListener answers dataplane.ReadyPath on ReadyPort with the health_check

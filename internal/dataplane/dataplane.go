@@ -47,6 +47,18 @@ const (
 // no Gateway listener may map to.
 var ReservedPorts = [...]int32{AdminPort, ReadyPort, ShutdownManagerPort, StatsPort}
 
+// MaxRegexProgramSize is the RE2 program size above which Envoy refuses a
+// regular expression (its runtime key re2.max_program_size.error_level,
+// which the bootstrap sets: Envoy's own default is 100). xds/translate
+// refuses every regex whose RE2 program could be larger (see its
+// regex.go); the bound it computes counts RE2's compiled instructions
+// before RE2 flattens the program, and the limit leaves a factor of 2 for
+// flattening.
+const (
+	MaxRegexProgramSize   = 1000
+	RegexProgramSizeBound = MaxRegexProgramSize / 2
+)
+
 // Privileged listener ports: Envoy runs unprivileged, so a Gateway listener
 // port below 1024 is served on port+offset in the pod (the Service maps the
 // listener port to it).
