@@ -248,6 +248,8 @@ func (c *Controller) setup() error {
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfSlice)).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(c.dependents(depSecret))).
 		Watches(&gwv1.ReferenceGrant{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfGrant)).
+		// Access logs come from the EnvoyProxy (spec.telemetry).
+		Watches(&v1alpha1.EnvoyProxy{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfProxy), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: c.opts.Workers, NeedLeaderElection: ptr.To(false)})
 	b = c.watchL4Routes(b)
 	if watchNamespaces {

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/berth-gateway/berth/api/v1alpha1"
 	"github.com/berth-gateway/berth/internal/readiness"
 	"github.com/berth-gateway/berth/render"
 	"github.com/berth-gateway/berth/xds"
@@ -141,8 +142,9 @@ func (c *Controller) translateInput(ctx context.Context) (translate.Input, map[r
 		slices  discoveryv1.EndpointSliceList
 		secrets corev1.SecretList
 		nss     corev1.NamespaceList
+		proxies v1alpha1.EnvoyProxyList
 	)
-	lists := []client.ObjectList{&classes, &gws, &routes, &grpcs, &grants, &svcs, &slices, &secrets}
+	lists := []client.ObjectList{&classes, &gws, &routes, &grpcs, &grants, &svcs, &slices, &secrets, &proxies}
 	if len(c.opts.WatchNamespaces) == 0 || c.nsSel != nil {
 		lists = append(lists, &nss)
 	}
@@ -160,6 +162,7 @@ func (c *Controller) translateInput(ctx context.Context) (translate.Input, map[r
 	in.EndpointSlices = ptrs(slices.Items)
 	in.Secrets = ptrs(secrets.Items)
 	in.Namespaces = ptrs(nss.Items)
+	in.EnvoyProxies = ptrs(proxies.Items)
 	gens := make(map[routeKey]int64, len(routes.Items)+len(grpcs.Items))
 	for i := range routes.Items {
 		gens[routeKey{translate.KindHTTPRoute, client.ObjectKeyFromObject(&routes.Items[i])}] = routes.Items[i].Generation

@@ -28,6 +28,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	"k8s.io/utils/lru"
 	"sigs.k8s.io/yaml"
@@ -56,8 +57,10 @@ const (
 // overloadManager; memoryLimit is the envoy container's memory limit in
 // bytes, 0 for none). The node id comes from the command line (the pod
 // name); the node cluster is dataplane.NodeCluster(ns, gw).
-func Bootstrap(namespace, gateway string, memoryLimit int64, o Options) *bootstrapv3.Bootstrap {
-	return bootstrapParamsOf(namespace, gateway, memoryLimit, o).bootstrap()
+// With prometheus the bootstrap also has the stats listener
+// (telemetry.go).
+func Bootstrap(namespace, gateway string, memoryLimit int64, prometheus bool, o Options) *bootstrapv3.Bootstrap {
+	return bootstrapParamsOf(namespace, gateway, memoryLimit, prometheus, o).bootstrap()
 }
 
 // The overload manager's settings, after Envoy's "Configuring Envoy as an
@@ -89,21 +92,27 @@ const (
 // bootstrapCache, so that nothing it depends on can be left out of the
 // key).
 type bootstrapParams struct {
-	nodeCluster   string
-	xdsHost       string
-	xdsPort       int32
-	xdsServerName string
+	gatewayNamespace, gatewayName string
+	nodeCluster                   string
+	xdsHost                       string
+	xdsPort                       int32
+	xdsServerName                 string
 	// maxHeapBytes is Envoy's heap limit (0: no heap monitor).
 	maxHeapBytes uint64
+	// prometheus adds the stats listener.
+	prometheus bool
 }
 
-func bootstrapParamsOf(namespace, gateway string, memoryLimit int64, o Options) bootstrapParams {
+func bootstrapParamsOf(namespace, gateway string, memoryLimit int64, prometheus bool, o Options) bootstrapParams {
 	o = o.withDefaults()
 	p := bootstrapParams{
-		nodeCluster:   dataplane.NodeCluster(namespace, gateway),
-		xdsHost:       o.XDSHost,
-		xdsPort:       o.XDSPort,
-		xdsServerName: o.XDSServerName,
+		gatewayNamespace: namespace,
+		gatewayName:      gateway,
+		prometheus:       prometheus,
+		nodeCluster:      dataplane.NodeCluster(namespace, gateway),
+		xdsHost:          o.XDSHost,
+		xdsPort:          o.XDSPort,
+		xdsServerName:    o.XDSServerName,
 	}
 	if memoryLimit > 0 {
 		p.maxHeapBytes = uint64(memoryLimit) * HeapLimitPercent / 100
@@ -133,7 +142,7 @@ func encodedBootstrap(p bootstrapParams) (string, error) {
 }
 
 func (p bootstrapParams) bootstrap() *bootstrapv3.Bootstrap {
-	return &bootstrapv3.Bootstrap{
+	bs := &bootstrapv3.Bootstrap{
 		Node: &corev3.Node{Cluster: p.nodeCluster},
 		Admin: &bootstrapv3.Admin{
 			Address: socketAddress("127.0.0.1", dataplane.AdminPort),
@@ -155,7 +164,13 @@ func (p bootstrapParams) bootstrap() *bootstrapv3.Bootstrap {
 			Clusters:  []*clusterv3.Cluster{p.xdsCluster()},
 		},
 		OverloadManager: p.overloadManager(),
+		StatsConfig:     p.statsConfig(),
+		LayeredRuntime:  regexRuntime(),
 	}
+	if p.prometheus {
+		addStats(bs)
+	}
+	return bs
 }
 
 // overloadManager limits client connections over all listeners
@@ -192,6 +207,23 @@ func (p bootstrapParams) overloadManager() *overloadv3.OverloadManager {
 		threshold("envoy.overload_actions.stop_accepting_requests", stopAcceptingRequestsAt),
 	}
 	return om
+}
+
+// RuntimeRegexProgramSize is the runtime key of the RE2 program size above
+// which Envoy refuses a regular expression.
+const RuntimeRegexProgramSize = "re2.max_program_size.error_level"
+
+// regexRuntime is a static runtime layer that raises Envoy's RE2 program
+// size limit (default 100) to dataplane.MaxRegexProgramSize, the limit
+// xds/translate checks regexes against (docs/dataplane.md, "Regular
+// expressions").
+func regexRuntime() *bootstrapv3.LayeredRuntime {
+	return &bootstrapv3.LayeredRuntime{Layers: []*bootstrapv3.RuntimeLayer{{
+		Name: "berth",
+		LayerSpecifier: &bootstrapv3.RuntimeLayer_StaticLayer{StaticLayer: &structpb.Struct{Fields: map[string]*structpb.Value{
+			RuntimeRegexProgramSize: structpb.NewNumberValue(dataplane.MaxRegexProgramSize),
+		}}},
+	}}}
 }
 
 // readyListener answers dataplane.ReadyPath on ReadyPort with the health_check

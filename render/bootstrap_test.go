@@ -15,7 +15,7 @@ import (
 // rule inside an Any (the ready listener's HCM without a stat prefix), and
 // a rule on the xDS endpoint's port.
 func TestBootstrapRefusedUnlessValid(t *testing.T) {
-	bs := Bootstrap("team-a", "gw", 0, testOptions())
+	bs := Bootstrap("team-a", "gw", 0, true, testOptions())
 	filter := bs.StaticResources.Listeners[0].FilterChains[0].Filters[0]
 	hcm := &hcmv3.HttpConnectionManager{}
 	if err := filter.GetTypedConfig().UnmarshalTo(hcm); err != nil {
@@ -27,7 +27,7 @@ func TestBootstrapRefusedUnlessValid(t *testing.T) {
 		t.Fatalf("bootstrap with an empty stat prefix: err = %v, want the HCM's rule", err)
 	}
 
-	p := bootstrapParamsOf("team-a", "gw", 0, testOptions())
+	p := bootstrapParamsOf("team-a", "gw", 0, true, testOptions())
 	p.xdsPort = 70000
 	if _, err := encodedBootstrap(p); err == nil || !strings.Contains(err.Error(), "PortValue") {
 		t.Fatalf("bootstrap with xDS port 70000: err = %v, want the port rule", err)
@@ -42,7 +42,7 @@ func TestBootstrapRefusedUnlessValid(t *testing.T) {
 func TestBootstrapCacheIsTransparent(t *testing.T) {
 	o := testOptions()
 	for _, gw := range []string{"cache-a", "cache-b"} {
-		p := bootstrapParamsOf("team-a", gw, 0, o)
+		p := bootstrapParamsOf("team-a", gw, 0, true, o)
 		first, err := encodedBootstrap(p)
 		if err != nil {
 			t.Fatal(err)
@@ -51,7 +51,7 @@ func TestBootstrapCacheIsTransparent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fresh, err := marshalEnvoy(Bootstrap("team-a", gw, 0, o))
+		fresh, err := marshalEnvoy(Bootstrap("team-a", gw, 0, true, o))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +77,7 @@ func TestBootstrapOverloadManager(t *testing.T) {
 	}
 	conns := &downstreamconnectionsv3.DownstreamConnectionsConfig{}
 	for _, limit := range []int64{0, 1 << 30} {
-		bs := Bootstrap("team-a", "gw", limit, testOptions())
+		bs := Bootstrap("team-a", "gw", limit, true, testOptions())
 		if _, err := marshalEnvoy(bs); err != nil {
 			t.Fatalf("limit %d: %v", limit, err)
 		}

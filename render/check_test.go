@@ -5,7 +5,9 @@ import (
 	"fmt"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	credentialv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/credential_injector/v3"
 	healthcheckv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/health_check/v3"
 	upstreamcodecv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/upstream_codec/v3"
@@ -109,6 +111,21 @@ func checkBundle(b *Bundle, opts Options) error {
 			return fmt.Errorf("service selector misses %s=%s", k, v)
 		}
 	}
+	// The stats listener, the named container port and the scrape
+	// annotations come together.
+	statsListener := len(bs.GetStaticResources().GetListeners()) == 2
+	statsPort := false
+	for _, c := range dep.Spec.Template.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.Name == dataplane.StatsPortName {
+				statsPort = c.Name == ContainerEnvoy && p.ContainerPort == dataplane.StatsPort
+			}
+		}
+	}
+	_, annotated := dep.Spec.Template.Annotations[AnnotationPrometheusPort]
+	if statsListener != statsPort || statsListener != annotated {
+		return fmt.Errorf("stats listener %v, container port %s %v, scrape annotations %v: want all or none", statsListener, dataplane.StatsPortName, statsPort, annotated)
+	}
 	if n := len(dep.Spec.Template.Spec.Volumes); n != 2 {
 		return fmt.Errorf("pod has %d volumes, want 2 (config and token)", n)
 	}
@@ -171,8 +188,16 @@ func checkBootstrap(bs *bootstrapv3.Bootstrap, ns, gw string, opts Options) erro
 	}
 
 	ls := bs.GetStaticResources().GetListeners()
+	cs := bs.GetStaticResources().GetClusters()
+	if len(ls) == 2 && len(cs) == 2 {
+		// The stats listener and the admin cluster (Prometheus on).
+		if err := checkStats(ls[1], cs[1]); err != nil {
+			fail("%v", err)
+		}
+		ls, cs = ls[:1], cs[:1]
+	}
 	if len(ls) != 1 || ls[0].GetName() != "ready" {
-		fail("static listeners %d, want the ready listener only", len(ls))
+		fail("static listeners %d, want the ready listener (and the stats listener)", len(ls))
 	} else {
 		if a := ls[0].GetAddress().GetSocketAddress(); a.GetPortValue() != dataplane.ReadyPort {
 			fail("ready listener on port %d, want %d", a.GetPortValue(), dataplane.ReadyPort)
@@ -190,9 +215,8 @@ func checkBootstrap(bs *bootstrapv3.Bootstrap, ns, gw string, opts Options) erro
 		}
 	}
 
-	cs := bs.GetStaticResources().GetClusters()
 	if len(cs) != 1 || cs[0].GetName() != XDSClusterName {
-		fail("static clusters %d, want %s only", len(cs), XDSClusterName)
+		fail("static clusters %d, want %s (and the admin cluster)", len(cs), XDSClusterName)
 		return errors.Join(errs...)
 	}
 	c := cs[0]
@@ -239,6 +263,35 @@ func checkBootstrap(bs *bootstrapv3.Bootstrap, ns, gw string, opts Options) erro
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkStats checks that the stats listener forwards GET StatsPath, and
+// only that, to the admin API on the loopback address.
+func checkStats(l *listenerv3.Listener, c *clusterv3.Cluster) error {
+	if a := l.GetAddress().GetSocketAddress(); l.GetName() != "stats" || a.GetAddress() != "0.0.0.0" || a.GetPortValue() != dataplane.StatsPort {
+		return fmt.Errorf("stats listener %s on %s:%d, want stats on 0.0.0.0:%d", l.GetName(), a.GetAddress(), a.GetPortValue(), dataplane.StatsPort)
+	}
+	hcm := &hcmv3.HttpConnectionManager{}
+	if err := l.GetFilterChains()[0].GetFilters()[0].GetTypedConfig().UnmarshalTo(hcm); err != nil {
+		return fmt.Errorf("stats listener: %v", err)
+	}
+	vhs := hcm.GetRouteConfig().GetVirtualHosts()
+	if len(vhs) != 1 || len(vhs[0].GetRoutes()) != 1 {
+		return fmt.Errorf("stats listener: want one route, got %v", vhs)
+	}
+	r := vhs[0].GetRoutes()[0]
+	if r.GetMatch().GetPath() != dataplane.StatsPath || r.GetRoute().GetCluster() != c.GetName() ||
+		len(r.GetMatch().GetHeaders()) != 1 || r.GetMatch().GetHeaders()[0].GetStringMatch().GetExact() != "GET" {
+		return fmt.Errorf("stats listener: route %v, want GET %s to %s", r, dataplane.StatsPath, c.GetName())
+	}
+	eps := c.GetLoadAssignment().GetEndpoints()
+	if len(eps) != 1 || len(eps[0].GetLbEndpoints()) != 1 {
+		return fmt.Errorf("admin cluster: want exactly one endpoint")
+	}
+	if a := eps[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress(); a.GetAddress() != "127.0.0.1" || a.GetPortValue() != dataplane.AdminPort {
+		return fmt.Errorf("admin cluster dials %s:%d, want 127.0.0.1:%d", a.GetAddress(), a.GetPortValue(), dataplane.AdminPort)
+	}
+	return nil
 }
 
 // checkSDSFile checks that s names secret name from the SDS file at

@@ -99,7 +99,7 @@ func (b *builder) configMap() (*corev1.ConfigMap, error) {
 	if m, ok := b.envoyResources().Limits[corev1.ResourceMemory]; ok {
 		memoryLimit = m.Value()
 	}
-	if b.bootstrap, err = encodedBootstrap(bootstrapParamsOf(b.gw.Namespace, b.gw.Name, memoryLimit, b.opts)); err != nil {
+	if b.bootstrap, err = encodedBootstrap(bootstrapParamsOf(b.gw.Namespace, b.gw.Name, memoryLimit, b.prometheus(), b.opts)); err != nil {
 		return nil, fmt.Errorf("envoy bootstrap: %w", err)
 	}
 	sds, err := encodedSDSFiles()
@@ -241,6 +241,7 @@ func (b *builder) deployment() *appsv1.Deployment {
 		podMeta.Annotations = map[string]string{}
 	}
 	podMeta.Annotations[AnnotationBootstrapHash] = digest(b.bootstrap)
+	b.statsPodAnnotations(podMeta.Annotations)
 
 	podSecurity := &corev1.PodSecurityContext{
 		RunAsNonRoot:   ptr.To(true),
@@ -351,6 +352,7 @@ func (b *builder) envoyContainer(c *v1alpha1.KubernetesContainerSpec) corev1.Con
 	for _, p := range b.ports() {
 		ports = append(ports, corev1.ContainerPort{Name: p.name, ContainerPort: b.containerPort(p.port), Protocol: p.protocol})
 	}
+	ports = append(ports, b.statsContainerPorts()...)
 	return corev1.Container{
 		Name:    ContainerEnvoy,
 		Image:   envoyImage(b.opts.EnvoyImage, c),

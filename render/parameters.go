@@ -157,3 +157,19 @@ func refDesc(group, kind string, ref *types.NamespacedName) string {
 	}
 	return gk + " " + ref.String()
 }
+
+// EffectiveParameters is the EnvoyProxy spec that applies to in.Gateway:
+// the Gateway's EnvoyProxy merged over its GatewayClass's, both checked as
+// Render checks them (the same errors). Translation reads its telemetry
+// from here, so that the listeners and the bundle agree.
+func EffectiveParameters(in Input) (*v1alpha1.EnvoyProxySpec, error) {
+	if in.GatewayClass == nil || in.Gateway == nil {
+		return nil, fmt.Errorf("render: GatewayClass and Gateway are required")
+	}
+	refs, err := ResolveParametersRefs(in.GatewayClass, in.Gateway)
+	if err != nil {
+		return nil, err
+	}
+	spec, _, err := effectiveParameters(in, refs)
+	return spec, err
+}

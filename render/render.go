@@ -179,8 +179,8 @@ func (b *builder) checkGateway() error {
 			continue
 		}
 		if cp := b.containerPort(int32(p)); slices.Contains(dataplane.ReservedPorts[:], cp) {
-			errs = append(errs, fmt.Errorf("listener %s: port %d is reserved by berth (Envoy admin, readiness and shutdown manager use %d, %d and %d)",
-				l.Name, p, dataplane.AdminPort, dataplane.ReadyPort, dataplane.ShutdownManagerPort))
+			errs = append(errs, fmt.Errorf("listener %s: port %d is reserved by berth (Envoy admin, readiness, shutdown manager and stats use %d, %d, %d and %d)",
+				l.Name, p, dataplane.AdminPort, dataplane.ReadyPort, dataplane.ShutdownManagerPort, dataplane.StatsPort))
 		}
 	}
 	if infra := gw.Spec.Infrastructure; infra != nil {

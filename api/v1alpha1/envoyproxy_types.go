@@ -38,21 +38,23 @@ type EnvoyProxyList struct {
 	Items           []EnvoyProxy `json:"items"`
 }
 
-// EnvoyProxySpec is the desired data-plane configuration. Only Provider is
-// implemented; every other field is accepted, preserved and reported as
-// unsupported.
+// EnvoyProxySpec is the desired data-plane configuration. Provider and
+// Telemetry are implemented; every other field is accepted, preserved and
+// reported as unsupported.
 type EnvoyProxySpec struct {
 	// Provider says where and how Envoy runs.
 	//
 	// +optional
 	Provider *EnvoyProxyProvider `json:"provider,omitempty"`
+	// Telemetry configures access logs and metrics.
+	//
+	// +optional
+	Telemetry *ProxyTelemetry `json:"telemetry,omitempty"`
 
 	// Not implemented by berth (reported as unsupported when set).
 
 	// +optional
 	Logging *apiextensionsv1.JSON `json:"logging,omitempty"`
-	// +optional
-	Telemetry *apiextensionsv1.JSON `json:"telemetry,omitempty"`
 	// +optional
 	Bootstrap *apiextensionsv1.JSON `json:"bootstrap,omitempty"`
 	// +optional

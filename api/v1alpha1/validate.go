@@ -29,16 +29,22 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 // schema does say. It returns nil or FieldErrors.
 func (s *EnvoyProxySpec) Validate() error {
 	var v fieldErrs
+	s.validateProvider(&v)
+	s.Telemetry.validate(&v)
+	return v.join()
+}
+
+func (s *EnvoyProxySpec) validateProvider(v *fieldErrs) {
 	p := s.Provider
 	if p == nil {
-		return nil
+		return
 	}
 	if p.Type != ProviderTypeKubernetes {
 		v.add("spec.provider.type", "unsupported provider %q (supported: %s)", p.Type, ProviderTypeKubernetes)
 	}
 	k := p.Kubernetes
 	if k == nil {
-		return v.join()
+		return
 	}
 	const base = "spec.provider.kubernetes."
 	if d := k.EnvoyDeployment; d != nil {
@@ -162,7 +168,6 @@ func (s *EnvoyProxySpec) Validate() error {
 		v.intOrPercent(pp+"minAvailable", pdb.MinAvailable)
 		v.intOrPercent(pp+"maxUnavailable", pdb.MaxUnavailable)
 	}
-	return v.join()
 }
 
 // Unsupported lists, in a stable order, the JSON paths of the fields that are
@@ -212,7 +217,7 @@ func (s *EnvoyProxySpec) Unsupported() []string {
 	}
 	add("spec.routingType", s.RoutingType)
 	add("spec.shutdown", s.Shutdown)
-	add("spec.telemetry", s.Telemetry)
+	out = append(out, s.Telemetry.unsupported()...)
 	return out
 }
 

@@ -104,14 +104,32 @@ func TestUnsupported(t *testing.T) {
 		EnvoyDeployment: &KubernetesDeploymentSpec{Patch: raw, Pod: &KubernetesPodSpec{Volumes: raw}},
 		EnvoyService:    &KubernetesServiceSpec{Patch: raw},
 	})
-	s.Telemetry, s.MergeGateways = raw, raw
+	s.MergeGateways = raw
+	s.Telemetry = &ProxyTelemetry{
+		Tracing: raw,
+		AccessLog: &ProxyAccessLog{Settings: []ProxyAccessLogSetting{{
+			Matches: raw,
+			Sinks: []ProxyAccessLogSink{
+				{Type: ProxyAccessLogSinkTypeFile, File: &FileEnvoyProxyAccessLog{Path: "/dev/stdout"}},
+				{Type: ProxyAccessLogSinkTypeOpenTelemetry, OpenTelemetry: raw},
+				{Type: ProxyAccessLogSinkTypeALS},
+			},
+		}}},
+		Metrics: &ProxyMetrics{Sinks: raw, ClusterStatName: raw, Prometheus: &ProxyPrometheusProvider{Compression: raw}},
+	}
 	want := []string{
 		"spec.mergeGateways",
 		"spec.provider.kubernetes.envoyDaemonSet",
 		"spec.provider.kubernetes.envoyDeployment.patch",
 		"spec.provider.kubernetes.envoyDeployment.pod.volumes",
 		"spec.provider.kubernetes.envoyService.patch",
-		"spec.telemetry",
+		"spec.telemetry.accessLog.settings[0].matches",
+		"spec.telemetry.accessLog.settings[0].sinks[1] (type OpenTelemetry)",
+		"spec.telemetry.accessLog.settings[0].sinks[2] (type ALS)",
+		"spec.telemetry.metrics.clusterStatName",
+		"spec.telemetry.metrics.prometheus.compression",
+		"spec.telemetry.metrics.sinks",
+		"spec.telemetry.tracing",
 	}
 	if got := s.Unsupported(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Unsupported() = %v, want %v", got, want)

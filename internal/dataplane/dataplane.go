@@ -32,11 +32,32 @@ const (
 	// container's preStop hook calls it).
 	ShutdownManagerPort = 19002
 	ShutdownReadyPath   = "/shutdown/ready"
+	// StatsPort serves StatsPath, Envoy's metrics in Prometheus' text
+	// format (proxied to the admin API, of which nothing else is exposed),
+	// unless an EnvoyProxy disables the Prometheus endpoint. Its container
+	// port is named StatsPortName. (The reference implementation serves
+	// stats on 19001, which is berth's ReadyPort; scrapers should select
+	// the port by name or follow the pod's prometheus.io annotations.)
+	StatsPort     = 19003
+	StatsPath     = "/stats/prometheus"
+	StatsPortName = "metrics"
 )
 
 // ReservedPorts are the container ports of the pod's own endpoints, which
 // no Gateway listener may map to.
-var ReservedPorts = [...]int32{AdminPort, ReadyPort, ShutdownManagerPort}
+var ReservedPorts = [...]int32{AdminPort, ReadyPort, ShutdownManagerPort, StatsPort}
+
+// MaxRegexProgramSize is the RE2 program size above which Envoy refuses a
+// regular expression (its runtime key re2.max_program_size.error_level,
+// which the bootstrap sets: Envoy's own default is 100). xds/translate
+// refuses every regex whose RE2 program could be larger (see its
+// regex.go); the bound it computes counts RE2's compiled instructions
+// before RE2 flattens the program, and the limit leaves a factor of 2 for
+// flattening.
+const (
+	MaxRegexProgramSize   = 1000
+	RegexProgramSizeBound = MaxRegexProgramSize / 2
+)
 
 // Privileged listener ports: Envoy runs unprivileged, so a Gateway listener
 // port below 1024 is served on port+offset in the pod (the Service maps the

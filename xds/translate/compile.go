@@ -3,7 +3,6 @@ package translate
 import (
 	"fmt"
 	"regexp"
-	"regexp/syntax"
 	"slices"
 	"strings"
 	"time"
@@ -545,39 +544,6 @@ func stringMatch(name string, exact, regex bool, value string) (model.StringMatc
 		return model.StringMatch{Name: name, Value: value}, nil
 	}
 	return model.StringMatch{}, fmt.Errorf("match type is not supported")
-}
-
-// maxRegexProgram mirrors Envoy's default re2.max_program_size.error_level:
-// Envoy rejects regexes whose compiled program is larger. Go's program size
-// is close to RE2's, not identical.
-const maxRegexProgram = 100
-
-// checkRegex accepts what Envoy's RE2 accepts (Go's regexp is RE2 syntax).
-func checkRegex(expr string) error {
-	if expr == "" {
-		return fmt.Errorf("empty regular expression")
-	}
-	if len(expr) > 1024 {
-		return fmt.Errorf("regular expression longer than 1024 bytes")
-	}
-	if !utf8.ValidString(expr) {
-		return fmt.Errorf("regular expression is not valid UTF-8")
-	}
-	if _, err := regexp.Compile(expr); err != nil {
-		return fmt.Errorf("invalid regular expression %q: %w", expr, err)
-	}
-	re, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil {
-		return fmt.Errorf("invalid regular expression %q: %w", expr, err)
-	}
-	prog, err := syntax.Compile(re.Simplify())
-	if err != nil {
-		return fmt.Errorf("invalid regular expression %q: %w", expr, err)
-	}
-	if len(prog.Inst) > maxRegexProgram {
-		return fmt.Errorf("regular expression %q is too complex for Envoy (program size %d > %d)", expr, len(prog.Inst), maxRegexProgram)
-	}
-	return nil
 }
 
 // pathPattern is the Gateway API's pattern for Exact and PathPrefix values.

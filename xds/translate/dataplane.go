@@ -55,6 +55,7 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 	// per-listener settings (policies attached to one listener) can differ.
 	// (They share the Upgrades slice: a policy replaces it, never appends.)
 	settings := model.EdgeHTTPSettings(t.ix.opts.UseRemoteAddress, t.ix.opts.XffNumTrustedHops)
+	listenerLogs, httpLogs := accessLogs(t.telemetry())
 	for _, p := range ports {
 		g := groups[p]
 		if isL4Protocol(g.protocol) {
@@ -71,6 +72,7 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 			Protocol: model.ProtocolHTTP,
 
 			BufferLimitBytes: model.DefaultBufferLimitBytes,
+			AccessLogs:       listenerLogs,
 		}
 		if g.protocol == gwv1.HTTPSProtocolType {
 			l.Protocol = model.ProtocolHTTPS
@@ -84,6 +86,7 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 						StatPrefix: fmt.Sprintf("https-%d-%s", p, ls.spec.Name),
 						Settings:   settings,
 						Routes:     t.routeTable(HTTPSRouteConfigName(int32(p), string(ls.spec.Name)), []*listenerState{ls}, ctx),
+						AccessLogs: httpLogs,
 					},
 				}
 				if h := hostnameOf(ls.spec.Hostname); h != "" {
@@ -96,6 +99,7 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 				StatPrefix: fmt.Sprintf("http-%d", p),
 				Settings:   settings,
 				Routes:     t.routeTable(HTTPRouteConfigName(int32(p)), g.listeners, routeContext{port: p, scheme: "http"}),
+				AccessLogs: httpLogs,
 			}}}
 		}
 		out.Listeners = append(out.Listeners, l)

@@ -27,6 +27,7 @@ func buildListener(l *model.Listener) *listenerv3.Listener {
 			PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: l.BindPort},
 		}}},
 		FilterChains: make([]*listenerv3.FilterChain, 0, len(l.FilterChains)),
+		AccessLog:    buildAccessLogs(l.AccessLogs),
 	}
 	if l.BufferLimitBytes > 0 {
 		out.PerConnectionBufferLimitBytes = wrapperspb.UInt32(l.BufferLimitBytes)
@@ -98,6 +99,7 @@ func buildConnectionManager(h *model.HTTP) *hcmv3.HttpConnectionManager {
 		// gets X-Envoy-External-Address and cannot pass x-envoy-* headers
 		// in (Envoy's older default trusted private ranges, i.e. every pod).
 		InternalAddressConfig: &hcmv3.HttpConnectionManager_InternalAddressConfig{},
+		AccessLog:             buildAccessLogs(h.AccessLogs),
 	}
 	if a, ok := escapedSlashActions[s.EscapedSlashes]; ok {
 		out.PathWithEscapedSlashesAction = a

@@ -37,6 +37,7 @@ type gatewayTranslator struct {
 // deps collects the Dependencies of a translation.
 type deps struct {
 	services, secrets     map[k8stypes.NamespacedName]bool
+	proxies               map[k8stypes.NamespacedName]bool
 	grantNamespaces, nses map[string]bool
 	configMaps, policies  map[k8stypes.NamespacedName]bool
 }
@@ -163,6 +164,7 @@ func (t *gatewayTranslator) translate() *Result {
 		Namespaces:               sortedStrings(t.deps.nses),
 		ConfigMaps:               sortedKeys(t.deps.configMaps),
 		BackendTLSPolicies:       sortedKeys(t.deps.policies),
+		EnvoyProxies:             sortedKeys(t.deps.proxies),
 	}
 	res.Conditions = t.gatewayConditions()
 	res.Policies = t.policyStatuses()

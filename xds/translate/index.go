@@ -9,6 +9,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/api/v1alpha1"
 )
 
 // ErrGatewayNotFound is returned by TranslateGateway for a Gateway that is
@@ -35,6 +37,8 @@ type Index struct {
 	// ConfigMaps their CA references name (backendtls.go).
 	tlsPolicies map[k8stypes.NamespacedName][]*gwv1.BackendTLSPolicy
 	configMaps  map[k8stypes.NamespacedName]*corev1.ConfigMap
+	classes     map[string]*gwv1.GatewayClass // the ones opts.ControllerName selects
+	proxies     map[k8stypes.NamespacedName]*v1alpha1.EnvoyProxy
 }
 
 // NewIndex indexes in for translation with opts.
@@ -49,11 +53,18 @@ func NewIndex(in Input, opts Options) *Index {
 		secrets:    map[k8stypes.NamespacedName]*corev1.Secret{},
 		grants:     map[string][]*gwv1.ReferenceGrant{},
 		namespaces: map[string]*corev1.Namespace{},
+		classes:    map[string]*gwv1.GatewayClass{},
+		proxies:    map[k8stypes.NamespacedName]*v1alpha1.EnvoyProxy{},
 	}
-	classes := map[string]bool{}
+	classes := ix.classes
 	for _, c := range in.GatewayClasses {
 		if c != nil && (opts.ControllerName == "" || c.Spec.ControllerName == opts.ControllerName) {
-			classes[c.Name] = true
+			classes[c.Name] = c
+		}
+	}
+	for _, p := range in.EnvoyProxies {
+		if p != nil {
+			ix.proxies[k8stypes.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = p
 		}
 	}
 	// An object given twice counts once: the later copy wins, as in a cache.
@@ -63,7 +74,7 @@ func NewIndex(in Input, opts Options) *Index {
 		}
 	}
 	for key, g := range ix.gateways {
-		if classes[string(g.Spec.GatewayClassName)] {
+		if classes[string(g.Spec.GatewayClassName)] != nil {
 			ix.managed = append(ix.managed, key)
 		}
 	}

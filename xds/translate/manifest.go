@@ -24,6 +24,7 @@ func InputFromSet(s *manifest.Set) Input {
 
 		BackendTLSPolicies: defaultNamespace(s.BackendTLSPolicies),
 		ConfigMaps:         defaultNamespace(s.ConfigMaps),
+		EnvoyProxies:       defaultNamespace(s.EnvoyProxies),
 	}
 	return in
 }

@@ -293,6 +293,7 @@ func TestDependencies(t *testing.T) {
 		Namespaces:               []string{},
 		ConfigMaps:               []k8stypes.NamespacedName{},
 		BackendTLSPolicies:       []k8stypes.NamespacedName{},
+		EnvoyProxies:             []k8stypes.NamespacedName{},
 	}
 	if !reflect.DeepEqual(backends, wantBackends) {
 		t.Errorf("backends dependencies:\n got %+v\nwant %+v", backends, wantBackends)
@@ -301,6 +302,16 @@ func TestDependencies(t *testing.T) {
 	wantSecrets := []k8stypes.NamespacedName{nn("certs", "shop-cert"), nn("other", "other-cert"), nn("web", "bad-cert"), nn("web", "does-not-exist"), nn("web", "wildcard-cert")}
 	if !reflect.DeepEqual(https.Secrets, wantSecrets) || !reflect.DeepEqual(https.ReferenceGrantNamespaces, []string{"certs", "other"}) {
 		t.Errorf("https dependencies: secrets %v, grant namespaces %v", https.Secrets, https.ReferenceGrantNamespaces)
+	}
+	for _, r := range translate.Translate(loadInput(t, "testdata/telemetry.in.yaml"), translate.DefaultOptions()) {
+		want := map[string][]k8stypes.NamespacedName{
+			"logs":    {nn("infra", "logs")},
+			"quiet":   {nn("infra", "logs"), nn("team-a", "quiet")},
+			"missing": {nn("infra", "logs"), nn("team-a", "does-not-exist")},
+		}[r.Gateway.Name]
+		if !reflect.DeepEqual(r.Dependencies.EnvoyProxies, want) {
+			t.Errorf("telemetry %s: EnvoyProxy dependencies %v, want %v", r.Gateway, r.Dependencies.EnvoyProxies, want)
+		}
 	}
 	status := translate.Translate(loadInput(t, "testdata/status.in.yaml"), translate.DefaultOptions())[0].Dependencies
 	if !reflect.DeepEqual(status.Namespaces, []string{"blue", "red"}) {

@@ -13,6 +13,7 @@ import (
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/berth-gateway/berth/api/v1alpha1"
 	"github.com/berth-gateway/berth/internal/dataplane"
 	"github.com/berth-gateway/berth/xds/translate/model"
 )
@@ -53,6 +54,9 @@ type Input struct {
 	// ConfigMaps holding CA certificates (ca.crt) that BackendTLSPolicies
 	// and Gateways' spec.tls.frontend reference.
 	ConfigMaps []*corev1.ConfigMap
+	// EnvoyProxies referenced by GatewayClasses and Gateways: their
+	// spec.telemetry.accessLog decides the access logs (telemetry.go).
+	EnvoyProxies []*v1alpha1.EnvoyProxy
 }
 
 // Options tune translation. Start from DefaultOptions.
@@ -167,6 +171,8 @@ type Dependencies struct {
 	// BackendTLSPolicies whose status this translation decided (a policy
 	// is found through its target Service, listed in Services).
 	BackendTLSPolicies []k8stypes.NamespacedName
+	// EnvoyProxies the Gateway's class and the Gateway reference.
+	EnvoyProxies []k8stypes.NamespacedName
 }
 
 // ListenerStatus is the status of one Gateway listener.

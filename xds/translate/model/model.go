@@ -68,6 +68,9 @@ type Listener struct {
 	BufferLimitBytes uint32
 	// UDP is the proxy of a UDP port (which has no FilterChains).
 	UDP *UDPProxy
+	// AccessLogs are written by the listener itself (telemetry.go): for
+	// connections and requests that fail before a route takes them.
+	AccessLogs []AccessLog
 }
 
 // FilterChain is how a connection is handled once its server name (SNI)
@@ -117,6 +120,8 @@ type HTTP struct {
 	Settings HTTPSettings
 	// Routes is the route table (RDS) the connection manager uses.
 	Routes *RouteTable
+	// AccessLogs are written for every request (telemetry.go).
+	AccessLogs []AccessLog
 }
 
 // HTTPSettings are the edge settings of an HTTP connection manager. Their
