@@ -218,6 +218,11 @@ func (c *Controller) setup() error {
 	}); err != nil {
 		return err
 	}
+	for _, o := range []client.Object{&gwv1.HTTPRoute{}, &gwv1.GRPCRoute{}} {
+		if err := mgr.GetFieldIndexer().IndexField(context.Background(), o, routeParentIndex, parentGatewayKeys); err != nil {
+			return fmt.Errorf("index routes by parent: %w", err)
+		}
+	}
 	watchNamespaces := len(c.opts.WatchNamespaces) == 0 || c.nsSel != nil
 
 	// xDS: every replica translates and publishes.

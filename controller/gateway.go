@@ -188,18 +188,13 @@ func (c *Controller) renderInput(ctx context.Context, class *gwv1.GatewayClass, 
 	return in, nil
 }
 
-// routeInputs lists the cached routes naming Gateway key.
+// routeInputs are the inputs of the cached routes naming Gateway key.
 func (c *Controller) routeInputs(ctx context.Context, key k8stypes.NamespacedName) (readiness.Inputs, error) {
-	var (
-		http gwv1.HTTPRouteList
-		grpc gwv1.GRPCRouteList
-	)
-	for _, l := range []client.ObjectList{&http, &grpc} {
-		if err := c.client.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, fmt.Errorf("list routes: %w", err)
-		}
+	http, grpc, err := c.routesOf(ctx, key)
+	if err != nil {
+		return nil, err
 	}
-	return readiness.RouteInputs(key, ptrs(http.Items), ptrs(grpc.Items)), nil
+	return readiness.RouteInputs(key, http, grpc), nil
 }
 
 // envoyProxy reads a referenced EnvoyProxy; a missing one is a
