@@ -247,7 +247,7 @@ func (c *Controller) setup() error {
 
 	// Gateways: apply, status, finalizer (leader).
 	b = builder.ControllerManagedBy(mgr).Named("gateway").
-		For(&gwv1.Gateway{}).
+		For(&gwv1.Gateway{}, builder.WithPredicates(notOwnStatus())).
 		// A resync (an update with the same resourceVersion) of a class or
 		// an EnvoyProxy would reconcile every Gateway using it once more
 		// per resync on top of the Gateway's own resync; each no-op

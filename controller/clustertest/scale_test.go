@@ -65,12 +65,26 @@ func TestScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	prefix := strings.TrimSuffix(h.ns, "-") + "-s"
+	// The Programmed conditions each Gateway showed, in order (names of
+	// the Gateway's namespace and objects replaced by NS), to tell which
+	// status writes happen.
+	var seqMu sync.Mutex
+	seq := map[string][]string{}
 	programmed := watchCount(t, wcl, &gwv1.GatewayList{}, func(obj client.Object) bool {
 		gw, ok := obj.(*gwv1.Gateway)
 		if !ok || string(gw.Spec.GatewayClassName) != h.class {
 			return false
 		}
 		c := meta.FindStatusCondition(gw.Status.Conditions, "Programmed")
+		shown := "none"
+		if c != nil {
+			shown = string(c.Status) + " " + c.Reason + ": " + strings.ReplaceAll(c.Message, gw.Namespace, "NS")
+		}
+		seqMu.Lock()
+		if l := seq[gw.Namespace]; len(l) == 0 || l[len(l)-1] != shown {
+			seq[gw.Namespace] = append(l, shown)
+		}
+		seqMu.Unlock()
 		return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == gw.Generation
 	})
 
@@ -140,6 +154,9 @@ func TestScale(t *testing.T) {
 		(after.cpu - before.cpu).Round(time.Millisecond), float64((after.cpu-before.cpu).Microseconds())/1000/float64(n))
 	t.Logf("API requests per Gateway: %s", requestTable(runReqs, n))
 	t.Logf("heap profile: %s", heapFile)
+	seqMu.Lock()
+	t.Logf("Programmed conditions seen per Gateway (most common sequences): %s", sequences(seq, 3))
+	seqMu.Unlock()
 
 	// The floor: the same objects, applied by a plain client.
 	floor := measureFloor(t, h, wcl, prefix+"0000", strings.TrimSuffix(h.ns, "-")+"-f", n, workers)
@@ -436,4 +453,31 @@ func loadAvg() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// sequences summarises the condition sequences of seq: how many Gateways
+// showed how many distinct conditions, and the top most common sequences.
+func sequences(seq map[string][]string, top int) string {
+	lens := map[int]int{}
+	same := map[string]int{}
+	for _, l := range seq {
+		lens[len(l)]++
+		same[strings.Join(l, "\n      → ")]++
+	}
+	keys := make([]string, 0, len(same))
+	for k := range same {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return same[keys[i]] > same[keys[j]] || same[keys[i]] == same[keys[j]] && keys[i] < keys[j]
+	})
+	var b strings.Builder
+	fmt.Fprintf(&b, "Gateways by number of distinct Programmed conditions: %v", lens)
+	for i, k := range keys {
+		if i == top {
+			break
+		}
+		fmt.Fprintf(&b, "\n  %d Gateways:\n      %s", same[k], k)
+	}
+	return b.String()
 }
