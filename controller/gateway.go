@@ -139,7 +139,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 
 	st := gatewayStatus(gw.Status, f, metav1.Now())
 	c.setConditionGauge(key, st.Conditions)
-	if !equality.Semantic.DeepEqual(st, gw.Status) {
+	if !awaitTranslation(f) && !equality.Semantic.DeepEqual(st, gw.Status) {
 		gw.Status = st
 		if err := c.client.Status().Update(ctx, &gw); err != nil {
 			if apierrors.IsConflict(err) && runErr == nil {

@@ -79,6 +79,15 @@ func gatewayStatus(old gwv1.GatewayStatus, f gatewayFacts, now metav1.Time) gwv1
 	return st
 }
 
+// awaitTranslation reports whether a status write should wait for the
+// translation of the Gateway's generation: without it the status would
+// miss the listeners and their verdict, and a second write would follow as
+// soon as the translation arrives (its arrival wakes the Gateway). Failures
+// (render, apply, refused objects) are written at once.
+func awaitTranslation(f gatewayFacts) bool {
+	return f.Translation == nil && f.RenderErr == nil && f.ApplyErr == nil && len(f.Failed) == 0
+}
+
 func acceptedCondition(f gatewayFacts) metav1.Condition {
 	c := metav1.Condition{Type: string(gwv1.GatewayConditionAccepted), ObservedGeneration: f.Generation}
 	var pe *render.ParametersError

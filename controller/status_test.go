@@ -330,3 +330,27 @@ func TestOwningGateway(t *testing.T) {
 		t.Error("an inventory in team-a claiming a Gateway of team-b must not be attributed")
 	}
 }
+
+// TestAwaitTranslation: a status is written without the translation of the
+// Gateway's generation only when it reports a failure.
+func TestAwaitTranslation(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*gatewayFacts)
+		want   bool
+	}{
+		{"translated", func(*gatewayFacts) {}, false},
+		{"not translated", func(f *gatewayFacts) { f.Translation = nil }, true},
+		{"not translated, render failed", func(f *gatewayFacts) { f.Translation, f.RenderErr = nil, errors.New("bad") }, false},
+		{"not translated, apply failed", func(f *gatewayFacts) { f.Translation, f.ApplyErr = nil, errors.New("bad") }, false},
+		{"not translated, object refused", func(f *gatewayFacts) {
+			f.Translation, f.Failed = nil, []apply.ObjectResult{{Ref: deployRef(), Action: apply.ActionSkipped}}
+		}, false},
+	} {
+		f := ready()
+		tc.change(&f)
+		if got := awaitTranslation(f); got != tc.want {
+			t.Errorf("%s: awaitTranslation = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -36,7 +37,8 @@ import (
 // after the last is Programmed, and its CPU time (getrusage, the test
 // process; the cluster runs in other processes); the controller's API
 // requests per Gateway by verb and resource; and writes a heap profile
-// (BERTH_SCALE_HEAP, default in the temp directory). Then, in the same run,
+// (BERTH_SCALE_HEAP, default in the temp directory) and, with
+// BERTH_SCALE_CPU=FILE, a CPU profile of the run. Then, in the same run,
 // the cluster's floor: the same ServiceAccounts, ConfigMaps, Services and
 // Deployments created by a plain client at the controller's concurrency
 // (its workers) in N other namespaces, until every Deployment is Available.
@@ -78,7 +80,8 @@ func TestScale(t *testing.T) {
 		c := meta.FindStatusCondition(gw.Status.Conditions, "Programmed")
 		shown := "none"
 		if c != nil {
-			shown = string(c.Status) + " " + c.Reason + ": " + strings.ReplaceAll(c.Message, gw.Namespace, "NS")
+			shown = string(c.Status) + " " + c.Reason + ": " + strings.ReplaceAll(c.Message, render.ProxyName(gw.Namespace, gw.Name), "PROXY")
+			shown = strings.ReplaceAll(shown, gw.Namespace, "NS")
 		}
 		seqMu.Lock()
 		if l := seq[gw.Namespace]; len(l) == 0 || l[len(l)-1] != shown {
@@ -104,7 +107,21 @@ func TestScale(t *testing.T) {
 	})
 	time.Sleep(3 * time.Second) // caches synced, idle baseline
 	before := sampleProcess()
+	debug.FreeOSMemory()
+	beforeReturned := sampleProcess()
 	mark := reqs.Mark()
+	if path := os.Getenv("BERTH_SCALE_CPU"); path != "" {
+		// A CPU profile of the run (until quiet), when asked for.
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -137,21 +154,30 @@ func TestScale(t *testing.T) {
 	// The last status writes and events land; then the controller is idle.
 	quiet(&reqs, 3*time.Second, time.Minute)
 	after := sampleProcess()
+	pprof.StopCPUProfile()
 	runReqs := reqs.Since(mark)
 	heapFile := os.Getenv("BERTH_SCALE_HEAP")
 	if heapFile == "" {
 		heapFile = filepath.Join(os.TempDir(), fmt.Sprintf("berth-scale-%d.heap", n))
 	}
 	writeHeapProfile(t, heapFile)
+	// What the Go runtime holds beyond the live heap (garbage between
+	// collections, freed spans not yet returned) is most of the RSS growth;
+	// returned at once here, for the record (the runtime's scavenger
+	// returns it over minutes).
+	debug.FreeOSMemory()
+	returned := sampleProcess()
 
 	t.Logf("%d Gateways (%d workers): created in %s, all Programmed after %s (%.3f s per Gateway); load %s",
 		n, workers, created.Round(time.Millisecond), elapsed.Round(time.Millisecond), elapsed.Seconds()/float64(n), loadAvg())
 	t.Logf("process: RSS %s → %s (+%s, %s per Gateway); live Go heap after GC %s → %s (%s per Gateway); peak RSS %s",
 		kib(before.rss), kib(after.rss), kib(after.rss-before.rss), kib((after.rss-before.rss)/int64(n)),
 		kib(before.heap), kib(after.heap), kib((after.heap-before.heap)/int64(n)), kib(after.peakRSS))
+	t.Logf("RSS with free memory returned to the OS (debug.FreeOSMemory, before and after): %s → %s (+%s, %s per Gateway)",
+		kib(beforeReturned.rss), kib(returned.rss), kib(returned.rss-beforeReturned.rss), kib((returned.rss-beforeReturned.rss)/int64(n)))
 	t.Logf("CPU (user+system) until all Programmed %s, %.1f ms per Gateway; until quiet %s, %.1f ms per Gateway",
-		(atProgrammed.cpu - before.cpu).Round(time.Millisecond), float64((atProgrammed.cpu-before.cpu).Microseconds())/1000/float64(n),
-		(after.cpu - before.cpu).Round(time.Millisecond), float64((after.cpu-before.cpu).Microseconds())/1000/float64(n))
+		(atProgrammed.cpu - beforeReturned.cpu).Round(time.Millisecond), float64((atProgrammed.cpu-beforeReturned.cpu).Microseconds())/1000/float64(n),
+		(after.cpu - beforeReturned.cpu).Round(time.Millisecond), float64((after.cpu-beforeReturned.cpu).Microseconds())/1000/float64(n))
 	t.Logf("API requests per Gateway: %s", requestTable(runReqs, n))
 	t.Logf("heap profile: %s", heapFile)
 	seqMu.Lock()
@@ -411,7 +437,11 @@ func requestTable(reqs []testenv.Request, n int) string {
 	counts := map[string]int{}
 	var reads, writes, watches int
 	for _, r := range reqs {
-		counts[r.Verb+" "+r.Resource]++
+		k := r.Verb + " " + r.Resource
+		if r.Code >= 400 {
+			k += fmt.Sprintf(" (%d)", r.Code)
+		}
+		counts[k]++
 		switch r.Verb {
 		case "watch":
 			watches++
