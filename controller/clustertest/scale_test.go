@@ -25,6 +25,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/controller"
+	"github.com/berth-gateway/berth/internal/localcluster"
 	"github.com/berth-gateway/berth/internal/testenv"
 	"github.com/berth-gateway/berth/render"
 )
@@ -61,6 +62,15 @@ func TestScale(t *testing.T) {
 	class.Spec.ParametersRef = &gwv1.ParametersReference{Group: "gateway.envoyproxy.io", Kind: "EnvoyProxy", Name: "proxy", Namespace: &ns}
 	if err := h.cl.Update(context.Background(), &class); err != nil {
 		t.Fatal(err)
+	}
+	// Room for the run's pods (berth's and the floor's, N each) beside the
+	// cluster's own nodes: simulated nodes, removed at the end.
+	for i := 0; i < (2*n+localcluster.NodePods-1)/localcluster.NodePods; i++ {
+		name := fmt.Sprintf("%s-node-%d", strings.TrimSuffix(h.ns, "-"), i)
+		if err := localcluster.CreateNode(context.Background(), h.env.Client, name); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = h.env.Client.CoreV1().Nodes().Delete(context.Background(), name, metav1.DeleteOptions{}) })
 	}
 	wcl, err := client.NewWithWatch(h.env.Config, client.Options{Scheme: h.cl.Scheme()})
 	if err != nil {
