@@ -72,6 +72,10 @@ func TestScale(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = h.env.Client.CoreV1().Nodes().Delete(context.Background(), name, metav1.DeleteOptions{}) })
 	}
+	// Every client the controller builds from the config records its requests.
+	var reqs testenv.Requests
+	workers := 0
+	h.startMeasured(reqs.Wrap(h.env.Config), func(o *controller.Options) { workers = o.Workers })
 	wcl, err := client.NewWithWatch(h.env.Config, client.Options{Scheme: h.cl.Scheme()})
 	if err != nil {
 		t.Fatal(err)
@@ -101,10 +105,6 @@ func TestScale(t *testing.T) {
 		return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == gw.Generation
 	})
 
-	// Every client the controller builds from the config records its requests.
-	var reqs testenv.Requests
-	workers := 0
-	h.startMeasured(reqs.Wrap(h.env.Config), func(o *controller.Options) { workers = o.Workers })
 	waitFor(t, time.Minute, "GatewayClass Accepted", func() error {
 		var c gwv1.GatewayClass
 		if err := h.cl.Get(context.Background(), client.ObjectKey{Name: h.class}, &c); err != nil {
