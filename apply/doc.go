@@ -28,5 +28,6 @@
 // one informer per kind (per namespace in Options.Namespaces, or cluster-wide)
 // selecting Options.ManagedLabelKey=ManagedLabelValue, which Run stamps on every
 // object; inventories are read from the ConfigMap kind's watch. Watched copies drop
-// managedFields to save memory.
+// what nobody reads from them, to save memory: managedFields, a workload's pod
+// template, and the data of ConfigMaps and Secrets that are not inventories.
 package apply

@@ -180,7 +180,8 @@ type ObjectResult struct {
 	// restored.
 	Conflicts []string
 	// Live is the object as last seen (apply response or shared watch), nil when
-	// unknown or gone. Read-only.
+	// unknown or gone. Read-only. A watched copy lacks some fields (see Live of
+	// ObjectStatus).
 	Live *unstructured.Unstructured
 }
 
@@ -288,7 +289,9 @@ type ObjectStatus struct {
 	Message string
 	// Live is the watched object, nil when not found. Read-only. Watched copies
 	// carry no managedFields (the engine keeps a digest of its own fields in an
-	// in-memory annotation instead).
+	// in-memory annotation instead), no pod template of a workload (Deployment,
+	// StatefulSet, DaemonSet, ReplicaSet, Job) and no data of a ConfigMap or
+	// Secret that is not an inventory: kstatus reads none of them.
 	Live *unstructured.Unstructured
 }
 

@@ -97,7 +97,8 @@ func newHub(ctx context.Context, log logr.Logger, dyn dynamic.Interface, mapper 
 func (h *hub) scopes(namespaced bool) []string { return h.watches.Scopes(namespaced) }
 
 // transform keeps, on watched copies, the one fact the engine needs from their
-// managedFields (which kindwatch then drops).
+// managedFields (which kindwatch then drops), and drops what no reader of a
+// watched copy needs (stripUnread).
 func (h *hub) transform(u *unstructured.Unstructured) {
 	d := ownedDigest(u, h.manager)
 	ann := u.GetAnnotations()
@@ -106,6 +107,34 @@ func (h *hub) transform(u *unstructured.Unstructured) {
 	}
 	ann[cachedOwnedDigest] = d
 	u.SetAnnotations(ann)
+	stripUnread(u)
+}
+
+// workloadKinds are the kinds whose pod template kstatus never reads.
+var workloadKinds = map[schema.GroupKind]bool{
+	{Group: "apps", Kind: "Deployment"}:  true,
+	{Group: "apps", Kind: "StatefulSet"}: true,
+	{Group: "apps", Kind: "DaemonSet"}:   true,
+	{Group: "apps", Kind: "ReplicaSet"}:  true,
+	{Group: "batch", Kind: "Job"}:        true,
+}
+
+// stripUnread drops, from a watched copy, the fields nobody reads there:
+// kstatus reads metadata, status and a few spec scalars, the owned-fields
+// digest is taken before (cachedOwnedDigest), and callers read a bundle's
+// Service whole. A workload's pod template and the data of a ConfigMap or
+// Secret that is not an inventory are most of a bundle's watched bytes.
+func stripUnread(u *unstructured.Unstructured) {
+	gk := u.GroupVersionKind().GroupKind()
+	switch {
+	case workloadKinds[gk]:
+		unstructured.RemoveNestedField(u.Object, "spec", "template")
+	case gk == configMapKind || gk == schema.GroupKind{Kind: "Secret"}:
+		if _, inv := u.GetLabels()[common.InventoryLabel]; !inv {
+			unstructured.RemoveNestedField(u.Object, "data")
+			unstructured.RemoveNestedField(u.Object, "binaryData")
+		}
+	}
 }
 
 func (h *hub) onEvent(e kindwatch.Event) {

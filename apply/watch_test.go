@@ -5,6 +5,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/cli-utils/pkg/common"
 	pollevent "sigs.k8s.io/cli-utils/pkg/kstatus/polling/event"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 )
@@ -44,5 +45,66 @@ func TestChangedForOwners(t *testing.T) {
 		if got := changedForOwners(base, c.next); got != c.want {
 			t.Errorf("%s: changedForOwners = %t, want %t", c.name, got, c.want)
 		}
+	}
+}
+
+// TestTransformStripsUnreadFields: watched copies lose a workload's pod
+// template and a non-inventory ConfigMap's data, after the owned-fields
+// digest was taken from the whole object, and kstatus computes the same
+// status from the stripped copy.
+func TestTransformStripsUnreadFields(t *testing.T) {
+	h := &hub{manager: "berth"}
+	d := deployment("a", 2)
+	d.SetGeneration(3)
+	d.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "berth", Operation: metav1.ManagedFieldsOperationApply,
+		FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:replicas":{},"f:template":{"f:spec":{"f:containers":{}}}}}`)}}})
+	_ = unstructured.SetNestedMap(d.Object, map[string]any{
+		"observedGeneration": int64(3), "replicas": int64(2), "updatedReplicas": int64(2), "readyReplicas": int64(1), "availableReplicas": int64(1),
+		"conditions": []any{map[string]any{"type": "Available", "status": "True"}, map[string]any{"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}},
+	}, "status")
+	full := d.DeepCopy()
+	want, err := status.Compute(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.transform(d)
+	if _, found, _ := unstructured.NestedMap(d.Object, "spec", "template"); found {
+		t.Error("the Deployment's pod template was kept")
+	}
+	if r, _, _ := unstructured.NestedInt64(d.Object, "spec", "replicas"); r != 2 {
+		t.Errorf("spec.replicas = %d, want 2", r)
+	}
+	if got := d.GetAnnotations()[cachedOwnedDigest]; got == "" || got != ownedDigest(full, "berth") {
+		t.Errorf("owned digest %q, want the full object's %q", got, ownedDigest(full, "berth"))
+	}
+	got, err := status.Compute(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != want.Status || got.Message != want.Message {
+		t.Errorf("kstatus of the stripped copy %s %q, want %s %q", got.Status, got.Message, want.Status, want.Message)
+	}
+
+	cm := func(labels map[string]string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": "c", "namespace": "ns"}, "data": map[string]any{"k": "v"}}}
+		u.SetLabels(labels)
+		return u
+	}
+	plain := cm(nil)
+	h.transform(plain)
+	if _, found, _ := unstructured.NestedMap(plain.Object, "data"); found {
+		t.Error("a bundle ConfigMap's data was kept")
+	}
+	inv := cm(map[string]string{common.InventoryLabel: "id"})
+	h.transform(inv)
+	if v, _, _ := unstructured.NestedString(inv.Object, "data", "k"); v != "v" {
+		t.Error("an inventory's data was dropped")
+	}
+	svc := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Service",
+		"metadata": map[string]any{"name": "s", "namespace": "ns"}, "spec": map[string]any{"type": "ClusterIP", "clusterIP": "10.0.0.1"}}}
+	h.transform(svc)
+	if ip, _, _ := unstructured.NestedString(svc.Object, "spec", "clusterIP"); ip != "10.0.0.1" {
+		t.Error("a Service's spec was changed")
 	}
 }

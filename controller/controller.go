@@ -74,7 +74,25 @@ type Controller struct {
 	// inputs remembers the inputs each Gateway's last status was computed
 	// from, to name what changed in the Pending it writes first.
 	inputs sync.Map // k8stypes.NamespacedName -> recordedInputs
+	// statusWrites remembers each Gateway's last status write while it
+	// matters (statusWrite).
+	statusWrites sync.Map // k8stypes.NamespacedName -> statusWrite
 }
+
+// statusWrite is what this process last wrote to a Gateway: the
+// resourceVersions its writes (finalizer, status) replaced (a cached
+// Gateway still at one of them has not seen the writes, and writing from it
+// would conflict) and when the status was written (a Pending message is
+// not rewritten within pendingMessageWindow).
+type statusWrite struct {
+	replaced []string
+	at       time.Time
+}
+
+// pendingMessageWindow is how long a Programmed=False message may lag
+// behind a progressing Deployment ("Replicas: 0/1" → "Available: 0/1")
+// before it is rewritten; a change of status or reason is written at once.
+const pendingMessageWindow = 2 * time.Second
 
 // hold runs Options.HoldReconcile.
 func (c *Controller) hold(ctx context.Context, controller string, key k8stypes.NamespacedName) {
@@ -231,6 +249,11 @@ func (c *Controller) setup() error {
 	}); err != nil {
 		return err
 	}
+	for _, o := range []client.Object{&gwv1.HTTPRoute{}, &gwv1.GRPCRoute{}} {
+		if err := mgr.GetFieldIndexer().IndexField(context.Background(), o, routeParentIndex, parentGatewayKeys); err != nil {
+			return fmt.Errorf("index routes by parent: %w", err)
+		}
+	}
 	watchNamespaces := len(c.opts.WatchNamespaces) == 0 || c.nsSel != nil
 	if err := c.discoverL4Kinds(mgr.GetRESTMapper()); err != nil {
 		return err
@@ -262,7 +285,7 @@ func (c *Controller) setup() error {
 
 	// Gateways: apply, status, finalizer (leader).
 	b = builder.ControllerManagedBy(mgr).Named("gateway").
-		For(&gwv1.Gateway{}).
+		For(&gwv1.Gateway{}, builder.WithPredicates(notOwnStatus())).
 		// A resync (an update with the same resourceVersion) of a class or
 		// an EnvoyProxy would reconcile every Gateway using it once more
 		// per resync on top of the Gateway's own resync; each no-op

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -58,6 +60,21 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		c.forget(ctx, key)
 		return ctrl.Result{}, c.destroy(ctx, nil, inv)
 	}
+	if v, ok := c.statusWrites.Load(key); ok {
+		w := v.(statusWrite)
+		if slices.Contains(w.replaced, gw.ResourceVersion) {
+			// The cache has not seen this process's last status write yet:
+			// anything written from this copy would conflict. The write's
+			// watch event is on its way.
+			return ctrl.Result{RequeueAfter: conflictRequeueAfter}, nil
+		}
+		// The cache has caught up with the writes.
+		if time.Since(w.at) > pendingMessageWindow {
+			c.statusWrites.Delete(key)
+		} else {
+			c.statusWrites.Store(key, statusWrite{at: w.at})
+		}
+	}
 	class := c.classOf(ctx, &gw)
 	if gw.DeletionTimestamp != nil || class == nil || !c.inScope(ctx, gw.Namespace) {
 		// Deleted, moved to another class, or its class is no longer berth's.
@@ -81,9 +98,11 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	if !controllerutil.ContainsFinalizer(&gw, render.Finalizer) {
 		patch := client.MergeFromWithOptions(gw.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		controllerutil.AddFinalizer(&gw, render.Finalizer)
+		from := gw.ResourceVersion
 		if err := c.client.Patch(ctx, &gw, patch); err != nil {
 			return ctrl.Result{}, err
 		}
+		c.wrote(key, from, false)
 	}
 
 	f := gatewayFacts{Generation: gw.Generation, Requested: render.RequestedAddresses(&gw)}
@@ -102,7 +121,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	}
 	if st, changed := inputsChangedStatus(gw.Status, gw.Generation, f.Inputs, f.Routes, prev, metav1.Now()); changed {
 		gw.Status = st
-		if err := c.client.Status().Update(ctx, &gw); err != nil {
+		if err := c.writeStatus(ctx, &gw); err != nil {
 			return statusWritten(err)
 		}
 	}
@@ -146,9 +165,13 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 
 	st := gatewayStatus(gw.Status, f, metav1.Now())
 	c.setConditionGauge(key, st.Conditions)
-	if !equality.Semantic.DeepEqual(st, gw.Status) {
+	var later time.Duration // a Pending message left for later
+	if v, ok := c.statusWrites.Load(key); ok && runErr == nil && pendingMessageOnly(gw.Status, st) {
+		later = pendingMessageWindow - time.Since(v.(statusWrite).at)
+	}
+	if later <= 0 && !awaitTranslation(f) && !equality.Semantic.DeepEqual(st, gw.Status) {
 		gw.Status = st
-		if err := c.client.Status().Update(ctx, &gw); err != nil {
+		if err := c.writeStatus(ctx, &gw); err != nil {
 			if apierrors.IsConflict(err) && runErr == nil {
 				// The cache held an older Gateway (our own finalizer patch
 				// or another writer got there first): not an error. The
@@ -170,7 +193,34 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		}
 		return ctrl.Result{}, runErr
 	}
-	return ctrl.Result{RequeueAfter: roll.RecheckAfter}, nil
+	if roll.RecheckAfter > 0 && (later == 0 || roll.RecheckAfter < later) {
+		later = roll.RecheckAfter
+	}
+	return ctrl.Result{RequeueAfter: later}, nil
+}
+
+// writeStatus writes gw's status and remembers the write (statusWrite).
+func (c *Controller) writeStatus(ctx context.Context, gw *gwv1.Gateway) error {
+	from := gw.ResourceVersion
+	if err := c.client.Status().Update(ctx, gw); err != nil {
+		return err
+	}
+	c.wrote(client.ObjectKeyFromObject(gw), from, true)
+	return nil
+}
+
+// wrote records that a write of this process replaced resourceVersion from
+// of Gateway key (status: the write was the status's).
+func (c *Controller) wrote(key k8stypes.NamespacedName, from string, status bool) {
+	var w statusWrite
+	if v, ok := c.statusWrites.Load(key); ok {
+		w = v.(statusWrite)
+	}
+	w.replaced = append(slices.Clip(w.replaced), from)
+	if status {
+		w.at = time.Now()
+	}
+	c.statusWrites.Store(key, w)
 }
 
 // renderInput fetches the EnvoyProxy objects gw depends on (RenderInput).
@@ -201,18 +251,13 @@ func RenderInput(ctx context.Context, r client.Reader, class *gwv1.GatewayClass,
 	return in, nil
 }
 
-// routeInputs lists the cached routes naming Gateway key.
+// routeInputs are the inputs of the cached routes naming Gateway key.
 func (c *Controller) routeInputs(ctx context.Context, key k8stypes.NamespacedName) (readiness.Inputs, error) {
-	var (
-		http gwv1.HTTPRouteList
-		grpc gwv1.GRPCRouteList
-	)
-	for _, l := range []client.ObjectList{&http, &grpc} {
-		if err := c.client.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, fmt.Errorf("list routes: %w", err)
-		}
+	http, grpc, err := c.routesOf(ctx, key)
+	if err != nil {
+		return nil, err
 	}
-	return readiness.RouteInputs(key, ptrs(http.Items), ptrs(grpc.Items)), nil
+	return readiness.RouteInputs(key, http, grpc), nil
 }
 
 // envoyProxy reads a referenced EnvoyProxy; a missing one is a
@@ -303,6 +348,7 @@ func (c *Controller) forget(ctx context.Context, key k8stypes.NamespacedName) {
 	delete(c.rolls.own, key)
 	c.rolls.mu.Unlock()
 	c.inputs.Delete(key)
+	c.statusWrites.Delete(key)
 	c.metrics.setGateways(c.conditionCounts())
 }
 

@@ -2,6 +2,8 @@ package controller
 
 import (
 	"context"
+	"maps"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -202,4 +204,24 @@ func loadBalancerChanged() predicate.Predicate {
 			return ok1 && ok2 && !equality.Semantic.DeepEqual(o.Status.LoadBalancer, n.Status.LoadBalancer)
 		},
 	}
+}
+
+// notOwnStatus passes every Gateway event except an update that changed
+// nothing but the status (and the resourceVersion): berth writes the status
+// itself, and every such write would otherwise reconcile the Gateway once
+// more (an inventory read and a status computation each). A spec change
+// moves the generation (so does a deletion, for a custom resource); the
+// finalizer and the metadata are compared for the rest.
+func notOwnStatus() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		o, n := e.ObjectOld, e.ObjectNew
+		if o == nil || n == nil {
+			return true
+		}
+		return o.GetGeneration() != n.GetGeneration() ||
+			(o.GetDeletionTimestamp() == nil) != (n.GetDeletionTimestamp() == nil) ||
+			!slices.Equal(o.GetFinalizers(), n.GetFinalizers()) ||
+			!maps.Equal(o.GetLabels(), n.GetLabels()) ||
+			!maps.Equal(o.GetAnnotations(), n.GetAnnotations())
+	}}
 }

@@ -150,11 +150,34 @@ func (c *Controller) gateRoll(ctx context.Context, gw *gwv1.Gateway, ownParams *
 	c.wake(d.Wake)
 	if !d.Go {
 		// Keep the live template (and the digest describing it).
-		liveTmpl, _, _ := unstructured.NestedMap(liveDep.Object, "spec", "template")
+		liveTmpl, err := c.liveTemplate(ctx, liveDep)
+		if err != nil {
+			return rollOutcome{Err: err}
+		}
 		_ = unstructured.SetNestedMap(dep.Object, liveTmpl, "spec", "template")
 		setAnnotations(dep, map[string]string{annotationTemplateHash: liveHash})
 	}
 	return c.rollReport(gw, d)
+}
+
+// liveTemplate is the pod template of the live Deployment dep. apply's
+// watched copies drop pod templates (nothing else reads them, and they are
+// most of a Deployment's size), so a queued roll reads it from the
+// apiserver: one read per reconcile of a queued Gateway.
+func (c *Controller) liveTemplate(ctx context.Context, dep *unstructured.Unstructured) (map[string]any, error) {
+	if tmpl, found, _ := unstructured.NestedMap(dep.Object, "spec", "template"); found {
+		return tmpl, nil
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(dep.GroupVersionKind())
+	if err := c.mgr.GetAPIReader().Get(ctx, client.ObjectKeyFromObject(dep), u); err != nil {
+		return nil, fmt.Errorf("read Deployment %s/%s for the roll budget: %w", dep.GetNamespace(), dep.GetName(), err)
+	}
+	tmpl, found, _ := unstructured.NestedMap(u.Object, "spec", "template")
+	if !found {
+		return nil, fmt.Errorf("Deployment %s/%s has no pod template", dep.GetNamespace(), dep.GetName())
+	}
+	return tmpl, nil
 }
 
 // replacingPods reports whether the Deployment's controller is replacing

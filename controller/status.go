@@ -89,6 +89,30 @@ func gatewayStatus(old gwv1.GatewayStatus, f gatewayFacts, now metav1.Time) gwv1
 	return st
 }
 
+// awaitTranslation reports whether a status write should wait for the
+// translation of the Gateway's generation: without it the status would
+// miss the listeners and their verdict, and a second write would follow as
+// soon as the translation arrives (its arrival wakes the Gateway). Failures
+// (render, apply, refused objects) are written at once.
+func awaitTranslation(f gatewayFacts) bool {
+	return f.Translation == nil && f.RenderErr == nil && f.ApplyErr == nil && len(f.Failed) == 0
+}
+
+// pendingMessageOnly reports whether next differs from old only in the
+// message of a Programmed condition that stays False for the same reason
+// and generation (a Deployment making progress).
+func pendingMessageOnly(old, next gwv1.GatewayStatus) bool {
+	typ := string(gwv1.GatewayConditionProgrammed)
+	o, n := meta.FindStatusCondition(old.Conditions, typ), meta.FindStatusCondition(next.Conditions, typ)
+	if o == nil || n == nil || o.Status != metav1.ConditionFalse || n.Status != metav1.ConditionFalse ||
+		o.Reason != n.Reason || o.ObservedGeneration != n.ObservedGeneration || o.Message == n.Message {
+		return false
+	}
+	same := *next.DeepCopy()
+	meta.FindStatusCondition(same.Conditions, typ).Message = o.Message
+	return equality.Semantic.DeepEqual(same, old)
+}
+
 func acceptedCondition(f gatewayFacts) metav1.Condition {
 	c := metav1.Condition{Type: string(gwv1.GatewayConditionAccepted), ObservedGeneration: f.Generation}
 	var pe *render.ParametersError

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -350,5 +351,65 @@ func TestOwningGateway(t *testing.T) {
 	forged.Labels = map[string]string{render.LabelOwningGatewayNamespace: "team-b", render.LabelOwningGatewayName: "gateway-a"}
 	if _, ok := owningGateway(forged); ok {
 		t.Error("an inventory in team-a claiming a Gateway of team-b must not be attributed")
+	}
+}
+
+// TestAwaitTranslation: a status is written without the translation of the
+// Gateway's generation only when it reports a failure.
+func TestAwaitTranslation(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(*gatewayFacts)
+		want   bool
+	}{
+		{"translated", func(*gatewayFacts) {}, false},
+		{"not translated", func(f *gatewayFacts) { f.Translation = nil }, true},
+		{"not translated, render failed", func(f *gatewayFacts) { f.Translation, f.RenderErr = nil, errors.New("bad") }, false},
+		{"not translated, apply failed", func(f *gatewayFacts) { f.Translation, f.ApplyErr = nil, errors.New("bad") }, false},
+		{"not translated, object refused", func(f *gatewayFacts) {
+			f.Translation, f.Failed = nil, []apply.ObjectResult{{Ref: deployRef(), Action: apply.ActionSkipped}}
+		}, false},
+	} {
+		f := ready()
+		tc.change(&f)
+		if got := awaitTranslation(f); got != tc.want {
+			t.Errorf("%s: awaitTranslation = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestPendingMessageOnly: only a change of the message of a Programmed
+// condition that stays False for the same reason and generation is one a
+// status write may leave for later.
+func TestPendingMessageOnly(t *testing.T) {
+	now := metav1.Now()
+	pending := func(msg string) gwv1.GatewayStatus {
+		f := ready()
+		f.Objects.Status = apply.StatusInProgress
+		f.Objects.Objects[0].Status, f.Objects.Objects[0].Message = apply.StatusInProgress, msg
+		return gatewayStatus(gwv1.GatewayStatus{}, f, now)
+	}
+	old := pending("Replicas: 0/1")
+	if c := meta.FindStatusCondition(old.Conditions, "Programmed"); c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "Replicas: 0/1") {
+		t.Fatalf("setup: Programmed %+v", c)
+	}
+	if !pendingMessageOnly(old, pending("Available: 0/1")) {
+		t.Error("a Deployment's progress message: want it left for later")
+	}
+	if pendingMessageOnly(old, old) {
+		t.Error("no change at all is not a message change")
+	}
+	if pendingMessageOnly(old, gatewayStatus(old, ready(), now)) {
+		t.Error("Programmed=True must be written at once")
+	}
+	other := pending("Available: 0/1")
+	other.Addresses = nil
+	if pendingMessageOnly(old, other) {
+		t.Error("a change beside the message must be written at once")
+	}
+	gen := pending("Available: 0/1")
+	meta.FindStatusCondition(gen.Conditions, "Programmed").ObservedGeneration++
+	if pendingMessageOnly(old, gen) {
+		t.Error("a new generation must be written at once")
 	}
 }

@@ -3,6 +3,8 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 
 	cachetypes "github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	corev1 "k8s.io/api/core/v1"
@@ -39,7 +41,7 @@ func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.R
 		c.dropXDS(key)
 		return ctrl.Result{}, nil
 	}
-	in, routeGens, err := c.translateInput(ctx)
+	in, routeGens, lookupErr, err := c.translateInput(ctx, &gw)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -48,6 +50,10 @@ func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.R
 		return ctrl.Result{}, err
 	}
 	res, err := translate.NewIndex(in, c.opts.Translate).TranslateGateway(key)
+	if lerr := lookupErr(); lerr != nil {
+		// A cache read failed: the translation may miss an object.
+		return ctrl.Result{}, fmt.Errorf("read for translation: %w", lerr)
+	}
 	t := publishTranslation(c.xds, &gw, res, err, routeGens, policyGens)
 	t.RouteInputs = readiness.RouteInputs(key, in.HTTPRoutes, in.GRPCRoutes).Digest()
 	if t.Err != nil {
@@ -128,52 +134,164 @@ func (c *Controller) dropXDS(key k8stypes.NamespacedName) {
 	c.policyQueue.add(changedPolicies(old, nil)...)
 }
 
-// translateInput reads translation's input from the cache (shared, not
-// copied: translate never modifies its input), with each route's generation.
-func (c *Controller) translateInput(ctx context.Context) (translate.Input, map[routeKey]int64, error) {
+// translateInput reads the input of Gateway gw's translation from the cache
+// (shared, not copied: translate never modifies its input): the classes, gw
+// alone, the routes naming it (routeParentIndex), the ReferenceGrants, and
+// a Lookup for the Services, EndpointSlices, Secrets and Namespaces it
+// refers to; with each route's generation. Its cost is what gw uses, not
+// the number of Gateways. errs returns the first cache error of the Lookup,
+// to check after translating.
+func (c *Controller) translateInput(ctx context.Context, gw *gwv1.Gateway) (in translate.Input, gens map[routeKey]int64, errs func() error, err error) {
 	var (
-		in      translate.Input
 		classes gwv1.GatewayClassList
-		gws     gwv1.GatewayList
-		routes  gwv1.HTTPRouteList
-		grpcs   gwv1.GRPCRouteList
 		grants  gwv1.ReferenceGrantList
-		svcs    corev1.ServiceList
-		slices  discoveryv1.EndpointSliceList
-		secrets corev1.SecretList
-		nss     corev1.NamespaceList
 		proxies v1alpha1.EnvoyProxyList
 	)
-	lists := []client.ObjectList{&classes, &gws, &routes, &grpcs, &grants, &svcs, &slices, &secrets, &proxies}
-	if len(c.opts.WatchNamespaces) == 0 || c.nsSel != nil {
-		lists = append(lists, &nss)
-	}
-	for _, l := range lists {
+	for _, l := range []client.ObjectList{&classes, &grants, &proxies} {
 		if err := c.client.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
-			return in, nil, fmt.Errorf("list for translation: %w", err)
+			return in, nil, nil, fmt.Errorf("list for translation: %w", err)
 		}
 	}
-	in.GatewayClasses = ptrs(classes.Items)
-	in.Gateways = ptrs(gws.Items)
-	in.HTTPRoutes = ptrs(routes.Items)
-	in.GRPCRoutes = ptrs(grpcs.Items)
-	in.ReferenceGrants = ptrs(grants.Items)
-	in.Services = ptrs(svcs.Items)
-	in.EndpointSlices = ptrs(slices.Items)
-	in.Secrets = ptrs(secrets.Items)
-	in.Namespaces = ptrs(nss.Items)
-	in.EnvoyProxies = ptrs(proxies.Items)
-	gens := make(map[routeKey]int64, len(routes.Items)+len(grpcs.Items))
-	for i := range routes.Items {
-		gens[routeKey{translate.KindHTTPRoute, client.ObjectKeyFromObject(&routes.Items[i])}] = routes.Items[i].Generation
+	key := client.ObjectKeyFromObject(gw)
+	http, grpc, err := c.routesOf(ctx, key)
+	if err != nil {
+		return in, nil, nil, fmt.Errorf("list for translation: %w", err)
 	}
-	for i := range grpcs.Items {
-		gens[routeKey{translate.KindGRPCRoute, client.ObjectKeyFromObject(&grpcs.Items[i])}] = grpcs.Items[i].Generation
+	lk := &cacheLookup{ctx: ctx, c: c.client, scope: c.opts.WatchNamespaces, namespaces: len(c.opts.WatchNamespaces) == 0 || c.nsSel != nil}
+	in = translate.Input{
+		GatewayClasses:  ptrs(classes.Items),
+		Gateways:        []*gwv1.Gateway{gw},
+		HTTPRoutes:      http,
+		GRPCRoutes:      grpc,
+		ReferenceGrants: ptrs(grants.Items),
+		EnvoyProxies:    ptrs(proxies.Items),
+		Lookup:          lk,
+	}
+	gens = make(map[routeKey]int64, len(http)+len(grpc))
+	for _, r := range http {
+		gens[routeKey{translate.KindHTTPRoute, client.ObjectKeyFromObject(r)}] = r.Generation
+	}
+	for _, r := range grpc {
+		gens[routeKey{translate.KindGRPCRoute, client.ObjectKeyFromObject(r)}] = r.Generation
 	}
 	if err := c.listL4Routes(ctx, &in, gens); err != nil {
-		return in, nil, err
+		return in, nil, nil, err
 	}
-	return in, gens, nil
+	return in, gens, lk.error, nil
+}
+
+// routeParentIndex indexes HTTPRoutes and GRPCRoutes by the Gateways their
+// parentRefs name ("namespace/name").
+const routeParentIndex = "berth.parentGateway"
+
+func parentGatewayKeys(o client.Object) []string {
+	var refs []gwv1.ParentReference
+	switch r := o.(type) {
+	case *gwv1.HTTPRoute:
+		refs = r.Spec.ParentRefs
+	case *gwv1.GRPCRoute:
+		refs = r.Spec.ParentRefs
+	}
+	var out []string
+	for _, p := range refs {
+		if gw, ok := parentGateway(o.GetNamespace(), p); ok && !slices.Contains(out, gw.String()) {
+			out = append(out, gw.String())
+		}
+	}
+	return out
+}
+
+// routesOf lists the cached routes naming Gateway key.
+func (c *Controller) routesOf(ctx context.Context, key k8stypes.NamespacedName) ([]*gwv1.HTTPRoute, []*gwv1.GRPCRoute, error) {
+	var (
+		http gwv1.HTTPRouteList
+		grpc gwv1.GRPCRouteList
+	)
+	for _, l := range []client.ObjectList{&http, &grpc} {
+		if err := c.client.List(ctx, l, client.MatchingFields{routeParentIndex: key.String()}, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, nil, fmt.Errorf("list routes: %w", err)
+		}
+	}
+	return ptrs(http.Items), ptrs(grpc.Items), nil
+}
+
+// cacheLookup is translation's Lookup over the controller's cache.
+type cacheLookup struct {
+	ctx   context.Context
+	c     client.Reader
+	scope []string // the watched namespaces (empty: all)
+	// namespaces is false when Namespaces are not watched (no
+	// allowedRoutes selector can then match a label).
+	namespaces bool
+
+	mu  sync.Mutex
+	err error
+}
+
+// get reads key into o; false when absent, outside the watched namespaces,
+// or unreadable (the first such error is kept for error()).
+func (l *cacheLookup) get(key k8stypes.NamespacedName, o client.Object) bool {
+	if key.Namespace != "" && len(l.scope) > 0 && !slices.Contains(l.scope, key.Namespace) {
+		return false
+	}
+	err := l.c.Get(l.ctx, key, o)
+	if err != nil && !apierrors.IsNotFound(err) {
+		l.mu.Lock()
+		if l.err == nil {
+			l.err = err
+		}
+		l.mu.Unlock()
+	}
+	return err == nil
+}
+
+func (l *cacheLookup) error() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+func (l *cacheLookup) Service(key k8stypes.NamespacedName) *corev1.Service {
+	var s corev1.Service
+	if !l.get(key, &s) {
+		return nil
+	}
+	return &s
+}
+
+func (l *cacheLookup) EndpointSlices(svc k8stypes.NamespacedName) []*discoveryv1.EndpointSlice {
+	if len(l.scope) > 0 && !slices.Contains(l.scope, svc.Namespace) {
+		return nil
+	}
+	var list discoveryv1.EndpointSliceList
+	if err := l.c.List(l.ctx, &list, client.InNamespace(svc.Namespace), client.MatchingLabels{discoveryv1.LabelServiceName: svc.Name}, client.UnsafeDisableDeepCopy); err != nil {
+		l.mu.Lock()
+		if l.err == nil {
+			l.err = err
+		}
+		l.mu.Unlock()
+		return nil
+	}
+	return ptrs(list.Items)
+}
+
+func (l *cacheLookup) Secret(key k8stypes.NamespacedName) *corev1.Secret {
+	var s corev1.Secret
+	if !l.get(key, &s) {
+		return nil
+	}
+	return &s
+}
+
+func (l *cacheLookup) Namespace(name string) *corev1.Namespace {
+	if !l.namespaces {
+		return nil
+	}
+	var n corev1.Namespace
+	if !l.get(k8stypes.NamespacedName{Name: name}, &n) {
+		return nil
+	}
+	return &n
 }
 
 func ptrs[T any](items []T) []*T {

@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,25 +121,49 @@ func bootstrapParamsOf(namespace, gateway string, memoryLimit int64, prometheus 
 	return p
 }
 
-// bootstrapCache holds encoded bootstraps by their parameters. Encoding and
-// validating a bootstrap costs several times rendering the rest of a
-// bundle, and the controller renders the same Gateway again on every
-// reconcile. A value is a pure function of its key, so the cache changes no
-// output; it only holds bootstraps that validated.
-var bootstrapCache = lru.New(4096)
+// bootstrapCache holds encoded bootstraps by their parameters, with the one
+// parameter that differs per Gateway (the node cluster) left as
+// nodeClusterPlaceholder: an entry serves every Gateway of the same
+// options and memory limit, so the cache does not grow with the fleet.
+// Encoding and validating a bootstrap costs several times rendering the
+// rest of a bundle, and the controller renders the same Gateway again on
+// every reconcile. A value is a pure function of its key, so the cache
+// changes no output; it only holds bootstraps that validated.
+var bootstrapCache = lru.New(64)
 
-// encodedBootstrap is the bootstrap file of p (marshalEnvoy), from the cache
-// when it holds it.
+// nodeClusterPlaceholder stands for the node cluster in a cached bootstrap;
+// a YAML plain scalar, as every node cluster substituted for it.
+const nodeClusterPlaceholder = "berth-node-cluster-placeholder"
+
+// encodedBootstrap is the bootstrap file of p (marshalEnvoy): the cached
+// encoding of p's options with p's node cluster put in, when the node
+// cluster encodes as a plain YAML scalar (namespace/name always does), so
+// the text is the one marshalEnvoy gives; a full encoding otherwise.
 func encodedBootstrap(p bootstrapParams) (string, error) {
-	if v, ok := bootstrapCache.Get(p); ok {
-		return v.(string), nil
+	if !plainScalar(p.nodeCluster) {
+		return marshalEnvoy(p.bootstrap())
 	}
-	s, err := marshalEnvoy(p.bootstrap())
-	if err != nil {
-		return "", err
+	key := p
+	key.nodeCluster = nodeClusterPlaceholder
+	v, ok := bootstrapCache.Get(key)
+	if !ok {
+		s, err := marshalEnvoy(key.bootstrap())
+		if err != nil {
+			return "", err
+		}
+		if strings.Count(s, nodeClusterPlaceholder) != 1 {
+			return marshalEnvoy(p.bootstrap())
+		}
+		bootstrapCache.Add(key, s)
+		v = s
 	}
-	bootstrapCache.Add(p, s)
-	return s, nil
+	return strings.Replace(v.(string), nodeClusterPlaceholder, p.nodeCluster, 1), nil
+}
+
+// plainScalar reports whether YAML writes s unquoted.
+func plainScalar(s string) bool {
+	y, err := yaml.Marshal(map[string]string{"k": s})
+	return err == nil && string(y) == "k: "+s+"\n"
 }
 
 func (p bootstrapParams) bootstrap() *bootstrapv3.Bootstrap {

@@ -38,9 +38,12 @@ func TestBootstrapRefusedUnlessValid(t *testing.T) {
 }
 
 // The cache changes no output: a cached bootstrap is the one encoding the
-// typed bootstrap gives, and different parameters give different entries.
+// typed bootstrap gives, and different Gateways get their own node cluster
+// from one entry (the cache does not grow with the number of Gateways); a
+// node cluster YAML would quote is encoded in full.
 func TestBootstrapCacheIsTransparent(t *testing.T) {
 	o := testOptions()
+	bootstrapCache.Clear()
 	for _, gw := range []string{"cache-a", "cache-b"} {
 		p := bootstrapParamsOf("team-a", gw, 0, true, o)
 		first, err := encodedBootstrap(p)
@@ -61,6 +64,22 @@ func TestBootstrapCacheIsTransparent(t *testing.T) {
 		if !strings.Contains(fresh, "cluster: team-a/"+gw) {
 			t.Fatalf("%s: bootstrap does not name its node cluster:\n%s", gw, fresh)
 		}
+	}
+	if n := bootstrapCache.Len(); n != 1 {
+		t.Errorf("%d cache entries for two Gateways of the same options, want 1", n)
+	}
+	p := bootstrapParamsOf("team-a", "gw", 0, o)
+	p.nodeCluster = "yes: no"
+	got, err := encodedBootstrap(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := marshalEnvoy(p.bootstrap())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != fresh || !strings.Contains(got, `cluster: 'yes: no'`) {
+		t.Errorf("a node cluster YAML quotes: got\n%s\nwant\n%s", got, fresh)
 	}
 }
 

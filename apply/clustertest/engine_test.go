@@ -257,7 +257,8 @@ func TestDriftIsRestored(t *testing.T) {
 		t.Fatal(err)
 	}
 	cm.Data["mode"] = "edited"
-	if _, err := env.Client.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+	edited, err := env.Client.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	// Wait until the engine's watch has seen the edit, as a controller would be told.
@@ -267,10 +268,10 @@ func TestDriftIsRestored(t *testing.T) {
 		if o := st.Objects; len(o) > 0 {
 			found := false
 			for _, os := range o {
-				if os.Live != nil && os.Ref.Kind == "ConfigMap" {
-					if v, _, _ := unstructured.NestedString(os.Live.Object, "data", "mode"); v == "edited" {
-						found = true
-					}
+				// Watched copies keep no ConfigMap data: the edit is seen
+				// by its resourceVersion.
+				if os.Live != nil && os.Ref.Kind == "ConfigMap" && os.Live.GetResourceVersion() == edited.ResourceVersion {
+					found = true
 				}
 			}
 			if found {

@@ -45,8 +45,8 @@ type Options struct {
 	// LabelSelector and FieldSelector select the objects of every kind.
 	LabelSelector string
 	FieldSelector string
-	// Transform edits each object before it is cached, while it still has
-	// its managedFields (the Set drops them afterwards: they are often as
+	// Transform edits each object (its apiVersion and kind set) before it
+	// is cached, while it still has its managedFields (the Set drops them afterwards: they are often as
 	// large as the spec and nobody reads them from the cache).
 	Transform func(*unstructured.Unstructured)
 	// OnEvent is called for every add, update and delete of every kind.
@@ -191,13 +191,13 @@ func (s *Set) informer(k *Kind, gvr schema.GroupVersionResource, ns string) cach
 		if !ok {
 			return o, nil
 		}
+		if u.GetKind() == "" { // kstatus and Transform need apiVersion and kind
+			u.SetGroupVersionKind(k.gvk)
+		}
 		if s.opts.Transform != nil {
 			s.opts.Transform(u)
 		}
 		u.SetManagedFields(nil)
-		if u.GetKind() == "" { // kstatus needs apiVersion and kind
-			u.SetGroupVersionKind(k.gvk)
-		}
 		return u, nil
 	})
 	_ = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {

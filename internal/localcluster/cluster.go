@@ -238,7 +238,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return c, err
 	}
 	for i := 0; i < opts.Nodes; i++ {
-		if err := createNode(ctx, cs, fmt.Sprintf("kwok-node-%d", i)); err != nil {
+		if err := CreateNode(ctx, cs, fmt.Sprintf("kwok-node-%d", i)); err != nil {
 			return c, err
 		}
 	}
@@ -385,11 +385,16 @@ func (c *Cluster) waitReady(ctx context.Context, cs kubernetes.Interface, nodes 
 	return nil
 }
 
-func createNode(ctx context.Context, cs kubernetes.Interface, name string) error {
+// NodePods is the number of pods a simulated node takes.
+const NodePods = 250
+
+// CreateNode adds a simulated node (kwok runs its pods) to the cluster cs
+// talks to; a node of that name that exists already is left as it is.
+func CreateNode(ctx context.Context, cs kubernetes.Interface, name string) error {
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    resource.MustParse("32"),
 		corev1.ResourceMemory: resource.MustParse("256Gi"),
-		corev1.ResourcePods:   resource.MustParse("250"),
+		corev1.ResourcePods:   *resource.NewQuantity(NodePods, resource.DecimalSI),
 	}
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{

@@ -29,6 +29,9 @@ type Request struct {
 	// log does: get, list, watch, create, update, patch or delete, and
 	// resource[/subresource][.group] ("discovery …" for discovery).
 	Verb, Resource string
+	// Code is the response's HTTP status code (0 until it arrives, or
+	// when the request failed without a response).
+	Code int
 }
 
 // String is "METHOD /path?query".
@@ -40,8 +43,14 @@ func (r *Requests) Wrap(cfg *rest.Config) *rest.Config {
 	cfg = rest.CopyConfig(cfg)
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-			r.record(req)
-			return rt.RoundTrip(req)
+			i := r.record(req)
+			resp, err := rt.RoundTrip(req)
+			if resp != nil {
+				r.mu.Lock()
+				r.log[i].Code = resp.StatusCode
+				r.mu.Unlock()
+			}
+			return resp, err
 		})
 	})
 	return cfg
@@ -51,11 +60,13 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-func (r *Requests) record(req *http.Request) {
+// record appends req and returns its index.
+func (r *Requests) record(req *http.Request) int {
 	verb, resource := classify(req)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.log = append(r.log, Request{Method: req.Method, Path: req.URL.Path, Query: req.URL.RawQuery, Verb: verb, Resource: resource})
+	return len(r.log) - 1
 }
 
 // Mark is the position of the next request, for Since.

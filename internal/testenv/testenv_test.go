@@ -34,7 +34,12 @@ func TestClassify(t *testing.T) {
 func TestRequestsRecordsAndCounts(t *testing.T) {
 	var reqs Requests
 	cfg := reqs.Wrap(&rest.Config{Host: "https://127.0.0.1:1"})
-	rt := cfg.WrapTransport(roundTripFunc(func(*http.Request) (*http.Response, error) { return &http.Response{StatusCode: 200}, nil }))
+	rt := cfg.WrapTransport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.Method == "PATCH" {
+			return &http.Response{StatusCode: 409}, nil
+		}
+		return &http.Response{StatusCode: 200}, nil
+	}))
 	do := func(method, url string) {
 		if _, err := rt.RoundTrip(httptest.NewRequest(method, url, nil)); err != nil {
 			t.Fatal(err)
@@ -48,6 +53,9 @@ func TestRequestsRecordsAndCounts(t *testing.T) {
 	got := reqs.Since(mark)
 	if len(got) != 3 || got[1].String() != "PATCH /api/v1/namespaces/a/configmaps/c?" {
 		t.Fatalf("since mark: %v", got)
+	}
+	if got[0].Code != 200 || got[1].Code != 409 {
+		t.Errorf("response codes %d, %d; want 200, 409", got[0].Code, got[1].Code)
 	}
 	if c := Count(got); c != (Counts{Reads: 1, Writes: 1, Watches: 1}) || c.Requests() != 2 {
 		t.Errorf("counts %+v", c)

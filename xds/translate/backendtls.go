@@ -301,7 +301,7 @@ func (t *gatewayTranslator) caCertificate(from, group, kind, ns, name string) ([
 		}
 	} else {
 		t.deps.add(&t.deps.secrets, key)
-		if s, ok := t.ix.secrets[key]; ok {
+		if s := t.ix.lookup.Secret(key); s != nil {
 			found = true
 			data = s.Data[CACertificateKey]
 		}

@@ -427,8 +427,8 @@ func (t *gatewayTranslator) resolveBackend(cr *compiledRoute, ref gwv1.BackendOb
 		cr.resolvedRefs.fail(string(gwv1.RouteReasonRefNotPermitted), "backendRef Service %s is in another namespace and no ReferenceGrant allows it", key)
 		return backend{}, false
 	}
-	svc, ok := t.ix.services[key]
-	if !ok {
+	svc := t.ix.lookup.Service(key)
+	if svc == nil {
 		cr.resolvedRefs.fail(string(gwv1.RouteReasonBackendNotFound), "backendRef Service %s not found", key)
 		return backend{}, false
 	}

@@ -407,7 +407,7 @@ func (t *gatewayTranslator) endpoints(b backend) []model.Endpoint {
 	key := k8stypes.NamespacedName{Namespace: b.service.Namespace, Name: b.service.Name}
 	seen := map[model.Endpoint]bool{}
 	var out []model.Endpoint
-	for _, s := range t.ix.slices[key] {
+	for _, s := range t.ix.lookup.EndpointSlices(key) {
 		if s.AddressType != discoveryv1.AddressTypeIPv4 && s.AddressType != discoveryv1.AddressTypeIPv6 {
 			continue
 		}

@@ -362,8 +362,8 @@ func (t *gatewayTranslator) resolveCertificate(ref gwv1.SecretObjectReference) (
 	if !t.ix.referenceAllowed(gwv1.GroupName, "Gateway", t.gw.Namespace, "", "Secret", ns, string(ref.Name)) {
 		return "", string(gwv1.ListenerReasonRefNotPermitted), fmt.Sprintf("certificateRef Secret %s is in another namespace and no ReferenceGrant allows it", key)
 	}
-	s, ok := t.ix.secrets[key]
-	if !ok {
+	s := t.ix.lookup.Secret(key)
+	if s == nil {
 		return "", string(gwv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("certificateRef Secret %s not found", key)
 	}
 	cert, key2 := s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey]
@@ -472,7 +472,7 @@ func (t *gatewayTranslator) allowsRoute(ls *listenerState, kind gwv1.Kind, ns st
 		}
 		t.deps.addNS(&t.deps.nses, ns)
 		set := labels.Set{corev1.LabelMetadataName: ns}
-		if n, ok := t.ix.namespaces[ns]; ok {
+		if n := t.ix.lookup.Namespace(ns); n != nil {
 			set = labels.Merge(labels.Set(n.Labels), set)
 		}
 		return ls.selector.Matches(set)

@@ -23,16 +23,13 @@ var ErrGatewayNotFound = errors.New("gateway not found or not managed")
 // uses, not to the whole input. An Index is read-only after NewIndex and
 // safe for concurrent TranslateGateway calls.
 type Index struct {
-	opts       Options
-	gateways   map[k8stypes.NamespacedName]*gwv1.Gateway
-	managed    []k8stypes.NamespacedName
-	routes     map[k8stypes.NamespacedName][]*route // routes of every kind by parent Gateway, in precedence order
-	routeRank  map[*route]int                       // precedence across routes: oldest, then namespace/name
-	services   map[k8stypes.NamespacedName]*corev1.Service
-	slices     map[k8stypes.NamespacedName][]*discoveryv1.EndpointSlice // by Service
-	secrets    map[k8stypes.NamespacedName]*corev1.Secret
-	grants     map[string][]*gwv1.ReferenceGrant // by namespace (the referent's)
-	namespaces map[string]*corev1.Namespace
+	opts      Options
+	gateways  map[k8stypes.NamespacedName]*gwv1.Gateway
+	managed   []k8stypes.NamespacedName
+	routes    map[k8stypes.NamespacedName][]*route // routes of every kind by parent Gateway, in precedence order
+	routeRank map[*route]int                       // precedence across routes: oldest, then namespace/name
+	grants    map[string][]*gwv1.ReferenceGrant    // by namespace (the referent's)
+	lookup    Lookup                               // Input.Lookup, or a mapLookup of Input's lists
 	// BackendTLSPolicies by target Service, in precedence order, and the
 	// ConfigMaps their CA references name (backendtls.go).
 	tlsPolicies map[k8stypes.NamespacedName][]*gwv1.BackendTLSPolicy
@@ -41,20 +38,67 @@ type Index struct {
 	proxies     map[k8stypes.NamespacedName]*v1alpha1.EnvoyProxy
 }
 
-// NewIndex indexes in for translation with opts.
-func NewIndex(in Input, opts Options) *Index {
-	ix := &Index{
-		opts:       opts,
-		gateways:   map[k8stypes.NamespacedName]*gwv1.Gateway{},
-		routes:     map[k8stypes.NamespacedName][]*route{},
-		routeRank:  map[*route]int{},
+// mapLookup is the Lookup of Input's lists.
+type mapLookup struct {
+	services   map[k8stypes.NamespacedName]*corev1.Service
+	slices     map[k8stypes.NamespacedName][]*discoveryv1.EndpointSlice // by Service
+	secrets    map[k8stypes.NamespacedName]*corev1.Secret
+	namespaces map[string]*corev1.Namespace
+}
+
+func (m *mapLookup) Service(k k8stypes.NamespacedName) *corev1.Service { return m.services[k] }
+func (m *mapLookup) EndpointSlices(k k8stypes.NamespacedName) []*discoveryv1.EndpointSlice {
+	return m.slices[k]
+}
+func (m *mapLookup) Secret(k k8stypes.NamespacedName) *corev1.Secret { return m.secrets[k] }
+func (m *mapLookup) Namespace(name string) *corev1.Namespace         { return m.namespaces[name] }
+
+func newMapLookup(in Input) *mapLookup {
+	m := &mapLookup{
 		services:   map[k8stypes.NamespacedName]*corev1.Service{},
 		slices:     map[k8stypes.NamespacedName][]*discoveryv1.EndpointSlice{},
 		secrets:    map[k8stypes.NamespacedName]*corev1.Secret{},
-		grants:     map[string][]*gwv1.ReferenceGrant{},
 		namespaces: map[string]*corev1.Namespace{},
-		classes:    map[string]*gwv1.GatewayClass{},
-		proxies:    map[k8stypes.NamespacedName]*v1alpha1.EnvoyProxy{},
+	}
+	for _, s := range in.Services {
+		if s != nil {
+			m.services[k8stypes.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
+		}
+	}
+	for _, s := range in.EndpointSlices {
+		if s == nil || s.Labels[discoveryv1.LabelServiceName] == "" {
+			continue
+		}
+		key := k8stypes.NamespacedName{Namespace: s.Namespace, Name: s.Labels[discoveryv1.LabelServiceName]}
+		m.slices[key] = append(m.slices[key], s)
+	}
+	for _, s := range in.Secrets {
+		if s != nil {
+			m.secrets[k8stypes.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
+		}
+	}
+	for _, n := range in.Namespaces {
+		if n != nil {
+			m.namespaces[n.Name] = n
+		}
+	}
+	return m
+}
+
+// NewIndex indexes in for translation with opts.
+func NewIndex(in Input, opts Options) *Index {
+	ix := &Index{
+		opts:      opts,
+		gateways:  map[k8stypes.NamespacedName]*gwv1.Gateway{},
+		routes:    map[k8stypes.NamespacedName][]*route{},
+		routeRank: map[*route]int{},
+		grants:    map[string][]*gwv1.ReferenceGrant{},
+		lookup:    in.Lookup,
+		classes:   map[string]*gwv1.GatewayClass{},
+		proxies:   map[k8stypes.NamespacedName]*v1alpha1.EnvoyProxy{},
+	}
+	if ix.lookup == nil {
+		ix.lookup = newMapLookup(in)
 	}
 	classes := ix.classes
 	for _, c := range in.GatewayClasses {
@@ -140,31 +184,9 @@ func NewIndex(in Input, opts Options) *Index {
 			}
 		}
 	}
-	for _, s := range in.Services {
-		if s != nil {
-			ix.services[k8stypes.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
-		}
-	}
-	for _, s := range in.EndpointSlices {
-		if s == nil || s.Labels[discoveryv1.LabelServiceName] == "" {
-			continue
-		}
-		key := k8stypes.NamespacedName{Namespace: s.Namespace, Name: s.Labels[discoveryv1.LabelServiceName]}
-		ix.slices[key] = append(ix.slices[key], s)
-	}
-	for _, s := range in.Secrets {
-		if s != nil {
-			ix.secrets[k8stypes.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s
-		}
-	}
 	for _, g := range in.ReferenceGrants {
 		if g != nil {
 			ix.grants[g.Namespace] = append(ix.grants[g.Namespace], g)
-		}
-	}
-	for _, n := range in.Namespaces {
-		if n != nil {
-			ix.namespaces[n.Name] = n
 		}
 	}
 	ix.indexBackendTLS(in)

@@ -57,6 +57,23 @@ type Input struct {
 	// EnvoyProxies referenced by GatewayClasses and Gateways: their
 	// spec.telemetry.accessLog decides the access logs (telemetry.go).
 	EnvoyProxies []*v1alpha1.EnvoyProxy
+	// Lookup, when set, answers translation's reads of Services,
+	// EndpointSlices, Secrets and Namespaces by key, and those four lists
+	// above are ignored. A caller that keeps its own index (the
+	// controller's cache) passes the one Gateway it translates, its routes
+	// and a Lookup, so that translating a Gateway costs what the Gateway
+	// uses, not the size of the cluster.
+	Lookup Lookup
+}
+
+// Lookup reads objects by key (nil when absent). Translation never modifies
+// what it returns.
+type Lookup interface {
+	Service(key k8stypes.NamespacedName) *corev1.Service
+	// EndpointSlices of the Service key (label kubernetes.io/service-name).
+	EndpointSlices(service k8stypes.NamespacedName) []*discoveryv1.EndpointSlice
+	Secret(key k8stypes.NamespacedName) *corev1.Secret
+	Namespace(name string) *corev1.Namespace
 }
 
 // Options tune translation. Start from DefaultOptions.
