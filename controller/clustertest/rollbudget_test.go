@@ -171,11 +171,14 @@ func TestRollBudget(t *testing.T) {
 			return nil
 		})
 	}
-	for _, name := range queued {
-		if len(h.events(h.ns, name, "RollQueued")) == 0 {
-			t.Errorf("%s: no RollQueued event", name)
+	waitFor(t, 30*time.Second, "RollQueued events of the queued", func() error {
+		for _, name := range queued {
+			if len(h.events(h.ns, name, "RollQueued")) == 0 {
+				return fmt.Errorf("%s: none", name)
+			}
 		}
-	}
+		return nil
+	})
 
 	phase("events")
 	// A Gateway whose own spec changes goes to the front of the queue.
