@@ -131,6 +131,9 @@ kinds, list on configmaps (inventories), and patch on the bundle's kinds
 					continue
 				}
 				if gd != nil {
+					for _, w := range gd.Warnings {
+						fmt.Fprintf(cmd.ErrOrStderr(), "warning: Gateway %s: %s\n", gd.Gateway, w)
+					}
 					diffs = append(diffs, *gd)
 				}
 			}
