@@ -131,6 +131,9 @@ kinds, list on configmaps (inventories), and patch on the bundle's kinds
 					continue
 				}
 				if gd != nil {
+					for _, w := range gd.Warnings {
+						fmt.Fprintf(cmd.ErrOrStderr(), "warning: Gateway %s: %s\n", gd.Gateway, w)
+					}
 					diffs = append(diffs, *gd)
 				}
 			}
@@ -497,8 +500,7 @@ func printDiffs(w io.Writer, o output, diffs []gatewayDiff) error {
 		fmt.Fprintf(&b, "Gateway %s (inventory %s): ", gd.Gateway, gd.Inventory)
 		switch {
 		case !gd.Changed:
-			b.WriteString("no changes\n")
-			continue
+			b.WriteString("no changes\n") // objects it would skip still listed below
 		case !gd.InventoryExists:
 			fmt.Fprintf(&b, "first apply, %d objects\n", n)
 		default:

@@ -47,6 +47,7 @@ func TestDiffOutputGolden(t *testing.T) {
 		}},
 		"team-a/same": {Inventory: inv, InventoryExists: true, Objects: []apply.PlannedObject{
 			{Ref: svc, Action: apply.ActionUnchanged, Live: service(svc.Name, "ClusterIP", 80), Planned: service(svc.Name, "ClusterIP", 80)},
+			{Ref: sa, Action: apply.ActionSkipped, Err: &apply.OwnershipError{Ref: sa, Owner: "other", Policy: apply.PolicyMustMatch}},
 		}},
 	}
 	var diffs []gatewayDiff
