@@ -41,11 +41,13 @@ type Set struct {
 	GRPCRoutes      []*gwv1.GRPCRoute
 	ReferenceGrants []*gwv1.ReferenceGrant
 	EnvoyProxies    []*v1alpha1.EnvoyProxy
-	Services        []*corev1.Service
-	EndpointSlices  []*discoveryv1.EndpointSlice
-	Secrets         []*corev1.Secret
-	Namespaces      []*corev1.Namespace
-	ConfigMaps      []*corev1.ConfigMap
+	// ClientTrafficPolicies (gateway.envoyproxy.io/v1alpha1).
+	ClientTrafficPolicies []*v1alpha1.ClientTrafficPolicy
+	Services              []*corev1.Service
+	EndpointSlices        []*discoveryv1.EndpointSlice
+	Secrets               []*corev1.Secret
+	Namespaces            []*corev1.Namespace
+	ConfigMaps            []*corev1.ConfigMap
 	// Other holds every object of a kind not listed above, unchanged.
 	Other []*unstructured.Unstructured
 
@@ -141,11 +143,14 @@ var known = map[schema.GroupKind]struct {
 		s.ReferenceGrants = append(s.ReferenceGrants, o)
 	})},
 	{Group: v1alpha1.GroupName, Kind: v1alpha1.KindEnvoyProxy}: {[]string{"v1alpha1"}, typed(func(s *Set, o *v1alpha1.EnvoyProxy) { s.EnvoyProxies = append(s.EnvoyProxies, o) })},
-	{Group: "", Kind: "Service"}:                               {[]string{"v1"}, typed(func(s *Set, o *corev1.Service) { s.Services = append(s.Services, o) })},
-	{Group: "discovery.k8s.io", Kind: "EndpointSlice"}:         {[]string{"v1"}, typed(func(s *Set, o *discoveryv1.EndpointSlice) { s.EndpointSlices = append(s.EndpointSlices, o) })},
-	{Group: "", Kind: "Secret"}:                                {[]string{"v1"}, typed(func(s *Set, o *corev1.Secret) { s.Secrets = append(s.Secrets, o) })},
-	{Group: "", Kind: "Namespace"}:                             {[]string{"v1"}, typed(func(s *Set, o *corev1.Namespace) { s.Namespaces = append(s.Namespaces, o) })},
-	{Group: "", Kind: "ConfigMap"}:                             {[]string{"v1"}, typed(func(s *Set, o *corev1.ConfigMap) { s.ConfigMaps = append(s.ConfigMaps, o) })},
+	{Group: v1alpha1.GroupName, Kind: v1alpha1.KindClientTrafficPolicy}: {[]string{"v1alpha1"}, typed(func(s *Set, o *v1alpha1.ClientTrafficPolicy) {
+		s.ClientTrafficPolicies = append(s.ClientTrafficPolicies, o)
+	})},
+	{Group: "", Kind: "Service"}:                       {[]string{"v1"}, typed(func(s *Set, o *corev1.Service) { s.Services = append(s.Services, o) })},
+	{Group: "discovery.k8s.io", Kind: "EndpointSlice"}: {[]string{"v1"}, typed(func(s *Set, o *discoveryv1.EndpointSlice) { s.EndpointSlices = append(s.EndpointSlices, o) })},
+	{Group: "", Kind: "Secret"}:                        {[]string{"v1"}, typed(func(s *Set, o *corev1.Secret) { s.Secrets = append(s.Secrets, o) })},
+	{Group: "", Kind: "Namespace"}:                     {[]string{"v1"}, typed(func(s *Set, o *corev1.Namespace) { s.Namespaces = append(s.Namespaces, o) })},
+	{Group: "", Kind: "ConfigMap"}:                     {[]string{"v1"}, typed(func(s *Set, o *corev1.ConfigMap) { s.ConfigMaps = append(s.ConfigMaps, o) })},
 }
 
 // Decode reads every YAML document of r into s; source names r in errors.

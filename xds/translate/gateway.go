@@ -26,10 +26,11 @@ type gatewayTranslator struct {
 	listeners []*listenerState
 	compiled  map[*route]*compiledRoute
 
-	clusters    map[string]*model.Cluster // by name, as routes are placed
-	secrets     map[string]*model.Secret  // by name, of resolved certificateRefs
-	routeStatus []RouteParentStatus
-	deps        deps
+	clusters     map[string]*model.Cluster // by name, as routes are placed
+	secrets      map[string]*model.Secret  // by name, of resolved certificateRefs
+	routeStatus  []RouteParentStatus
+	policyStatus []PolicyStatus
+	deps         deps
 }
 
 // deps collects the Dependencies of a translation.
@@ -133,6 +134,7 @@ func (t *gatewayTranslator) translate() *Result {
 		Routes:  t.routeStatus,
 	}
 	res.Model = t.buildModel()
+	res.ClientTrafficPolicies = t.policyStatus
 	res.Resources = buildResources(res.Model)
 	res.Version = Version(res.Resources)
 	for _, ls := range t.listeners {

@@ -35,6 +35,7 @@ type Index struct {
 	namespaces map[string]*corev1.Namespace
 	classes    map[string]*gwv1.GatewayClass // the ones opts.ControllerName selects
 	proxies    map[k8stypes.NamespacedName]*v1alpha1.EnvoyProxy
+	ctps       map[k8stypes.NamespacedName][]*v1alpha1.ClientTrafficPolicy // by target Gateway, oldest first
 }
 
 // NewIndex indexes in for translation with opts.
@@ -58,6 +59,7 @@ func NewIndex(in Input, opts Options) *Index {
 			classes[c.Name] = c
 		}
 	}
+	ix.indexClientTrafficPolicies(in.ClientTrafficPolicies)
 	for _, p := range in.EnvoyProxies {
 		if p != nil {
 			ix.proxies[k8stypes.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = p

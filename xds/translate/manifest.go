@@ -19,6 +19,8 @@ func InputFromSet(s *manifest.Set) Input {
 		Secrets:         defaultNamespace(s.Secrets),
 		Namespaces:      s.Namespaces,
 		EnvoyProxies:    defaultNamespace(s.EnvoyProxies),
+
+		ClientTrafficPolicies: defaultNamespace(s.ClientTrafficPolicies),
 	}
 	return in
 }

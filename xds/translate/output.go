@@ -47,6 +47,14 @@ type outGateway struct {
 type outStatus struct {
 	Listeners []outListener `json:"listeners"`
 	Routes    []outRoute    `json:"routes"`
+	// ClientTrafficPolicies is left out when no policy targets the Gateway.
+	ClientTrafficPolicies []outPolicy `json:"clientTrafficPolicies,omitempty"`
+}
+
+type outPolicy struct {
+	Policy     string               `json:"policy"`
+	Ancestor   gwv1.ParentReference `json:"ancestor"`
+	Conditions []outCondition       `json:"conditions"`
 }
 
 type outListener struct {
@@ -91,6 +99,9 @@ func Marshal(results []*Result, format Format) ([]byte, error) {
 		}
 		for _, rs := range r.Routes {
 			g.Status.Routes = append(g.Status.Routes, outRoute{Kind: rs.Kind, Route: rs.Route.String(), ParentRef: rs.ParentRef, Conditions: outConditions(rs.Conditions)})
+		}
+		for _, p := range r.ClientTrafficPolicies {
+			g.Status.ClientTrafficPolicies = append(g.Status.ClientTrafficPolicies, outPolicy{Policy: p.Policy.String(), Ancestor: p.Ancestor, Conditions: outConditions(p.Conditions)})
 		}
 		for _, ot := range outputTypes {
 			list := []any{}

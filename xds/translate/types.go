@@ -47,6 +47,8 @@ type Input struct {
 	// EnvoyProxies referenced by GatewayClasses and Gateways: their
 	// spec.telemetry.accessLog decides the access logs (telemetry.go).
 	EnvoyProxies []*v1alpha1.EnvoyProxy
+	// ClientTrafficPolicies that may target the Gateways (clienttraffic.go).
+	ClientTrafficPolicies []*v1alpha1.ClientTrafficPolicy
 }
 
 // Options tune translation. Start from DefaultOptions.
@@ -120,6 +122,9 @@ type Result struct {
 	// HTTPRoutes and GRPCRoutes, in route precedence order then parentRef
 	// order.
 	Routes []RouteParentStatus
+	// ClientTrafficPolicies holds one status per (ClientTrafficPolicy,
+	// targetRef naming this Gateway), oldest policy first.
+	ClientTrafficPolicies []PolicyStatus
 	// Dependencies are the objects this translation looked up.
 	Dependencies Dependencies
 }
