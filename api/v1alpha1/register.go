@@ -18,12 +18,13 @@ var (
 	GroupVersion = schema.GroupVersion{Group: GroupName, Version: "v1alpha1"}
 	// SchemeBuilder registers the types of this package.
 	SchemeBuilder = runtime.NewSchemeBuilder(addKnownTypes)
-	// AddToScheme adds EnvoyProxy and EnvoyProxyList to a scheme.
+	// AddToScheme adds EnvoyProxy, ClientTrafficPolicy and their lists to a
+	// scheme.
 	AddToScheme = SchemeBuilder.AddToScheme
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &EnvoyProxy{}, &EnvoyProxyList{})
+	s.AddKnownTypes(GroupVersion, &EnvoyProxy{}, &EnvoyProxyList{}, &ClientTrafficPolicy{}, &ClientTrafficPolicyList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

@@ -51,6 +51,8 @@ type Set struct {
 	ConfigMaps      []*corev1.ConfigMap
 	// BackendTLSPolicies (gateway.networking.k8s.io/v1).
 	BackendTLSPolicies []*gwv1.BackendTLSPolicy
+	// ClientTrafficPolicies (gateway.envoyproxy.io/v1alpha1).
+	ClientTrafficPolicies []*v1alpha1.ClientTrafficPolicy
 	// Other holds every object of a kind not listed above, unchanged.
 	Other []*unstructured.Unstructured
 
@@ -158,6 +160,9 @@ var known = map[schema.GroupKind]struct {
 	{Group: "", Kind: "ConfigMap"}:                             {[]string{"v1"}, typed(func(s *Set, o *corev1.ConfigMap) { s.ConfigMaps = append(s.ConfigMaps, o) })},
 	{Group: gwv1.GroupName, Kind: "BackendTLSPolicy"}: {[]string{"v1"}, typed(func(s *Set, o *gwv1.BackendTLSPolicy) {
 		s.BackendTLSPolicies = append(s.BackendTLSPolicies, o)
+	})},
+	{Group: v1alpha1.GroupName, Kind: v1alpha1.KindClientTrafficPolicy}: {[]string{"v1alpha1"}, typed(func(s *Set, o *v1alpha1.ClientTrafficPolicy) {
+		s.ClientTrafficPolicies = append(s.ClientTrafficPolicies, o)
 	})},
 }
 

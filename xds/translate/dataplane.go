@@ -56,6 +56,8 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 	// (They share the Upgrades slice: a policy replaces it, never appends.)
 	settings := model.EdgeHTTPSettings(t.ix.opts.UseRemoteAddress, t.ix.opts.XffNumTrustedHops)
 	listenerLogs, httpLogs := accessLogs(t.telemetry())
+	ctp := t.clientTraffic()
+	t.policyStatus = ctp.status
 	for _, p := range ports {
 		g := groups[p]
 		if isL4Protocol(g.protocol) {
@@ -84,7 +86,7 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 					TLS:      &model.DownstreamTLS{Secrets: []string{ls.secret}, ALPN: []string{"h2", "http/1.1"}, ClientValidation: ls.clientValidation},
 					HTTP: &model.HTTP{
 						StatPrefix: fmt.Sprintf("https-%d-%s", p, ls.spec.Name),
-						Settings:   settings,
+						Settings:   ctp.settingsFor(settings, string(ls.spec.Name)),
 						Routes:     t.routeTable(HTTPSRouteConfigName(int32(p), string(ls.spec.Name)), []*listenerState{ls}, ctx),
 						AccessLogs: httpLogs,
 					},
@@ -97,7 +99,7 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 		} else {
 			l.FilterChains = []*model.FilterChain{{HTTP: &model.HTTP{
 				StatPrefix: fmt.Sprintf("http-%d", p),
-				Settings:   settings,
+				Settings:   ctp.settingsFor(settings, string(g.listeners[0].spec.Name)),
 				Routes:     t.routeTable(HTTPRouteConfigName(int32(p)), g.listeners, routeContext{port: p, scheme: "http"}),
 				AccessLogs: httpLogs,
 			}}}

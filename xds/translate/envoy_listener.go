@@ -110,6 +110,9 @@ func buildConnectionManager(h *model.HTTP) *hcmv3.HttpConnectionManager {
 	if s.RequestHeadersTimeout > 0 {
 		out.RequestHeadersTimeout = durationpb.New(s.RequestHeadersTimeout)
 	}
+	if s.RequestTimeout > 0 {
+		out.RequestTimeout = durationpb.New(s.RequestTimeout)
+	}
 	if s.StreamIdleTimeout > 0 {
 		out.StreamIdleTimeout = durationpb.New(s.StreamIdleTimeout)
 	}

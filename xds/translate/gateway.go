@@ -27,11 +27,12 @@ type gatewayTranslator struct {
 	listeners []*listenerState
 	compiled  map[*route]*compiledRoute
 
-	clusters    map[string]*model.Cluster // by name, as routes are placed
-	secrets     map[string]*model.Secret  // by name, of resolved certificateRefs
-	routeStatus []RouteParentStatus
-	deps        deps
-	backendTLS  backendTLSState // backendtls.go
+	clusters     map[string]*model.Cluster // by name, as routes are placed
+	secrets      map[string]*model.Secret  // by name, of resolved certificateRefs
+	routeStatus  []RouteParentStatus
+	deps         deps
+	backendTLS   backendTLSState // backendtls.go
+	policyStatus []PolicyStatus  // ClientTrafficPolicies (clienttraffic.go)
 }
 
 // deps collects the Dependencies of a translation.
@@ -143,6 +144,7 @@ func (t *gatewayTranslator) translate() *Result {
 		Routes:  t.routeStatus,
 	}
 	res.Model = t.buildModel()
+	res.ClientTrafficPolicies = t.policyStatus
 	res.Resources = buildResources(res.Model)
 	res.Version = Version(res.Resources)
 	for _, ls := range t.listeners {

@@ -36,6 +36,7 @@ type Index struct {
 	configMaps  map[k8stypes.NamespacedName]*corev1.ConfigMap
 	classes     map[string]*gwv1.GatewayClass // the ones opts.ControllerName selects
 	proxies     map[k8stypes.NamespacedName]*v1alpha1.EnvoyProxy
+	ctps        map[k8stypes.NamespacedName][]*v1alpha1.ClientTrafficPolicy // by target Gateway, oldest first
 }
 
 // mapLookup is the Lookup of Input's lists.
@@ -106,6 +107,7 @@ func NewIndex(in Input, opts Options) *Index {
 			classes[c.Name] = c
 		}
 	}
+	ix.indexClientTrafficPolicies(in.ClientTrafficPolicies)
 	for _, p := range in.EnvoyProxies {
 		if p != nil {
 			ix.proxies[k8stypes.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = p

@@ -25,6 +25,8 @@ func InputFromSet(s *manifest.Set) Input {
 		BackendTLSPolicies: defaultNamespace(s.BackendTLSPolicies),
 		ConfigMaps:         defaultNamespace(s.ConfigMaps),
 		EnvoyProxies:       defaultNamespace(s.EnvoyProxies),
+
+		ClientTrafficPolicies: defaultNamespace(s.ClientTrafficPolicies),
 	}
 	return in
 }

@@ -52,12 +52,15 @@ type outStatus struct {
 	Routes     []outRoute     `json:"routes"`
 	// Policies are BackendTLSPolicy statuses towards the Gateway.
 	Policies []outPolicy `json:"policies,omitempty"`
+	// ClientTrafficPolicies is left out when no policy targets the Gateway.
+	ClientTrafficPolicies []outPolicy `json:"clientTrafficPolicies,omitempty"`
 }
 
 type outPolicy struct {
-	Kind       string         `json:"kind"`
-	Policy     string         `json:"policy"`
-	Conditions []outCondition `json:"conditions"`
+	Kind       string                `json:"kind,omitempty"`
+	Policy     string                `json:"policy"`
+	Ancestor   *gwv1.ParentReference `json:"ancestor,omitempty"`
+	Conditions []outCondition        `json:"conditions"`
 }
 
 type outListener struct {
@@ -128,6 +131,9 @@ func marshal(results []*Result, format Format, encoded map[types.Resource][]byte
 		}
 		for _, p := range r.Policies {
 			g.Status.Policies = append(g.Status.Policies, outPolicy{Kind: "BackendTLSPolicy", Policy: p.Policy.String(), Conditions: outConditions(p.Conditions)})
+		}
+		for _, p := range r.ClientTrafficPolicies {
+			g.Status.ClientTrafficPolicies = append(g.Status.ClientTrafficPolicies, outPolicy{Policy: p.Policy.String(), Ancestor: &p.Ancestor, Conditions: outConditions(p.Conditions)})
 		}
 		for _, ot := range outputTypes {
 			list := []any{}

@@ -57,6 +57,8 @@ type Input struct {
 	// EnvoyProxies referenced by GatewayClasses and Gateways: their
 	// spec.telemetry.accessLog decides the access logs (telemetry.go).
 	EnvoyProxies []*v1alpha1.EnvoyProxy
+	// ClientTrafficPolicies that may target the Gateways (clienttraffic.go).
+	ClientTrafficPolicies []*v1alpha1.ClientTrafficPolicy
 	// Lookup, when set, answers translation's reads of Services,
 	// EndpointSlices, Secrets and Namespaces by key, and those four lists
 	// above are ignored. A caller that keeps its own index (the
@@ -146,6 +148,9 @@ type Result struct {
 	// Routes holds one status per (route, parentRef naming this Gateway),
 	// routes of every kind, in route precedence order then parentRef order.
 	Routes []RouteParentStatus
+	// ClientTrafficPolicies holds one status per (ClientTrafficPolicy,
+	// targetRef naming this Gateway), oldest policy first.
+	ClientTrafficPolicies []PolicyStatus
 	// Dependencies are the objects this translation looked up.
 	Dependencies Dependencies
 	// Conditions are Gateway-level conditions the translation decides:

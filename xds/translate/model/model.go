@@ -149,6 +149,9 @@ type HTTPSettings struct {
 	// StreamIdleTimeout bounds the time a stream may go without activity
 	// (0: none).
 	StreamIdleTimeout time.Duration
+	// RequestTimeout bounds the time until a whole request is received
+	// (0: none, the default).
+	RequestTimeout time.Duration
 	// MergeSlashes collapses repeated slashes in the path ("//a" → "/a")
 	// before routing.
 	MergeSlashes bool
