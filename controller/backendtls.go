@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/go-logr/logr"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -45,12 +47,20 @@ type policyFact struct {
 // CRD works as before; the log says the kind is skipped).
 func (c *Controller) watchBackendTLS(b *builder.TypedBuilder[reconcile.Request]) *builder.TypedBuilder[reconcile.Request] {
 	b = b.Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(c.dependents(depConfigMap)))
-	if _, err := c.mgr.GetRESTMapper().RESTMapping(backendTLSPolicyKind, gwv1.GroupVersion.Version); err != nil {
-		c.log.Info("kind not watched: its CRD is not installed", "kind", backendTLSPolicyKind.String(), "version", gwv1.GroupVersion.Version, "reason", err.Error())
+	if c.backendTLS = kindServed(c.mgr.GetRESTMapper(), backendTLSPolicyKind, gwv1.GroupVersion.Version, c.log); !c.backendTLS {
 		return b
 	}
-	c.backendTLS = true
 	return b.Watches(&gwv1.BackendTLSPolicy{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfPolicy))
+}
+
+// kindServed reports whether the API server serves gk at version (its CRD
+// is installed); when not, it logs that the kind is skipped.
+func kindServed(mapper meta.RESTMapper, gk schema.GroupKind, version string, log logr.Logger) bool {
+	if _, err := mapper.RESTMapping(gk, version); err != nil {
+		log.Info("kind not watched: its CRD is not installed", "kind", gk.String(), "version", version, "reason", err.Error())
+		return false
+	}
+	return true
 }
 
 // setupBackendTLSPolicy adds the leader-only status reconciler of

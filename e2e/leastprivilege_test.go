@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -241,6 +242,31 @@ func runLeastPrivilege(t *testing.T, sc lpScenario) {
 		}); err != nil {
 			t.Fatalf("%s %s: %v", obj.GetKind(), key, err)
 		}
+	}
+
+	// 2c. A BackendTLSPolicy on team-a's backend: berth reads policies and
+	// writes their status (the backendtlspolicies and
+	// backendtlspolicies/status rights); then it goes again.
+	policy := lpObject(t, lpBackendTLSPolicy)
+	if err := k.apply(ctx, []*unstructured.Unstructured{policy}); err != nil {
+		t.Fatal(err)
+	}
+	if err := eventually(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+		var p gwv1.BackendTLSPolicy
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "lp-backend-tls"}, &p); err != nil {
+			return false, "", err
+		}
+		for _, a := range p.Status.Ancestors {
+			if a.AncestorRef.Name == "gateway-a" && meta.IsStatusConditionTrue(a.Conditions, string(gwv1.PolicyConditionAccepted)) {
+				return true, "", nil
+			}
+		}
+		return false, fmt.Sprintf("ancestors %+v", p.Status.Ancestors), nil
+	}); err != nil {
+		t.Fatalf("BackendTLSPolicy team-a/lp-backend-tls: %v", err)
+	}
+	if err := k.delete(ctx, []*unstructured.Unstructured{policy}); err != nil {
+		t.Fatal(err)
 	}
 
 	// 3. HPA and PDB placed through a per-Gateway EnvoyProxy, then pruned
@@ -487,6 +513,19 @@ spec:
     - backendRefs: [{name: team-a-backend, port: 3000}]
 `
 )
+
+const lpBackendTLSPolicy = `apiVersion: gateway.networking.k8s.io/v1
+kind: BackendTLSPolicy
+metadata:
+  name: lp-backend-tls
+  namespace: team-a
+spec:
+  targetRefs:
+    - {group: "", kind: Service, name: team-a-backend}
+  validation:
+    wellKnownCACertificates: System
+    hostname: team-a-backend.team-a.svc
+`
 
 func lpObject(t *testing.T, doc string) *unstructured.Unstructured {
 	t.Helper()

@@ -127,6 +127,21 @@
 // two UDP listeners on one port conflict (HostnameConflict: they carry no
 // hostname to tell them apart).
 //
+// # Backend TLS and client certificates
+//
+// A BackendTLSPolicy makes the cluster of each Service port it targets
+// originate TLS (model.Cluster.TLS): SNI and SAN checks from its
+// validation, CAs from ConfigMaps or Secrets (ca.crt) or SystemCAFile, and
+// the Gateway's spec.tls.backend client certificate over SDS. The policy
+// naming the port wins over one for the whole Service, the oldest among
+// equals; the others are Conflicted. A backend whose policy is unusable is
+// treated like an unresolvable backendRef (its share answers 500), so it
+// never receives plain text. Result.Policies holds each policy's status
+// towards the Gateway; Result.Conditions the Gateway's ResolvedRefs
+// (client certificate) and InsecureFrontendValidationMode. HTTPS listeners
+// validate client certificates by spec.tls.frontend
+// (model.DownstreamTLS.ClientValidation). See backendtls.go.
+//
 // # Decisions where the spec leaves room
 //
 //   - Listener conflicts: as the spec requires, no conflicting listener
