@@ -35,11 +35,19 @@ var backendTLSPolicyKind = schema.GroupKind{Group: gwv1.GroupName, Kind: "Backen
 // maxPolicyAncestors is the API's limit on status.ancestors.
 const maxPolicyAncestors = 16
 
-// policyFact is one Gateway's verdict on a BackendTLSPolicy, for the policy
-// generation it translated.
+// policyFact is one Gateway's verdict on a policy (BackendTLSPolicy or
+// ClientTrafficPolicy), for the policy generation it translated: one
+// ancestor per target (the Gateway, or one of its listeners).
 type policyFact struct {
 	PolicyGeneration int64
-	Conditions       []metav1.Condition
+	Ancestors        []ancestorFact
+}
+
+// ancestorFact is a policy's conditions towards the Gateway (Section "")
+// or one of its listeners.
+type ancestorFact struct {
+	Section    string
+	Conditions []metav1.Condition
 }
 
 // watchBackendTLS adds the xDS reconciler's watches of CA ConfigMaps and,
@@ -189,21 +197,14 @@ func policyFacts(ps []translate.PolicyAncestorStatus, gens map[k8stypes.Namespac
 	}
 	out := make(map[k8stypes.NamespacedName]policyFact, len(ps))
 	for _, p := range ps {
-		out[p.Policy] = policyFact{PolicyGeneration: gens[p.Policy], Conditions: p.Conditions}
+		out[p.Policy] = policyFact{PolicyGeneration: gens[p.Policy], Ancestors: []ancestorFact{{Conditions: p.Conditions}}}
 	}
 	return out
 }
 
 // changedPolicies lists the policies whose facts differ between two
-// translations of one Gateway (either may be nil).
-func changedPolicies(old, cur *gatewayTranslation) []k8stypes.NamespacedName {
-	var o, n map[k8stypes.NamespacedName]policyFact
-	if old != nil {
-		o = old.Policies
-	}
-	if cur != nil {
-		n = cur.Policies
-	}
+// translations of one Gateway (of one policy kind; either may be nil).
+func changedPolicies(o, n map[k8stypes.NamespacedName]policyFact) []k8stypes.NamespacedName {
 	var out []k8stypes.NamespacedName
 	for k, f := range o {
 		if nf, ok := n[k]; !ok || !equality.Semantic.DeepEqual(f, nf) {
@@ -228,9 +229,19 @@ func (c *Controller) reconcileBackendTLSPolicy(ctx context.Context, req ctrl.Req
 	if err := c.client.Get(ctx, req.NamespacedName, &p); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	key := req.NamespacedName
+	return c.writePolicyStatus(ctx, &p, &p.Status, depBackendTLSPolicy, func(t *gatewayTranslation) map[k8stypes.NamespacedName]policyFact { return t.Policies })
+}
+
+// writePolicyStatus writes berth's entries of policy p's status.ancestors
+// (status is p's): the facts of every berth Gateway whose last translation
+// decided p's status (dependents of dk), read by facts from a Gateway's
+// translation. Nothing is written while a Gateway's facts are of an older
+// generation of p: the xDS side enqueues p again once it has translated
+// the new one.
+func (c *Controller) writePolicyStatus(ctx context.Context, p client.Object, status *gwv1.PolicyStatus, dk depKind, facts func(*gatewayTranslation) map[k8stypes.NamespacedName]policyFact) (ctrl.Result, error) {
+	key := client.ObjectKeyFromObject(p)
 	var entries []policyEntry
-	for _, gwKey := range c.store.dependents(depKey{depBackendTLSPolicy, key}) {
+	for _, gwKey := range c.store.dependents(depKey{dk, key}) {
 		var gw gwv1.Gateway
 		if err := c.client.Get(ctx, gwKey, &gw); err != nil || gw.DeletionTimestamp != nil || c.classOf(ctx, &gw) == nil {
 			continue
@@ -239,33 +250,36 @@ func (c *Controller) reconcileBackendTLSPolicy(ctx context.Context, req ctrl.Req
 		if t == nil {
 			continue
 		}
-		f, ok := t.Policies[key]
+		f, ok := facts(t)[key]
 		if !ok {
 			continue
 		}
-		if f.PolicyGeneration != p.Generation {
-			// Stale: the xDS side enqueues the policy again once it has
-			// translated the new generation.
+		if f.PolicyGeneration != p.GetGeneration() {
 			return ctrl.Result{}, nil
 		}
-		entries = append(entries, policyEntry{Gateway: gwKey, Conditions: f.Conditions})
+		for _, a := range f.Ancestors {
+			entries = append(entries, policyEntry{Gateway: gwKey, Section: a.Section, Conditions: a.Conditions})
+		}
 	}
-	ancestors := policyAncestors(p.Status.Ancestors, gwController(c.opts.ControllerName), entries, p.Generation, metav1.Now())
-	if equality.Semantic.DeepEqual(ancestors, p.Status.Ancestors) || (len(ancestors) == 0 && len(p.Status.Ancestors) == 0) {
+	ancestors := policyAncestors(status.Ancestors, gwController(c.opts.ControllerName), entries, p.GetGeneration(), metav1.Now())
+	if equality.Semantic.DeepEqual(ancestors, status.Ancestors) || (len(ancestors) == 0 && len(status.Ancestors) == 0) {
 		return ctrl.Result{}, nil
 	}
-	p.Status.Ancestors = ancestors
-	return statusWritten(c.client.Status().Update(ctx, &p))
+	status.Ancestors = ancestors
+	return statusWritten(c.client.Status().Update(ctx, p))
 }
 
-// policyEntry is one berth Gateway's current verdict on a policy.
+// policyEntry is one berth Gateway's current verdict on a policy, towards
+// the Gateway (Section "") or one of its listeners.
 type policyEntry struct {
 	Gateway    k8stypes.NamespacedName
+	Section    string
 	Conditions []metav1.Condition
 }
 
 // policyAncestors computes a policy's status.ancestors: the entries of
-// other controllers unchanged, then berth's, one per Gateway sorted (at
+// other controllers unchanged, then berth's, one per Gateway (or listener)
+// sorted (at
 // most the API's 16 in all), keeping the lastTransitionTime of conditions
 // whose status did not change. Pure.
 func policyAncestors(old []gwv1.PolicyAncestorStatus, ctrlName gwv1.GatewayController, entries []policyEntry, gen int64, now metav1.Time) []gwv1.PolicyAncestorStatus {
@@ -275,7 +289,12 @@ func policyAncestors(old []gwv1.PolicyAncestorStatus, ctrlName gwv1.GatewayContr
 			out = append(out, *a.DeepCopy())
 		}
 	}
-	sort.Slice(entries, func(i, j int) bool { return lessNN(entries[i].Gateway, entries[j].Gateway) })
+	sort.Slice(entries, func(i, j int) bool {
+		if entries[i].Gateway != entries[j].Gateway {
+			return lessNN(entries[i].Gateway, entries[j].Gateway)
+		}
+		return entries[i].Section < entries[j].Section
+	})
 	group, kind := gwv1.Group(gwv1.GroupName), gwv1.Kind("Gateway")
 	for _, e := range entries {
 		if len(out) >= maxPolicyAncestors {
@@ -283,6 +302,10 @@ func policyAncestors(old []gwv1.PolicyAncestorStatus, ctrlName gwv1.GatewayContr
 		}
 		ns := gwv1.Namespace(e.Gateway.Namespace)
 		ref := gwv1.ParentReference{Group: &group, Kind: &kind, Namespace: &ns, Name: gwv1.ObjectName(e.Gateway.Name)}
+		if e.Section != "" {
+			section := gwv1.SectionName(e.Section)
+			ref.SectionName = &section
+		}
 		var conds []metav1.Condition
 		for _, a := range old {
 			if a.ControllerName == ctrlName && equality.Semantic.DeepEqual(a.AncestorRef, ref) {

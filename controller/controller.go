@@ -63,6 +63,10 @@ type Controller struct {
 	// says whether the BackendTLSPolicy CRD is installed (backendtls.go).
 	policyQueue queueRef
 	backendTLS  bool
+	// ctpQueue wakes the ClientTrafficPolicy status reconciler;
+	// clientTraffic says whether its CRD is installed (clienttraffic.go).
+	ctpQueue      queueRef
+	clientTraffic bool
 	// l4 are the optional route kinds installed in the cluster (l4.go).
 	l4 []*l4Kind
 
@@ -279,6 +283,7 @@ func (c *Controller) setup() error {
 		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfNamespace))
 	}
 	b = c.watchBackendTLS(b)
+	b = c.watchClientTraffic(b)
 	if err := b.Complete(reconcile.Func(c.reconcileXDS)); err != nil {
 		return fmt.Errorf("gateway-xds controller: %w", err)
 	}
@@ -333,6 +338,9 @@ func (c *Controller) setup() error {
 		return fmt.Errorf("grpcroute controller: %w", err)
 	}
 	if err := c.setupBackendTLSPolicy(); err != nil {
+		return err
+	}
+	if err := c.setupClientTrafficPolicy(); err != nil {
 		return err
 	}
 	return c.setupL4RouteStatus()

@@ -25,6 +25,7 @@ const (
 	depTCPRoute
 	depTLSRoute
 	depUDPRoute
+	depClientTrafficPolicy // a ClientTrafficPolicy whose status the translation decided
 )
 
 type depKey struct {
@@ -46,6 +47,8 @@ type gatewayTranslation struct {
 	Routes map[routeKey][]routeFact
 	// Policies are the BackendTLSPolicy status facts, per policy.
 	Policies map[k8stypes.NamespacedName]policyFact
+	// ClientTraffic are the ClientTrafficPolicy status facts, per policy.
+	ClientTraffic map[k8stypes.NamespacedName]policyFact
 	deps     []depKey
 }
 
@@ -140,9 +143,13 @@ func (s *store) dependents(d depKey) []k8stypes.NamespacedName {
 	return out
 }
 
-// depsOf turns translate's dependencies into store keys.
-func depsOf(d translate.Dependencies) []depKey {
+// depsOf turns translate's dependencies, and the ClientTrafficPolicies
+// whose status the translation decided, into store keys.
+func depsOf(d translate.Dependencies, clientTraffic []translate.PolicyStatus) []depKey {
 	var out []depKey
+	for _, p := range clientTraffic {
+		out = append(out, depKey{depClientTrafficPolicy, p.Policy})
+	}
 	for _, r := range d.HTTPRoutes {
 		out = append(out, depKey{depRoute, r})
 	}

@@ -49,12 +49,16 @@ func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	ctpGens, err := c.clientTrafficInput(ctx, &gw, &in)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	res, err := translate.NewIndex(in, c.opts.Translate).TranslateGateway(key)
 	if lerr := lookupErr(); lerr != nil {
 		// A cache read failed: the translation may miss an object.
 		return ctrl.Result{}, fmt.Errorf("read for translation: %w", lerr)
 	}
-	t := publishTranslation(c.xds, &gw, res, err, routeGens, policyGens)
+	t := publishTranslation(c.xds, &gw, res, err, routeGens, policyGens, ctpGens)
 	t.RouteInputs = readiness.RouteInputs(key, in.HTTPRoutes, in.GRPCRoutes).Digest()
 	if t.Err != nil {
 		c.log.Error(t.Err, "translating or publishing xDS snapshot", "gateway", key.String())
@@ -65,7 +69,7 @@ func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.R
 		c.gwQueue.add(key)
 	}
 	c.enqueueRoutes(routes)
-	c.policyQueue.add(changedPolicies(old, t)...)
+	c.enqueuePolicies(old, t)
 	return ctrl.Result{}, nil
 }
 
@@ -83,7 +87,7 @@ var _ publisher = (*xds.Server)(nil)
 // snapshot (translate.Validate, as `berth translate` does) and keeps the
 // previous one served when it is invalid: Err then names the resource and
 // the validation error, and the Gateway is not Programmed (Invalid).
-func publishTranslation(pub publisher, gw *gwv1.Gateway, res *translate.Result, err error, routeGens map[routeKey]int64, policyGens map[k8stypes.NamespacedName]int64) *gatewayTranslation {
+func publishTranslation(pub publisher, gw *gwv1.Gateway, res *translate.Result, err error, routeGens map[routeKey]int64, policyGens, ctpGens map[k8stypes.NamespacedName]int64) *gatewayTranslation {
 	t := &gatewayTranslation{translated: translated{Generation: gw.Generation}}
 	if err != nil {
 		t.Err = fmt.Errorf("translate: %w", err)
@@ -92,7 +96,8 @@ func publishTranslation(pub publisher, gw *gwv1.Gateway, res *translate.Result, 
 	t.Listeners = res.Listeners
 	t.Conditions = res.Conditions
 	t.Policies = policyFacts(res.Policies, policyGens)
-	t.deps = depsOf(res.Dependencies)
+	t.ClientTraffic = clientTrafficFacts(res.ClientTrafficPolicies, ctpGens)
+	t.deps = depsOf(res.Dependencies, res.ClientTrafficPolicies)
 	t.Routes = map[routeKey][]routeFact{}
 	for _, r := range res.Routes {
 		k := routeKey{r.Kind, r.Route}
@@ -131,7 +136,21 @@ func (c *Controller) dropXDS(key k8stypes.NamespacedName) {
 		c.gwQueue.add(key)
 	}
 	c.enqueueRoutes(routes)
-	c.policyQueue.add(changedPolicies(old, nil)...)
+	c.enqueuePolicies(old, nil)
+}
+
+// enqueuePolicies wakes the status reconcilers of the policies whose facts
+// differ between two translations of one Gateway (either may be nil).
+func (c *Controller) enqueuePolicies(old, cur *gatewayTranslation) {
+	var o, n gatewayTranslation
+	if old != nil {
+		o = *old
+	}
+	if cur != nil {
+		n = *cur
+	}
+	c.policyQueue.add(changedPolicies(o.Policies, n.Policies)...)
+	c.ctpQueue.add(changedPolicies(o.ClientTraffic, n.ClientTraffic)...)
 }
 
 // translateInput reads the input of Gateway gw's translation from the cache

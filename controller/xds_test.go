@@ -51,7 +51,7 @@ func TestInvalidSnapshotKeepsThePreviousOneAndIsInvalid(t *testing.T) {
 		HTTPRoutes:     []*gwv1.HTTPRoute{route},
 	}
 	res := translate.Translate(in, translate.DefaultOptions())[0]
-	good := publishTranslation(srv, gw, res, nil, nil, nil)
+	good := publishTranslation(srv, gw, res, nil, nil, nil, nil)
 	if good.Err != nil || good.Version != res.Version {
 		t.Fatalf("valid translation: version %q, err %v; want %s", good.Version, good.Err, res.Version)
 	}
@@ -65,7 +65,7 @@ func TestInvalidSnapshotKeepsThePreviousOneAndIsInvalid(t *testing.T) {
 	rc := proto.Clone(bad.Resources[resourcev3.RouteType][0]).(*routev3.RouteConfiguration)
 	rc.VirtualHosts[0].Routes[0].Match = &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: "/(unclosed"}}}
 	bad.Resources[resourcev3.RouteType][0] = rc
-	got := publishTranslation(srv, gw, &bad, nil, nil, nil)
+	got := publishTranslation(srv, gw, &bad, nil, nil, nil, nil)
 	if !errors.Is(got.Err, translate.ErrInvalidResources) {
 		t.Fatalf("invalid translation: err %v, want translate.ErrInvalidResources", got.Err)
 	}

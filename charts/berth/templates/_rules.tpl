@@ -80,6 +80,19 @@
   - list
   - watch
 - apiGroups:
+  - gateway.envoyproxy.io
+  resources:
+  - clienttrafficpolicies
+  verbs:
+  - list
+  - watch
+- apiGroups:
+  - gateway.envoyproxy.io
+  resources:
+  - clienttrafficpolicies/status
+  verbs:
+  - update
+- apiGroups:
   - ""
   resources:
   - secrets
