@@ -49,7 +49,7 @@ type gatewayTranslation struct {
 	Policies map[k8stypes.NamespacedName]policyFact
 	// ClientTraffic are the ClientTrafficPolicy status facts, per policy.
 	ClientTraffic map[k8stypes.NamespacedName]policyFact
-	deps     []depKey
+	deps          []depKey
 }
 
 // store holds what the xDS reconciler (every replica) learned, for the
