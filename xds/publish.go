@@ -114,6 +114,16 @@ func (s *Server) Published(gw k8stypes.NamespacedName) (version string, ok bool)
 	return g.version, true
 }
 
+// PublishedResources returns the resources of typeURL in the snapshot
+// served to gw's proxies, by name (nil when nothing is published).
+func (s *Server) PublishedResources(gw k8stypes.NamespacedName, typeURL string) map[string]cachetypes.Resource {
+	snap, err := s.cache.GetSnapshot(NodeCluster(gw))
+	if err != nil {
+		return nil
+	}
+	return snap.GetResources(typeURL)
+}
+
 // Remove forgets gw: its snapshot and identity mapping go, and its streams
 // end with PermissionDenied. Removing an unknown Gateway is a no-op.
 func (s *Server) Remove(gw k8stypes.NamespacedName) {

@@ -57,6 +57,13 @@ func TestPublishServesOnlyWhatValidates(t *testing.T) {
 	if v, _ := h.srv.Published(gwA); v != good {
 		t.Fatalf("Published = %s after the refused snapshot, want %s", v, good)
 	}
+	served := h.srv.PublishedResources(gwA, resourcev3.RouteType)
+	if len(served) != len(fixA.Resources()[resourcev3.RouteType]) || !proto.Equal(served["route/8080"], fixA.Resources()[resourcev3.RouteType][0]) {
+		t.Fatalf("PublishedResources(route) = %v after the refused snapshot, want the first snapshot's route/8080", served)
+	}
+	if got := h.srv.PublishedResources(gwB, resourcev3.RouteType); got != nil {
+		t.Fatalf("PublishedResources of a Gateway never published = %v, want nil", got)
+	}
 
 	// A valid change after the refused one: the proxy's next response is
 	// that change, so the refused snapshot never reached it.
