@@ -26,6 +26,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/berth-gateway/berth/api/v1alpha1"
 	"github.com/berth-gateway/berth/controller"
 	"github.com/berth-gateway/berth/internal/localcluster"
 	"github.com/berth-gateway/berth/internal/testenv"
@@ -266,6 +267,31 @@ func runLeastPrivilege(t *testing.T, sc lpScenario) {
 		t.Fatalf("BackendTLSPolicy team-a/lp-backend-tls: %v", err)
 	}
 	if err := k.delete(ctx, []*unstructured.Unstructured{policy}); err != nil {
+		t.Fatal(err)
+	}
+
+	// 2d. A ClientTrafficPolicy on gateway-a: berth reads policies and
+	// writes their status (the clienttrafficpolicies and
+	// clienttrafficpolicies/status rights); then it goes again.
+	ctp := lpObject(t, lpClientTrafficPolicy)
+	if err := k.apply(ctx, []*unstructured.Unstructured{ctp}); err != nil {
+		t.Fatal(err)
+	}
+	if err := eventually(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+		var p v1alpha1.ClientTrafficPolicy
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "lp-client-traffic"}, &p); err != nil {
+			return false, "", err
+		}
+		for _, a := range p.Status.Ancestors {
+			if a.AncestorRef.Name == "gateway-a" && meta.IsStatusConditionTrue(a.Conditions, string(gwv1.PolicyConditionAccepted)) {
+				return true, "", nil
+			}
+		}
+		return false, fmt.Sprintf("ancestors %+v", p.Status.Ancestors), nil
+	}); err != nil {
+		t.Fatalf("ClientTrafficPolicy team-a/lp-client-traffic: %v", err)
+	}
+	if err := k.delete(ctx, []*unstructured.Unstructured{ctp}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -525,6 +551,19 @@ spec:
   validation:
     wellKnownCACertificates: System
     hostname: team-a-backend.team-a.svc
+`
+
+const lpClientTrafficPolicy = `apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata:
+  name: lp-client-traffic
+  namespace: team-a
+spec:
+  targetRefs:
+    - {group: gateway.networking.k8s.io, kind: Gateway, name: gateway-a}
+  timeout:
+    http:
+      requestReceivedTimeout: 30s
 `
 
 func lpObject(t *testing.T, doc string) *unstructured.Unstructured {
