@@ -77,7 +77,13 @@ func TestLookupTranslatesAlike(t *testing.T) {
 		var got []*translate.Result
 		for _, r := range want {
 			l := &listLookup{in: full}
-			in := translate.Input{GatewayClasses: full.GatewayClasses, ReferenceGrants: full.ReferenceGrants, Lookup: l}
+			// What the controller lists whole (policies, EnvoyProxies, CA
+			// ConfigMaps) is passed whole; the rest through the Lookup.
+			in := translate.Input{
+				GatewayClasses: full.GatewayClasses, ReferenceGrants: full.ReferenceGrants, Lookup: l,
+				EnvoyProxies: full.EnvoyProxies, BackendTLSPolicies: full.BackendTLSPolicies, ConfigMaps: full.ConfigMaps,
+				ClientTrafficPolicies: full.ClientTrafficPolicies,
+			}
 			for _, g := range full.Gateways {
 				if g.Namespace == r.Gateway.Namespace && g.Name == r.Gateway.Name {
 					in.Gateways = append(in.Gateways, g)
@@ -91,6 +97,21 @@ func TestLookupTranslatesAlike(t *testing.T) {
 			for _, g := range full.GRPCRoutes {
 				if names(g.Namespace, g.Spec.ParentRefs, r.Gateway) {
 					in.GRPCRoutes = append(in.GRPCRoutes, g)
+				}
+			}
+			for _, x := range full.TCPRoutes {
+				if names(x.Namespace, x.Spec.ParentRefs, r.Gateway) {
+					in.TCPRoutes = append(in.TCPRoutes, x)
+				}
+			}
+			for _, x := range full.TLSRoutes {
+				if names(x.Namespace, x.Spec.ParentRefs, r.Gateway) {
+					in.TLSRoutes = append(in.TLSRoutes, x)
+				}
+			}
+			for _, x := range full.UDPRoutes {
+				if names(x.Namespace, x.Spec.ParentRefs, r.Gateway) {
+					in.UDPRoutes = append(in.UDPRoutes, x)
 				}
 			}
 			res, err := translate.NewIndex(in, translate.DefaultOptions()).TranslateGateway(r.Gateway)
