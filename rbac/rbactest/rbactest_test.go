@@ -86,9 +86,12 @@ func TestClusterWide(t *testing.T) {
 		{"update", "gateway.networking.k8s.io", "udproutes/status", tenant, "r", true},
 		{"update", "gateway.networking.k8s.io", "tlsroutes", tenant, "r", false},
 		{"get", "gateway.networking.k8s.io", "tcproutes", tenant, "r", false},
+		// BackendTLSPolicies: read, status updated, never written.
+		{"list", "gateway.networking.k8s.io", "backendtlspolicies", "", "", true},
+		{"update", "gateway.networking.k8s.io", "backendtlspolicies/status", tenant, "p", true},
+		{"update", "gateway.networking.k8s.io", "backendtlspolicies", tenant, "p", false},
 		// Gateway API kinds berth does not serve.
 		{"list", "gateway.networking.k8s.io", "listenersets", "", "", false},
-		{"list", "gateway.networking.k8s.io", "backendtlspolicies", "", "", false},
 	})
 }
 
