@@ -110,9 +110,7 @@ func (c *Controller) gateRoll(ctx context.Context, gw *gwv1.Gateway, ownParams *
 		c.rollFinished(ctx, key)
 		return rollOutcome{}
 	}
-	tmpl, _, _ := unstructured.NestedMap(dep.Object, "spec", "template")
-	hash := templateHash(tmpl)
-	setAnnotations(dep, map[string]string{annotationTemplateHash: hash})
+	hash := StampTemplateHash(objs)
 
 	liveDep, liveStatus, err := c.liveDeployment(ctx, dep, live)
 	if err != nil {
@@ -178,6 +176,21 @@ func (c *Controller) liveTemplate(ctx context.Context, dep *unstructured.Unstruc
 		return nil, fmt.Errorf("Deployment %s/%s has no pod template", dep.GetNamespace(), dep.GetName())
 	}
 	return tmpl, nil
+}
+
+// StampTemplateHash annotates the bundle's Deployment (objs, as rendered)
+// with the digest of its pod template, as the controller applies it, and
+// returns the digest ("" without a Deployment). berth diff stamps the same,
+// so that a Programmed Gateway diffs clean.
+func StampTemplateHash(objs []*unstructured.Unstructured) string {
+	dep := findObject(objs, "apps", "Deployment")
+	if dep == nil {
+		return ""
+	}
+	tmpl, _, _ := unstructured.NestedMap(dep.Object, "spec", "template")
+	hash := templateHash(tmpl)
+	setAnnotations(dep, map[string]string{annotationTemplateHash: hash})
+	return hash
 }
 
 // replacingPods reports whether the Deployment's controller is replacing

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -100,6 +101,11 @@ func (b *builder) requestAddresses(s *corev1.Service) error {
 			return notUsable("spec.addresses: a ClusterIP Service takes one address per IP family, not %s", strings.Join(ips, ", "))
 		}
 		s.Spec.ClusterIP, s.Spec.ClusterIPs = ips[0], ips
+		if len(ips) == 2 {
+			// One address per family: only a dual-stack Service holds both
+			// (a single-stack cluster refuses it: AddressNotUsable).
+			s.Spec.IPFamilyPolicy = ptr.To(corev1.IPFamilyPolicyRequireDualStack)
+		}
 	default:
 		return notUsable("spec.addresses: a %s Service is reached at its nodes' addresses and cannot take a requested address (%s)", s.Spec.Type, strings.Join(ips, ", "))
 	}

@@ -121,43 +121,47 @@ func bootstrapParamsOf(namespace, gateway string, memoryLimit int64, prometheus 
 	return p
 }
 
-// bootstrapCache holds encoded bootstraps by their parameters, with the one
-// parameter that differs per Gateway (the node cluster) left as
-// nodeClusterPlaceholder: an entry serves every Gateway of the same
-// options and memory limit, so the cache does not grow with the fleet.
-// Encoding and validating a bootstrap costs several times rendering the
-// rest of a bundle, and the controller renders the same Gateway again on
-// every reconcile. A value is a pure function of its key, so the cache
-// changes no output; it only holds bootstraps that validated.
+// bootstrapCache holds encoded bootstraps by their parameters, with the
+// parameters that differ per Gateway (its namespace and name, in the node
+// cluster and the stats tags) left as placeholders: an entry serves every
+// Gateway of the same options and memory limit, so the cache does not grow
+// with the fleet. Encoding and validating a bootstrap costs several times
+// rendering the rest of a bundle, and the controller renders the same
+// Gateway again on every reconcile. A value is a pure function of its key,
+// so the cache changes no output; it only holds bootstraps that validated.
 var bootstrapCache = lru.New(64)
 
-// nodeClusterPlaceholder stands for the node cluster in a cached bootstrap;
-// a YAML plain scalar, as every node cluster substituted for it.
-const nodeClusterPlaceholder = "berth-node-cluster-placeholder"
+// The placeholders of a cached bootstrap: YAML plain scalars, as every
+// namespace and name substituted for them, and found nowhere else in a
+// bootstrap.
+const (
+	namespacePlaceholder = "berth-namespace-placeholder"
+	gatewayPlaceholder   = "berth-gateway-placeholder"
+)
 
 // encodedBootstrap is the bootstrap file of p (marshalEnvoy): the cached
-// encoding of p's options with p's node cluster put in, when the node
-// cluster encodes as a plain YAML scalar (namespace/name always does), so
-// the text is the one marshalEnvoy gives; a full encoding otherwise.
+// encoding of p's options with p's namespace and name put in, when they and
+// the node cluster encode as plain YAML scalars (Kubernetes names almost
+// always do), so the text is the one marshalEnvoy gives; a full encoding
+// otherwise.
 func encodedBootstrap(p bootstrapParams) (string, error) {
-	if !plainScalar(p.nodeCluster) {
+	if !plainScalar(p.gatewayNamespace) || !plainScalar(p.gatewayName) || !plainScalar(p.nodeCluster) ||
+		p.nodeCluster != dataplane.NodeCluster(p.gatewayNamespace, p.gatewayName) {
 		return marshalEnvoy(p.bootstrap())
 	}
 	key := p
-	key.nodeCluster = nodeClusterPlaceholder
+	key.gatewayNamespace, key.gatewayName = namespacePlaceholder, gatewayPlaceholder
+	key.nodeCluster = dataplane.NodeCluster(namespacePlaceholder, gatewayPlaceholder)
 	v, ok := bootstrapCache.Get(key)
 	if !ok {
 		s, err := marshalEnvoy(key.bootstrap())
 		if err != nil {
 			return "", err
 		}
-		if strings.Count(s, nodeClusterPlaceholder) != 1 {
-			return marshalEnvoy(p.bootstrap())
-		}
 		bootstrapCache.Add(key, s)
 		v = s
 	}
-	return strings.Replace(v.(string), nodeClusterPlaceholder, p.nodeCluster, 1), nil
+	return strings.NewReplacer(namespacePlaceholder, p.gatewayNamespace, gatewayPlaceholder, p.gatewayName).Replace(v.(string)), nil
 }
 
 // plainScalar reports whether YAML writes s unquoted.

@@ -68,7 +68,7 @@ func TestBootstrapCacheIsTransparent(t *testing.T) {
 	if n := bootstrapCache.Len(); n != 1 {
 		t.Errorf("%d cache entries for two Gateways of the same options, want 1", n)
 	}
-	p := bootstrapParamsOf("team-a", "gw", 0, o)
+	p := bootstrapParamsOf("team-a", "gw", 0, true, o)
 	p.nodeCluster = "yes: no"
 	got, err := encodedBootstrap(p)
 	if err != nil {

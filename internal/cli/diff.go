@@ -339,6 +339,7 @@ func (d *differ) diff(ctx context.Context, gw *gwv1.Gateway) (*gatewayDiff, erro
 	if err != nil {
 		return nil, fmt.Errorf("Gateway %s: %w", key, err)
 	}
+	controller.StampTemplateHash(objs) // as the controller applies it
 	plan, err := d.engine.Plan(ctx, controller.InventoryOf(key), objs)
 	if err != nil {
 		return nil, fmt.Errorf("Gateway %s: %w", key, err)

@@ -92,7 +92,7 @@ func TestClusterWide(t *testing.T) {
 		{"update", "gateway.envoyproxy.io", "clienttrafficpolicies/status", tenant, "p", true},
 		{"update", "gateway.envoyproxy.io", "clienttrafficpolicies", tenant, "p", false},
 		{"get", "gateway.envoyproxy.io", "clienttrafficpolicies", tenant, "p", false},
-		// BackendTLSPolicies: read, status updated (where installed).
+		// BackendTLSPolicies: read, status updated, never written.
 		{"list", "gateway.networking.k8s.io", "backendtlspolicies", "", "", true},
 		{"update", "gateway.networking.k8s.io", "backendtlspolicies/status", tenant, "p", true},
 		{"update", "gateway.networking.k8s.io", "backendtlspolicies", tenant, "p", false},

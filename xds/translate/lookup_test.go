@@ -77,22 +77,23 @@ func TestLookupTranslatesAlike(t *testing.T) {
 		var got []*translate.Result
 		for _, r := range want {
 			l := &listLookup{in: full}
-			in := translate.Input{GatewayClasses: full.GatewayClasses, ReferenceGrants: full.ReferenceGrants, Lookup: l}
+			// What the controller lists whole (policies, EnvoyProxies, CA
+			// ConfigMaps) is passed whole; the rest through the Lookup.
+			in := translate.Input{
+				GatewayClasses: full.GatewayClasses, ReferenceGrants: full.ReferenceGrants, Lookup: l,
+				EnvoyProxies: full.EnvoyProxies, BackendTLSPolicies: full.BackendTLSPolicies, ConfigMaps: full.ConfigMaps,
+				ClientTrafficPolicies: full.ClientTrafficPolicies,
+			}
 			for _, g := range full.Gateways {
 				if g.Namespace == r.Gateway.Namespace && g.Name == r.Gateway.Name {
 					in.Gateways = append(in.Gateways, g)
 				}
 			}
-			for _, h := range full.HTTPRoutes {
-				if names(h.Namespace, h.Spec.ParentRefs, r.Gateway) {
-					in.HTTPRoutes = append(in.HTTPRoutes, h)
-				}
-			}
-			for _, g := range full.GRPCRoutes {
-				if names(g.Namespace, g.Spec.ParentRefs, r.Gateway) {
-					in.GRPCRoutes = append(in.GRPCRoutes, g)
-				}
-			}
+			in.HTTPRoutes = naming(full.HTTPRoutes, r.Gateway, func(x *gwv1.HTTPRoute) []gwv1.ParentReference { return x.Spec.ParentRefs })
+			in.GRPCRoutes = naming(full.GRPCRoutes, r.Gateway, func(x *gwv1.GRPCRoute) []gwv1.ParentReference { return x.Spec.ParentRefs })
+			in.TCPRoutes = naming(full.TCPRoutes, r.Gateway, func(x *gwv1.TCPRoute) []gwv1.ParentReference { return x.Spec.ParentRefs })
+			in.TLSRoutes = naming(full.TLSRoutes, r.Gateway, func(x *gwv1.TLSRoute) []gwv1.ParentReference { return x.Spec.ParentRefs })
+			in.UDPRoutes = naming(full.UDPRoutes, r.Gateway, func(x *gwv1.UDPRoute) []gwv1.ParentReference { return x.Spec.ParentRefs })
 			res, err := translate.NewIndex(in, translate.DefaultOptions()).TranslateGateway(r.Gateway)
 			if err != nil {
 				t.Fatalf("%s: %s: %v", path, r.Gateway, err)
@@ -115,6 +116,17 @@ func TestLookupTranslatesAlike(t *testing.T) {
 	if looked == 0 {
 		t.Error("no translation read through the Lookup")
 	}
+}
+
+// naming keeps the routes whose parentRefs name Gateway gw.
+func naming[R interface{ GetNamespace() string }](routes []R, gw k8stypes.NamespacedName, refs func(R) []gwv1.ParentReference) []R {
+	var out []R
+	for _, r := range routes {
+		if names(r.GetNamespace(), refs(r), gw) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // names reports whether parentRefs (of a route in ns) name Gateway gw.
