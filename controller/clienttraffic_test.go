@@ -18,7 +18,9 @@ import (
 // targetRefs name (not other kinds, not twice) and those whose status it
 // had.
 func TestClientTrafficTargets(t *testing.T) {
-	nn := func(ns, name string) k8stypes.NamespacedName { return k8stypes.NamespacedName{Namespace: ns, Name: name} }
+	nn := func(ns, name string) k8stypes.NamespacedName {
+		return k8stypes.NamespacedName{Namespace: ns, Name: name}
+	}
 	ref := func(group, kind, name, section string) gwv1.LocalPolicyTargetReferenceWithSectionName {
 		r := gwv1.LocalPolicyTargetReferenceWithSectionName{LocalPolicyTargetReference: gwv1.LocalPolicyTargetReference{Group: gwv1.Group(group), Kind: gwv1.Kind(kind), Name: gwv1.ObjectName(name)}}
 		if section != "" {
