@@ -77,12 +77,20 @@ func (c *Controller) setupBackendTLSPolicy() error {
 	if !c.backendTLS {
 		return nil
 	}
-	if err := builder.ControllerManagedBy(c.mgr).Named("backendtlspolicy").
-		For(&gwv1.BackendTLSPolicy{}).
-		WatchesRawSource(c.policyQueue.source()).
+	return c.statusController("backendtlspolicy", &gwv1.BackendTLSPolicy{}, &c.policyQueue, c.reconcileBackendTLSPolicy)
+}
+
+// statusController adds a leader-only reconciler named name that writes
+// the status of obj's kind, woken by its own watch and by q (the xDS
+// reconciler's decisions): the one shape of every route and policy status
+// writer.
+func (c *Controller) statusController(name string, obj client.Object, q *queueRef, fn reconcile.Func) error {
+	if err := builder.ControllerManagedBy(c.mgr).Named(name).
+		For(obj).
+		WatchesRawSource(q.source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 2}).
-		Complete(reconcile.Func(c.reconcileBackendTLSPolicy)); err != nil {
-		return fmt.Errorf("backendtlspolicy controller: %w", err)
+		Complete(fn); err != nil {
+		return fmt.Errorf("%s controller: %w", name, err)
 	}
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -47,14 +46,7 @@ func (c *Controller) setupClientTrafficPolicy() error {
 	if !c.clientTraffic {
 		return nil
 	}
-	if err := builder.ControllerManagedBy(c.mgr).Named("clienttrafficpolicy").
-		For(&v1alpha1.ClientTrafficPolicy{}).
-		WatchesRawSource(c.ctpQueue.source()).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 2}).
-		Complete(reconcile.Func(c.reconcileClientTrafficPolicy)); err != nil {
-		return fmt.Errorf("clienttrafficpolicy controller: %w", err)
-	}
-	return nil
+	return c.statusController("clienttrafficpolicy", &v1alpha1.ClientTrafficPolicy{}, &c.ctpQueue, c.reconcileClientTrafficPolicy)
 }
 
 // gatewaysOfClientTraffic: the Gateways of the policy's namespace its

@@ -10,7 +10,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -141,12 +140,8 @@ func (c *Controller) watchL4Routes(b *builder.Builder, preds ...predicate.Predic
 func (c *Controller) setupL4RouteStatus() error {
 	for _, k := range c.l4 {
 		name := strings.ToLower(string(k.kind))
-		if err := builder.ControllerManagedBy(c.mgr).Named(name).
-			For(k.object()).
-			WatchesRawSource(k.queue.source()).
-			WithOptions(controller.Options{MaxConcurrentReconciles: 2}).
-			Complete(reconcile.Func(c.reconcileL4Route(k))); err != nil {
-			return fmt.Errorf("%s controller: %w", name, err)
+		if err := c.statusController(name, k.object(), &k.queue, c.reconcileL4Route(k)); err != nil {
+			return err
 		}
 	}
 	return nil

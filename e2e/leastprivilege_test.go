@@ -245,54 +245,47 @@ func runLeastPrivilege(t *testing.T, sc lpScenario) {
 		}
 	}
 
-	// 2c. A BackendTLSPolicy on team-a's backend: berth reads policies and
-	// writes their status (the backendtlspolicies and
-	// backendtlspolicies/status rights); then it goes again.
-	policy := lpObject(t, lpBackendTLSPolicy)
-	if err := k.apply(ctx, []*unstructured.Unstructured{policy}); err != nil {
-		t.Fatal(err)
-	}
-	if err := eventually(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
-		var p gwv1.BackendTLSPolicy
-		if err := c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "lp-backend-tls"}, &p); err != nil {
-			return false, "", err
+	// 2c. A BackendTLSPolicy on team-a's backend and a ClientTrafficPolicy
+	// on gateway-a: berth reads policies and writes their status (the
+	// backendtlspolicies, clienttrafficpolicies and their status rights);
+	// then each goes again.
+	for _, pc := range []struct {
+		doc       string
+		ancestors func(ctx context.Context, key client.ObjectKey) ([]gwv1.PolicyAncestorStatus, error)
+	}{
+		{lpBackendTLSPolicy, func(ctx context.Context, key client.ObjectKey) ([]gwv1.PolicyAncestorStatus, error) {
+			var p gwv1.BackendTLSPolicy
+			err := c.Get(ctx, key, &p)
+			return p.Status.Ancestors, err
+		}},
+		{lpClientTrafficPolicy, func(ctx context.Context, key client.ObjectKey) ([]gwv1.PolicyAncestorStatus, error) {
+			var p v1alpha1.ClientTrafficPolicy
+			err := c.Get(ctx, key, &p)
+			return p.Status.Ancestors, err
+		}},
+	} {
+		policy := lpObject(t, pc.doc)
+		if err := k.apply(ctx, []*unstructured.Unstructured{policy}); err != nil {
+			t.Fatal(err)
 		}
-		for _, a := range p.Status.Ancestors {
-			if a.AncestorRef.Name == "gateway-a" && meta.IsStatusConditionTrue(a.Conditions, string(gwv1.PolicyConditionAccepted)) {
-				return true, "", nil
+		key := client.ObjectKeyFromObject(policy)
+		if err := eventually(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+			ancestors, err := pc.ancestors(ctx, key)
+			if err != nil {
+				return false, "", err
 			}
-		}
-		return false, fmt.Sprintf("ancestors %+v", p.Status.Ancestors), nil
-	}); err != nil {
-		t.Fatalf("BackendTLSPolicy team-a/lp-backend-tls: %v", err)
-	}
-	if err := k.delete(ctx, []*unstructured.Unstructured{policy}); err != nil {
-		t.Fatal(err)
-	}
-
-	// 2d. A ClientTrafficPolicy on gateway-a: berth reads policies and
-	// writes their status (the clienttrafficpolicies and
-	// clienttrafficpolicies/status rights); then it goes again.
-	ctp := lpObject(t, lpClientTrafficPolicy)
-	if err := k.apply(ctx, []*unstructured.Unstructured{ctp}); err != nil {
-		t.Fatal(err)
-	}
-	if err := eventually(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
-		var p v1alpha1.ClientTrafficPolicy
-		if err := c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "lp-client-traffic"}, &p); err != nil {
-			return false, "", err
-		}
-		for _, a := range p.Status.Ancestors {
-			if a.AncestorRef.Name == "gateway-a" && meta.IsStatusConditionTrue(a.Conditions, string(gwv1.PolicyConditionAccepted)) {
-				return true, "", nil
+			for _, a := range ancestors {
+				if a.AncestorRef.Name == "gateway-a" && meta.IsStatusConditionTrue(a.Conditions, string(gwv1.PolicyConditionAccepted)) {
+					return true, "", nil
+				}
 			}
+			return false, fmt.Sprintf("ancestors %+v", ancestors), nil
+		}); err != nil {
+			t.Fatalf("%s %s: %v", policy.GetKind(), key, err)
 		}
-		return false, fmt.Sprintf("ancestors %+v", p.Status.Ancestors), nil
-	}); err != nil {
-		t.Fatalf("ClientTrafficPolicy team-a/lp-client-traffic: %v", err)
-	}
-	if err := k.delete(ctx, []*unstructured.Unstructured{ctp}); err != nil {
-		t.Fatal(err)
+		if err := k.delete(ctx, []*unstructured.Unstructured{policy}); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// 3. HPA and PDB placed through a per-Gateway EnvoyProxy, then pruned

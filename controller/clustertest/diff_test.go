@@ -97,6 +97,10 @@ func TestDiff(t *testing.T) {
 	if code != cli.ExitOK || res.Gateways[0].Changed || len(res.actions()) != 0 || res.Gateways[0].Address.Changes {
 		t.Fatalf("diff of a Programmed Gateway: exit %d, changes %v, address %+v; want exit 0, none", code, res.actions(), res.Gateways[0].Address)
 	}
+	// --all: every Gateway of the namespace (this one only), the same verdict.
+	if res, code := h.berthDiff("--all"); code != cli.ExitOK || res.Gateways[0].Gateway != key.String() || res.Gateways[0].Changed {
+		t.Fatalf("diff --all of a Programmed Gateway: exit %d, %+v; want exit 0 for %s, unchanged", code, res.Gateways[0], key)
+	}
 
 	var ep v1alpha1.EnvoyProxy
 	if err := h.cl.Get(h.ctx(), k8stypes.NamespacedName{Namespace: h.ns, Name: "ep"}, &ep); err != nil {
