@@ -35,13 +35,15 @@ import (
 
 // Set is every object of a manifest, by kind, in input order.
 type Set struct {
-	GatewayClasses  []*gwv1.GatewayClass
-	Gateways        []*gwv1.Gateway
-	HTTPRoutes      []*gwv1.HTTPRoute
-	GRPCRoutes      []*gwv1.GRPCRoute
-	TCPRoutes       []*gwv1.TCPRoute
-	TLSRoutes       []*gwv1.TLSRoute
-	UDPRoutes       []*gwv1.UDPRoute
+	GatewayClasses []*gwv1.GatewayClass
+	Gateways       []*gwv1.Gateway
+	HTTPRoutes     []*gwv1.HTTPRoute
+	GRPCRoutes     []*gwv1.GRPCRoute
+	TCPRoutes      []*gwv1.TCPRoute
+	TLSRoutes      []*gwv1.TLSRoute
+	UDPRoutes      []*gwv1.UDPRoute
+	// ListenerSets (gateway.networking.k8s.io/v1).
+	ListenerSets    []*gwv1.ListenerSet
 	ReferenceGrants []*gwv1.ReferenceGrant
 	EnvoyProxies    []*v1alpha1.EnvoyProxy
 	Services        []*corev1.Service
@@ -149,6 +151,9 @@ var known = map[schema.GroupKind]struct {
 	{Group: gwv1.GroupName, Kind: "TCPRoute"}: {[]string{"v1", "v1alpha2"}, typed(func(s *Set, o *gwv1.TCPRoute) { s.TCPRoutes = append(s.TCPRoutes, o) })},
 	{Group: gwv1.GroupName, Kind: "TLSRoute"}: {[]string{"v1", "v1alpha3", "v1alpha2"}, typed(func(s *Set, o *gwv1.TLSRoute) { s.TLSRoutes = append(s.TLSRoutes, o) })},
 	{Group: gwv1.GroupName, Kind: "UDPRoute"}: {[]string{"v1", "v1alpha2"}, typed(func(s *Set, o *gwv1.UDPRoute) { s.UDPRoutes = append(s.UDPRoutes, o) })},
+	// ListenerSet was XListenerSet of gateway.networking.x-k8s.io before
+	// v1; only the v1 kind is read.
+	{Group: gwv1.GroupName, Kind: "ListenerSet"}: {[]string{"v1"}, typed(func(s *Set, o *gwv1.ListenerSet) { s.ListenerSets = append(s.ListenerSets, o) })},
 	{Group: gwv1.GroupName, Kind: "ReferenceGrant"}: {[]string{"v1", "v1beta1"}, typed(func(s *Set, o *gwv1.ReferenceGrant) {
 		s.ReferenceGrants = append(s.ReferenceGrants, o)
 	})},

@@ -10,30 +10,74 @@ import (
 )
 
 // attachRoutes decides, for every parentRef of every route that names
-// this Gateway, which listeners the route attaches to and under which
-// hostnames, and records the route's status towards that parentRef.
+// this Gateway or one of its ListenerSets, which listeners the route
+// attaches to and under which hostnames, and records the route's status
+// towards that parentRef. A parentRef attaches only to the listeners of
+// the object it names (GEP-1713): a Gateway's own, or the ListenerSet's.
 func (t *gatewayTranslator) attachRoutes() {
 	key := k8stypes.NamespacedName{Namespace: t.gw.Namespace, Name: t.gw.Name}
 	for _, r := range t.ix.routes[key] {
 		for _, ref := range r.parentRefs {
-			if !isGatewayRef(ref) || nsOr(ref.Namespace, r.meta.Namespace) != t.gw.Namespace || string(ref.Name) != t.gw.Name {
+			parent, listeners, notAttached, ok := t.parentListeners(r, ref)
+			if !ok {
 				continue
+			}
+			conds := t.attach(r, ref, parent, listeners)
+			if notAttached != "" {
+				conds = t.notAccepted(r, gwv1.RouteReasonNotAllowedByListeners, "%s", notAttached)
 			}
 			t.routeStatus = append(t.routeStatus, RouteParentStatus{
 				Kind:       r.kind,
 				Route:      r.key(),
 				ParentRef:  ref,
-				Conditions: t.attach(r, ref),
+				Conditions: conds,
 			})
 		}
 	}
 }
 
-// attach attaches route r through parentRef ref and returns the route's
-// conditions for that parentRef.
-func (t *gatewayTranslator) attach(r *route, ref gwv1.ParentReference) []metav1.Condition {
+// parentListeners resolves a route's parentRef against this Gateway: ok
+// when it names the Gateway or one of its ListenerSets; then the parent's
+// description, its listeners, and why a ListenerSet is not attached ("" when
+// it is).
+func (t *gatewayTranslator) parentListeners(r *route, ref gwv1.ParentReference) (parent string, listeners []*listenerState, notAttached string, ok bool) {
+	ns := nsOr(ref.Namespace, r.meta.Namespace)
+	switch {
+	case isGatewayRef(ref):
+		if ns != t.gw.Namespace || string(ref.Name) != t.gw.Name {
+			return "", nil, "", false
+		}
+		for _, ls := range t.listeners {
+			if ls.set == nil {
+				listeners = append(listeners, ls)
+			}
+		}
+		return "Gateway " + t.gw.Namespace + "/" + t.gw.Name, listeners, "", true
+	case isListenerSetRef(ref):
+		for _, s := range t.sets {
+			if s.obj.Namespace == ns && s.obj.Name == string(ref.Name) {
+				return "ListenerSet " + ns + "/" + s.obj.Name, s.listeners, s.notAllowed, true
+			}
+		}
+	}
+	return "", nil, "", false
+}
+
+// notAccepted are a route's conditions towards a parentRef that does not
+// accept it.
+func (t *gatewayTranslator) notAccepted(r *route, reason gwv1.RouteConditionReason, format string, args ...any) []metav1.Condition {
+	cr := t.compile(r)
+	return []metav1.Condition{
+		{Type: string(gwv1.RouteConditionAccepted), Status: metav1.ConditionFalse, Reason: string(reason), Message: fmt.Sprintf(format, args...)},
+		cr.resolvedRefs.condition(string(gwv1.RouteConditionResolvedRefs), string(gwv1.RouteReasonResolvedRefs), "all references are resolved"),
+	}
+}
+
+// attach attaches route r through parentRef ref to the listeners of the
+// parent it names and returns the route's conditions for that parentRef.
+func (t *gatewayTranslator) attach(r *route, ref gwv1.ParentReference, parent string, listeners []*listenerState) []metav1.Condition {
 	var candidates []*listenerState
-	for _, ls := range t.listeners {
+	for _, ls := range listeners {
 		if ref.SectionName != nil && *ref.SectionName != ls.spec.Name {
 			continue
 		}
@@ -45,13 +89,10 @@ func (t *gatewayTranslator) attach(r *route, ref gwv1.ParentReference) []metav1.
 	cr := t.compile(r)
 	refs := cr.resolvedRefs.condition(string(gwv1.RouteConditionResolvedRefs), string(gwv1.RouteReasonResolvedRefs), "all references are resolved")
 	notAccepted := func(reason gwv1.RouteConditionReason, format string, args ...any) []metav1.Condition {
-		return []metav1.Condition{
-			{Type: string(gwv1.RouteConditionAccepted), Status: metav1.ConditionFalse, Reason: string(reason), Message: fmt.Sprintf(format, args...)},
-			refs,
-		}
+		return t.notAccepted(r, reason, format, args...)
 	}
 	if len(candidates) == 0 {
-		return notAccepted(gwv1.RouteReasonNoMatchingParent, "no listener of Gateway %s/%s matches %s", t.gw.Namespace, t.gw.Name, describeParentRef(ref))
+		return notAccepted(gwv1.RouteReasonNoMatchingParent, "no listener of %s matches %s", parent, describeParentRef(ref))
 	}
 	var usable, allowed []*listenerState
 	for _, ls := range candidates {

@@ -357,7 +357,7 @@ func (t *gatewayTranslator) processBackendClientCertificate() {
 	if tls == nil || tls.Backend == nil || tls.Backend.ClientCertificateRef == nil {
 		return
 	}
-	name, reason, msg := t.resolveCertificate(*tls.Backend.ClientCertificateRef)
+	name, reason, msg := t.resolveCertificate("Gateway", t.gw.Namespace, *tls.Backend.ClientCertificateRef)
 	if reason != "" {
 		if reason != string(gwv1.GatewayReasonRefNotPermitted) {
 			reason = string(gwv1.GatewayReasonInvalidClientCertificateRef)

@@ -102,7 +102,11 @@ func (t *gatewayTranslator) clientTraffic() clientTraffic {
 	byName := map[string]*listenerState{}
 	httpOnPort := map[gwv1.PortNumber]int{}
 	for _, ls := range t.listeners {
-		byName[string(ls.spec.Name)] = ls
+		if ls.set == nil {
+			// A sectionName of a policy targeting the Gateway names one
+			// of the Gateway's own listeners.
+			byName[string(ls.spec.Name)] = ls
+		}
 		if ls.spec.Protocol == gwv1.HTTPProtocolType {
 			httpOnPort[ls.spec.Port]++
 		}

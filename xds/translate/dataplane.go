@@ -81,13 +81,13 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 			ctx := routeContext{port: p, scheme: "https"}
 			for _, ls := range sortedByName(g.listeners) {
 				fc := &model.FilterChain{
-					Name:     filterChainName(string(ls.spec.Name)),
-					Listener: string(ls.spec.Name),
+					Name:     filterChainName(ls.envoyName()),
+					Listener: ls.envoyName(),
 					TLS:      &model.DownstreamTLS{Secrets: []string{ls.secret}, ALPN: []string{"h2", "http/1.1"}, ClientValidation: ls.clientValidation},
 					HTTP: &model.HTTP{
-						StatPrefix: fmt.Sprintf("https-%d-%s", p, ls.spec.Name),
-						Settings:   ctp.settingsFor(settings, string(ls.spec.Name)),
-						Routes:     t.routeTable(HTTPSRouteConfigName(int32(p), string(ls.spec.Name)), []*listenerState{ls}, ctx),
+						StatPrefix: fmt.Sprintf("https-%d-%s", p, ls.envoyName()),
+						Settings:   ctp.settingsFor(settings, ls.envoyName()),
+						Routes:     t.routeTable(HTTPSRouteConfigName(int32(p), ls.envoyName()), []*listenerState{ls}, ctx),
 						AccessLogs: httpLogs,
 					},
 				}
@@ -99,7 +99,7 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 		} else {
 			l.FilterChains = []*model.FilterChain{{HTTP: &model.HTTP{
 				StatPrefix: fmt.Sprintf("http-%d", p),
-				Settings:   ctp.settingsFor(settings, string(g.listeners[0].spec.Name)),
+				Settings:   ctp.settingsFor(settings, g.listeners[0].envoyName()),
 				Routes:     t.routeTable(HTTPRouteConfigName(int32(p)), g.listeners, routeContext{port: p, scheme: "http"}),
 				AccessLogs: httpLogs,
 			}}}
@@ -129,7 +129,7 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 
 func sortedByName(ls []*listenerState) []*listenerState {
 	out := append([]*listenerState(nil), ls...)
-	sort.Slice(out, func(i, j int) bool { return out[i].spec.Name < out[j].spec.Name })
+	sort.Slice(out, func(i, j int) bool { return out[i].envoyName() < out[j].envoyName() })
 	return out
 }
 

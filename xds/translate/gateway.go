@@ -24,7 +24,8 @@ import (
 type gatewayTranslator struct {
 	ix        *Index
 	gw        *gwv1.Gateway
-	listeners []*listenerState
+	listeners []*listenerState // the Gateway's own, then its ListenerSets' in precedence order
+	sets      []*listenerSetState
 	compiled  map[*route]*compiledRoute
 
 	clusters     map[string]*model.Cluster // by name, as routes are placed
@@ -66,6 +67,14 @@ func sortedKeys(set map[k8stypes.NamespacedName]bool) []k8stypes.NamespacedName 
 	return out
 }
 
+func keySet(keys []k8stypes.NamespacedName) map[k8stypes.NamespacedName]bool {
+	out := make(map[k8stypes.NamespacedName]bool, len(keys))
+	for _, k := range keys {
+		out[k] = true
+	}
+	return out
+}
+
 func sortedStrings(set map[string]bool) []string {
 	out := make([]string, 0, len(set))
 	for k := range set {
@@ -77,7 +86,10 @@ func sortedStrings(set map[string]bool) []string {
 
 // listenerState is one Gateway listener while it is being translated.
 type listenerState struct {
-	spec      gwv1.Listener
+	spec gwv1.Listener
+	// set is the ListenerSet the listener comes from; nil for the
+	// Gateway's own listeners.
+	set       *listenerSetState
 	envoyPort uint32
 	kinds     []gwv1.RouteGroupKind
 	selector  labels.Selector // for allowedRoutes from=Selector
@@ -148,7 +160,14 @@ func (t *gatewayTranslator) translate() *Result {
 	res.Resources = buildResources(res.Model)
 	res.Version = Version(res.Resources)
 	for _, ls := range t.listeners {
-		res.Listeners = append(res.Listeners, ls.status())
+		if ls.set == nil {
+			res.Listeners = append(res.Listeners, ls.status())
+		}
+	}
+	res.ListenerSets, res.AttachedListenerSets = t.listenerSetStatuses()
+	var sets []k8stypes.NamespacedName
+	for _, s := range t.sets {
+		sets = append(sets, s.key())
 	}
 	routes := map[gwv1.Kind]map[k8stypes.NamespacedName]bool{KindHTTPRoute: {}, KindGRPCRoute: {}, KindTCPRoute: {}, KindTLSRoute: {}, KindUDPRoute: {}}
 	for _, r := range t.ix.routes[res.Gateway] {
@@ -160,6 +179,7 @@ func (t *gatewayTranslator) translate() *Result {
 		TCPRoutes:                sortedKeys(routes[KindTCPRoute]),
 		TLSRoutes:                sortedKeys(routes[KindTLSRoute]),
 		UDPRoutes:                sortedKeys(routes[KindUDPRoute]),
+		ListenerSets:             sortedKeys(keySet(sets)),
 		Services:                 sortedKeys(t.deps.services),
 		Secrets:                  sortedKeys(t.deps.secrets),
 		ReferenceGrantNamespaces: sortedStrings(t.deps.grantNamespaces),
@@ -234,33 +254,42 @@ func (t *gatewayTranslator) envoyPort(p gwv1.PortNumber) uint32 {
 
 func (t *gatewayTranslator) processListeners() {
 	for _, l := range t.gw.Spec.Listeners {
-		ls := &listenerState{
-			spec:           l,
-			envoyPort:      t.envoyPort(l.Port),
-			accepted:       cond{ok: true},
-			resolvedRefs:   cond{ok: true},
-			conflicted:     cond{ok: true},
-			attachedRoutes: map[*route]bool{},
-		}
-		t.listeners = append(t.listeners, ls)
-		if !dataplane.Serves(string(l.Protocol)) {
-			ls.accepted.fail(string(gwv1.ListenerReasonUnsupportedProtocol), "protocol %q is not supported (%s are)", l.Protocol, strings.Join(dataplane.ServedProtocols, ", "))
-			ls.kinds = []gwv1.RouteGroupKind{}
-			continue
-		}
-		if l.Port < 1 || l.Port > 65535 || t.envoyPort(l.Port) > 65535 {
-			ls.accepted.fail(string(gwv1.ListenerReasonPortUnavailable), "port %d cannot be bound", l.Port)
-		}
-		if l.Hostname != nil && *l.Hostname != "" && !validHostname(hostnameOf(l.Hostname)) {
-			ls.accepted.fail(string(gwv1.ListenerReasonUnsupportedValue), "hostname %q is not a valid DNS name", *l.Hostname)
-		}
-		t.processKinds(ls)
-		t.processNamespaces(ls)
-		if l.Protocol == gwv1.HTTPSProtocolType || l.Protocol == gwv1.TLSProtocolType {
-			t.processTLS(ls)
-		}
+		t.addListener(l, nil)
 	}
 	t.detectConflicts()
+	t.processListenerSets()
+}
+
+// addListener checks one listener of the Gateway (set nil) or of one of
+// its ListenerSets, and adds it to the translation.
+func (t *gatewayTranslator) addListener(l gwv1.Listener, set *listenerSetState) *listenerState {
+	ls := &listenerState{
+		spec:           l,
+		set:            set,
+		envoyPort:      t.envoyPort(l.Port),
+		accepted:       cond{ok: true},
+		resolvedRefs:   cond{ok: true},
+		conflicted:     cond{ok: true},
+		attachedRoutes: map[*route]bool{},
+	}
+	t.listeners = append(t.listeners, ls)
+	if !dataplane.Serves(string(l.Protocol)) {
+		ls.accepted.fail(string(gwv1.ListenerReasonUnsupportedProtocol), "protocol %q is not supported (%s are)", l.Protocol, strings.Join(dataplane.ServedProtocols, ", "))
+		ls.kinds = []gwv1.RouteGroupKind{}
+		return ls
+	}
+	if l.Port < 1 || l.Port > 65535 || t.envoyPort(l.Port) > 65535 {
+		ls.accepted.fail(string(gwv1.ListenerReasonPortUnavailable), "port %d cannot be bound", l.Port)
+	}
+	if l.Hostname != nil && *l.Hostname != "" && !validHostname(hostnameOf(l.Hostname)) {
+		ls.accepted.fail(string(gwv1.ListenerReasonUnsupportedValue), "hostname %q is not a valid DNS name", *l.Hostname)
+	}
+	t.processKinds(ls)
+	t.processNamespaces(ls)
+	if l.Protocol == gwv1.HTTPSProtocolType || l.Protocol == gwv1.TLSProtocolType {
+		t.processTLS(ls)
+	}
+	return ls
 }
 
 // processKinds decides the route kinds a listener accepts: those its
@@ -329,7 +358,7 @@ func (t *gatewayTranslator) processTLS(ls *listenerState) {
 		return
 	}
 	for _, ref := range cfg.CertificateRefs {
-		name, reason, msg := t.resolveCertificate(ref)
+		name, reason, msg := t.resolveCertificate(ls.ownerKind(), ls.namespace(t.gw), ref)
 		if reason != "" {
 			ls.resolvedRefs.fail(reason, "%s", msg)
 			continue
@@ -343,8 +372,11 @@ func (t *gatewayTranslator) processTLS(ls *listenerState) {
 }
 
 // resolveCertificate resolves a certificateRef to an SDS secret name, or
-// returns a listener condition reason and message.
-func (t *gatewayTranslator) resolveCertificate(ref gwv1.SecretObjectReference) (name, reason, msg string) {
+// returns a listener condition reason and message. The reference is
+// relative to its owner (a Gateway, or a ListenerSet for its listeners, of
+// ownerKind in namespace owner): that namespace by default, a
+// ReferenceGrant to the owner's kind otherwise.
+func (t *gatewayTranslator) resolveCertificate(ownerKind gwv1.Kind, owner string, ref gwv1.SecretObjectReference) (name, reason, msg string) {
 	group, kind := "", "Secret"
 	if ref.Group != nil {
 		group = string(*ref.Group)
@@ -352,16 +384,16 @@ func (t *gatewayTranslator) resolveCertificate(ref gwv1.SecretObjectReference) (
 	if ref.Kind != nil {
 		kind = string(*ref.Kind)
 	}
-	ns := nsOr(ref.Namespace, t.gw.Namespace)
+	ns := nsOr(ref.Namespace, owner)
 	key := k8stypes.NamespacedName{Namespace: ns, Name: string(ref.Name)}
 	if group != "" || kind != "Secret" {
 		return "", string(gwv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("certificateRef %s %s: only core Secrets are supported", kind, key)
 	}
 	t.deps.add(&t.deps.secrets, key)
-	if ns != t.gw.Namespace {
+	if ns != owner {
 		t.deps.addNS(&t.deps.grantNamespaces, ns)
 	}
-	if !t.ix.referenceAllowed(gwv1.GroupName, "Gateway", t.gw.Namespace, "", "Secret", ns, string(ref.Name)) {
+	if !t.ix.referenceAllowed(gwv1.GroupName, ownerKind, owner, "", "Secret", ns, string(ref.Name)) {
 		return "", string(gwv1.ListenerReasonRefNotPermitted), fmt.Sprintf("certificateRef Secret %s is in another namespace and no ReferenceGrant allows it", key)
 	}
 	s := t.ix.lookup.Secret(key)
@@ -392,7 +424,7 @@ func (t *gatewayTranslator) detectConflicts() {
 	byPort := map[gwv1.PortNumber][]*listenerState{}
 	envoyPorts := map[uint32]map[gwv1.PortNumber]bool{}
 	for _, ls := range t.listeners {
-		if !ls.accepted.ok {
+		if !ls.accepted.ok || ls.set != nil {
 			continue
 		}
 		if _, ok := byPort[ls.spec.Port]; !ok {
@@ -403,12 +435,6 @@ func (t *gatewayTranslator) detectConflicts() {
 			envoyPorts[ls.envoyPort] = map[gwv1.PortNumber]bool{}
 		}
 		envoyPorts[ls.envoyPort][ls.spec.Port] = true
-	}
-	conflict := func(ls *listenerState, reason gwv1.ListenerConditionReason, format string, args ...any) {
-		// Accepted and Programmed say the conflict too, as the
-		// conformance suite expects of conflicted listeners.
-		ls.conflicted.fail(string(reason), format, args...)
-		ls.accepted.fail(string(reason), format, args...)
 	}
 	for _, port := range ports {
 		group := byPort[port]
@@ -424,20 +450,27 @@ func (t *gatewayTranslator) detectConflicts() {
 				// One port passing TLS through and terminating it is the
 				// TLSRouteModeMixed feature berth does not have: like an
 				// unsupported protocol, the listener supports no kinds.
-				conflict(ls, gwv1.ListenerReasonProtocolConflict, "listeners on port %d mix TLS modes (%s), which berth does not support", port, strings.Join(sortedStrings(protocols), ", "))
+				ls.conflict(gwv1.ListenerReasonProtocolConflict, "listeners on port %d mix TLS modes (%s), which berth does not support", port, strings.Join(sortedStrings(protocols), ", "))
 				ls.kinds = []gwv1.RouteGroupKind{}
 			case len(protocols) > 1:
-				conflict(ls, gwv1.ListenerReasonProtocolConflict, "listeners on port %d use different protocols (%s)", port, strings.Join(sortedStrings(protocols), ", "))
+				ls.conflict(gwv1.ListenerReasonProtocolConflict, "listeners on port %d use different protocols (%s)", port, strings.Join(sortedStrings(protocols), ", "))
 			case hostnames[ls.selectingHostname()] > 1:
-				conflict(ls, gwv1.ListenerReasonHostnameConflict, "listeners on port %d share hostname %q", port, ls.selectingHostname())
+				ls.conflict(gwv1.ListenerReasonHostnameConflict, "listeners on port %d share hostname %q", port, ls.selectingHostname())
 			}
 		}
 	}
 	for _, ls := range t.listeners {
-		if ls.accepted.ok && len(envoyPorts[ls.envoyPort]) > 1 {
+		if ls.accepted.ok && ls.set == nil && len(envoyPorts[ls.envoyPort]) > 1 {
 			ls.accepted.fail(string(gwv1.ListenerReasonPortUnavailable), "ports %s bind the same Envoy port %d", portList(envoyPorts[ls.envoyPort]), ls.envoyPort)
 		}
 	}
+}
+
+// conflict marks the listener Conflicted; Accepted and Programmed say the
+// conflict too, as the conformance suite expects of conflicted listeners.
+func (ls *listenerState) conflict(reason gwv1.ListenerConditionReason, format string, args ...any) {
+	ls.conflicted.fail(string(reason), format, args...)
+	ls.accepted.fail(string(reason), format, args...)
 }
 
 func portList(ps map[gwv1.PortNumber]bool) string {
@@ -467,7 +500,7 @@ func (t *gatewayTranslator) allowsRoute(ls *listenerState, kind gwv1.Kind, ns st
 	case gwv1.NamespacesFromAll:
 		return true
 	case gwv1.NamespacesFromSame:
-		return ns == t.gw.Namespace
+		return ns == ls.namespace(t.gw)
 	case gwv1.NamespacesFromSelector:
 		if ls.selector == nil {
 			return false

@@ -37,6 +37,10 @@ type Index struct {
 	classes     map[string]*gwv1.GatewayClass // the ones opts.ControllerName selects
 	proxies     map[k8stypes.NamespacedName]*v1alpha1.EnvoyProxy
 	ctps        map[k8stypes.NamespacedName][]*v1alpha1.ClientTrafficPolicy // by target Gateway, oldest first
+	// ListenerSets by the Gateway their parentRef names, in precedence
+	// order, and each ListenerSet's Gateway (listenerset.go).
+	listenerSets map[k8stypes.NamespacedName][]*gwv1.ListenerSet
+	setParent    map[k8stypes.NamespacedName]k8stypes.NamespacedName
 }
 
 // mapLookup is the Lookup of Input's lists.
@@ -108,6 +112,7 @@ func NewIndex(in Input, opts Options) *Index {
 		}
 	}
 	ix.indexClientTrafficPolicies(in.ClientTrafficPolicies)
+	ix.indexListenerSets(in.ListenerSets)
 	for _, p := range in.EnvoyProxies {
 		if p != nil {
 			ix.proxies[k8stypes.NamespacedName{Namespace: p.Namespace, Name: p.Name}] = p
@@ -176,10 +181,10 @@ func NewIndex(in Input, opts Options) *Index {
 		ix.routeRank[r] = i
 		seen := map[k8stypes.NamespacedName]bool{}
 		for _, p := range r.parentRefs {
-			if !isGatewayRef(p) {
+			key, ok := ix.parentGateway(r.meta.Namespace, p)
+			if !ok {
 				continue
 			}
-			key := k8stypes.NamespacedName{Namespace: nsOr(p.Namespace, r.meta.Namespace), Name: string(p.Name)}
 			if !seen[key] {
 				seen[key] = true
 				ix.routes[key] = append(ix.routes[key], r)

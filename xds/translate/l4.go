@@ -274,10 +274,10 @@ func (t *gatewayTranslator) sniChains(g *portGroup) []*model.FilterChain {
 			}
 			sort.Strings(names)
 			fc := &model.FilterChain{
-				Name:        filterChainName(string(ls.spec.Name)) + "/" + l4Name(a.route),
-				Listener:    string(ls.spec.Name),
+				Name:        filterChainName(ls.envoyName()) + "/" + l4Name(a.route),
+				Listener:    ls.envoyName(),
 				ServerNames: names,
-				TCP:         t.tcpProxy(fmt.Sprintf("tls-%d-%s", g.port, ls.spec.Name), a.route),
+				TCP:         t.tcpProxy(fmt.Sprintf("tls-%d-%s", g.port, ls.envoyName()), a.route),
 			}
 			if !ls.passthrough {
 				fc.TLS = &model.DownstreamTLS{Secrets: []string{ls.secret}}

@@ -16,6 +16,7 @@ func InputFromSet(s *manifest.Set) Input {
 		TCPRoutes:       defaultNamespace(s.TCPRoutes),
 		TLSRoutes:       defaultNamespace(s.TLSRoutes),
 		UDPRoutes:       defaultNamespace(s.UDPRoutes),
+		ListenerSets:    defaultNamespace(s.ListenerSets),
 		ReferenceGrants: defaultNamespace(s.ReferenceGrants),
 		Services:        defaultNamespace(s.Services),
 		EndpointSlices:  defaultNamespace(s.EndpointSlices),

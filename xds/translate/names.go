@@ -59,6 +59,15 @@ func ServiceClusterName(namespace, name string, port int32) string {
 // SecretName is the SDS secret holding a Kubernetes TLS Secret.
 func SecretName(namespace, name string) string { return "secret/" + namespace + "/" + name }
 
+// ListenerSetListenerName is how Envoy resources name a ListenerSet's
+// listener (in filter chain and route table names and stat prefixes): its
+// name need only be unique within its ListenerSet, so it is scoped by the
+// ListenerSet, and the prefix keeps it apart from the Gateway's own
+// listener names.
+func ListenerSetListenerName(namespace, listenerSet, listener string) string {
+	return "listenerset/" + namespace + "/" + listenerSet + "/" + listener
+}
+
 // filterChainName names an HTTPS filter chain by its Gateway listener.
 func filterChainName(listener string) string { return "listener/" + listener }
 

@@ -54,6 +54,16 @@ type outStatus struct {
 	Policies []outPolicy `json:"policies,omitempty"`
 	// ClientTrafficPolicies is left out when no policy targets the Gateway.
 	ClientTrafficPolicies []outPolicy `json:"clientTrafficPolicies,omitempty"`
+	// ListenerSets and AttachedListenerSets are left out when no
+	// ListenerSet names the Gateway.
+	ListenerSets         []outListenerSet `json:"listenerSets,omitempty"`
+	AttachedListenerSets int32            `json:"attachedListenerSets,omitempty"`
+}
+
+type outListenerSet struct {
+	ListenerSet string         `json:"listenerSet"`
+	Conditions  []outCondition `json:"conditions"`
+	Listeners   []outListener  `json:"listeners"`
 }
 
 type outPolicy struct {
@@ -75,6 +85,14 @@ type outRoute struct {
 	Route      string               `json:"route"`
 	ParentRef  gwv1.ParentReference `json:"parentRef"`
 	Conditions []outCondition       `json:"conditions"`
+}
+
+func outListeners(ls []ListenerStatus) []outListener {
+	out := []outListener{}
+	for _, l := range ls {
+		out = append(out, outListener{Name: l.Name, AttachedRoutes: l.AttachedRoutes, SupportedKinds: l.SupportedKinds, Conditions: outConditions(l.Conditions)})
+	}
+	return out
 }
 
 // outCondition is a condition without the timestamp and generation the
@@ -123,9 +141,11 @@ func marshal(results []*Result, format Format, encoded map[types.Resource][]byte
 			Status:    outStatus{Conditions: outConditions(r.Conditions), Listeners: []outListener{}, Routes: []outRoute{}},
 			Resources: map[string]any{},
 		}
-		for _, l := range r.Listeners {
-			g.Status.Listeners = append(g.Status.Listeners, outListener{Name: l.Name, AttachedRoutes: l.AttachedRoutes, SupportedKinds: l.SupportedKinds, Conditions: outConditions(l.Conditions)})
+		g.Status.Listeners = outListeners(r.Listeners)
+		for _, s := range r.ListenerSets {
+			g.Status.ListenerSets = append(g.Status.ListenerSets, outListenerSet{ListenerSet: s.ListenerSet.String(), Conditions: outConditions(s.Conditions), Listeners: outListeners(s.Listeners)})
 		}
+		g.Status.AttachedListenerSets = r.AttachedListenerSets
 		for _, rs := range r.Routes {
 			g.Status.Routes = append(g.Status.Routes, outRoute{Kind: rs.Kind, Route: rs.Route.String(), ParentRef: rs.ParentRef, Conditions: outConditions(rs.Conditions)})
 		}

@@ -287,6 +287,7 @@ func TestDependencies(t *testing.T) {
 		TCPRoutes:                []k8stypes.NamespacedName{},
 		TLSRoutes:                []k8stypes.NamespacedName{},
 		UDPRoutes:                []k8stypes.NamespacedName{},
+		ListenerSets:             []k8stypes.NamespacedName{},
 		Services:                 []k8stypes.NamespacedName{nn("backend", "shared"), nn("front", "missing"), nn("front", "v1"), nn("front", "v2"), nn("secret-ns", "private")},
 		Secrets:                  []k8stypes.NamespacedName{},
 		ReferenceGrantNamespaces: []string{"backend", "secret-ns"},

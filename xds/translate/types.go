@@ -37,6 +37,10 @@ type Input struct {
 	TCPRoutes []*gwv1.TCPRoute
 	TLSRoutes []*gwv1.TLSRoute
 	UDPRoutes []*gwv1.UDPRoute
+	// ListenerSets whose parentRef names a Gateway: their listeners join
+	// the Gateway's data plane when its spec.allowedListeners admit them
+	// (listenerset.go).
+	ListenerSets []*gwv1.ListenerSet
 	// ReferenceGrants that permit cross-namespace certificateRefs and
 	// backendRefs.
 	// (A v1beta1.ReferenceGrant converts with (*gwv1.ReferenceGrant)(g).)
@@ -145,6 +149,11 @@ type Result struct {
 	Model *model.Gateway
 	// Listeners holds one status per Gateway listener, in spec order.
 	Listeners []ListenerStatus
+	// ListenerSets holds one status per ListenerSet whose parentRef names
+	// the Gateway, in precedence order (oldest, then namespace/name).
+	ListenerSets []ListenerSetStatus
+	// AttachedListenerSets counts the ListenerSets that are Accepted.
+	AttachedListenerSets int32
 	// Routes holds one status per (route, parentRef naming this Gateway),
 	// routes of every kind, in route precedence order then parentRef order.
 	Routes []RouteParentStatus
@@ -178,6 +187,9 @@ type Dependencies struct {
 	TCPRoutes []k8stypes.NamespacedName
 	TLSRoutes []k8stypes.NamespacedName
 	UDPRoutes []k8stypes.NamespacedName
+	// ListenerSets whose parentRef names the Gateway (routes naming them
+	// are in the route lists above).
+	ListenerSets []k8stypes.NamespacedName
 	// Services referenced by backendRefs and mirrors (their EndpointSlices
 	// are found by the kubernetes.io/service-name label).
 	Services []k8stypes.NamespacedName
@@ -209,6 +221,25 @@ type ListenerStatus struct {
 	// Conditions: Accepted, Programmed, ResolvedRefs, Conflicted; no
 	// timestamps or observedGeneration (the controller stamps those).
 	Conditions []metav1.Condition
+}
+
+// ListenerSetStatus is the status of one ListenerSet towards the Gateway
+// its parentRef names.
+type ListenerSetStatus struct {
+	// ListenerSet is the ListenerSet.
+	ListenerSet k8stypes.NamespacedName
+	// Conditions: Accepted and Programmed (Programmed: its listeners are in
+	// the Gateway's translated configuration); no timestamps or
+	// observedGeneration.
+	Conditions []metav1.Condition
+	// Listeners holds one status per listener of the ListenerSet, in spec
+	// order; empty when the Gateway does not admit the ListenerSet.
+	Listeners []ListenerStatus
+}
+
+// Condition returns the condition of the given type, or nil.
+func (s ListenerSetStatus) Condition(t gwv1.ListenerSetConditionType) *metav1.Condition {
+	return findCondition(s.Conditions, string(t))
 }
 
 // RouteParentStatus is the status of one route (of any kind) towards one parentRef that names the translated Gateway.
