@@ -89,11 +89,20 @@ func TestLookupTranslatesAlike(t *testing.T) {
 					in.Gateways = append(in.Gateways, g)
 				}
 			}
-			in.HTTPRoutes = naming(full.HTTPRoutes, r.Gateway, func(x *gwv1.HTTPRoute) []gwv1.ParentReference { return x.Spec.ParentRefs })
-			in.GRPCRoutes = naming(full.GRPCRoutes, r.Gateway, func(x *gwv1.GRPCRoute) []gwv1.ParentReference { return x.Spec.ParentRefs })
-			in.TCPRoutes = naming(full.TCPRoutes, r.Gateway, func(x *gwv1.TCPRoute) []gwv1.ParentReference { return x.Spec.ParentRefs })
-			in.TLSRoutes = naming(full.TLSRoutes, r.Gateway, func(x *gwv1.TLSRoute) []gwv1.ParentReference { return x.Spec.ParentRefs })
-			in.UDPRoutes = naming(full.UDPRoutes, r.Gateway, func(x *gwv1.UDPRoute) []gwv1.ParentReference { return x.Spec.ParentRefs })
+			// The ListenerSets naming the Gateway, and the routes naming
+			// the Gateway or one of them.
+			parents := map[k8stypes.NamespacedName]bool{r.Gateway: true}
+			for _, s := range full.ListenerSets {
+				if p := s.Spec.ParentRef; names(s.Namespace, []gwv1.ParentReference{{Namespace: p.Namespace, Name: p.Name}}, map[k8stypes.NamespacedName]bool{r.Gateway: true}) {
+					in.ListenerSets = append(in.ListenerSets, s)
+					parents[k8stypes.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = true
+				}
+			}
+			in.HTTPRoutes = naming(parents, full.HTTPRoutes, func(x *gwv1.HTTPRoute) []gwv1.ParentReference { return x.Spec.ParentRefs })
+			in.GRPCRoutes = naming(parents, full.GRPCRoutes, func(x *gwv1.GRPCRoute) []gwv1.ParentReference { return x.Spec.ParentRefs })
+			in.TCPRoutes = naming(parents, full.TCPRoutes, func(x *gwv1.TCPRoute) []gwv1.ParentReference { return x.Spec.ParentRefs })
+			in.TLSRoutes = naming(parents, full.TLSRoutes, func(x *gwv1.TLSRoute) []gwv1.ParentReference { return x.Spec.ParentRefs })
+			in.UDPRoutes = naming(parents, full.UDPRoutes, func(x *gwv1.UDPRoute) []gwv1.ParentReference { return x.Spec.ParentRefs })
 			res, err := translate.NewIndex(in, translate.DefaultOptions()).TranslateGateway(r.Gateway)
 			if err != nil {
 				t.Fatalf("%s: %s: %v", path, r.Gateway, err)
@@ -119,24 +128,25 @@ func TestLookupTranslatesAlike(t *testing.T) {
 }
 
 // naming keeps the routes whose parentRefs name Gateway gw.
-func naming[R interface{ GetNamespace() string }](routes []R, gw k8stypes.NamespacedName, refs func(R) []gwv1.ParentReference) []R {
+func naming[R interface{ GetNamespace() string }](parents map[k8stypes.NamespacedName]bool, routes []R, refs func(R) []gwv1.ParentReference) []R {
 	var out []R
 	for _, r := range routes {
-		if names(r.GetNamespace(), refs(r), gw) {
+		if names(r.GetNamespace(), refs(r), parents) {
 			out = append(out, r)
 		}
 	}
 	return out
 }
 
-// names reports whether parentRefs (of a route in ns) name Gateway gw.
-func names(ns string, refs []gwv1.ParentReference, gw k8stypes.NamespacedName) bool {
+// names reports whether parentRefs (of a route in ns) name one of parents
+// (a Gateway or its ListenerSets).
+func names(ns string, refs []gwv1.ParentReference, parents map[k8stypes.NamespacedName]bool) bool {
 	for _, p := range refs {
 		pns := ns
 		if p.Namespace != nil {
 			pns = string(*p.Namespace)
 		}
-		if pns == gw.Namespace && string(p.Name) == gw.Name {
+		if parents[k8stypes.NamespacedName{Namespace: pns, Name: string(p.Name)}] {
 			return true
 		}
 	}
