@@ -55,6 +55,9 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportHTTPRouteRequestTimeout,
 	features.SupportHTTPRouteResponseHeaderModification,
 	features.SupportHTTPRouteSchemeRedirect,
+	// ListenerSet: listeners merged into the parent Gateway by precedence,
+	// with their status (xds/translate listenerset.go).
+	features.SupportListenerSet,
 	features.SupportReferenceGrant,
 	// TCPRoute on TCP listeners, TLSRoute on TLS listeners in mode
 	// Passthrough (SNI) and Terminate (not both on one port: no

@@ -69,6 +69,10 @@ type Controller struct {
 	clientTraffic bool
 	// l4 are the optional route kinds installed in the cluster (l4.go).
 	l4 []*l4Kind
+	// lsQueue wakes the ListenerSet status reconciler; listenerSets says
+	// whether the ListenerSet CRD is installed (listenerset.go).
+	lsQueue      queueRef
+	listenerSets bool
 
 	// invGateways maps inventories to their Gateway, for apply's Subscribe.
 	invGateways sync.Map // apply.InventoryKey -> k8stypes.NamespacedName
@@ -262,6 +266,9 @@ func (c *Controller) setup() error {
 	if err := c.discoverL4Kinds(mgr.GetRESTMapper()); err != nil {
 		return err
 	}
+	if err := c.discoverListenerSets(mgr.GetRESTMapper()); err != nil {
+		return err
+	}
 
 	// xDS: every replica translates and publishes.
 	b := builder.ControllerManagedBy(mgr).Named("gateway-xds").
@@ -279,6 +286,7 @@ func (c *Controller) setup() error {
 		Watches(&v1alpha1.EnvoyProxy{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfProxy), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: c.opts.Workers, NeedLeaderElection: ptr.To(false)})
 	b = c.watchL4Routes(b)
+	b = c.watchListenerSets(b)
 	if watchNamespaces {
 		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfNamespace))
 	}
@@ -310,6 +318,8 @@ func (c *Controller) setup() error {
 		WatchesRawSource(c.gwQueue.source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: c.opts.Workers})
 	b = c.watchL4Routes(b, predicate.GenerationChangedPredicate{})
+	// A ListenerSet change is an input change, like a route's.
+	b = c.watchListenerSets(b, predicate.GenerationChangedPredicate{})
 	if c.nsSel != nil {
 		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysInNamespace))
 	}
@@ -341,6 +351,9 @@ func (c *Controller) setup() error {
 		return err
 	}
 	if err := c.setupClientTrafficPolicy(); err != nil {
+		return err
+	}
+	if err := c.setupListenerSetStatus(); err != nil {
 		return err
 	}
 	return c.setupL4RouteStatus()

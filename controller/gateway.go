@@ -223,9 +223,18 @@ func (c *Controller) wrote(key k8stypes.NamespacedName, from string, status bool
 	c.statusWrites.Store(key, w)
 }
 
-// renderInput fetches the EnvoyProxy objects gw depends on (RenderInput).
+// renderInput fetches the EnvoyProxy objects gw depends on (RenderInput),
+// and the ListenerSets the latest translation of gw accepted (their ports
+// join the bundle's).
 func (c *Controller) renderInput(ctx context.Context, class *gwv1.GatewayClass, gw *gwv1.Gateway) (render.Input, error) {
-	return RenderInput(ctx, c.client, class, gw)
+	in, err := RenderInput(ctx, c.client, class, gw)
+	key := client.ObjectKeyFromObject(gw)
+	sets, lerr := c.listenerSetsOf(ctx, key)
+	if lerr != nil && err == nil {
+		return in, lerr
+	}
+	in.ListenerSets = acceptedListenerSets(c.store.get(key), sets)
+	return in, err
 }
 
 // RenderInput reads through r the EnvoyProxy objects gw and its class
@@ -253,11 +262,11 @@ func RenderInput(ctx context.Context, r client.Reader, class *gwv1.GatewayClass,
 
 // routeInputs are the inputs of the cached routes naming Gateway key.
 func (c *Controller) routeInputs(ctx context.Context, key k8stypes.NamespacedName) (readiness.Inputs, error) {
-	http, grpc, err := c.routesOf(ctx, key)
+	http, grpc, sets, err := c.routesOf(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	return readiness.RouteInputs(key, http, grpc), nil
+	return routeInputsOf(key, http, grpc, sets), nil
 }
 
 // envoyProxy reads a referenced EnvoyProxy; a missing one is a

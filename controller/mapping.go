@@ -72,9 +72,10 @@ func (c *Controller) gatewaysInNamespace(ctx context.Context, o client.Object) [
 	return out
 }
 
-// gatewaysOfRoute: the Gateways a route (of any kind) names now,
-// plus those whose last translation saw it (it may have left them).
-func (c *Controller) gatewaysOfRoute(_ context.Context, o client.Object) []reconcile.Request {
+// gatewaysOfRoute: the Gateways a route (of any kind) names now, directly
+// or through a ListenerSet, plus those whose last translation saw it (it
+// may have left them).
+func (c *Controller) gatewaysOfRoute(ctx context.Context, o client.Object) []reconcile.Request {
 	var parents []gwv1.ParentReference
 	var kind depKind
 	switch route := o.(type) {
@@ -96,7 +97,7 @@ func (c *Controller) gatewaysOfRoute(_ context.Context, o client.Object) []recon
 		seen[k] = true
 	}
 	for _, p := range parents {
-		if gw, ok := parentGateway(o.GetNamespace(), p); ok {
+		if gw, ok := c.routeParentGateway(ctx, o.GetNamespace(), p); ok {
 			seen[gw] = true
 		}
 	}

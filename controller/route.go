@@ -43,7 +43,7 @@ func (c *Controller) reconcileRouteStatus(ctx context.Context, route client.Obje
 	key := routeKey{kind, client.ObjectKeyFromObject(route)}
 	var entries []parentEntry
 	for _, p := range parentRefs {
-		gwKey, ok := parentGateway(route.GetNamespace(), p)
+		gwKey, ok := c.routeParentGateway(ctx, route.GetNamespace(), p)
 		if !ok {
 			continue
 		}

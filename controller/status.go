@@ -67,6 +67,11 @@ type translated struct {
 	// Conditions are the Gateway-level conditions translation decided
 	// (translate.Result.Conditions).
 	Conditions []metav1.Condition
+	// ListenerSets are the statuses of the ListenerSets naming the
+	// Gateway, AttachedListenerSets how many of them are Accepted
+	// (translate.Result).
+	ListenerSets         []translate.ListenerSetStatus
+	AttachedListenerSets int32
 	// Err is a translation or publish failure.
 	Err error
 }
@@ -85,6 +90,7 @@ func gatewayStatus(old gwv1.GatewayStatus, f gatewayFacts, now metav1.Time) gwv1
 	st.Addresses = serviceAddresses(f.Service)
 	if f.Translation != nil {
 		st.Listeners = listenerStatuses(old.Listeners, f.Translation.Listeners, f.Generation, now)
+		st.AttachedListenerSets = &f.Translation.AttachedListenerSets
 	}
 	return st
 }
@@ -340,6 +346,29 @@ func listenerStatuses(old []gwv1.ListenerStatus, facts []translate.ListenerStatu
 		})
 	}
 	return out
+}
+
+// listenerSetStatus computes a ListenerSet's status from its translation
+// fact f (of ListenerSet generation gen), keeping the lastTransitionTime of
+// conditions whose status did not change.
+func listenerSetStatus(old gwv1.ListenerSetStatus, f translate.ListenerSetStatus, gen int64, now metav1.Time) gwv1.ListenerSetStatus {
+	st := *old.DeepCopy()
+	types := make([]string, 0, len(f.Conditions))
+	for _, c := range f.Conditions {
+		c.ObservedGeneration = gen
+		setCondition(&st.Conditions, c, now)
+		types = append(types, c.Type)
+	}
+	st.Conditions = keepConditions(st.Conditions, types...)
+	oldListeners := make([]gwv1.ListenerStatus, 0, len(old.Listeners))
+	for _, l := range old.Listeners {
+		oldListeners = append(oldListeners, gwv1.ListenerStatus(l))
+	}
+	st.Listeners = nil
+	for _, l := range listenerStatuses(oldListeners, f.Listeners, gen, now) {
+		st.Listeners = append(st.Listeners, gwv1.ListenerEntryStatus(l))
+	}
+	return st
 }
 
 // setCondition sets c in conds, keeping LastTransitionTime when the status is

@@ -26,6 +26,7 @@ const (
 	depTLSRoute
 	depUDPRoute
 	depClientTrafficPolicy // a ClientTrafficPolicy whose status the translation decided
+	depListenerSet         // a ListenerSet naming the Gateway
 )
 
 type depKey struct {
@@ -49,6 +50,9 @@ type gatewayTranslation struct {
 	Policies map[k8stypes.NamespacedName]policyFact
 	// ClientTraffic are the ClientTrafficPolicy status facts, per policy.
 	ClientTraffic map[k8stypes.NamespacedName]policyFact
+	// SetGens are the generations of the ListenerSets translated (their
+	// facts are translated.ListenerSets).
+	SetGens map[k8stypes.NamespacedName]int64
 	deps          []depKey
 }
 
@@ -108,7 +112,8 @@ func (s *store) put(gw k8stypes.NamespacedName, t *gatewayTranslation) (routes [
 	default:
 		gwChanged = old.Generation != t.Generation || old.Version != t.Version || old.RouteInputs != t.RouteInputs ||
 			(old.Err == nil) != (t.Err == nil) || (old.Err != nil && old.Err.Error() != t.Err.Error()) ||
-			!equality.Semantic.DeepEqual(old.Listeners, t.Listeners) || !equality.Semantic.DeepEqual(old.Conditions, t.Conditions)
+			!equality.Semantic.DeepEqual(old.Listeners, t.Listeners) || !equality.Semantic.DeepEqual(old.Conditions, t.Conditions) ||
+			old.AttachedListenerSets != t.AttachedListenerSets || !equality.Semantic.DeepEqual(old.ListenerSets, t.ListenerSets)
 	}
 	return routes, gwChanged
 }
@@ -164,6 +169,9 @@ func depsOf(d translate.Dependencies, clientTraffic []translate.PolicyStatus) []
 	}
 	for _, r := range d.UDPRoutes {
 		out = append(out, depKey{depUDPRoute, r})
+	}
+	for _, r := range d.ListenerSets {
+		out = append(out, depKey{depListenerSet, r})
 	}
 	for _, r := range d.Services {
 		out = append(out, depKey{depService, r})

@@ -41,7 +41,7 @@ func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.R
 		c.dropXDS(key)
 		return ctrl.Result{}, nil
 	}
-	in, routeGens, lookupErr, err := c.translateInput(ctx, &gw)
+	in, routeGens, setGens, lookupErr, err := c.translateInput(ctx, &gw)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -59,7 +59,8 @@ func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.R
 		return ctrl.Result{}, fmt.Errorf("read for translation: %w", lerr)
 	}
 	t := publishTranslation(c.xds, &gw, res, err, routeGens, policyGens, ctpGens)
-	t.RouteInputs = readiness.RouteInputs(key, in.HTTPRoutes, in.GRPCRoutes).Digest()
+	t.SetGens = setGens
+	t.RouteInputs = routeInputsOf(key, in.HTTPRoutes, in.GRPCRoutes, in.ListenerSets).Digest()
 	if t.Err != nil {
 		c.log.Error(t.Err, "translating or publishing xDS snapshot", "gateway", key.String())
 	}
@@ -70,6 +71,7 @@ func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.R
 	}
 	c.enqueueRoutes(routes)
 	c.enqueuePolicies(old, t)
+	c.enqueueListenerSets(old, t)
 	return ctrl.Result{}, nil
 }
 
@@ -95,6 +97,7 @@ func publishTranslation(pub publisher, gw *gwv1.Gateway, res *translate.Result, 
 	}
 	t.Listeners = res.Listeners
 	t.Conditions = res.Conditions
+	t.ListenerSets, t.AttachedListenerSets = res.ListenerSets, res.AttachedListenerSets
 	t.Policies = policyFacts(res.Policies, policyGens)
 	t.ClientTraffic = clientTrafficFacts(res.ClientTrafficPolicies, ctpGens)
 	t.deps = depsOf(res.Dependencies, res.ClientTrafficPolicies)
@@ -137,6 +140,7 @@ func (c *Controller) dropXDS(key k8stypes.NamespacedName) {
 	}
 	c.enqueueRoutes(routes)
 	c.enqueuePolicies(old, nil)
+	c.enqueueListenerSets(old, nil)
 }
 
 // enqueuePolicies wakes the status reconcilers of the policies whose facts
@@ -155,12 +159,13 @@ func (c *Controller) enqueuePolicies(old, cur *gatewayTranslation) {
 
 // translateInput reads the input of Gateway gw's translation from the cache
 // (shared, not copied: translate never modifies its input): the classes, gw
-// alone, the routes naming it (routeParentIndex), the ReferenceGrants, and
+// alone, the ListenerSets naming it and the routes naming either
+// (routeParentIndex), the ReferenceGrants, and
 // a Lookup for the Services, EndpointSlices, Secrets and Namespaces it
-// refers to; with each route's generation. Its cost is what gw uses, not
+// refers to; with each route's and ListenerSet's generation. Its cost is what gw uses, not
 // the number of Gateways. errs returns the first cache error of the Lookup,
 // to check after translating.
-func (c *Controller) translateInput(ctx context.Context, gw *gwv1.Gateway) (in translate.Input, gens map[routeKey]int64, errs func() error, err error) {
+func (c *Controller) translateInput(ctx context.Context, gw *gwv1.Gateway) (in translate.Input, gens map[routeKey]int64, setGens map[k8stypes.NamespacedName]int64, errs func() error, err error) {
 	var (
 		classes gwv1.GatewayClassList
 		grants  gwv1.ReferenceGrantList
@@ -168,13 +173,13 @@ func (c *Controller) translateInput(ctx context.Context, gw *gwv1.Gateway) (in t
 	)
 	for _, l := range []client.ObjectList{&classes, &grants, &proxies} {
 		if err := c.client.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
-			return in, nil, nil, fmt.Errorf("list for translation: %w", err)
+			return in, nil, nil, nil, fmt.Errorf("list for translation: %w", err)
 		}
 	}
 	key := client.ObjectKeyFromObject(gw)
-	http, grpc, err := c.routesOf(ctx, key)
+	http, grpc, sets, err := c.routesOf(ctx, key)
 	if err != nil {
-		return in, nil, nil, fmt.Errorf("list for translation: %w", err)
+		return in, nil, nil, nil, fmt.Errorf("list for translation: %w", err)
 	}
 	lk := &cacheLookup{ctx: ctx, c: c.client, scope: c.opts.WatchNamespaces, namespaces: len(c.opts.WatchNamespaces) == 0 || c.nsSel != nil}
 	in = translate.Input{
@@ -182,6 +187,7 @@ func (c *Controller) translateInput(ctx context.Context, gw *gwv1.Gateway) (in t
 		Gateways:        []*gwv1.Gateway{gw},
 		HTTPRoutes:      http,
 		GRPCRoutes:      grpc,
+		ListenerSets:    sets,
 		ReferenceGrants: ptrs(grants.Items),
 		EnvoyProxies:    ptrs(proxies.Items),
 		Lookup:          lk,
@@ -193,14 +199,19 @@ func (c *Controller) translateInput(ctx context.Context, gw *gwv1.Gateway) (in t
 	for _, r := range grpc {
 		gens[routeKey{translate.KindGRPCRoute, client.ObjectKeyFromObject(r)}] = r.Generation
 	}
-	if err := c.listL4Routes(ctx, &in, gens); err != nil {
-		return in, nil, nil, err
+	setGens = make(map[k8stypes.NamespacedName]int64, len(sets))
+	for _, s := range sets {
+		setGens[client.ObjectKeyFromObject(s)] = s.Generation
 	}
-	return in, gens, lk.error, nil
+	if err := c.listL4Routes(ctx, &in, gens); err != nil {
+		return in, nil, nil, nil, err
+	}
+	return in, gens, setGens, lk.error, nil
 }
 
 // routeParentIndex indexes HTTPRoutes and GRPCRoutes by the Gateways their
-// parentRefs name ("namespace/name").
+// parentRefs name ("namespace/name") and the ListenerSets they name
+// (listenerSetRouteKey).
 const routeParentIndex = "berth.parentGateway"
 
 func parentGatewayKeys(o client.Object) []string {
@@ -216,22 +227,59 @@ func parentGatewayKeys(o client.Object) []string {
 		if gw, ok := parentGateway(o.GetNamespace(), p); ok && !slices.Contains(out, gw.String()) {
 			out = append(out, gw.String())
 		}
+		if s, ok := parentListenerSet(o.GetNamespace(), p); ok && !slices.Contains(out, listenerSetRouteKey(s)) {
+			out = append(out, listenerSetRouteKey(s))
+		}
 	}
 	return out
 }
 
-// routesOf lists the cached routes naming Gateway key.
-func (c *Controller) routesOf(ctx context.Context, key k8stypes.NamespacedName) ([]*gwv1.HTTPRoute, []*gwv1.GRPCRoute, error) {
+// routesOf lists the cached ListenerSets naming Gateway key, and the
+// routes naming the Gateway or one of those ListenerSets (each once).
+func (c *Controller) routesOf(ctx context.Context, key k8stypes.NamespacedName) ([]*gwv1.HTTPRoute, []*gwv1.GRPCRoute, []*gwv1.ListenerSet, error) {
+	sets, err := c.listenerSetsOf(ctx, key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	keys := []string{key.String()}
+	for _, s := range sets {
+		keys = append(keys, listenerSetRouteKey(client.ObjectKeyFromObject(s)))
+	}
 	var (
-		http gwv1.HTTPRouteList
-		grpc gwv1.GRPCRouteList
+		http []*gwv1.HTTPRoute
+		grpc []*gwv1.GRPCRoute
 	)
-	for _, l := range []client.ObjectList{&http, &grpc} {
-		if err := c.client.List(ctx, l, client.MatchingFields{routeParentIndex: key.String()}, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, nil, fmt.Errorf("list routes: %w", err)
+	seen := map[routeKey]bool{}
+	for _, k := range keys {
+		var (
+			hl gwv1.HTTPRouteList
+			gl gwv1.GRPCRouteList
+		)
+		for _, l := range []client.ObjectList{&hl, &gl} {
+			if err := c.client.List(ctx, l, client.MatchingFields{routeParentIndex: k}, client.UnsafeDisableDeepCopy); err != nil {
+				return nil, nil, nil, fmt.Errorf("list routes: %w", err)
+			}
+		}
+		for _, r := range ptrs(hl.Items) {
+			if rk := (routeKey{translate.KindHTTPRoute, client.ObjectKeyFromObject(r)}); !seen[rk] {
+				seen[rk] = true
+				http = append(http, r)
+			}
+		}
+		for _, r := range ptrs(gl.Items) {
+			if rk := (routeKey{translate.KindGRPCRoute, client.ObjectKeyFromObject(r)}); !seen[rk] {
+				seen[rk] = true
+				grpc = append(grpc, r)
+			}
 		}
 	}
-	return ptrs(http.Items), ptrs(grpc.Items), nil
+	return http, grpc, sets, nil
+}
+
+// routeInputsOf are the route inputs of Gateway key (readiness): the
+// routes naming it, the ListenerSets naming it and the routes naming those.
+func routeInputsOf(key k8stypes.NamespacedName, http []*gwv1.HTTPRoute, grpc []*gwv1.GRPCRoute, sets []*gwv1.ListenerSet) readiness.Inputs {
+	return readiness.Merge(readiness.RouteInputs(key, http, grpc), readiness.ListenerSetInputs(key, sets, http, grpc))
 }
 
 // cacheLookup is translation's Lookup over the controller's cache.

@@ -24,6 +24,7 @@ import (
 // builder builds the objects of one Gateway's bundle.
 type builder struct {
 	gw       *gwv1.Gateway
+	sets     []*gwv1.ListenerSet // Input.ListenerSets
 	spec     *v1alpha1.EnvoyProxySpec
 	opts     Options
 	warnings []string
@@ -130,7 +131,7 @@ type servicePort struct {
 }
 
 // ports derives the Service ports from the listeners berth serves
-// (dataplane.Serves): one per (port, transport), named after the first
+// (dataplane.Serves), the Gateway's and its attached ListenerSets': one per (port, transport), named after the first
 // listener protocol in name order, sorted by port then transport. A
 // listener of another protocol gets no port: nothing in Envoy would answer
 // it.
@@ -140,14 +141,22 @@ func (b *builder) ports() []servicePort {
 		protocol corev1.Protocol
 	}
 	names := map[key]string{}
-	for _, l := range b.gw.Spec.Listeners {
-		if !dataplane.Serves(string(l.Protocol)) {
-			continue
+	add := func(port gwv1.PortNumber, protocol gwv1.ProtocolType) {
+		if !dataplane.Serves(string(protocol)) {
+			return
 		}
-		k := key{int32(l.Port), corev1.Protocol(dataplane.Transport(string(l.Protocol)))}
-		n := portName(l.Protocol, k.port)
+		k := key{int32(port), corev1.Protocol(dataplane.Transport(string(protocol)))}
+		n := portName(protocol, k.port)
 		if cur, ok := names[k]; !ok || n < cur {
 			names[k] = n
+		}
+	}
+	for _, l := range b.gw.Spec.Listeners {
+		add(l.Port, l.Protocol)
+	}
+	for _, s := range b.sets {
+		for _, l := range s.Spec.Listeners {
+			add(l.Port, l.Protocol)
 		}
 	}
 	out := make([]servicePort, 0, len(names))

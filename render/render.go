@@ -30,6 +30,10 @@ type Input struct {
 	// GatewayParameters is the EnvoyProxy of the Gateway's
 	// spec.infrastructure.parametersRef; its fields win.
 	GatewayParameters *v1alpha1.EnvoyProxy
+	// ListenerSets attached to the Gateway (the controller passes those its
+	// translation accepted): their listeners' ports join the Gateway's in
+	// the Service and the container.
+	ListenerSets []*gwv1.ListenerSet
 }
 
 // Inventory identifies the cli-utils ConfigMap inventory of a bundle.
@@ -105,7 +109,7 @@ func Render(in Input, opts Options) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{gw: gw, spec: spec, opts: opts}
+	b := &builder{gw: gw, sets: in.ListenerSets, spec: spec, opts: opts}
 	if err := b.checkGateway(); err != nil {
 		return nil, &GatewayError{Gateway: gw.Namespace + "/" + gw.Name, Err: err}
 	}

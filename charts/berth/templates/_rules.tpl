@@ -62,6 +62,19 @@
 - apiGroups:
   - gateway.networking.k8s.io
   resources:
+  - listenersets
+  verbs:
+  - list
+  - watch
+- apiGroups:
+  - gateway.networking.k8s.io
+  resources:
+  - listenersets/status
+  verbs:
+  - update
+- apiGroups:
+  - gateway.networking.k8s.io
+  resources:
   - backendtlspolicies
   verbs:
   - list

@@ -1,0 +1,229 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/xds/translate"
+)
+
+// ListenerSets are optional like the layer-4 route kinds (l4.go): berth
+// looks the CRD up once at start-up and watches, lists and writes the
+// status of ListenerSets only where it is installed. A ListenerSet's
+// listeners are translated with its parent Gateway (xds/translate), so a
+// ListenerSet event wakes that Gateway; its status is written from the
+// Gateway's translation by its own status reconciler (leader).
+
+// listenerSetParentIndex indexes ListenerSets by the Gateway their
+// parentRef names ("namespace/name").
+const listenerSetParentIndex = "berth.listenerSetParent"
+
+// listenerSetRouteKey is the routeParentIndex key of routes naming a
+// ListenerSet (Gateways are keyed "namespace/name").
+func listenerSetRouteKey(key k8stypes.NamespacedName) string { return "listenerset:" + key.String() }
+
+// discoverListenerSets records whether the API server serves ListenerSet
+// (v1) and logs it as skipped when not.
+func (c *Controller) discoverListenerSets(mapper meta.RESTMapper) error {
+	_, err := mapper.RESTMapping(schema.GroupKind{Group: gwv1.GroupName, Kind: string(translate.KindListenerSet)}, gwv1.GroupVersion.Version)
+	switch {
+	case meta.IsNoMatchError(err):
+		c.log.Info("ListenerSet is not installed in the cluster (no CRD in "+gwv1.GroupVersion.String()+"): not watched, Gateways still served", "skipped", "ListenerSet")
+	case err != nil:
+		return fmt.Errorf("look up ListenerSet: %w", err)
+	default:
+		c.listenerSets = true
+		idx := c.mgr.GetFieldIndexer()
+		if err := idx.IndexField(context.Background(), &gwv1.ListenerSet{}, listenerSetParentIndex, func(o client.Object) []string {
+			if gw, ok := listenerSetParent(o.(*gwv1.ListenerSet)); ok {
+				return []string{gw.String()}
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("index ListenerSets by parent: %w", err)
+		}
+	}
+	return nil
+}
+
+// listenerSetParent is the Gateway a ListenerSet's parentRef names.
+func listenerSetParent(s *gwv1.ListenerSet) (k8stypes.NamespacedName, bool) {
+	p := s.Spec.ParentRef
+	if (p.Group != nil && *p.Group != gwv1.GroupName) || (p.Kind != nil && *p.Kind != "Gateway") {
+		return k8stypes.NamespacedName{}, false
+	}
+	ns := s.Namespace
+	if p.Namespace != nil && *p.Namespace != "" {
+		ns = string(*p.Namespace)
+	}
+	return k8stypes.NamespacedName{Namespace: ns, Name: string(p.Name)}, true
+}
+
+// watchListenerSets adds a watch of ListenerSets (when installed) that
+// wakes the Gateway a ListenerSet names (or named); with preds.
+func (c *Controller) watchListenerSets(b *builder.Builder, preds ...predicate.Predicate) *builder.Builder {
+	if !c.listenerSets {
+		return b
+	}
+	return b.Watches(&gwv1.ListenerSet{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfListenerSet), builder.WithPredicates(preds...))
+}
+
+func (c *Controller) gatewaysOfListenerSet(_ context.Context, o client.Object) []reconcile.Request {
+	s, ok := o.(*gwv1.ListenerSet)
+	if !ok {
+		return nil
+	}
+	seen := map[k8stypes.NamespacedName]bool{}
+	for _, k := range c.store.dependents(depKey{depListenerSet, client.ObjectKeyFromObject(s)}) {
+		seen[k] = true
+	}
+	if gw, ok := listenerSetParent(s); ok {
+		seen[gw] = true
+	}
+	keys := make([]k8stypes.NamespacedName, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	return requests(keys)
+}
+
+// routeParentGateway resolves a route's parentRef to the Gateway it leads
+// to: the Gateway it names, or the parent of the ListenerSet it names (read
+// from the cache).
+func (c *Controller) routeParentGateway(ctx context.Context, routeNamespace string, p gwv1.ParentReference) (k8stypes.NamespacedName, bool) {
+	if gw, ok := parentGateway(routeNamespace, p); ok {
+		return gw, true
+	}
+	key, ok := parentListenerSet(routeNamespace, p)
+	if !ok || !c.listenerSets {
+		return k8stypes.NamespacedName{}, false
+	}
+	var s gwv1.ListenerSet
+	if err := c.client.Get(ctx, key, &s); err != nil {
+		return k8stypes.NamespacedName{}, false
+	}
+	return listenerSetParent(&s)
+}
+
+// parentListenerSet resolves a parentRef that names a ListenerSet.
+func parentListenerSet(routeNamespace string, p gwv1.ParentReference) (k8stypes.NamespacedName, bool) {
+	if (p.Group != nil && *p.Group != gwv1.GroupName) || p.Kind == nil || *p.Kind != translate.KindListenerSet {
+		return k8stypes.NamespacedName{}, false
+	}
+	ns := routeNamespace
+	if p.Namespace != nil {
+		ns = string(*p.Namespace)
+	}
+	return k8stypes.NamespacedName{Namespace: ns, Name: string(p.Name)}, true
+}
+
+// listenerSetsOf lists the cached ListenerSets naming Gateway key (none
+// when the kind is not installed).
+func (c *Controller) listenerSetsOf(ctx context.Context, key k8stypes.NamespacedName) ([]*gwv1.ListenerSet, error) {
+	if !c.listenerSets {
+		return nil, nil
+	}
+	var list gwv1.ListenerSetList
+	if err := c.client.List(ctx, &list, client.MatchingFields{listenerSetParentIndex: key.String()}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, fmt.Errorf("list ListenerSets: %w", err)
+	}
+	return ptrs(list.Items), nil
+}
+
+// setupListenerSetStatus adds the ListenerSet status reconciler (leader),
+// when the kind is installed.
+func (c *Controller) setupListenerSetStatus() error {
+	if !c.listenerSets {
+		return nil
+	}
+	return c.statusController("listenerset", &gwv1.ListenerSet{}, &c.lsQueue, c.reconcileListenerSet)
+}
+
+// enqueueListenerSets wakes the status reconciler of the ListenerSets of
+// either translation of one Gateway (either may be nil).
+func (c *Controller) enqueueListenerSets(old, cur *gatewayTranslation) {
+	for _, t := range []*gatewayTranslation{old, cur} {
+		if t == nil {
+			continue
+		}
+		for _, s := range t.ListenerSets {
+			c.lsQueue.add(s.ListenerSet)
+		}
+	}
+}
+
+// reconcileListenerSet writes a ListenerSet's status from the latest
+// translation of its parent Gateway (leader). A ListenerSet whose parent is
+// not a berth Gateway is left alone.
+func (c *Controller) reconcileListenerSet(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
+	done := c.metrics.observe("listenerset")
+	defer func() { done(err) }()
+	var s gwv1.ListenerSet
+	if err := c.client.Get(ctx, req.NamespacedName, &s); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	gwKey, ok := listenerSetParent(&s)
+	if !ok {
+		return ctrl.Result{}, nil
+	}
+	var gw gwv1.Gateway
+	if err := c.client.Get(ctx, gwKey, &gw); err != nil || gw.DeletionTimestamp != nil || c.classOf(ctx, &gw) == nil {
+		return ctrl.Result{}, nil
+	}
+	t := c.store.get(gwKey)
+	if t == nil {
+		return ctrl.Result{}, nil // the translation enqueues it
+	}
+	fact := t.listenerSet(req.NamespacedName)
+	if fact == nil || t.SetGens[req.NamespacedName] != s.Generation {
+		return ctrl.Result{}, nil // stale: the next translation enqueues it
+	}
+	st := listenerSetStatus(s.Status, *fact, s.Generation, metav1.Now())
+	if equality.Semantic.DeepEqual(st, s.Status) {
+		return ctrl.Result{}, nil
+	}
+	s.Status = st
+	return statusWritten(c.client.Status().Update(ctx, &s))
+}
+
+// listenerSet is the translation's status of ListenerSet key, or nil.
+func (t *gatewayTranslation) listenerSet(key k8stypes.NamespacedName) *translate.ListenerSetStatus {
+	for i := range t.ListenerSets {
+		if t.ListenerSets[i].ListenerSet == key {
+			return &t.ListenerSets[i]
+		}
+	}
+	return nil
+}
+
+// acceptedListenerSets are the ListenerSets among sets that the
+// translation t accepted: their listeners get Service and container ports.
+func acceptedListenerSets(t *gatewayTranslation, sets []*gwv1.ListenerSet) []*gwv1.ListenerSet {
+	if t == nil {
+		return nil
+	}
+	var out []*gwv1.ListenerSet
+	for _, s := range sets {
+		f := t.listenerSet(client.ObjectKeyFromObject(s))
+		if f == nil {
+			continue
+		}
+		if a := f.Condition(gwv1.ListenerSetConditionAccepted); a != nil && a.Status == metav1.ConditionTrue {
+			out = append(out, s)
+		}
+	}
+	return out
+}
