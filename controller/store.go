@@ -53,7 +53,7 @@ type gatewayTranslation struct {
 	// SetGens are the generations of the ListenerSets translated (their
 	// facts are translated.ListenerSets).
 	SetGens map[k8stypes.NamespacedName]int64
-	deps          []depKey
+	deps    []depKey
 }
 
 // store holds what the xDS reconciler (every replica) learned, for the
