@@ -3,6 +3,7 @@ package render
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -418,6 +419,46 @@ func TestMergeMatchesJSONMergePatch(t *testing.T) {
 			if string(gj) != string(wj) {
 				t.Errorf("merge %d over %d:\n got %s\nwant %s", j, i, gj, wj)
 			}
+		}
+	}
+}
+
+// The Service and container ports include the attached ListenerSets'
+// listeners: a new port, a UDP port (protocol UDP), and a port the Gateway
+// already serves counted once.
+func TestListenerSetPorts(t *testing.T) {
+	gw := testGateway(nil)
+	gw.Spec.Listeners[0].Port = 8080
+	gw.Spec.Listeners[0].Protocol = gwv1.HTTPProtocolType
+	set := &gwv1.ListenerSet{Spec: gwv1.ListenerSetSpec{Listeners: []gwv1.ListenerEntry{
+		{Name: "same", Port: 8080, Protocol: gwv1.HTTPProtocolType},
+		{Name: "dns", Port: 53, Protocol: gwv1.UDPProtocolType},
+		{Name: "db", Port: 5432, Protocol: gwv1.TCPProtocolType},
+	}}}
+	b, err := Render(Input{GatewayClass: testClass(nil), Gateway: gw, ListenerSets: []*gwv1.ListenerSet{set}}, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var svcPorts, containerPorts []string
+	for _, obj := range b.Objects {
+		switch v := obj.(type) {
+		case *corev1.Service:
+			for _, p := range v.Spec.Ports {
+				svcPorts = append(svcPorts, fmt.Sprintf("%s %d/%s→%d", p.Name, p.Port, p.Protocol, p.TargetPort.IntVal))
+			}
+		case *appsv1.Deployment:
+			for _, p := range v.Spec.Template.Spec.Containers[0].Ports {
+				containerPorts = append(containerPorts, fmt.Sprintf("%s %d/%s", p.Name, p.ContainerPort, p.Protocol))
+			}
+		}
+	}
+	want := "udp-53 53/UDP→10053, tcp-5432 5432/TCP→5432, http-8080 8080/TCP→8080" // by port
+	if got := strings.Join(svcPorts, ", "); got != want {
+		t.Errorf("Service ports %q, want %q", got, want)
+	}
+	for _, want := range []string{"udp-53 10053/UDP", "tcp-5432 5432/TCP", "http-8080 8080/TCP"} {
+		if !strings.Contains(strings.Join(containerPorts, ","), want) {
+			t.Errorf("container ports %v lack %q", containerPorts, want)
 		}
 	}
 }

@@ -1,0 +1,86 @@
+package controller
+
+import (
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/xds/translate"
+)
+
+// The ListenerSet status written from a translation fact: the CRD's
+// Pending defaults replaced, observedGeneration stamped, transition times
+// kept on a no-op, listener entries carried over.
+func TestListenerSetStatus(t *testing.T) {
+	fact := translate.ListenerSetStatus{
+		ListenerSet: k8stypes.NamespacedName{Namespace: "apps", Name: "first"},
+		Conditions: []metav1.Condition{
+			{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted"},
+			{Type: "Programmed", Status: metav1.ConditionTrue, Reason: "Programmed"},
+		},
+		Listeners: []translate.ListenerStatus{{Name: "http", AttachedRoutes: 2, SupportedKinds: []gwv1.RouteGroupKind{{Kind: "HTTPRoute"}},
+			Conditions: []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted"}}}},
+	}
+	defaults := gwv1.ListenerSetStatus{Conditions: []metav1.Condition{
+		{Type: "Accepted", Status: metav1.ConditionUnknown, Reason: "Pending"},
+		{Type: "Programmed", Status: metav1.ConditionUnknown, Reason: "Pending"},
+	}}
+	first := listenerSetStatus(defaults, fact, 3, t0)
+	for _, c := range first.Conditions {
+		if c.Status != metav1.ConditionTrue || c.ObservedGeneration != 3 || !c.LastTransitionTime.Equal(&t0) {
+			t.Errorf("condition %+v: want True at generation 3 from t0", c)
+		}
+	}
+	if len(first.Listeners) != 1 || first.Listeners[0].Name != "http" || first.Listeners[0].AttachedRoutes != 2 ||
+		first.Listeners[0].Conditions[0].ObservedGeneration != 3 {
+		t.Errorf("listeners %+v", first.Listeners)
+	}
+	second := listenerSetStatus(first, fact, 3, t1)
+	if !equality.Semantic.DeepEqual(first, second) {
+		t.Errorf("status changed on a no-op: %+v → %+v", first, second)
+	}
+	// Not admitted any more: no listener entries, conditions flip at t1.
+	fact.Listeners = []translate.ListenerStatus{}
+	fact.Conditions = []metav1.Condition{
+		{Type: "Accepted", Status: metav1.ConditionFalse, Reason: "NotAllowed"},
+		{Type: "Programmed", Status: metav1.ConditionFalse, Reason: "NotAllowed"},
+	}
+	third := listenerSetStatus(second, fact, 4, t1)
+	if len(third.Listeners) != 0 {
+		t.Errorf("listeners %+v, want none", third.Listeners)
+	}
+	for _, c := range third.Conditions {
+		if c.Status != metav1.ConditionFalse || c.Reason != "NotAllowed" || !c.LastTransitionTime.Equal(&t1) {
+			t.Errorf("condition %+v: want False NotAllowed from t1", c)
+		}
+	}
+}
+
+// A Gateway's status counts the attached ListenerSets of its translation.
+func TestGatewayStatusAttachedListenerSets(t *testing.T) {
+	f := ready()
+	f.Translation.AttachedListenerSets = 2
+	st := gatewayStatus(gwv1.GatewayStatus{}, f, t0)
+	if st.AttachedListenerSets == nil || *st.AttachedListenerSets != 2 {
+		t.Errorf("attachedListenerSets = %v, want 2", st.AttachedListenerSets)
+	}
+}
+
+// Routes are indexed by the Gateways and the ListenerSets they name.
+func TestParentGatewayKeysListenerSets(t *testing.T) {
+	ls, gw := gwv1.Kind("ListenerSet"), gwv1.Kind("Gateway")
+	other := gwv1.Namespace("other")
+	r := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "r"}, Spec: gwv1.HTTPRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{
+		{Kind: &ls, Name: "first"}, {Kind: &gw, Name: "gw", Namespace: &other}, {Kind: &ls, Name: "first", SectionName: ptrTo(gwv1.SectionName("http"))},
+	}}}}
+	got := parentGatewayKeys(r)
+	want := []string{"listenerset:apps/first", "other/gw"}
+	if !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("keys %v, want %v", got, want)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -1,0 +1,146 @@
+package translate_test
+
+import (
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/xds/translate"
+	"github.com/berth-gateway/berth/xds/translate/evaluate"
+)
+
+// listenerSetResult translates testdata/listenerset.in.yaml (one Gateway).
+func listenerSetResult(t *testing.T) *translate.Result {
+	t.Helper()
+	results := translate.Translate(loadInput(t, "testdata/listenerset.in.yaml"), translate.DefaultOptions())
+	if len(results) != 1 {
+		t.Fatalf("%d results, want 1", len(results))
+	}
+	return results[0]
+}
+
+// TestListenerSetConnections decides requests on the merged data plane as
+// Envoy would: a ListenerSet's listeners serve its routes, on ports shared
+// with the Gateway's own; a conflicted or refused listener serves nothing.
+func TestListenerSetConnections(t *testing.T) {
+	res := listenerSetResult(t)
+	for _, tc := range []struct {
+		name    string
+		conn    evaluate.Connection
+		req     evaluate.Request
+		status  int
+		cluster string
+		table   string
+		wantErr string
+	}{
+		{name: "ListenerSet http listener beside the Gateway's", conn: evaluate.Connection{Port: 10080}, req: evaluate.Request{Host: "app.example.com", Path: "/"},
+			cluster: svc("apps", "app", 8080), table: "route/80"},
+		{name: "Gateway's own listener keeps its hostname", conn: evaluate.Connection{Port: 10080}, req: evaluate.Request{Host: "gw.example.com", Path: "/"},
+			cluster: svc("infra", "web", 8080), table: "route/80"},
+		{name: "ListenerSet https listener with a granted certificate", conn: evaluate.Connection{Port: 10443, SNI: "grant.example.com"}, req: evaluate.Request{Host: "grant.example.com", Path: "/"},
+			cluster: svc("apps", "app", 8080), table: "route/443/listenerset/apps/second/grant"},
+		{name: "the earlier ListenerSet keeps a contested hostname", conn: evaluate.Connection{Port: 10443, SNI: "shop.example.com"}, req: evaluate.Request{Host: "shop.example.com", Path: "/"},
+			status: 404, table: "route/443/listenerset/apps/first/shop"},
+		{name: "listener refused its certificate is not served", conn: evaluate.Connection{Port: 10443, SNI: "nogrant.example.com"}, req: evaluate.Request{Host: "nogrant.example.com", Path: "/"},
+			wantErr: "no filter chain"},
+		{name: "a ListenerSet the Gateway does not admit binds nothing", conn: evaluate.Connection{Port: 8080}, req: evaluate.Request{Host: "a.test", Path: "/"},
+			wantErr: "nothing listens"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := evaluate.Snapshot(res.Resources, tc.conn, tc.req)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Status != tc.status || d.Cluster != tc.cluster || d.RouteConfiguration != tc.table {
+				t.Errorf("got status %d cluster %q table %q; want %d %q %q", d.Status, d.Cluster, d.RouteConfiguration, tc.status, tc.cluster, tc.table)
+			}
+		})
+	}
+}
+
+// TestListenerSetStatus states the status rules by table: admission,
+// precedence, conflicts, certificate grants, attachment counts.
+func TestListenerSetStatus(t *testing.T) {
+	res := listenerSetResult(t)
+	if res.AttachedListenerSets != 2 {
+		t.Errorf("attachedListenerSets = %d, want 2 (first and second)", res.AttachedListenerSets)
+	}
+	sets := map[string]translate.ListenerSetStatus{}
+	var order []string
+	for _, s := range res.ListenerSets {
+		sets[s.ListenerSet.String()] = s
+		order = append(order, s.ListenerSet.String())
+	}
+	if got, want := strings.Join(order, " "), "other/outsider apps/first apps/second infra/third"; got != want {
+		t.Errorf("ListenerSets in order %q, want precedence order %q", got, want)
+	}
+	for _, tc := range []struct {
+		set, listener string // listener "" checks the ListenerSet's conditions
+		typ           string
+		status        metav1.ConditionStatus
+		reason        string
+		attached      int32
+	}{
+		{set: "other/outsider", typ: "Accepted", status: metav1.ConditionFalse, reason: "NotAllowed"},
+		{set: "other/outsider", typ: "Programmed", status: metav1.ConditionFalse, reason: "NotAllowed"},
+		{set: "apps/first", typ: "Accepted", status: metav1.ConditionTrue, reason: "ListenersNotValid"},
+		{set: "apps/first", typ: "Programmed", status: metav1.ConditionTrue, reason: "Programmed"},
+		{set: "apps/first", listener: "http", typ: "Programmed", status: metav1.ConditionTrue, reason: "Programmed", attached: 1},
+		{set: "apps/first", listener: "dup", typ: "Conflicted", status: metav1.ConditionTrue, reason: "HostnameConflict"},
+		{set: "apps/first", listener: "tcp", typ: "Accepted", status: metav1.ConditionFalse, reason: "ProtocolConflict"},
+		{set: "apps/first", listener: "shop", typ: "Conflicted", status: metav1.ConditionFalse, reason: "NoConflicts"},
+		{set: "apps/second", listener: "shop", typ: "Conflicted", status: metav1.ConditionTrue, reason: "HostnameConflict"},
+		{set: "apps/second", listener: "grant", typ: "ResolvedRefs", status: metav1.ConditionTrue, reason: "ResolvedRefs", attached: 1},
+		{set: "infra/third", typ: "Accepted", status: metav1.ConditionFalse, reason: "ListenersNotValid"},
+		{set: "infra/third", listener: "nogrant", typ: "ResolvedRefs", status: metav1.ConditionFalse, reason: "RefNotPermitted"},
+	} {
+		s, ok := sets[tc.set]
+		if !ok {
+			t.Fatalf("no status for ListenerSet %s", tc.set)
+		}
+		conds := s.Conditions
+		if tc.listener != "" {
+			conds = nil
+			for _, l := range s.Listeners {
+				if string(l.Name) == tc.listener {
+					conds = l.Conditions
+					if l.AttachedRoutes != tc.attached {
+						t.Errorf("%s listener %s: attachedRoutes = %d, want %d", tc.set, tc.listener, l.AttachedRoutes, tc.attached)
+					}
+				}
+			}
+		}
+		var c *metav1.Condition
+		for i := range conds {
+			if conds[i].Type == tc.typ {
+				c = &conds[i]
+			}
+		}
+		if c == nil || c.Status != tc.status || c.Reason != tc.reason {
+			t.Errorf("%s %s: %s = %v, want %s/%s", tc.set, tc.listener, tc.typ, c, tc.status, tc.reason)
+		}
+	}
+	// The Gateway's own listener counts only the route naming the Gateway.
+	if l := res.Listeners[0]; l.AttachedRoutes != 1 {
+		t.Errorf("Gateway listener http: attachedRoutes = %d, want 1", l.AttachedRoutes)
+	}
+	// Route status is scoped to the parentRef each route named.
+	for _, r := range res.Routes {
+		a := r.Condition(gwv1.RouteConditionAccepted)
+		want := metav1.ConditionTrue
+		if r.Route.Name == "ls-missing" || r.Route.Name == "outsider-route" {
+			want = metav1.ConditionFalse
+		}
+		if a == nil || a.Status != want {
+			t.Errorf("route %s parentRef %s: Accepted = %v, want %s", r.Route, r.ParentRef.Name, a, want)
+		}
+	}
+}
