@@ -266,7 +266,7 @@ func (c *Controller) routeInputs(ctx context.Context, key k8stypes.NamespacedNam
 	if err != nil {
 		return nil, err
 	}
-	return routeInputsOf(key, http, grpc, sets), nil
+	return readiness.AllRouteInputs(key, http, grpc, sets), nil
 }
 
 // envoyProxy reads a referenced EnvoyProxy; a missing one is a

@@ -60,7 +60,7 @@ func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.R
 	}
 	t := publishTranslation(c.xds, &gw, res, err, routeGens, policyGens, ctpGens)
 	t.SetGens = setGens
-	t.RouteInputs = routeInputsOf(key, in.HTTPRoutes, in.GRPCRoutes, in.ListenerSets).Digest()
+	t.RouteInputs = readiness.AllRouteInputs(key, in.HTTPRoutes, in.GRPCRoutes, in.ListenerSets).Digest()
 	if t.Err != nil {
 		c.log.Error(t.Err, "translating or publishing xDS snapshot", "gateway", key.String())
 	}
@@ -274,12 +274,6 @@ func (c *Controller) routesOf(ctx context.Context, key k8stypes.NamespacedName) 
 		}
 	}
 	return http, grpc, sets, nil
-}
-
-// routeInputsOf are the route inputs of Gateway key (readiness): the
-// routes naming it, the ListenerSets naming it and the routes naming those.
-func routeInputsOf(key k8stypes.NamespacedName, http []*gwv1.HTTPRoute, grpc []*gwv1.GRPCRoute, sets []*gwv1.ListenerSet) readiness.Inputs {
-	return readiness.Merge(readiness.RouteInputs(key, http, grpc), readiness.ListenerSetInputs(key, sets, http, grpc))
 }
 
 // cacheLookup is translation's Lookup over the controller's cache.

@@ -128,7 +128,7 @@ func staleGateways(ctx context.Context, cl client.Client, opts readiness.Options
 		}
 		live := readiness.Live{Gateway: in}
 		if routes != nil {
-			r := readiness.RouteInputs(k8stypes.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}, routes.http, routes.grpc)
+			r := readiness.AllRouteInputs(k8stypes.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}, routes.http, routes.grpc, routes.sets)
 			live.Routes = &r
 		}
 		if why := readiness.Current(gatewayState(gw), live); why != "" {
@@ -163,6 +163,7 @@ func gatewayState(gw *gwv1.Gateway) readiness.Gateway {
 type routeSet struct {
 	http []*gwv1.HTTPRoute
 	grpc []*gwv1.GRPCRoute
+	sets []*gwv1.ListenerSet
 }
 
 // liveRoutes lists every route; nil (with a warning) when not allowed, and
@@ -181,7 +182,17 @@ func liveRoutes(ctx context.Context, cl client.Client, warn func(string)) (*rout
 			return nil, fmt.Errorf("list routes: %w", err)
 		}
 	}
-	return &routeSet{http: ptrsOf(http.Items), grpc: ptrsOf(grpc.Items)}, nil
+	// ListenerSets count like routes; a cluster without their CRD has
+	// none.
+	var sets gwv1.ListenerSetList
+	if err := cl.List(ctx, &sets); err != nil && !isNoMatch(err) && !apierrors.IsNotFound(err) {
+		if apierrors.IsForbidden(err) {
+			warn(fmt.Sprintf("cannot list ListenerSets in every namespace (%v): route changes made just before the wait are not checked", err))
+			return nil, nil
+		}
+		return nil, fmt.Errorf("list ListenerSets: %w", err)
+	}
+	return &routeSet{http: ptrsOf(http.Items), grpc: ptrsOf(grpc.Items), sets: ptrsOf(sets.Items)}, nil
 }
 
 // liveGatewayInputs reads gw's class and EnvoyProxies; nil (with a warning)

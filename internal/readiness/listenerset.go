@@ -55,6 +55,13 @@ func namesListenerSet(sets map[k8stypes.NamespacedName]bool, routeNS string, ref
 	return false
 }
 
+// AllRouteInputs are the route inputs of Gateway gw, as the controller
+// records them and berth wait compares them: RouteInputs and
+// ListenerSetInputs together.
+func AllRouteInputs(gw k8stypes.NamespacedName, http []*gwv1.HTTPRoute, grpc []*gwv1.GRPCRoute, sets []*gwv1.ListenerSet) Inputs {
+	return Merge(RouteInputs(gw, http, grpc), ListenerSetInputs(gw, sets, http, grpc))
+}
+
 // Merge is the union of input sets (an object in several counts once),
 // sorted.
 func Merge(sets ...Inputs) Inputs {
