@@ -96,8 +96,16 @@ func TestClusterWide(t *testing.T) {
 		{"list", "gateway.networking.k8s.io", "backendtlspolicies", "", "", true},
 		{"update", "gateway.networking.k8s.io", "backendtlspolicies/status", tenant, "p", true},
 		{"update", "gateway.networking.k8s.io", "backendtlspolicies", tenant, "p", false},
+		// ListenerSets: read through informers, status updated, never
+		// written.
+		{"list", "gateway.networking.k8s.io", "listenersets", "", "", true},
+		{"watch", "gateway.networking.k8s.io", "listenersets", "", "", true},
+		{"update", "gateway.networking.k8s.io", "listenersets/status", tenant, "ls", true},
+		{"update", "gateway.networking.k8s.io", "listenersets", tenant, "ls", false},
+		{"get", "gateway.networking.k8s.io", "listenersets", tenant, "ls", false},
+		{"patch", "gateway.networking.k8s.io", "listenersets/status", tenant, "ls", false},
 		// Gateway API kinds berth does not serve.
-		{"list", "gateway.networking.k8s.io", "listenersets", "", "", false},
+		{"list", "gateway.networking.x-k8s.io", "xbackendtrafficpolicies", "", "", false},
 	})
 }
 
@@ -110,6 +118,8 @@ func TestNamespaced(t *testing.T) {
 	check(t, cfg, []access{
 		{"list", "gateway.networking.k8s.io", "gatewayclasses", "", "", true},
 		{"list", "gateway.networking.k8s.io", "gateways", watched, "", true},
+		{"watch", "gateway.networking.k8s.io", "listenersets", watched, "", true},
+		{"update", "gateway.networking.k8s.io", "listenersets/status", watched, "ls", true},
 		{"patch", "apps", "deployments", watched, "envoy-x", true},
 		{"watch", "", "secrets", watched, "", true},
 		{"create", "authentication.k8s.io", "tokenreviews", "", "", true},
@@ -117,6 +127,7 @@ func TestNamespaced(t *testing.T) {
 		// Outside the watched namespaces nothing but what the ClusterRole keeps.
 		{"list", "gateway.networking.k8s.io", "gateways", "", "", false},
 		{"list", "gateway.networking.k8s.io", "gateways", other, "", false},
+		{"list", "gateway.networking.k8s.io", "listenersets", other, "", false},
 		{"patch", "apps", "deployments", other, "envoy-x", false},
 		{"get", "", "secrets", other, "tls", false},
 		{"get", "", "secrets", own, "other", false},
