@@ -89,6 +89,7 @@ func TestRender(t *testing.T) {
 	want := map[string]int{ // Gateways of berth's classes per file
 		"gateway-namespace-mode.yaml": 2, "clusterip-envoyproxy.yaml": 2, "hpa-pdb.yaml": 1,
 		"per-gateway-envoyproxy.yaml": 2, "https-listener.yaml": 1, "l4-routes.yaml": 1,
+		"listenerset.yaml": 1,
 	}
 	for _, f := range manifests(t) {
 		t.Run(f, func(t *testing.T) {

@@ -28,15 +28,15 @@ func newTranslateCmd() *cobra.Command {
 		Short: "Print the xDS configuration each Gateway's Envoy would receive (offline)",
 		Long: `Translate reads Gateway API manifests (multi-document YAML or JSON; files,
 directories with -R, "-" for stdin):
-GatewayClasses, Gateways, EnvoyProxies, HTTPRoutes, GRPCRoutes, TCPRoutes,
-TLSRoutes, UDPRoutes, ReferenceGrants, Services, EndpointSlices, Secrets and
-Namespaces. The Gateways, their classes and
+GatewayClasses, Gateways, ListenerSets, EnvoyProxies, HTTPRoutes, GRPCRoutes,
+TCPRoutes, TLSRoutes, UDPRoutes, ReferenceGrants, Services, EndpointSlices,
+Secrets and Namespaces. The Gateways, their classes and
 EnvoyProxies are checked first exactly as berth render and the controller
 check them, with the same messages. For every Gateway of a GatewayClass
 whose controllerName is --controller-name it prints the listeners, route
 configurations, clusters, endpoints and TLS secrets its proxy would receive,
-with the content version and the listener and route status the controller
-would publish. Private keys are redacted. Every Gateway's resources are
+with the content version and the listener, route and ListenerSet status the
+controller would publish. Private keys are redacted. Every Gateway's resources are
 validated as Envoy would validate them; nothing is printed if one fails.
 Objects translate does not read are listed on stderr.`,
 		Args: cobra.NoArgs,
