@@ -52,22 +52,17 @@ func setDigest(objs []*unstructured.Unstructured, writeOptions string) (string, 
 
 // ownedDigest returns a digest of the values obj holds at the fields manager owns
 // through Apply (the main resource, not a subresource), or "" when manager owns
-// nothing on obj.
+// nothing on obj. It runs on every watch event of a bundle object, so it reads
+// the managedFields entry where unstructured keeps it (a JSON tree) and encodes
+// leaves without reflection (appendJSON).
 func ownedDigest(obj *unstructured.Unstructured, manager string) string {
-	var fields *metav1.FieldsV1
-	for _, mf := range obj.GetManagedFields() {
-		if mf.Manager == manager && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == "" {
-			fields = mf.FieldsV1
-			break
-		}
-	}
-	if fields == nil || len(fields.Raw) == 0 {
-		return ""
-	}
-	var tree map[string]any
-	if err := json.Unmarshal(fields.Raw, &tree); err != nil {
+	tree, found, err := ownedFields(obj, manager)
+	if err != nil {
 		// Unparseable ownership: a digest nobody can reproduce, so the fast path is never taken.
 		return "unparseable:" + err.Error()
+	}
+	if !found {
+		return ""
 	}
 	var lines []string
 	project(tree, obj.Object, "", &lines)
@@ -76,6 +71,55 @@ func ownedDigest(obj *unstructured.Unstructured, manager string) string {
 		_, _ = io.WriteString(h, l+"\n")
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ownedFields returns the FieldsV1 tree of manager's Apply entry on the main
+// resource; found is false when there is none or it is empty.
+func ownedFields(obj *unstructured.Unstructured, manager string) (map[string]any, bool, error) {
+	md, _ := obj.Object["metadata"].(map[string]any)
+	entries, ok := md["managedFields"].([]any)
+	if !ok {
+		return ownedFieldsTyped(obj, manager)
+	}
+	for _, e := range entries {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return ownedFieldsTyped(obj, manager)
+		}
+		sub, _ := m["subresource"].(string)
+		if m["manager"] != manager || m["operation"] != string(metav1.ManagedFieldsOperationApply) || sub != "" {
+			continue
+		}
+		switch f := m["fieldsV1"].(type) {
+		case nil:
+			return nil, false, nil
+		case map[string]any:
+			return f, true, nil
+		default:
+			return ownedFieldsTyped(obj, manager)
+		}
+	}
+	return nil, false, nil
+}
+
+// ownedFieldsTyped is ownedFields through the typed accessor, for objects whose
+// managedFields are not held as a JSON tree.
+func ownedFieldsTyped(obj *unstructured.Unstructured, manager string) (map[string]any, bool, error) {
+	var fields *metav1.FieldsV1
+	for _, mf := range obj.GetManagedFields() {
+		if mf.Manager == manager && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == "" {
+			fields = mf.FieldsV1
+			break
+		}
+	}
+	if fields == nil || len(fields.Raw) == 0 {
+		return nil, false, nil
+	}
+	var tree map[string]any
+	if err := json.Unmarshal(fields.Raw, &tree); err != nil {
+		return nil, false, err
+	}
+	return tree, true, nil
 }
 
 // project walks a FieldsV1 tree alongside the live value and appends "path=value"
@@ -158,16 +202,88 @@ func matchesKey(item, key map[string]any) bool {
 }
 
 // jsonString renders a value canonically; numbers from JSON (float64) and from
-// unstructured (int64) render the same.
+// unstructured (int64) render the same. The text is encoding/json's.
 func jsonString(v any) string {
 	if v == nil {
 		return "<absent>"
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
+	b, ok := appendJSON(nil, v)
+	if !ok {
 		return "<unencodable>"
 	}
 	return string(b)
+}
+
+// appendJSON appends encoding/json's encoding of v (a JSON-shaped value as
+// unstructured holds it) to b; values it has no fast path for go through
+// encoding/json. ok is false when v cannot be encoded.
+func appendJSON(b []byte, v any) ([]byte, bool) {
+	switch t := v.(type) {
+	case nil:
+		return append(b, "null"...), true
+	case string:
+		if plainString(t) {
+			b = append(b, '"')
+			b = append(b, t...)
+			return append(b, '"'), true
+		}
+	case bool:
+		return strconv.AppendBool(b, t), true
+	case int64:
+		return strconv.AppendInt(b, t, 10), true
+	case int:
+		return strconv.AppendInt(b, int64(t), 10), true
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = appendJSON(b, k); !ok {
+				return b, false
+			}
+			b = append(b, ':')
+			if b, ok = appendJSON(b, t[k]); !ok {
+				return b, false
+			}
+		}
+		return append(b, '}'), true
+	case []any:
+		b = append(b, '[')
+		for i, e := range t {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = appendJSON(b, e); !ok {
+				return b, false
+			}
+		}
+		return append(b, ']'), true
+	}
+	enc, err := json.Marshal(v)
+	if err != nil {
+		return b, false
+	}
+	return append(b, enc...), true
+}
+
+// plainString reports whether encoding/json writes s between quotes unchanged:
+// printable ASCII without quote, backslash or the HTML characters it escapes.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // combineDigests folds per-object digests (keyed by object) into one, order-independent.

@@ -51,6 +51,16 @@ func (e *Engine) Run(ctx context.Context, inv Inventory, objs []*unstructured.Un
 	unlock := e.lock(inv.Key())
 	defer unlock()
 
+	// The no-op check reads the inventory from the watch when the watched
+	// copy is the one this process last wrote or proved (no request), and
+	// from the apiserver otherwise.
+	if live, ok := e.watchedInventory(inv); ok && live.GetAnnotations()[annotationSetDigest] == digest && !e.isUnsettled(inv.Key()) {
+		if res, ok := e.noOp(ctx, inv, desired, live); ok {
+			res.Duration = time.Since(start)
+			e.log.V(2).Info("apply: unchanged", "inventory", inv.Key().String(), "objects", len(res.Objects), "read", "watch", "duration", res.Duration)
+			return res, nil
+		}
+	}
 	invInfo := inventory.WrapInventoryInfoObj(e.inventoryTemplate(inv))
 	live, runInv, err := e.readInventory(inv, invInfo)
 	if err != nil {
@@ -58,8 +68,9 @@ func (e *Engine) Run(ctx context.Context, inv Inventory, objs []*unstructured.Un
 	}
 	if live != nil && live.GetAnnotations()[annotationSetDigest] == digest && !e.isUnsettled(inv.Key()) {
 		if res, ok := e.noOp(ctx, inv, desired, live); ok {
+			e.setProven(inv.Key(), live.GetResourceVersion())
 			res.Duration = time.Since(start)
-			e.log.V(2).Info("apply: unchanged", "inventory", inv.Key().String(), "objects", len(res.Objects), "duration", res.Duration)
+			e.log.V(2).Info("apply: unchanged", "inventory", inv.Key().String(), "objects", len(res.Objects), "read", "apiserver", "duration", res.Duration)
 			return res, nil
 		}
 	}
@@ -219,29 +230,32 @@ func (e *Engine) fullRun(ctx context.Context, inv Inventory, invInfo inventory.I
 		return res, nil
 	}
 	e.hub.setInventory(inv.Key(), ids, false)
-	if err := e.recordDigests(ctx, inv, digest, combineDigests(owned)); err != nil {
+	rv, err := e.recordDigests(ctx, inv, digest, combineDigests(owned))
+	if err != nil {
 		// Not fatal: the next Run is a full run instead of a no-op.
 		e.log.Error(err, "recording applied digests", "inventory", inv.Key().String())
 		return res, nil
 	}
 	e.setUnsettled(inv.Key(), false)
+	e.setProven(inv.Key(), rv)
 	return res, nil
 }
 
-// recordDigests stores the set and owned-fields digests on the inventory ConfigMap.
-func (e *Engine) recordDigests(ctx context.Context, inv Inventory, set, owned string) error {
+// recordDigests stores the set and owned-fields digests on the inventory
+// ConfigMap and returns its resourceVersion after the write.
+func (e *Engine) recordDigests(ctx context.Context, inv Inventory, set, owned string) (string, error) {
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
 		annotationSetDigest:   set,
 		annotationOwnedDigest: owned,
 	}}})
 	if err != nil {
-		return err
+		return "", err
 	}
-	_, err = e.c.dynamic.Resource(configMapGVR).Namespace(inv.Namespace).Patch(ctx, inv.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: e.opts.FieldManager})
+	u, err := e.c.dynamic.Resource(configMapGVR).Namespace(inv.Namespace).Patch(ctx, inv.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: e.opts.FieldManager})
 	if err != nil {
-		return fmt.Errorf("record digests on inventory %s: %w", inv.Key(), err)
+		return "", fmt.Errorf("record digests on inventory %s: %w", inv.Key(), err)
 	}
-	return nil
+	return u.GetResourceVersion(), nil
 }
 
 // runError wraps a run-level error, naming a terminating namespace when that is

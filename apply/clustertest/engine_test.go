@@ -614,3 +614,117 @@ func TestWaitWatched(t *testing.T) {
 		t.Errorf("WaitWatched with an unserved kind: %v, want an error naming only NoSuchKind", err)
 	}
 }
+
+// TestNoOpReadsTheWatchedInventory: once a clean run recorded its digests, a
+// no-op Run reads the inventory from the watch (no request) while the watched
+// copy is the one the engine wrote; another writer's change to the inventory
+// (a dropped digest, a deletion) makes the next Run read the apiserver and
+// write again.
+func TestNoOpReadsTheWatchedInventory(t *testing.T) {
+	env := testenv.Get(t)
+	ns := env.Namespace(t)
+	ctx := ctxFor(t, 2*time.Minute)
+	eng, cnt := newEngine(t, nil)
+	inv := inventoryFor(ns, "gw")
+	set := func() []*unstructured.Unstructured {
+		return []*unstructured.Unstructured{configMap(ns, "envoy-config", map[string]any{"mode": "berth"}), serviceAccount(ns, "envoy")}
+	}
+	woken := make(chan struct{}, 1)
+	defer eng.Subscribe(func(k apply.InventoryKey) {
+		if k == inv.Key() {
+			select {
+			case woken <- struct{}{}:
+			default:
+			}
+		}
+	})()
+	drain := func() {
+		select {
+		case <-woken:
+		default:
+		}
+	}
+	// noOp runs the set until it is a no-op (the watches catch up with the
+	// run's writes) and returns the cost of the last Run.
+	noOp := func(what string) testenv.Counts {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mark := cnt.Mark()
+			res, err := eng.Run(ctx, inv, set())
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if res.NoOp {
+				return testenv.Count(cnt.Since(mark))
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: never a no-op: %s", what, actions(res))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if _, err := eng.Run(ctx, inv, set()); err != nil {
+		t.Fatal(err)
+	}
+	noOp("after the first run")
+	if cost := noOp("again"); cost.Requests() != 0 {
+		t.Errorf("no-op after a clean run cost %s, want no request", cost)
+	}
+
+	// Another writer drops the recorded set digest: once the watch shows it,
+	// the next Run is a full run that records it again.
+	drain()
+	cm, err := env.Client.CoreV1().ConfigMaps(ns).Get(ctx, inv.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range cm.Annotations {
+		if strings.HasPrefix(k, "apply.berth-gateway.io/") {
+			delete(cm.Annotations, k)
+		}
+	}
+	if _, err := env.Client.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	waitWoken(t, woken)
+	mark := cnt.Mark()
+	res, err := eng.Run(ctx, inv, set())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NoOp {
+		t.Fatal("a Run after the inventory lost its digests was a no-op")
+	}
+	if cost := testenv.Count(cnt.Since(mark)); cost.Writes == 0 {
+		t.Errorf("full run wrote nothing (%s): the digests are not recorded again", cost)
+	}
+	if cost := noOp("after the edit"); cost.Requests() > 1 {
+		t.Errorf("no-op after the edit cost %s", cost)
+	}
+
+	// Another writer deletes the inventory: the next Run creates it again.
+	drain()
+	if err := env.Client.CoreV1().ConfigMaps(ns).Delete(ctx, inv.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitWoken(t, woken)
+	if res, err = eng.Run(ctx, inv, set()); err != nil {
+		t.Fatal(err)
+	}
+	if res.NoOp {
+		t.Fatal("a Run after the inventory was deleted was a no-op")
+	}
+	if _, err := env.Client.CoreV1().ConfigMaps(ns).Get(ctx, inv.Name, metav1.GetOptions{}); err != nil {
+		t.Errorf("inventory not created again: %v", err)
+	}
+}
+
+func waitWoken(t *testing.T, woken <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-woken:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no subscriber notification for the inventory change")
+	}
+}
