@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"sort"
 	"strconv"
@@ -64,13 +65,30 @@ func ownedDigest(obj *unstructured.Unstructured, manager string) string {
 	if !found {
 		return ""
 	}
-	var lines []string
-	project(tree, obj.Object, "", &lines)
-	h := sha256.New()
-	for _, l := range lines {
-		_, _ = io.WriteString(h, l+"\n")
+	p := projection{h: sha256.New()}
+	p.project(tree, obj.Object, "")
+	return hex.EncodeToString(p.h.Sum(nil))
+}
+
+// projection hashes "path=value\n" lines, one per owned leaf, through one
+// reused buffer.
+type projection struct {
+	h   hash.Hash
+	buf []byte
+}
+
+func (p *projection) line(path string, v any) {
+	b := append(append(p.buf[:0], path...), '=')
+	if v == nil {
+		b = append(b, "<absent>"...)
+	} else if enc, ok := appendJSON(b, v); ok {
+		b = enc
+	} else {
+		b = append(b[:len(path)+1], "<unencodable>"...)
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	b = append(b, '\n')
+	_, _ = p.h.Write(b)
+	p.buf = b
 }
 
 // ownedFields returns the FieldsV1 tree of manager's Apply entry on the main
@@ -122,9 +140,9 @@ func ownedFieldsTyped(obj *unstructured.Unstructured, manager string) (map[strin
 	return tree, true, nil
 }
 
-// project walks a FieldsV1 tree alongside the live value and appends "path=value"
-// for every owned leaf, in key order.
-func project(tree map[string]any, live any, path string, out *[]string) {
+// project walks a FieldsV1 tree alongside the live value and hashes a
+// "path=value" line for every owned leaf, in key order.
+func (p *projection) project(tree map[string]any, live any, path string) {
 	keys := make([]string, 0, len(tree))
 	for k := range tree {
 		keys = append(keys, k)
@@ -133,15 +151,15 @@ func project(tree map[string]any, live any, path string, out *[]string) {
 	for _, k := range keys {
 		sub, _ := tree[k].(map[string]any)
 		if k == "." {
-			*out = append(*out, path+"="+jsonString(live))
+			p.line(path, live)
 			continue
 		}
 		child, childPath := projectChild(k, live, path)
 		if len(sub) == 0 {
-			*out = append(*out, childPath+"="+jsonString(child))
+			p.line(childPath, child)
 			continue
 		}
-		project(sub, child, childPath, out)
+		p.project(sub, child, childPath)
 	}
 }
 
