@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -190,8 +191,8 @@ func projectChild(elem string, live any, path string) (any, string) {
 		}
 		return nil, childPath
 	case "k":
-		var keyFields map[string]any
-		if err := json.Unmarshal([]byte(arg), &keyFields); err != nil {
+		keyFields, ok := parsedKey(arg)
+		if !ok {
 			return nil, childPath
 		}
 		for _, item := range asList(live) {
@@ -205,6 +206,35 @@ func projectChild(elem string, live any, path string) (any, string) {
 	return nil, childPath
 }
 
+// keyCache holds parsed FieldsV1 list keys ("k:{...}"): the same few keys
+// (container names, ports) recur on every watched object. Bounded; entries
+// are never changed once stored.
+var keyCache = struct {
+	sync.RWMutex
+	m map[string]map[string]any
+}{m: map[string]map[string]any{}}
+
+const keyCacheMax = 4096
+
+// parsedKey parses a FieldsV1 list key; ok is false when it is not a JSON object.
+func parsedKey(arg string) (map[string]any, bool) {
+	keyCache.RLock()
+	k, ok := keyCache.m[arg]
+	keyCache.RUnlock()
+	if ok {
+		return k, true
+	}
+	if err := json.Unmarshal([]byte(arg), &k); err != nil || k == nil {
+		return nil, false
+	}
+	keyCache.Lock()
+	if len(keyCache.m) < keyCacheMax {
+		keyCache.m[arg] = k
+	}
+	keyCache.Unlock()
+	return k, true
+}
+
 func asList(v any) []any {
 	l, _ := v.([]any)
 	return l
@@ -212,11 +242,27 @@ func asList(v any) []any {
 
 func matchesKey(item, key map[string]any) bool {
 	for k, want := range key {
-		if jsonString(item[k]) != jsonString(want) {
+		if !sameJSON(item[k], want) {
 			return false
 		}
 	}
 	return true
+}
+
+// sameJSON is jsonString(a) == jsonString(b), without encoding strings and
+// integers.
+func sameJSON(a, b any) bool {
+	switch at := a.(type) {
+	case string:
+		if bt, ok := b.(string); ok {
+			return at == bt
+		}
+	case int64:
+		if bt, ok := b.(int64); ok {
+			return at == bt
+		}
+	}
+	return jsonString(a) == jsonString(b)
 }
 
 // jsonString renders a value canonically; numbers from JSON (float64) and from
