@@ -30,6 +30,7 @@ func (e *Engine) Destroy(ctx context.Context, inv Inventory) (*Result, error) {
 	}
 	unlock := e.lock(inv.Key())
 	defer unlock()
+	e.setProven(inv.Key(), "") // what follows writes it
 	invInfo := inventory.WrapInventoryInfoObj(e.inventoryTemplate(inv))
 	live, runInv, err := e.readInventory(inv, invInfo)
 	if err != nil {

@@ -5,10 +5,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -52,8 +54,76 @@ func setDigest(objs []*unstructured.Unstructured, writeOptions string) (string, 
 
 // ownedDigest returns a digest of the values obj holds at the fields manager owns
 // through Apply (the main resource, not a subresource), or "" when manager owns
-// nothing on obj.
+// nothing on obj. It runs on every watch event of a bundle object, so it reads
+// the managedFields entry where unstructured keeps it (a JSON tree) and encodes
+// leaves without reflection (appendJSON).
 func ownedDigest(obj *unstructured.Unstructured, manager string) string {
+	tree, found, err := ownedFields(obj, manager)
+	if err != nil {
+		// Unparseable ownership: a digest nobody can reproduce, so the fast path is never taken.
+		return "unparseable:" + err.Error()
+	}
+	if !found {
+		return ""
+	}
+	p := projection{h: sha256.New()}
+	p.project(tree, obj.Object, "")
+	return hex.EncodeToString(p.h.Sum(nil))
+}
+
+// projection hashes "path=value\n" lines, one per owned leaf, through one
+// reused buffer.
+type projection struct {
+	h   hash.Hash
+	buf []byte
+}
+
+func (p *projection) line(path string, v any) {
+	b := append(append(p.buf[:0], path...), '=')
+	if v == nil {
+		b = append(b, "<absent>"...)
+	} else if enc, ok := appendJSON(b, v); ok {
+		b = enc
+	} else {
+		b = append(b[:len(path)+1], "<unencodable>"...)
+	}
+	b = append(b, '\n')
+	_, _ = p.h.Write(b)
+	p.buf = b
+}
+
+// ownedFields returns the FieldsV1 tree of manager's Apply entry on the main
+// resource; found is false when there is none or it is empty.
+func ownedFields(obj *unstructured.Unstructured, manager string) (map[string]any, bool, error) {
+	md, _ := obj.Object["metadata"].(map[string]any)
+	entries, ok := md["managedFields"].([]any)
+	if !ok {
+		return ownedFieldsTyped(obj, manager)
+	}
+	for _, e := range entries {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return ownedFieldsTyped(obj, manager)
+		}
+		sub, _ := m["subresource"].(string)
+		if m["manager"] != manager || m["operation"] != string(metav1.ManagedFieldsOperationApply) || sub != "" {
+			continue
+		}
+		switch f := m["fieldsV1"].(type) {
+		case nil:
+			return nil, false, nil
+		case map[string]any:
+			return f, true, nil
+		default:
+			return ownedFieldsTyped(obj, manager)
+		}
+	}
+	return nil, false, nil
+}
+
+// ownedFieldsTyped is ownedFields through the typed accessor, for objects whose
+// managedFields are not held as a JSON tree.
+func ownedFieldsTyped(obj *unstructured.Unstructured, manager string) (map[string]any, bool, error) {
 	var fields *metav1.FieldsV1
 	for _, mf := range obj.GetManagedFields() {
 		if mf.Manager == manager && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == "" {
@@ -62,25 +132,18 @@ func ownedDigest(obj *unstructured.Unstructured, manager string) string {
 		}
 	}
 	if fields == nil || len(fields.Raw) == 0 {
-		return ""
+		return nil, false, nil
 	}
 	var tree map[string]any
 	if err := json.Unmarshal(fields.Raw, &tree); err != nil {
-		// Unparseable ownership: a digest nobody can reproduce, so the fast path is never taken.
-		return "unparseable:" + err.Error()
+		return nil, false, err
 	}
-	var lines []string
-	project(tree, obj.Object, "", &lines)
-	h := sha256.New()
-	for _, l := range lines {
-		_, _ = io.WriteString(h, l+"\n")
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return tree, true, nil
 }
 
-// project walks a FieldsV1 tree alongside the live value and appends "path=value"
-// for every owned leaf, in key order.
-func project(tree map[string]any, live any, path string, out *[]string) {
+// project walks a FieldsV1 tree alongside the live value and hashes a
+// "path=value" line for every owned leaf, in key order.
+func (p *projection) project(tree map[string]any, live any, path string) {
 	keys := make([]string, 0, len(tree))
 	for k := range tree {
 		keys = append(keys, k)
@@ -89,15 +152,15 @@ func project(tree map[string]any, live any, path string, out *[]string) {
 	for _, k := range keys {
 		sub, _ := tree[k].(map[string]any)
 		if k == "." {
-			*out = append(*out, path+"="+jsonString(live))
+			p.line(path, live)
 			continue
 		}
 		child, childPath := projectChild(k, live, path)
 		if len(sub) == 0 {
-			*out = append(*out, childPath+"="+jsonString(child))
+			p.line(childPath, child)
 			continue
 		}
-		project(sub, child, childPath, out)
+		p.project(sub, child, childPath)
 	}
 }
 
@@ -128,8 +191,8 @@ func projectChild(elem string, live any, path string) (any, string) {
 		}
 		return nil, childPath
 	case "k":
-		var keyFields map[string]any
-		if err := json.Unmarshal([]byte(arg), &keyFields); err != nil {
+		keyFields, ok := parsedKey(arg)
+		if !ok {
 			return nil, childPath
 		}
 		for _, item := range asList(live) {
@@ -143,6 +206,35 @@ func projectChild(elem string, live any, path string) (any, string) {
 	return nil, childPath
 }
 
+// keyCache holds parsed FieldsV1 list keys ("k:{...}"): the same few keys
+// (container names, ports) recur on every watched object. Bounded; entries
+// are never changed once stored.
+var keyCache = struct {
+	sync.RWMutex
+	m map[string]map[string]any
+}{m: map[string]map[string]any{}}
+
+const keyCacheMax = 4096
+
+// parsedKey parses a FieldsV1 list key; ok is false when it is not a JSON object.
+func parsedKey(arg string) (map[string]any, bool) {
+	keyCache.RLock()
+	k, ok := keyCache.m[arg]
+	keyCache.RUnlock()
+	if ok {
+		return k, true
+	}
+	if err := json.Unmarshal([]byte(arg), &k); err != nil || k == nil {
+		return nil, false
+	}
+	keyCache.Lock()
+	if len(keyCache.m) < keyCacheMax {
+		keyCache.m[arg] = k
+	}
+	keyCache.Unlock()
+	return k, true
+}
+
 func asList(v any) []any {
 	l, _ := v.([]any)
 	return l
@@ -150,24 +242,112 @@ func asList(v any) []any {
 
 func matchesKey(item, key map[string]any) bool {
 	for k, want := range key {
-		if jsonString(item[k]) != jsonString(want) {
+		if !sameJSON(item[k], want) {
 			return false
 		}
 	}
 	return true
 }
 
+// sameJSON is jsonString(a) == jsonString(b), without encoding strings and
+// integers.
+func sameJSON(a, b any) bool {
+	switch at := a.(type) {
+	case string:
+		if bt, ok := b.(string); ok {
+			return at == bt
+		}
+	case int64:
+		if bt, ok := b.(int64); ok {
+			return at == bt
+		}
+	}
+	return jsonString(a) == jsonString(b)
+}
+
 // jsonString renders a value canonically; numbers from JSON (float64) and from
-// unstructured (int64) render the same.
+// unstructured (int64) render the same. The text is encoding/json's.
 func jsonString(v any) string {
 	if v == nil {
 		return "<absent>"
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
+	b, ok := appendJSON(nil, v)
+	if !ok {
 		return "<unencodable>"
 	}
 	return string(b)
+}
+
+// appendJSON appends encoding/json's encoding of v (a JSON-shaped value as
+// unstructured holds it) to b; values it has no fast path for go through
+// encoding/json. ok is false when v cannot be encoded.
+func appendJSON(b []byte, v any) ([]byte, bool) {
+	switch t := v.(type) {
+	case nil:
+		return append(b, "null"...), true
+	case string:
+		if plainString(t) {
+			b = append(b, '"')
+			b = append(b, t...)
+			return append(b, '"'), true
+		}
+	case bool:
+		return strconv.AppendBool(b, t), true
+	case int64:
+		return strconv.AppendInt(b, t, 10), true
+	case int:
+		return strconv.AppendInt(b, int64(t), 10), true
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = appendJSON(b, k); !ok {
+				return b, false
+			}
+			b = append(b, ':')
+			if b, ok = appendJSON(b, t[k]); !ok {
+				return b, false
+			}
+		}
+		return append(b, '}'), true
+	case []any:
+		b = append(b, '[')
+		for i, e := range t {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = appendJSON(b, e); !ok {
+				return b, false
+			}
+		}
+		return append(b, ']'), true
+	}
+	enc, err := json.Marshal(v)
+	if err != nil {
+		return b, false
+	}
+	return append(b, enc...), true
+}
+
+// plainString reports whether encoding/json writes s between quotes unchanged:
+// printable ASCII without quote, backslash or the HTML characters it escapes.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // combineDigests folds per-object digests (keyed by object) into one, order-independent.

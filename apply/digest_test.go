@@ -1,6 +1,8 @@
 package apply
 
 import (
+	"encoding/json"
+	"reflect"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -115,5 +117,60 @@ func TestCombineDigestsIsOrderIndependent(t *testing.T) {
 	}
 	if a == combineDigests(map[string]string{"x": "1", "y": "3"}) {
 		t.Errorf("a changed entry did not change the digest")
+	}
+}
+
+// appendJSON is encoding/json's encoding, fast path or not.
+func TestAppendJSONIsEncodingJSON(t *testing.T) {
+	values := []any{
+		nil, "", "plain", "quote\"d", `back\slash`, "<html> & co", "tab\there", "ünïcode", "\u2028", "bad\xffutf8",
+		true, false, int64(0), int64(-42), int64(1) << 62, 7, float64(1.5), float64(1e21), float64(3),
+		map[string]any{"b": int64(1), "a": []any{"x", nil, map[string]any{"<k>": false}}, "": "empty key"},
+		[]any{}, map[string]any{}, []string{"typed", "slice"}, int32(5),
+	}
+	for _, v := range values {
+		want, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := appendJSON(nil, v)
+		if !ok || string(got) != string(want) {
+			t.Errorf("appendJSON(%#v) = %q, %v; encoding/json %q", v, got, ok, want)
+		}
+	}
+}
+
+// ownedDigest reads managedFields as unstructured holds them (a JSON tree) and
+// gives the digest of the typed path (fieldsV1 as raw JSON).
+func TestOwnedDigestTreeMatchesTyped(t *testing.T) {
+	u := withOwnership(deployment("a", 2))
+	tree, found, err := ownedFields(u, "berth")
+	if err != nil || !found || len(tree) == 0 {
+		t.Fatalf("ownedFields: %v %v %v", tree, found, err)
+	}
+	typed, found, err := ownedFieldsTyped(u, "berth")
+	if err != nil || !found || !reflect.DeepEqual(tree, typed) {
+		t.Fatalf("typed path: %v %v %v, tree path %v", typed, found, err, tree)
+	}
+	if _, found, _ := ownedFields(u, "kubectl"); found {
+		t.Errorf("kubectl's Update entry taken for an Apply entry")
+	}
+	// A status-subresource Apply entry of the same manager is not the object's.
+	s := u.DeepCopy()
+	s.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "berth", Operation: metav1.ManagedFieldsOperationApply, Subresource: "status",
+		FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:status":{}}`)}}})
+	if d := ownedDigest(s, "berth"); d != "" {
+		t.Errorf("status entry digested: %q", d)
+	}
+}
+
+// The owned-fields digest is recorded on inventories: a new encoding of the
+// same values must give the same digest, or every Gateway is re-applied once
+// after an upgrade. The value is the one berth recorded before the digest's
+// encoder was rewritten.
+func TestOwnedDigestIsStable(t *testing.T) {
+	const recorded = "06ddb1ed9d4c50cb42e23cc127c3cf742f46badcee9ff983b598c816f5fda19a"
+	if got := ownedDigest(withOwnership(deployment("a", 2)), "berth"); got != recorded {
+		t.Errorf("ownedDigest = %s, want the digest earlier versions recorded, %s", got, recorded)
 	}
 }

@@ -18,16 +18,22 @@
 //	plan, err := eng.Plan(ctx, inv, objs)                                // what Run would do (dry run), writes nothing
 //
 // What a Run costs: a Run whose set equals the last cleanly applied set, and whose
-// objects the shared watches show unchanged in every field the engine owns, reads the
-// inventory once and writes nothing (Result.NoOp). Otherwise it is one cli-utils
-// run: per object one read (ownership check) and one apply, plus the inventory reads
-// and writes, with status served from the shared watches instead of per-run
-// informers.
+// objects the shared watches show unchanged in every field the engine owns, writes
+// nothing (Result.NoOp); it reads the inventory from the watch when the watched copy
+// is the one the engine last wrote or proved, and once from the apiserver otherwise
+// (after a restart, or another writer's change). Otherwise it is one cli-utils run:
+// per object one read (ownership check) and one apply, plus the inventory's: one
+// list, and cli-utils' read and create for a new inventory, an update when the set
+// changed, and the merge patch recording the digests. Status is served from the
+// shared watches instead of per-run informers. Settled answers, without a request,
+// whether an inventory still holds what the engine last applied (for a caller that
+// knows its desired set did not change).
 //
 // Watches: the shared watch layer (internal/kindwatch, which `berth wait` uses too):
 // one informer per kind (per namespace in Options.Namespaces, or cluster-wide)
 // selecting Options.ManagedLabelKey=ManagedLabelValue, which Run stamps on every
 // object; inventories are read from the ConfigMap kind's watch. Watched copies drop
 // what nobody reads from them, to save memory: managedFields, a workload's pod
-// template, and the data of ConfigMaps and Secrets that are not inventories.
+// template, a Service's spec beyond its addresses, and the data of ConfigMaps and
+// Secrets that are not inventories.
 package apply

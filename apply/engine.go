@@ -46,6 +46,13 @@ type Engine struct {
 	// unsettled holds inventories whose last full run did not end clean. Their next
 	// Run skips the no-op check: the watches may not have seen that run's writes yet.
 	unsettled map[InventoryKey]bool
+	// proven holds, per inventory, the resourceVersion of its ConfigMap as
+	// this process last wrote it (the digests of a clean run) or read it
+	// for a no-op: while the watched copy is at that version, a Run's no-op
+	// check reads the inventory from the watch instead of the apiserver.
+	// Any other writer moves the version (and its watch event wakes the
+	// subscribers), so the next Run reads the apiserver again.
+	proven map[InventoryKey]string
 }
 
 type keyLock struct {
@@ -118,6 +125,7 @@ func New(cfg *rest.Config, opts Options) (*Engine, error) {
 		cancel:    cancel,
 		locks:     map[InventoryKey]*keyLock{},
 		unsettled: map[InventoryKey]bool{},
+		proven:    map[InventoryKey]string{},
 	}
 	e.hub = newHub(ctx, opts.Logger, dyn, mapper, mapper.Reset, opts)
 	return e, nil
@@ -217,6 +225,7 @@ func (e *Engine) setUnsettled(k InventoryKey, v bool) {
 	defer e.locksMu.Unlock()
 	if v {
 		e.unsettled[k] = true
+		delete(e.proven, k)
 	} else {
 		delete(e.unsettled, k)
 	}
@@ -226,6 +235,35 @@ func (e *Engine) isUnsettled(k InventoryKey) bool {
 	e.locksMu.Lock()
 	defer e.locksMu.Unlock()
 	return e.unsettled[k]
+}
+
+// setProven records the resourceVersion at which inventory k was last
+// written or proven by this process ("" forgets it).
+func (e *Engine) setProven(k InventoryKey, resourceVersion string) {
+	e.locksMu.Lock()
+	defer e.locksMu.Unlock()
+	if resourceVersion == "" {
+		delete(e.proven, k)
+	} else {
+		e.proven[k] = resourceVersion
+	}
+}
+
+// watchedInventory returns the watched copy of inv's ConfigMap when it is
+// at the version this process last wrote or proved (setProven), so it holds
+// what the apiserver would return; ok is false otherwise.
+func (e *Engine) watchedInventory(inv Inventory) (*unstructured.Unstructured, bool) {
+	e.locksMu.Lock()
+	rv, known := e.proven[inv.Key()]
+	e.locksMu.Unlock()
+	if !known {
+		return nil, false
+	}
+	u, ok := e.hub.lookup(object.ObjMetadata{GroupKind: configMapKind, Namespace: inv.Namespace, Name: inv.Name})
+	if !ok || u == nil || u.GetResourceVersion() != rv || u.GetLabels()[common.InventoryLabel] != inv.ID {
+		return nil, false
+	}
+	return u, true
 }
 
 // inventoryTemplate is the ConfigMap cli-utils creates for inv.

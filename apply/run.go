@@ -51,6 +51,16 @@ func (e *Engine) Run(ctx context.Context, inv Inventory, objs []*unstructured.Un
 	unlock := e.lock(inv.Key())
 	defer unlock()
 
+	// The no-op check reads the inventory from the watch when the watched
+	// copy is the one this process last wrote or proved (no request), and
+	// from the apiserver otherwise.
+	if live, ok := e.watchedInventory(inv); ok && live.GetAnnotations()[annotationSetDigest] == digest && !e.isUnsettled(inv.Key()) {
+		if res, ok := e.noOp(ctx, inv, desired, live); ok {
+			res.Duration = time.Since(start)
+			e.log.V(2).Info("apply: unchanged", "inventory", inv.Key().String(), "objects", len(res.Objects), "read", "watch", "duration", res.Duration)
+			return res, nil
+		}
+	}
 	invInfo := inventory.WrapInventoryInfoObj(e.inventoryTemplate(inv))
 	live, runInv, err := e.readInventory(inv, invInfo)
 	if err != nil {
@@ -58,8 +68,9 @@ func (e *Engine) Run(ctx context.Context, inv Inventory, objs []*unstructured.Un
 	}
 	if live != nil && live.GetAnnotations()[annotationSetDigest] == digest && !e.isUnsettled(inv.Key()) {
 		if res, ok := e.noOp(ctx, inv, desired, live); ok {
+			e.setProven(inv.Key(), live.GetResourceVersion())
 			res.Duration = time.Since(start)
-			e.log.V(2).Info("apply: unchanged", "inventory", inv.Key().String(), "objects", len(res.Objects), "duration", res.Duration)
+			e.log.V(2).Info("apply: unchanged", "inventory", inv.Key().String(), "objects", len(res.Objects), "read", "apiserver", "duration", res.Duration)
 			return res, nil
 		}
 	}
@@ -123,6 +134,31 @@ func (e *Engine) noOp(ctx context.Context, inv Inventory, desired []*unstructure
 	if err != nil || len(failed) > 0 {
 		return nil, false
 	}
+	return e.watchedUnchanged(inv, ids, live)
+}
+
+// Settled reports, without a request, whether inventory inv is as this
+// engine last applied or proved it: the watched inventory is at the version
+// the engine last wrote or proved (its last full run ended clean), and every
+// object it records is watched, present, ours, not being deleted and holds
+// the recorded owned-fields digest. A caller whose desired set is unchanged
+// since that run (it knows its inputs did not change) has nothing to apply;
+// any drift, deletion or foreign edit of the inventory makes it false.
+func (e *Engine) Settled(inv Inventory) bool {
+	if err := inv.validate(); err != nil || e.isUnsettled(inv.Key()) {
+		return false
+	}
+	live, ok := e.watchedInventory(inv)
+	if !ok {
+		return false
+	}
+	_, ok = e.watchedUnchanged(inv, inventoryIDs(live, e.log), live)
+	return ok
+}
+
+// watchedUnchanged is the no-op check on the watched objects ids of
+// inventory live; a kind not watched yet fails it.
+func (e *Engine) watchedUnchanged(inv Inventory, ids object.ObjMetadataSet, live *unstructured.Unstructured) (*Result, bool) {
 	res := &Result{Inventory: inv.Key(), NoOp: true}
 	owned := map[string]string{}
 	for _, id := range ids {
@@ -219,29 +255,32 @@ func (e *Engine) fullRun(ctx context.Context, inv Inventory, invInfo inventory.I
 		return res, nil
 	}
 	e.hub.setInventory(inv.Key(), ids, false)
-	if err := e.recordDigests(ctx, inv, digest, combineDigests(owned)); err != nil {
+	rv, err := e.recordDigests(ctx, inv, digest, combineDigests(owned))
+	if err != nil {
 		// Not fatal: the next Run is a full run instead of a no-op.
 		e.log.Error(err, "recording applied digests", "inventory", inv.Key().String())
 		return res, nil
 	}
 	e.setUnsettled(inv.Key(), false)
+	e.setProven(inv.Key(), rv)
 	return res, nil
 }
 
-// recordDigests stores the set and owned-fields digests on the inventory ConfigMap.
-func (e *Engine) recordDigests(ctx context.Context, inv Inventory, set, owned string) error {
+// recordDigests stores the set and owned-fields digests on the inventory
+// ConfigMap and returns its resourceVersion after the write.
+func (e *Engine) recordDigests(ctx context.Context, inv Inventory, set, owned string) (string, error) {
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
 		annotationSetDigest:   set,
 		annotationOwnedDigest: owned,
 	}}})
 	if err != nil {
-		return err
+		return "", err
 	}
-	_, err = e.c.dynamic.Resource(configMapGVR).Namespace(inv.Namespace).Patch(ctx, inv.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: e.opts.FieldManager})
+	u, err := e.c.dynamic.Resource(configMapGVR).Namespace(inv.Namespace).Patch(ctx, inv.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: e.opts.FieldManager})
 	if err != nil {
-		return fmt.Errorf("record digests on inventory %s: %w", inv.Key(), err)
+		return "", fmt.Errorf("record digests on inventory %s: %w", inv.Key(), err)
 	}
-	return nil
+	return u.GetResourceVersion(), nil
 }
 
 // runError wraps a run-level error, naming a terminating namespace when that is

@@ -9,17 +9,28 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/inventory"
 	"sigs.k8s.io/cli-utils/pkg/object"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
 )
 
 // runInventory is a per-run view of the shared inventory client: the inventory as
 // the run read it at the start answers cli-utils' reads of the recorded objects
 // (it asks twice before its first task) until the run's first inventory write.
+// The run's own inventory writes keep it known: Merge of the recorded set writes
+// nothing, Merge into an absent inventory creates it without listing first, and a
+// Replace with the set the inventory already holds writes nothing; cli-utils'
+// client would list the inventory once or twice to find that out.
 type runInventory struct {
 	inventory.Client
-	mu    sync.Mutex
-	objs  object.ObjMetadataSet
-	valid bool
+	mu     sync.Mutex
+	objs   object.ObjMetadataSet
+	exists bool // the inventory ConfigMap exists holding objs
+	valid  bool // objs and exists are what the cluster holds
+	// template is the inventory ConfigMap as cli-utils creates it.
+	template *unstructured.Unstructured
+	dyn      dynamic.Interface
+	mapper   meta.RESTMapper
 }
 
 // readInventory reads inv's ConfigMap (one list by the inventory-id label, as
@@ -30,7 +41,7 @@ func (e *Engine) readInventory(inv Inventory, invInfo inventory.Info) (*unstruct
 	if err != nil {
 		return nil, nil, fmt.Errorf("read inventory: %w", err)
 	}
-	ri := &runInventory{Client: e.invClient, valid: true}
+	ri := &runInventory{Client: e.invClient, valid: true, template: e.inventoryTemplate(inv), dyn: e.c.dynamic, mapper: e.c.mapper}
 	switch len(found) {
 	case 0:
 		return nil, ri, nil
@@ -46,7 +57,22 @@ func (e *Engine) readInventory(inv Inventory, invInfo inventory.Info) (*unstruct
 	if err != nil {
 		return nil, nil, fmt.Errorf("read inventory: %w", err)
 	}
+	ri.exists = true
 	return live, ri, nil
+}
+
+// known returns what the cluster holds when the run knows it.
+func (r *runInventory) known() (objs object.ObjMetadataSet, exists, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.objs, r.exists, r.valid
+}
+
+// set records what the cluster holds after a write of this run.
+func (r *runInventory) set(objs object.ObjMetadataSet) {
+	r.mu.Lock()
+	r.objs, r.exists, r.valid = append(object.ObjMetadataSet(nil), objs...), true, true
+	r.mu.Unlock()
 }
 
 func (r *runInventory) invalidate() {
@@ -66,12 +92,42 @@ func (r *runInventory) GetClusterObjs(inv inventory.Info) (object.ObjMetadataSet
 	return r.Client.GetClusterObjs(inv)
 }
 
+// Merge is cli-utils' ClusterClient.Merge (status policy none) without its
+// reads when the run knows the inventory: the recorded set merged with itself
+// writes nothing, and an absent inventory is created (cli-utils' ConfigMap
+// storage: a read, then the create).
 func (r *runInventory) Merge(inv inventory.Info, objs object.ObjMetadataSet, dryRun common.DryRunStrategy) (object.ObjMetadataSet, error) {
+	cur, exists, ok := r.known()
+	switch {
+	case !ok || dryRun.ClientOrServerDryRun():
+	case exists && objs.Equal(cur):
+		return object.ObjMetadataSet{}, nil
+	case !exists:
+		r.invalidate()
+		st := inventory.WrapInventoryObj(r.template.DeepCopy())
+		if err := st.Store(objs, nil); err != nil {
+			return nil, err
+		}
+		if err := st.Apply(r.dyn, r.mapper, inventory.StatusPolicyNone); err != nil {
+			return nil, err
+		}
+		r.set(objs)
+		return nil, nil
+	}
 	r.invalidate()
-	return r.Client.Merge(inv, objs, dryRun)
+	prune, err := r.Client.Merge(inv, objs, dryRun)
+	if err == nil && ok && !dryRun.ClientOrServerDryRun() {
+		r.set(cur.Union(objs))
+	}
+	return prune, err
 }
 
+// Replace skips cli-utils' reads and write when the run knows the inventory
+// already holds objs (cli-utils would write nothing either).
 func (r *runInventory) Replace(inv inventory.Info, objs object.ObjMetadataSet, status []actuation.ObjectStatus, dryRun common.DryRunStrategy) error {
+	if cur, exists, ok := r.known(); ok && exists && objs.Equal(cur) && !dryRun.ClientOrServerDryRun() {
+		return nil
+	}
 	r.invalidate()
 	return r.Client.Replace(inv, objs, status, dryRun)
 }

@@ -119,16 +119,32 @@ var workloadKinds = map[schema.GroupKind]bool{
 	{Group: "batch", Kind: "Job"}:        true,
 }
 
+// serviceSpecRead are the Service spec fields read from watched copies:
+// kstatus reads type and clusterIP, callers a bundle's addresses (type,
+// clusterIP, clusterIPs; status.loadBalancer is kept with the status).
+var serviceSpecRead = []string{"type", "clusterIP", "clusterIPs"}
+
 // stripUnread drops, from a watched copy, the fields nobody reads there:
 // kstatus reads metadata, status and a few spec scalars, the owned-fields
 // digest is taken before (cachedOwnedDigest), and callers read a bundle's
-// Service whole. A workload's pod template and the data of a ConfigMap or
-// Secret that is not an inventory are most of a bundle's watched bytes.
+// Service addresses (serviceSpecRead). A workload's pod template and the
+// data of a ConfigMap or Secret that is not an inventory are most of a
+// bundle's watched bytes.
 func stripUnread(u *unstructured.Unstructured) {
 	gk := u.GroupVersionKind().GroupKind()
 	switch {
 	case workloadKinds[gk]:
 		unstructured.RemoveNestedField(u.Object, "spec", "template")
+	case gk == schema.GroupKind{Kind: "Service"}:
+		if spec, ok := u.Object["spec"].(map[string]any); ok {
+			kept := make(map[string]any, len(serviceSpecRead))
+			for _, f := range serviceSpecRead {
+				if v, ok := spec[f]; ok {
+					kept[f] = v
+				}
+			}
+			u.Object["spec"] = kept
+		}
 	case gk == configMapKind || gk == schema.GroupKind{Kind: "Secret"}:
 		if _, inv := u.GetLabels()[common.InventoryLabel]; !inv {
 			unstructured.RemoveNestedField(u.Object, "data")

@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"reflect"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -102,9 +103,23 @@ func TestTransformStripsUnreadFields(t *testing.T) {
 		t.Error("an inventory's data was dropped")
 	}
 	svc := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Service",
-		"metadata": map[string]any{"name": "s", "namespace": "ns"}, "spec": map[string]any{"type": "ClusterIP", "clusterIP": "10.0.0.1"}}}
+		"metadata": map[string]any{"name": "s", "namespace": "ns"},
+		"spec": map[string]any{"type": "LoadBalancer", "clusterIP": "10.0.0.1", "clusterIPs": []any{"10.0.0.1", "fd00::1"},
+			"selector": map[string]any{"app": "envoy"}, "ports": []any{map[string]any{"port": int64(80)}}},
+		"status": map[string]any{"loadBalancer": map[string]any{"ingress": []any{map[string]any{"ip": "192.0.2.1"}}}}}}
+	wantSvc, err := status.Compute(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.transform(svc)
-	if ip, _, _ := unstructured.NestedString(svc.Object, "spec", "clusterIP"); ip != "10.0.0.1" {
-		t.Error("a Service's spec was changed")
+	wantSpec := map[string]any{"type": "LoadBalancer", "clusterIP": "10.0.0.1", "clusterIPs": []any{"10.0.0.1", "fd00::1"}}
+	if spec, _, _ := unstructured.NestedMap(svc.Object, "spec"); !reflect.DeepEqual(spec, wantSpec) {
+		t.Errorf("watched Service spec %v, want the address fields %v", spec, wantSpec)
+	}
+	if ip, _, _ := unstructured.NestedSlice(svc.Object, "status", "loadBalancer", "ingress"); len(ip) != 1 {
+		t.Error("a Service's load-balancer status was dropped")
+	}
+	if got, err := status.Compute(svc); err != nil || got.Status != wantSvc.Status || got.Message != wantSvc.Message {
+		t.Errorf("kstatus of the stripped Service %v %v, want %s %q", got, err, wantSvc.Status, wantSvc.Message)
 	}
 }

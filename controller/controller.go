@@ -85,6 +85,10 @@ type Controller struct {
 	// statusWrites remembers each Gateway's last status write while it
 	// matters (statusWrite).
 	statusWrites sync.Map // k8stypes.NamespacedName -> statusWrite
+	// applied remembers each Gateway's last clean apply (appliedBundle): a
+	// reconcile with the same inputs and a Settled bundle renders and
+	// applies nothing.
+	applied sync.Map // k8stypes.NamespacedName -> appliedBundle
 }
 
 // statusWrite is what this process last wrote to a Gateway: the

@@ -2,8 +2,12 @@ package controller
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"reflect"
 	"slices"
 	"time"
 
@@ -126,18 +130,36 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		}
 	}
 	c.inputs.Store(key, recordedInputs{Gateway: f.Inputs, Routes: f.Routes})
-	var bundle *render.Bundle
+	var (
+		bundle  *render.Bundle
+		inputFP string
+		caPEM   []byte
+	)
 	if renderErr == nil {
-		opts := c.opts.Render
-		opts.CABundle = c.certs.CABundle()
-		bundle, renderErr = render.Render(in, opts)
+		caPEM = c.certs.CABundle()
+		inputFP = renderFingerprint(in, caPEM)
 	}
 	var runErr error
-	if renderErr != nil {
+	if v, ok := c.applied.Load(key); ok && renderErr == nil && v.(appliedBundle).inputs == inputFP &&
+		!c.rolls.budget.Holds(key.String()) && c.engine.Settled(inv) {
+		// Nothing to render or apply: the inputs are those of the last
+		// clean apply and the bundle holds what it wrote (a wake-up from a
+		// bundle object's status; drift or a foreign edit fails Settled).
+		f.Unsupported = v.(appliedBundle).unsupported
+	} else if renderErr == nil {
+		opts := c.opts.Render
+		opts.CABundle = caPEM
+		bundle, renderErr = render.Render(in, opts)
+	}
+	switch {
+	case bundle == nil && renderErr == nil:
+		// Unchanged (above).
+	case renderErr != nil:
+		c.applied.Delete(key)
 		// The previous bundle stays as it is: no apply, no prune.
 		f.RenderErr = renderErr
 		c.event(&gw, corev1.EventTypeWarning, "RenderFailed", "Render", renderErr.Error())
-	} else {
+	default:
 		f.Unsupported = bundle.Unsupported
 		objs, err := bundle.Unstructured()
 		if err != nil {
@@ -152,6 +174,11 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		f.ApplyErr = err
 		f.Failed = run.Failed()
 		c.recordRun(&gw, run, err)
+		if err == nil && len(f.Failed) == 0 && run.Count(apply.ActionSkipped) == 0 && roll.Note == "" {
+			c.applied.Store(key, appliedBundle{inputs: inputFP, unsupported: bundle.Unsupported})
+		} else {
+			c.applied.Delete(key)
+		}
 	}
 	f.Objects = c.engine.Status(inv.Key())
 	f.Service = serviceOf(f.Objects)
@@ -347,6 +374,30 @@ func serviceOf(agg apply.AggregateStatus) *corev1.Service {
 	return nil
 }
 
+// appliedBundle is what reconcileGateway remembers of a Gateway's last clean
+// apply: the fingerprint of its render inputs and what render reported.
+type appliedBundle struct {
+	inputs      string
+	unsupported []render.Unsupported
+}
+
+// renderFingerprint identifies what render.Render reads of a Gateway's
+// inputs: the specs (by generation) of the Gateway, its class and their
+// EnvoyProxies, the Gateway's UID (its owner reference) and the xDS CA
+// bundle; the other render options are the process's.
+func renderFingerprint(in render.Input, caPEM []byte) string {
+	h := sha256.New()
+	for _, o := range []client.Object{in.Gateway, in.GatewayClass, in.ClassParameters, in.GatewayParameters} {
+		if o == nil || reflect.ValueOf(o).IsNil() {
+			_, _ = io.WriteString(h, "-\n")
+			continue
+		}
+		_, _ = fmt.Fprintf(h, "%s/%s %s %d\n", o.GetNamespace(), o.GetName(), o.GetUID(), o.GetGeneration())
+	}
+	_, _ = h.Write(caPEM)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // forget drops what the process remembers of a Gateway it no longer serves.
 func (c *Controller) forget(ctx context.Context, key k8stypes.NamespacedName) {
 	c.condMu.Lock()
@@ -357,6 +408,7 @@ func (c *Controller) forget(ctx context.Context, key k8stypes.NamespacedName) {
 	delete(c.rolls.own, key)
 	c.rolls.mu.Unlock()
 	c.inputs.Delete(key)
+	c.applied.Delete(key)
 	c.statusWrites.Delete(key)
 	c.metrics.setGateways(c.conditionCounts())
 }

@@ -164,10 +164,32 @@ func encodedBootstrap(p bootstrapParams) (string, error) {
 	return strings.NewReplacer(namespacePlaceholder, p.gatewayNamespace, gatewayPlaceholder, p.gatewayName).Replace(v.(string)), nil
 }
 
-// plainScalar reports whether YAML writes s unquoted.
+// plainScalar reports whether YAML writes s unquoted. Names made of
+// lowercase letters, digits and dashes, starting with a letter and not a
+// word YAML reads as a boolean or null, are answered without encoding (it
+// runs three times per render).
 func plainScalar(s string) bool {
+	if plainName(s) {
+		return true
+	}
 	y, err := yaml.Marshal(map[string]string{"k": s})
 	return err == nil && string(y) == "k: "+s+"\n"
+}
+
+// yamlWords are the words YAML 1.1 reads as booleans or null.
+var yamlWords = map[string]bool{"y": true, "n": true, "yes": true, "no": true, "on": true, "off": true, "true": true, "false": true, "null": true}
+
+// plainName reports whether s is a name YAML surely writes unquoted.
+func plainName(s string) bool {
+	if s == "" || s[0] < 'a' || s[0] > 'z' || len(s) > 63 || yamlWords[s] {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func (p bootstrapParams) bootstrap() *bootstrapv3.Bootstrap {

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"sigs.k8s.io/yaml"
 	"strings"
 	"testing"
 
@@ -127,6 +128,34 @@ func TestBootstrapOverloadManager(t *testing.T) {
 		}
 		if len(want) != 0 {
 			t.Errorf("missing overload actions %v", want)
+		}
+	}
+}
+
+// plainName answers only for names YAML writes unquoted: every name it
+// accepts encodes plainly, and every YAML 1.1 boolean or null word is left
+// to the encoder.
+func TestPlainNameAgreesWithYAML(t *testing.T) {
+	names := []string{"gw", "team-a", "envoy-team-a-gw-0123abcd", "a1", "e1", "x-1e3", "inf", "nan", "yes-no", "on-call", "nulls", "a--b"}
+	for w := range yamlWords {
+		names = append(names, w)
+	}
+	for _, n := range names {
+		y, err := yaml.Marshal(map[string]string{"k": n})
+		plain := err == nil && string(y) == "k: "+n+"\n"
+		if plainName(n) && !plain {
+			t.Errorf("plainName(%q) = true, YAML writes %q", n, y)
+		}
+		if yamlWords[n] && plainName(n) {
+			t.Errorf("plainName(%q) = true for a YAML word", n)
+		}
+		if plainScalar(n) != plain {
+			t.Errorf("plainScalar(%q) = %t, YAML writes %q", n, plainScalar(n), y)
+		}
+	}
+	for _, n := range []string{"1abc", "-a", "A", "a.b", "a_b", ""} {
+		if plainName(n) {
+			t.Errorf("plainName(%q) = true", n)
 		}
 	}
 }

@@ -42,7 +42,8 @@ import (
 // BERTH_SCALE_CPU=FILE, a CPU profile of the run. Then, in the same run,
 // the cluster's floor: the same ServiceAccounts, ConfigMaps, Services and
 // Deployments created by a plain client at the controller's concurrency
-// (its workers) in N other namespaces, until every Deployment is Available.
+// (its workers) in N other namespaces, until every Deployment is Available
+// (BERTH_SCALE_FLOOR=0 skips the floor, for profiling runs).
 //
 //	BERTH_SCALE=200 go test -count=1 -run TestScale -timeout 30m -v ./controller/clustertest/
 //	go tool pprof -top -sample_index=inuse_space $TMPDIR/berth-scale-200.heap
@@ -194,10 +195,13 @@ func TestScale(t *testing.T) {
 	t.Logf("Programmed conditions seen per Gateway (most common sequences): %s", sequences(seq, 3))
 	seqMu.Unlock()
 
-	// The floor: the same objects, applied by a plain client.
-	floor := measureFloor(t, h, wcl, prefix+"0000", strings.TrimSuffix(h.ns, "-")+"-f", n, workers)
-	t.Logf("floor: %d Deployments (with their ServiceAccount, ConfigMap and Service) created by a client, %d at a time, all Available after %s (%.3f s per Deployment); berth/floor = %.2f",
-		n, workers, floor.Round(time.Millisecond), floor.Seconds()/float64(n), elapsed.Seconds()/floor.Seconds())
+	// The floor: the same objects, applied by a plain client (skipped with
+	// BERTH_SCALE_FLOOR=0, for profiling runs).
+	if os.Getenv("BERTH_SCALE_FLOOR") != "0" {
+		floor := measureFloor(t, h, wcl, prefix+"0000", strings.TrimSuffix(h.ns, "-")+"-f", n, workers)
+		t.Logf("floor: %d Deployments (with their ServiceAccount, ConfigMap and Service) created by a client, %d at a time, all Available after %s (%.3f s per Deployment); berth/floor = %.2f",
+			n, workers, floor.Round(time.Millisecond), floor.Seconds()/float64(n), elapsed.Seconds()/floor.Seconds())
+	}
 
 	// Clean up: Gateways first (finalizers), then namespaces.
 	for i := 0; i < n; i++ {
