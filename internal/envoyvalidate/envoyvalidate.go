@@ -14,6 +14,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"sync"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -56,60 +59,116 @@ func UnmarshalAndValidate(data []byte, m proto.Message) error {
 }
 
 // Validate runs the generated validation of m and of every message packed
-// in an Any anywhere below it (recursively, Anys inside Anys included). The
-// errors are joined; each names the path of the Any it came from.
-func Validate(m proto.Message) error {
+// in an Any anywhere below it (recursively, Anys inside Anys included), and
+// refuses unknown fields anywhere (Envoy refuses them, and a JSON or YAML
+// rendering of m would silently drop them). The errors are joined; each
+// names the path of the message it came from.
+func Validate(m proto.Message) error { return ValidateFunc(m, nil) }
+
+// ValidateFunc is Validate that also calls check on every message below m
+// (m included, inside Anys too) and reports its error, if any, with the
+// message's path. The walk is made once for all of these checks.
+func ValidateFunc(m proto.Message, check func(protoreflect.Message) error) error {
 	if m == nil {
 		return errors.New("nil message")
 	}
-	var errs []error
-	validateMessage(m.ProtoReflect(), string(m.ProtoReflect().Descriptor().Name()), &errs)
-	return errors.Join(errs...)
+	pm := m.ProtoReflect()
+	w := walker{check: check, path: []segment{{name: string(pm.Descriptor().Name())}}}
+	w.validateMessage(pm)
+	return errors.Join(w.errs...)
+}
+
+// segment is one step of a path: a field (".name"), an element of a list
+// ("[i]") or map ("[key]"), or the type inside an Any ("(type)"); the
+// first segment is the root's name. Paths are only formatted for errors.
+type segment struct {
+	name   string // field or root name
+	index  int    // list index, when list
+	key    string // map key, when isMap
+	anyTyp string // the packed type, when set
+	list   bool
+	isMap  bool
+}
+
+type walker struct {
+	check func(protoreflect.Message) error
+	path  []segment
+	errs  []error
+}
+
+func (w *walker) fail(err error) {
+	var b strings.Builder
+	for i, s := range w.path {
+		switch {
+		case s.anyTyp != "":
+			b.WriteString("(" + s.anyTyp + ")")
+		case s.list:
+			b.WriteString("[" + strconv.Itoa(s.index) + "]")
+		case s.isMap:
+			b.WriteString("[" + s.key + "]")
+		case i == 0:
+			b.WriteString(s.name)
+		default:
+			b.WriteString("." + s.name)
+		}
+	}
+	w.errs = append(w.errs, fmt.Errorf("%s: %w", b.String(), err))
 }
 
 // validateMessage validates m as a root (its own rules and those of its
-// non-Any descendants, which ValidateAll covers), then descends to find Anys.
-func validateMessage(m protoreflect.Message, path string, errs *[]error) {
+// non-Any descendants, which ValidateAll covers), then walks it.
+func (w *walker) validateMessage(m protoreflect.Message) {
 	if v, ok := m.Interface().(validator); ok {
 		if err := v.ValidateAll(); err != nil {
-			*errs = append(*errs, fmt.Errorf("%s: %w", path, err))
+			w.fail(err)
 		}
 	}
-	findAnys(m, path, errs)
+	w.walk(m)
 }
 
-// findAnys walks m's set fields in declaration order and validates the
-// content of every Any it meets.
-func findAnys(m protoreflect.Message, path string, errs *[]error) {
+// walk checks m (unknown fields, check) and its set message fields in
+// declaration order, and validates the content of every Any it meets.
+func (w *walker) walk(m protoreflect.Message) {
+	if len(m.GetUnknown()) > 0 {
+		w.fail(fmt.Errorf("unknown fields in %s (%d bytes)", m.Descriptor().FullName(), len(m.GetUnknown())))
+	}
+	if w.check != nil {
+		if err := w.check(m); err != nil {
+			w.fail(err)
+		}
+	}
 	if m.Descriptor().FullName() == "google.protobuf.Any" {
 		a, ok := m.Interface().(*anypb.Any)
 		if !ok {
-			*errs = append(*errs, fmt.Errorf("%s: unexpected Any implementation %T", path, m.Interface()))
+			w.fail(fmt.Errorf("unexpected Any implementation %T", m.Interface()))
 			return
 		}
 		inner, err := a.UnmarshalNew()
 		if err != nil {
-			*errs = append(*errs, fmt.Errorf("%s: unpack %s: %w", path, a.GetTypeUrl(), err))
+			w.fail(fmt.Errorf("unpack %s: %w", a.GetTypeUrl(), err))
 			return
 		}
-		validateMessage(inner.ProtoReflect(), fmt.Sprintf("%s(%s)", path, inner.ProtoReflect().Descriptor().FullName()), errs)
+		im := inner.ProtoReflect()
+		w.path = append(w.path, segment{anyTyp: string(im.Descriptor().FullName())})
+		w.validateMessage(im)
+		w.path = w.path[:len(w.path)-1]
 		return
 	}
-	fields := m.Descriptor().Fields()
-	for i := 0; i < fields.Len(); i++ {
-		fd := fields.Get(i)
+	for _, fd := range messageFields(m.Descriptor()) {
 		if !m.Has(fd) {
 			continue
 		}
-		p := path + "." + string(fd.Name())
+		w.path = append(w.path, segment{name: string(fd.Name())})
 		v := m.Get(fd)
 		switch {
-		case fd.IsList() && fd.Message() != nil:
+		case fd.IsList():
 			l := v.List()
 			for j := 0; j < l.Len(); j++ {
-				findAnys(l.Get(j).Message(), fmt.Sprintf("%s[%d]", p, j), errs)
+				w.path = append(w.path, segment{list: true, index: j})
+				w.walk(l.Get(j).Message())
+				w.path = w.path[:len(w.path)-1]
 			}
-		case fd.IsMap() && fd.MapValue().Message() != nil:
+		case fd.IsMap():
 			mp := v.Map()
 			keys := make([]protoreflect.MapKey, 0, mp.Len())
 			mp.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
@@ -118,10 +177,35 @@ func findAnys(m protoreflect.Message, path string, errs *[]error) {
 			})
 			sortMapKeys(keys)
 			for _, k := range keys {
-				findAnys(mp.Get(k).Message(), fmt.Sprintf("%s[%v]", p, k.Interface()), errs)
+				w.path = append(w.path, segment{isMap: true, key: fmt.Sprint(k.Interface())})
+				w.walk(mp.Get(k).Message())
+				w.path = w.path[:len(w.path)-1]
 			}
-		case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
-			findAnys(v.Message(), p, errs)
+		default:
+			w.walk(v.Message())
+		}
+		w.path = w.path[:len(w.path)-1]
+	}
+}
+
+// messageFieldsCache holds, per message type, the fields that hold
+// messages (singular, list or map values), in declaration order.
+var messageFieldsCache sync.Map // protoreflect.MessageDescriptor -> []protoreflect.FieldDescriptor
+
+// messageFields are d's fields whose values are or hold messages: the only
+// ones the walk descends into.
+func messageFields(d protoreflect.MessageDescriptor) []protoreflect.FieldDescriptor {
+	if v, ok := messageFieldsCache.Load(d); ok {
+		return v.([]protoreflect.FieldDescriptor)
+	}
+	var out []protoreflect.FieldDescriptor
+	fields := d.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if fd.IsMap() && fd.MapValue().Message() != nil || !fd.IsMap() && fd.Message() != nil {
+			out = append(out, fd)
 		}
 	}
+	messageFieldsCache.Store(d, out)
+	return out
 }

@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -122,17 +123,23 @@ func (e *Error) Unwrap() error { return e.Err }
 // (or duplicated fields).
 var ErrUnknownField = errors.New("strict decoding failed")
 
-// kindDecoder decodes one document of a known kind and appends it to the set.
-type kindDecoder func(s *Set, data []byte, o Origin) (any, error)
+// decoded is one object decoded from a document, not yet in a set: add
+// appends it to a set.
+type decoded struct {
+	obj any
+	add func(*Set)
+}
+
+// kindDecoder decodes one document of a known kind.
+type kindDecoder func(data []byte) (decoded, error)
 
 func typed[T any](add func(*Set, *T)) kindDecoder {
-	return func(s *Set, data []byte, _ Origin) (any, error) {
+	return func(data []byte) (decoded, error) {
 		obj := new(T)
 		if err := strictUnmarshal(data, obj); err != nil {
-			return nil, err
+			return decoded{}, err
 		}
-		add(s, obj)
-		return obj, nil
+		return decoded{obj: obj, add: func(s *Set) { add(s, obj) }}, nil
 	}
 }
 
@@ -181,33 +188,48 @@ func (s *Set) Decode(source string, r io.Reader) error {
 	if err != nil {
 		return &Error{Origin: Origin{Source: source}, Err: fmt.Errorf("read: %w", err)}
 	}
+	return s.decodeData(source, data)
+}
+
+// decodeData is Decode of data, read already.
+func (s *Set) decodeData(source string, data []byte) error {
+	if s.Origins == nil {
+		s.Origins = map[any]Origin{}
+	}
 	docs := splitDocuments(data)
-	jsons, errs := toJSON(docs)
-	for i, doc := range docs {
-		o := Origin{Source: source, Index: i + 1, Line: doc.line}
+	objs, errs := parseAll(source, docs)
+	for i := range docs {
 		if errs[i] != nil {
-			return &Error{Origin: o, Err: fmt.Errorf("parse yaml: %w", errs[i])}
+			return errs[i]
 		}
-		if err := s.decodeDocument(jsons[i], o); err != nil {
-			return err
+		for _, d := range objs[i] {
+			d.add(s)
+			s.Origins[d.obj] = Origin{Source: source, Index: i + 1, Line: docs[i].line}
 		}
 	}
 	return nil
 }
 
-// toJSON converts every document from YAML, spread over the CPUs: the YAML
-// parse costs most of decoding, and documents are independent.
-func toJSON(docs []document) ([][]byte, []error) {
-	out := make([][]byte, len(docs))
+// parseAll converts every document from YAML and decodes it, spread over
+// the CPUs (documents are independent); the objects are added to the set
+// afterwards, in input order.
+func parseAll(source string, docs []document) ([][]decoded, []error) {
+	out := make([][]decoded, len(docs))
 	errs := make([]error, len(docs))
-	workers := min(runtime.GOMAXPROCS(0), len(docs))
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for w := range workers {
+	for range min(runtime.GOMAXPROCS(0), len(docs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < len(docs); i += workers {
-				out[i], errs[i] = yaml.YAMLToJSONStrict(docs[i].data)
+			for i := int(next.Add(1) - 1); i < len(docs); i = int(next.Add(1) - 1) {
+				o := Origin{Source: source, Index: i + 1, Line: docs[i].line}
+				js, err := yaml.YAMLToJSONStrict(docs[i].data)
+				if err != nil {
+					errs[i] = &Error{Origin: o, Err: fmt.Errorf("parse yaml: %w", err)}
+					continue
+				}
+				out[i], errs[i] = parseDocument(js, o)
 			}
 		}()
 	}
@@ -226,34 +248,29 @@ type document struct {
 // nothing).
 func splitDocuments(data []byte) []document {
 	var docs []document
-	var cur document
-	flush := func() {
-		if len(cur.data) > 0 {
-			docs = append(docs, cur)
+	// A document is the lines between two separators: a slice of data.
+	start, startLine := 0, 1
+	flush := func(end int) {
+		if end > start {
+			docs = append(docs, document{data: data[start:end:end], line: startLine})
 		}
-		cur = document{}
 	}
-	line := 0
-	for len(data) > 0 {
+	line, off := 0, 0
+	for off < len(data) {
 		line++
-		l := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			l, data = data[:i+1], data[i+1:]
-		} else {
-			data = nil
+		end := len(data)
+		if i := bytes.IndexByte(data[off:], '\n'); i >= 0 {
+			end = off + i + 1
 		}
-		if rest, ok := bytes.CutPrefix(l, []byte("---")); ok {
+		if rest, ok := bytes.CutPrefix(data[off:end], []byte("---")); ok {
 			if t := bytes.TrimSpace(rest); len(t) == 0 || t[0] == '#' {
-				flush()
-				continue
+				flush(off)
+				start, startLine = end, line+1
 			}
 		}
-		if len(cur.data) == 0 {
-			cur.line = line
-		}
-		cur.data = append(cur.data, l...)
+		off = end
 	}
-	flush()
+	flush(len(data))
 	return docs
 }
 
@@ -284,74 +301,75 @@ type header struct {
 	} `json:"metadata"`
 }
 
-// decodeDocument decodes one document, already converted to JSON.
-func (s *Set) decodeDocument(data []byte, o Origin) error {
+// parseDocument decodes one document, already converted to JSON, into its
+// objects (none for an empty document, the items of a List).
+func parseDocument(data []byte, o Origin) ([]decoded, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || bytes.Equal(data, []byte("null")) {
-		return nil // empty document or comments only
+		return nil, nil // empty document or comments only
 	}
 	if data[0] != '{' {
-		return &Error{Origin: o, Err: errors.New("document is not a YAML mapping")}
+		return nil, &Error{Origin: o, Err: errors.New("document is not a YAML mapping")}
 	}
 	var h header
 	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(data, &h); err != nil {
-		return &Error{Origin: o, Err: fmt.Errorf("read apiVersion, kind and metadata: %w", err)}
+		return nil, &Error{Origin: o, Err: fmt.Errorf("read apiVersion, kind and metadata: %w", err)}
 	}
 	fail := func(err error) error {
 		return &Error{Origin: o, Kind: h.Kind, Namespace: h.Metadata.Namespace, Name: h.Metadata.Name, Err: err}
 	}
 	switch {
 	case h.APIVersion == "":
-		return fail(errors.New("apiVersion is missing"))
+		return nil, fail(errors.New("apiVersion is missing"))
 	case h.Kind == "":
-		return fail(errors.New("kind is missing"))
+		return nil, fail(errors.New("kind is missing"))
 	}
 	gv, err := schema.ParseGroupVersion(h.APIVersion)
 	if err != nil {
-		return fail(fmt.Errorf("apiVersion: %w", err))
+		return nil, fail(fmt.Errorf("apiVersion: %w", err))
 	}
 	if gv.Group == "" && gv.Version == "v1" && h.Kind == "List" {
-		return s.decodeList(data, o, fail)
+		return parseList(data, o, fail)
 	}
 	if h.Metadata.Name == "" {
-		return fail(errors.New("metadata.name is missing"))
+		return nil, fail(errors.New("metadata.name is missing"))
 	}
 	k, ok := known[gv.WithKind(h.Kind).GroupKind()]
 	if !ok {
 		u := &unstructured.Unstructured{}
 		if err := u.UnmarshalJSON(data); err != nil {
-			return fail(err)
+			return nil, fail(err)
 		}
-		s.Other = append(s.Other, u)
-		s.Origins[u] = o
-		return nil
+		return []decoded{{obj: u, add: func(s *Set) { s.Other = append(s.Other, u) }}}, nil
 	}
 	if !contains(k.versions, gv.Version) {
-		return fail(fmt.Errorf("unsupported apiVersion %q for %s (supported: %s)", h.APIVersion, h.Kind, strings.Join(k.versions, ", ")))
+		return nil, fail(fmt.Errorf("unsupported apiVersion %q for %s (supported: %s)", h.APIVersion, h.Kind, strings.Join(k.versions, ", ")))
 	}
-	obj, err := k.decode(s, data, o)
+	d, err := k.decode(data)
 	if err != nil {
-		return fail(err)
+		return nil, fail(err)
 	}
-	s.Origins[obj] = o
-	return nil
+	return []decoded{d}, nil
 }
 
-func (s *Set) decodeList(data []byte, o Origin, fail func(error) error) error {
+func parseList(data []byte, o Origin, fail func(error) error) ([]decoded, error) {
 	var list struct {
 		metav1.TypeMeta `json:",inline"`
 		Metadata        metav1.ListMeta   `json:"metadata"`
 		Items           []json.RawMessage `json:"items"`
 	}
 	if err := strictUnmarshal(data, &list); err != nil {
-		return fail(err)
+		return nil, fail(err)
 	}
+	var out []decoded
 	for _, item := range list.Items {
-		if err := s.decodeDocument(item, o); err != nil {
-			return err
+		ds, err := parseDocument(item, o)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, ds...)
 	}
-	return nil
+	return out, nil
 }
 
 // strictUnmarshal decodes JSON into obj, failing on unknown or duplicate
@@ -404,7 +422,7 @@ func ReadFiles(names []string, stdin io.Reader) (*Set, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := s.Decode(name, bytes.NewReader(data)); err != nil {
+		if err := s.decodeData(name, data); err != nil {
 			return nil, err
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/berth-gateway/berth/internal/golden"
 	"github.com/berth-gateway/berth/internal/manifest"
@@ -26,6 +28,29 @@ func loadInput(t testing.TB, path string) translate.Input {
 	return translate.InputFromSet(set)
 }
 
+// checkJSONRoundTrip asserts what Validate no longer spends a strict
+// decode on: every resource decodes strictly from its JSON form (unknown
+// fields refused) back to an equal message, so the JSON Marshal prints is
+// exactly what Envoy receives.
+func checkJSONRoundTrip(t *testing.T, r *translate.Result) {
+	t.Helper()
+	for typ, list := range r.Resources {
+		for _, res := range list {
+			b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(res)
+			if err != nil {
+				t.Errorf("gateway %s: %s: encode: %v", r.Gateway, typ, err)
+				continue
+			}
+			back := res.ProtoReflect().New().Interface()
+			if err := protojson.Unmarshal(b, back); err != nil {
+				t.Errorf("gateway %s: %s: strict decode: %v", r.Gateway, typ, err)
+			} else if !proto.Equal(back, res) {
+				t.Errorf("gateway %s: %s: does not survive a JSON round trip", r.Gateway, typ)
+			}
+		}
+	}
+}
+
 // TestGolden translates every testdata/<case>.in.yaml and compares the
 // output with <case>.out.yaml. Every result must also validate as Envoy
 // would and form a consistent go-control-plane snapshot.
@@ -36,6 +61,7 @@ func TestGolden(t *testing.T) {
 			if err := translate.Validate(r.Resources); err != nil {
 				t.Errorf("gateway %s: %v", r.Gateway, err)
 			}
+			checkJSONRoundTrip(t, r)
 			snap, err := cachev3.NewSnapshot(r.Version, r.Resources)
 			if err != nil {
 				t.Fatalf("gateway %s: snapshot: %v", r.Gateway, err)

@@ -190,7 +190,7 @@ func marshal(results []*Result, format Format, encoded map[types.Resource][]byte
 			if err != nil {
 				return nil, fmt.Errorf("marshal yaml: %w", err)
 			}
-			sv, err := yamlValue(status)
+			sv, err := fastYAMLValue(status)
 			if err != nil {
 				return nil, fmt.Errorf("marshal yaml: %w", err)
 			}
@@ -225,7 +225,7 @@ func protoToValue(m proto.Message, b []byte, format Format) (any, error) {
 		}
 	}
 	if format != FormatJSON {
-		return yamlValue(b)
+		return fastYAMLValue(b)
 	}
 	var v any
 	if err := json.Unmarshal(b, &v); err != nil {

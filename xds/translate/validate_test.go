@@ -14,7 +14,9 @@ import (
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -108,6 +110,38 @@ func TestValidateCatches(t *testing.T) {
 				}},
 			})
 		}, `cluster "upstream-tls": secret "ca/ns/gone" does not exist`},
+		// What a strict decode of each resource's JSON form, compared with
+		// the resource, used to catch: it is now caught without the round
+		// trip (validateOne).
+		{"unknown field in a resource", func(res map[string][]types.Resource) {
+			rc := routeConfig(res)
+			rc.VirtualHosts[0].Routes[0].ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 9999, protowire.VarintType), 1))
+		}, "unknown fields in envoy.config.route.v3.Route"},
+		{"unknown field inside an Any", func(res map[string][]types.Resource) {
+			a := res[resourcev3.ListenerType][0].(*listenerv3.Listener).FilterChains[0].Filters[0].GetTypedConfig()
+			a.Value = protowire.AppendVarint(protowire.AppendTag(a.Value, 9999, protowire.VarintType), 1)
+		}, "typed_config(envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager): unknown fields"},
+		{"invalid UTF-8", func(res map[string][]types.Resource) {
+			routeConfig(res).VirtualHosts[0].Routes[0].Name = "bad\xff"
+		}, "encode: "},
+		{"Any of a type not linked in", func(res map[string][]types.Resource) {
+			l := res[resourcev3.ListenerType][0].(*listenerv3.Listener)
+			l.FilterChains[0].Filters[0].ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: &anypb.Any{TypeUrl: "type.googleapis.com/not.linked"}}
+		}, "not.linked"},
+		{"bad regex inside an Any", func(res map[string][]types.Resource) {
+			l := res[resourcev3.ListenerType][0].(*listenerv3.Listener)
+			hcm := &hcmv3.HttpConnectionManager{}
+			if err := l.FilterChains[0].Filters[0].GetTypedConfig().UnmarshalTo(hcm); err != nil {
+				panic(err)
+			}
+			hcm.RouteSpecifier = &hcmv3.HttpConnectionManager_RouteConfig{RouteConfig: &routev3.RouteConfiguration{Name: "inline", VirtualHosts: []*routev3.VirtualHost{{
+				Name: "vh", Domains: []string{"*"}, Routes: []*routev3.Route{{
+					Match:  &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: "[z-a]"}}},
+					Action: &routev3.Route_DirectResponse{DirectResponse: &routev3.DirectResponseAction{Status: 404}},
+				}},
+			}}}}
+			l.FilterChains[0].Filters[0].ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)}
+		}, "route_config.virtual_hosts[0].routes[0].match.safe_regex: invalid regular expression"},
 		{"resource under the wrong type", func(res map[string][]types.Resource) {
 			res[resourcev3.ClusterType] = append(res[resourcev3.ClusterType], routeConfig(res))
 		}, "listed under"},
