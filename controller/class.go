@@ -43,6 +43,11 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportGRPCRoute,
 	features.SupportHTTPRoute,
 	features.SupportHTTPRouteBackendTimeout,
+	// Destination port matching (GEP-957): a parentRef's port attaches
+	// the route to every listener on that port and to no other, also with
+	// sectionName (both must match); a port without listener is
+	// NoMatchingParent (xds/translate/attach.go).
+	features.SupportHTTPRouteDestinationPortMatching,
 	features.SupportHTTPRouteHostRewrite,
 	features.SupportHTTPRouteMethodMatching,
 	// A parentRef naming a port attaches only to listeners on that port.
