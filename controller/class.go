@@ -38,6 +38,12 @@ var SupportedFeatures = []features.FeatureName{
 	// Any listener port works: ports below 1024 map to port+offset in the
 	// container (dataplane.ContainerPort), 8080 is not special.
 	features.SupportGatewayPort8080,
+	// spec.addresses entries of type IPAddress with a value: the
+	// Service's requested address (LoadBalancer: loadBalancerIP;
+	// ClusterIP: clusterIPs); one the Service type cannot take is
+	// AddressNotUsable, one the Service did not get is AddressNotUsable or
+	// AddressNotAssigned (render/addresses.go, addresses.go).
+	features.SupportGatewayStaticAddresses,
 	// GRPCRoute on HTTP and HTTPS listeners (xds/translate), backends over
 	// HTTP/2.
 	features.SupportGRPCRoute,
