@@ -68,10 +68,12 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportHTTPRouteSchemeRedirect,
 	features.SupportReferenceGrant,
 	// TCPRoute on TCP listeners, TLSRoute on TLS listeners in mode
-	// Passthrough (SNI) and Terminate (not both on one port: no
-	// TLSRouteModeMixed), UDPRoute on UDP listeners (xds/translate l4.go).
+	// Passthrough (SNI) and Terminate, also both on one port (each server
+	// name's filter chain in its listener's mode), UDPRoute on UDP
+	// listeners (xds/translate l4.go).
 	features.SupportTCPRoute,
 	features.SupportTLSRoute,
+	features.SupportTLSRouteModeMixed,
 	features.SupportTLSRouteModeTerminate,
 	features.SupportUDPRoute,
 }
