@@ -96,6 +96,7 @@ var StatusOnly = sets.New(
 	"TLSRouteInvalidNoMatchingListenerHostname",
 	"TLSRouteInvalidNoMatchingListener",
 	"TLSRouteInvalidReferenceGrant",
+	// (returns at once when TLSRouteModeMixed is claimed, as berth does)
 	"TLSRouteListenerMixedTerminationNotSupported",
 	"TLSRouteListenerPassthroughSupportedKinds",
 	"TLSRouteListenerTerminateNotSupported",

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/go-logr/logr"
-
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -17,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -50,34 +47,18 @@ type ancestorFact struct {
 	Conditions []metav1.Condition
 }
 
-// watchBackendTLS adds the xDS reconciler's watches of CA ConfigMaps and,
-// when its CRD is installed, of BackendTLSPolicies (a cluster without the
-// CRD works as before; the log says the kind is skipped).
-func (c *Controller) watchBackendTLS(b *builder.TypedBuilder[reconcile.Request]) *builder.TypedBuilder[reconcile.Request] {
-	b = b.Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(c.dependents(depConfigMap)))
-	if c.backendTLS = kindServed(c.mgr.GetRESTMapper(), backendTLSPolicyKind, gwv1.GroupVersion.Version, c.log); !c.backendTLS {
-		return b
+// installBackendTLS starts watching BackendTLSPolicies (kinds.go): a
+// policy change re-translates the Gateways using the Services it targets,
+// its status reconciler starts (leader), and translations list it.
+func (c *Controller) installBackendTLS() error {
+	if err := c.watchKind(c.xdsCtrl, &gwv1.BackendTLSPolicy{}, c.gatewaysOfPolicy); err != nil {
+		return err
 	}
-	return b.Watches(&gwv1.BackendTLSPolicy{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfPolicy))
-}
-
-// kindServed reports whether the API server serves gk at version (its CRD
-// is installed); when not, it logs that the kind is skipped.
-func kindServed(mapper meta.RESTMapper, gk schema.GroupKind, version string, log logr.Logger) bool {
-	if _, err := mapper.RESTMapping(gk, version); err != nil {
-		log.Info("kind not watched: its CRD is not installed", "kind", gk.String(), "version", version, "reason", err.Error())
-		return false
+	if err := c.statusController("backendtlspolicy", &gwv1.BackendTLSPolicy{}, &c.policyQueue, c.reconcileBackendTLSPolicy); err != nil {
+		return err
 	}
-	return true
-}
-
-// setupBackendTLSPolicy adds the leader-only status reconciler of
-// BackendTLSPolicies (when the CRD is installed).
-func (c *Controller) setupBackendTLSPolicy() error {
-	if !c.backendTLS {
-		return nil
-	}
-	return c.statusController("backendtlspolicy", &gwv1.BackendTLSPolicy{}, &c.policyQueue, c.reconcileBackendTLSPolicy)
+	c.kinds.backendTLS.Store(true)
+	return nil
 }
 
 // statusController adds a leader-only reconciler named name that writes
@@ -127,7 +108,7 @@ func (c *Controller) gatewaysOfPolicy(_ context.Context, o client.Object) []reco
 func (c *Controller) backendTLSInput(ctx context.Context, in *translate.Input) (map[k8stypes.NamespacedName]int64, error) {
 	gens := map[k8stypes.NamespacedName]int64{}
 	wanted := map[k8stypes.NamespacedName]bool{}
-	if c.backendTLS {
+	if c.kinds.backendTLS.Load() {
 		var policies gwv1.BackendTLSPolicyList
 		if err := c.client.List(ctx, &policies, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, fmt.Errorf("list for translation: %w", err)

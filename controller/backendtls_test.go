@@ -1,15 +1,11 @@
 package controller
 
 import (
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/funcr"
-
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
@@ -81,24 +77,5 @@ func TestGatewayTranslationConditions(t *testing.T) {
 	st3 := gatewayStatus(st2, f, now)
 	if meta.FindStatusCondition(st3.Conditions, string(gwv1.GatewayConditionInsecureFrontendValidationMode)) != nil {
 		t.Errorf("InsecureFrontendValidationMode must go: %+v", st3.Conditions)
-	}
-}
-
-func TestKindServed(t *testing.T) {
-	gv := schema.GroupVersion{Group: gwv1.GroupName, Version: "v1"}
-	with := meta.NewDefaultRESTMapper([]schema.GroupVersion{gv})
-	with.Add(gv.WithKind("BackendTLSPolicy"), meta.RESTScopeNamespace)
-	without := meta.NewDefaultRESTMapper([]schema.GroupVersion{gv})
-	without.Add(gv.WithKind("Gateway"), meta.RESTScopeNamespace)
-	var logged []string
-	log := funcr.New(func(_, args string) { logged = append(logged, args) }, funcr.Options{})
-	if !kindServed(with, backendTLSPolicyKind, "v1", log) || len(logged) != 0 {
-		t.Errorf("installed CRD: want served, nothing logged (%v)", logged)
-	}
-	if kindServed(without, backendTLSPolicyKind, "v1", log) {
-		t.Error("missing CRD: want not served")
-	}
-	if len(logged) != 1 || !strings.Contains(logged[0], "BackendTLSPolicy.gateway.networking.k8s.io") {
-		t.Errorf("missing CRD must be logged with the kind: %v", logged)
 	}
 }

@@ -38,11 +38,22 @@ var SupportedFeatures = []features.FeatureName{
 	// Any listener port works: ports below 1024 map to port+offset in the
 	// container (dataplane.ContainerPort), 8080 is not special.
 	features.SupportGatewayPort8080,
+	// spec.addresses entries of type IPAddress with a value: the
+	// Service's requested address (LoadBalancer: loadBalancerIP;
+	// ClusterIP: clusterIPs); one the Service type cannot take is
+	// AddressNotUsable, one the Service did not get is AddressNotUsable or
+	// AddressNotAssigned (render/addresses.go, addresses.go).
+	features.SupportGatewayStaticAddresses,
 	// GRPCRoute on HTTP and HTTPS listeners (xds/translate), backends over
 	// HTTP/2.
 	features.SupportGRPCRoute,
 	features.SupportHTTPRoute,
 	features.SupportHTTPRouteBackendTimeout,
+	// Destination port matching (GEP-957): a parentRef's port attaches
+	// the route to every listener on that port and to no other, also with
+	// sectionName (both must match); a port without listener is
+	// NoMatchingParent (xds/translate/attach.go).
+	features.SupportHTTPRouteDestinationPortMatching,
 	features.SupportHTTPRouteHostRewrite,
 	features.SupportHTTPRouteMethodMatching,
 	// A parentRef naming a port attaches only to listeners on that port.
@@ -60,10 +71,12 @@ var SupportedFeatures = []features.FeatureName{
 	features.SupportListenerSet,
 	features.SupportReferenceGrant,
 	// TCPRoute on TCP listeners, TLSRoute on TLS listeners in mode
-	// Passthrough (SNI) and Terminate (not both on one port: no
-	// TLSRouteModeMixed), UDPRoute on UDP listeners (xds/translate l4.go).
+	// Passthrough (SNI) and Terminate, also both on one port (each server
+	// name's filter chain in its listener's mode), UDPRoute on UDP
+	// listeners (xds/translate l4.go).
 	features.SupportTCPRoute,
 	features.SupportTLSRoute,
+	features.SupportTLSRouteModeMixed,
 	features.SupportTLSRouteModeTerminate,
 	features.SupportUDPRoute,
 }

@@ -7,9 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -29,24 +27,19 @@ import (
 // clientTrafficPolicyKind is the ClientTrafficPolicy kind berth reads.
 var clientTrafficPolicyKind = v1alpha1.GroupVersion.WithKind(v1alpha1.KindClientTrafficPolicy).GroupKind()
 
-// watchClientTraffic adds the xDS reconciler's watch of
-// ClientTrafficPolicies when their CRD is installed (the log says the kind
-// is skipped otherwise). Status writes change no generation and translate
-// nothing.
-func (c *Controller) watchClientTraffic(b *builder.TypedBuilder[reconcile.Request]) *builder.TypedBuilder[reconcile.Request] {
-	if c.clientTraffic = kindServed(c.mgr.GetRESTMapper(), clientTrafficPolicyKind, v1alpha1.GroupVersion.Version, c.log); !c.clientTraffic {
-		return b
+// installClientTraffic starts watching ClientTrafficPolicies (kinds.go):
+// a spec change re-translates the Gateways it targets (status writes
+// change no generation and translate nothing), its status reconciler
+// starts (leader), and translations list it.
+func (c *Controller) installClientTraffic() error {
+	if err := c.watchKind(c.xdsCtrl, &v1alpha1.ClientTrafficPolicy{}, c.gatewaysOfClientTraffic, predicate.GenerationChangedPredicate{}); err != nil {
+		return err
 	}
-	return b.Watches(&v1alpha1.ClientTrafficPolicy{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfClientTraffic), builder.WithPredicates(predicate.GenerationChangedPredicate{}))
-}
-
-// setupClientTrafficPolicy adds the leader-only status reconciler of
-// ClientTrafficPolicies (when the CRD is installed).
-func (c *Controller) setupClientTrafficPolicy() error {
-	if !c.clientTraffic {
-		return nil
+	if err := c.statusController("clienttrafficpolicy", &v1alpha1.ClientTrafficPolicy{}, &c.ctpQueue, c.reconcileClientTrafficPolicy); err != nil {
+		return err
 	}
-	return c.statusController("clienttrafficpolicy", &v1alpha1.ClientTrafficPolicy{}, &c.ctpQueue, c.reconcileClientTrafficPolicy)
+	c.kinds.clientTraffic.Store(true)
+	return nil
 }
 
 // gatewaysOfClientTraffic: the Gateways of the policy's namespace its
@@ -81,7 +74,7 @@ func clientTrafficTargets(p *v1alpha1.ClientTrafficPolicy, known []k8stypes.Name
 // clientTrafficInput adds the ClientTrafficPolicies of gw's namespace to a
 // translation input and returns each policy's generation.
 func (c *Controller) clientTrafficInput(ctx context.Context, gw *gwv1.Gateway, in *translate.Input) (map[k8stypes.NamespacedName]int64, error) {
-	if !c.clientTraffic {
+	if !c.kinds.clientTraffic.Load() {
 		return nil, nil
 	}
 	var policies v1alpha1.ClientTrafficPolicyList

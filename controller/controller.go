@@ -59,20 +59,17 @@ type Controller struct {
 	nsSel    labels.Selector // nil: every namespace
 
 	gwQueue, routeQueue, grpcRouteQueue queueRef
-	// policyQueue wakes the BackendTLSPolicy status reconciler; backendTLS
-	// says whether the BackendTLSPolicy CRD is installed (backendtls.go).
-	policyQueue queueRef
-	backendTLS  bool
-	// ctpQueue wakes the ClientTrafficPolicy status reconciler;
-	// clientTraffic says whether its CRD is installed (clienttraffic.go).
-	ctpQueue      queueRef
-	clientTraffic bool
-	// l4 are the optional route kinds installed in the cluster (l4.go).
-	l4 []*l4Kind
-	// lsQueue wakes the ListenerSet status reconciler; listenerSets says
-	// whether the ListenerSet CRD is installed (listenerset.go).
-	lsQueue      queueRef
-	listenerSets bool
+	// policyQueue wakes the BackendTLSPolicy status reconciler
+	// (backendtls.go); ctpQueue the ClientTrafficPolicy one
+	// (clienttraffic.go).
+	policyQueue, ctpQueue queueRef
+	// kinds are the optional kinds whose CRDs are installed (kinds.go).
+	kinds installedKinds
+	// xdsCtrl and gwCtrl are the xDS and Gateway controllers, which gain
+	// the watches of optional kinds as their CRDs appear.
+	xdsCtrl, gwCtrl controller.Controller
+	// lsQueue wakes the ListenerSet status reconciler (listenerset.go).
+	lsQueue queueRef
 
 	// invGateways maps inventories to their Gateway, for apply's Subscribe.
 	invGateways sync.Map // apply.InventoryKey -> k8stypes.NamespacedName
@@ -267,12 +264,6 @@ func (c *Controller) setup() error {
 		}
 	}
 	watchNamespaces := len(c.opts.WatchNamespaces) == 0 || c.nsSel != nil
-	if err := c.discoverL4Kinds(mgr.GetRESTMapper()); err != nil {
-		return err
-	}
-	if err := c.discoverListenerSets(mgr.GetRESTMapper()); err != nil {
-		return err
-	}
 
 	// xDS: every replica translates and publishes.
 	b := builder.ControllerManagedBy(mgr).Named("gateway-xds").
@@ -288,15 +279,14 @@ func (c *Controller) setup() error {
 		Watches(&gwv1.ReferenceGrant{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfGrant)).
 		// Access logs come from the EnvoyProxy (spec.telemetry).
 		Watches(&v1alpha1.EnvoyProxy{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfProxy), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// CA ConfigMaps of BackendTLSPolicies and spec.tls.frontend.
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(c.dependents(depConfigMap))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: c.opts.Workers, NeedLeaderElection: ptr.To(false)})
-	b = c.watchL4Routes(b)
-	b = c.watchListenerSets(b)
 	if watchNamespaces {
 		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfNamespace))
 	}
-	b = c.watchBackendTLS(b)
-	b = c.watchClientTraffic(b)
-	if err := b.Complete(reconcile.Func(c.reconcileXDS)); err != nil {
+	var err error
+	if c.xdsCtrl, err = b.Build(reconcile.Func(c.reconcileXDS)); err != nil {
 		return fmt.Errorf("gateway-xds controller: %w", err)
 	}
 
@@ -321,13 +311,10 @@ func (c *Controller) setup() error {
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(bundleGateway), builder.WithPredicates(loadBalancerChanged())).
 		WatchesRawSource(c.gwQueue.source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: c.opts.Workers})
-	b = c.watchL4Routes(b, predicate.GenerationChangedPredicate{})
-	// A ListenerSet change is an input change, like a route's.
-	b = c.watchListenerSets(b, predicate.GenerationChangedPredicate{})
 	if c.nsSel != nil {
 		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysInNamespace))
 	}
-	if err := b.Complete(reconcile.Func(c.reconcileGateway)); err != nil {
+	if c.gwCtrl, err = b.Build(reconcile.Func(c.reconcileGateway)); err != nil {
 		return fmt.Errorf("gateway controller: %w", err)
 	}
 
@@ -351,16 +338,14 @@ func (c *Controller) setup() error {
 		Complete(reconcile.Func(c.reconcileGRPCRoute)); err != nil {
 		return fmt.Errorf("grpcroute controller: %w", err)
 	}
-	if err := c.setupBackendTLSPolicy(); err != nil {
-		return err
+	// Optional kinds (kinds.go): those served now are watched from the
+	// start, the others once their CRDs appear.
+	_, missing := c.discoverKinds(mgr.GetRESTMapper(), c.optionalKinds())
+	if len(missing) > 0 {
+		c.log.Info("kinds not installed in the cluster (no CRD): not watched until their CRDs appear, Gateways still served",
+			"skipped", kindNames(missing), "recheckEvery", c.opts.KindDiscoveryInterval.String())
 	}
-	if err := c.setupClientTrafficPolicy(); err != nil {
-		return err
-	}
-	if err := c.setupListenerSetStatus(); err != nil {
-		return err
-	}
-	return c.setupL4RouteStatus()
+	return mgr.Add(&kindDiscovery{c: c, missing: missing})
 }
 
 // queueRef lets one controller enqueue work for another that may not run

@@ -5,12 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -20,10 +16,9 @@ import (
 
 // The layer-4 route kinds (TCPRoute, TLSRoute, UDPRoute) are optional: a
 // cluster may have the Gateway API CRDs without them (older bundles, or a
-// platform that does not want them). berth looks them up once at start-up
-// and watches, lists and writes status only for the kinds whose CRD is
-// installed; the others are logged as skipped. A CRD installed later is
-// picked up when berth restarts.
+// platform that does not want them). berth watches, lists and writes
+// status only for the kinds whose CRD is installed, and starts on a CRD
+// installed later (kinds.go).
 
 // l4Kind is one optional route kind: how to read it and what berth keeps
 // for it.
@@ -94,31 +89,9 @@ func newL4Kinds() []*l4Kind {
 	}
 }
 
-// discoverL4Kinds keeps the optional route kinds whose CRD the API server
-// serves (in version v1) and logs the others as skipped.
-func (c *Controller) discoverL4Kinds(mapper meta.RESTMapper) error {
-	var skipped []string
-	for _, k := range newL4Kinds() {
-		_, err := mapper.RESTMapping(schema.GroupKind{Group: gwv1.GroupName, Kind: string(k.kind)}, gwv1.GroupVersion.Version)
-		switch {
-		case meta.IsNoMatchError(err):
-			skipped = append(skipped, string(k.kind))
-		case err != nil:
-			return fmt.Errorf("look up %s: %w", k.kind, err)
-		default:
-			c.l4 = append(c.l4, k)
-		}
-	}
-	if len(skipped) > 0 {
-		c.log.Info("route kinds not installed in the cluster (no CRD in "+gwv1.GroupVersion.String()+"): not watched, Gateways still served",
-			"skipped", strings.Join(skipped, ","))
-	}
-	return nil
-}
-
 // l4Kind returns the installed optional kind, or nil.
 func (c *Controller) l4Kind(kind gwv1.Kind) *l4Kind {
-	for _, k := range c.l4 {
+	for _, k := range c.kinds.routeKinds() {
 		if k.kind == kind {
 			return k
 		}
@@ -126,24 +99,21 @@ func (c *Controller) l4Kind(kind gwv1.Kind) *l4Kind {
 	return nil
 }
 
-// watchL4Routes adds a watch of every installed optional route kind that
-// wakes the Gateways a route names (or named); with preds.
-func (c *Controller) watchL4Routes(b *builder.Builder, preds ...predicate.Predicate) *builder.Builder {
-	for _, k := range c.l4 {
-		b = b.Watches(k.object(), handler.EnqueueRequestsFromMapFunc(c.gatewaysOfRoute), builder.WithPredicates(preds...))
+// installL4Kind starts watching an optional route kind (kinds.go): a route
+// change wakes the Gateways it names (or named) in the xDS and Gateway
+// controllers, its status reconciler starts (leader), and translations
+// list it.
+func (c *Controller) installL4Kind(k *l4Kind) error {
+	if err := c.watchKind(c.xdsCtrl, k.object(), c.gatewaysOfRoute); err != nil {
+		return err
 	}
-	return b
-}
-
-// setupL4RouteStatus adds the status reconciler of each installed optional
-// route kind (leader).
-func (c *Controller) setupL4RouteStatus() error {
-	for _, k := range c.l4 {
-		name := strings.ToLower(string(k.kind))
-		if err := c.statusController(name, k.object(), &k.queue, c.reconcileL4Route(k)); err != nil {
-			return err
-		}
+	if err := c.watchKind(c.gwCtrl, k.object(), c.gatewaysOfRoute, predicate.GenerationChangedPredicate{}); err != nil {
+		return err
 	}
+	if err := c.statusController(strings.ToLower(string(k.kind)), k.object(), &k.queue, c.reconcileL4Route(k)); err != nil {
+		return err
+	}
+	c.kinds.addRouteKind(k)
 	return nil
 }
 
@@ -166,7 +136,7 @@ func (c *Controller) reconcileL4Route(k *l4Kind) reconcile.Func {
 // listL4Routes adds the installed optional route kinds to a translation
 // input.
 func (c *Controller) listL4Routes(ctx context.Context, in *translate.Input, gens map[routeKey]int64) error {
-	for _, k := range c.l4 {
+	for _, k := range c.kinds.routeKinds() {
 		l := k.list()
 		if err := c.client.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
 			return fmt.Errorf("list %ss for translation: %w", k.kind, err)

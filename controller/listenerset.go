@@ -5,14 +5,10 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -35,27 +31,29 @@ const listenerSetParentIndex = "berth.listenerSetParent"
 // ListenerSet (Gateways are keyed "namespace/name").
 func listenerSetRouteKey(key k8stypes.NamespacedName) string { return "listenerset:" + key.String() }
 
-// discoverListenerSets records whether the API server serves ListenerSet
-// (v1) and logs it as skipped when not.
-func (c *Controller) discoverListenerSets(mapper meta.RESTMapper) error {
-	_, err := mapper.RESTMapping(schema.GroupKind{Group: gwv1.GroupName, Kind: string(translate.KindListenerSet)}, gwv1.GroupVersion.Version)
-	switch {
-	case meta.IsNoMatchError(err):
-		c.log.Info("ListenerSet is not installed in the cluster (no CRD in "+gwv1.GroupVersion.String()+"): not watched, Gateways still served", "skipped", "ListenerSet")
-	case err != nil:
-		return fmt.Errorf("look up ListenerSet: %w", err)
-	default:
-		c.listenerSets = true
-		idx := c.mgr.GetFieldIndexer()
-		if err := idx.IndexField(context.Background(), &gwv1.ListenerSet{}, listenerSetParentIndex, func(o client.Object) []string {
-			if gw, ok := listenerSetParent(o.(*gwv1.ListenerSet)); ok {
-				return []string{gw.String()}
-			}
-			return nil
-		}); err != nil {
-			return fmt.Errorf("index ListenerSets by parent: %w", err)
+// installListenerSets starts watching ListenerSets (kinds.go): an index by
+// parent Gateway, a watch waking that Gateway in the xDS and Gateway
+// controllers (a ListenerSet change is an input change, like a route's),
+// and the status reconciler (leader).
+func (c *Controller) installListenerSets() error {
+	if err := c.mgr.GetFieldIndexer().IndexField(context.Background(), &gwv1.ListenerSet{}, listenerSetParentIndex, func(o client.Object) []string {
+		if gw, ok := listenerSetParent(o.(*gwv1.ListenerSet)); ok {
+			return []string{gw.String()}
 		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("index ListenerSets by parent: %w", err)
 	}
+	if err := c.watchKind(c.xdsCtrl, &gwv1.ListenerSet{}, c.gatewaysOfListenerSet); err != nil {
+		return err
+	}
+	if err := c.watchKind(c.gwCtrl, &gwv1.ListenerSet{}, c.gatewaysOfListenerSet, predicate.GenerationChangedPredicate{}); err != nil {
+		return err
+	}
+	if err := c.statusController("listenerset", &gwv1.ListenerSet{}, &c.lsQueue, c.reconcileListenerSet); err != nil {
+		return err
+	}
+	c.kinds.listenerSets.Store(true)
 	return nil
 }
 
@@ -70,15 +68,6 @@ func listenerSetParent(s *gwv1.ListenerSet) (k8stypes.NamespacedName, bool) {
 		ns = string(*p.Namespace)
 	}
 	return k8stypes.NamespacedName{Namespace: ns, Name: string(p.Name)}, true
-}
-
-// watchListenerSets adds a watch of ListenerSets (when installed) that
-// wakes the Gateway a ListenerSet names (or named); with preds.
-func (c *Controller) watchListenerSets(b *builder.Builder, preds ...predicate.Predicate) *builder.Builder {
-	if !c.listenerSets {
-		return b
-	}
-	return b.Watches(&gwv1.ListenerSet{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfListenerSet), builder.WithPredicates(preds...))
 }
 
 func (c *Controller) gatewaysOfListenerSet(_ context.Context, o client.Object) []reconcile.Request {
@@ -108,7 +97,7 @@ func (c *Controller) routeParentGateway(ctx context.Context, routeNamespace stri
 		return gw, true
 	}
 	key, ok := parentListenerSet(routeNamespace, p)
-	if !ok || !c.listenerSets {
+	if !ok || !c.kinds.listenerSets.Load() {
 		return k8stypes.NamespacedName{}, false
 	}
 	var s gwv1.ListenerSet
@@ -133,7 +122,7 @@ func parentListenerSet(routeNamespace string, p gwv1.ParentReference) (k8stypes.
 // listenerSetsOf lists the cached ListenerSets naming Gateway key (none
 // when the kind is not installed).
 func (c *Controller) listenerSetsOf(ctx context.Context, key k8stypes.NamespacedName) ([]*gwv1.ListenerSet, error) {
-	if !c.listenerSets {
+	if !c.kinds.listenerSets.Load() {
 		return nil, nil
 	}
 	var list gwv1.ListenerSetList
@@ -141,15 +130,6 @@ func (c *Controller) listenerSetsOf(ctx context.Context, key k8stypes.Namespaced
 		return nil, fmt.Errorf("list ListenerSets: %w", err)
 	}
 	return ptrs(list.Items), nil
-}
-
-// setupListenerSetStatus adds the ListenerSet status reconciler (leader),
-// when the kind is installed.
-func (c *Controller) setupListenerSetStatus() error {
-	if !c.listenerSets {
-		return nil
-	}
-	return c.statusController("listenerset", &gwv1.ListenerSet{}, &c.lsQueue, c.reconcileListenerSet)
 }
 
 // enqueueListenerSets wakes the status reconciler of the ListenerSets of

@@ -70,6 +70,11 @@ type Options struct {
 	// SweepInterval is how often inventories without a Gateway are destroyed
 	// (also once at start).
 	SweepInterval time.Duration
+	// KindDiscoveryInterval is how often the optional kinds whose CRDs
+	// were not installed (TCPRoute, TLSRoute, UDPRoute, BackendTLSPolicy,
+	// ClientTrafficPolicy) are looked up again; one that appears is
+	// watched from then on.
+	KindDiscoveryInterval time.Duration
 	// ResyncPeriod is the informers' resync period (a full reconcile of
 	// everything; a no-op writes nothing).
 	ResyncPeriod time.Duration
@@ -127,6 +132,7 @@ func DefaultOptions() Options {
 		LeaderElectionID:       "berth-controller",
 		Workers:                16,
 		SweepInterval:          10 * time.Minute,
+		KindDiscoveryInterval:  time.Minute,
 		MaxConcurrentRolls:     "10%",
 		RollProgressDeadline:   10 * time.Minute,
 		ResyncPeriod:           10 * time.Hour,
@@ -158,6 +164,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the leader election Lease in --namespace")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "Gateways reconciled concurrently")
 	fs.DurationVar(&o.SweepInterval, "sweep-interval", o.SweepInterval, "how often inventories without a Gateway are destroyed")
+	fs.DurationVar(&o.KindDiscoveryInterval, "kind-discovery-interval", o.KindDiscoveryInterval, "how often kinds whose CRDs were not installed (TCPRoute, TLSRoute, UDPRoute, BackendTLSPolicy, ClientTrafficPolicy) are looked up again")
 	fs.StringVar(&o.MaxConcurrentRolls, "max-concurrent-rolls", o.MaxConcurrentRolls, `Gateways whose data plane may roll (pod template change) at once: a number or a percentage of the Gateways served, at least 1 ("0": unlimited)`)
 	fs.DurationVar(&o.RollProgressDeadline, "roll-progress-deadline", o.RollProgressDeadline, "time a roll may take to be fully updated and Available before it is reported stuck (it keeps its slot)")
 }
@@ -176,6 +183,9 @@ func (o *Options) complete() error {
 	}
 	if o.SweepInterval <= 0 {
 		errs = append(errs, fmt.Errorf("sweep interval must be positive, got %s", o.SweepInterval))
+	}
+	if o.KindDiscoveryInterval <= 0 {
+		errs = append(errs, fmt.Errorf("kind discovery interval must be positive, got %s", o.KindDiscoveryInterval))
 	}
 	if _, err := rollbudget.ParseLimit(o.MaxConcurrentRolls); err != nil {
 		errs = append(errs, fmt.Errorf("max concurrent rolls: %w", err))

@@ -1,7 +1,11 @@
 package controller
 
 import (
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/berth-gateway/berth/internal/dataplane"
 )
@@ -43,5 +47,26 @@ func TestDefaultOptionsAgree(t *testing.T) {
 	}
 	if o.Render.PrivilegedPortOffset != dataplane.DefaultPrivilegedPortOffset || o.Translate.PrivilegedPortOffset != o.Render.PrivilegedPortOffset {
 		t.Errorf("offsets: render %d, translate %d", o.Render.PrivilegedPortOffset, o.Translate.PrivilegedPortOffset)
+	}
+}
+
+// --kind-discovery-interval sets how often missing CRDs are looked up
+// again; it must be positive.
+func TestKindDiscoveryIntervalFlag(t *testing.T) {
+	o := DefaultOptions()
+	fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
+	o.BindFlags(fs)
+	if err := fs.Parse([]string{"--kind-discovery-interval=5s", "--controller-namespace=berth-system"}); err != nil {
+		t.Fatal(err)
+	}
+	if o.KindDiscoveryInterval != 5*time.Second {
+		t.Errorf("interval %s, want 5s", o.KindDiscoveryInterval)
+	}
+	if err := o.complete(); err != nil {
+		t.Fatal(err)
+	}
+	o.KindDiscoveryInterval = 0
+	if err := o.complete(); err == nil || !strings.Contains(err.Error(), "kind discovery interval must be positive") {
+		t.Errorf("zero interval: err = %v", err)
 	}
 }

@@ -198,7 +198,13 @@ func programmedCondition(f gatewayFacts, accepted bool) metav1.Condition {
 	case len(serviceAddresses(f.Service)) == 0:
 		c.Reason = string(gwv1.GatewayReasonAddressNotAssigned)
 		c.Message = fmt.Sprintf("Service %s/%s: no address assigned", f.Service.Namespace, f.Service.Name)
-		if f.Service.Spec.Type == corev1.ServiceTypeLoadBalancer {
+		switch {
+		case f.Service.Spec.Type == corev1.ServiceTypeLoadBalancer && len(f.Requested) > 0:
+			// A load balancer leaves a Service pending when it cannot own
+			// the requested address (outside its pools, or taken): berth
+			// cannot tell that from slowness, so it says both.
+			c.Message = fmt.Sprintf("Service %s/%s: the load balancer has not assigned the requested %s (spec.addresses); it never will if the address is outside its pools or taken", f.Service.Namespace, f.Service.Name, strings.Join(f.Requested, ", "))
+		case f.Service.Spec.Type == corev1.ServiceTypeLoadBalancer:
 			c.Message = fmt.Sprintf("Service %s/%s: waiting for a load-balancer address (status.loadBalancer.ingress is empty)", f.Service.Namespace, f.Service.Name)
 		}
 	case f.Translation == nil:

@@ -93,7 +93,7 @@ func TestProgrammedCondition(t *testing.T) {
 			f.Failed = []apply.ObjectResult{{Ref: apply.ObjectRef{Kind: "Service", Namespace: "team-a", Name: "envoy-x"}, Action: apply.ActionFailed, Reason: "spec.clusterIPs: Invalid value: not in the valid range"}}
 		}, metav1.ConditionFalse, "AddressNotUsable", "Service team-a/envoy-x requesting 192.0.2.1: spec.clusterIPs: Invalid value: not in the valid range"},
 		{"requested address, load balancer pending", func(f *gatewayFacts) { f.Requested, f.Service = []string{"192.0.2.1"}, lb }, metav1.ConditionFalse, "AddressNotAssigned",
-			"Service team-a/envoy-team-a-gw-12345678: waiting for a load-balancer address (status.loadBalancer.ingress is empty)"},
+			"Service team-a/envoy-team-a-gw-12345678: the load balancer has not assigned the requested 192.0.2.1 (spec.addresses); it never will if the address is outside its pools or taken"},
 		{"address the Service type cannot take", func(f *gatewayFacts) {
 			f.RenderErr = &render.AddressError{Reason: gwv1.GatewayReasonAddressNotUsable, Message: "Gateway team-a/gw spec.addresses: a NodePort Service …"}
 		}, metav1.ConditionFalse, "AddressNotUsable", "Gateway team-a/gw spec.addresses: a NodePort Service …"},

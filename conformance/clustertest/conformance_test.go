@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,6 +45,7 @@ import (
 	"github.com/berth-gateway/berth/api/v1alpha1"
 	"github.com/berth-gateway/berth/conformance"
 	"github.com/berth-gateway/berth/controller"
+	"github.com/berth-gateway/berth/internal/loadbalancer"
 	"github.com/berth-gateway/berth/internal/testenv"
 )
 
@@ -76,6 +78,20 @@ const (
 	// suiteTimeout bounds the child process; the status-only tests take a
 	// few minutes at most, and a known failure costs one condition timeout.
 	suiteTimeout = 15 * time.Minute
+)
+
+// The static addresses the suite's GatewayStaticAddresses test requests
+// (Gateway spec.addresses become the LoadBalancer Service's
+// spec.loadBalancerIP). The test cluster's internal/loadbalancer, like a
+// cloud, assigns a requested address only from its pool: usableAddress is in
+// the part of the pool it hands out only on request
+// (loadbalancer.DefaultRequestOnly), so no other Service holds it;
+// unusableAddress (TEST-NET-1) is outside the pool and would never be
+// assigned. A joined cluster (BERTH_TEST_KUBECONFIG) must run a load
+// balancer with the same pool for the test to pass.
+var (
+	usableAddress   = gwv1.GatewaySpecAddress{Type: ptr.To(gwv1.IPAddressType), Value: "127.240.255.10"}
+	unusableAddress = gwv1.GatewaySpecAddress{Type: ptr.To(gwv1.IPAddressType), Value: "192.0.2.10"}
 )
 
 // timeouts shortens the suite's defaults (made for cloud load balancers
@@ -186,6 +202,10 @@ func TestConformanceSuite(t *testing.T) {
 			CleanupTestResources: true,
 			SupportedFeatures:    conformance.ClaimedFeatures(),
 			TimeoutConfig:        timeouts(),
+			// GatewayStaticAddresses: addresses the test cluster's load
+			// balancer can and cannot give (staticAddresses).
+			UsableNetworkAddresses:   []gwv1.GatewaySpecAddress{usableAddress},
+			UnusableNetworkAddresses: []gwv1.GatewaySpecAddress{unusableAddress},
 			Implementation: confv1.Implementation{
 				Organization: "berth-gateway",
 				Project:      "berth",
@@ -659,5 +679,17 @@ func reportPath(p string) (string, error) {
 		if filepath.Dir(d) == d {
 			return "", fmt.Errorf("no go.mod above %s to resolve %s against", dir, p)
 		}
+	}
+}
+
+// TestStaticAddressesMatchThePool keeps the suite's usable and unusable
+// addresses true to the test cluster's load balancer.
+func TestStaticAddressesMatchThePool(t *testing.T) {
+	usable, unusable := netip.MustParseAddr(usableAddress.Value), netip.MustParseAddr(unusableAddress.Value)
+	if !loadbalancer.DefaultRequestOnly.Contains(usable) || !loadbalancer.DefaultPool.Contains(usable) {
+		t.Errorf("usable address %s is not in the request-only part %s of the pool %s", usable, loadbalancer.DefaultRequestOnly, loadbalancer.DefaultPool)
+	}
+	if loadbalancer.DefaultPool.Contains(unusable) {
+		t.Errorf("unusable address %s is in the pool %s", unusable, loadbalancer.DefaultPool)
 	}
 }

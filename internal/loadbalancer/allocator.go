@@ -26,6 +26,12 @@ type Options struct {
 	// Pool is the range addresses come from. Its network address (and an
 	// IPv4 broadcast address) is never handed out.
 	Pool netip.Prefix
+	// RequestOnly is a range inside Pool whose addresses go only to
+	// Services that request them (spec.loadBalancerIP), never to one that
+	// asks for any address: as MetalLB pools with autoAssign: false, it
+	// keeps static addresses (a Gateway's spec.addresses) free for those
+	// who name them. The zero value reserves nothing.
+	RequestOnly netip.Prefix
 	// Namespace limits the allocator to one namespace; empty means all.
 	Namespace string
 	// Log receives assignments and releases; nil discards them.
@@ -36,8 +42,12 @@ type Options struct {
 // accident, and nothing outside it can be reached through it.
 var DefaultPool = netip.MustParsePrefix("127.240.0.0/16")
 
-// DefaultOptions returns options for the whole cluster with DefaultPool.
-func DefaultOptions() Options { return Options{Pool: DefaultPool} }
+// DefaultRequestOnly is the part of DefaultPool handed out only on request.
+var DefaultRequestOnly = netip.MustParsePrefix("127.240.255.0/24")
+
+// DefaultOptions returns options for the whole cluster with DefaultPool
+// and DefaultRequestOnly.
+func DefaultOptions() Options { return Options{Pool: DefaultPool, RequestOnly: DefaultRequestOnly} }
 
 // Run assigns addresses until ctx ends; see the package documentation.
 func Run(ctx context.Context, client kubernetes.Interface, o Options) error {
@@ -65,7 +75,7 @@ func New(client kubernetes.Interface, o Options) (*Allocator, error) {
 	if client == nil {
 		return nil, errors.New("load-balancer allocator: nil client")
 	}
-	p, err := newPool(o.Pool)
+	p, err := newPool(o.Pool, o.RequestOnly)
 	if err != nil {
 		return nil, fmt.Errorf("load-balancer allocator: %w", err)
 	}
@@ -117,7 +127,7 @@ func (a *Allocator) Run(ctx context.Context) error {
 	if err := a.adopt(lister); err != nil {
 		return err
 	}
-	a.log.Info("load-balancer allocator started", zap.Stringer("pool", a.opts.Pool), zap.String("namespace", a.opts.Namespace))
+	a.log.Info("load-balancer allocator started", zap.Stringer("pool", a.opts.Pool), zap.Stringer("requestOnly", a.opts.RequestOnly), zap.String("namespace", a.opts.Namespace))
 
 	done := make(chan struct{})
 	go func() {

@@ -15,7 +15,10 @@
 // or stops being of type LoadBalancer (the apiserver clears the status
 // then). A Service whose spec.loadBalancerIP requests an address gets that
 // one if it is in the pool and free, and none otherwise (as a cloud load
-// balancer leaves such a Service pending). Assignments survive a restart: existing status.loadBalancer.ingress
+// balancer leaves such a Service pending). Options.RequestOnly (in the
+// default options the top /24 of the pool) is given only on request, never
+// to a Service that asks for any address, so a static address stays free
+// for the Gateway that names it. Assignments survive a restart: existing status.loadBalancer.ingress
 // addresses inside the pool are adopted before anything is allocated.
 //
 //	err := loadbalancer.Run(ctx, client, loadbalancer.DefaultOptions())

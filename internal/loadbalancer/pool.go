@@ -9,20 +9,29 @@ import (
 // safe for concurrent use (the allocator has one worker).
 type pool struct {
 	prefix netip.Prefix
-	held   map[netip.Addr]string // address → namespace/name of its Service
-	byKey  map[string]netip.Addr
+	// requestOnly addresses are given only to Services that request them
+	// (claim), never by allocate; its zero value holds none.
+	requestOnly netip.Prefix
+	held        map[netip.Addr]string // address → namespace/name of its Service
+	byKey       map[string]netip.Addr
 	// next is where the search for a free address starts: it moves on
 	// after each allocation so a released address is not handed out again
 	// at once (a stale status elsewhere would then look valid).
 	next netip.Addr
 }
 
-func newPool(prefix netip.Prefix) (*pool, error) {
+func newPool(prefix, requestOnly netip.Prefix) (*pool, error) {
 	if !prefix.IsValid() {
 		return nil, fmt.Errorf("address pool %s is not a valid prefix", prefix)
 	}
 	prefix = prefix.Masked()
-	p := &pool{prefix: prefix, held: map[netip.Addr]string{}, byKey: map[string]netip.Addr{}, next: prefix.Addr()}
+	if requestOnly.IsValid() {
+		requestOnly = requestOnly.Masked()
+		if !prefix.Contains(requestOnly.Addr()) || requestOnly.Bits() < prefix.Bits() {
+			return nil, fmt.Errorf("request-only range %s is not inside the address pool %s", requestOnly, prefix)
+		}
+	}
+	p := &pool{prefix: prefix, requestOnly: requestOnly, held: map[netip.Addr]string{}, byKey: map[string]netip.Addr{}, next: prefix.Addr()}
 	if _, ok := p.firstUsable(); !ok {
 		return nil, fmt.Errorf("address pool %s has no usable address", prefix)
 	}
@@ -74,7 +83,8 @@ func (p *pool) claim(key string, a netip.Addr) bool {
 	return true
 }
 
-// allocate gives key a free address, or the one it holds.
+// allocate gives key a free address outside requestOnly, or the one it
+// holds.
 func (p *pool) allocate(key string) (netip.Addr, error) {
 	if a, ok := p.byKey[key]; ok {
 		return a, nil
@@ -86,7 +96,7 @@ func (p *pool) allocate(key string) (netip.Addr, error) {
 	}
 	a := start
 	for {
-		if _, taken := p.held[a]; !taken && p.usable(a) {
+		if _, taken := p.held[a]; !taken && p.usable(a) && !p.requestOnly.Contains(a) {
 			p.held[a] = key
 			p.byKey[key] = a
 			p.next = a.Next()

@@ -1,13 +1,14 @@
 package loadbalancer
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
 )
 
 func TestPoolAllocatesDistinctAddressesAndSkipsNetworkAndBroadcast(t *testing.T) {
-	p, err := newPool(netip.MustParsePrefix("10.0.0.0/30")) // .1 and .2 usable
+	p, err := newPool(netip.MustParsePrefix("10.0.0.0/30"), netip.Prefix{}) // .1 and .2 usable
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestPoolAllocatesDistinctAddressesAndSkipsNetworkAndBroadcast(t *testing.T)
 }
 
 func TestPoolDoesNotReuseAReleasedAddressAtOnce(t *testing.T) {
-	p, _ := newPool(netip.MustParsePrefix("127.240.0.0/16"))
+	p, _ := newPool(netip.MustParsePrefix("127.240.0.0/16"), netip.Prefix{})
 	a, _ := p.allocate("ns/a")
 	p.release("ns/a")
 	if b, _ := p.allocate("ns/b"); b == a {
@@ -42,7 +43,7 @@ func TestPoolDoesNotReuseAReleasedAddressAtOnce(t *testing.T) {
 }
 
 func TestPoolClaim(t *testing.T) {
-	p, _ := newPool(netip.MustParsePrefix("127.240.0.0/16"))
+	p, _ := newPool(netip.MustParsePrefix("127.240.0.0/16"), netip.Prefix{})
 	x := netip.MustParseAddr("127.240.3.7")
 	if !p.claim("ns/a", x) || !p.claim("ns/a", x) {
 		t.Fatal("claiming a free address failed")
@@ -63,17 +64,43 @@ func TestPoolClaim(t *testing.T) {
 }
 
 func TestPoolInvalid(t *testing.T) {
-	if _, err := newPool(netip.Prefix{}); err == nil {
+	if _, err := newPool(netip.Prefix{}, netip.Prefix{}); err == nil {
 		t.Error("zero prefix accepted")
 	}
-	if p, err := newPool(netip.MustParsePrefix("127.240.0.9/32")); err != nil {
+	if p, err := newPool(netip.MustParsePrefix("127.240.0.9/32"), netip.Prefix{}); err != nil {
 		t.Errorf("/32: %v", err)
 	} else if a, err := p.allocate("ns/a"); err != nil || a.String() != "127.240.0.9" {
 		t.Errorf("/32 allocation %s, %v", a, err)
 	}
-	if p, err := newPool(netip.MustParsePrefix("fd00::/120")); err != nil {
+	if p, err := newPool(netip.MustParsePrefix("fd00::/120"), netip.Prefix{}); err != nil {
 		t.Errorf("IPv6: %v", err)
 	} else if a, _ := p.allocate("ns/a"); a.String() != "fd00::1" {
 		t.Errorf("IPv6 allocation %s, want fd00::1", a)
+	}
+}
+
+// Request-only addresses are never allocated, only claimed; allocation
+// wraps around them and reports the pool exhausted when only they are left.
+func TestPoolRequestOnly(t *testing.T) {
+	p, err := newPool(netip.MustParsePrefix("10.0.0.0/29"), netip.MustParsePrefix("10.0.0.4/30")) // .1-.3 automatic, .4-.6 on request
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range []string{"ns/a", "ns/b", "ns/c"} {
+		a, err := p.allocate(k)
+		if want := fmt.Sprintf("10.0.0.%d", i+1); err != nil || a.String() != want {
+			t.Fatalf("allocation %d: %s, %v; want %s", i, a, err, want)
+		}
+	}
+	if a, err := p.allocate("ns/d"); err == nil {
+		t.Fatalf("fourth allocation got %s; want exhausted (the rest is request-only)", a)
+	}
+	if !p.claim("ns/d", netip.MustParseAddr("10.0.0.5")) {
+		t.Error("claiming a request-only address failed")
+	}
+	for _, bad := range []string{"10.0.0.0/16", "10.1.0.0/30"} {
+		if _, err := newPool(netip.MustParsePrefix("10.0.0.0/29"), netip.MustParsePrefix(bad)); err == nil {
+			t.Errorf("request-only %s outside the pool accepted", bad)
+		}
 	}
 }

@@ -116,8 +116,9 @@
 // without hostnames on a listener without hostname is the catch-all chain
 // (also for clients without SNI). Passthrough chains forward the TLS bytes;
 // Terminate chains serve the listener's certificate over SDS first. One
-// port cannot mix the modes (ProtocolConflict: berth does not claim
-// TLSRouteModeMixed). A UDP port is a UDP listener whose udp_proxy sends
+// port may hold listeners of both modes (TLSRouteModeMixed): each chain
+// takes its own listener's mode, so one server name is passed through and
+// another terminated on the same port. A UDP port is a UDP listener whose udp_proxy sends
 // every datagram to the route's cluster ("udproute/<ns>/<name>"), whose
 // localities are the backends weighted as the backendRefs (the UDP proxy
 // has no weighted clusters). Unresolved backendRefs keep their weight, sent
@@ -145,7 +146,8 @@
 // # Decisions where the spec leaves room
 //
 //   - Listener conflicts: as the spec requires, no conflicting listener
-//     wins. All listeners of a port that mixes protocols are Conflicted
+//     wins. All listeners of a port that mixes protocols (TLS in both modes
+//     is one protocol) are Conflicted
 //     (ProtocolConflict), all listeners of one protocol that share a hostname
 //     are Conflicted (HostnameConflict); conflicted listeners are neither
 //     Accepted nor Programmed, with the conflict as the reason (as the

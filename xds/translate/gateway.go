@@ -441,17 +441,13 @@ func (t *gatewayTranslator) detectConflicts() {
 		protocols := map[string]bool{}
 		hostnames := map[string]int{}
 		for _, ls := range group {
-			protocols[ls.portProtocol()] = true
+			// TLS listeners of both modes share a port (TLSRouteModeMixed):
+			// each server name's filter chain terminates or passes through.
+			protocols[string(ls.spec.Protocol)] = true
 			hostnames[ls.selectingHostname()]++
 		}
 		for _, ls := range group {
 			switch {
-			case len(protocols) > 1 && tlsModesOnly(protocols):
-				// One port passing TLS through and terminating it is the
-				// TLSRouteModeMixed feature berth does not have: like an
-				// unsupported protocol, the listener supports no kinds.
-				ls.conflict(gwv1.ListenerReasonProtocolConflict, "listeners on port %d mix TLS modes (%s), which berth does not support", port, strings.Join(sortedStrings(protocols), ", "))
-				ls.kinds = []gwv1.RouteGroupKind{}
 			case len(protocols) > 1:
 				ls.conflict(gwv1.ListenerReasonProtocolConflict, "listeners on port %d use different protocols (%s)", port, strings.Join(sortedStrings(protocols), ", "))
 			case hostnames[ls.selectingHostname()] > 1:

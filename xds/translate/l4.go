@@ -3,7 +3,6 @@ package translate
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -67,30 +66,6 @@ func routeKindsOf(p gwv1.ProtocolType) []gwv1.RouteGroupKind {
 		return []gwv1.RouteGroupKind{udpRouteKind}
 	}
 	return nil
-}
-
-// portProtocol is what the listener asks of its port: its protocol, and
-// for TLS its mode, since one port cannot pass some connections through
-// and terminate others (berth does not claim TLSRouteModeMixed).
-func (ls *listenerState) portProtocol() string {
-	switch {
-	case ls.spec.Protocol != gwv1.TLSProtocolType:
-		return string(ls.spec.Protocol)
-	case ls.passthrough:
-		return "TLS/" + string(gwv1.TLSModePassthrough)
-	}
-	return "TLS/" + string(gwv1.TLSModeTerminate)
-}
-
-// tlsModesOnly reports whether the port protocols (portProtocol) of a
-// port are all TLS, in several modes.
-func tlsModesOnly(protocols map[string]bool) bool {
-	for p := range protocols {
-		if !strings.HasPrefix(p, "TLS/") {
-			return false
-		}
-	}
-	return true
 }
 
 // selectingHostname is the hostname that tells the listener's connections

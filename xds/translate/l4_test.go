@@ -75,8 +75,14 @@ func TestL4Connections(t *testing.T) {
 			evaluate.L4Decision{Listener: "listener/8443", Closed: true, Reason: `no filter chain for server name "x.example.com"`}},
 		{"terminate: no sni", "tlsroute.in.yaml", evaluate.L4Connection{Port: 8443},
 			evaluate.L4Decision{Listener: "listener/8443", Closed: true, Reason: `no filter chain for server name ""`}},
-		{"mixed modes: conflicted, not bound", "tlsroute.in.yaml", evaluate.L4Connection{Port: 9443, SNI: "a.example.com"},
-			evaluate.L4Decision{Refused: true, Reason: "nothing listens on TCP port 9443"}},
+		// TLSRouteModeMixed: one port, a chain per server name in its
+		// listener's mode.
+		{"mixed: passthrough server name", "tlsroute.in.yaml", evaluate.L4Connection{Port: 9443, SNI: "a.example.com"},
+			evaluate.L4Decision{Listener: "listener/9443", FilterChain: "listener/mixed-pass/tlsroute/edge/mixed-a", Cluster: "service/edge/app/443"}},
+		{"mixed: terminated server name", "tlsroute.in.yaml", evaluate.L4Connection{Port: 9443, SNI: "B.example.com"},
+			evaluate.L4Decision{Listener: "listener/9443", FilterChain: "listener/mixed-term/tlsroute/edge/mixed-b", Terminated: true, Cluster: "service/edge/mq/5672"}},
+		{"mixed: other server name", "tlsroute.in.yaml", evaluate.L4Connection{Port: 9443, SNI: "c.example.com"},
+			evaluate.L4Decision{Listener: "listener/9443", Closed: true, Reason: `no filter chain for server name "c.example.com"`}},
 
 		// UDP
 		{"udp weighted localities", "udproute.in.yaml", evaluate.L4Connection{Port: 10053, UDP: true},
@@ -142,14 +148,15 @@ func TestL4Status(t *testing.T) {
 			"pass-any":   {[]string{"TLSRoute"}, 2, "ResolvedRefs", "False", "InvalidRouteKinds"},
 			"pass-wild":  {[]string{"TLSRoute"}, 2, "Programmed", "True", "Programmed"},
 			"terminate":  {[]string{"TLSRoute"}, 1, "Programmed", "True", "Programmed"},
-			"mixed-pass": {[]string{}, 0, "Conflicted", "True", "ProtocolConflict"},
-			"mixed-term": {[]string{}, 0, "Accepted", "False", "ProtocolConflict"},
+			"mixed-pass": {[]string{"TLSRoute"}, 1, "Conflicted", "False", "NoConflicts"},
+			"mixed-term": {[]string{"TLSRoute"}, 1, "Programmed", "True", "Programmed"},
 			"https":      {[]string{"HTTPRoute", "GRPCRoute"}, 0, "Programmed", "True", "Programmed"},
 		}, map[string]routeWant{
 			"TLSRoute edge/apps":     {"Accepted", "True", "Accepted"},
 			"TLSRoute edge/no-host":  {"Accepted", "False", "NoMatchingListenerHostname"},
 			"TLSRoute edge/on-https": {"Accepted", "False", "NotAllowedByListeners"},
 			"TLSRoute edge/mq":       {"ResolvedRefs", "False", "InvalidKind"},
+			"TLSRoute edge/mixed-a":  {"Accepted", "True", "Accepted"},
 		}},
 		{"udproute.in.yaml", map[string]listenerWant{
 			"dns":  {[]string{"UDPRoute"}, 2, "Programmed", "True", "Programmed"},

@@ -208,11 +208,9 @@ func (t *gatewayTranslator) detectSetConflicts() {
 				ls.accepted.fail(string(gwv1.ListenerReasonPortUnavailable), "ports %d and %d bind the same Envoy port %d (listener %s of %s)", w.spec.Port, ls.spec.Port, ls.envoyPort, w.spec.Name, owner)
 			case w.spec.Port != ls.spec.Port:
 				continue
-			case w.portProtocol() != ls.portProtocol():
-				ls.conflict(gwv1.ListenerReasonProtocolConflict, "port %d is served as %s by listener %s of %s, which takes precedence", ls.spec.Port, w.portProtocol(), w.spec.Name, owner)
-				if strings.HasPrefix(w.portProtocol(), "TLS/") && strings.HasPrefix(ls.portProtocol(), "TLS/") {
-					ls.kinds = []gwv1.RouteGroupKind{} // TLS modes mixed (see detectConflicts)
-				}
+			case w.spec.Protocol != ls.spec.Protocol:
+				// TLS listeners of both modes share a port (TLSRouteModeMixed).
+				ls.conflict(gwv1.ListenerReasonProtocolConflict, "port %d is served as %s by listener %s of %s, which takes precedence", ls.spec.Port, w.spec.Protocol, w.spec.Name, owner)
 			case w.selectingHostname() == ls.selectingHostname():
 				ls.conflict(gwv1.ListenerReasonHostnameConflict, "hostname %q on port %d is taken by listener %s of %s, which takes precedence", ls.selectingHostname(), ls.spec.Port, w.spec.Name, owner)
 			}
