@@ -13,6 +13,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -38,6 +39,7 @@ import (
 
 	"github.com/berth-gateway/berth/api/v1alpha1"
 	"github.com/berth-gateway/berth/apply"
+	"github.com/berth-gateway/berth/internal/readiness"
 	"github.com/berth-gateway/berth/xds"
 	"github.com/berth-gateway/berth/xds/auth"
 	"github.com/berth-gateway/berth/xds/certs"
@@ -69,6 +71,10 @@ type Controller struct {
 	clientTraffic bool
 	// l4 are the optional route kinds installed in the cluster (l4.go).
 	l4 []*l4Kind
+	// inputKinds are the readiness.InputKinds installed in the cluster, and
+	// wirings how each is read (inputs.go).
+	inputKinds []readiness.InputKind
+	wirings    map[schema.GroupKind]inputWiring
 
 	// invGateways maps inventories to their Gateway, for apply's Subscribe.
 	invGateways sync.Map // apply.InventoryKey -> k8stypes.NamespacedName
@@ -262,6 +268,9 @@ func (c *Controller) setup() error {
 	if err := c.discoverL4Kinds(mgr.GetRESTMapper()); err != nil {
 		return err
 	}
+	if err := c.discoverInputKinds(mgr.GetRESTMapper()); err != nil {
+		return err
+	}
 
 	// xDS: every replica translates and publishes.
 	b := builder.ControllerManagedBy(mgr).Named("gateway-xds").
@@ -297,10 +306,6 @@ func (c *Controller) setup() error {
 		// reconcile costs an inventory read.
 		Watches(&gwv1.GatewayClass{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfClass), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Watches(&v1alpha1.EnvoyProxy{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfProxy), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
-		// A route change is an input change: the Gateway says Pending at
-		// once, without waiting for the translation to wake it.
-		Watches(&gwv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfRoute), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&gwv1.GRPCRoute{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfRoute), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// apply's Subscribe wakes the Gateway when a bundle object's kstatus
 		// changes; a load balancer assigning an address changes no kstatus
 		// (a LoadBalancer Service is Current once it has a clusterIP), so the
@@ -309,7 +314,7 @@ func (c *Controller) setup() error {
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(bundleGateway), builder.WithPredicates(loadBalancerChanged())).
 		WatchesRawSource(c.gwQueue.source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: c.opts.Workers})
-	b = c.watchL4Routes(b, predicate.GenerationChangedPredicate{})
+	b = c.watchInputs(b)
 	if c.nsSel != nil {
 		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysInNamespace))
 	}
