@@ -124,6 +124,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		if err := c.writeStatus(ctx, &gw); err != nil {
 			return statusWritten(err)
 		}
+		c.hold(ctx, HoldAfterPending, key)
 	}
 	c.inputs.Store(key, recordedInputs{Gateway: f.Inputs, XDS: f.XDS})
 	var bundle *render.Bundle

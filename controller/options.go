@@ -90,11 +90,18 @@ type Options struct {
 
 	// HoldReconcile, when set, is called at the start of every Gateway
 	// reconcile (controller "gateway": apply and status; "gateway-xds":
-	// translation and publishing) and may block, as a busy work queue or a
-	// leader hand-over would: tests use it to hold the controller back
-	// deterministically. It must return when ctx is done.
+	// translation and publishing), and with controller HoldAfterPending
+	// right after a reconcile wrote Pending for changed inputs, and may
+	// block, as a busy work queue, a slow apply or a leader hand-over would:
+	// tests use it to hold the controller back deterministically. It must
+	// return when ctx is done.
 	HoldReconcile func(ctx context.Context, controller string, key k8stypes.NamespacedName)
 }
+
+// HoldAfterPending is the controller name HoldReconcile is called with
+// after a Gateway's status said Pending for changed inputs, before the
+// bundle is applied.
+const HoldAfterPending = "gateway-pending-written"
 
 // DefaultOptions returns the settings of a default installation.
 func DefaultOptions() Options {
