@@ -200,20 +200,19 @@ func selectRoute(s *selection, o client.Object) bool {
 }
 
 func httpMirrors(fs []gwv1.HTTPRouteFilter) []gwv1.BackendObjectReference {
-	var out []gwv1.BackendObjectReference
-	for _, f := range fs {
-		if f.RequestMirror != nil {
-			out = append(out, f.RequestMirror.BackendRef)
-		}
-	}
-	return out
+	return mirrors(fs, func(f gwv1.HTTPRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror })
 }
 
 func grpcMirrors(fs []gwv1.GRPCRouteFilter) []gwv1.BackendObjectReference {
+	return mirrors(fs, func(f gwv1.GRPCRouteFilter) *gwv1.HTTPRequestMirrorFilter { return f.RequestMirror })
+}
+
+// mirrors are the backends of the request mirrors among filters fs.
+func mirrors[F any](fs []F, mirror func(F) *gwv1.HTTPRequestMirrorFilter) []gwv1.BackendObjectReference {
 	var out []gwv1.BackendObjectReference
 	for _, f := range fs {
-		if f.RequestMirror != nil {
-			out = append(out, f.RequestMirror.BackendRef)
+		if m := mirror(f); m != nil {
+			out = append(out, m.BackendRef)
 		}
 	}
 	return out
