@@ -143,9 +143,8 @@ func staleGateways(ctx context.Context, cl client.Client, opts readiness.Options
 		}
 		state := gatewayState(gw)
 		// The verdict must hold for the object whose inputs are compared.
-		// (A bundle object's failure is not the Gateway's to confirm.)
-		if v := readiness.Decide(readiness.Snapshot{Gateway: state}); g.Reason != readiness.ReasonObjectFailed && v.Phase != g.Phase {
-			stale[g.Key] = "its status changed since it was " + string(g.Phase) + " (now " + v.String() + ")"
+		if why := readiness.Confirm(g.Verdict, state); why != "" {
+			stale[g.Key] = why
 			continue
 		}
 		in, err := liveGatewayInputs(ctx, cl, gw, warn)
