@@ -13,6 +13,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -70,6 +71,9 @@ type Controller struct {
 	xdsCtrl, gwCtrl controller.Controller
 	// lsQueue wakes the ListenerSet status reconciler (listenerset.go).
 	lsQueue queueRef
+	// wirings are how the controller reads each readiness.InputKinds kind
+	// (inputs.go).
+	wirings map[schema.GroupKind]inputWiring
 
 	// invGateways maps inventories to their Gateway, for apply's Subscribe.
 	invGateways sync.Map // apply.InventoryKey -> k8stypes.NamespacedName
@@ -264,6 +268,10 @@ func (c *Controller) setup() error {
 		}
 	}
 	watchNamespaces := len(c.opts.WatchNamespaces) == 0 || c.nsSel != nil
+	c.wirings = c.inputWirings()
+	if err := c.checkWirings(); err != nil {
+		return err
+	}
 
 	// xDS: every replica translates and publishes.
 	b := builder.ControllerManagedBy(mgr).Named("gateway-xds").
@@ -299,10 +307,6 @@ func (c *Controller) setup() error {
 		// reconcile costs an inventory read.
 		Watches(&gwv1.GatewayClass{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfClass), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Watches(&v1alpha1.EnvoyProxy{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfProxy), builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
-		// A route change is an input change: the Gateway says Pending at
-		// once, without waiting for the translation to wake it.
-		Watches(&gwv1.HTTPRoute{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfRoute), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&gwv1.GRPCRoute{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfRoute), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// apply's Subscribe wakes the Gateway when a bundle object's kstatus
 		// changes; a load balancer assigning an address changes no kstatus
 		// (a LoadBalancer Service is Current once it has a clusterIP), so the
@@ -311,6 +315,7 @@ func (c *Controller) setup() error {
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(bundleGateway), builder.WithPredicates(loadBalancerChanged())).
 		WatchesRawSource(c.gwQueue.source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: c.opts.Workers})
+	b = c.watchInputs(b)
 	if c.nsSel != nil {
 		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysInNamespace))
 	}

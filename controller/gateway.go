@@ -113,7 +113,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	var roll rollOutcome
 	in, renderErr := c.renderInput(ctx, class, &gw)
 	f.Inputs = readiness.GatewayInputs(&gw, class, in.ClassParameters, in.GatewayParameters)
-	if f.Routes, err = c.routeInputs(ctx, key); err != nil {
+	if f.XDS, err = c.xdsInputs(ctx, key); err != nil {
 		return ctrl.Result{}, err
 	}
 	// Status says the inputs changed before anything else happens, so no
@@ -123,13 +123,14 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		r := v.(recordedInputs)
 		prev = &r
 	}
-	if st, changed := inputsChangedStatus(gw.Status, gw.Generation, f.Inputs, f.Routes, prev, metav1.Now()); changed {
+	if st, changed := inputsChangedStatus(gw.Status, gw.Generation, f.Inputs, f.XDS, prev, metav1.Now()); changed {
 		gw.Status = st
 		if err := c.writeStatus(ctx, &gw); err != nil {
 			return statusWritten(err)
 		}
+		c.hold(ctx, HoldAfterPending, key)
 	}
-	c.inputs.Store(key, recordedInputs{Gateway: f.Inputs, Routes: f.Routes})
+	c.inputs.Store(key, recordedInputs{Gateway: f.Inputs, XDS: f.XDS})
 	var (
 		bundle  *render.Bundle
 		inputFP string
@@ -285,15 +286,6 @@ func RenderInput(ctx context.Context, r client.Reader, class *gwv1.GatewayClass,
 		}
 	}
 	return in, nil
-}
-
-// routeInputs are the inputs of the cached routes naming Gateway key.
-func (c *Controller) routeInputs(ctx context.Context, key k8stypes.NamespacedName) (readiness.Inputs, error) {
-	http, grpc, sets, err := c.routesOf(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	return readiness.AllRouteInputs(key, http, grpc, sets), nil
 }
 
 // envoyProxy reads a referenced EnvoyProxy; a missing one is a

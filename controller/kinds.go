@@ -50,6 +50,13 @@ type installedKinds struct {
 	backendTLS    atomic.Bool
 	clientTraffic atomic.Bool
 	listenerSets  atomic.Bool
+	// served are the GroupKinds of every installed optional kind.
+	served sync.Map // schema.GroupKind -> true
+}
+
+func (k *installedKinds) isServed(gk schema.GroupKind) bool {
+	_, ok := k.served.Load(gk)
+	return ok
 }
 
 func (k *installedKinds) routeKinds() []*l4Kind {
@@ -75,11 +82,27 @@ func (c *Controller) optionalKinds() []*optionalKind {
 			install: func() error { return c.installL4Kind(k) },
 		})
 	}
-	return append(out,
+	out = append(out,
 		&optionalKind{gk: backendTLSPolicyKind, version: gwv1.GroupVersion.Version, install: c.installBackendTLS},
 		&optionalKind{gk: clientTrafficPolicyKind, version: v1alpha1.GroupVersion.Version, install: c.installClientTraffic},
 		&optionalKind{gk: schema.GroupKind{Group: gwv1.GroupName, Kind: string(translate.KindListenerSet)}, version: gwv1.GroupVersion.Version, install: c.installListenerSets},
 	)
+	for _, k := range out {
+		k.install = c.alsoWatchInput(k.gk, k.install)
+	}
+	return out
+}
+
+// alsoWatchInput: after install, an input kind (readiness.InputKinds) is
+// also watched by the Gateway status reconciler, so that its changes make
+// its Gateways say Pending (inputs.go).
+func (c *Controller) alsoWatchInput(gk schema.GroupKind, install func() error) func() error {
+	return func() error {
+		if err := install(); err != nil {
+			return err
+		}
+		return c.watchInputKind(gk)
+	}
 }
 
 // discoverKinds starts watching every kind of kinds the API server serves
@@ -99,6 +122,7 @@ func (c *Controller) discoverKinds(mapper meta.RESTMapper, kinds []*optionalKind
 			missing = append(missing, k)
 			continue
 		}
+		c.kinds.served.Store(k.gk, true)
 		installed = append(installed, k.gk.Kind)
 	}
 	return installed, missing

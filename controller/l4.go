@@ -7,7 +7,6 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -105,9 +104,6 @@ func (c *Controller) l4Kind(kind gwv1.Kind) *l4Kind {
 // list it.
 func (c *Controller) installL4Kind(k *l4Kind) error {
 	if err := c.watchKind(c.xdsCtrl, k.object(), c.gatewaysOfRoute); err != nil {
-		return err
-	}
-	if err := c.watchKind(c.gwCtrl, k.object(), c.gatewaysOfRoute, predicate.GenerationChangedPredicate{}); err != nil {
 		return err
 	}
 	if err := c.statusController(strings.ToLower(string(k.kind)), k.object(), &k.queue, c.reconcileL4Route(k)); err != nil {

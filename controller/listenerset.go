@@ -9,7 +9,6 @@ import (
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -45,9 +44,6 @@ func (c *Controller) installListenerSets() error {
 		return fmt.Errorf("index ListenerSets by parent: %w", err)
 	}
 	if err := c.watchKind(c.xdsCtrl, &gwv1.ListenerSet{}, c.gatewaysOfListenerSet); err != nil {
-		return err
-	}
-	if err := c.watchKind(c.gwCtrl, &gwv1.ListenerSet{}, c.gatewaysOfListenerSet, predicate.GenerationChangedPredicate{}); err != nil {
 		return err
 	}
 	if err := c.statusController("listenerset", &gwv1.ListenerSet{}, &c.lsQueue, c.reconcileListenerSet); err != nil {

@@ -72,7 +72,7 @@ type Options struct {
 	SweepInterval time.Duration
 	// KindDiscoveryInterval is how often the optional kinds whose CRDs
 	// were not installed (TCPRoute, TLSRoute, UDPRoute, BackendTLSPolicy,
-	// ClientTrafficPolicy) are looked up again; one that appears is
+	// ClientTrafficPolicy, ListenerSet) are looked up again; one that appears is
 	// watched from then on.
 	KindDiscoveryInterval time.Duration
 	// ResyncPeriod is the informers' resync period (a full reconcile of
@@ -95,11 +95,18 @@ type Options struct {
 
 	// HoldReconcile, when set, is called at the start of every Gateway
 	// reconcile (controller "gateway": apply and status; "gateway-xds":
-	// translation and publishing) and may block, as a busy work queue or a
-	// leader hand-over would: tests use it to hold the controller back
-	// deterministically. It must return when ctx is done.
+	// translation and publishing), and with controller HoldAfterPending
+	// right after a reconcile wrote Pending for changed inputs, and may
+	// block, as a busy work queue, a slow apply or a leader hand-over would:
+	// tests use it to hold the controller back deterministically. It must
+	// return when ctx is done.
 	HoldReconcile func(ctx context.Context, controller string, key k8stypes.NamespacedName)
 }
+
+// HoldAfterPending is the controller name HoldReconcile is called with
+// after a Gateway's status said Pending for changed inputs, before the
+// bundle is applied.
+const HoldAfterPending = "gateway-pending-written"
 
 // DefaultOptions returns the settings of a default installation.
 func DefaultOptions() Options {
@@ -164,7 +171,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the leader election Lease in --namespace")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "Gateways reconciled concurrently")
 	fs.DurationVar(&o.SweepInterval, "sweep-interval", o.SweepInterval, "how often inventories without a Gateway are destroyed")
-	fs.DurationVar(&o.KindDiscoveryInterval, "kind-discovery-interval", o.KindDiscoveryInterval, "how often kinds whose CRDs were not installed (TCPRoute, TLSRoute, UDPRoute, BackendTLSPolicy, ClientTrafficPolicy) are looked up again")
+	fs.DurationVar(&o.KindDiscoveryInterval, "kind-discovery-interval", o.KindDiscoveryInterval, "how often kinds whose CRDs were not installed (TCPRoute, TLSRoute, UDPRoute, BackendTLSPolicy, ClientTrafficPolicy, ListenerSet) are looked up again")
 	fs.StringVar(&o.MaxConcurrentRolls, "max-concurrent-rolls", o.MaxConcurrentRolls, `Gateways whose data plane may roll (pod template change) at once: a number or a percentage of the Gateways served, at least 1 ("0": unlimited)`)
 	fs.DurationVar(&o.RollProgressDeadline, "roll-progress-deadline", o.RollProgressDeadline, "time a roll may take to be fully updated and Available before it is reported stuck (it keeps its slot)")
 }

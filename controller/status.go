@@ -51,19 +51,23 @@ type gatewayFacts struct {
 	// template change ("" when none), appended to Programmed's message.
 	Roll string
 	// Inputs are the class and EnvoyProxies the bundle was rendered from;
-	// Routes are the routes naming the Gateway, as cached now. Both are
-	// recorded in the InputsCondition beside Programmed.
-	Inputs, Routes readiness.Inputs
+	// XDS are the routes and policies of the Gateway (readiness.InputKinds),
+	// as cached now. Both are recorded in the InputsCondition beside
+	// Programmed.
+	Inputs, XDS readiness.Inputs
 }
 
 // translated is what the xDS side learned about one Gateway generation.
 type translated struct {
 	Generation int64
-	// RouteInputs is the digest of the routes naming the Gateway that
-	// this translation read (readiness.RouteInputs).
-	RouteInputs string
-	Version     string
-	Listeners   []translate.ListenerStatus
+	// Inputs and XDSInputs are the digests of the inputs this translation
+	// read: the class and EnvoyProxies (readiness.GatewayInputs; access
+	// logs come from the EnvoyProxies) and the routes and policies
+	// (readiness.SelectInputs). Programmed waits until they are the
+	// status's.
+	Inputs, XDSInputs string
+	Version           string
+	Listeners         []translate.ListenerStatus
 	// Conditions are the Gateway-level conditions translation decided
 	// (translate.Result.Conditions).
 	Conditions []metav1.Condition
@@ -84,7 +88,7 @@ func gatewayStatus(old gwv1.GatewayStatus, f gatewayFacts, now metav1.Time) gwv1
 	setCondition(&st.Conditions, accepted, now)
 	programmed := programmedCondition(f, accepted.Status == metav1.ConditionTrue)
 	setCondition(&st.Conditions, programmed, now)
-	setCondition(&st.Conditions, inputsCondition(f.Generation, f.Inputs, f.Routes), now)
+	setCondition(&st.Conditions, inputsCondition(f.Generation, f.Inputs, f.XDS), now)
 	keep := []string{string(gwv1.GatewayConditionAccepted), string(gwv1.GatewayConditionProgrammed), readiness.InputsCondition}
 	st.Conditions = keepConditions(st.Conditions, append(keep, translationConditions(&st.Conditions, f, now)...)...)
 	st.Addresses = serviceAddresses(f.Service)
@@ -209,8 +213,8 @@ func programmedCondition(f gatewayFacts, accepted bool) metav1.Condition {
 		}
 	case f.Translation == nil:
 		c.Reason, c.Message = string(gwv1.GatewayReasonPending), "xDS configuration not translated yet"
-	case f.Translation.RouteInputs != f.Routes.Digest():
-		c.Reason, c.Message = string(gwv1.GatewayReasonPending), "xDS configuration not translated for the current routes yet"
+	case f.Translation.Inputs != f.Inputs.Digest() || f.Translation.XDSInputs != f.XDS.Digest():
+		c.Reason, c.Message = string(gwv1.GatewayReasonPending), "xDS configuration not translated for the current inputs yet"
 	case f.Translation.Err != nil:
 		c.Reason, c.Message = string(gwv1.GatewayReasonInvalid), "xDS configuration: "+f.Translation.Err.Error()
 	case f.PublishedVersion != f.Translation.Version:
@@ -226,25 +230,25 @@ func programmedCondition(f gatewayFacts, accepted bool) metav1.Condition {
 
 // inputsCondition records the inputs a status was computed from
 // (readiness.InputsCondition).
-func inputsCondition(gen int64, gateway, routes readiness.Inputs) metav1.Condition {
+func inputsCondition(gen int64, gateway, xds readiness.Inputs) metav1.Condition {
 	return metav1.Condition{Type: readiness.InputsCondition, Status: metav1.ConditionTrue, Reason: readiness.ReasonInputsObserved,
-		ObservedGeneration: gen, Message: readiness.InputsMessage(gateway, routes)}
+		ObservedGeneration: gen, Message: readiness.InputsMessage(gateway, xds)}
 }
 
 // recordedInputs are the inputs of a Gateway's last status, in memory.
-type recordedInputs struct{ Gateway, Routes readiness.Inputs }
+type recordedInputs struct{ Gateway, XDS readiness.Inputs }
 
 // maxChangesNamed bounds the changes a Pending message lists.
 const maxChangesNamed = 5
 
 // inputsChangedStatus is the status written before anything else when a
 // Gateway is Programmed=True but its inputs changed since that verdict (its
-// generation, its class, either EnvoyProxy, a route): Programmed=False,
+// generation, its class, either EnvoyProxy, a route or a policy): Programmed=False,
 // reason Pending, naming what changed (from prev, the inputs this process
 // last recorded, when it has them), and the new inputs recorded. It reports
 // false when nothing is to be written. A status that records no inputs
 // (written by an older berth) is left alone unless the generation changed.
-func inputsChangedStatus(old gwv1.GatewayStatus, gen int64, gateway, routes readiness.Inputs, prev *recordedInputs, now metav1.Time) (gwv1.GatewayStatus, bool) {
+func inputsChangedStatus(old gwv1.GatewayStatus, gen int64, gateway, xds readiness.Inputs, prev *recordedInputs, now metav1.Time) (gwv1.GatewayStatus, bool) {
 	prog := meta.FindStatusCondition(old.Conditions, string(gwv1.GatewayConditionProgrammed))
 	if prog == nil || prog.Status != metav1.ConditionTrue {
 		return old, false
@@ -254,13 +258,13 @@ func inputsChangedStatus(old gwv1.GatewayStatus, gen int64, gateway, routes read
 		changes = append(changes, fmt.Sprintf("Gateway generation %d→%d", prog.ObservedGeneration, gen))
 	}
 	rec := readiness.Gateway{Conditions: old.Conditions}.Recorded()
-	if rec.Found && (rec.Gateway != gateway.Digest() || rec.Route != routes.Digest()) {
+	if rec.Found && (rec.Gateway != gateway.Digest() || rec.XDS != xds.Digest()) {
 		if prev != nil {
 			changes = append(changes, gateway.Changes(prev.Gateway)...)
-			changes = append(changes, routes.Changes(prev.Routes)...)
+			changes = append(changes, xds.Changes(prev.XDS)...)
 		}
 		if len(changes) == 0 {
-			changes = append(changes, "its class, EnvoyProxies or routes")
+			changes = append(changes, "its class, EnvoyProxies, routes or policies")
 		}
 	}
 	if len(changes) == 0 {
@@ -273,7 +277,7 @@ func inputsChangedStatus(old gwv1.GatewayStatus, gen int64, gateway, routes read
 	setCondition(&st.Conditions, metav1.Condition{Type: string(gwv1.GatewayConditionProgrammed), Status: metav1.ConditionFalse,
 		Reason: string(gwv1.GatewayReasonPending), ObservedGeneration: gen,
 		Message: "inputs changed (" + strings.Join(changes, ", ") + "): applying"}, now)
-	setCondition(&st.Conditions, inputsCondition(gen, gateway, routes), now)
+	setCondition(&st.Conditions, inputsCondition(gen, gateway, xds), now)
 	return st, true
 }
 

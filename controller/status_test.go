@@ -44,7 +44,7 @@ func listenerOK() translate.ListenerStatus {
 func ready() gatewayFacts {
 	return gatewayFacts{
 		Generation:       3,
-		Translation:      &translated{Generation: 3, RouteInputs: readiness.Inputs(nil).Digest(), Version: "v1", Listeners: []translate.ListenerStatus{listenerOK()}},
+		Translation:      &translated{Generation: 3, Inputs: readiness.Inputs(nil).Digest(), XDSInputs: readiness.Inputs(nil).Digest(), Version: "v1", Listeners: []translate.ListenerStatus{listenerOK()}},
 		PublishedVersion: "v1",
 		Objects:          apply.AggregateStatus{Known: true, Status: apply.StatusCurrent, Objects: []apply.ObjectStatus{{Ref: deployRef(), Status: apply.StatusCurrent}}},
 		Service:          clusterIPService(),
@@ -80,8 +80,14 @@ func TestProgrammedCondition(t *testing.T) {
 			"Service team-a/envoy-team-a-gw-12345678: waiting for a load-balancer address (status.loadBalancer.ingress is empty)"},
 		{"not translated", func(f *gatewayFacts) { f.Translation = nil }, metav1.ConditionFalse, "Pending", "xDS configuration not translated yet"},
 		{"routes changed since the translation", func(f *gatewayFacts) {
-			f.Routes = readiness.Inputs{{Kind: "HTTPRoute", Namespace: "team-a", Name: "r", UID: "u1", Generation: 2}}
-		}, metav1.ConditionFalse, "Pending", "xDS configuration not translated for the current routes yet"},
+			f.XDS = readiness.Inputs{{Kind: "HTTPRoute", Namespace: "team-a", Name: "r", UID: "u1", Generation: 2}}
+		}, metav1.ConditionFalse, "Pending", "xDS configuration not translated for the current inputs yet"},
+		{"policy changed since the translation", func(f *gatewayFacts) {
+			f.XDS = readiness.Inputs{{Kind: "ClientTrafficPolicy", Namespace: "team-a", Name: "p", UID: "u2", Generation: 3}}
+		}, metav1.ConditionFalse, "Pending", "xDS configuration not translated for the current inputs yet"},
+		{"EnvoyProxy changed since the translation (access logs)", func(f *gatewayFacts) {
+			f.Inputs = readiness.Inputs{{Kind: "EnvoyProxy", Namespace: "team-a", Name: "p", UID: "u3", Generation: 2}}
+		}, metav1.ConditionFalse, "Pending", "xDS configuration not translated for the current inputs yet"},
 		{"publish failed", func(f *gatewayFacts) { f.Translation.Err = errors.New("publish: invalid") }, metav1.ConditionFalse, "Invalid", "xDS configuration: publish: invalid"},
 		{"not published", func(f *gatewayFacts) { f.PublishedVersion = "v0" }, metav1.ConditionFalse, "Pending", "xDS configuration not published yet"},
 		// spec.addresses (addresses.go)
@@ -215,35 +221,37 @@ func TestInputsChangedStatus(t *testing.T) {
 	class := readiness.Input{Kind: "GatewayClass", Name: "berth", UID: "c", Generation: 1}
 	proxy := readiness.Input{Kind: "EnvoyProxy", Namespace: "team-a", Name: "p", UID: "p", Generation: 4}
 	route := readiness.Input{Kind: "HTTPRoute", Namespace: "team-a", Name: "r", UID: "r", Generation: 2}
-	before := recordedInputs{Gateway: readiness.Inputs{class, proxy}, Routes: readiness.Inputs{route}}
+	policy := readiness.Input{Kind: "ClientTrafficPolicy", Namespace: "team-a", Name: "ctp", UID: "ctp", Generation: 1}
+	before := recordedInputs{Gateway: readiness.Inputs{class, proxy}, XDS: readiness.Inputs{route, policy}}
 	programmed := gatewayStatus(gwv1.GatewayStatus{}, func() gatewayFacts {
 		f := ready()
-		f.Inputs, f.Routes = before.Gateway, before.Routes
-		f.Translation.RouteInputs = before.Routes.Digest()
+		f.Inputs, f.XDS = before.Gateway, before.XDS
+		f.Translation.Inputs, f.Translation.XDSInputs = before.Gateway.Digest(), before.XDS.Digest()
 		return f
 	}(), t0)
 	if c := meta.FindStatusCondition(programmed.Conditions, "Programmed"); c == nil || c.Status != metav1.ConditionTrue {
 		t.Fatalf("setup: %+v", programmed.Conditions)
 	}
-	proxy5, route3 := proxy, route
-	proxy5.Generation, route3.Generation = 5, 3
+	proxy5, route3, policy2 := proxy, route, policy
+	proxy5.Generation, route3.Generation, policy2.Generation = 5, 3, 2
 	for _, tc := range []struct {
-		name            string
-		gen             int64
-		gateway, routes readiness.Inputs
-		prev            *recordedInputs
-		want            string // "" : nothing written
+		name         string
+		gen          int64
+		gateway, xds readiness.Inputs
+		prev         *recordedInputs
+		want         string // "" : nothing written
 	}{
-		{"unchanged", 3, before.Gateway, before.Routes, &before, ""},
-		{"EnvoyProxy changed", 3, readiness.Inputs{class, proxy5}, before.Routes, &before, "inputs changed (EnvoyProxy team-a/p generation 4→5): applying"},
-		{"route changed", 3, before.Gateway, readiness.Inputs{route3}, &before, "inputs changed (HTTPRoute team-a/r generation 2→3): applying"},
-		{"route removed", 3, before.Gateway, nil, &before, "inputs changed (HTTPRoute team-a/r removed): applying"},
-		{"class parametersRef gone", 3, readiness.Inputs{class}, before.Routes, &before, "inputs changed (EnvoyProxy team-a/p removed): applying"},
-		{"changed, nothing remembered", 3, readiness.Inputs{class, proxy5}, before.Routes, nil, "inputs changed (its class, EnvoyProxies or routes): applying"},
-		{"Gateway generation", 4, before.Gateway, before.Routes, &before, "inputs changed (Gateway generation 3→4): applying"},
+		{"unchanged", 3, before.Gateway, before.XDS, &before, ""},
+		{"EnvoyProxy changed", 3, readiness.Inputs{class, proxy5}, before.XDS, &before, "inputs changed (EnvoyProxy team-a/p generation 4→5): applying"},
+		{"route changed", 3, before.Gateway, readiness.Inputs{route3, policy}, &before, "inputs changed (HTTPRoute team-a/r generation 2→3): applying"},
+		{"route removed", 3, before.Gateway, readiness.Inputs{policy}, &before, "inputs changed (HTTPRoute team-a/r removed): applying"},
+		{"policy changed", 3, before.Gateway, readiness.Inputs{route, policy2}, &before, "inputs changed (ClientTrafficPolicy team-a/ctp generation 1→2): applying"},
+		{"class parametersRef gone", 3, readiness.Inputs{class}, before.XDS, &before, "inputs changed (EnvoyProxy team-a/p removed): applying"},
+		{"changed, nothing remembered", 3, readiness.Inputs{class, proxy5}, before.XDS, nil, "inputs changed (its class, EnvoyProxies, routes or policies): applying"},
+		{"Gateway generation", 4, before.Gateway, before.XDS, &before, "inputs changed (Gateway generation 3→4): applying"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st, changed := inputsChangedStatus(programmed, tc.gen, tc.gateway, tc.routes, tc.prev, t1)
+			st, changed := inputsChangedStatus(programmed, tc.gen, tc.gateway, tc.xds, tc.prev, t1)
 			if changed != (tc.want != "") {
 				t.Fatalf("changed = %t, want %t", changed, tc.want != "")
 			}
@@ -255,7 +263,7 @@ func TestInputsChangedStatus(t *testing.T) {
 				t.Errorf("Programmed %s/%s %q gen %d, want False/Pending %q gen %d", c.Status, c.Reason, c.Message, c.ObservedGeneration, tc.want, tc.gen)
 			}
 			rec := readiness.Gateway{Generation: tc.gen, Conditions: st.Conditions}.Recorded()
-			if !rec.Found || rec.Gateway != tc.gateway.Digest() || rec.Route != tc.routes.Digest() {
+			if !rec.Found || rec.Gateway != tc.gateway.Digest() || rec.XDS != tc.xds.Digest() {
 				t.Errorf("recorded %+v, want the new inputs", rec)
 			}
 		})
@@ -263,7 +271,7 @@ func TestInputsChangedStatus(t *testing.T) {
 	// A status that is not Programmed=True is left to the reconcile.
 	pending := *programmed.DeepCopy()
 	meta.SetStatusCondition(&pending.Conditions, metav1.Condition{Type: "Programmed", Status: metav1.ConditionFalse, Reason: "Pending"})
-	if _, changed := inputsChangedStatus(pending, 3, readiness.Inputs{class, proxy5}, before.Routes, &before, t1); changed {
+	if _, changed := inputsChangedStatus(pending, 3, readiness.Inputs{class, proxy5}, before.XDS, &before, t1); changed {
 		t.Error("a Pending status was rewritten")
 	}
 }

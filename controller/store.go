@@ -110,7 +110,7 @@ func (s *store) put(gw k8stypes.NamespacedName, t *gatewayTranslation) (routes [
 	case old == nil || t == nil:
 		gwChanged = old != t
 	default:
-		gwChanged = old.Generation != t.Generation || old.Version != t.Version || old.RouteInputs != t.RouteInputs ||
+		gwChanged = old.Generation != t.Generation || old.Version != t.Version || old.Inputs != t.Inputs || old.XDSInputs != t.XDSInputs ||
 			(old.Err == nil) != (t.Err == nil) || (old.Err != nil && old.Err.Error() != t.Err.Error()) ||
 			!equality.Semantic.DeepEqual(old.Listeners, t.Listeners) || !equality.Semantic.DeepEqual(old.Conditions, t.Conditions) ||
 			old.AttachedListenerSets != t.AttachedListenerSets || !equality.Semantic.DeepEqual(old.ListenerSets, t.ListenerSets)

@@ -16,7 +16,6 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/api/v1alpha1"
-	"github.com/berth-gateway/berth/internal/readiness"
 	"github.com/berth-gateway/berth/render"
 	"github.com/berth-gateway/berth/xds"
 	"github.com/berth-gateway/berth/xds/translate"
@@ -60,7 +59,10 @@ func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.R
 	}
 	t := publishTranslation(c.xds, &gw, res, err, routeGens, policyGens, ctpGens)
 	t.SetGens = setGens
-	t.RouteInputs = readiness.AllRouteInputs(key, in.HTTPRoutes, in.GRPCRoutes, in.ListenerSets).Digest()
+	// The inputs this translation read, as the status reconciler records
+	// them: Programmed waits until they are the current ones.
+	t.Inputs = translatedGatewayInputs(&gw, &in).Digest()
+	t.XDSInputs = c.translatedInputs(key, &in).Digest()
 	if t.Err != nil {
 		c.log.Error(t.Err, "translating or publishing xDS snapshot", "gateway", key.String())
 	}

@@ -74,7 +74,7 @@ func TestInvalidSnapshotKeepsThePreviousOneAndIsInvalid(t *testing.T) {
 	}
 
 	f := ready()
-	got.RouteInputs = f.Translation.RouteInputs // translated for the current routes
+	got.Inputs, got.XDSInputs = f.Translation.Inputs, f.Translation.XDSInputs // translated for the current inputs
 	f.Translation = &got.translated
 	f.PublishedVersion = good.Version
 	c := programmedCondition(f, true)

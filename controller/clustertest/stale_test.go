@@ -11,8 +11,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -20,18 +22,21 @@ import (
 	"github.com/berth-gateway/berth/api/v1alpha1"
 	"github.com/berth-gateway/berth/controller"
 	"github.com/berth-gateway/berth/internal/cli"
+	"github.com/berth-gateway/berth/internal/readiness"
 )
 
 // gate holds every reconcile of one Gateway while closed, as a busy work
-// queue or a leader hand-over would.
+// queue or a leader hand-over would; with only set, only the controller of
+// that name (controller.HoldAfterPending: after the Pending write).
 type gate struct {
 	key  k8stypes.NamespacedName
+	only string
 	mu   sync.Mutex
 	open chan struct{} // nil: not holding
 }
 
-func (g *gate) hold(ctx context.Context, _ string, key k8stypes.NamespacedName) {
-	if key != g.key {
+func (g *gate) hold(ctx context.Context, name string, key k8stypes.NamespacedName) {
+	if key != g.key || (g.only != "" && name != g.only) || (g.only == "" && name == controller.HoldAfterPending) {
 		return
 	}
 	g.mu.Lock()
@@ -87,6 +92,11 @@ type berthWait struct {
 }
 
 func (h *harness) startWait(name string, timeout time.Duration) *berthWait {
+	return h.startWaitContext(context.Background(), name, timeout)
+}
+
+// startWaitContext runs berth wait under ctx (cli.WithVerdictHook).
+func (h *harness) startWaitContext(ctx context.Context, name string, timeout time.Duration) *berthWait {
 	w := &berthWait{done: make(chan struct{})}
 	cmd := cli.NewRootCmd()
 	cmd.SetArgs([]string{"wait", "gateway/" + name, "-n", h.ns, "--kubeconfig", h.env.Kubeconfig, "--timeout", timeout.String(), "-o", "json"})
@@ -94,7 +104,7 @@ func (h *harness) startWait(name string, timeout time.Duration) *berthWait {
 	cmd.SetErr(&w.stderr)
 	go func() {
 		defer close(w.done)
-		w.err = cmd.Execute()
+		w.err = cmd.ExecuteContext(ctx)
 	}()
 	return w
 }
@@ -137,30 +147,45 @@ func namedProxy(ns, name, service string) *v1alpha1.EnvoyProxy {
 	return ep
 }
 
-// update re-reads o, changes it and writes it back.
+// update re-reads o, changes it and writes it back (again on a conflict
+// with the controller's status write).
 func (h *harness) update(o client.Object, change func()) {
 	h.t.Helper()
-	if err := h.cl.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
-		h.t.Fatal(err)
-	}
-	change()
-	if err := h.cl.Update(context.Background(), o); err != nil {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := h.cl.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
+			return err
+		}
+		change()
+		return h.cl.Update(context.Background(), o)
+	})
+	if err != nil {
 		h.t.Fatalf("update %s: %v", o.GetName(), err)
 	}
 }
 
 // TestWaitNeverStale (issue 16): with the controller held back across a
-// change of the class's parametersRef, of the class's EnvoyProxy, of the
-// Gateway's EnvoyProxy and of a route (none of which changes the Gateway's
-// generation), berth wait started after the change does not succeed while
-// the controller is held, and succeeds with the new address once released.
-// Then 100 changes without holding, each followed at once by a wait: none
-// succeeds on the previous state.
+// change of each input kind — the class's parametersRef, the class's
+// EnvoyProxy, the Gateway's EnvoyProxy, an HTTPRoute, a ClientTrafficPolicy,
+// a BackendTLSPolicy and a TCPRoute, none of which changes the Gateway's
+// generation — berth wait started after the change does not succeed while
+// the controller is held; released, the controller first says Pending
+// naming what changed (held there too: the wait still waits), and the wait
+// then succeeds with the new address. The race the unheld rounds once lost
+// (the wait's verdict taken on the old status, the controller's Pending
+// recording the new inputs before the wait checked them) is forced with a
+// hook. Then 100 changes without holding, each followed at once by a wait:
+// none succeeds on the previous state.
 func TestWaitNeverStale(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	g := &gate{key: k8stypes.NamespacedName{Namespace: h.ns, Name: "gw"}}
-	h.tune = func(o *controller.Options) { o.HoldReconcile = g.hold }
+	after := &gate{key: g.key, only: controller.HoldAfterPending}
+	h.tune = func(o *controller.Options) {
+		o.HoldReconcile = func(ctx context.Context, name string, key k8stypes.NamespacedName) {
+			g.hold(ctx, name, key)
+			after.hold(ctx, name, key)
+		}
+	}
 	classProxy := namedProxy(h.ns, "class-proxy", "class-svc-1")
 	h.create(classProxy)
 	h.start()
@@ -173,38 +198,53 @@ func TestWaitNeverStale(t *testing.T) {
 	h.programmed(key)
 
 	// held runs change with the controller held, starts a wait, sees it
-	// refuse the stale status, releases the controller, and returns the
-	// address the wait succeeded with.
-	held := func(what string, change func()) string {
+	// refuse the stale status, releases the controller up to its Pending
+	// write, checks that it names pending and that the wait still waits,
+	// releases it, and returns the address the wait succeeded with.
+	held := func(what, pending string, change func()) string {
 		t.Helper()
 		g.close()
+		after.close()
 		defer g.release()
+		defer after.release()
 		change()
 		w := h.startWait("gw", 2*time.Minute)
-		waitFor(t, 60*time.Second, what+": berth wait refusing the old status", func() error {
+		notDone := func() error {
 			select {
 			case <-w.done:
 				return fmt.Errorf("berth wait returned while the controller was held (%v); stdout:\n%s\nstderr:\n%s", w.err, w.stdout.String(), w.stderr.String())
 			default:
+				return nil
+			}
+		}
+		waitFor(t, 60*time.Second, what+": berth wait refusing the old status", func() error {
+			if err := notDone(); err != nil {
+				return err
 			}
 			if !strings.Contains(w.stderr.String(), "status describes older inputs") {
 				return fmt.Errorf("stderr so far:\n%s", w.stderr.String())
 			}
 			return nil
 		})
-		select {
-		case <-w.done:
-			t.Fatalf("%s: berth wait returned while the controller was held: %v\n%s", what, w.err, w.stdout.String())
-		default:
+		if err := notDone(); err != nil {
+			t.Fatalf("%s: %v", what, err)
 		}
 		g.release()
+		_, c := h.condition(key, "Programmed", metav1.ConditionFalse, "Pending", 60*time.Second)
+		if !strings.Contains(c.Message, "inputs changed (") || !strings.Contains(c.Message, pending) {
+			t.Errorf("%s: Programmed=False Pending %q, want it to name %q", what, c.Message, pending)
+		}
+		if err := notDone(); err != nil {
+			t.Fatalf("%s, after the Pending write: %v", what, err)
+		}
+		after.release()
 		return w.address(t)
 	}
 
 	ns := gwv1.Namespace(h.ns)
 	var class gwv1.GatewayClass
 	class.Name = h.class
-	addr := held("class parametersRef", func() {
+	addr := held("class parametersRef", "GatewayClass "+h.class+" generation", func() {
 		h.update(&class, func() {
 			class.Spec.ParametersRef = &gwv1.ParametersReference{Group: "gateway.envoyproxy.io", Kind: "EnvoyProxy", Name: "class-proxy", Namespace: &ns}
 		})
@@ -213,7 +253,7 @@ func TestWaitNeverStale(t *testing.T) {
 		t.Errorf("after the class parametersRef change: address %s, want class-svc-1's %s", addr, want)
 	}
 
-	addr = held("class EnvoyProxy", func() {
+	addr = held("class EnvoyProxy", "EnvoyProxy "+h.ns+"/class-proxy generation", func() {
 		h.update(classProxy, func() { classProxy.Spec.Provider.Kubernetes.EnvoyService.Name = ptr.To("class-svc-2") })
 	})
 	if want := h.serviceIP("class-svc-2"); addr != want {
@@ -228,18 +268,125 @@ func TestWaitNeverStale(t *testing.T) {
 		gw.Spec.Infrastructure = &gwv1.GatewayInfrastructure{ParametersRef: &gwv1.LocalParametersReference{Group: "gateway.envoyproxy.io", Kind: "EnvoyProxy", Name: "gw-proxy"}}
 	})
 	h.programmed(key)
-	addr = held("Gateway EnvoyProxy", func() {
+	addr = held("Gateway EnvoyProxy", "EnvoyProxy "+h.ns+"/gw-proxy generation", func() {
 		h.update(gwProxy, func() { gwProxy.Spec.Provider.Kubernetes.EnvoyService.Name = ptr.To("gw-svc-1") })
 	})
 	if want := h.serviceIP("gw-svc-1"); addr != want {
 		t.Errorf("after the Gateway EnvoyProxy change: address %s, want gw-svc-1's %s", addr, want)
 	}
 
-	addr = held("route", func() {
+	addr = held("route", "HTTPRoute "+h.ns+"/r generation", func() {
 		h.update(route, func() { route.Spec.Hostnames = []gwv1.Hostname{"b.example.com"} })
 	})
 	if want := h.serviceIP("gw-svc-1"); addr != want {
 		t.Errorf("after the route change: address %s, want gw-svc-1's %s", addr, want)
+	}
+
+	// Policies and layer-4 routes, made unheld first: a TCP listener, a
+	// backend Service for the HTTPRoute and a TCPRoute, a BackendTLSPolicy
+	// on that Service and a ClientTrafficPolicy on the Gateway.
+	h.create(&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "backend"}, Spec: corev1.ServiceSpec{
+		Selector: map[string]string{"app": "backend"},
+		Ports:    []corev1.ServicePort{{Name: "https", Port: 443}, {Name: "pg", Port: 5432}}}})
+	h.update(route, func() {
+		route.Spec.Rules = []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{
+			BackendObjectReference: gwv1.BackendObjectReference{Name: "backend", Port: ptr.To(gwv1.PortNumber(443))}}}}}}
+	})
+	h.update(gw, func() {
+		gw.Spec.Listeners = append(gw.Spec.Listeners, gwv1.Listener{Name: "pg", Port: 5432, Protocol: gwv1.TCPProtocolType})
+	})
+	btls := &gwv1.BackendTLSPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "backend-tls"}, Spec: gwv1.BackendTLSPolicySpec{
+		TargetRefs: []gwv1.LocalPolicyTargetReferenceWithSectionName{{LocalPolicyTargetReference: gwv1.LocalPolicyTargetReference{Kind: "Service", Name: "backend"}}},
+		Validation: gwv1.BackendTLSPolicyValidation{WellKnownCACertificates: ptr.To(gwv1.WellKnownCACertificatesSystem), Hostname: "backend.example.com"}}}
+	timeout := gwv1.Duration("10s")
+	ctp := &v1alpha1.ClientTrafficPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "ctp"}, Spec: v1alpha1.ClientTrafficPolicySpec{
+		TargetRefs: []gwv1.LocalPolicyTargetReferenceWithSectionName{{LocalPolicyTargetReference: gwv1.LocalPolicyTargetReference{Group: gwv1.GroupName, Kind: "Gateway", Name: "gw"}}},
+		Timeout:    &v1alpha1.ClientTimeout{HTTP: &v1alpha1.HTTPClientTimeout{RequestReceivedTimeout: &timeout}}}}
+	tcp := &gwv1.TCPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "db"}, Spec: gwv1.TCPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "gw", SectionName: ptr.To(gwv1.SectionName("pg"))}}},
+		Rules:           []gwv1.TCPRouteRule{{BackendRefs: []gwv1.BackendRef{{BackendObjectReference: gwv1.BackendObjectReference{Name: "backend", Port: ptr.To(gwv1.PortNumber(5432))}}}}}}}
+	for _, o := range []client.Object{btls, ctp, tcp} {
+		h.create(o)
+	}
+	// The controller records the three as inputs of the Gateway.
+	waitFor(t, 60*time.Second, "Programmed with the policies and the TCPRoute among the recorded inputs", func() error {
+		var cur gwv1.Gateway
+		if err := h.cl.Get(context.Background(), key, &cur); err != nil {
+			return err
+		}
+		p, in := meta.FindStatusCondition(cur.Status.Conditions, "Programmed"), meta.FindStatusCondition(cur.Status.Conditions, readiness.InputsCondition)
+		if p == nil || in == nil || p.Status != metav1.ConditionTrue || p.ObservedGeneration != cur.Generation {
+			return fmt.Errorf("conditions %+v", cur.Status.Conditions)
+		}
+		if want := "1 BackendTLSPolicy, 1 ClientTrafficPolicy, 1 HTTPRoute, 1 TCPRoute"; !strings.Contains(in.Message, want) {
+			return fmt.Errorf("inputs %q, want %q", in.Message, want)
+		}
+		return nil
+	})
+	for _, c := range []struct {
+		what, pending string
+		change        func()
+	}{
+		{"ClientTrafficPolicy", "ClientTrafficPolicy " + h.ns + "/ctp generation 1→2", func() {
+			h.update(ctp, func() {
+				d := gwv1.Duration("20s")
+				ctp.Spec.Timeout.HTTP.RequestReceivedTimeout = &d
+			})
+		}},
+		{"BackendTLSPolicy", "BackendTLSPolicy " + h.ns + "/backend-tls generation 1→2", func() {
+			h.update(btls, func() { btls.Spec.Validation.Hostname = "other.example.com" })
+		}},
+		{"TCPRoute", "TCPRoute " + h.ns + "/db generation 1→2", func() {
+			h.update(tcp, func() { tcp.Spec.Rules[0].BackendRefs[0].Port = ptr.To(gwv1.PortNumber(443)) })
+		}},
+	} {
+		if addr := held(c.what, c.pending, c.change); addr != h.serviceIP("gw-svc-1") {
+			t.Errorf("after the %s change: address %s, want gw-svc-1's %s", c.what, addr, h.serviceIP("gw-svc-1"))
+		}
+	}
+
+	// The race, forced: berth wait's verdict is taken on Programmed=True
+	// for the current inputs; before it checks them, the EnvoyProxy changes
+	// and the controller writes Pending, recording the new inputs beside
+	// the old address, and is held there. The inputs the wait then reads
+	// match that status, but its verdict was on the one before: it must
+	// wait, and succeed with the new address once the controller goes on.
+	after.close()
+	verdict, resume := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	w := h.startWaitContext(cli.WithVerdictHook(context.Background(), func() {
+		once.Do(func() {
+			close(verdict)
+			<-resume
+		})
+	}), "gw", 2*time.Minute)
+	select {
+	case <-verdict:
+	case <-w.done:
+		t.Fatalf("berth wait returned before its verdict hook: %v\n%s", w.err, w.stderr.String())
+	case <-time.After(time.Minute):
+		t.Fatalf("no verdict; stderr:\n%s", w.stderr.String())
+	}
+	h.update(gwProxy, func() { gwProxy.Spec.Provider.Kubernetes.EnvoyService.Name = ptr.To("gw-svc-2") })
+	_, c := h.condition(key, "Programmed", metav1.ConditionFalse, "Pending", 60*time.Second)
+	if !strings.Contains(c.Message, "EnvoyProxy "+h.ns+"/gw-proxy generation") {
+		t.Errorf("Pending %q does not name the EnvoyProxy", c.Message)
+	}
+	close(resume)
+	waitFor(t, 60*time.Second, "berth wait refusing a verdict its status no longer gives", func() error {
+		select {
+		case <-w.done:
+			return fmt.Errorf("berth wait returned on the verdict of the old status (%v); stdout:\n%s\nstderr:\n%s", w.err, w.stdout.String(), w.stderr.String())
+		default:
+		}
+		if !strings.Contains(w.stderr.String(), "its status changed since it was Ready") {
+			return fmt.Errorf("stderr so far:\n%s", w.stderr.String())
+		}
+		return nil
+	})
+	after.release()
+	if addr, want := w.address(t), h.serviceIP("gw-svc-2"); addr != want {
+		t.Errorf("after the forced race: address %s, want gw-svc-2's %s", addr, want)
 	}
 
 	rounds := 100

@@ -35,15 +35,17 @@ On success it prints each Gateway on stdout as kubectl wait does
 
 A verdict counts only when the Gateway's status was computed from the inputs
 that are live when the wait reads them: berth records, beside Programmed, the
-GatewayClass, EnvoyProxies and routes that verdict was computed from
-(condition gateway.berth.dev/Inputs), and wait compares them with what it
-reads from the cluster. So a wait started right after kubectl apply of an
-EnvoyProxy, a GatewayClass parametersRef or a route never succeeds on the
-state before the change, even though the Gateway's generation did not
-change. (kubectl wait --for=condition=Programmed cannot know this: it
-compares observedGeneration with the Gateway's own generation only.) Without
-the rights to read classes, EnvoyProxies or routes, wait says so and checks
-what it can.
+inputs that verdict was computed from (condition gateway.berth.dev/Inputs:
+the GatewayClass, the EnvoyProxies, and the routes of every kind and the
+BackendTLSPolicies and ClientTrafficPolicies of the Gateway), and wait reads
+the Gateway once more after its verdict and requires, on that one read, the
+same verdict and the recorded inputs equal to what it reads from the
+cluster. So a wait started right after kubectl apply of any of them never
+succeeds on the state before the change, even though the Gateway's
+generation did not change. (kubectl wait --for=condition=Programmed cannot
+know this: it compares observedGeneration with the Gateway's own generation
+only.) Without the rights to read classes, EnvoyProxies, routes or policies,
+wait says so and checks what it can.
 
 Exit status:
   0  the Gateway is Programmed=True for its current generation and inputs;

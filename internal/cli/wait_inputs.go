@@ -27,12 +27,17 @@ import (
 const ReasonStaleInputs = "StaleInputs"
 
 // waitCurrent is berth wait: readiness.Run (the progress and the verdict),
-// then, for a verdict that would end the wait, a check that each Gateway's
-// status was computed from the inputs live now (readiness.Current). While a
-// Gateway's status describes older inputs the verdict does not count: the
-// wait watches the Gateways until the controller writes again and decides
-// anew. It returns the outcome and, when every Gateway was current, the
-// Gateways as last read (for -o).
+// then, for a verdict that would end the wait, a check on the Gateways read
+// once more, after the verdict: each must still give that verdict, and its
+// status must have been computed from the inputs live now
+// (readiness.Current). The verdict and the inputs are checked on that one
+// read, never on two: Run's verdict comes from its watch, and the
+// controller may have written since (a Pending for new inputs, recording
+// the new inputs beside the old address). While a Gateway's status
+// describes older inputs, or its verdict changed, the verdict does not
+// count: the wait watches the Gateways until the controller writes again
+// and decides anew. It returns the outcome and, when every Gateway was
+// current, the Gateways as checked (for -o).
 func waitCurrent(ctx context.Context, cfg *rest.Config, opts readiness.Options) (*readiness.Outcome, []gwv1.Gateway, error) {
 	scheme, err := controller.Scheme()
 	if err != nil {
@@ -49,6 +54,9 @@ func waitCurrent(ctx context.Context, cfg *rest.Config, opts readiness.Options) 
 		out, err := readiness.Run(ctx, cfg, opts)
 		if err != nil || out.Phase == readiness.Waiting {
 			return out, nil, err
+		}
+		if hook, ok := ctx.Value(verdictHookKey{}).(func()); ok {
+			hook()
 		}
 		list, stale, rv, err := staleGateways(ctx, cl, opts, out, func(msg string) {
 			if !warned[msg] {
@@ -96,9 +104,20 @@ func staleOutcome(out *readiness.Outcome, stale map[readiness.Key]string, elapse
 	return res
 }
 
+// verdictHookKey is the context key of WithVerdictHook's hook.
+type verdictHookKey struct{}
+
+// WithVerdictHook returns a context under which berth wait (run with
+// cobra's ExecuteContext) calls hook after each verdict that would end the
+// wait and before checking it: tests make the controller write in that
+// window, deterministically.
+func WithVerdictHook(ctx context.Context, hook func()) context.Context {
+	return context.WithValue(ctx, verdictHookKey{}, hook)
+}
+
 // staleGateways reads the Gateways of out (one List, so rv orders them) and
-// their live inputs, and returns the Gateways and, for each whose status
-// was computed from older inputs, why.
+// their live inputs, and returns the Gateways and, for each whose verdict
+// changed since out or whose status was computed from older inputs, why.
 func staleGateways(ctx context.Context, cl client.Client, opts readiness.Options, out *readiness.Outcome, warn func(string)) ([]gwv1.Gateway, map[readiness.Key]string, string, error) {
 	var list gwv1.GatewayList
 	if err := cl.List(ctx, &list, listOptions(opts)); err != nil {
@@ -108,7 +127,7 @@ func staleGateways(ctx context.Context, cl client.Client, opts readiness.Options
 	for i := range list.Items {
 		byKey[readiness.Key{Namespace: list.Items[i].Namespace, Name: list.Items[i].Name}] = &list.Items[i]
 	}
-	routes, err := liveRoutes(ctx, cl, warn)
+	objs, err := liveXDSObjects(ctx, cl, opts, warn)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -122,16 +141,22 @@ func staleGateways(ctx context.Context, cl client.Client, opts readiness.Options
 			}
 			continue
 		}
+		state := gatewayState(gw)
+		// The verdict must hold for the object whose inputs are compared.
+		if why := readiness.Confirm(g.Verdict, state); why != "" {
+			stale[g.Key] = why
+			continue
+		}
 		in, err := liveGatewayInputs(ctx, cl, gw, warn)
 		if err != nil {
 			return nil, nil, "", err
 		}
 		live := readiness.Live{Gateway: in}
-		if routes != nil {
-			r := readiness.AllRouteInputs(k8stypes.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}, routes.http, routes.grpc, routes.sets)
-			live.Routes = &r
+		if objs != nil {
+			x := readiness.SelectInputs(k8stypes.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}, objs)
+			live.XDS = &x
 		}
-		if why := readiness.Current(gatewayState(gw), live); why != "" {
+		if why := readiness.Current(state, live); why != "" {
 			stale[g.Key] = why
 		}
 		gw.TypeMeta = metav1.TypeMeta{APIVersion: gwv1.GroupVersion.String(), Kind: "Gateway"}
@@ -160,39 +185,25 @@ func gatewayState(gw *gwv1.Gateway) readiness.Gateway {
 	return readiness.GatewayFromUnstructured(&unstructured.Unstructured{Object: m})
 }
 
-type routeSet struct {
-	http []*gwv1.HTTPRoute
-	grpc []*gwv1.GRPCRoute
-	sets []*gwv1.ListenerSet
-}
-
-// liveRoutes lists every route; nil (with a warning) when not allowed, and
-// then route changes are not checked.
-func liveRoutes(ctx context.Context, cl client.Client, warn func(string)) (*routeSet, error) {
-	var (
-		http gwv1.HTTPRouteList
-		grpc gwv1.GRPCRouteList
-	)
-	for _, l := range []client.ObjectList{&http, &grpc} {
-		if err := cl.List(ctx, l); err != nil {
-			if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) || isNoMatch(err) {
-				warn(fmt.Sprintf("cannot list routes in every namespace (%v): route changes made just before the wait are not checked", err))
-				return nil, nil
-			}
-			return nil, fmt.Errorf("list routes: %w", err)
-		}
+// liveXDSObjects lists the objects of every input kind (readiness.InputKinds:
+// routes in every namespace, ClientTrafficPolicies in the wait's
+// namespace); nil (with a warning) when one is not readable, and then
+// route and policy changes are not checked. An optional kind whose CRD is
+// not installed has no objects.
+func liveXDSObjects(ctx context.Context, cl client.Client, opts readiness.Options, warn func(string)) (readiness.Objects, error) {
+	ns := opts.Namespace
+	if opts.AllNamespaces {
+		ns = ""
 	}
-	// ListenerSets count like routes; a cluster without their CRD has
-	// none.
-	var sets gwv1.ListenerSetList
-	if err := cl.List(ctx, &sets); err != nil && !isNoMatch(err) && !apierrors.IsNotFound(err) {
-		if apierrors.IsForbidden(err) {
-			warn(fmt.Sprintf("cannot list ListenerSets in every namespace (%v): route changes made just before the wait are not checked", err))
+	objs, err := readiness.ListInputs(ctx, cl, readiness.InputKinds, ns, nil)
+	if err != nil {
+		if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) || isNoMatch(err) {
+			warn(fmt.Sprintf("cannot read the routes and policies (%v): their changes made just before the wait are not checked", err))
 			return nil, nil
 		}
-		return nil, fmt.Errorf("list ListenerSets: %w", err)
+		return nil, err
 	}
-	return &routeSet{http: ptrsOf(http.Items), grpc: ptrsOf(grpc.Items), sets: ptrsOf(sets.Items)}, nil
+	return objs, nil
 }
 
 // liveGatewayInputs reads gw's class and EnvoyProxies; nil (with a warning)
@@ -263,12 +274,4 @@ func waitForChange(parent context.Context, cl client.WithWatch, opts readiness.O
 		}
 		return context.DeadlineExceeded
 	}
-}
-
-func ptrsOf[T any](items []T) []*T {
-	out := make([]*T, len(items))
-	for i := range items {
-		out[i] = &items[i]
-	}
-	return out
 }

@@ -233,6 +233,21 @@ func Decide(s Snapshot) Verdict {
 	return Verdict{Phase: Waiting, Reason: waitingReason(prog, g), Message: waitingMessage(prog, g)}
 }
 
+// Confirm returns why verdict v, decided from an earlier read, does not
+// hold for g, a later read of the same Gateway ("" when it does): berth
+// wait checks a verdict and the inputs on one read (Current), never the
+// verdict of one read with the inputs of another. A bundle object's
+// failure (ReasonObjectFailed) is not the Gateway's status to confirm.
+func Confirm(v Verdict, g Gateway) string {
+	if v.Reason == ReasonObjectFailed {
+		return ""
+	}
+	if now := Decide(Snapshot{Gateway: g}); now.Phase != v.Phase {
+		return "its status changed since it was " + string(v.Phase) + " (now " + now.String() + ")"
+	}
+	return ""
+}
+
 func waitingReason(prog *metav1.Condition, g Gateway) string {
 	switch {
 	case prog == nil:

@@ -1,6 +1,7 @@
 package readiness
 
 import (
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -115,5 +116,35 @@ func TestObjectFromUnstructured(t *testing.T) {
 	o := ObjectFromUnstructured(u)
 	if o.Kind != "Deployment" || o.Group != "apps" || o.Status != kstatus.InProgressStatus || o.Message != "Available: 0/1" {
 		t.Errorf("got %+v", o)
+	}
+}
+
+// A verdict counts only if the later read of the Gateway, the one whose
+// inputs are compared, still gives it.
+func TestConfirm(t *testing.T) {
+	gw := func(cs ...metav1.Condition) Gateway {
+		return Gateway{Key: Key{Namespace: "n", Name: "gw"}, Found: true, Generation: 2, Conditions: cs}
+	}
+	programmed := gw(cond("Accepted", "True", "Accepted", 2), cond("Programmed", "True", "Programmed", 2))
+	pending := gw(cond("Accepted", "True", "Accepted", 2), cond("Programmed", "False", "Pending", 2))
+	invalid := gw(cond("Accepted", "False", "InvalidParameters", 2))
+	ready := Decide(Snapshot{Gateway: programmed})
+	failed := Decide(Snapshot{Gateway: invalid})
+	for _, c := range []struct {
+		name string
+		v    Verdict
+		g    Gateway
+		want string
+	}{
+		{"still Programmed", ready, programmed, ""},
+		{"Pending written since", ready, pending, "its status changed since it was Ready (now Pending"},
+		{"still rejected", failed, invalid, ""},
+		{"rejection replaced by Pending", failed, pending, "its status changed since it was Failed (now Pending"},
+		{"a bundle object's failure", Verdict{Phase: Failed, Reason: ReasonObjectFailed}, pending, ""},
+	} {
+		got := Confirm(c.v, c.g)
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
 	}
 }

@@ -137,58 +137,48 @@ func GatewayInputs(gw *gwv1.Gateway, class *gwv1.GatewayClass, classParams, gwPa
 	return in.sorted()
 }
 
-// RouteInputs are the routes whose parentRefs name the Gateway gw, attached
-// or not (a route becoming valid or invalid changes the verdict too).
-func RouteInputs(gw k8stypes.NamespacedName, http []*gwv1.HTTPRoute, grpc []*gwv1.GRPCRoute) Inputs {
-	var in Inputs
-	for _, r := range http {
-		if namesGateway(gw, r.Namespace, r.Spec.ParentRefs) {
-			in = append(in, inputOf("HTTPRoute", r))
-		}
-	}
-	for _, r := range grpc {
-		if namesGateway(gw, r.Namespace, r.Spec.ParentRefs) {
-			in = append(in, inputOf("GRPCRoute", r))
-		}
-	}
-	return in.sorted()
-}
-
-func namesGateway(gw k8stypes.NamespacedName, routeNS string, refs []gwv1.ParentReference) bool {
-	for _, p := range refs {
-		if p.Group != nil && *p.Group != gwv1.GroupName {
-			continue
-		}
-		if p.Kind != nil && *p.Kind != "Gateway" {
-			continue
-		}
-		ns := routeNS
-		if p.Namespace != nil {
-			ns = string(*p.Namespace)
-		}
-		if ns == gw.Namespace && string(p.Name) == gw.Name {
-			return true
-		}
-	}
-	return false
-}
-
 // InputsMessage is InputsCondition's message for the given inputs: the two
-// digests first (what berth wait compares), then the inputs in words.
-func InputsMessage(gateway, routes Inputs) string {
-	words := append(gateway.words(), fmt.Sprintf("%d routes", len(routes)))
-	return fmt.Sprintf("gateway-inputs=%s route-inputs=%s: %s", gateway.Digest(), routes.Digest(), strings.Join(words, ", "))
+// digests first (what berth wait compares), then the inputs in words. gateway
+// are the bundle's inputs (GatewayInputs), xds those of InputKinds
+// (SelectInputs).
+func InputsMessage(gateway, xds Inputs) string {
+	words := append(gateway.words(), xds.counts())
+	return fmt.Sprintf("gateway-inputs=%s xds-inputs=%s: %s", gateway.Digest(), xds.Digest(), strings.Join(words, ", "))
 }
 
-var inputsMessageRE = regexp.MustCompile(`^gateway-inputs=([0-9a-f]{16}) route-inputs=([0-9a-f]{16})`)
+// counts says how many inputs of each kind there are: "2 HTTPRoute,
+// 1 ClientTrafficPolicy", or "no routes or policies".
+func (in Inputs) counts() string {
+	n := map[string]int{}
+	var kinds []string
+	for _, i := range in {
+		if n[i.Kind] == 0 {
+			kinds = append(kinds, i.Kind)
+		}
+		n[i.Kind]++
+	}
+	if len(kinds) == 0 {
+		return "no routes or policies"
+	}
+	sort.Strings(kinds)
+	out := make([]string, len(kinds))
+	for j, k := range kinds {
+		out[j] = fmt.Sprintf("%d %s", n[k], k)
+	}
+	return strings.Join(out, ", ")
+}
+
+var inputsMessageRE = regexp.MustCompile(`^gateway-inputs=([0-9a-f]{16}) xds-inputs=([0-9a-f]{16})`)
 
 // RecordedInputs are the digests a Gateway's InputsCondition records.
 type RecordedInputs struct {
 	// Found is false when the Gateway has no InputsCondition for its
 	// current generation (a controller that does not record inputs, or has
 	// not reconciled this generation yet).
-	Found          bool
-	Gateway, Route string
+	Found bool
+	// Gateway and XDS are the digests of GatewayInputs and of the
+	// InputKinds' inputs.
+	Gateway, XDS string
 }
 
 // Recorded reads g's InputsCondition.
@@ -201,15 +191,15 @@ func (g Gateway) Recorded() RecordedInputs {
 	if m == nil {
 		return RecordedInputs{}
 	}
-	return RecordedInputs{Found: true, Gateway: m[1], Route: m[2]}
+	return RecordedInputs{Found: true, Gateway: m[1], XDS: m[2]}
 }
 
 // Live are the inputs berth wait read from the cluster after reading the
-// Gateway. Either is nil when the reader may not read them: then their
+// Gateway. Either is nil when the reader may not read them all: then their
 // changes cannot be checked (and a warning says so).
 type Live struct {
 	Gateway *Inputs
-	Routes  *Inputs
+	XDS     *Inputs
 }
 
 // Current decides whether g's Programmed verdict was computed from the live
@@ -219,18 +209,22 @@ type Live struct {
 func Current(g Gateway, live Live) string {
 	rec := g.Recorded()
 	if !rec.Found {
-		if c := g.Condition(InputsCondition); c != nil {
+		c := g.Condition(InputsCondition)
+		switch {
+		case c == nil:
+			return ""
+		case !g.Fresh(c):
 			return fmt.Sprintf("the recorded inputs describe generation %d, the Gateway is at generation %d", c.ObservedGeneration, g.Generation)
 		}
-		return ""
+		return fmt.Sprintf("condition %s does not record digests this berth reads (%q)", InputsCondition, c.Message)
 	}
 	var why []string
 	if live.Gateway != nil && live.Gateway.Digest() != rec.Gateway {
 		why = append(why, "its class or EnvoyProxies changed since (live: "+strings.Join(live.Gateway.words(), ", ")+")")
 	}
-	if live.Routes != nil {
-		if d := live.Routes.Digest(); d != rec.Route {
-			why = append(why, fmt.Sprintf("its routes changed since (live: %d routes)", len(*live.Routes)))
+	if live.XDS != nil {
+		if d := live.XDS.Digest(); d != rec.XDS {
+			why = append(why, "its routes or policies changed since (live: "+live.XDS.counts()+")")
 		}
 	}
 	if len(why) == 0 {

@@ -1,11 +1,16 @@
 package readiness
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/api/v1alpha1"
@@ -59,83 +64,116 @@ func TestGatewayInputs(t *testing.T) {
 	}
 }
 
-func TestRouteInputs(t *testing.T) {
+func TestSelectInputs(t *testing.T) {
 	gw := k8stypes.NamespacedName{Namespace: "team-a", Name: "gw"}
 	other := gwv1.Namespace("team-b")
 	svc := gwv1.Kind("Service")
+	meta := func(ns, name string, gen int64) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Namespace: ns, Name: name, UID: k8stypes.UID("u-" + name), Generation: gen}
+	}
+	backend := func(name string) gwv1.BackendObjectReference {
+		return gwv1.BackendObjectReference{Name: gwv1.ObjectName(name)}
+	}
 	route := func(ns, name string, gen int64, refs ...gwv1.ParentReference) *gwv1.HTTPRoute {
-		return &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: k8stypes.UID("u-" + name), Generation: gen},
-			Spec: gwv1.HTTPRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: refs}}}
+		return &gwv1.HTTPRoute{ObjectMeta: meta(ns, name, gen), Spec: gwv1.HTTPRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: refs}}}
 	}
 	teamA := gwv1.Namespace("team-a")
-	http := []*gwv1.HTTPRoute{
-		route("team-a", "same-ns", 1, gwv1.ParentReference{Name: "gw"}),
-		route("team-c", "cross-ns", 2, gwv1.ParentReference{Name: "gw", Namespace: &teamA}),
-		route("team-a", "other-gw", 1, gwv1.ParentReference{Name: "gw2"}),
+	sameNS := route("team-a", "same-ns", 1, gwv1.ParentReference{Name: "gw"})
+	sameNS.Spec.Rules = []gwv1.HTTPRouteRule{{
+		BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: backend("web")}}},
+		Filters:     []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestMirror, RequestMirror: &gwv1.HTTPRequestMirrorFilter{BackendRef: backend("shadow")}}},
+	}}
+	crossNS := route("team-c", "cross-ns", 2, gwv1.ParentReference{Name: "gw", Namespace: &teamA})
+	crossNS.Spec.Rules = []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: backend("api")}}}}}
+	otherGW := route("team-a", "other-gw", 1, gwv1.ParentReference{Name: "gw2"})
+	otherGW.Spec.Rules = []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: backend("elsewhere")}}}}}
+	http := []*gwv1.HTTPRoute{sameNS, crossNS, otherGW,
 		route("team-a", "other-ns", 1, gwv1.ParentReference{Name: "gw", Namespace: &other}),
 		route("team-a", "service-parent", 1, gwv1.ParentReference{Name: "gw", Kind: &svc}),
 	}
-	grpc := []*gwv1.GRPCRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "g", UID: "g", Generation: 4},
+	grpc := []*gwv1.GRPCRoute{{ObjectMeta: meta("team-a", "g", 4),
 		Spec: gwv1.GRPCRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "gw"}}}}}}
-	got := RouteInputs(gw, http, grpc)
-	want := "GRPCRoute team-a/g generation 4, HTTPRoute team-a/same-ns generation 1, HTTPRoute team-c/cross-ns generation 2"
-	if s := strings.Join(got.words(), ", "); s != want {
-		t.Errorf("route inputs %q, want %q", s, want)
+	tcp := []*gwv1.TCPRoute{{ObjectMeta: meta("team-a", "db", 3), Spec: gwv1.TCPRouteSpec{
+		CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: "gw"}}},
+		Rules:           []gwv1.TCPRouteRule{{BackendRefs: []gwv1.BackendRef{{BackendObjectReference: backend("postgres")}}}}}}}
+	policy := func(ns, name, target string) *gwv1.BackendTLSPolicy {
+		return &gwv1.BackendTLSPolicy{ObjectMeta: meta(ns, name, 1), Spec: gwv1.BackendTLSPolicySpec{
+			TargetRefs: []gwv1.LocalPolicyTargetReferenceWithSectionName{{LocalPolicyTargetReference: gwv1.LocalPolicyTargetReference{Kind: "Service", Name: gwv1.ObjectName(target)}}}}}
+	}
+	btls := []*gwv1.BackendTLSPolicy{
+		policy("team-a", "web-tls", "web"),          // a backendRef of a selected route
+		policy("team-a", "shadow-tls", "shadow"),    // a mirror of a selected route
+		policy("team-c", "api-tls", "api"),          // the backend is in the route's namespace
+		policy("team-a", "pg-tls", "postgres"),      // a TCPRoute's backend
+		policy("team-a", "api-tls-wrong-ns", "api"), // team-a/api is nobody's backend
+		policy("team-a", "elsewhere-tls", "elsewhere"),
+	}
+	ctp := func(name string, refs ...gwv1.LocalPolicyTargetReferenceWithSectionName) *v1alpha1.ClientTrafficPolicy {
+		return &v1alpha1.ClientTrafficPolicy{ObjectMeta: meta("team-a", name, 5), Spec: v1alpha1.ClientTrafficPolicySpec{TargetRefs: refs}}
+	}
+	target := func(kind, name string) gwv1.LocalPolicyTargetReferenceWithSectionName {
+		return gwv1.LocalPolicyTargetReferenceWithSectionName{LocalPolicyTargetReference: gwv1.LocalPolicyTargetReference{Group: gwv1.GroupName, Kind: gwv1.Kind(kind), Name: gwv1.ObjectName(name)}}
+	}
+	listener := target("Gateway", "gw")
+	listener.SectionName = ptr.To(gwv1.SectionName("http"))
+	ctps := []*v1alpha1.ClientTrafficPolicy{ctp("whole", target("Gateway", "gw")), ctp("listener", listener), ctp("other", target("Gateway", "gw2"))}
+	foreign := ctp("foreign", target("Gateway", "gw"))
+	foreign.Namespace = "team-b"
+	ctps = append(ctps, foreign)
+
+	objs := Objects{}
+	add := func(k schema.GroupVersionKind, os ...client.Object) {
+		objs[k.GroupKind()] = append(objs[k.GroupKind()], os...)
+	}
+	add(KindHTTPRoute, AsObjects(http)...)
+	add(KindGRPCRoute, AsObjects(grpc)...)
+	add(KindTCPRoute, AsObjects(tcp)...)
+	add(KindBackendTLSPolicy, AsObjects(btls)...)
+	add(KindClientTrafficPolicy, AsObjects(ctps)...)
+	got := SelectInputs(gw, objs)
+	want := []string{
+		"BackendTLSPolicy team-a/pg-tls generation 1", "BackendTLSPolicy team-a/shadow-tls generation 1",
+		"BackendTLSPolicy team-a/web-tls generation 1", "BackendTLSPolicy team-c/api-tls generation 1",
+		"ClientTrafficPolicy team-a/listener generation 5", "ClientTrafficPolicy team-a/whole generation 5",
+		"GRPCRoute team-a/g generation 4", "HTTPRoute team-a/same-ns generation 1", "HTTPRoute team-c/cross-ns generation 2",
+		"TCPRoute team-a/db generation 3",
+	}
+	if s, w := strings.Join(got.words(), "\n"), strings.Join(want, "\n"); s != w {
+		t.Errorf("inputs:\n%s\nwant:\n%s", s, w)
+	}
+	if c := got.counts(); c != "4 BackendTLSPolicy, 2 ClientTrafficPolicy, 1 GRPCRoute, 2 HTTPRoute, 1 TCPRoute" {
+		t.Errorf("counts %q", c)
+	}
+	// A kind not read selects nothing, and the policies of a route's
+	// Services go with the route.
+	delete(objs, KindTCPRoute.GroupKind())
+	if s := strings.Join(SelectInputs(gw, objs).words(), ", "); strings.Contains(s, "TCPRoute") || strings.Contains(s, "pg-tls") {
+		t.Errorf("without TCPRoutes: %s", s)
+	}
+	if c := Inputs(nil).counts(); c != "no routes or policies" {
+		t.Errorf("no inputs: %q", c)
 	}
 }
 
-func TestInputsChanges(t *testing.T) {
-	a := Input{Kind: "HTTPRoute", Namespace: "n", Name: "a", UID: "1", Generation: 1}
-	b := Input{Kind: "HTTPRoute", Namespace: "n", Name: "b", UID: "2", Generation: 1}
-	a2, aNew := a, a
-	a2.Generation, aNew.UID = 2, "9"
-	absent := Input{Kind: "EnvoyProxy", Namespace: "n", Name: "p"}
-	present := absent
-	present.UID, present.Generation = "p", 1
-	for _, c := range []struct {
-		old, new Inputs
-		want     string
-	}{
-		{Inputs{a, b}, Inputs{b, a}, ""},
-		{Inputs{a}, Inputs{a2}, "HTTPRoute n/a generation 1→2"},
-		{Inputs{a}, Inputs{aNew}, "HTTPRoute n/a replaced"},
-		{Inputs{a}, Inputs{a, b}, "HTTPRoute n/b added"},
-		{Inputs{a, b}, Inputs{b}, "HTTPRoute n/a removed"},
-		{Inputs{absent}, Inputs{present}, "EnvoyProxy n/p added"},
-		{Inputs{present}, Inputs{absent}, "EnvoyProxy n/p removed"},
-	} {
-		if got := strings.Join(c.new.Changes(c.old), "; "); got != c.want {
-			t.Errorf("%v → %v: %q, want %q", c.old, c.new, got, c.want)
+// Every input kind lists its objects with its NewList, and its selection
+// takes objects of its own kind only.
+func TestInputKinds(t *testing.T) {
+	seen := map[schema.GroupKind]bool{}
+	for _, k := range InputKinds {
+		gk := k.Kind.GroupKind()
+		if seen[gk] {
+			t.Errorf("%s listed twice", gk)
 		}
-	}
-}
-
-func TestCurrent(t *testing.T) {
-	gwIn := Inputs{{Kind: "GatewayClass", Name: "berth", UID: "c", Generation: 1}}
-	routes := Inputs{{Kind: "HTTPRoute", Namespace: "n", Name: "r", UID: "r", Generation: 1}}
-	recorded := Gateway{Generation: 2, Conditions: []metav1.Condition{{Type: InputsCondition, Status: metav1.ConditionTrue,
-		Reason: ReasonInputsObserved, ObservedGeneration: 2, Message: InputsMessage(gwIn, routes)}}}
-	changedRoutes := Inputs{{Kind: "HTTPRoute", Namespace: "n", Name: "r", UID: "r", Generation: 2}}
-	changedClass := Inputs{{Kind: "GatewayClass", Name: "berth", UID: "c", Generation: 2}}
-	stale := recorded
-	stale.Generation = 3
-	for _, c := range []struct {
-		name string
-		g    Gateway
-		live Live
-		want string
-	}{
-		{"same", recorded, Live{Gateway: &gwIn, Routes: &routes}, ""},
-		{"route changed", recorded, Live{Gateway: &gwIn, Routes: &changedRoutes}, "its routes changed since"},
-		{"routes unreadable", recorded, Live{Gateway: &gwIn}, ""},
-		{"nothing readable", recorded, Live{}, ""},
-		{"class changed", recorded, Live{Gateway: &changedClass, Routes: &routes}, "its class or EnvoyProxies changed since (live: GatewayClass berth generation 2)"},
-		{"older generation", stale, Live{Gateway: &gwIn, Routes: &routes}, "the recorded inputs describe generation 2, the Gateway is at generation 3"},
-		{"another controller", Gateway{Generation: 1}, Live{Gateway: &changedClass}, ""},
-	} {
-		got := Current(c.g, c.live)
-		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
-			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		seen[gk] = true
+		if InputKindOf(gk) == nil || InputKindOf(gk).Kind != k.Kind {
+			t.Errorf("InputKindOf(%s) = %v", gk, InputKindOf(gk))
+		}
+		l := k.NewList()
+		if !strings.HasPrefix(reflect.TypeOf(l).Elem().Name(), k.Kind.Kind+"List") {
+			t.Errorf("%s: NewList returns a %T", gk, l)
+		}
+		if k.selects(&selection{}, &corev1.Service{}) {
+			t.Errorf("%s selects a Service", gk)
 		}
 	}
 }
