@@ -1,6 +1,7 @@
 package readiness
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -175,5 +176,33 @@ func TestInputKinds(t *testing.T) {
 		if k.selects(&selection{}, &corev1.Service{}) {
 			t.Errorf("%s selects a Service", gk)
 		}
+	}
+}
+
+// BenchmarkSelectInputs: one Gateway's inputs among 10,000 HTTPRoutes
+// naming 100 Gateways (100 each, one backend Service each) and 1,000
+// BackendTLSPolicies: what berth wait does per Gateway, and more than the
+// controller does (it lists HTTPRoutes by their parent index).
+func BenchmarkSelectInputs(b *testing.B) {
+	objs := Objects{}
+	for i := 0; i < 10000; i++ {
+		gw := fmt.Sprintf("gw-%d", i%100)
+		r := &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: fmt.Sprintf("r-%d", i), UID: k8stypes.UID(fmt.Sprint(i)), Generation: 1},
+			Spec: gwv1.HTTPRouteSpec{CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{Name: gwv1.ObjectName(gw)}}},
+				Rules: []gwv1.HTTPRouteRule{{BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: gwv1.BackendObjectReference{Name: gwv1.ObjectName(fmt.Sprintf("svc-%d", i))}}}}}}}}
+		objs[KindHTTPRoute.GroupKind()] = append(objs[KindHTTPRoute.GroupKind()], r)
+	}
+	for i := 0; i < 1000; i++ {
+		p := &gwv1.BackendTLSPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: fmt.Sprintf("p-%d", i), UID: k8stypes.UID(fmt.Sprint("p", i)), Generation: 1},
+			Spec: gwv1.BackendTLSPolicySpec{TargetRefs: []gwv1.LocalPolicyTargetReferenceWithSectionName{{LocalPolicyTargetReference: gwv1.LocalPolicyTargetReference{Kind: "Service", Name: gwv1.ObjectName(fmt.Sprintf("svc-%d", i*10))}}}}}
+		objs[KindBackendTLSPolicy.GroupKind()] = append(objs[KindBackendTLSPolicy.GroupKind()], p)
+	}
+	gw := k8stypes.NamespacedName{Namespace: "team", Name: "gw-0"}
+	if n := len(SelectInputs(gw, objs)); n != 200 {
+		b.Fatalf("%d inputs, want 100 routes and their 100 policies", n)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		SelectInputs(gw, objs).Digest()
 	}
 }

@@ -154,43 +154,58 @@ func (s *selection) useService(routeNS string, ref gwv1.BackendObjectReference) 
 // attached or not (a route becoming valid or invalid changes the verdict
 // too); its Services are noted for BackendTLSPolicies.
 func selectRoute(s *selection, o client.Object) bool {
+	// The parentRefs first: most routes name other Gateways, and their
+	// backends are not read.
 	var (
 		parents  []gwv1.ParentReference
-		backends []gwv1.BackendObjectReference
+		backends func() []gwv1.BackendObjectReference
 	)
 	switch r := o.(type) {
 	case *gwv1.HTTPRoute:
 		parents = r.Spec.ParentRefs
-		for _, rule := range r.Spec.Rules {
-			backends = append(backends, httpMirrors(rule.Filters)...)
-			for _, b := range rule.BackendRefs {
-				backends = append(backends, b.BackendObjectReference)
-				backends = append(backends, httpMirrors(b.Filters)...)
+		backends = func() (out []gwv1.BackendObjectReference) {
+			for _, rule := range r.Spec.Rules {
+				out = append(out, httpMirrors(rule.Filters)...)
+				for _, b := range rule.BackendRefs {
+					out = append(append(out, b.BackendObjectReference), httpMirrors(b.Filters)...)
+				}
 			}
+			return out
 		}
 	case *gwv1.GRPCRoute:
 		parents = r.Spec.ParentRefs
-		for _, rule := range r.Spec.Rules {
-			backends = append(backends, grpcMirrors(rule.Filters)...)
-			for _, b := range rule.BackendRefs {
-				backends = append(backends, b.BackendObjectReference)
-				backends = append(backends, grpcMirrors(b.Filters)...)
+		backends = func() (out []gwv1.BackendObjectReference) {
+			for _, rule := range r.Spec.Rules {
+				out = append(out, grpcMirrors(rule.Filters)...)
+				for _, b := range rule.BackendRefs {
+					out = append(append(out, b.BackendObjectReference), grpcMirrors(b.Filters)...)
+				}
 			}
+			return out
 		}
 	case *gwv1.TCPRoute:
 		parents = r.Spec.ParentRefs
-		for _, rule := range r.Spec.Rules {
-			backends = append(backends, backendObjects(rule.BackendRefs)...)
+		backends = func() (out []gwv1.BackendObjectReference) {
+			for _, rule := range r.Spec.Rules {
+				out = append(out, backendObjects(rule.BackendRefs)...)
+			}
+			return out
 		}
 	case *gwv1.TLSRoute:
 		parents = r.Spec.ParentRefs
-		for _, rule := range r.Spec.Rules {
-			backends = append(backends, backendObjects(rule.BackendRefs)...)
+		backends = func() (out []gwv1.BackendObjectReference) {
+			for _, rule := range r.Spec.Rules {
+				out = append(out, backendObjects(rule.BackendRefs)...)
+			}
+			return out
 		}
 	case *gwv1.UDPRoute:
 		parents = r.Spec.ParentRefs
-		for _, rule := range r.Spec.Rules {
-			backends = append(backends, backendObjects(rule.BackendRefs)...)
+		backends = func() (out []gwv1.BackendObjectReference) {
+			for _, rule := range r.Spec.Rules {
+				out = append(out, backendObjects(rule.BackendRefs)...)
+			}
+			return out
 		}
 	default:
 		return false
@@ -198,7 +213,7 @@ func selectRoute(s *selection, o client.Object) bool {
 	if !namesGateway(s.gateway, o.GetNamespace(), parents) && !s.namesListenerSet(o.GetNamespace(), parents) {
 		return false
 	}
-	for _, b := range backends {
+	for _, b := range backends() {
 		s.useService(o.GetNamespace(), b)
 	}
 	return true
