@@ -28,9 +28,10 @@ import (
 // KindDiscoveryInterval it looks the missing ones up again (API discovery,
 // which every authenticated client may read: no RBAC beyond the kinds' own)
 // and starts watching each that appeared: the xDS and Gateway controllers
-// gain its watch, its leader-only status reconciler starts, it joins every
-// translation, and every Gateway is translated again so that objects of
-// the kind created before get status. A CRD deleted later is not
+// gain its watch (whose first list brings the objects that already exist
+// to the Gateways they name, which are translated again), its leader-only
+// status reconciler starts, it joins every translation, and every
+// Gateway's status is reconciled again. A CRD deleted later is not
 // unwatched: its informer retries until the CRD is back.
 
 // optionalKind is one kind whose CRD may be missing.
@@ -140,7 +141,7 @@ func kindNames(kinds []*optionalKind) string {
 // kindDiscovery looks up the missing optional kinds every
 // KindDiscoveryInterval until all are watched, on every replica (the xDS
 // controller runs on each). A kind that appears is logged and every
-// Gateway translated again.
+// Gateway's status reconciled again.
 type kindDiscovery struct {
 	c       *Controller
 	missing []*optionalKind

@@ -88,7 +88,8 @@ const (
 // (loadbalancer.DefaultRequestOnly), so no other Service holds it;
 // unusableAddress (TEST-NET-1) is outside the pool and would never be
 // assigned. A joined cluster (BERTH_TEST_KUBECONFIG) must run a load
-// balancer with the same pool for the test to pass.
+// balancer with the same pool for the test to pass; with ClusterIPEnv the
+// usable address is no cluster IP either, and the test fails.
 var (
 	usableAddress   = gwv1.GatewaySpecAddress{Type: ptr.To(gwv1.IPAddressType), Value: "127.240.255.10"}
 	unusableAddress = gwv1.GatewaySpecAddress{Type: ptr.To(gwv1.IPAddressType), Value: "192.0.2.10"}

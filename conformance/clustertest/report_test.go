@@ -65,7 +65,10 @@ func markdown(j judgement, elapsed time.Duration) string {
 		p("creates the GatewayClass `%s` with no parameters, so every Gateway gets berth's default **LoadBalancer**\n", gatewayClass)
 		p("Service; the test cluster runs `internal/loadbalancer`, which gives such Services an address as a cloud\n")
 		p("would, so Programmed (which berth sets only once the Service has an address) and `status.addresses` mean\n")
-		p("what they say. Then it runs the suite, unaltered, in a child process of the same\n")
+		p("what they say. Like a cloud's, it assigns a requested address (a Gateway's static `spec.addresses`) only\n")
+		p("from its pool: the suite is given `%s` (in the part of the pool handed out only on request) as the\n", usableAddress.Value)
+		p("usable address and `%s` (outside the pool) as the unusable one.\n", unusableAddress.Value)
+		p("Then it runs the suite, unaltered, in a child process of the same\n")
 	}
 	p("test binary joined to the same cluster. The child is needed because a failing Go subtest cannot be\n")
 	p("un-failed: the parent reads the child's results (through `go tool test2json`) and fails only when a test\n")

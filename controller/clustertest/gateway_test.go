@@ -605,3 +605,57 @@ func TestReplicasBothServeXDS(t *testing.T) {
 		return nil
 	})
 }
+
+// A static address (spec.addresses) on the default LoadBalancer Service:
+// the test cluster's load balancer, like a cloud's, never assigns an
+// address outside its pool, so the Gateway says AddressNotAssigned naming
+// it; fixing spec.addresses to one of the pool's request-only addresses
+// recovers, with that address in status. Two addresses are
+// AddressNotUsable (a LoadBalancer Service takes one).
+func TestStaticAddress(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.start()
+	ip := ptr.To(gwv1.IPAddressType)
+	gw := &gwv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "gw"},
+		Spec: gwv1.GatewaySpec{
+			GatewayClassName: gwv1.ObjectName(h.class),
+			Addresses:        []gwv1.GatewaySpecAddress{{Type: ip, Value: "192.0.2.77"}},
+			Listeners:        []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}},
+		},
+	}
+	h.create(gw)
+	key := client.ObjectKeyFromObject(gw)
+	_, c := h.condition(key, "Programmed", metav1.ConditionFalse, "AddressNotAssigned", 60*time.Second)
+	if !strings.Contains(c.Message, "192.0.2.77") {
+		t.Errorf("message %q does not name the requested address", c.Message)
+	}
+
+	setAddresses := func(values ...string) {
+		t.Helper()
+		var cur gwv1.Gateway
+		if err := h.cl.Get(context.Background(), key, &cur); err != nil {
+			t.Fatal(err)
+		}
+		cur.Spec.Addresses = nil
+		for _, v := range values {
+			cur.Spec.Addresses = append(cur.Spec.Addresses, gwv1.GatewaySpecAddress{Type: ip, Value: v})
+		}
+		if err := h.cl.Update(context.Background(), &cur); err != nil {
+			t.Fatal(err)
+		}
+	}
+	usable := "127.240.255.77" // loadbalancer.DefaultRequestOnly
+	setAddresses("192.0.2.77", usable)
+	_, c = h.condition(key, "Programmed", metav1.ConditionFalse, "AddressNotUsable", 60*time.Second)
+	if !strings.Contains(c.Message, "one requested address") {
+		t.Errorf("two addresses: message %q", c.Message)
+	}
+
+	setAddresses(usable)
+	got := h.programmed(key)
+	if len(got.Status.Addresses) != 1 || got.Status.Addresses[0].Value != usable || *got.Status.Addresses[0].Type != gwv1.IPAddressType {
+		t.Errorf("addresses %+v, want IPAddress %s", got.Status.Addresses, usable)
+	}
+}
