@@ -48,7 +48,7 @@ func (c *Controller) discoverListenerSets(mapper meta.RESTMapper) error {
 		c.listenerSets = true
 		idx := c.mgr.GetFieldIndexer()
 		if err := idx.IndexField(context.Background(), &gwv1.ListenerSet{}, listenerSetParentIndex, func(o client.Object) []string {
-			if gw, ok := listenerSetParent(o.(*gwv1.ListenerSet)); ok {
+			if gw, ok := translate.ListenerSetParent(o.(*gwv1.ListenerSet)); ok {
 				return []string{gw.String()}
 			}
 			return nil
@@ -57,19 +57,6 @@ func (c *Controller) discoverListenerSets(mapper meta.RESTMapper) error {
 		}
 	}
 	return nil
-}
-
-// listenerSetParent is the Gateway a ListenerSet's parentRef names.
-func listenerSetParent(s *gwv1.ListenerSet) (k8stypes.NamespacedName, bool) {
-	p := s.Spec.ParentRef
-	if (p.Group != nil && *p.Group != gwv1.GroupName) || (p.Kind != nil && *p.Kind != "Gateway") {
-		return k8stypes.NamespacedName{}, false
-	}
-	ns := s.Namespace
-	if p.Namespace != nil && *p.Namespace != "" {
-		ns = string(*p.Namespace)
-	}
-	return k8stypes.NamespacedName{Namespace: ns, Name: string(p.Name)}, true
 }
 
 // watchListenerSets adds a watch of ListenerSets (when installed) that
@@ -90,7 +77,7 @@ func (c *Controller) gatewaysOfListenerSet(_ context.Context, o client.Object) [
 	for _, k := range c.store.dependents(depKey{depListenerSet, client.ObjectKeyFromObject(s)}) {
 		seen[k] = true
 	}
-	if gw, ok := listenerSetParent(s); ok {
+	if gw, ok := translate.ListenerSetParent(s); ok {
 		seen[gw] = true
 	}
 	keys := make([]k8stypes.NamespacedName, 0, len(seen))
@@ -115,7 +102,7 @@ func (c *Controller) routeParentGateway(ctx context.Context, routeNamespace stri
 	if err := c.client.Get(ctx, key, &s); err != nil {
 		return k8stypes.NamespacedName{}, false
 	}
-	return listenerSetParent(&s)
+	return translate.ListenerSetParent(&s)
 }
 
 // parentListenerSet resolves a parentRef that names a ListenerSet.
@@ -175,7 +162,7 @@ func (c *Controller) reconcileListenerSet(ctx context.Context, req ctrl.Request)
 	if err := c.client.Get(ctx, req.NamespacedName, &s); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	gwKey, ok := listenerSetParent(&s)
+	gwKey, ok := translate.ListenerSetParent(&s)
 	if !ok {
 		return ctrl.Result{}, nil
 	}
