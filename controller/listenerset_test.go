@@ -1,7 +1,13 @@
 package controller
 
 import (
+	"context"
+	"strings"
 	"testing"
+
+	"github.com/go-logr/logr/funcr"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -84,3 +90,24 @@ func TestParentGatewayKeysListenerSets(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// A cluster without the ListenerSet CRD: berth logs it as skipped and
+// reads none; a discovery error that is not "no such kind" fails set-up.
+func TestDiscoverListenerSetsNotInstalled(t *testing.T) {
+	gv := schema.GroupVersion{Group: gwv1.GroupName, Version: "v1"}
+	m := meta.NewDefaultRESTMapper([]schema.GroupVersion{gv})
+	var logged []string
+	c := &Controller{log: funcr.New(func(prefix, args string) { logged = append(logged, args) }, funcr.Options{})}
+	if err := c.discoverListenerSets(m); err != nil {
+		t.Fatal(err)
+	}
+	if c.listenerSets || len(logged) != 1 || !strings.Contains(logged[0], `"skipped"="ListenerSet"`) {
+		t.Fatalf("listenerSets %v, log %q", c.listenerSets, logged)
+	}
+	if sets, err := c.listenerSetsOf(context.Background(), k8stypes.NamespacedName{Namespace: "a", Name: "gw"}); sets != nil || err != nil {
+		t.Fatalf("ListenerSets read without the CRD: %v %v", sets, err)
+	}
+	if err := c.discoverListenerSets(failingMapper{m}); err == nil || !strings.Contains(err.Error(), "look up ListenerSet") {
+		t.Fatalf("err = %v", err)
+	}
+}
