@@ -286,7 +286,8 @@ func (c *Controller) setup() error {
 		Watches(&v1alpha1.EnvoyProxy{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfProxy), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: c.opts.Workers, NeedLeaderElection: ptr.To(false)})
 	b = c.watchL4Routes(b)
-	b = c.watchListenerSets(b)
+	// Translation reads a ListenerSet's spec, not the status berth writes.
+	b = c.watchListenerSets(b, predicate.GenerationChangedPredicate{})
 	if watchNamespaces {
 		b = b.Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysOfNamespace))
 	}
