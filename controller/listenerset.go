@@ -9,6 +9,7 @@ import (
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -36,14 +37,15 @@ func listenerSetRouteKey(key k8stypes.NamespacedName) string { return "listeners
 // and the status reconciler (leader).
 func (c *Controller) installListenerSets() error {
 	if err := c.mgr.GetFieldIndexer().IndexField(context.Background(), &gwv1.ListenerSet{}, listenerSetParentIndex, func(o client.Object) []string {
-		if gw, ok := listenerSetParent(o.(*gwv1.ListenerSet)); ok {
+		if gw, ok := translate.ListenerSetParent(o.(*gwv1.ListenerSet)); ok {
 			return []string{gw.String()}
 		}
 		return nil
 	}); err != nil {
 		return fmt.Errorf("index ListenerSets by parent: %w", err)
 	}
-	if err := c.watchKind(c.xdsCtrl, &gwv1.ListenerSet{}, c.gatewaysOfListenerSet); err != nil {
+	// Translation reads a ListenerSet's spec, not the status berth writes.
+	if err := c.watchKind(c.xdsCtrl, &gwv1.ListenerSet{}, c.gatewaysOfListenerSet, predicate.GenerationChangedPredicate{}); err != nil {
 		return err
 	}
 	if err := c.statusController("listenerset", &gwv1.ListenerSet{}, &c.lsQueue, c.reconcileListenerSet); err != nil {
@@ -51,19 +53,6 @@ func (c *Controller) installListenerSets() error {
 	}
 	c.kinds.listenerSets.Store(true)
 	return nil
-}
-
-// listenerSetParent is the Gateway a ListenerSet's parentRef names.
-func listenerSetParent(s *gwv1.ListenerSet) (k8stypes.NamespacedName, bool) {
-	p := s.Spec.ParentRef
-	if (p.Group != nil && *p.Group != gwv1.GroupName) || (p.Kind != nil && *p.Kind != "Gateway") {
-		return k8stypes.NamespacedName{}, false
-	}
-	ns := s.Namespace
-	if p.Namespace != nil && *p.Namespace != "" {
-		ns = string(*p.Namespace)
-	}
-	return k8stypes.NamespacedName{Namespace: ns, Name: string(p.Name)}, true
 }
 
 func (c *Controller) gatewaysOfListenerSet(_ context.Context, o client.Object) []reconcile.Request {
@@ -75,7 +64,7 @@ func (c *Controller) gatewaysOfListenerSet(_ context.Context, o client.Object) [
 	for _, k := range c.store.dependents(depKey{depListenerSet, client.ObjectKeyFromObject(s)}) {
 		seen[k] = true
 	}
-	if gw, ok := listenerSetParent(s); ok {
+	if gw, ok := translate.ListenerSetParent(s); ok {
 		seen[gw] = true
 	}
 	keys := make([]k8stypes.NamespacedName, 0, len(seen))
@@ -100,7 +89,7 @@ func (c *Controller) routeParentGateway(ctx context.Context, routeNamespace stri
 	if err := c.client.Get(ctx, key, &s); err != nil {
 		return k8stypes.NamespacedName{}, false
 	}
-	return listenerSetParent(&s)
+	return translate.ListenerSetParent(&s)
 }
 
 // parentListenerSet resolves a parentRef that names a ListenerSet.
@@ -151,7 +140,7 @@ func (c *Controller) reconcileListenerSet(ctx context.Context, req ctrl.Request)
 	if err := c.client.Get(ctx, req.NamespacedName, &s); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	gwKey, ok := listenerSetParent(&s)
+	gwKey, ok := translate.ListenerSetParent(&s)
 	if !ok {
 		return ctrl.Result{}, nil
 	}

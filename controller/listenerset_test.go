@@ -1,7 +1,9 @@
 package controller
 
 import (
+	"context"
 	"testing"
+
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -84,3 +86,12 @@ func TestParentGatewayKeysListenerSets(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// A cluster without the ListenerSet CRD (kinds.go never installed it):
+// berth reads no ListenerSets.
+func TestListenerSetsNotInstalled(t *testing.T) {
+	c := &Controller{}
+	if sets, err := c.listenerSetsOf(context.Background(), k8stypes.NamespacedName{Namespace: "a", Name: "gw"}); sets != nil || err != nil {
+		t.Fatalf("ListenerSets read without the CRD: %v %v", sets, err)
+	}
+}

@@ -13,9 +13,10 @@ import (
 )
 
 // The translator's output for two Gateways with layer-4 listeners: the
-// proxy of gateway-a receives its TCP listener and its TLS passthrough
-// listener (SNI chains) with their clusters and endpoints, and nothing of
-// gateway-b's TCP listener; gateway-b's proxy the reverse. Each decides
+// proxy of gateway-a receives its TCP listener, its TLS passthrough
+// listener (SNI chains) and the TCP listener of its ListenerSet with their
+// clusters and endpoints, and nothing of gateway-b's TCP listeners (its own
+// and its ListenerSet's); gateway-b's proxy the reverse. Each decides
 // connections (evaluate.L4 on what the probe received) to its own
 // backends only.
 func TestTranslatedL4ListenersReachOnlyTheirGateway(t *testing.T) {
@@ -31,6 +32,7 @@ kind: Gateway
 metadata: {name: gateway-a, namespace: NS_A}
 spec:
   gatewayClassName: eg
+  allowedListeners: {namespaces: {from: Same}}
   listeners:
   - {name: postgres, port: 5432, protocol: TCP}
   - {name: tls, port: 9443, protocol: TLS, tls: {mode: Passthrough}}
@@ -40,6 +42,7 @@ kind: Gateway
 metadata: {name: gateway-b, namespace: NS_B}
 spec:
   gatewayClassName: eg
+  allowedListeners: {namespaces: {from: Same}}
   listeners:
   - {name: redis, port: 6379, protocol: TCP}
 ---
@@ -57,6 +60,36 @@ spec:
   parentRefs: [{name: gateway-a, sectionName: tls}]
   hostnames: [secure.team-a.com]
   rules: [{backendRefs: [{name: team-a-web, port: 443}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: ListenerSet
+metadata: {name: extra-a, namespace: NS_A}
+spec:
+  parentRef: {name: gateway-a}
+  listeners:
+  - {name: postgres, port: 3306, protocol: TCP}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TCPRoute
+metadata: {name: db-via-set, namespace: NS_A}
+spec:
+  parentRefs: [{kind: ListenerSet, name: extra-a, sectionName: postgres}]
+  rules: [{backendRefs: [{name: team-a-db, port: 5432}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: ListenerSet
+metadata: {name: extra-b, namespace: NS_B}
+spec:
+  parentRef: {name: gateway-b}
+  listeners:
+  - {name: redis, port: 7000, protocol: TCP}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TCPRoute
+metadata: {name: cache-via-set, namespace: NS_B}
+spec:
+  parentRefs: [{kind: ListenerSet, name: extra-b}]
+  rules: [{backendRefs: [{name: team-b-cache, port: 6379}]}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: TCPRoute
@@ -106,9 +139,9 @@ endpoints: [{addresses: [10.30.0.1]}]
 	for _, c := range []struct {
 		got, want string
 	}{
-		{names(sa, resourcev3.ListenerType), "listener/5432 listener/9443"},
+		{names(sa, resourcev3.ListenerType), "listener/3306 listener/5432 listener/9443"},
 		{names(sa, resourcev3.ClusterType), "service/" + w.nsA + "/team-a-db/5432 service/" + w.nsA + "/team-a-web/443"},
-		{names(sb, resourcev3.ListenerType), "listener/6379"},
+		{names(sb, resourcev3.ListenerType), "listener/6379 listener/7000"},
 		{names(sb, resourcev3.ClusterType), "service/" + w.nsB + "/team-b-cache/6379"},
 	} {
 		if c.got != c.want {
@@ -143,6 +176,10 @@ endpoints: [{addresses: [10.30.0.1]}]
 		{"a: tls sni", ra, evaluate.L4Connection{Port: 9443, SNI: "secure.team-a.com"}, "service/" + w.nsA + "/team-a-web/443"},
 		{"a: tls unknown sni", ra, evaluate.L4Connection{Port: 9443, SNI: "other.team-a.com"}, ""},
 		{"a: b's port", ra, evaluate.L4Connection{Port: 6379}, ""},
+		{"a: its ListenerSet's listener", ra, evaluate.L4Connection{Port: 3306}, "service/" + w.nsA + "/team-a-db/5432"},
+		{"a: b's ListenerSet's port", ra, evaluate.L4Connection{Port: 7000}, ""},
+		{"b: its ListenerSet's listener", rb, evaluate.L4Connection{Port: 7000}, "service/" + w.nsB + "/team-b-cache/6379"},
+		{"b: a's ListenerSet's port", rb, evaluate.L4Connection{Port: 3306}, ""},
 		{"b: tcp", rb, evaluate.L4Connection{Port: 6379}, "service/" + w.nsB + "/team-b-cache/6379"},
 		{"b: a's ports", rb, evaluate.L4Connection{Port: 5432}, ""},
 	} {

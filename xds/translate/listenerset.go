@@ -87,14 +87,23 @@ func (ix *Index) indexListenerSets(sets []*gwv1.ListenerSet) {
 		return lessKey(k8stypes.NamespacedName{Namespace: a.Namespace, Name: a.Name}, k8stypes.NamespacedName{Namespace: b.Namespace, Name: b.Name})
 	})
 	for _, s := range ordered {
-		p := s.Spec.ParentRef
-		if (p.Group != nil && *p.Group != gwv1.GroupName) || (p.Kind != nil && *p.Kind != "Gateway") {
+		gw, ok := ListenerSetParent(s)
+		if !ok {
 			continue
 		}
-		gw := k8stypes.NamespacedName{Namespace: nsOr(p.Namespace, s.Namespace), Name: string(p.Name)}
 		ix.listenerSets[gw] = append(ix.listenerSets[gw], s)
 		ix.setParent[k8stypes.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = gw
 	}
+}
+
+// ListenerSetParent is the Gateway a ListenerSet's parentRef names (false
+// when it names another kind).
+func ListenerSetParent(s *gwv1.ListenerSet) (k8stypes.NamespacedName, bool) {
+	p := s.Spec.ParentRef
+	if (p.Group != nil && *p.Group != gwv1.GroupName) || (p.Kind != nil && *p.Kind != "Gateway") {
+		return k8stypes.NamespacedName{}, false
+	}
+	return k8stypes.NamespacedName{Namespace: nsOr(p.Namespace, s.Namespace), Name: string(p.Name)}, true
 }
 
 // isListenerSetRef reports whether a route's parentRef names a ListenerSet.
