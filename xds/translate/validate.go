@@ -25,7 +25,8 @@ import (
 var ErrInvalidResources = errors.New("invalid xds resources")
 
 // Validate checks one Gateway's resources as Envoy would before accepting
-// them: each resource decodes strictly from its JSON form and passes its
+// them: each resource encodes to JSON, has no unknown fields (so it
+// decodes strictly from that JSON back to itself) and passes its
 // generated validation, recursively into every Any; and across resources,
 // names are unique per type, every route, weighted cluster and mirror
 // names an existing cluster (except InvalidBackendCluster in a route that
