@@ -134,7 +134,11 @@ func (e *Engine) noOp(ctx context.Context, inv Inventory, desired []*unstructure
 	if err != nil || len(failed) > 0 {
 		return nil, false
 	}
-	return e.watchedUnchanged(inv, ids, live)
+	res, ok := e.watchedUnchanged(inv, ids, live)
+	if ok {
+		e.hub.setInventory(inv.Key(), ids, false)
+	}
+	return res, ok
 }
 
 // Settled reports, without a request, whether inventory inv is as this
@@ -176,7 +180,6 @@ func (e *Engine) watchedUnchanged(inv Inventory, ids object.ObjMetadataSet, live
 		return nil, false
 	}
 	sortObjects(res.Objects)
-	e.hub.setInventory(inv.Key(), ids, false)
 	return res, true
 }
 

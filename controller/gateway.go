@@ -182,7 +182,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		}
 	}
 	f.Objects = c.engine.Status(inv.Key())
-	f.Service = serviceOf(f.Objects)
+	f.Service = c.bundleService(ctx, f.Objects)
 	f.Roll = roll.Note
 	if t := c.store.get(key); t != nil && t.Generation == gw.Generation {
 		f.Translation = &t.translated
@@ -353,14 +353,22 @@ func (c *Controller) event(gw *gwv1.Gateway, typ, reason, action, note string) {
 	c.recorder.Eventf(gw, nil, typ, reason, action, "%s", note)
 }
 
-// serviceOf returns the bundle's Service as watched.
-func serviceOf(agg apply.AggregateStatus) *corev1.Service {
+// bundleService returns the bundle's Service once apply's watch shows it:
+// read from the controller's cache, whose load-balancer status changes wake
+// the Gateway (so the reconcile they wake sees them), or as apply watches it
+// while that cache has not seen it yet.
+func (c *Controller) bundleService(ctx context.Context, agg apply.AggregateStatus) *corev1.Service {
 	for _, o := range agg.Objects {
-		if o.Ref.Kind == "Service" && o.Ref.Group == "" && o.Live != nil {
-			var svc corev1.Service
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Live.Object, &svc); err == nil {
-				return &svc
-			}
+		if o.Ref.Kind != "Service" || o.Ref.Group != "" || o.Live == nil {
+			continue
+		}
+		var svc corev1.Service
+		if err := c.client.Get(ctx, k8stypes.NamespacedName{Namespace: o.Ref.Namespace, Name: o.Ref.Name}, &svc); err == nil && svc.UID == o.Live.GetUID() {
+			return &svc
+		}
+		svc = corev1.Service{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Live.Object, &svc); err == nil {
+			return &svc
 		}
 	}
 	return nil

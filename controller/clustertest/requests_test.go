@@ -109,6 +109,13 @@ func TestRequestsPerGateway(t *testing.T) {
 	if max := objects + 2 + 1 + 2 + by["create events.events.k8s.io"]; len(writes) > max {
 		t.Errorf("%d writes for one Gateway of %d objects (at most %d): %v", len(writes), objects, max, writes)
 	}
+	// Reads: cli-utils' ownership read of each object, the run's inventory
+	// list and cli-utils' read before creating it; later reconciles read
+	// the inventory from the watch (two more allowed for a reconcile that
+	// comes before the watch shows the digests were recorded).
+	if reads := testenv.Count(got).Reads; reads > int64(objects+2+2) {
+		t.Errorf("%d reads for one Gateway of %d objects (at most %d)", reads, objects, objects+4)
+	}
 }
 
 // settle waits until the recorded requests stop for a second (the last
