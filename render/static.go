@@ -61,6 +61,7 @@ func RenderStatic(s Static, controllerName string, opts Options) ([]*Bundle, err
 		return gateways[i].Name < gateways[j].Name
 	})
 	var out []*Bundle
+	var inputs []Input
 	for i, gw := range gateways {
 		if i > 0 && gw.Namespace == gateways[i-1].Namespace && gw.Name == gateways[i-1].Name {
 			return nil, &StaticError{Object: gw, Err: fmt.Errorf("%s is defined twice", gatewayDesc(gw))}
@@ -93,6 +94,20 @@ func RenderStatic(s Static, controllerName string, opts Options) ([]*Bundle, err
 				return nil, err
 			}
 		}
+		inputs = append(inputs, in)
+	}
+	// Every Gateway is rendered knowing the others of its namespace, as the
+	// controller renders it: two bundles that name one object refuse the
+	// later Gateway.
+	claims := map[string][]Claim{}
+	for _, in := range inputs {
+		if c, err := ClaimOf(in); err == nil { // else Render reports it
+			claims[in.Gateway.Namespace] = append(claims[in.Gateway.Namespace], c)
+		}
+	}
+	for _, in := range inputs {
+		gw, class := in.Gateway, in.GatewayClass
+		in.Others = claims[gw.Namespace]
 		b, err := Render(in, opts)
 		if err != nil {
 			culprit := any(gw)

@@ -58,7 +58,9 @@ Objects translate does not read are listed on stderr.`,
 			// Gateways, classes and EnvoyProxies come first, with the same
 			// messages: translate never calls Programmed what the
 			// controller would refuse.
-			if _, err := renderSet(set, controllerName, render.DefaultOptions()); err != nil {
+			ro := render.DefaultOptions()
+			ro.PrivilegedPortOffset = opts.PrivilegedPortOffset
+			if _, err := renderSet(set, controllerName, ro); err != nil {
 				return err
 			}
 			results := translate.Translate(translate.InputFromSet(set), opts)
