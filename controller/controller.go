@@ -81,6 +81,9 @@ type Controller struct {
 	// statusWrites remembers each Gateway's last status write while it
 	// matters (statusWrite).
 	statusWrites sync.Map // k8stypes.NamespacedName -> statusWrite
+	// collisions remembers, per Gateway, the Gateways whose bundles name
+	// one of its objects (noteCollisions).
+	collisions sync.Map // k8stypes.NamespacedName -> map[k8stypes.NamespacedName]bool
 }
 
 // statusWrite is what this process last wrote to a Gateway: the

@@ -130,7 +130,12 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	if renderErr == nil {
 		opts := c.opts.Render
 		opts.CABundle = c.certs.CABundle()
-		bundle, renderErr = render.Render(in, opts)
+		if in.Others, err = c.claimsBeside(ctx, &gw); err != nil {
+			return ctrl.Result{}, err
+		}
+		bundle = renderFacts(in, opts, &f)
+		renderErr = f.RenderErr
+		c.noteCollisions(key, bundle, renderErr)
 	}
 	var runErr error
 	if renderErr != nil {
@@ -138,7 +143,6 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		f.RenderErr = renderErr
 		c.event(&gw, corev1.EventTypeWarning, "RenderFailed", "Render", renderErr.Error())
 	} else {
-		f.Unsupported = bundle.Unsupported
 		objs, err := bundle.Unstructured()
 		if err != nil {
 			return ctrl.Result{}, fmt.Errorf("bundle of %s: %w", key, err)
@@ -199,6 +203,20 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	return ctrl.Result{RequeueAfter: later}, nil
 }
 
+// renderFacts renders in and records the outcome in f (RenderErr, or the
+// bundle's unsupported fields and kept objects): the reconciler's pure step
+// between reading the inputs and applying, which berth render and berth
+// translate share through render.Render.
+func renderFacts(in render.Input, opts render.Options, f *gatewayFacts) *render.Bundle {
+	bundle, err := render.Render(in, opts)
+	f.RenderErr = err
+	if bundle != nil {
+		f.Unsupported = bundle.Unsupported
+		f.Kept = bundle.Kept
+	}
+	return bundle
+}
+
 // writeStatus writes gw's status and remembers the write (statusWrite).
 func (c *Controller) writeStatus(ctx context.Context, gw *gwv1.Gateway) error {
 	from := gw.ResourceVersion
@@ -249,6 +267,79 @@ func RenderInput(ctx context.Context, r client.Reader, class *gwv1.GatewayClass,
 		}
 	}
 	return in, nil
+}
+
+// claimsBeside returns the claims (render.ClaimOf) of the other Gateways
+// berth serves in gw's namespace, as cached: bundle objects live in their
+// Gateway's namespace, so only those can name the same object. A Gateway
+// whose parameters are unusable claims nothing (it is refused itself).
+func (c *Controller) claimsBeside(ctx context.Context, gw *gwv1.Gateway) ([]render.Claim, error) {
+	var list gwv1.GatewayList
+	// Read only: the cached objects themselves.
+	if err := c.client.List(ctx, &list, client.InNamespace(gw.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	var out []render.Claim
+	classes := map[gwv1.ObjectName]*gwv1.GatewayClass{}
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.Name == gw.Name || other.DeletionTimestamp != nil {
+			continue
+		}
+		class, seen := classes[other.Spec.GatewayClassName]
+		if !seen {
+			class = c.classOf(ctx, other)
+			classes[other.Spec.GatewayClassName] = class
+		}
+		if class == nil {
+			continue
+		}
+		in, err := RenderInput(ctx, c.client, class, other)
+		if err != nil {
+			continue
+		}
+		if claim, err := render.ClaimOf(in); err == nil {
+			out = append(out, claim)
+		}
+	}
+	return out, nil
+}
+
+// noteCollisions records the Gateways whose bundles name an object of key's
+// (render's outcome) and wakes those that joined or left the set: each
+// reports the collision from its own side (refused, or keeping the object).
+func (c *Controller) noteCollisions(key k8stypes.NamespacedName, bundle *render.Bundle, renderErr error) {
+	var cols []render.Collision
+	var ce *render.CollisionError
+	switch {
+	case bundle != nil:
+		cols = bundle.Kept
+	case errors.As(renderErr, &ce):
+		cols = ce.Lost
+	}
+	now := map[k8stypes.NamespacedName]bool{}
+	for _, col := range cols {
+		now[col.Other] = true
+	}
+	var before map[k8stypes.NamespacedName]bool
+	if v, ok := c.collisions.Load(key); ok {
+		before = v.(map[k8stypes.NamespacedName]bool)
+	}
+	if len(now) == 0 {
+		c.collisions.Delete(key)
+	} else {
+		c.collisions.Store(key, now)
+	}
+	for o := range now {
+		if !before[o] {
+			c.gwQueue.add(o)
+		}
+	}
+	for o := range before {
+		if !now[o] {
+			c.gwQueue.add(o)
+		}
+	}
 }
 
 // routeInputs are the inputs of the cached routes naming Gateway key.
@@ -349,6 +440,7 @@ func (c *Controller) forget(ctx context.Context, key k8stypes.NamespacedName) {
 	c.rolls.mu.Unlock()
 	c.inputs.Delete(key)
 	c.statusWrites.Delete(key)
+	c.noteCollisions(key, nil, nil) // the others may take over or drop their note
 	c.metrics.setGateways(c.conditionCounts())
 }
 

@@ -188,8 +188,14 @@ func toUnstructured(obj runtime.Object) (*unstructured.Unstructured, error) {
 func (b *builder) checkGateway() error {
 	gw := b.gw
 	var errs []error
-	for _, msg := range validation.IsDNS1123Label(gw.Namespace) {
-		errs = append(errs, fmt.Errorf("namespace %q: %s", gw.Namespace, msg))
+	if gw.Namespace == "" {
+		// The apiserver would put it in the client's namespace; offline
+		// nothing says which.
+		errs = append(errs, errors.New("metadata.namespace: missing"))
+	} else {
+		for _, msg := range validation.IsDNS1123Label(gw.Namespace) {
+			errs = append(errs, fmt.Errorf("namespace %q: %s", gw.Namespace, msg))
+		}
 	}
 	for _, msg := range validation.IsDNS1123Subdomain(gw.Name) {
 		errs = append(errs, fmt.Errorf("name %q: %s", gw.Name, msg))
