@@ -116,7 +116,7 @@ func setKinds(s *manifest.Set) []struct {
 		{"ReferenceGrant", len(s.ReferenceGrants)}, {"EnvoyProxy", len(s.EnvoyProxies)},
 		{"Service", len(s.Services)}, {"EndpointSlice", len(s.EndpointSlices)}, {"Secret", len(s.Secrets)},
 		{"Namespace", len(s.Namespaces)}, {"ConfigMap", len(s.ConfigMaps)},
-		{"BackendTLSPolicy", len(s.BackendTLSPolicies)},
+		{"BackendTLSPolicy", len(s.BackendTLSPolicies)}, {"ClientTrafficPolicy", len(s.ClientTrafficPolicies)},
 	}
 }
 
