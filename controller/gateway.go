@@ -130,7 +130,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	if renderErr == nil {
 		opts := c.opts.Render
 		opts.CABundle = c.certs.CABundle()
-		if in.Others, err = c.claimsBeside(ctx, &gw); err != nil {
+		if in.Others, err = ClaimsBeside(ctx, c.client, c.opts.ControllerName, &gw); err != nil {
 			return ctrl.Result{}, err
 		}
 		bundle = renderFacts(in, opts, &f)
@@ -269,14 +269,16 @@ func RenderInput(ctx context.Context, r client.Reader, class *gwv1.GatewayClass,
 	return in, nil
 }
 
-// claimsBeside returns the claims (render.ClaimOf) of the other Gateways
-// berth serves in gw's namespace, as cached: bundle objects live in their
-// Gateway's namespace, so only those can name the same object. A Gateway
-// whose parameters are unusable claims nothing (it is refused itself).
-func (c *Controller) claimsBeside(ctx context.Context, gw *gwv1.Gateway) ([]render.Claim, error) {
+// ClaimsBeside reads through r the claims (render.ClaimOf) of the other
+// Gateways in gw's namespace whose GatewayClass has controllerName: bundle
+// objects live in their Gateway's namespace, so only those can name the
+// same object. A Gateway whose parameters are unusable claims nothing (it
+// is refused itself). The reconciler renders with them (render.Input.Others),
+// and berth diff reads them the same way.
+func ClaimsBeside(ctx context.Context, r client.Reader, controllerName string, gw *gwv1.Gateway) ([]render.Claim, error) {
 	var list gwv1.GatewayList
-	// Read only: the cached objects themselves.
-	if err := c.client.List(ctx, &list, client.InNamespace(gw.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+	// Read only: from a cache, the cached objects themselves.
+	if err := r.List(ctx, &list, client.InNamespace(gw.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	var out []render.Claim
@@ -288,13 +290,16 @@ func (c *Controller) claimsBeside(ctx context.Context, gw *gwv1.Gateway) ([]rend
 		}
 		class, seen := classes[other.Spec.GatewayClassName]
 		if !seen {
-			class = c.classOf(ctx, other)
+			class = &gwv1.GatewayClass{}
+			if err := r.Get(ctx, k8stypes.NamespacedName{Name: string(other.Spec.GatewayClassName)}, class); err != nil || string(class.Spec.ControllerName) != controllerName {
+				class = nil
+			}
 			classes[other.Spec.GatewayClassName] = class
 		}
 		if class == nil {
 			continue
 		}
-		in, err := RenderInput(ctx, c.client, class, other)
+		in, err := RenderInput(ctx, r, class, other)
 		if err != nil {
 			continue
 		}

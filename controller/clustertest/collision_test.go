@@ -1,6 +1,7 @@
 package clustertest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/berth-gateway/berth/internal/cli"
 	"github.com/berth-gateway/berth/render"
 )
 
@@ -48,6 +50,27 @@ func TestServiceCollision(t *testing.T) {
 		return nil
 	})
 	h.programmed(first)
+
+	// berth diff renders as the controller does: the refused Gateway is an
+	// error with the status's message, the first one diffs clean.
+	o := h.options()
+	for _, c := range []struct {
+		gw       k8stypes.NamespacedName
+		code     int
+		contains string
+	}{{second, cli.ExitUsage, lost.Message}, {first, cli.ExitOK, ""}} {
+		var stdout, stderr bytes.Buffer
+		cmd := cli.NewRootCmd()
+		cmd.SetArgs([]string{"diff", "gateway/" + c.gw.Name, "-n", h.ns, "--kubeconfig", h.env.Kubeconfig,
+			"--controller-name", h.name, "--controller-namespace", h.ctrlNS,
+			"--shutdown-manager-image", o.Render.ShutdownManagerImage, "--envoy-image", o.Render.EnvoyImage})
+		cmd.SetOut(&stdout)
+		cmd.SetErr(&stderr)
+		err := cmd.Execute()
+		if code := cli.ExitCode(err); code != c.code || (c.contains != "" && !strings.Contains(err.Error(), c.contains)) {
+			t.Errorf("berth diff %s: exit %d (%v), want %d with %q; stdout:\n%s", c.gw, code, err, c.code, c.contains, stdout.String())
+		}
+	}
 
 	// Nothing of the refused Gateway's bundle exists, and the Service stays
 	// the first Gateway's without being rewritten.
