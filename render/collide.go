@@ -7,6 +7,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/berth-gateway/berth/api/v1alpha1"
 )
 
 // ObjectKey names one object of a bundle.
@@ -39,7 +41,10 @@ func (c Claim) before(o Claim) bool {
 
 // ClaimOf returns the objects Render would produce for in (without
 // rendering them), so that the claims of many Gateways can be compared
-// cheaply. It fails when Render would fail on the parameters.
+// cheaply: the controller computes one per other Gateway of a namespace on
+// every reconcile. It fails when a parametersRef or an EnvoyProxy on its
+// own is unusable; two usable EnvoyProxies whose merge Render refuses
+// still claim (a rare case not worth a merge per Gateway).
 func ClaimOf(in Input) (Claim, error) {
 	if in.GatewayClass == nil || in.Gateway == nil {
 		return Claim{}, fmt.Errorf("render: GatewayClass and Gateway are required")
@@ -48,10 +53,26 @@ func ClaimOf(in Input) (Claim, error) {
 	if err != nil {
 		return Claim{}, err
 	}
-	spec, _, err := effectiveParameters(in, refs)
+	specs, _, err := checkedParameters(in, refs)
 	if err != nil {
 		return Claim{}, err
 	}
+	// The fields that name or add objects, merged as mergeSpecs would:
+	// the Gateway's EnvoyProxy (last) wins where it sets them.
+	kube := &v1alpha1.EnvoyProxyKubernetesProvider{}
+	for _, spec := range specs {
+		k := (&builder{spec: spec}).kube()
+		if k.EnvoyService != nil && k.EnvoyService.Name != nil {
+			kube.EnvoyService = &v1alpha1.KubernetesServiceSpec{Name: k.EnvoyService.Name}
+		}
+		if k.EnvoyHpa != nil {
+			kube.EnvoyHpa = k.EnvoyHpa
+		}
+		if k.EnvoyPDB != nil {
+			kube.EnvoyPDB = k.EnvoyPDB
+		}
+	}
+	spec := &v1alpha1.EnvoyProxySpec{Provider: &v1alpha1.EnvoyProxyProvider{Kubernetes: kube}}
 	b := &builder{gw: in.Gateway, spec: spec}
 	return b.claim(), nil
 }
