@@ -135,8 +135,8 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		}
 		bundle = renderFacts(in, opts, &f)
 		renderErr = f.RenderErr
-		c.noteCollisions(key, bundle, renderErr)
 	}
+	c.noteCollisions(key, bundle, renderErr)
 	var runErr error
 	if renderErr != nil {
 		// The previous bundle stays as it is: no apply, no prune.
