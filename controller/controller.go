@@ -90,6 +90,9 @@ type Controller struct {
 	// reconcile with the same inputs and a Settled bundle renders and
 	// applies nothing.
 	applied sync.Map // k8stypes.NamespacedName -> appliedBundle
+	// collisions remembers, per Gateway, the Gateways whose bundles name
+	// one of its objects (noteCollisions).
+	collisions sync.Map // k8stypes.NamespacedName -> map[k8stypes.NamespacedName]bool
 }
 
 // statusWrite is what this process last wrote to a Gateway: the

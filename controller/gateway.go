@@ -138,19 +138,29 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	)
 	if renderErr == nil {
 		caPEM = c.certs.CABundle()
+		if in.Others, err = ClaimsBeside(ctx, c.client, c.opts.ControllerName, &gw); err != nil {
+			return ctrl.Result{}, err
+		}
 		inputFP = renderFingerprint(in, caPEM)
 	}
 	var runErr error
 	if v, ok := c.applied.Load(key); ok && renderErr == nil && v.(appliedBundle).inputs == inputFP &&
 		!c.rolls.budget.Holds(key.String()) && c.engine.Settled(inv) {
-		// Nothing to render or apply: the inputs are those of the last
-		// clean apply and the bundle holds what it wrote (a wake-up from a
-		// bundle object's status; drift or a foreign edit fails Settled).
+		// Nothing to render or apply: the inputs (the other Gateways'
+		// claims included) are those of the last clean apply and the
+		// bundle holds what it wrote (a wake-up from a bundle object's
+		// status; drift or a foreign edit fails Settled). Its collisions
+		// are those noted then.
 		f.Unsupported = v.(appliedBundle).unsupported
-	} else if renderErr == nil {
-		opts := c.opts.Render
-		opts.CABundle = caPEM
-		bundle, renderErr = render.Render(in, opts)
+		f.Kept = v.(appliedBundle).kept
+	} else {
+		if renderErr == nil {
+			opts := c.opts.Render
+			opts.CABundle = caPEM
+			bundle = renderFacts(in, opts, &f)
+			renderErr = f.RenderErr
+		}
+		c.noteCollisions(key, bundle, renderErr)
 	}
 	switch {
 	case bundle == nil && renderErr == nil:
@@ -161,7 +171,6 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		f.RenderErr = renderErr
 		c.event(&gw, corev1.EventTypeWarning, "RenderFailed", "Render", renderErr.Error())
 	default:
-		f.Unsupported = bundle.Unsupported
 		objs, err := bundle.Unstructured()
 		if err != nil {
 			return ctrl.Result{}, fmt.Errorf("bundle of %s: %w", key, err)
@@ -176,7 +185,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		f.Failed = run.Failed()
 		c.recordRun(&gw, run, err)
 		if err == nil && len(f.Failed) == 0 && run.Count(apply.ActionSkipped) == 0 && roll.Note == "" {
-			c.applied.Store(key, appliedBundle{inputs: inputFP, unsupported: bundle.Unsupported})
+			c.applied.Store(key, appliedBundle{inputs: inputFP, unsupported: bundle.Unsupported, kept: bundle.Kept})
 		} else {
 			c.applied.Delete(key)
 		}
@@ -225,6 +234,20 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		later = roll.RecheckAfter
 	}
 	return ctrl.Result{RequeueAfter: later}, nil
+}
+
+// renderFacts renders in and records the outcome in f (RenderErr, or the
+// bundle's unsupported fields and kept objects): the reconciler's pure step
+// between reading the inputs and applying, which berth render and berth
+// translate share through render.Render.
+func renderFacts(in render.Input, opts render.Options, f *gatewayFacts) *render.Bundle {
+	bundle, err := render.Render(in, opts)
+	f.RenderErr = err
+	if bundle != nil {
+		f.Unsupported = bundle.Unsupported
+		f.Kept = bundle.Kept
+	}
+	return bundle
 }
 
 // writeStatus writes gw's status and remembers the write (statusWrite).
@@ -286,6 +309,84 @@ func RenderInput(ctx context.Context, r client.Reader, class *gwv1.GatewayClass,
 		}
 	}
 	return in, nil
+}
+
+// ClaimsBeside reads through r the claims (render.ClaimOf) of the other
+// Gateways in gw's namespace whose GatewayClass has controllerName: bundle
+// objects live in their Gateway's namespace, so only those can name the
+// same object. A Gateway whose parameters are unusable claims nothing (it
+// is refused itself). The reconciler renders with them (render.Input.Others),
+// and berth diff reads them the same way.
+func ClaimsBeside(ctx context.Context, r client.Reader, controllerName string, gw *gwv1.Gateway) ([]render.Claim, error) {
+	var list gwv1.GatewayList
+	// Read only: from a cache, the cached objects themselves.
+	if err := r.List(ctx, &list, client.InNamespace(gw.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	var out []render.Claim
+	classes := map[gwv1.ObjectName]*gwv1.GatewayClass{}
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.Name == gw.Name || other.DeletionTimestamp != nil {
+			continue
+		}
+		class, seen := classes[other.Spec.GatewayClassName]
+		if !seen {
+			class = &gwv1.GatewayClass{}
+			if err := r.Get(ctx, k8stypes.NamespacedName{Name: string(other.Spec.GatewayClassName)}, class); err != nil || string(class.Spec.ControllerName) != controllerName {
+				class = nil
+			}
+			classes[other.Spec.GatewayClassName] = class
+		}
+		if class == nil {
+			continue
+		}
+		in, err := RenderInput(ctx, r, class, other)
+		if err != nil {
+			continue
+		}
+		if claim, err := render.ClaimOf(in); err == nil {
+			out = append(out, claim)
+		}
+	}
+	return out, nil
+}
+
+// noteCollisions records the Gateways whose bundles name an object of key's
+// (render's outcome) and wakes those that joined or left the set: each
+// reports the collision from its own side (refused, or keeping the object).
+func (c *Controller) noteCollisions(key k8stypes.NamespacedName, bundle *render.Bundle, renderErr error) {
+	var cols []render.Collision
+	var ce *render.CollisionError
+	switch {
+	case bundle != nil:
+		cols = bundle.Kept
+	case errors.As(renderErr, &ce):
+		cols = ce.Lost
+	}
+	now := map[k8stypes.NamespacedName]bool{}
+	for _, col := range cols {
+		now[col.Other] = true
+	}
+	var before map[k8stypes.NamespacedName]bool
+	if v, ok := c.collisions.Load(key); ok {
+		before = v.(map[k8stypes.NamespacedName]bool)
+	}
+	if len(now) == 0 {
+		c.collisions.Delete(key)
+	} else {
+		c.collisions.Store(key, now)
+	}
+	for o := range now {
+		if !before[o] {
+			c.gwQueue.add(o)
+		}
+	}
+	for o := range before {
+		if !now[o] {
+			c.gwQueue.add(o)
+		}
+	}
 }
 
 // envoyProxy reads a referenced EnvoyProxy; a missing one is a
@@ -379,12 +480,14 @@ func (c *Controller) bundleService(ctx context.Context, agg apply.AggregateStatu
 type appliedBundle struct {
 	inputs      string
 	unsupported []render.Unsupported
+	kept        []render.Collision
 }
 
 // renderFingerprint identifies what render.Render reads of a Gateway's
-// inputs: the specs (by generation) of the Gateway, its class and their
-// EnvoyProxies, the Gateway's UID (its owner reference) and the xDS CA
-// bundle; the other render options are the process's.
+// inputs: the specs (by generation) of the Gateway, its class, their
+// EnvoyProxies and the attached ListenerSets (their ports), the Gateway's
+// UID (its owner reference), the other Gateways' claims (collisions) and
+// the xDS CA bundle; the other render options are the process's.
 func renderFingerprint(in render.Input, caPEM []byte) string {
 	h := sha256.New()
 	for _, o := range []client.Object{in.Gateway, in.GatewayClass, in.ClassParameters, in.GatewayParameters} {
@@ -393,6 +496,16 @@ func renderFingerprint(in render.Input, caPEM []byte) string {
 			continue
 		}
 		_, _ = fmt.Fprintf(h, "%s/%s %s %d\n", o.GetNamespace(), o.GetName(), o.GetUID(), o.GetGeneration())
+	}
+	for _, ls := range in.ListenerSets {
+		_, _ = fmt.Fprintf(h, "ListenerSet %s/%s %s %d\n", ls.Namespace, ls.Name, ls.UID, ls.Generation)
+	}
+	for _, o := range in.Others {
+		_, _ = fmt.Fprintf(h, "claim %s %s", o.Gateway, o.Created.UTC().Format(time.RFC3339))
+		for _, k := range o.Objects {
+			_, _ = fmt.Fprintf(h, " %s", k)
+		}
+		_, _ = io.WriteString(h, "\n")
 	}
 	_, _ = h.Write(caPEM)
 	return hex.EncodeToString(h.Sum(nil))
@@ -410,6 +523,7 @@ func (c *Controller) forget(ctx context.Context, key k8stypes.NamespacedName) {
 	c.inputs.Delete(key)
 	c.applied.Delete(key)
 	c.statusWrites.Delete(key)
+	c.noteCollisions(key, nil, nil) // the others may take over or drop their note
 	c.metrics.setGateways(c.conditionCounts())
 }
 

@@ -31,6 +31,9 @@ type gatewayFacts struct {
 	RenderErr error
 	// Unsupported EnvoyProxy fields of the rendered bundle (reported, not fatal).
 	Unsupported []render.Unsupported
+	// Kept are the bundle's objects that Gateways created later name too
+	// (they are refused; render.Bundle.Kept), noted in Accepted's message.
+	Kept []render.Collision
 	// Translation holds the listener facts and the version the proxy must
 	// receive; nil until the Gateway's current generation was translated.
 	Translation *translated
@@ -160,6 +163,11 @@ func acceptedCondition(f gatewayFacts) metav1.Condition {
 	}
 	if c.Status == metav1.ConditionTrue && len(f.Unsupported) > 0 {
 		c.Message += "; " + unsupportedMessage(f.Unsupported)
+	}
+	if c.Status == metav1.ConditionTrue {
+		for _, k := range f.Kept {
+			c.Message += "; " + k.String()
+		}
 	}
 	return c
 }

@@ -98,3 +98,24 @@ func BenchmarkRenderFirst(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkClaimOf is what the controller pays per other Gateway of a
+// namespace on every reconcile (ClaimsBeside): resolving and merging the
+// EnvoyProxies to learn the bundle's object names, without rendering.
+func BenchmarkClaimOf(b *testing.B) {
+	for _, bc := range []struct{ name, file string }{
+		{"seed", seedInput},
+		{"clusterip", clusterIPInput},
+		{"merged", "testdata/gateway-override.in.yaml"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			in := benchInput(b, bc.file)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ClaimOf(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

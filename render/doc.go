@@ -42,6 +42,15 @@
 //   - Listener ports that would collide with Envoy's own (admin, readiness,
 //     shutdown manager) are refused with a GatewayError instead of producing a
 //     pod that cannot start.
+//   - Render refuses what the apiserver or Envoy would refuse (the Gateway
+//     API CRD's listener and infrastructure rules, label syntax and the
+//     256 KiB annotation limit on every bundle object, two listener ports
+//     on one container port) with the object, field and reason, so that
+//     the offline commands and the controller say the same. Given the
+//     claims of the other Gateways of the namespace (Input.Others,
+//     ClaimOf), it refuses a Gateway whose bundle names an object of a
+//     Gateway created before it (*CollisionError); the earlier one keeps
+//     it (Bundle.Kept).
 //   - Bundle.Objects are typed; Unstructured converts them (that conversion
 //     costs more than rendering, see docs/benchmarks.md).
 package render

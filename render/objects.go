@@ -189,10 +189,7 @@ func (b *builder) service() *corev1.Service {
 	if svc == nil {
 		svc = &v1alpha1.KubernetesServiceSpec{}
 	}
-	name := b.name()
-	if svc.Name != nil {
-		name = *svc.Name
-	}
+	name := b.serviceName()
 	typ := corev1.ServiceTypeLoadBalancer
 	if svc.Type != nil {
 		typ = corev1.ServiceType(*svc.Type)

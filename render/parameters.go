@@ -100,6 +100,28 @@ func CheckEnvoyProxy(referrer string, ep *v1alpha1.EnvoyProxy) ([]Unsupported, e
 // effectiveParameters checks the referenced EnvoyProxy objects against the
 // references and merges them (Gateway's over GatewayClass's).
 func effectiveParameters(in Input, refs ParametersRefs) (*v1alpha1.EnvoyProxySpec, []Unsupported, error) {
+	specs, unsupported, err := checkedParameters(in, refs)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch len(specs) {
+	case 0:
+		return &v1alpha1.EnvoyProxySpec{}, nil, nil
+	case 1:
+		return specs[0], unsupported, nil
+	}
+	merged := mergeSpecs(specs[0], specs[1])
+	if err := merged.Validate(); err != nil {
+		return nil, nil, &ParametersError{Referrer: gatewayDesc(in.Gateway), Ref: "EnvoyProxy " + refs.Gateway.String(), Reason: ParametersInvalid,
+			Err: fmt.Errorf("merged over EnvoyProxy %s of the GatewayClass: %w", refs.Class, err)}
+	}
+	return merged, unsupported, nil
+}
+
+// checkedParameters checks the referenced EnvoyProxy objects against the
+// references and each on its own, and returns their specs, the class's
+// first.
+func checkedParameters(in Input, refs ParametersRefs) ([]*v1alpha1.EnvoyProxySpec, []Unsupported, error) {
 	type level struct {
 		referrer string
 		ref      *types.NamespacedName
@@ -130,18 +152,7 @@ func effectiveParameters(in Input, refs ParametersRefs) (*v1alpha1.EnvoyProxySpe
 		unsupported = append(unsupported, u...)
 		specs = append(specs, &l.ep.Spec)
 	}
-	switch len(specs) {
-	case 0:
-		return &v1alpha1.EnvoyProxySpec{}, nil, nil
-	case 1:
-		return specs[0], unsupported, nil
-	}
-	merged := mergeSpecs(specs[0], specs[1])
-	if err := merged.Validate(); err != nil {
-		return nil, nil, &ParametersError{Referrer: gatewayDesc(in.Gateway), Ref: "EnvoyProxy " + refs.Gateway.String(), Reason: ParametersInvalid,
-			Err: fmt.Errorf("merged over EnvoyProxy %s of the GatewayClass: %w", refs.Class, err)}
-	}
-	return merged, unsupported, nil
+	return specs, unsupported, nil
 }
 
 func classDesc(c *gwv1.GatewayClass) string { return "GatewayClass " + c.Name }

@@ -9,11 +9,15 @@ import (
 	"sort"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/api/v1alpha1"
@@ -34,6 +38,11 @@ type Input struct {
 	// translation accepted): their listeners' ports join the Gateway's in
 	// the Service and the container.
 	ListenerSets []*gwv1.ListenerSet
+	// Others are the claims (ClaimOf) of the other Gateways berth serves in
+	// the Gateway's namespace: Render refuses the Gateway with a
+	// *CollisionError if its bundle names an object one of them created
+	// before it also names.
+	Others []Claim
 }
 
 // Inventory identifies the cli-utils ConfigMap inventory of a bundle.
@@ -60,6 +69,10 @@ type Bundle struct {
 	// Warnings are other things the bundle's reader should know (e.g. an
 	// empty CA bundle), sorted.
 	Warnings []string
+	// Kept are the objects of the bundle that other Gateways, created
+	// later and refused for it, name too (Input.Others); the controller
+	// reports them in status.
+	Kept []Collision
 }
 
 // Object is a typed Kubernetes object of a bundle (*corev1.ServiceAccount,
@@ -87,7 +100,8 @@ func (b *Bundle) Unstructured() ([]*unstructured.Unstructured, error) {
 
 // Render builds the bundle of in.Gateway. Errors are a *ParametersError
 // (unusable EnvoyProxy or parametersRef), a *GatewayError (a Gateway berth
-// cannot serve), an *AddressError (spec.addresses it cannot honour), or a
+// cannot serve, or whose objects an earlier Gateway of in.Others keeps: it
+// wraps a *CollisionError), an *AddressError (spec.addresses it cannot honour), or a
 // plain error for invalid options or inconsistent input.
 func Render(in Input, opts Options) (*Bundle, error) {
 	if in.GatewayClass == nil || in.Gateway == nil {
@@ -113,6 +127,17 @@ func Render(in Input, opts Options) (*Bundle, error) {
 	if err := b.checkGateway(); err != nil {
 		return nil, &GatewayError{Gateway: gw.Namespace + "/" + gw.Name, Err: err}
 	}
+	var kept, lost []Collision
+	for _, c := range Collisions(b.claim(), in.Others) {
+		if c.Kept {
+			kept = append(kept, c)
+		} else {
+			lost = append(lost, c)
+		}
+	}
+	if len(lost) > 0 {
+		return nil, &GatewayError{Gateway: gw.Namespace + "/" + gw.Name, Err: &CollisionError{Lost: lost}}
+	}
 	cm, err := b.configMap()
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", gatewayDesc(gw), err)
@@ -128,6 +153,9 @@ func Render(in Input, opts Options) (*Bundle, error) {
 	if pdb := b.pdb(); pdb != nil {
 		typed = append(typed, pdb)
 	}
+	if err := checkMetadata(typed); err != nil {
+		return nil, &GatewayError{Gateway: gw.Namespace + "/" + gw.Name, Err: err}
+	}
 	bundle := &Bundle{
 		Gateway: types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name},
 		Inventory: Inventory{
@@ -138,6 +166,7 @@ func Render(in Input, opts Options) (*Bundle, error) {
 		Objects:     typed,
 		Unsupported: unsupported,
 		Warnings:    b.warnings,
+		Kept:        kept,
 	}
 	sort.Strings(bundle.Warnings)
 	return bundle, nil
@@ -163,8 +192,14 @@ func toUnstructured(obj runtime.Object) (*unstructured.Unstructured, error) {
 func (b *builder) checkGateway() error {
 	gw := b.gw
 	var errs []error
-	for _, msg := range validation.IsDNS1123Label(gw.Namespace) {
-		errs = append(errs, fmt.Errorf("namespace %q: %s", gw.Namespace, msg))
+	if gw.Namespace == "" {
+		// The apiserver would put it in the client's namespace; offline
+		// nothing says which.
+		errs = append(errs, errors.New("metadata.namespace: missing"))
+	} else {
+		for _, msg := range validation.IsDNS1123Label(gw.Namespace) {
+			errs = append(errs, fmt.Errorf("namespace %q: %s", gw.Namespace, msg))
+		}
 	}
 	for _, msg := range validation.IsDNS1123Subdomain(gw.Name) {
 		errs = append(errs, fmt.Errorf("name %q: %s", gw.Name, msg))
@@ -176,18 +211,20 @@ func (b *builder) checkGateway() error {
 		// not deployed.
 		errs = append(errs, ErrNoServedListeners)
 	}
-	for _, l := range gw.Spec.Listeners {
-		p := int(l.Port)
-		if p < 1 || p > 65535 {
-			errs = append(errs, fmt.Errorf("listener %s: port %d is out of range", l.Name, p))
-			continue
-		}
-		if cp := b.containerPort(int32(p)); slices.Contains(dataplane.ReservedPorts[:], cp) {
-			errs = append(errs, fmt.Errorf("listener %s: port %d is reserved by berth (Envoy admin, readiness, shutdown manager and stats use %d, %d, %d and %d)",
-				l.Name, p, dataplane.AdminPort, dataplane.ReadyPort, dataplane.ShutdownManagerPort, dataplane.StatsPort))
-		}
-	}
+	errs = append(errs, b.checkListeners()...)
 	if infra := gw.Spec.Infrastructure; infra != nil {
+		// The Gateway API CRD's limits, which the apiserver enforces.
+		if n := len(infra.Labels); n > maxInfrastructureLabels {
+			errs = append(errs, fmt.Errorf("spec.infrastructure.labels: %d labels, at most %d allowed", n, maxInfrastructureLabels))
+		}
+		if n := len(infra.Annotations); n > maxInfrastructureAnnotations {
+			errs = append(errs, fmt.Errorf("spec.infrastructure.annotations: %d annotations, at most %d allowed", n, maxInfrastructureAnnotations))
+		}
+		for k, v := range infra.Annotations {
+			if len(v) > maxAnnotationValue {
+				errs = append(errs, fmt.Errorf("spec.infrastructure.annotations: value of %q: %d bytes, at most %d allowed", k, len(v), maxAnnotationValue))
+			}
+		}
 		for k, v := range infra.Labels {
 			for _, msg := range validation.IsQualifiedName(string(k)) {
 				errs = append(errs, fmt.Errorf("spec.infrastructure.labels: key %q: %s", k, msg))
@@ -207,6 +244,119 @@ func (b *builder) checkGateway() error {
 	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return lineErrors(errs)
+}
+
+// The Gateway API CRD's limits on a Gateway (the apiserver refuses a
+// Gateway beyond them).
+const (
+	maxListeners                 = 64
+	maxInfrastructureLabels      = 8
+	maxInfrastructureAnnotations = 16
+	maxAnnotationValue           = 4096
+)
+
+// checkListeners refuses listeners the apiserver would refuse (more than
+// maxListeners, duplicate names, duplicate port, protocol and hostname) and
+// those Envoy could not bind: a port out of range or reserved by berth, and
+// two Service ports of one transport that map onto one container port
+// (80 and 80+PrivilegedPortOffset).
+func (b *builder) checkListeners() []error {
+	var errs []error
+	ls := b.gw.Spec.Listeners
+	if len(ls) > maxListeners {
+		errs = append(errs, fmt.Errorf("spec.listeners: %d listeners, at most %d allowed", len(ls), maxListeners))
+	}
+	names := map[gwv1.SectionName]int{}
+	type portKey struct {
+		port     int32
+		protocol gwv1.ProtocolType
+		hostname string
+	}
+	ports := map[portKey]gwv1.SectionName{}
+	type containerKey struct {
+		port      int32
+		transport string
+	}
+	container := map[containerKey]gwv1.Listener{}
+	for i, l := range ls {
+		if j, dup := names[l.Name]; dup {
+			errs = append(errs, fmt.Errorf("spec.listeners[%d].name: %q is also the name of spec.listeners[%d]", i, l.Name, j))
+		} else {
+			names[l.Name] = i
+		}
+		hostname := ""
+		if l.Hostname != nil {
+			hostname = string(*l.Hostname)
+		}
+		pk := portKey{int32(l.Port), l.Protocol, hostname}
+		if other, dup := ports[pk]; dup {
+			errs = append(errs, fmt.Errorf("listener %s: port %d, protocol %s and hostname %q are those of listener %s", l.Name, l.Port, l.Protocol, hostname, other))
+		} else {
+			ports[pk] = l.Name
+		}
+		p := int(l.Port)
+		if p < 1 || p > 65535 {
+			errs = append(errs, fmt.Errorf("listener %s: port %d is out of range", l.Name, p))
+			continue
+		}
+		cp := b.containerPort(int32(p))
+		if slices.Contains(dataplane.ReservedPorts[:], cp) {
+			errs = append(errs, fmt.Errorf("listener %s: port %d is reserved by berth (Envoy admin, readiness, shutdown manager and stats use %d, %d, %d and %d)",
+				l.Name, p, dataplane.AdminPort, dataplane.ReadyPort, dataplane.ShutdownManagerPort, dataplane.StatsPort))
+			continue
+		}
+		if !dataplane.Serves(string(l.Protocol)) {
+			continue
+		}
+		ck := containerKey{cp, dataplane.Transport(string(l.Protocol))}
+		if other, dup := container[ck]; dup && other.Port != l.Port {
+			errs = append(errs, fmt.Errorf("listener %s: port %d and port %d of listener %s both map to container port %d (ports below 1024 are offset by %d)",
+				l.Name, l.Port, other.Port, other.Name, cp, b.opts.PrivilegedPortOffset))
+		} else if !dup {
+			container[ck] = l
+		}
+	}
+	return errs
+}
+
+// checkMetadata refuses objects whose labels or annotations the apiserver
+// would refuse (label syntax, 256 KiB of annotations in all): the
+// Gateway's infrastructure labels and annotations are copied onto every
+// object, and the EnvoyProxy adds its own to the Service and the pods.
+func checkMetadata(objs []Object) error {
+	var errs []error
+	check := func(obj Object, path *field.Path, labels, annotations map[string]string) {
+		list := metav1validation.ValidateLabels(labels, path.Child("labels"))
+		list = append(list, apivalidation.ValidateAnnotations(annotations, path.Child("annotations"))...)
+		for _, e := range list {
+			if e.Type == field.ErrorTypeTooLong && e.Field == path.Child("annotations").String() {
+				// Its message does not say by how much.
+				e.Detail = fmt.Sprintf("%d bytes, at most %d allowed", annotationsSize(annotations), apivalidation.TotalAnnotationSizeLimitB)
+				errs = append(errs, fmt.Errorf("%s %s/%s %s: %s", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), e.Field, e.Detail))
+				continue
+			}
+			errs = append(errs, fmt.Errorf("%s %s/%s %s", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), e.Error()))
+		}
+	}
+	for _, obj := range objs {
+		check(obj, field.NewPath("metadata"), obj.GetLabels(), obj.GetAnnotations())
+		if d, ok := obj.(*appsv1.Deployment); ok {
+			t := d.Spec.Template
+			check(obj, field.NewPath("spec", "template", "metadata"), t.Labels, t.Annotations)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return lineErrors(errs)
+}
+
+func annotationsSize(annotations map[string]string) int {
+	n := 0
+	for k, v := range annotations {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 // lineErrors joins errors on one line, fit for a status message, and keeps

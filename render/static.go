@@ -33,11 +33,51 @@ func (e *StaticError) Error() string { return e.Err.Error() }
 func (e *StaticError) Unwrap() error { return e.Err }
 
 // RenderStatic renders every Gateway of s whose GatewayClass has
-// controllerName, in namespace/name order. A Gateway whose class is missing
-// from s, or whose EnvoyProxy is, is an error, as is any render error; the
-// error names the Gateway. Gateways of other controllers' classes are
-// skipped.
+// controllerName, in namespace/name order (StaticInputs). A Gateway whose
+// class is missing from s, or whose EnvoyProxy is, is an error, as is any
+// render error; the error names the Gateway. Gateways of other
+// controllers' classes are skipped.
 func RenderStatic(s Static, controllerName string, opts Options) ([]*Bundle, error) {
+	inputs, err := StaticInputs(s, controllerName)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Bundle
+	for _, in := range inputs {
+		gw, class := in.Gateway, in.GatewayClass
+		if err := checkStaticProxy(classDesc(class), in.ClassParameters); err != nil {
+			return nil, err
+		}
+		if err := checkStaticProxy(gatewayDesc(gw), in.GatewayParameters); err != nil {
+			return nil, err
+		}
+		b, err := Render(in, opts)
+		if err != nil {
+			culprit := any(gw)
+			var pe *ParametersError
+			if errors.As(err, &pe) {
+				switch {
+				case pe.Reason == ParametersInvalid && in.GatewayParameters != nil:
+					culprit = in.GatewayParameters // the merge made it invalid
+				case strings.HasPrefix(pe.Referrer, "GatewayClass "):
+					culprit = class
+				}
+			}
+			return nil, &StaticError{Object: culprit, Err: err}
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// StaticInputs returns the render input of every Gateway of s whose
+// GatewayClass has controllerName, in namespace/name order, as the
+// controller would render it: with the EnvoyProxy objects it references
+// (nil when missing from s: Render reports it) and the claims of the other
+// Gateways of its namespace (Input.Others). A Gateway or GatewayClass
+// defined twice, a Gateway whose class is missing and a parametersRef to
+// another kind are a *StaticError.
+func StaticInputs(s Static, controllerName string) ([]Input, error) {
 	classes := make(map[string]*gwv1.GatewayClass, len(s.GatewayClasses))
 	for _, c := range s.GatewayClasses {
 		if _, dup := classes[c.Name]; dup {
@@ -60,7 +100,7 @@ func RenderStatic(s Static, controllerName string, opts Options) ([]*Bundle, err
 		}
 		return gateways[i].Name < gateways[j].Name
 	})
-	var out []*Bundle
+	var inputs []Input
 	for i, gw := range gateways {
 		if i > 0 && gw.Namespace == gateways[i-1].Namespace && gw.Name == gateways[i-1].Name {
 			return nil, &StaticError{Object: gw, Err: fmt.Errorf("%s is defined twice", gatewayDesc(gw))}
@@ -83,33 +123,24 @@ func RenderStatic(s Static, controllerName string, opts Options) ([]*Bundle, err
 		in := Input{GatewayClass: class, Gateway: gw}
 		if refs.Class != nil {
 			in.ClassParameters = proxies[*refs.Class]
-			if err := checkStaticProxy(classDesc(class), in.ClassParameters); err != nil {
-				return nil, err
-			}
 		}
 		if refs.Gateway != nil {
 			in.GatewayParameters = proxies[*refs.Gateway]
-			if err := checkStaticProxy(gatewayDesc(gw), in.GatewayParameters); err != nil {
-				return nil, err
-			}
 		}
-		b, err := Render(in, opts)
-		if err != nil {
-			culprit := any(gw)
-			var pe *ParametersError
-			if errors.As(err, &pe) {
-				switch {
-				case pe.Reason == ParametersInvalid && in.GatewayParameters != nil:
-					culprit = in.GatewayParameters // the merge made it invalid
-				case strings.HasPrefix(pe.Referrer, "GatewayClass "):
-					culprit = class
-				}
-			}
-			return nil, &StaticError{Object: culprit, Err: err}
-		}
-		out = append(out, b)
+		inputs = append(inputs, in)
 	}
-	return out, nil
+	// Two bundles that name one object refuse the later Gateway, offline
+	// as in the controller.
+	claims := map[string][]Claim{}
+	for _, in := range inputs {
+		if c, err := ClaimOf(in); err == nil { // else Render reports it
+			claims[in.Gateway.Namespace] = append(claims[in.Gateway.Namespace], c)
+		}
+	}
+	for i := range inputs {
+		inputs[i].Others = claims[inputs[i].Gateway.Namespace]
+	}
+	return inputs, nil
 }
 
 // checkStaticProxy attributes an invalid EnvoyProxy to its own document

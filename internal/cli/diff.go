@@ -318,6 +318,9 @@ func (d *differ) diff(ctx context.Context, gw *gwv1.Gateway) (*gatewayDiff, erro
 	if err != nil {
 		return nil, fmt.Errorf("Gateway %s: %w", key, err)
 	}
+	if in.Others, err = controller.ClaimsBeside(ctx, d.cl, d.controllerName, gw); err != nil {
+		return nil, fmt.Errorf("Gateway %s: %w", key, err)
+	}
 	opts := d.opts
 	bundle, err := render.Render(in, opts)
 	if err != nil {
@@ -544,7 +547,8 @@ func compactJSON(v any) string {
 }
 
 // overlay answers reads of the GatewayClasses and EnvoyProxies a -f input
-// holds from the input, everything else from the cluster.
+// holds from the input, and lists Gateways with the input's in place of the
+// live ones of the same name; everything else comes from the cluster.
 type overlay struct {
 	client.Client
 	set *manifest.Set
@@ -568,4 +572,31 @@ func (o overlay) Get(ctx context.Context, key client.ObjectKey, obj client.Objec
 		}
 	}
 	return o.Client.Get(ctx, key, obj, opts...)
+}
+
+func (o overlay) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	if err := o.Client.List(ctx, list, opts...); err != nil {
+		return err
+	}
+	gws, ok := list.(*gwv1.GatewayList)
+	if !ok {
+		return nil
+	}
+	var lo client.ListOptions
+	lo.ApplyOptions(opts)
+	proposed := map[k8stypes.NamespacedName]bool{}
+	var items []gwv1.Gateway
+	for _, gw := range o.set.Gateways {
+		if lo.Namespace == "" || gw.Namespace == lo.Namespace {
+			proposed[client.ObjectKeyFromObject(gw)] = true
+			items = append(items, *gw.DeepCopy())
+		}
+	}
+	for _, gw := range gws.Items {
+		if !proposed[client.ObjectKeyFromObject(&gw)] {
+			items = append(items, gw)
+		}
+	}
+	gws.Items = items
+	return nil
 }

@@ -111,12 +111,12 @@ func setKinds(s *manifest.Set) []struct {
 		kind string
 		n    int
 	}{
-		{"GatewayClass", len(s.GatewayClasses)}, {"Gateway", len(s.Gateways)}, {"HTTPRoute", len(s.HTTPRoutes)},
+		{"GatewayClass", len(s.GatewayClasses)}, {"Gateway", len(s.Gateways)}, {"ListenerSet", len(s.ListenerSets)}, {"HTTPRoute", len(s.HTTPRoutes)},
 		{"GRPCRoute", len(s.GRPCRoutes)}, {"TCPRoute", len(s.TCPRoutes)}, {"TLSRoute", len(s.TLSRoutes)}, {"UDPRoute", len(s.UDPRoutes)},
 		{"ReferenceGrant", len(s.ReferenceGrants)}, {"EnvoyProxy", len(s.EnvoyProxies)},
 		{"Service", len(s.Services)}, {"EndpointSlice", len(s.EndpointSlices)}, {"Secret", len(s.Secrets)},
 		{"Namespace", len(s.Namespaces)}, {"ConfigMap", len(s.ConfigMaps)},
-		{"BackendTLSPolicy", len(s.BackendTLSPolicies)},
+		{"BackendTLSPolicy", len(s.BackendTLSPolicies)}, {"ClientTrafficPolicy", len(s.ClientTrafficPolicies)},
 	}
 }
 

@@ -5,9 +5,11 @@ import (
 	"github.com/berth-gateway/berth/examples"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/berth-gateway/berth/internal/manifest"
 	"github.com/berth-gateway/berth/render"
 )
 
@@ -152,5 +154,40 @@ func TestRenderOtherControllerIsSkipped(t *testing.T) {
 	}
 	if stdout != "" || !strings.Contains(stderr, "no Gateway of a GatewayClass") {
 		t.Errorf("stdout %q, stderr %q", stdout, stderr)
+	}
+}
+
+// Every kind berth decodes is either read or listed as ignored: a
+// ClientTrafficPolicy is read by translate and ignored, loudly, by render.
+func TestEveryDecodedKindAccounted(t *testing.T) {
+	const in = `apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: {name: ctp, namespace: ns}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: g}]
+`
+	// setKinds lists every typed field of a manifest.Set.
+	typed := 0
+	for f := range reflect.TypeFor[manifest.Set]().Fields() {
+		if f.Type.Kind() == reflect.Slice && f.Name != "Other" {
+			typed++
+		}
+	}
+	if n := len(setKinds(&manifest.Set{})); n != typed {
+		t.Errorf("setKinds lists %d kinds, manifest.Set has %d", n, typed)
+	}
+	_, stderr, err := runBerth(t, in, "render", "-f", "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "warning: berth render does not read, and ignored: 1 ClientTrafficPolicy\n"; !strings.Contains(stderr, want) {
+		t.Errorf("render stderr lacks %q:\n%s", want, stderr)
+	}
+	_, stderr, err = runBerth(t, in, "translate", "-f", "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(stderr, "ignored") {
+		t.Errorf("translate ignores what it reads:\n%s", stderr)
 	}
 }

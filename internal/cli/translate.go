@@ -29,8 +29,9 @@ func newTranslateCmd() *cobra.Command {
 		Long: `Translate reads Gateway API manifests (multi-document YAML or JSON; files,
 directories with -R, "-" for stdin):
 GatewayClasses, Gateways, ListenerSets, EnvoyProxies, HTTPRoutes, GRPCRoutes,
-TCPRoutes, TLSRoutes, UDPRoutes, ReferenceGrants, Services, EndpointSlices,
-Secrets and Namespaces. The Gateways, their classes and
+TCPRoutes, TLSRoutes, UDPRoutes, ReferenceGrants, BackendTLSPolicies,
+ClientTrafficPolicies, Services, EndpointSlices, Secrets (stringData merged
+into data, as the apiserver does), ConfigMaps and Namespaces. The Gateways, their classes and
 EnvoyProxies are checked first exactly as berth render and the controller
 check them, with the same messages. For every Gateway of a GatewayClass
 whose controllerName is --controller-name it prints the listeners, route
@@ -58,7 +59,9 @@ Objects translate does not read are listed on stderr.`,
 			// Gateways, classes and EnvoyProxies come first, with the same
 			// messages: translate never calls Programmed what the
 			// controller would refuse.
-			if _, err := renderSet(set, controllerName, render.DefaultOptions()); err != nil {
+			ro := render.DefaultOptions()
+			ro.PrivilegedPortOffset = opts.PrivilegedPortOffset
+			if _, err := renderSet(set, controllerName, ro); err != nil {
 				return err
 			}
 			results := translate.Translate(translate.InputFromSet(set), opts)
@@ -163,8 +166,8 @@ func splice(chunks [][]byte, format translate.Format) ([][]byte, error) {
 }
 
 // translateReads are the kinds berth translate reads.
-var translateReads = []string{"GatewayClass", "Gateway", "EnvoyProxy", "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute", "ReferenceGrant", "Service", "EndpointSlice", "Secret", "Namespace",
-	"BackendTLSPolicy", "ConfigMap"}
+var translateReads = []string{"GatewayClass", "Gateway", "ListenerSet", "EnvoyProxy", "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute", "ReferenceGrant", "Service", "EndpointSlice", "Secret", "Namespace",
+	"BackendTLSPolicy", "ConfigMap", "ClientTrafficPolicy"}
 
 // selectGateways keeps the results of the named Gateways ("namespace/name"),
 // in result order; a name that matches no translated Gateway is an error.

@@ -167,7 +167,7 @@ var known = map[schema.GroupKind]struct {
 	{Group: v1alpha1.GroupName, Kind: v1alpha1.KindEnvoyProxy}: {[]string{"v1alpha1"}, typed(func(s *Set, o *v1alpha1.EnvoyProxy) { s.EnvoyProxies = append(s.EnvoyProxies, o) })},
 	{Group: "", Kind: "Service"}:                               {[]string{"v1"}, typed(func(s *Set, o *corev1.Service) { s.Services = append(s.Services, o) })},
 	{Group: "discovery.k8s.io", Kind: "EndpointSlice"}:         {[]string{"v1"}, typed(func(s *Set, o *discoveryv1.EndpointSlice) { s.EndpointSlices = append(s.EndpointSlices, o) })},
-	{Group: "", Kind: "Secret"}:                                {[]string{"v1"}, typed(func(s *Set, o *corev1.Secret) { s.Secrets = append(s.Secrets, o) })},
+	{Group: "", Kind: "Secret"}:                                {[]string{"v1"}, typed(func(s *Set, o *corev1.Secret) { s.Secrets = append(s.Secrets, mergeStringData(o)) })},
 	{Group: "", Kind: "Namespace"}:                             {[]string{"v1"}, typed(func(s *Set, o *corev1.Namespace) { s.Namespaces = append(s.Namespaces, o) })},
 	{Group: "", Kind: "ConfigMap"}:                             {[]string{"v1"}, typed(func(s *Set, o *corev1.ConfigMap) { s.ConfigMaps = append(s.ConfigMaps, o) })},
 	{Group: gwv1.GroupName, Kind: "BackendTLSPolicy"}: {[]string{"v1"}, typed(func(s *Set, o *gwv1.BackendTLSPolicy) {
@@ -387,6 +387,23 @@ func strictUnmarshal(data []byte, obj any) error {
 		return fmt.Errorf("%w: %s", ErrUnknownField, strings.Join(msgs, "; "))
 	}
 	return nil
+}
+
+// mergeStringData moves a Secret's stringData into its data, overwriting
+// keys of data, as the apiserver does on write: offline readers then see
+// the Secret the controller would read.
+func mergeStringData(sec *corev1.Secret) *corev1.Secret {
+	if len(sec.StringData) == 0 {
+		return sec
+	}
+	if sec.Data == nil {
+		sec.Data = make(map[string][]byte, len(sec.StringData))
+	}
+	for k, v := range sec.StringData {
+		sec.Data[k] = []byte(v)
+	}
+	sec.StringData = nil
+	return sec
 }
 
 func contains(list []string, s string) bool {

@@ -118,7 +118,7 @@ spec: {anything: [goes]}
 		len(s.Other) != 1 || s.TLSRoutes[0].Spec.Hostnames[0] != "a.example.com" {
 		t.Fatalf("unexpected set: %+v", s)
 	}
-	if s.Secrets[0].StringData["tls.crt"] != "x" {
+	if string(s.Secrets[0].Data["tls.crt"]) != "x" { // stringData merged into data
 		t.Fatalf("secret data lost")
 	}
 	if o := s.Origin(s.ReferenceGrants[0]); o.Index != 3 || o.Line != 16 {
@@ -183,5 +183,36 @@ func TestReadFiles(t *testing.T) {
 	}
 	if _, err := ReadFiles([]string{"testdata/missing.yaml"}, nil); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
 		t.Fatalf("missing file: %v", err)
+	}
+}
+
+// A Secret's stringData merges into data, overwriting its keys, as the
+// apiserver merges it on write.
+func TestSecretStringData(t *testing.T) {
+	s, err := decodeString(t, `apiVersion: v1
+kind: Secret
+metadata: {name: tls, namespace: ns}
+type: kubernetes.io/tls
+data:
+  tls.crt: b2xk
+  extra: a2VwdA==
+stringData:
+  tls.crt: new
+  tls.key: key
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := s.Secrets[0]
+	got := map[string]string{}
+	for k, v := range sec.Data {
+		got[k] = string(v)
+	}
+	want := map[string]string{"tls.crt": "new", "tls.key": "key", "extra": "kept"}
+	if len(got) != len(want) || got["tls.crt"] != want["tls.crt"] || got["tls.key"] != want["tls.key"] || got["extra"] != want["extra"] {
+		t.Fatalf("data %v, want %v", got, want)
+	}
+	if sec.StringData != nil {
+		t.Fatalf("stringData left: %v", sec.StringData)
 	}
 }

@@ -1,0 +1,302 @@
+package controller_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/controller"
+	"github.com/berth-gateway/berth/examples"
+	"github.com/berth-gateway/berth/internal/cli"
+	"github.com/berth-gateway/berth/internal/manifest"
+	"github.com/berth-gateway/berth/render"
+)
+
+const tableClass = `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: berth}
+spec: {controllerName: ` + examples.ControllerName + `}
+`
+
+// tableGateway is a Gateway of tableClass in namespace ns with the given
+// extra spec lines (indented under spec) and listeners.
+func tableGateway(ns, name, spec string, listeners ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: %q", name)
+	if ns != "" {
+		fmt.Fprintf(&b, ", namespace: %s", ns)
+	}
+	b.WriteString("}\nspec:\n  gatewayClassName: berth\n" + spec + "  listeners:\n")
+	for _, l := range listeners {
+		b.WriteString("  - " + l + "\n")
+	}
+	return b.String()
+}
+
+// proxyNamingService is an EnvoyProxy in ns whose Service is ns/shared.
+func proxyNamingService(ns, name string) string {
+	return fmt.Sprintf(`---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: EnvoyProxy
+metadata: {name: %s, namespace: %s}
+spec:
+  provider:
+    type: Kubernetes
+    kubernetes:
+      envoyService: {name: shared}
+`, name, ns)
+}
+
+const gatewayParams = "  infrastructure: {parametersRef: {group: gateway.envoyproxy.io, kind: EnvoyProxy, name: p}}\n"
+
+func manyListeners(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("{name: l%d, port: %d, protocol: HTTP}", i, 8000+i)
+	}
+	return out
+}
+
+// TestErrorTable: every bad input of issue 16 gives the same message from
+// berth render, berth translate and the controller's status (the
+// reconciler's own pure steps, controller.RenderedConditions), and the
+// message names the object, the field and the reason.
+func TestErrorTable(t *testing.T) {
+	http80 := "{name: http, port: 80, protocol: HTTP}"
+	rows := []struct {
+		name string
+		in   string
+		// gateway is the refused Gateway (ns/name).
+		gateway string
+		// reason is the controller's Accepted reason.
+		reason gwv1.GatewayConditionReason
+		// want are parts of the message: object, field, reason.
+		want []string
+		// offlineOnly says why the controller cannot receive the input
+		// (the apiserver refuses or changes it first); "" when it can.
+		offlineOnly string
+	}{{
+		name: "no namespace", in: tableClass + tableGateway("", "g", "", http80), gateway: "/g",
+		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway /g", "metadata.namespace: missing"},
+	}, {
+		name: "reserved port", in: tableClass + tableGateway("ns", "g", "", "{name: admin, port: 19000, protocol: HTTP}"), gateway: "ns/g",
+		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/g", "listener admin", "port 19000 is reserved by berth"},
+	}, {
+		name: "invalid name", in: tableClass + tableGateway("ns", "Bad_Name", "", http80), gateway: "ns/Bad_Name",
+		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/Bad_Name", `name "Bad_Name"`, "RFC 1123 subdomain"},
+	}, {
+		name: "invalid EnvoyProxy",
+		in: tableClass + `---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: EnvoyProxy
+metadata: {name: p, namespace: ns}
+spec:
+  provider:
+    type: Kubernetes
+    kubernetes:
+      envoyHpa: {minReplicas: 5, maxReplicas: 2}
+` + tableGateway("ns", "g", gatewayParams, http80), gateway: "ns/g",
+		reason: gwv1.GatewayReasonInvalidParameters, want: []string{"Gateway ns/g parametersRef EnvoyProxy ns/p: invalid", "envoyHpa"},
+	}, {
+		name: "duplicate listener names", in: tableClass + tableGateway("ns", "g", "", http80, "{name: http, port: 81, protocol: HTTP}"), gateway: "ns/g",
+		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/g", "spec.listeners[1].name", `"http" is also the name of spec.listeners[0]`},
+	}, {
+		name: "65 listeners", in: tableClass + tableGateway("ns", "g", "", manyListeners(65)...), gateway: "ns/g",
+		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/g", "spec.listeners", "65 listeners, at most 64 allowed"},
+	}, {
+		name: "ports 80 and 10080", in: tableClass + tableGateway("ns", "g", "", http80, "{name: high, port: 10080, protocol: HTTP}"), gateway: "ns/g",
+		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/g", "listener high", "port 10080 and port 80 of listener http both map to container port 10080"},
+	}, {
+		name: "same port protocol and hostname", in: tableClass + tableGateway("ns", "g", "", http80, "{name: again, port: 80, protocol: HTTP}"), gateway: "ns/g",
+		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/g", "listener again", "port 80, protocol HTTP and hostname \"\" are those of listener http"},
+	}, {
+		name: "300 KB annotation",
+		in:   tableClass + tableGateway("ns", "g", "  infrastructure: {annotations: {big: "+strings.Repeat("x", 300_000)+"}}\n", http80), gateway: "ns/g",
+		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/g", "spec.infrastructure.annotations", `value of "big": 300000 bytes, at most 4096 allowed`},
+	}, {
+		name: "EnvoyProxy annotations over 256 KiB",
+		in: tableClass + `---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: EnvoyProxy
+metadata: {name: p, namespace: ns}
+spec:
+  provider:
+    type: Kubernetes
+    kubernetes:
+      envoyService: {annotations: {big: ` + strings.Repeat("x", 300_000) + `}}
+` + tableGateway("ns", "g", gatewayParams, http80), gateway: "ns/g",
+		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/g", "Service ns/envoy-ns-g-", "metadata.annotations", "300003 bytes, at most 262144 allowed"},
+	}, {
+		name: "invalid infrastructure label", in: tableClass + tableGateway("ns", "g", "  infrastructure: {labels: {team: \"-bad-\"}}\n", http80), gateway: "ns/g",
+		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/g", `spec.infrastructure.labels: value of "team"`, "alphanumeric"},
+	}, {
+		name: "two Gateways name one Service",
+		in:   tableClass + proxyNamingService("ns", "p") + tableGateway("ns", "a", gatewayParams, http80) + tableGateway("ns", "b", gatewayParams, http80), gateway: "ns/b",
+		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/b", "Service ns/shared is also an object of Gateway ns/a", "same creation time, name sorts first", "which keeps it"},
+	}, {
+		name: "a Gateway's Service named like another Gateway's",
+		in: tableClass + fmt.Sprintf(`---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: EnvoyProxy
+metadata: {name: p, namespace: ns}
+spec:
+  provider:
+    type: Kubernetes
+    kubernetes:
+      envoyService: {name: %s}
+`, render.ProxyName("ns", "a")) + tableGateway("ns", "a", "", http80) + tableGateway("ns", "b", gatewayParams, http80), gateway: "ns/b",
+		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/b", "Service ns/" + render.ProxyName("ns", "a") + " is also an object of Gateway ns/a"},
+	}, {
+		name: "duplicate Gateways", in: tableClass + tableGateway("ns", "g", "", http80) + tableGateway("ns", "g", "", "{name: other, port: 81, protocol: HTTP}"), gateway: "ns/g",
+		want:        []string{"Gateway ns/g is defined twice"},
+		offlineOnly: "the apiserver keeps one object per name",
+	}}
+	opts := render.DefaultOptions()
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			var msgs []string
+			for _, cmd := range []string{"render", "translate"} {
+				root := cli.NewRootCmd()
+				var stdout, stderr bytes.Buffer
+				root.SetArgs([]string{cmd, "-f", "-"})
+				root.SetIn(strings.NewReader(row.in))
+				root.SetOut(&stdout)
+				root.SetErr(&stderr)
+				err := root.Execute()
+				if err == nil {
+					t.Fatalf("berth %s accepted it", cmd)
+				}
+				if stdout.Len() > 0 {
+					t.Errorf("berth %s printed %d bytes on stdout", cmd, stdout.Len())
+				}
+				// "<stdin>:LINE (document N): message"
+				_, msg, ok := strings.Cut(err.Error(), "): ")
+				if !ok || !strings.HasPrefix(err.Error(), manifest.StdinSource+":") {
+					t.Fatalf("berth %s: %q does not name its input position", cmd, err)
+				}
+				msgs = append(msgs, msg)
+			}
+			if msgs[0] != msgs[1] {
+				t.Errorf("render and translate differ:\n%s\n%s", msgs[0], msgs[1])
+			}
+			for _, w := range row.want {
+				if !strings.Contains(msgs[0], w) {
+					t.Errorf("message %q lacks %q", msgs[0], w)
+				}
+			}
+			if row.offlineOnly != "" {
+				return
+			}
+			set, err := manifest.DecodeAll(manifest.Input{Source: "in.yaml", Reader: strings.NewReader(row.in)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			inputs, err := render.StaticInputs(render.Static{GatewayClasses: set.GatewayClasses, Gateways: set.Gateways, EnvoyProxies: set.EnvoyProxies}, examples.ControllerName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, in := range inputs {
+				if in.Gateway.Namespace+"/"+in.Gateway.Name != row.gateway {
+					continue
+				}
+				found = true
+				acc := meta.FindStatusCondition(controller.RenderedConditions(in, opts), string(gwv1.GatewayConditionAccepted))
+				if acc == nil || acc.Status != metav1.ConditionFalse || acc.Reason != string(row.reason) {
+					t.Fatalf("controller: Accepted %+v, want False %s", acc, row.reason)
+				}
+				if acc.Message != msgs[0] {
+					t.Errorf("controller and berth render differ:\n%s\n%s", acc.Message, msgs[0])
+				}
+			}
+			if !found {
+				t.Fatalf("no input for Gateway %s", row.gateway)
+			}
+		})
+	}
+}
+
+// The Gateway that keeps an object two Gateways name is Accepted, and its
+// status names the refused Gateway.
+func TestCollisionKeptNote(t *testing.T) {
+	in := tableClass + proxyNamingService("ns", "p") +
+		tableGateway("ns", "a", gatewayParams, "{name: http, port: 80, protocol: HTTP}") +
+		tableGateway("ns", "b", gatewayParams, "{name: http, port: 80, protocol: HTTP}")
+	set, err := manifest.DecodeAll(manifest.Input{Source: "in.yaml", Reader: strings.NewReader(in)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// b was created first: it keeps the Service, whatever the names say.
+	set.Gateways[0].CreationTimestamp = metav1.Unix(200, 0)
+	set.Gateways[1].CreationTimestamp = metav1.Unix(100, 0)
+	inputs, err := render.StaticInputs(render.Static{GatewayClasses: set.GatewayClasses, Gateways: set.Gateways, EnvoyProxies: set.EnvoyProxies}, examples.ControllerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		status metav1.ConditionStatus
+		msg    string
+	}{
+		"a": {metav1.ConditionFalse, "gateway ns/a: Service ns/shared is also an object of Gateway ns/b (created earlier), which keeps it"},
+		"b": {metav1.ConditionTrue, "Gateway accepted by berth; Service ns/shared is also an object of Gateway ns/a (created later), which is refused"},
+	}
+	for _, in := range inputs {
+		acc := meta.FindStatusCondition(controller.RenderedConditions(in, render.DefaultOptions()), string(gwv1.GatewayConditionAccepted))
+		w := want[in.Gateway.Name]
+		if acc == nil || acc.Status != w.status || acc.Message != w.msg {
+			t.Errorf("Gateway %s: Accepted %+v, want %s %q", in.Gateway.Name, acc, w.status, w.msg)
+		}
+	}
+}
+
+// A TLS Secret written with stringData is read offline as the apiserver
+// stores it (merged into data): translate gives the same output as from
+// data, where it used to refuse the certificate as bad PEM.
+func TestStringDataSecret(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "examples", "https-listener.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := manifest.DecodeAll(manifest.Input{Source: "in.yaml", Reader: bytes.NewReader(raw)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaString := string(raw)
+	block := "\nstringData:\n"
+	for k, v := range set.Secrets[0].Data {
+		enc := base64.StdEncoding.EncodeToString(v)
+		if !strings.Contains(viaString, "  "+k+": "+enc+"\n") {
+			t.Fatalf("example has no data key %s", k)
+		}
+		viaString = strings.Replace(viaString, "  "+k+": "+enc+"\n", "", 1)
+		block += fmt.Sprintf("  %s: %q\n", k, v)
+	}
+	viaString = strings.Replace(viaString, "\ndata:\n", block, 1)
+	outputs := make([]string, 2)
+	for i, in := range []string{string(raw), viaString} {
+		root := cli.NewRootCmd()
+		var stdout, stderr bytes.Buffer
+		root.SetArgs([]string{"translate", "-f", "-"})
+		root.SetIn(strings.NewReader(in))
+		root.SetOut(&stdout)
+		root.SetErr(&stderr)
+		if err := root.Execute(); err != nil {
+			t.Fatalf("input %d: %v\n%s", i, err, in)
+		}
+		outputs[i] = stdout.String()
+	}
+	if !strings.Contains(viaString, "stringData:") || strings.Contains(viaString, "\ndata:") {
+		t.Fatalf("input not rewritten to stringData:\n%s", viaString)
+	}
+	if outputs[0] != outputs[1] || !strings.Contains(outputs[0], "secure-team-a-tls") {
+		t.Errorf("stringData and data translate differently (or not at all): %d and %d bytes", len(outputs[0]), len(outputs[1]))
+	}
+}
