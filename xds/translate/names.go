@@ -33,6 +33,11 @@ const (
 	tlsTransportSocketName = "envoy.transport_sockets.tls"
 	// Name of the TCP proxy network filter.
 	tcpProxyFilterName = "envoy.filters.network.tcp_proxy"
+	// Name of the connection limit network filter.
+	connectionLimitFilterName = "envoy.filters.network.connection_limit"
+	// Names of the original IP detection extensions.
+	xffDetectionName          = "envoy.extensions.http.original_ip_detection.xff"
+	customHeaderDetectionName = "envoy.extensions.http.original_ip_detection.custom_header"
 	// Name of the UDP proxy listener filter.
 	udpProxyFilterName = "envoy.filters.udp_listener.udp_proxy"
 )
