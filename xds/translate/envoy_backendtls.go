@@ -79,6 +79,10 @@ func checkDownstreamTLS(where string, c *tlsv3.DownstreamTlsContext) []error {
 	if c.GetRequireClientCertificate().GetValue() && vc.GetTrustedCa() == nil && c.GetCommonTlsContext().GetValidationContextSdsSecretConfig() == nil {
 		errs = append(errs, fmt.Errorf("%s: require_client_certificate without a validation context", where))
 	}
+	p := c.GetCommonTlsContext().GetTlsParams()
+	if lo, hi := p.GetTlsMinimumProtocolVersion(), p.GetTlsMaximumProtocolVersion(); lo != tlsv3.TlsParameters_TLS_AUTO && hi != tlsv3.TlsParameters_TLS_AUTO && lo > hi {
+		errs = append(errs, fmt.Errorf("%s: TLS minimum version %s above maximum %s", where, lo, hi))
+	}
 	return append(errs, checkTrustedCA(where, vc)...)
 }
 
