@@ -67,13 +67,24 @@ func SecretName(namespace, name string) string { return "secret/" + namespace + 
 // filterChainName names an HTTPS filter chain by its Gateway listener.
 func filterChainName(listener string) string { return "listener/" + listener }
 
-// virtualHostName names a virtual host by its domain.
-func virtualHostName(hostname string) string { return "vhost/" + hostname }
+// virtualHostName names a virtual host by its domain, dots as "_" (a
+// hostname has no "_"): the name is a part of the per-route stat names
+// (vhost.<vhost>.route.<prefix>.*), whose parts dots separate.
+func virtualHostName(hostname string) string { return "vhost/" + strings.ReplaceAll(hostname, ".", "_") }
 
 // routeName names one Envoy route by the route (HTTPRoute or GRPCRoute)
 // rule and match it came from: "httproute/..." or "grpcroute/...".
 func routeName(kind gwv1.Kind, namespace, name string, rule, match int) string {
 	return routeObjectName(kind, namespace, name) + "/rule/" + strconv.Itoa(rule) + "/match/" + strconv.Itoa(match)
+}
+
+// RouteStatPrefix is the stat_prefix of an Envoy route, so that Envoy
+// keeps per-route statistics (vhost.<vhost>.route.<prefix>.*): the route
+// name, whose dots (a route's name may have some) become "_" because dots
+// separate the parts of a stat name. render's stats tags read the route's
+// kind, namespace and name back from it.
+func RouteStatPrefix(routeName string) string {
+	return strings.ReplaceAll(routeName, ".", "_")
 }
 
 // routeObjectName names a Gateway API route: "<kind>/<ns>/<name>" with the
