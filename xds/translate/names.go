@@ -70,7 +70,9 @@ func filterChainName(listener string) string { return "listener/" + listener }
 // virtualHostName names a virtual host by its domain, dots as "_" (a
 // hostname has no "_"): the name is a part of the per-route stat names
 // (vhost.<vhost>.route.<prefix>.*), whose parts dots separate.
-func virtualHostName(hostname string) string { return "vhost/" + strings.ReplaceAll(hostname, ".", "_") }
+func virtualHostName(hostname string) string {
+	return "vhost/" + strings.ReplaceAll(hostname, ".", "_")
+}
 
 // routeName names one Envoy route by the route (HTTPRoute or GRPCRoute)
 // rule and match it came from: "httproute/..." or "grpcroute/...".
