@@ -103,8 +103,8 @@ func (c *Controller) gatewaysOfPolicy(_ context.Context, o client.Object) []reco
 }
 
 // backendTLSInput adds the BackendTLSPolicies and the ConfigMaps that
-// policies and Gateways reference to a translation input, and returns each
-// policy's generation.
+// policies, Gateways and the input's ClientTrafficPolicies reference to a
+// translation input, and returns each BackendTLSPolicy's generation.
 func (c *Controller) backendTLSInput(ctx context.Context, in *translate.Input) (map[k8stypes.NamespacedName]int64, error) {
 	gens := map[k8stypes.NamespacedName]int64{}
 	wanted := map[k8stypes.NamespacedName]bool{}
@@ -120,6 +120,9 @@ func (c *Controller) backendTLSInput(ctx context.Context, in *translate.Input) (
 				wanted[k8stypes.NamespacedName{Namespace: p.Namespace, Name: string(ref.Name)}] = true
 			}
 		}
+	}
+	for _, k := range clientTrafficConfigMaps(in.ClientTrafficPolicies) {
+		wanted[k] = true
 	}
 	for _, gw := range in.Gateways {
 		if gw.Spec.TLS == nil || gw.Spec.TLS.Frontend == nil {

@@ -89,6 +89,31 @@ func (c *Controller) clientTrafficInput(ctx context.Context, gw *gwv1.Gateway, i
 	return gens, nil
 }
 
+// clientTrafficConfigMaps are the ConfigMaps the policies' client
+// validation names as CA certificates (spec.tls.clientValidation; a
+// Secret is read through the translation's lookup instead). A change of
+// one re-translates the Gateways whose translation read it (depConfigMap),
+// as for BackendTLSPolicy. Pure.
+func clientTrafficConfigMaps(ps []*v1alpha1.ClientTrafficPolicy) []k8stypes.NamespacedName {
+	var out []k8stypes.NamespacedName
+	for _, p := range ps {
+		if p.Spec.TLS == nil || p.Spec.TLS.ClientValidation == nil {
+			continue
+		}
+		for _, ref := range p.Spec.TLS.ClientValidation.CACertificateRefs {
+			if ref.Kind == nil || *ref.Kind != "ConfigMap" || (ref.Group != nil && *ref.Group != "") {
+				continue
+			}
+			ns := p.Namespace
+			if ref.Namespace != nil {
+				ns = string(*ref.Namespace)
+			}
+			out = append(out, k8stypes.NamespacedName{Namespace: ns, Name: string(ref.Name)})
+		}
+	}
+	return out
+}
+
 // clientTrafficFacts turns a translation's ClientTrafficPolicy statuses
 // (one per policy and target) into facts per policy, stamped with the
 // generation of the policy translated.

@@ -44,6 +44,32 @@ func TestClientTrafficTargets(t *testing.T) {
 	}
 }
 
+// The CA ConfigMaps a policy's client validation names are read for the
+// translation (in the policy's namespace unless another is named); Secrets
+// and other kinds are not ConfigMaps.
+func TestClientTrafficConfigMaps(t *testing.T) {
+	ref := func(kind, ns, name string) gwv1.SecretObjectReference {
+		r := gwv1.SecretObjectReference{Kind: ptr.To(gwv1.Kind(kind)), Name: gwv1.ObjectName(name)}
+		if ns != "" {
+			r.Namespace = ptr.To(gwv1.Namespace(ns))
+		}
+		return r
+	}
+	ps := []*v1alpha1.ClientTrafficPolicy{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "none"}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "p"}, Spec: v1alpha1.ClientTrafficPolicySpec{TLS: &v1alpha1.ClientTLSSettings{
+			ClientValidation: &v1alpha1.ClientValidationContext{CACertificateRefs: []gwv1.SecretObjectReference{
+				ref("ConfigMap", "", "ca"), ref("Secret", "", "s"), ref("ConfigMap", "pki", "shared"), {Name: "default-kind-is-secret"},
+			}},
+		}}},
+	}
+	got := clientTrafficConfigMaps(ps)
+	want := []k8stypes.NamespacedName{{Namespace: "a", Name: "ca"}, {Namespace: "pki", Name: "shared"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ConfigMaps = %v, want %v", got, want)
+	}
+}
+
 // One policy's statuses towards a Gateway and its listeners become one
 // fact with an ancestor per target, and its ancestors in status carry the
 // sectionName.

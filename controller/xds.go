@@ -44,11 +44,13 @@ func (c *Controller) reconcileXDS(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	policyGens, err := c.backendTLSInput(ctx, &in)
+	// ClientTrafficPolicies first: backendTLSInput reads the CA ConfigMaps
+	// they reference too.
+	ctpGens, err := c.clientTrafficInput(ctx, &gw, &in)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	ctpGens, err := c.clientTrafficInput(ctx, &gw, &in)
+	policyGens, err := c.backendTLSInput(ctx, &in)
 	if err != nil {
 		return ctrl.Result{}, err
 	}

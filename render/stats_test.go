@@ -94,6 +94,17 @@ func TestStatsTags(t *testing.T) {
 		}, "cluster.circuit_breakers.default.cx_open"},
 		// The xDS cluster is no backend.
 		{"cluster." + render.XDSClusterName + ".upstream_cx_total", map[string]string{"envoy.cluster_name": render.XDSClusterName}, "cluster.upstream_cx_total"},
+		// A route's own metrics (its stat_prefix is its name).
+		{"vhost.vhost/www_example_com.route." + translate.RouteStatPrefix("httproute/team-a/web.v2/rule/0/match/1") + ".upstream_rq_total", map[string]string{
+			render.StatsTagRouteKind:      "httproute",
+			render.StatsTagRouteNamespace: "team-a",
+			render.StatsTagRouteName:      "web_v2",
+		}, "vhost.vhost/www_example_com.route.rule/0/match/1.upstream_rq_total"},
+		{"vhost.vhost/*_example_com.route.grpcroute/team-b/rpc/rule/2/match/0.upstream_rq_time", map[string]string{
+			render.StatsTagRouteKind:      "grpcroute",
+			render.StatsTagRouteNamespace: "team-b",
+			render.StatsTagRouteName:      "rpc",
+		}, "vhost.vhost/*_example_com.route.rule/2/match/0.upstream_rq_time"},
 		// A connection manager of a Gateway listener.
 		{"http.https-443-web.downstream_rq_total", map[string]string{"envoy.http_conn_manager_prefix": "https-443-web"}, "http.downstream_rq_total"},
 		// A Service named like the prefix of another stat is still no

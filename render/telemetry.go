@@ -46,6 +46,9 @@ const (
 	StatsTagBackendNamespace = "backend_namespace"
 	StatsTagBackendName      = "backend_name"
 	StatsTagBackendPort      = "backend_port"
+	StatsTagRouteKind        = "route_kind"
+	StatsTagRouteNamespace   = "route_namespace"
+	StatsTagRouteName        = "route_name"
 )
 
 // adminClusterName is the static cluster of the admin API that the stats
@@ -66,15 +69,25 @@ var backendTagRegexes = []struct{ tag, regex string }{
 	{StatsTagBackendPort, `^cluster\.service/[^/.]+/[^/.]+/(([0-9]+))\.`},
 }
 
-// statsConfig tags every metric with the Gateway and cluster metrics with
-// their backend Service; Envoy's default tags (cluster name, listener
+// routeTagRegexes extract the Gateway API route of a per-route stat
+// ("vhost.vhost/www_example_com.route.httproute/team-a/web/rule/0/match/0.upstream_rq_total":
+// the route's stat_prefix is its name, translate.RouteStatPrefix, and
+// virtual host names have no dots), as backendTagRegexes do for clusters.
+var routeTagRegexes = []struct{ tag, regex string }{
+	{StatsTagRouteKind, `^vhost\.[^.]+\.route\.(([a-z]+)/)[^/.]+/[^/.]+/rule/`},
+	{StatsTagRouteNamespace, `^vhost\.[^.]+\.route\.[a-z]+/(([^/.]+)/)[^/.]+/rule/`},
+	{StatsTagRouteName, `^vhost\.[^.]+\.route\.[a-z]+/[^/.]+/(([^/.]+)/)rule/`},
+}
+
+// statsConfig tags every metric with the Gateway, cluster metrics with
+// their backend Service and per-route metrics with their route; Envoy's default tags (cluster name, listener
 // address, connection manager prefix, response code, ...) stay on.
 func (p bootstrapParams) statsConfig() *metricsv3.StatsConfig {
 	tags := []*metricsv3.TagSpecifier{
 		{TagName: StatsTagGatewayNamespace, TagValue: &metricsv3.TagSpecifier_FixedValue{FixedValue: p.gatewayNamespace}},
 		{TagName: StatsTagGatewayName, TagValue: &metricsv3.TagSpecifier_FixedValue{FixedValue: p.gatewayName}},
 	}
-	for _, t := range backendTagRegexes {
+	for _, t := range append(backendTagRegexes, routeTagRegexes...) {
 		tags = append(tags, &metricsv3.TagSpecifier{TagName: t.tag, TagValue: &metricsv3.TagSpecifier_Regex{Regex: t.regex}})
 	}
 	return &metricsv3.StatsConfig{StatsTags: tags}

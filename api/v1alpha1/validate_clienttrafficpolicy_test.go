@@ -25,6 +25,37 @@ func TestValidateClientTrafficPolicy(t *testing.T) {
 			Headers: &HeaderSettings{WithUnderscoresAction: ptr.To(WithUnderscoresAction("DropHeader"))},
 			Path:    &PathSettings{EscapedSlashesAction: ptr.To(PathEscapedSlashAction("KeepUnchanged"))},
 		}, nil},
+		{"valid edge fields", ClientTrafficPolicySpec{TargetRefs: gw,
+			Timeout: &ClientTimeout{
+				HTTP: &HTTPClientTimeout{IdleTimeout: ptr.To(gwv1.Duration("10m")), RequestHeadersReceivedTimeout: ptr.To(gwv1.Duration("0s"))},
+				TCP:  &TCPClientTimeout{IdleTimeout: ptr.To(gwv1.Duration("2h")), TLSHandshakeTimeout: ptr.To(gwv1.Duration("5s")), ConnectionInspectionTimeout: ptr.To(gwv1.Duration("3s"))},
+			},
+			TCPKeepalive: &TCPKeepalive{Probes: ptr.To[uint32](3), IdleTime: ptr.To(gwv1.Duration("10m")), Interval: ptr.To(gwv1.Duration("30s"))},
+			Connection: &ClientConnection{BufferLimit: ptr.To(q("64Ki")), MaxAcceptPerSocketEvent: ptr.To[uint32](0),
+				ConnectionLimit: &ConnectionLimit{Value: ptr.To[int64](1000), CloseDelay: ptr.To(gwv1.Duration("1s")), MaxConnectionDuration: ptr.To(gwv1.Duration("1h")), MaxRequestsPerConnection: ptr.To[uint32](1000), MaxStreamDuration: ptr.To(gwv1.Duration("5m"))}},
+			TLS: &ClientTLSSettings{MinVersion: ptr.To(TLSVersion("1.2")), MaxVersion: ptr.To(TLSVersion("Auto")), Ciphers: []string{"ECDHE-RSA-AES128-GCM-SHA256"}, ALPNProtocols: []string{"http/1.1"},
+				ClientValidation: &ClientValidationContext{CACertificateRefs: []gwv1.SecretObjectReference{{Name: "ca"}}}},
+			HTTP1:             &HTTP1Settings{EnableTrailers: ptr.To(true), PreserveHeaderCase: ptr.To(true), HTTP10: &HTTP10Settings{}},
+			Headers:           &HeaderSettings{RequestID: ptr.To("Preserve"), EnableEnvoyHeaders: ptr.To(true), MaxRequestHeaderLimit: ptr.To(q("96Ki")), XForwardedClientCert: &XForwardedClientCert{Mode: ptr.To("SanitizeSet"), CertDetailsToAdd: []string{"Subject", "URI"}}},
+			ClientIPDetection: &ClientIPDetectionSettings{XForwardedFor: &XForwardedForSettings{TrustedCIDRs: []string{"10.0.0.0/8", "fd00::/8"}}},
+		}, nil},
+		{"bad edge fields", ClientTrafficPolicySpec{TargetRefs: gw,
+			Timeout:      &ClientTimeout{HTTP: &HTTPClientTimeout{IdleTimeout: ptr.To(gwv1.Duration("-1s"))}, TCP: &TCPClientTimeout{IdleTimeout: ptr.To(gwv1.Duration("forever"))}},
+			HTTP2:        &HTTP2Settings{OnInvalidMessage: ptr.To("Ignore")},
+			TCPKeepalive: &TCPKeepalive{Probes: ptr.To[uint32](0), IdleTime: ptr.To(gwv1.Duration("1500ms")), Interval: ptr.To(gwv1.Duration("10h"))},
+			Connection:   &ClientConnection{BufferLimit: ptr.To(q("8Gi")), ConnectionLimit: &ConnectionLimit{Value: ptr.To[int64](0), MaxRequestsPerConnection: ptr.To[uint32](0)}},
+			TLS:          &ClientTLSSettings{MinVersion: ptr.To(TLSVersion("1.3")), MaxVersion: ptr.To(TLSVersion("1.2")), Ciphers: []string{"A:B"}, ClientValidation: &ClientValidationContext{}},
+			Headers:      &HeaderSettings{RequestID: ptr.To("Keep"), PreserveXRequestID: ptr.To(true), MaxRequestHeaderLimit: ptr.To(q("9Mi")), XForwardedClientCert: &XForwardedClientCert{CertDetailsToAdd: []string{"Subject"}}},
+			ClientIPDetection: &ClientIPDetectionSettings{
+				XForwardedFor: &XForwardedForSettings{NumTrustedHops: ptr.To[uint32](1), TrustedCIDRs: []string{"10.0.0.0"}},
+				CustomHeader:  &CustomHeaderExtensionSettings{Name: "x client"},
+			},
+		}, []string{"spec.timeout.http.idleTimeout", "spec.timeout.tcp.idleTimeout", "spec.http2.onInvalidMessage",
+			"spec.headers.requestID", "spec.headers.preserveXRequestID", "spec.headers.xForwardedClientCert.certDetailsToAdd", "spec.headers.maxRequestHeaderLimit",
+			"spec.clientIPDetection", "spec.clientIPDetection.xForwardedFor", "spec.clientIPDetection.xForwardedFor.trustedCIDRs[0]", "spec.clientIPDetection.customHeader.name",
+			"spec.tcpKeepalive.idleTime", "spec.tcpKeepalive.interval", "spec.tcpKeepalive.probes",
+			"spec.connection.bufferLimit", "spec.connection.connectionLimit.value", "spec.connection.connectionLimit.maxRequestsPerConnection",
+			"spec.tls", "spec.tls.ciphers", "spec.tls.ciphers[0]", "spec.tls.clientValidation.caCertificateRefs"}},
 		{"no targets", ClientTrafficPolicySpec{}, []string{"spec.targetRefs"}},
 		{"not a Gateway", ClientTrafficPolicySpec{TargetRefs: []gwv1.LocalPolicyTargetReferenceWithSectionName{{LocalPolicyTargetReference: gwv1.LocalPolicyTargetReference{Kind: "Service", Name: "s"}}}},
 			[]string{"spec.targetRefs[0]"}},
@@ -54,8 +85,9 @@ func TestValidateClientTrafficPolicy(t *testing.T) {
 		})
 	}
 	raw := &apiextensionsv1.JSON{Raw: []byte("{}")}
-	s := ClientTrafficPolicySpec{TLS: raw, TCPKeepalive: raw, Timeout: &ClientTimeout{TCP: raw}, Headers: &HeaderSettings{XForwardedClientCert: raw}}
-	if got, want := s.Unsupported(), []string{"spec.headers.xForwardedClientCert", "spec.tcpKeepalive", "spec.timeout.tcp", "spec.tls"}; !reflect.DeepEqual(got, want) {
+	s := ClientTrafficPolicySpec{HTTP3: raw, Headers: &HeaderSettings{EarlyRequestHeaders: raw},
+		TLS: &ClientTLSSettings{Session: raw, ClientValidation: &ClientValidationContext{Crl: raw}}, Connection: &ClientConnection{SocketBufferLimit: raw}}
+	if got, want := s.Unsupported(), []string{"spec.connection.socketBufferLimit", "spec.headers.earlyRequestHeaders", "spec.http3", "spec.tls.clientValidation.crl", "spec.tls.session"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("Unsupported() = %v, want %v", got, want)
 	}
 }

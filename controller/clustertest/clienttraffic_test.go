@@ -1,13 +1,21 @@
 package clustertest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"testing"
 	"time"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
@@ -19,6 +27,7 @@ import (
 	"github.com/berth-gateway/berth/controller"
 	"github.com/berth-gateway/berth/internal/testenv"
 	"github.com/berth-gateway/berth/xds"
+	"github.com/berth-gateway/berth/xds/translate"
 )
 
 // ClientTrafficPolicies on a cluster: the controller reads them, the
@@ -218,4 +227,71 @@ func wantRequestTimeouts(srv *xds.Server, gw k8stypes.NamespacedName, want map[s
 		}
 	}
 	return nil
+}
+
+// A policy's client validation CA ConfigMap is watched: a policy naming a
+// ConfigMap that does not exist is refused (Invalid), and creating the
+// ConfigMap re-translates the Gateway, which accepts the policy; the CTP
+// needs no RBAC beyond the ConfigMaps berth reads already.
+func TestClientTrafficPolicyCAConfigMap(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	c, err := controller.New(h.env.Config, h.options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := testenv.Background(t, c.Run)
+	t.Cleanup(func() {
+		if err := run.Stop(); err != nil {
+			t.Errorf("controller: %v", err)
+		}
+	})
+	h.create(clusterIPProxy(h.ns, "proxy"))
+	h.create(&gwv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "gw"},
+		Spec: gwv1.GatewaySpec{
+			GatewayClassName: gwv1.ObjectName(h.class),
+			Listeners:        []gwv1.Listener{{Name: "web", Port: 8080, Protocol: gwv1.HTTPProtocolType}},
+			Infrastructure:   &gwv1.GatewayInfrastructure{ParametersRef: &gwv1.LocalParametersReference{Group: "gateway.envoyproxy.io", Kind: "EnvoyProxy", Name: "proxy"}},
+		},
+	})
+	p := &v1alpha1.ClientTrafficPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "mtls"},
+		Spec: v1alpha1.ClientTrafficPolicySpec{
+			TargetRefs: []gwv1.LocalPolicyTargetReferenceWithSectionName{{LocalPolicyTargetReference: gwv1.LocalPolicyTargetReference{Group: gwv1.GroupName, Kind: "Gateway", Name: "gw"}}},
+			TLS: &v1alpha1.ClientTLSSettings{ClientValidation: &v1alpha1.ClientValidationContext{
+				CACertificateRefs: []gwv1.SecretObjectReference{{Kind: ptr.To(gwv1.Kind("ConfigMap")), Name: "client-ca"}},
+			}},
+		},
+	}
+	h.create(p)
+	waitFor(t, 30*time.Second, "policy refused: CA ConfigMap missing", func() error {
+		return h.policyAncestor(p, "", string(gwv1.PolicyConditionAccepted), metav1.ConditionFalse, string(gwv1.PolicyReasonInvalid))
+	})
+	h.create(&corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "client-ca"},
+		Data:       map[string]string{translate.CACertificateKey: string(selfSignedCA(t))},
+	})
+	waitFor(t, 30*time.Second, "policy accepted once the CA ConfigMap exists", func() error {
+		return h.policyAncestor(p, "", string(gwv1.PolicyConditionAccepted), metav1.ConditionTrue, string(gwv1.PolicyReasonAccepted))
+	})
+}
+
+// selfSignedCA is a fresh CA certificate (PEM).
+func selfSignedCA(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "client-ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

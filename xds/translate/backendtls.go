@@ -241,7 +241,7 @@ func (t *gatewayTranslator) verdict(p *gwv1.BackendTLSPolicy) *policyVerdict {
 	default:
 		var bundle []byte
 		for i, ref := range val.CACertificateRefs {
-			ca, reason, msg := t.caCertificate(p.Namespace, string(ref.Group), string(ref.Kind), p.Namespace, string(ref.Name))
+			ca, reason, msg := t.caCertificate(gwv1.GroupName, "BackendTLSPolicy", p.Namespace, string(ref.Group), string(ref.Kind), p.Namespace, string(ref.Name))
 			switch reason {
 			case caRefOK:
 				bundle = append(bundle, ca...)
@@ -277,14 +277,14 @@ const (
 // Gateway: cross-namespace references need a ReferenceGrant). It returns
 // the certificates found (re-encoded, so nothing but certificates reaches
 // Envoy) or why there are none.
-func (t *gatewayTranslator) caCertificate(from, group, kind, ns, name string) ([]byte, caRefReason, string) {
+func (t *gatewayTranslator) caCertificate(fromGroup, fromKind, from, group, kind, ns, name string) ([]byte, caRefReason, string) {
 	key := k8stypes.NamespacedName{Namespace: ns, Name: name}
 	if group != "" || (kind != "ConfigMap" && kind != "Secret") {
 		return nil, caRefKind, fmt.Sprintf("%s %s: only core ConfigMaps and Secrets are supported", kindOf(group, kind), key)
 	}
 	if ns != from {
 		t.deps.addNS(&t.deps.grantNamespaces, ns)
-		if !t.ix.referenceAllowed(gwv1.GroupName, "Gateway", from, "", gwv1.Kind(kind), ns, name) {
+		if !t.ix.referenceAllowed(gwv1.Group(fromGroup), gwv1.Kind(fromKind), from, "", gwv1.Kind(kind), ns, name) {
 			return nil, caRefForbidden, fmt.Sprintf("%s %s is in another namespace and no ReferenceGrant allows it", kind, key)
 		}
 	}
@@ -406,7 +406,7 @@ func (t *gatewayTranslator) processFrontendValidation(ls *listenerState) {
 	}
 	var bundle []byte
 	for i, ref := range val.CACertificateRefs {
-		ca, reason, msg := t.caCertificate(t.gw.Namespace, string(ref.Group), string(ref.Kind), nsOr(ref.Namespace, t.gw.Namespace), string(ref.Name))
+		ca, reason, msg := t.caCertificate(gwv1.GroupName, "Gateway", t.gw.Namespace, string(ref.Group), string(ref.Kind), nsOr(ref.Namespace, t.gw.Namespace), string(ref.Name))
 		switch reason {
 		case caRefOK:
 			bundle = append(bundle, ca...)
@@ -422,7 +422,8 @@ func (t *gatewayTranslator) processFrontendValidation(ls *listenerState) {
 		ls.accepted.fail(string(gwv1.ListenerReasonNoValidCACertificate), "no valid CA certificate for client validation: %s", ls.resolvedRefs.message)
 		return
 	}
-	ls.clientValidation = &model.ClientValidation{TrustedCA: bundle, Optional: val.Mode == gwv1.AllowInsecureFallback}
+	insecure := val.Mode == gwv1.AllowInsecureFallback
+	ls.clientValidation = &model.ClientValidation{TrustedCA: bundle, Optional: insecure, AcceptUntrusted: insecure}
 }
 
 // gatewayConditions are the Gateway-level conditions of the translation.
@@ -431,7 +432,7 @@ func (t *gatewayTranslator) gatewayConditions() []metav1.Condition {
 		string(gwv1.GatewayReasonResolvedRefs), "all references are resolved")}
 	var insecure []string
 	for _, ls := range t.listeners {
-		if ls.clientValidation != nil && ls.clientValidation.Optional {
+		if ls.clientValidation != nil && ls.clientValidation.AcceptUntrusted {
 			insecure = append(insecure, string(ls.spec.Name))
 		}
 	}

@@ -382,3 +382,48 @@ func TestConformanceEdgeDefaults(t *testing.T) {
 		})
 	}
 }
+
+// TestConformanceClientTrafficPolicy routes requests through the snapshot
+// of testdata/clienttrafficfields.in.yaml, where ClientTrafficPolicy fields
+// decide them: the HTTPS listener "secure" takes the client address from
+// X-Real-IP and fails closed (403 without one), while plain HTTP, whose
+// policy trusts X-Forwarded-For CIDRs instead, does not; the header size
+// limit (90000 bytes, 88 KiB) answers 431 above it; underscore headers are
+// still refused (the policies leave berth's default). A routed request gets
+// 500 from its route: the input has no backend Service, which keeps the
+// route and the decision apart from Envoy's own answers.
+func TestConformanceClientTrafficPolicy(t *testing.T) {
+	var gw translate.Result
+	for _, r := range translate.Translate(loadInput(t, "testdata/clienttrafficfields.in.yaml"), translate.DefaultOptions()) {
+		if r.Gateway.String() == "fields/edge" {
+			gw = *r
+		}
+	}
+	big := func(n int) map[string]string { return map[string]string{"x-big": strings.Repeat("b", n)} }
+	for _, tc := range []struct {
+		name   string
+		conn   evaluate.Connection
+		host   string
+		req    evaluate.Request
+		status int
+		route  bool
+	}{
+		{"https without client address header", evaluate.Connection{Port: 10443, SNI: "secure.example.com"}, "secure.example.com", evaluate.Request{Scheme: "https", Path: "/"}, 403, false},
+		{"https with client address header", evaluate.Connection{Port: 10443, SNI: "secure.example.com"}, "secure.example.com", evaluate.Request{Scheme: "https", Path: "/", Headers: map[string]string{"X-Real-IP": "198.51.100.4"}}, 500, true},
+		{"http needs no client address header", evaluate.Connection{Port: 10080}, "www.example.com", evaluate.Request{Path: "/"}, 500, true},
+		{"headers below the policy's limit", evaluate.Connection{Port: 10080}, "www.example.com", evaluate.Request{Path: "/", Headers: big(80 << 10)}, 500, true},
+		{"headers above the policy's limit", evaluate.Connection{Port: 10080}, "www.example.com", evaluate.Request{Path: "/", Headers: big(89 << 10)}, 431, false},
+		{"underscore header still refused", evaluate.Connection{Port: 10080}, "www.example.com", evaluate.Request{Path: "/", Headers: map[string]string{"x_id": "1"}}, 400, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.req.Host = tc.host
+			d, err := evaluate.Snapshot(gw.Resources, tc.conn, tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Status != tc.status || (d.Route != "") != tc.route {
+				t.Errorf("got status %d route %q; want status %d, routed %v", d.Status, d.Route, tc.status, tc.route)
+			}
+		})
+	}
+}

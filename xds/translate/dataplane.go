@@ -57,7 +57,7 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 	settings := model.EdgeHTTPSettings(t.ix.opts.UseRemoteAddress, t.ix.opts.XffNumTrustedHops)
 	listenerLogs, httpLogs := accessLogs(t.telemetry())
 	ctp := t.clientTraffic()
-	t.policyStatus = ctp.status
+	t.ctp, t.policyStatus = ctp, ctp.status
 	for _, p := range ports {
 		g := groups[p]
 		if isL4Protocol(g.protocol) {
@@ -86,7 +86,7 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 					TLS:      &model.DownstreamTLS{Secrets: []string{ls.secret}, ALPN: []string{"h2", "http/1.1"}, ClientValidation: ls.clientValidation},
 					HTTP: &model.HTTP{
 						StatPrefix: fmt.Sprintf("https-%d-%s", p, ls.envoyName()),
-						Settings:   ctp.settingsFor(settings, ls.envoyName()),
+						Settings:   ctp.settingsFor(settings, ls.envoyName(), defaultHost([]*listenerState{ls})),
 						Routes:     t.routeTable(HTTPSRouteConfigName(int32(p), ls.envoyName()), []*listenerState{ls}, ctx),
 						AccessLogs: httpLogs,
 					},
@@ -94,16 +94,20 @@ func (t *gatewayTranslator) buildModel() *model.Gateway {
 				if h := hostnameOf(ls.spec.Hostname); h != "" {
 					fc.ServerNames = []string{h}
 				}
+				ctp.applyChain(fc, ls.envoyName())
 				l.FilterChains = append(l.FilterChains, fc)
 			}
 		} else {
-			l.FilterChains = []*model.FilterChain{{HTTP: &model.HTTP{
+			fc := &model.FilterChain{HTTP: &model.HTTP{
 				StatPrefix: fmt.Sprintf("http-%d", p),
-				Settings:   ctp.settingsFor(settings, g.listeners[0].envoyName()),
+				Settings:   ctp.settingsFor(settings, g.listeners[0].envoyName(), defaultHost(g.listeners)),
 				Routes:     t.routeTable(HTTPRouteConfigName(int32(p)), g.listeners, routeContext{port: p, scheme: "http"}),
 				AccessLogs: httpLogs,
-			}}}
+			}}
+			ctp.applyChain(fc, g.listeners[0].envoyName())
+			l.FilterChains = []*model.FilterChain{fc}
 		}
+		ctp.applyPort(l, g)
 		out.Listeners = append(out.Listeners, l)
 	}
 

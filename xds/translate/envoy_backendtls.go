@@ -50,9 +50,10 @@ func upstreamTransportSocket(t *model.UpstreamTLS, protocol model.AppProtocol) *
 }
 
 // clientValidation adds client-certificate validation (Gateway
-// spec.tls.frontend) to a filter chain's TLS context: the trusted CAs, and
-// either a required, verified certificate (AllowValidOnly) or none required
-// and an unverified one accepted (AllowInsecureFallback).
+// spec.tls.frontend, or a ClientTrafficPolicy) to a filter chain's TLS
+// context: the trusted CAs; a certificate required unless Optional; one
+// that does not verify accepted only with AcceptUntrusted
+// (AllowInsecureFallback).
 func clientValidation(ctx *tlsv3.DownstreamTlsContext, v *model.ClientValidation) {
 	if v == nil {
 		return
@@ -60,9 +61,10 @@ func clientValidation(ctx *tlsv3.DownstreamTlsContext, v *model.ClientValidation
 	vc := &tlsv3.CertificateValidationContext{
 		TrustedCa: &corev3.DataSource{Specifier: &corev3.DataSource_InlineString{InlineString: string(v.TrustedCA)}},
 	}
-	if v.Optional {
+	if v.AcceptUntrusted {
 		vc.TrustChainVerification = tlsv3.CertificateValidationContext_ACCEPT_UNTRUSTED
-	} else {
+	}
+	if !v.Optional {
 		ctx.RequireClientCertificate = wrapperspb.Bool(true)
 	}
 	ctx.CommonTlsContext.ValidationContextType = &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: vc}
@@ -76,6 +78,10 @@ func checkDownstreamTLS(where string, c *tlsv3.DownstreamTlsContext) []error {
 	var errs []error
 	if c.GetRequireClientCertificate().GetValue() && vc.GetTrustedCa() == nil && c.GetCommonTlsContext().GetValidationContextSdsSecretConfig() == nil {
 		errs = append(errs, fmt.Errorf("%s: require_client_certificate without a validation context", where))
+	}
+	p := c.GetCommonTlsContext().GetTlsParams()
+	if lo, hi := p.GetTlsMinimumProtocolVersion(), p.GetTlsMaximumProtocolVersion(); lo != tlsv3.TlsParameters_TLS_AUTO && hi != tlsv3.TlsParameters_TLS_AUTO && lo > hi {
+		errs = append(errs, fmt.Errorf("%s: TLS minimum version %s above maximum %s", where, lo, hi))
 	}
 	return append(errs, checkTrustedCA(where, vc)...)
 }

@@ -9,6 +9,7 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 	udpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/udp/udp_proxy/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/berth-gateway/berth/xds/translate/model"
@@ -25,6 +26,9 @@ import (
 // connections (as it does all of them when nothing resolved).
 func buildTCPProxyFilter(p *model.TCPProxy) *listenerv3.Filter {
 	out := &tcpproxyv3.TcpProxy{StatPrefix: p.StatPrefix}
+	if p.IdleTimeout > 0 {
+		out.IdleTimeout = durationpb.New(p.IdleTimeout)
+	}
 	switch {
 	case len(p.Backends) == 0:
 		out.ClusterSpecifier = &tcpproxyv3.TcpProxy_Cluster{Cluster: InvalidBackendCluster}

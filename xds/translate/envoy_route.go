@@ -34,6 +34,7 @@ func buildRouteConfiguration(rt *model.RouteTable) *routev3.RouteConfiguration {
 func buildRoute(r *model.Route) *routev3.Route {
 	out := &routev3.Route{
 		Name:                    r.Name,
+		StatPrefix:              RouteStatPrefix(r.Name),
 		Match:                   buildRouteMatch(r.Match),
 		RequestHeadersToAdd:     headersToAdd(r.RequestHeaders),
 		RequestHeadersToRemove:  headersToRemove(r.RequestHeaders),

@@ -34,6 +34,7 @@ type gatewayTranslator struct {
 	deps         deps
 	backendTLS   backendTLSState // backendtls.go
 	policyStatus []PolicyStatus  // ClientTrafficPolicies (clienttraffic.go)
+	ctp          clientTraffic   // the policies that apply (clienttraffic.go)
 }
 
 // deps collects the Dependencies of a translation.

@@ -172,7 +172,9 @@ func (t *gatewayTranslator) buildL4Listener(g *portGroup) *model.Listener {
 			return nil
 		}
 		l.Protocol = model.ProtocolTCP
-		l.FilterChains = []*model.FilterChain{{TCP: t.tcpProxy(fmt.Sprintf("tcp-%d", g.port), ls.attachments[0].route)}}
+		fc := &model.FilterChain{TCP: t.tcpProxy(fmt.Sprintf("tcp-%d", g.port), ls.attachments[0].route)}
+		t.ctp.applyChain(fc, ls.envoyName())
+		l.FilterChains = []*model.FilterChain{fc}
 	case gwv1.UDPProtocolType:
 		ls := g.listeners[0]
 		if len(ls.attachments) == 0 {
@@ -181,6 +183,7 @@ func (t *gatewayTranslator) buildL4Listener(g *portGroup) *model.Listener {
 		cr := ls.attachments[0].route
 		l.Protocol, l.BufferLimitBytes = model.ProtocolUDP, 0
 		l.UDP = &model.UDPProxy{StatPrefix: fmt.Sprintf("udp-%d", g.port), Route: l4Name(cr), Cluster: t.ensureUDPCluster(cr)}
+		return l // no policy applies to a UDP port
 	case gwv1.TLSProtocolType:
 		l.Protocol = model.ProtocolTLS
 		l.FilterChains = t.sniChains(g)
@@ -188,6 +191,7 @@ func (t *gatewayTranslator) buildL4Listener(g *portGroup) *model.Listener {
 			return nil
 		}
 	}
+	t.ctp.applyPort(l, g)
 	return l
 }
 
@@ -257,6 +261,7 @@ func (t *gatewayTranslator) sniChains(g *portGroup) []*model.FilterChain {
 			if !ls.passthrough {
 				fc.TLS = &model.DownstreamTLS{Secrets: []string{ls.secret}}
 			}
+			t.ctp.applyChain(fc, ls.envoyName())
 			chains = append(chains, fc)
 		}
 	}

@@ -33,6 +33,11 @@ const (
 	tlsTransportSocketName = "envoy.transport_sockets.tls"
 	// Name of the TCP proxy network filter.
 	tcpProxyFilterName = "envoy.filters.network.tcp_proxy"
+	// Name of the connection limit network filter.
+	connectionLimitFilterName = "envoy.filters.network.connection_limit"
+	// Names of the original IP detection extensions.
+	xffDetectionName          = "envoy.extensions.http.original_ip_detection.xff"
+	customHeaderDetectionName = "envoy.extensions.http.original_ip_detection.custom_header"
 	// Name of the UDP proxy listener filter.
 	udpProxyFilterName = "envoy.filters.udp_listener.udp_proxy"
 )
@@ -71,13 +76,26 @@ func ListenerSetListenerName(namespace, listenerSet, listener string) string {
 // filterChainName names an HTTPS filter chain by its Gateway listener.
 func filterChainName(listener string) string { return "listener/" + listener }
 
-// virtualHostName names a virtual host by its domain.
-func virtualHostName(hostname string) string { return "vhost/" + hostname }
+// virtualHostName names a virtual host by its domain, dots as "_" (a
+// hostname has no "_"): the name is a part of the per-route stat names
+// (vhost.<vhost>.route.<prefix>.*), whose parts dots separate.
+func virtualHostName(hostname string) string {
+	return "vhost/" + strings.ReplaceAll(hostname, ".", "_")
+}
 
 // routeName names one Envoy route by the route (HTTPRoute or GRPCRoute)
 // rule and match it came from: "httproute/..." or "grpcroute/...".
 func routeName(kind gwv1.Kind, namespace, name string, rule, match int) string {
 	return routeObjectName(kind, namespace, name) + "/rule/" + strconv.Itoa(rule) + "/match/" + strconv.Itoa(match)
+}
+
+// RouteStatPrefix is the stat_prefix of an Envoy route, so that Envoy
+// keeps per-route statistics (vhost.<vhost>.route.<prefix>.*): the route
+// name, whose dots (a route's name may have some) become "_" because dots
+// separate the parts of a stat name. render's stats tags read the route's
+// kind, namespace and name back from it.
+func RouteStatPrefix(routeName string) string {
+	return strings.ReplaceAll(routeName, ".", "_")
 }
 
 // routeObjectName names a Gateway API route: "<kind>/<ns>/<name>" with the

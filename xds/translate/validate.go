@@ -123,6 +123,9 @@ func validateChange(resources map[string][]types.Resource, unchanged map[string]
 					if rn := hcm.GetRds().GetRouteConfigName(); rn != "" && !names[resourcev3.RouteType][rn] {
 						fail("listener %q: route configuration %q does not exist", l.Name, rn)
 					}
+					for _, err := range checkConnectionManager(hcm) {
+						fail("listener %q: %v", l.Name, err)
+					}
 				}
 			}
 		}
@@ -240,6 +243,23 @@ func prototext(m proto.Message) string {
 	}
 	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	return string(b)
+}
+
+// checkConnectionManager checks what Envoy refuses in a connection
+// manager beyond its generated validation: original IP detection
+// extensions mixed with use_remote_address or xff_num_trusted_hops.
+func checkConnectionManager(hcm *hcmv3.HttpConnectionManager) []error {
+	if len(hcm.GetOriginalIpDetectionExtensions()) == 0 {
+		return nil
+	}
+	var errs []error
+	if hcm.GetUseRemoteAddress().GetValue() {
+		errs = append(errs, errors.New("original IP detection extensions and use_remote_address may not be mixed"))
+	}
+	if hcm.GetXffNumTrustedHops() > 0 {
+		errs = append(errs, errors.New("original IP detection extensions and xff_num_trusted_hops may not be mixed"))
+	}
+	return errs
 }
 
 // secretsExist checks that every secret a listener or cluster asks for over

@@ -10,6 +10,7 @@ import (
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	xffv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/http/original_ip_detection/xff/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -87,6 +89,24 @@ func TestValidateCatches(t *testing.T) {
 			hcm.StatPrefix = "" // required (min_len 1)
 			l.FilterChains[0].Filters[0].ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)}
 		}, "StatPrefix"},
+		{"original IP detection mixed with use_remote_address", func(res map[string][]types.Resource) {
+			l := res[resourcev3.ListenerType][0].(*listenerv3.Listener)
+			hcm := &hcmv3.HttpConnectionManager{}
+			if err := l.FilterChains[0].Filters[0].GetTypedConfig().UnmarshalTo(hcm); err != nil {
+				panic(err)
+			}
+			hcm.UseRemoteAddress = wrapperspb.Bool(true)
+			hcm.OriginalIpDetectionExtensions = []*corev3.TypedExtensionConfig{{Name: xffDetectionName, TypedConfig: mustAny(&xffv3.XffConfig{XffNumTrustedHops: 1})}}
+			l.FilterChains[0].Filters[0].ConfigType = &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(hcm)}
+		}, "original IP detection extensions and use_remote_address may not be mixed"},
+		{"TLS minimum above maximum", func(res map[string][]types.Resource) {
+			l := res[resourcev3.ListenerType][0].(*listenerv3.Listener)
+			l.FilterChains[0].TransportSocket = &corev3.TransportSocket{Name: tlsTransportSocketName, ConfigType: &corev3.TransportSocket_TypedConfig{
+				TypedConfig: mustAny(&tlsv3.DownstreamTlsContext{CommonTlsContext: &tlsv3.CommonTlsContext{
+					TlsParams: &tlsv3.TlsParameters{TlsMinimumProtocolVersion: tlsv3.TlsParameters_TLSv1_3, TlsMaximumProtocolVersion: tlsv3.TlsParameters_TLSv1_2},
+				}}),
+			}}
+		}, "TLS minimum version TLSv1_3 above maximum TLSv1_2"},
 		{"eds cluster without endpoints", func(res map[string][]types.Resource) {
 			res[resourcev3.ClusterType] = append(res[resourcev3.ClusterType], &clusterv3.Cluster{Name: "lonely", ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS}})
 		}, `endpoints "lonely" do not exist`},

@@ -2,10 +2,12 @@ package evaluate
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	customheaderv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/http/original_ip_detection/custom_header/v3"
 )
 
 // connectionManager decides what the HTTP connection manager does with a
@@ -18,14 +20,37 @@ import (
 //     path_with_escaped_slashes_action (400 for REJECT_REQUEST; a 307 to the
 //     final path for UNESCAPE_AND_REDIRECT, 400 instead for gRPC), then
 //     RFC 3986 dot segments (normalize_path), then merge_slashes;
-//  3. an Upgrade request (Connection: upgrade) whose upgrade type is not in
+//  3. the client address is found: a custom_header original IP detection
+//     extension with reject_with_status answers that status (403 as berth
+//     sets it) when its header holds no IP address;
+//  4. an Upgrade request (Connection: upgrade) whose upgrade type is not in
 //     upgrade_configs is refused with 403, before routing.
+//
+// Before all of them the codec refuses (431) a request whose headers are
+// larger than max_request_headers_kb (Envoy's default 60 KiB), counting
+// the bytes of every name and value including the pseudo-headers
+// :method, :path and :authority, as Envoy's header map byte size does.
 //
 // It returns the request as the route table sees it and the upgrade it
 // lets through, or the decision Envoy answers with itself (non-nil). Behaviour berth never configures is an
 // error: percent-encodings other than escaped slashes, and backslashes
 // (Envoy's URL canonicalizer rewrites them in ways not modelled here).
 func connectionManager(hcm *hcmv3.HttpConnectionManager, req Request) (Request, *Decision, string, error) {
+	limit := uint32(60)
+	if v := hcm.GetMaxRequestHeadersKb(); v != nil {
+		limit = v.GetValue()
+	}
+	method := req.Method
+	if method == "" {
+		method = "GET"
+	}
+	size := len(":method") + len(method) + len(":path") + len(req.Path) + len(":authority") + len(req.Host)
+	for k, v := range req.Headers {
+		size += len(k) + len(v)
+	}
+	if size > int(limit)*1024 {
+		return req, &Decision{Status: 431}, "", nil
+	}
 	switch hcm.GetCommonHttpProtocolOptions().GetHeadersWithUnderscoresAction() {
 	case corev3.HttpProtocolOptions_REJECT_REQUEST:
 		for k := range req.Headers {
@@ -78,6 +103,15 @@ func connectionManager(hcm *hcmv3.HttpConnectionManager, req Request) (Request, 
 			return req, &Decision{Status: 400}, "", nil
 		}
 		return req, &Decision{Status: 307, Location: req.Path}, "", nil
+	}
+
+	for _, ext := range hcm.GetOriginalIpDetectionExtensions() {
+		var c customheaderv3.CustomHeaderConfig
+		if ext.GetTypedConfig().MessageIs(&c) && ext.GetTypedConfig().UnmarshalTo(&c) == nil && c.GetRejectWithStatus() != nil {
+			if _, err := netip.ParseAddr(strings.TrimSpace(header(req.Headers, c.GetHeaderName()))); err != nil {
+				return req, &Decision{Status: int(c.GetRejectWithStatus().GetCode())}, "", nil
+			}
+		}
 	}
 
 	if up := header(req.Headers, "upgrade"); up != "" && hasToken(header(req.Headers, "connection"), "upgrade") {

@@ -1,12 +1,15 @@
 package evaluate
 
 import (
+	"strings"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	customheaderv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/http/original_ip_detection/custom_header/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -68,6 +71,19 @@ func TestConnectionManager(t *testing.T) {
 	upgrade := func(kind string) map[string]string {
 		return map[string]string{"Connection": "keep-alive, Upgrade", "Upgrade": kind}
 	}
+	headerLimit := func(kb uint32) func(*hcmv3.HttpConnectionManager) {
+		return func(m *hcmv3.HttpConnectionManager) { m.MaxRequestHeadersKb = wrapperspb.UInt32(kb) }
+	}
+	clientIPHeader := func(m *hcmv3.HttpConnectionManager) {
+		cfg, err := anypb.New(&customheaderv3.CustomHeaderConfig{HeaderName: "X-Real-IP", RejectWithStatus: &typev3.HttpStatus{Code: typev3.StatusCode_Forbidden}})
+		if err != nil {
+			panic(err)
+		}
+		m.OriginalIpDetectionExtensions = []*corev3.TypedExtensionConfig{{Name: "custom_header", TypedConfig: cfg}}
+	}
+	// big is a header value that, with the request's other bytes, passes
+	// 1 KiB but not 60 KiB.
+	big := map[string]string{"x-big": strings.Repeat("b", 1000)}
 	for _, c := range []struct {
 		name    string
 		edit    func(*hcmv3.HttpConnectionManager)
@@ -95,6 +111,14 @@ func TestConnectionManager(t *testing.T) {
 		{name: "redirect refused for gRPC", edit: slashes(hcmv3.HttpConnectionManager_UNESCAPE_AND_REDIRECT, true), req: Request{Path: "/a%2Fb", Headers: map[string]string{"content-type": "application/grpc"}}, status: 400},
 		{name: "no escaped slash, no redirect", edit: slashes(hcmv3.HttpConnectionManager_UNESCAPE_AND_REDIRECT, true), req: Request{Path: "/a//b"}, cluster: "a", path: "/a/b"},
 		{name: "escaped slash forwarded unescaped", edit: slashes(hcmv3.HttpConnectionManager_UNESCAPE_AND_FORWARD, false), req: Request{Path: "/x%2F..%2Fa"}, cluster: "a", path: "/a"},
+
+		{name: "large headers within Envoy's default 60 KiB", req: Request{Path: "/a", Headers: big}, cluster: "a", path: "/a"},
+		{name: "headers above max_request_headers_kb", edit: headerLimit(1), req: Request{Path: "/a", Headers: big}, status: 431},
+		{name: "headers within max_request_headers_kb", edit: headerLimit(2), req: Request{Path: "/a", Headers: big}, cluster: "a", path: "/a"},
+
+		{name: "client address header missing: fail closed", edit: clientIPHeader, req: Request{Path: "/a"}, status: 403},
+		{name: "client address header not an address: fail closed", edit: clientIPHeader, req: Request{Path: "/a", Headers: map[string]string{"x-real-ip": "somebody"}}, status: 403},
+		{name: "client address header with an address", edit: clientIPHeader, req: Request{Path: "/a", Headers: map[string]string{"X-Real-IP": "203.0.113.7"}}, cluster: "a", path: "/a"},
 
 		{name: "upgrade refused without upgrade configs", req: Request{Path: "/a", Headers: upgrade("websocket")}, status: 403},
 		{name: "refused upgrade answers before routing", req: Request{Path: "/nothing", Headers: upgrade("websocket")}, status: 403},

@@ -1,5 +1,7 @@
 package model
 
+import "time"
+
 // The layer-4 parts of the model: TCP and UDP proxies for TCPRoutes,
 // TLSRoutes (passthrough and terminated) and UDPRoutes.
 
@@ -27,6 +29,9 @@ type TCPProxy struct {
 	// InvalidWeight is the weight of backend references that did not
 	// resolve: that share of connections is closed.
 	InvalidWeight uint32
+	// IdleTimeout closes a connection without bytes in either direction
+	// (0: Envoy's default 1h).
+	IdleTimeout time.Duration
 }
 
 // UDPProxy forwards datagrams to one cluster (whose localities carry the

@@ -66,6 +66,15 @@ type Listener struct {
 	// BufferLimitBytes is the soft limit of each connection's read and
 	// write buffers (0: Envoy's default).
 	BufferLimitBytes uint32
+	// Keepalive turns TCP keepalive on for accepted connections (nil:
+	// off).
+	Keepalive *TCPKeepalive
+	// MaxAcceptPerSocketEvent bounds the connections accepted per socket
+	// event (0: Envoy's default, all pending).
+	MaxAcceptPerSocketEvent uint32
+	// InspectionTimeout bounds the listener filters (reading the TLS
+	// ClientHello) of a new connection (0: Envoy's default 15s).
+	InspectionTimeout time.Duration
 	// UDP is the proxy of a UDP port (which has no FilterChains).
 	UDP *UDPProxy
 	// AccessLogs are written by the listener itself (telemetry.go): for
@@ -89,6 +98,32 @@ type FilterChain struct {
 	HTTP *HTTP
 	// TCP forwards the chain's connections instead (TCP and TLS ports).
 	TCP *TCPProxy
+	// ConnectionLimit bounds the chain's concurrent connections (nil:
+	// none).
+	ConnectionLimit *ConnectionLimit
+	// HandshakeTimeout bounds the TLS handshake (0: none).
+	HandshakeTimeout time.Duration
+}
+
+// TCPKeepalive is TCP keepalive on accepted connections; zero fields keep
+// the kernel's defaults.
+type TCPKeepalive struct {
+	// Probes unanswered before the connection is dead.
+	Probes uint32
+	// Idle is the idle time before the first probe, Interval the time
+	// between probes (whole seconds).
+	Idle, Interval time.Duration
+}
+
+// ConnectionLimit bounds a filter chain's concurrent connections: further
+// connections are closed, after Delay.
+type ConnectionLimit struct {
+	// StatPrefix names the limit's statistics.
+	StatPrefix string
+	// Max concurrent connections (> 0).
+	Max uint64
+	// Delay before a refused connection is closed (0: at once).
+	Delay time.Duration
 }
 
 // DownstreamTLS is the TLS a filter chain terminates.
@@ -99,6 +134,12 @@ type DownstreamTLS struct {
 	ALPN []string
 	// ClientValidation validates client certificates (nil: none asked for).
 	ClientValidation *ClientValidation
+	// MinVersion and MaxVersion bound the TLS version ("" or "Auto":
+	// Envoy's defaults 1.2 and 1.3; else "1.0" to "1.3").
+	MinVersion, MaxVersion string
+	// Ciphers (TLS 1.0-1.2), ECDHCurves and SignatureAlgorithms offered
+	// (empty: Envoy's defaults).
+	Ciphers, ECDHCurves, SignatureAlgorithms []string
 }
 
 // ClientValidation is how a filter chain validates client certificates
@@ -106,10 +147,13 @@ type DownstreamTLS struct {
 type ClientValidation struct {
 	// TrustedCA is the PEM bundle client certificates must chain to.
 	TrustedCA []byte
-	// Optional accepts connections without a certificate or with one that
-	// does not verify (AllowInsecureFallback); otherwise a verified
+	// Optional accepts connections without a certificate; otherwise a
 	// certificate is required.
 	Optional bool
+	// AcceptUntrusted accepts a certificate that does not verify too
+	// (the Gateway's AllowInsecureFallback); otherwise one presented must
+	// verify.
+	AcceptUntrusted bool
 }
 
 // HTTP is an HTTP connection manager: its settings and its route table.
@@ -157,6 +201,80 @@ type HTTPSettings struct {
 	MergeSlashes bool
 	// EscapedSlashes is what happens to a path with %2F or %5C.
 	EscapedSlashes EscapedSlashAction
+	// IdleTimeout closes a connection
+	// without active requests (0: Envoy's default 1h).
+	IdleTimeout time.Duration
+	// MaxConnectionDuration drains a connection this long after it opened,
+	// MaxStreamDuration resets a stream this long after it began (0: none).
+	MaxConnectionDuration, MaxStreamDuration time.Duration
+	// HTTP1SafeMaxConnectionDuration closes an HTTP/1 connection past
+	// MaxConnectionDuration only after its next response.
+	HTTP1SafeMaxConnectionDuration bool
+	// MaxRequestsPerConnection closes a connection after this many
+	// requests (0: none).
+	MaxRequestsPerConnection uint32
+	// MaxRequestHeadersKB is the largest request header block (0: Envoy's
+	// default 60 KiB); larger requests are answered 431.
+	MaxRequestHeadersKB uint32
+	// HTTP1 configures HTTP/1 connections.
+	HTTP1 HTTP1Settings
+	// XffTrustedCIDRs, when set, replace XffNumTrustedHops: the client is
+	// the rightmost X-Forwarded-For address outside them (when the peer is
+	// inside them).
+	XffTrustedCIDRs []string
+	// SkipXffAppend leaves X-Forwarded-For without the peer address.
+	SkipXffAppend bool
+	// ClientIPHeader, when set, takes the client address from a header
+	// instead of X-Forwarded-For.
+	ClientIPHeader *ClientIPHeader
+	// EnvoyHeaders adds Envoy's x-envoy-* headers to requests and
+	// responses.
+	EnvoyHeaders bool
+	// RequestID is how X-Request-ID is set.
+	RequestID RequestIDAction
+	// ForwardClientCert is how x-forwarded-client-cert is handled.
+	ForwardClientCert ForwardClientCert
+}
+
+// HTTP1Settings configure HTTP/1 connections.
+type HTTP1Settings struct {
+	// EnableTrailers proxies trailers; PreserveHeaderCase keeps the case
+	// of header names; AcceptHTTP10 accepts HTTP/1.0 (and 0.9) requests,
+	// giving those without Host DefaultHost ("": refused).
+	EnableTrailers, PreserveHeaderCase, AcceptHTTP10 bool
+	DefaultHost                                      string
+}
+
+// ClientIPHeader takes the client address from a request header.
+type ClientIPHeader struct {
+	// Name of the header.
+	Name string
+	// FailClosed answers 403 when the header holds no address.
+	FailClosed bool
+}
+
+// RequestIDAction is how X-Request-ID is set.
+type RequestIDAction string
+
+const (
+	// RequestIDGenerate always sets a new one (the default).
+	RequestIDGenerate RequestIDAction = "Generate"
+	// RequestIDPreserveOrGenerate keeps a client's, else sets a new one.
+	RequestIDPreserveOrGenerate RequestIDAction = "PreserveOrGenerate"
+	// RequestIDPreserve keeps a client's and sets none.
+	RequestIDPreserve RequestIDAction = "Preserve"
+	// RequestIDDisable neither keeps nor sets one.
+	RequestIDDisable RequestIDAction = "Disable"
+)
+
+// ForwardClientCert is how the x-forwarded-client-cert header is handled.
+type ForwardClientCert struct {
+	// Mode: "" or "Sanitize" (removed), "ForwardOnly", "AppendForward",
+	// "SanitizeSet" or "AlwaysForwardOnly" (the reference's modes).
+	Mode string
+	// Details of the client certificate added with AppendForward and
+	// SanitizeSet: "Subject", "Cert", "Chain", "DNS", "URI".
+	Details []string
 }
 
 // HTTP2Settings limit HTTP/2 connections (0: Envoy's default).
@@ -168,6 +286,9 @@ type HTTP2Settings struct {
 	// reads it.
 	InitialStreamWindowSize     uint32
 	InitialConnectionWindowSize uint32
+	// TerminateStreamOnInvalidMessage resets only the stream of an invalid
+	// message (Envoy's default closes the connection).
+	TerminateStreamOnInvalidMessage bool
 }
 
 // UnderscoreAction is what is done with a request header whose name has an
