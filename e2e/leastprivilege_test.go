@@ -288,6 +288,31 @@ func runLeastPrivilege(t *testing.T, sc lpScenario) {
 		}
 	}
 
+	// 2d. A ListenerSet naming gateway-a, which admits none (its
+	// allowedListeners are the default, None): berth reads ListenerSets and
+	// writes their status (NotAllowed), the rights on listenersets and
+	// listenersets/status.
+	listenerSet := lpObject(t, lpListenerSet)
+	if err := k.apply(ctx, []*unstructured.Unstructured{listenerSet}); err != nil {
+		t.Fatal(err)
+	}
+	if err := eventually(ctx, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+		var ls gwv1.ListenerSet
+		if err := c.Get(ctx, client.ObjectKeyFromObject(listenerSet), &ls); err != nil {
+			return false, "", err
+		}
+		a := meta.FindStatusCondition(ls.Status.Conditions, string(gwv1.ListenerSetConditionAccepted))
+		if a != nil && a.Status == metav1.ConditionFalse && a.Reason == string(gwv1.ListenerSetReasonNotAllowed) {
+			return true, "", nil
+		}
+		return false, fmt.Sprintf("conditions %+v", ls.Status.Conditions), nil
+	}); err != nil {
+		t.Fatalf("ListenerSet team-a/lp-listeners: %v", err)
+	}
+	if err := k.delete(ctx, []*unstructured.Unstructured{listenerSet}); err != nil {
+		t.Fatal(err)
+	}
+
 	// 3. HPA and PDB placed through a per-Gateway EnvoyProxy, then pruned
 	// when the Gateway lets go of it.
 	gwB := lpFind(t, seed, "Gateway", "team-b", "gateway-b")
@@ -532,6 +557,16 @@ spec:
     - backendRefs: [{name: team-a-backend, port: 3000}]
 `
 )
+
+// lpListenerSet names gateway-a, which does not admit ListenerSets.
+const lpListenerSet = `apiVersion: gateway.networking.k8s.io/v1
+kind: ListenerSet
+metadata: {name: lp-listeners, namespace: team-a}
+spec:
+  parentRef: {name: gateway-a}
+  listeners:
+    - {name: extra, port: 8090, protocol: HTTP}
+`
 
 const lpBackendTLSPolicy = `apiVersion: gateway.networking.k8s.io/v1
 kind: BackendTLSPolicy
