@@ -61,8 +61,8 @@ func checkRegex(expr string) error {
 
 // re2SizeBound is an upper bound of the size of RE2's program for expr
 // before flattening: the instructions of the expression, plus RE2's fail
-// instruction, its match instruction and the three of the unanchored
-// ".*?" loop.
+// instruction, its match instruction and the unanchored ".*?" loop (a
+// byte range and an alternation, re2/compile.cc DotStar), and one spare.
 func re2SizeBound(expr string) (int, error) {
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
