@@ -180,15 +180,5 @@ func acceptedListenerSets(t *gatewayTranslation, sets []*gwv1.ListenerSet) []*gw
 	if t == nil {
 		return nil
 	}
-	var out []*gwv1.ListenerSet
-	for _, s := range sets {
-		f := t.listenerSet(client.ObjectKeyFromObject(s))
-		if f == nil {
-			continue
-		}
-		if a := f.Condition(gwv1.ListenerSetConditionAccepted); a != nil && a.Status == metav1.ConditionTrue {
-			out = append(out, s)
-		}
-	}
-	return out
+	return translate.AcceptedListenerSets(t.ListenerSets, sets)
 }

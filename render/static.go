@@ -18,6 +18,10 @@ type Static struct {
 	GatewayClasses []*gwv1.GatewayClass
 	Gateways       []*gwv1.Gateway
 	EnvoyProxies   []*v1alpha1.EnvoyProxy
+	// ListenerSets are, per Gateway, the ListenerSets its translation
+	// accepted (translate.AcceptedListenerSets): their ports join the
+	// Gateway's, as in the controller.
+	ListenerSets map[types.NamespacedName][]*gwv1.ListenerSet
 }
 
 // StaticError is a RenderStatic failure, with the input object at fault so
@@ -120,7 +124,7 @@ func StaticInputs(s Static, controllerName string) ([]Input, error) {
 			}
 			return nil, &StaticError{Object: gw, Err: err}
 		}
-		in := Input{GatewayClass: class, Gateway: gw}
+		in := Input{GatewayClass: class, Gateway: gw, ListenerSets: s.ListenerSets[types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}]}
 		if refs.Class != nil {
 			in.ClassParameters = proxies[*refs.Class]
 		}

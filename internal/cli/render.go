@@ -8,10 +8,13 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/runtime"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/internal/manifest"
 	"github.com/berth-gateway/berth/internal/version"
 	"github.com/berth-gateway/berth/render"
+	"github.com/berth-gateway/berth/xds/translate"
 )
 
 // renderFlags are the render.Options flags, shared by every command that
@@ -56,7 +59,7 @@ func (f *renderFlags) options() (render.Options, error) {
 }
 
 // renderReads are the kinds berth render reads.
-var renderReads = []string{"GatewayClass", "Gateway", "EnvoyProxy"}
+var renderReads = []string{"GatewayClass", "Gateway", "EnvoyProxy", "ListenerSet"}
 
 func newRenderCmd() *cobra.Command {
 	var (
@@ -90,7 +93,16 @@ renders.`,
 			if err != nil {
 				return err
 			}
-			bundles, err := renderSet(set, controllerName, opts)
+			// Which ListenerSets each Gateway accepts is the translation's
+			// decision, as in the controller.
+			var accepted map[k8stypes.NamespacedName][]*gwv1.ListenerSet
+			if len(set.ListenerSets) > 0 {
+				to := translate.DefaultOptions()
+				to.ControllerName = gwv1.GatewayController(controllerName)
+				to.PrivilegedPortOffset = opts.PrivilegedPortOffset
+				accepted = acceptedListenerSets(set, translate.Translate(translate.InputFromSet(set), to))
+			}
+			bundles, err := renderSet(set, controllerName, opts, accepted)
 			if err != nil {
 				return err
 			}
@@ -128,13 +140,15 @@ renders.`,
 	return cmd
 }
 
-// renderSet renders every Gateway of set, naming the input position of the
-// object an error is about.
-func renderSet(set *manifest.Set, controllerName string, opts render.Options) ([]*render.Bundle, error) {
+// renderSet renders every Gateway of set, with the ListenerSets its
+// translation accepted (accepted, by Gateway), naming the input position of
+// the object an error is about.
+func renderSet(set *manifest.Set, controllerName string, opts render.Options, accepted map[k8stypes.NamespacedName][]*gwv1.ListenerSet) ([]*render.Bundle, error) {
 	bundles, err := render.RenderStatic(render.Static{
 		GatewayClasses: set.GatewayClasses,
 		Gateways:       set.Gateways,
 		EnvoyProxies:   set.EnvoyProxies,
+		ListenerSets:   accepted,
 	}, controllerName, opts)
 	if err != nil {
 		var se *render.StaticError
@@ -146,4 +160,16 @@ func renderSet(set *manifest.Set, controllerName string, opts render.Options) ([
 		return nil, err
 	}
 	return bundles, nil
+}
+
+// acceptedListenerSets are, per translated Gateway, the ListenerSets of set
+// its translation accepted (translate.AcceptedListenerSets).
+func acceptedListenerSets(set *manifest.Set, results []*translate.Result) map[k8stypes.NamespacedName][]*gwv1.ListenerSet {
+	out := map[k8stypes.NamespacedName][]*gwv1.ListenerSet{}
+	for _, r := range results {
+		if sets := translate.AcceptedListenerSets(r.ListenerSets, set.ListenerSets); len(sets) > 0 {
+			out[r.Gateway] = sets
+		}
+	}
+	return out
 }

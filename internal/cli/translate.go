@@ -61,10 +61,10 @@ Objects translate does not read are listed on stderr.`,
 			// controller would refuse.
 			ro := render.DefaultOptions()
 			ro.PrivilegedPortOffset = opts.PrivilegedPortOffset
-			if _, err := renderSet(set, controllerName, ro); err != nil {
+			results := translate.Translate(translate.InputFromSet(set), opts)
+			if _, err := renderSet(set, controllerName, ro, acceptedListenerSets(set, results)); err != nil {
 				return err
 			}
-			results := translate.Translate(translate.InputFromSet(set), opts)
 			if len(gateways) > 0 {
 				if results, err = selectGateways(results, gateways); err != nil {
 					return usageError(err)

@@ -242,6 +242,26 @@ func (s ListenerSetStatus) Condition(t gwv1.ListenerSetConditionType) *metav1.Co
 	return findCondition(s.Conditions, string(t))
 }
 
+// AcceptedListenerSets are the ListenerSets among sets that a translation
+// whose ListenerSet statuses are statuses (Result.ListenerSets) accepted:
+// their listeners get the bundle's Service and container ports (the
+// controller and berth render decide alike).
+func AcceptedListenerSets(statuses []ListenerSetStatus, sets []*gwv1.ListenerSet) []*gwv1.ListenerSet {
+	accepted := map[k8stypes.NamespacedName]bool{}
+	for _, s := range statuses {
+		if a := s.Condition(gwv1.ListenerSetConditionAccepted); a != nil && a.Status == metav1.ConditionTrue {
+			accepted[s.ListenerSet] = true
+		}
+	}
+	var out []*gwv1.ListenerSet
+	for _, s := range sets {
+		if accepted[k8stypes.NamespacedName{Namespace: s.Namespace, Name: s.Name}] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // RouteParentStatus is the status of one route (of any kind) towards one parentRef that names the translated Gateway.
 type RouteParentStatus struct {
 	// Kind is the route's kind: KindHTTPRoute, KindGRPCRoute,
