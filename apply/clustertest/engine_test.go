@@ -669,6 +669,17 @@ func TestNoOpReadsTheWatchedInventory(t *testing.T) {
 		t.Fatal(err)
 	}
 	noOp("after the first run")
+	// That no-op may have read the inventory from the apiserver (the watch
+	// had not yet shown the run's write); once the watched copy is the
+	// version the engine last wrote or proved (Settled), a no-op reads it
+	// from the watch.
+	settleBy := time.Now().Add(10 * time.Second)
+	for !eng.Settled(inv) {
+		if time.Now().After(settleBy) {
+			t.Fatal("the watched inventory never reached the version the engine proved")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if cost := noOp("again"); cost.Requests() != 0 {
 		t.Errorf("no-op after a clean run cost %s, want no request", cost)
 	}
