@@ -700,6 +700,7 @@ func TestNoOpReadsTheWatchedInventory(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitWoken(t, woken)
+	waitUnsettled(t, eng, inv)
 	mark := cnt.Mark()
 	res, err := eng.Run(ctx, inv, set())
 	if err != nil {
@@ -721,6 +722,7 @@ func TestNoOpReadsTheWatchedInventory(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitWoken(t, woken)
+	waitUnsettled(t, eng, inv)
 	if res, err = eng.Run(ctx, inv, set()); err != nil {
 		t.Fatal(err)
 	}
@@ -729,6 +731,21 @@ func TestNoOpReadsTheWatchedInventory(t *testing.T) {
 	}
 	if _, err := env.Client.CoreV1().ConfigMaps(ns).Get(ctx, inv.Name, metav1.GetOptions{}); err != nil {
 		t.Errorf("inventory not created again: %v", err)
+	}
+}
+
+// waitUnsettled waits until the engine's watch shows another writer's
+// change of inv (the watched copy is no longer the version the engine
+// proved): a notification alone may be a late one of the engine's own
+// writes.
+func waitUnsettled(t *testing.T, eng *apply.Engine, inv apply.Inventory) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for eng.Settled(inv) {
+		if time.Now().After(deadline) {
+			t.Fatal("the watch never showed the other writer's change of the inventory")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
