@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/xds/translate"
@@ -63,14 +64,17 @@ func (c *Controller) installBackendTLS() error {
 
 // statusController adds a leader-only reconciler named name that writes
 // the status of obj's kind, woken by its own watch and by q (the xDS
-// reconciler's decisions): the one shape of every route and policy status
-// writer.
-func (c *Controller) statusController(name string, obj client.Object, q *queueRef, fn reconcile.Func) error {
-	if err := builder.ControllerManagedBy(c.mgr).Named(name).
+// reconciler's decisions) and by the sources more (the ListenerSets' watch
+// of their parent Gateways): the one shape of every route, policy and
+// ListenerSet status writer.
+func (c *Controller) statusController(name string, obj client.Object, q *queueRef, fn reconcile.Func, more ...source.Source) error {
+	b := builder.ControllerManagedBy(c.mgr).Named(name).
 		For(obj).
-		WatchesRawSource(q.source()).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 2}).
-		Complete(fn); err != nil {
+		WatchesRawSource(q.source())
+	for _, src := range more {
+		b = b.WatchesRawSource(src)
+	}
+	if err := b.WithOptions(controller.Options{MaxConcurrentReconciles: 2}).Complete(fn); err != nil {
 		return fmt.Errorf("%s controller: %w", name, err)
 	}
 	return nil

@@ -111,7 +111,11 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 
 	f := gatewayFacts{Generation: gw.Generation, Requested: render.RequestedAddresses(&gw)}
 	var roll rollOutcome
-	in, renderErr := c.renderInput(ctx, class, &gw)
+	// One translation gives the bundle its ListenerSets' ports and the
+	// status its verdict: a Programmed=True never describes a bundle
+	// rendered from an older translation.
+	t := c.store.get(key)
+	in, renderErr := c.renderInput(ctx, class, &gw, t)
 	f.Inputs = readiness.GatewayInputs(&gw, class, in.ClassParameters, in.GatewayParameters)
 	if f.XDS, err = c.xdsInputs(ctx, key); err != nil {
 		return ctrl.Result{}, err
@@ -193,7 +197,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	f.Objects = c.engine.Status(inv.Key())
 	f.Service = c.bundleService(ctx, f.Objects)
 	f.Roll = roll.Note
-	if t := c.store.get(key); t != nil && t.Generation == gw.Generation {
+	if t != nil && t.Generation == gw.Generation {
 		f.Translation = &t.translated
 	}
 	if v, ok := c.xds.Published(key); ok {
@@ -275,16 +279,16 @@ func (c *Controller) wrote(key k8stypes.NamespacedName, from string, status bool
 }
 
 // renderInput fetches the EnvoyProxy objects gw depends on (RenderInput),
-// and the ListenerSets the latest translation of gw accepted (their ports
-// join the bundle's).
-func (c *Controller) renderInput(ctx context.Context, class *gwv1.GatewayClass, gw *gwv1.Gateway) (render.Input, error) {
+// and the ListenerSets translation t of gw accepted (their ports join the
+// bundle's).
+func (c *Controller) renderInput(ctx context.Context, class *gwv1.GatewayClass, gw *gwv1.Gateway, t *gatewayTranslation) (render.Input, error) {
 	in, err := RenderInput(ctx, c.client, class, gw)
 	key := client.ObjectKeyFromObject(gw)
 	sets, lerr := c.listenerSetsOf(ctx, key)
 	if lerr != nil && err == nil {
 		return in, lerr
 	}
-	in.ListenerSets = acceptedListenerSets(c.store.get(key), sets)
+	in.ListenerSets = acceptedListenerSets(t, sets)
 	return in, err
 }
 

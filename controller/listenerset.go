@@ -5,14 +5,19 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/berth-gateway/berth/internal/readiness"
 	"github.com/berth-gateway/berth/xds/translate"
 )
 
@@ -48,7 +53,8 @@ func (c *Controller) installListenerSets() error {
 	if err := c.watchKind(c.xdsCtrl, &gwv1.ListenerSet{}, c.gatewaysOfListenerSet, predicate.GenerationChangedPredicate{}); err != nil {
 		return err
 	}
-	if err := c.statusController("listenerset", &gwv1.ListenerSet{}, &c.lsQueue, c.reconcileListenerSet); err != nil {
+	gateways := source.Kind[client.Object](c.mgr.GetCache(), &gwv1.Gateway{}, handler.EnqueueRequestsFromMapFunc(c.listenerSetsOfGateway))
+	if err := c.statusController("listenerset", &gwv1.ListenerSet{}, &c.lsQueue, c.reconcileListenerSet, gateways); err != nil {
 		return err
 	}
 	c.kinds.listenerSets.Store(true)
@@ -130,9 +136,12 @@ func (c *Controller) enqueueListenerSets(old, cur *gatewayTranslation) {
 	}
 }
 
-// reconcileListenerSet writes a ListenerSet's status from the latest
-// translation of its parent Gateway (leader). A ListenerSet whose parent is
-// not a berth Gateway is left alone.
+// reconcileListenerSet writes a ListenerSet's status (leader): the latest
+// translation of its parent Gateway folded with the parent's own verdicts
+// (translate.ListenerSetStatusOf): ParentNotAccepted when the Gateway is not
+// Accepted, absent or being deleted; Programmed only when the Gateway is
+// Programmed on the translation that holds the ListenerSet's listeners. A
+// ListenerSet whose parent is another controller's Gateway is left alone.
 func (c *Controller) reconcileListenerSet(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
 	done := c.metrics.observe("listenerset")
 	defer func() { done(err) }()
@@ -144,24 +153,72 @@ func (c *Controller) reconcileListenerSet(ctx context.Context, req ctrl.Request)
 	if !ok {
 		return ctrl.Result{}, nil
 	}
+	p := translate.ListenerSetParentState{Gateway: gwKey}
+	var fact *translate.ListenerSetStatus
 	var gw gwv1.Gateway
-	if err := c.client.Get(ctx, gwKey, &gw); err != nil || gw.DeletionTimestamp != nil || c.classOf(ctx, &gw) == nil {
-		return ctrl.Result{}, nil
+	switch err := c.client.Get(ctx, gwKey, &gw); {
+	case apierrors.IsNotFound(err):
+		// No controller owns a ListenerSet whose parent is absent: berth
+		// says so unless a controller already did for this generation (so
+		// two never take turns).
+		if a := meta.FindStatusCondition(s.Status.Conditions, string(gwv1.ListenerSetConditionAccepted)); a != nil && a.Status == metav1.ConditionFalse &&
+			a.Reason == string(gwv1.ListenerSetReasonParentNotAccepted) && a.ObservedGeneration == s.Generation {
+			return ctrl.Result{}, nil
+		}
+		p.Absent = true
+	case err != nil:
+		return ctrl.Result{}, err
+	case c.classOf(ctx, &gw) == nil:
+		return ctrl.Result{}, nil // another controller's Gateway
+	case gw.DeletionTimestamp != nil:
+		p.Deleting = true
+	default:
+		t := c.store.get(gwKey)
+		if t == nil {
+			return ctrl.Result{}, nil // the translation enqueues it
+		}
+		if fact = t.listenerSet(req.NamespacedName); fact == nil || t.SetGens[req.NamespacedName] != s.Generation {
+			return ctrl.Result{}, nil // stale: the next translation enqueues it
+		}
+		p.Accepted, p.Programmed, p.Current = parentVerdicts(&gw, t)
 	}
-	t := c.store.get(gwKey)
-	if t == nil {
-		return ctrl.Result{}, nil // the translation enqueues it
-	}
-	fact := t.listenerSet(req.NamespacedName)
-	if fact == nil || t.SetGens[req.NamespacedName] != s.Generation {
-		return ctrl.Result{}, nil // stale: the next translation enqueues it
-	}
-	st := listenerSetStatus(s.Status, *fact, s.Generation, metav1.Now())
+	st := listenerSetStatus(s.Status, translate.ListenerSetStatusOf(&s, fact, p), s.Generation, metav1.Now())
 	if equality.Semantic.DeepEqual(st, s.Status) {
 		return ctrl.Result{}, nil
 	}
 	s.Status = st
 	return statusWritten(c.client.Status().Update(ctx, &s))
+}
+
+// parentVerdicts are the Gateway's Accepted and Programmed conditions for
+// its current generation (nil when its status has none for it), and whether
+// its status was computed from the inputs of translation t (the xds-inputs
+// digest of readiness.InputsCondition is t's).
+func parentVerdicts(gw *gwv1.Gateway, t *gatewayTranslation) (accepted, programmed *metav1.Condition, current bool) {
+	fresh := func(typ string) *metav1.Condition {
+		if c := meta.FindStatusCondition(gw.Status.Conditions, typ); c != nil && c.ObservedGeneration == gw.Generation {
+			return c
+		}
+		return nil
+	}
+	rec := readiness.Gateway{Generation: gw.Generation, Conditions: gw.Status.Conditions}.Recorded()
+	current = rec.Found && t.Generation == gw.Generation && rec.XDS == t.XDSInputs
+	return fresh(string(gwv1.GatewayConditionAccepted)), fresh(string(gwv1.GatewayConditionProgrammed)), current
+}
+
+// listenerSetsOfGateway wakes the status reconciler of the ListenerSets
+// naming a Gateway whenever it changes (its status above all: the
+// ListenerSets' Accepted and Programmed follow the Gateway's), or goes.
+func (c *Controller) listenerSetsOfGateway(ctx context.Context, o client.Object) []reconcile.Request {
+	var list gwv1.ListenerSetList
+	if err := c.client.List(ctx, &list, client.MatchingFields{listenerSetParentIndex: client.ObjectKeyFromObject(o).String()}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil
+	}
+	keys := make([]k8stypes.NamespacedName, 0, len(list.Items))
+	for i := range list.Items {
+		keys = append(keys, client.ObjectKeyFromObject(&list.Items[i]))
+	}
+	return requests(keys)
 }
 
 // listenerSet is the translation's status of ListenerSet key, or nil.

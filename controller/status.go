@@ -97,7 +97,11 @@ func gatewayStatus(old gwv1.GatewayStatus, f gatewayFacts, now metav1.Time) gwv1
 	st.Addresses = serviceAddresses(f.Service)
 	if f.Translation != nil {
 		st.Listeners = listenerStatuses(old.Listeners, f.Translation.Listeners, f.Generation, now)
-		st.AttachedListenerSets = &f.Translation.AttachedListenerSets
+		attached := f.Translation.AttachedListenerSets
+		if accepted.Status != metav1.ConditionTrue {
+			attached = 0 // its ListenerSets are ParentNotAccepted (translate.ListenerSetStatusOf)
+		}
+		st.AttachedListenerSets = &attached
 	}
 	return st
 }

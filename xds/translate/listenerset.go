@@ -279,3 +279,124 @@ func (t *gatewayTranslator) listenerSetStatuses() ([]ListenerSetStatus, int32) {
 	}
 	return out, attached
 }
+
+// ListenerSetReasonParentNotProgrammed is the reason of a ListenerSet's
+// Programmed=False when its parent Gateway is not Programmed (named by the
+// ListenerSet API's Programmed condition; the API declares no constant).
+const ListenerSetReasonParentNotProgrammed gwv1.ListenerSetConditionReason = "ParentNotProgrammed"
+
+// ListenerSetParentState is what a ListenerSet's status takes from its
+// parent Gateway beyond the translation (GEP-1713: Accepted is False,
+// ParentNotAccepted, when the parent is not accepted; Programmed means what
+// the Gateway's Programmed means, for the ListenerSet's listeners).
+type ListenerSetParentState struct {
+	// Gateway is the parent the ListenerSet's parentRef names.
+	Gateway k8stypes.NamespacedName
+	// Absent says the Gateway does not exist; Deleting that it is being
+	// deleted. Either way nothing of the ListenerSet is served.
+	Absent, Deleting bool
+	// Accepted and Programmed are the Gateway's own conditions for its
+	// current generation (nil when its status has none for it yet).
+	Accepted, Programmed *metav1.Condition
+	// Current says the Gateway's Programmed verdict was computed from the
+	// inputs of the translation the ListenerSet's facts come from (its
+	// routes and ListenerSets at the same generations: the
+	// readiness.InputsCondition's xds-inputs digest is the translation's),
+	// so a Programmed=True covers this ListenerSet's listeners.
+	Current bool
+}
+
+// ListenerSetStatusOf is the status of ListenerSet s: the translation's
+// facts f (nil when there are none: the parent is absent) folded with its
+// parent's state p. In order:
+//   - parent absent or being deleted, or parent not Accepted: Accepted and
+//     Programmed False with reason ParentNotAccepted, and so is every
+//     listener's Accepted and Programmed (a ListenerSet the Gateway does not
+//     admit stays NotAllowed: that holds whatever the parent's state);
+//   - otherwise the translation's Accepted; Programmed True only when the
+//     translation programs its listeners and the parent Gateway is
+//     Programmed on the inputs of that translation (its data plane is ready
+//     and has the configuration with these listeners); False,
+//     ParentNotProgrammed when the parent is not Programmed; Unknown, Pending
+//     until the parent's verdict covers this translation. Listeners the
+//     translation programmed follow (False or Unknown, reason Pending).
+//
+// Messages name the parent and its reason, never its messages or its other
+// listeners (GEP-1713: a ListenerSet's owner need not see the parent's).
+func ListenerSetStatusOf(s *gwv1.ListenerSet, f *ListenerSetStatus, p ListenerSetParentState) ListenerSetStatus {
+	out := ListenerSetStatus{ListenerSet: k8stypes.NamespacedName{Namespace: s.Namespace, Name: s.Name}, Listeners: []ListenerStatus{}}
+	if f != nil {
+		out.Conditions = append([]metav1.Condition(nil), f.Conditions...)
+		for _, l := range f.Listeners {
+			l.Conditions = append([]metav1.Condition(nil), l.Conditions...)
+			out.Listeners = append(out.Listeners, l)
+		}
+	}
+	gw := p.Gateway.String()
+	notAccepted := ""
+	switch {
+	case p.Absent:
+		notAccepted = "parent Gateway " + gw + " does not exist"
+	case p.Deleting:
+		notAccepted = "parent Gateway " + gw + " is being deleted"
+	case p.Accepted != nil && p.Accepted.Status != metav1.ConditionTrue:
+		notAccepted = fmt.Sprintf("parent Gateway %s is not accepted (%s)", gw, p.Accepted.Reason)
+	}
+	if a := out.Condition(gwv1.ListenerSetConditionAccepted); a != nil && a.Status == metav1.ConditionFalse && a.Reason == string(gwv1.ListenerSetReasonNotAllowed) {
+		return out
+	}
+	if notAccepted != "" {
+		reason := string(gwv1.ListenerSetReasonParentNotAccepted)
+		out.Conditions = []metav1.Condition{
+			{Type: string(gwv1.ListenerSetConditionAccepted), Status: metav1.ConditionFalse, Reason: reason, Message: notAccepted},
+			{Type: string(gwv1.ListenerSetConditionProgrammed), Status: metav1.ConditionFalse, Reason: reason, Message: notAccepted},
+		}
+		if f == nil {
+			for _, e := range s.Spec.Listeners {
+				out.Listeners = append(out.Listeners, ListenerStatus{Name: e.Name})
+			}
+		}
+		for i := range out.Listeners {
+			l := &out.Listeners[i]
+			l.AttachedRoutes = 0
+			setStatusCondition(&l.Conditions, metav1.Condition{Type: string(gwv1.ListenerEntryConditionAccepted), Status: metav1.ConditionFalse, Reason: reason, Message: notAccepted})
+			setStatusCondition(&l.Conditions, metav1.Condition{Type: string(gwv1.ListenerEntryConditionProgrammed), Status: metav1.ConditionFalse, Reason: reason, Message: notAccepted})
+		}
+		return out
+	}
+	prog := out.Condition(gwv1.ListenerSetConditionProgrammed)
+	if prog == nil || prog.Status != metav1.ConditionTrue {
+		return out
+	}
+	var entry metav1.Condition
+	switch {
+	case p.Programmed != nil && p.Programmed.Status == metav1.ConditionTrue && p.Current:
+		prog.Message = "listeners are in the configuration the ready data plane of Gateway " + gw + " serves"
+		return out
+	case p.Programmed != nil && p.Programmed.Status == metav1.ConditionFalse:
+		msg := fmt.Sprintf("parent Gateway %s is not programmed (%s)", gw, p.Programmed.Reason)
+		*prog = metav1.Condition{Type: prog.Type, Status: metav1.ConditionFalse, Reason: string(ListenerSetReasonParentNotProgrammed), Message: msg}
+		entry = metav1.Condition{Status: metav1.ConditionFalse, Reason: string(gwv1.ListenerEntryReasonPending), Message: msg}
+	default:
+		msg := "waiting for parent Gateway " + gw + " to be programmed with this ListenerSet's listeners"
+		*prog = metav1.Condition{Type: prog.Type, Status: metav1.ConditionUnknown, Reason: string(gwv1.ListenerSetReasonPending), Message: msg}
+		entry = metav1.Condition{Status: metav1.ConditionUnknown, Reason: string(gwv1.ListenerEntryReasonPending), Message: msg}
+	}
+	entry.Type = string(gwv1.ListenerEntryConditionProgrammed)
+	for i := range out.Listeners {
+		if c := findCondition(out.Listeners[i].Conditions, entry.Type); c != nil && c.Status == metav1.ConditionTrue {
+			*c = entry
+		}
+	}
+	return out
+}
+
+// setStatusCondition replaces the condition of c's type in conds, or
+// appends c.
+func setStatusCondition(conds *[]metav1.Condition, c metav1.Condition) {
+	if old := findCondition(*conds, c.Type); old != nil {
+		*old = c
+		return
+	}
+	*conds = append(*conds, c)
+}

@@ -1,12 +1,16 @@
 package translate_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
 
+	"github.com/berth-gateway/berth/internal/golden"
 	"github.com/berth-gateway/berth/xds/translate"
 	"github.com/berth-gateway/berth/xds/translate/evaluate"
 )
@@ -143,4 +147,98 @@ func TestListenerSetStatus(t *testing.T) {
 			t.Errorf("route %s parentRef %s: Accepted = %v, want %s", r.Route, r.ParentRef.Name, a, want)
 		}
 	}
+}
+
+// TestListenerSetParentStatus states how a ListenerSet's status follows its
+// parent Gateway (translate.ListenerSetStatusOf): every reason the
+// ListenerSet API names for a parent, by table, and the whole statuses in
+// testdata/listenerset-parent.golden.yaml.
+func TestListenerSetParentStatus(t *testing.T) {
+	res := listenerSetResult(t)
+	in := loadInput(t, "testdata/listenerset.in.yaml")
+	objs := map[string]*gwv1.ListenerSet{}
+	for _, s := range in.ListenerSets {
+		objs[s.Namespace+"/"+s.Name] = s
+	}
+	facts := map[string]*translate.ListenerSetStatus{}
+	for i := range res.ListenerSets {
+		facts[res.ListenerSets[i].ListenerSet.String()] = &res.ListenerSets[i]
+	}
+	gw := k8stypes.NamespacedName{Namespace: "infra", Name: "gw"}
+	cond := func(typ string, s metav1.ConditionStatus, reason string) *metav1.Condition {
+		return &metav1.Condition{Type: typ, Status: s, Reason: reason, Message: "the parent's own words"}
+	}
+	accepted := cond("Accepted", metav1.ConditionTrue, "Accepted")
+	programmed := cond("Programmed", metav1.ConditionTrue, "Programmed")
+	type want struct{ accepted, programmed, listenerAccepted, listenerProgrammed string }
+	var out strings.Builder
+	for _, tc := range []struct {
+		name, set string
+		parent    translate.ListenerSetParentState
+		want      want // "Status/Reason"; listener* of the set's listener "http" ("" none)
+	}{
+		{name: "parent absent", set: "apps/first", parent: translate.ListenerSetParentState{Absent: true},
+			want: want{"False/ParentNotAccepted", "False/ParentNotAccepted", "False/ParentNotAccepted", "False/ParentNotAccepted"}},
+		{name: "parent being deleted", set: "apps/first", parent: translate.ListenerSetParentState{Deleting: true, Accepted: accepted, Programmed: programmed, Current: true},
+			want: want{"False/ParentNotAccepted", "False/ParentNotAccepted", "False/ParentNotAccepted", "False/ParentNotAccepted"}},
+		{name: "parent not accepted", set: "apps/first", parent: translate.ListenerSetParentState{Accepted: cond("Accepted", metav1.ConditionFalse, "InvalidParameters"), Programmed: cond("Programmed", metav1.ConditionFalse, "Invalid")},
+			want: want{"False/ParentNotAccepted", "False/ParentNotAccepted", "False/ParentNotAccepted", "False/ParentNotAccepted"}},
+		{name: "not allowed outranks a parent not accepted", set: "other/outsider", parent: translate.ListenerSetParentState{Accepted: cond("Accepted", metav1.ConditionFalse, "Invalid")},
+			want: want{"False/NotAllowed", "False/NotAllowed", "", ""}},
+		{name: "parent without a verdict yet", set: "apps/first", parent: translate.ListenerSetParentState{},
+			want: want{"True/ListenersNotValid", "Unknown/Pending", "True/Accepted", "Unknown/Pending"}},
+		{name: "parent not programmed", set: "apps/first", parent: translate.ListenerSetParentState{Accepted: accepted, Programmed: cond("Programmed", metav1.ConditionFalse, "Pending")},
+			want: want{"True/ListenersNotValid", "False/ParentNotProgrammed", "True/Accepted", "False/Pending"}},
+		{name: "parent programmed on other inputs", set: "apps/first", parent: translate.ListenerSetParentState{Accepted: accepted, Programmed: programmed},
+			want: want{"True/ListenersNotValid", "Unknown/Pending", "True/Accepted", "Unknown/Pending"}},
+		{name: "parent programmed on this translation", set: "apps/first", parent: translate.ListenerSetParentState{Accepted: accepted, Programmed: programmed, Current: true},
+			want: want{"True/ListenersNotValid", "True/Programmed", "True/Accepted", "True/Programmed"}},
+		{name: "invalid listeners stay invalid under a programmed parent", set: "infra/third", parent: translate.ListenerSetParentState{Accepted: accepted, Programmed: programmed, Current: true},
+			want: want{"False/ListenersNotValid", "False/ListenersNotValid", "", ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.parent.Gateway = gw
+			fact := facts[tc.set]
+			if tc.parent.Absent {
+				fact = nil // no translation without a parent
+			}
+			before, _ := yaml.Marshal(fact)
+			st := translate.ListenerSetStatusOf(objs[tc.set], fact, tc.parent)
+			show := func(c *metav1.Condition) string {
+				if c == nil {
+					return ""
+				}
+				return string(c.Status) + "/" + c.Reason
+			}
+			got := want{accepted: show(st.Condition(gwv1.ListenerSetConditionAccepted)), programmed: show(st.Condition(gwv1.ListenerSetConditionProgrammed))}
+			for _, l := range st.Listeners {
+				if l.Name == "http" {
+					got.listenerAccepted, got.listenerProgrammed = show(l.Condition(gwv1.ListenerConditionAccepted)), show(l.Condition(gwv1.ListenerConditionProgrammed))
+					if tc.want.listenerAccepted == "False/ParentNotAccepted" && l.AttachedRoutes != 0 {
+						t.Errorf("listener http: attachedRoutes = %d under a parent not accepted, want 0", l.AttachedRoutes)
+					}
+				}
+			}
+			if got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+			if len(st.Listeners) != len(objs[tc.set].Spec.Listeners) && tc.want.listenerAccepted != "" {
+				t.Errorf("%d listener statuses, want one per listener (%d)", len(st.Listeners), len(objs[tc.set].Spec.Listeners))
+			}
+			for _, c := range st.Conditions {
+				if strings.Contains(c.Message, "the parent's own words") {
+					t.Errorf("%s message %q repeats the parent's message", c.Type, c.Message)
+				}
+			}
+			if after, _ := yaml.Marshal(fact); string(after) != string(before) {
+				t.Error("the fold changed the translation's facts in place")
+			}
+			y, err := yaml.Marshal(st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&out, "# %s: %s\n%s---\n", tc.name, tc.set, y)
+		})
+	}
+	golden.Compare(t, "testdata/listenerset-parent.golden.yaml", []byte(out.String()))
 }
