@@ -160,9 +160,10 @@ func (c *Controller) reconcileListenerSet(ctx context.Context, req ctrl.Request)
 	case apierrors.IsNotFound(err):
 		// No controller owns a ListenerSet whose parent is absent: berth
 		// says so unless a controller already did for this generation (so
-		// two never take turns).
+		// two never take turns), other than berth's own "being deleted".
 		if a := meta.FindStatusCondition(s.Status.Conditions, string(gwv1.ListenerSetConditionAccepted)); a != nil && a.Status == metav1.ConditionFalse &&
-			a.Reason == string(gwv1.ListenerSetReasonParentNotAccepted) && a.ObservedGeneration == s.Generation {
+			a.Reason == string(gwv1.ListenerSetReasonParentNotAccepted) && a.ObservedGeneration == s.Generation &&
+			a.Message != translate.ListenerSetStatusOf(&s, nil, translate.ListenerSetParentState{Gateway: gwKey, Deleting: true}).Condition(gwv1.ListenerSetConditionAccepted).Message {
 			return ctrl.Result{}, nil
 		}
 		p.Absent = true
@@ -173,14 +174,18 @@ func (c *Controller) reconcileListenerSet(ctx context.Context, req ctrl.Request)
 	case gw.DeletionTimestamp != nil:
 		p.Deleting = true
 	default:
+		p.Accepted, p.Programmed = parentCondition(&gw, gwv1.GatewayConditionAccepted), parentCondition(&gw, gwv1.GatewayConditionProgrammed)
 		t := c.store.get(gwKey)
-		if t == nil {
-			return ctrl.Result{}, nil // the translation enqueues it
+		if t != nil && t.SetGens[req.NamespacedName] == s.Generation {
+			fact = t.listenerSet(req.NamespacedName)
 		}
-		if fact = t.listenerSet(req.NamespacedName); fact == nil || t.SetGens[req.NamespacedName] != s.Generation {
-			return ctrl.Result{}, nil // stale: the next translation enqueues it
+		if fact != nil {
+			p.Current = translatedFor(&gw, t)
+		} else if p.Accepted == nil || p.Accepted.Status == metav1.ConditionTrue {
+			// Not translated (for this generation) yet: the translation
+			// enqueues it. A parent not Accepted needs none.
+			return ctrl.Result{}, nil
 		}
-		p.Accepted, p.Programmed, p.Current = parentVerdicts(&gw, t)
 	}
 	st := listenerSetStatus(s.Status, translate.ListenerSetStatusOf(&s, fact, p), s.Generation, metav1.Now())
 	if equality.Semantic.DeepEqual(st, s.Status) {
@@ -190,20 +195,22 @@ func (c *Controller) reconcileListenerSet(ctx context.Context, req ctrl.Request)
 	return statusWritten(c.client.Status().Update(ctx, &s))
 }
 
-// parentVerdicts are the Gateway's Accepted and Programmed conditions for
-// its current generation (nil when its status has none for it), and whether
-// its status was computed from the inputs of translation t (the xds-inputs
-// digest of readiness.InputsCondition is t's).
-func parentVerdicts(gw *gwv1.Gateway, t *gatewayTranslation) (accepted, programmed *metav1.Condition, current bool) {
-	fresh := func(typ string) *metav1.Condition {
-		if c := meta.FindStatusCondition(gw.Status.Conditions, typ); c != nil && c.ObservedGeneration == gw.Generation {
-			return c
-		}
-		return nil
+// parentCondition is the Gateway's condition typ for its current
+// generation (nil when its status has none for it).
+func parentCondition(gw *gwv1.Gateway, typ gwv1.GatewayConditionType) *metav1.Condition {
+	if c := meta.FindStatusCondition(gw.Status.Conditions, string(typ)); c != nil && c.ObservedGeneration == gw.Generation {
+		return c
 	}
+	return nil
+}
+
+// translatedFor reports whether the Gateway's status was computed from the
+// inputs of translation t: the xds-inputs digest its
+// readiness.InputsCondition records is t's (the routes and ListenerSets t
+// read, at their generations), for the Gateway generation t translated.
+func translatedFor(gw *gwv1.Gateway, t *gatewayTranslation) bool {
 	rec := readiness.Gateway{Generation: gw.Generation, Conditions: gw.Status.Conditions}.Recorded()
-	current = rec.Found && t.Generation == gw.Generation && rec.XDS == t.XDSInputs
-	return fresh(string(gwv1.GatewayConditionAccepted)), fresh(string(gwv1.GatewayConditionProgrammed)), current
+	return rec.Found && t.Generation == gw.Generation && rec.XDS == t.XDSInputs
 }
 
 // listenerSetsOfGateway wakes the status reconciler of the ListenerSets

@@ -2,13 +2,17 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/berth-gateway/berth/internal/readiness"
+	"github.com/berth-gateway/berth/render"
 	"github.com/berth-gateway/berth/xds/translate"
 )
 
@@ -67,6 +71,53 @@ func TestGatewayStatusAttachedListenerSets(t *testing.T) {
 	st := gatewayStatus(gwv1.GatewayStatus{}, f, t0)
 	if st.AttachedListenerSets == nil || *st.AttachedListenerSets != 2 {
 		t.Errorf("attachedListenerSets = %v, want 2", st.AttachedListenerSets)
+	}
+	// A Gateway that is not Accepted has none attached: its ListenerSets
+	// are ParentNotAccepted (translate.ListenerSetStatusOf).
+	f.RenderErr = &render.ParametersError{Err: errors.New("EnvoyProxy a/nope not found")}
+	st = gatewayStatus(gwv1.GatewayStatus{}, f, t0)
+	if a := meta.FindStatusCondition(st.Conditions, "Accepted"); a == nil || a.Status != metav1.ConditionFalse {
+		t.Fatalf("Accepted = %+v, want False", a)
+	}
+	if st.AttachedListenerSets == nil || *st.AttachedListenerSets != 0 {
+		t.Errorf("attachedListenerSets = %v under a Gateway not Accepted, want 0", st.AttachedListenerSets)
+	}
+	if f.Translation.AttachedListenerSets != 2 {
+		t.Error("the status changed the translation's count in place")
+	}
+}
+
+// translatedFor ties a Gateway's verdict to one translation: the xds-inputs
+// digest its InputsCondition records, for the generation translated.
+func TestTranslatedFor(t *testing.T) {
+	xds := readiness.Inputs{{Kind: "ListenerSet", Namespace: "apps", Name: "first", UID: "u1", Generation: 2}}
+	gw := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Generation: 5}}
+	gw.Status.Conditions = []metav1.Condition{inputsCondition(5, nil, xds)}
+	tr := &gatewayTranslation{translated: translated{Generation: 5, XDSInputs: xds.Digest()}}
+	if !translatedFor(gw, tr) {
+		t.Error("same digest and generation: want true")
+	}
+	older := readiness.Inputs{{Kind: "ListenerSet", Namespace: "apps", Name: "first", UID: "u1", Generation: 1}}
+	if translatedFor(gw, &gatewayTranslation{translated: translated{Generation: 5, XDSInputs: older.Digest()}}) {
+		t.Error("a translation of the ListenerSet's previous generation: want false")
+	}
+	if translatedFor(gw, &gatewayTranslation{translated: translated{Generation: 4, XDSInputs: xds.Digest()}}) {
+		t.Error("a translation of the Gateway's previous generation: want false")
+	}
+	gw.Generation = 6 // the recorded inputs are of generation 5
+	if translatedFor(gw, tr) {
+		t.Error("inputs recorded for an older Gateway generation: want false")
+	}
+	if c := parentCondition(gw, gwv1.GatewayConditionAccepted); c != nil {
+		t.Errorf("parentCondition = %+v on a status without Accepted, want nil", c)
+	}
+	gw.Status.Conditions = append(gw.Status.Conditions, metav1.Condition{Type: "Accepted", Status: metav1.ConditionTrue, ObservedGeneration: 5})
+	if c := parentCondition(gw, gwv1.GatewayConditionAccepted); c != nil {
+		t.Errorf("parentCondition = %+v for an older generation, want nil", c)
+	}
+	gw.Status.Conditions[1].ObservedGeneration = 6
+	if c := parentCondition(gw, gwv1.GatewayConditionAccepted); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("parentCondition = %+v, want the current Accepted", c)
 	}
 }
 
