@@ -9,7 +9,8 @@ import (
 
 // berth render gives a Gateway's Service the ports of the ListenerSets its
 // translation accepts, as the controller does, and none of one it does not
-// admit (or of another Gateway's).
+// admit (or of another Gateway's), nor of a listener it refuses (clash binds
+// the Envoy port of the Gateway's port 80: PortUnavailable).
 func TestRenderListenerSetPorts(t *testing.T) {
 	const in = `apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
@@ -36,7 +37,7 @@ kind: ListenerSet
 metadata: {name: team-b, namespace: team-b}
 spec:
   parentRef: {name: open, namespace: infra}
-  listeners: [{name: extra, port: 8081, protocol: HTTP}]
+  listeners: [{name: extra, port: 8081, protocol: HTTP}, {name: clash, port: 10080, protocol: HTTP}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: ListenerSet
@@ -79,7 +80,7 @@ spec:
 		}
 	}
 	if got := ports["open"]; len(got) != 2 || got[0] != 80 || got[1] != 8081 {
-		t.Errorf("Service of the Gateway admitting team-b's ListenerSet has ports %v, want [80 8081]", got)
+		t.Errorf("Service of the Gateway admitting team-b's ListenerSet has ports %v, want [80 8081] (not the refused 10080)", got)
 	}
 	if got := ports["closed"]; len(got) != 1 || got[0] != 80 {
 		t.Errorf("Service of the Gateway admitting no ListenerSet has ports %v, want [80]", got)

@@ -242,3 +242,46 @@ func TestListenerSetParentStatus(t *testing.T) {
 	}
 	golden.Compare(t, "testdata/listenerset-parent.golden.yaml", []byte(out.String()))
 }
+
+// The bundle's ports come from the listeners a translation programs: an
+// accepted ListenerSet's conflicted or refused listeners get none, a
+// ListenerSet not accepted gets none, and the input is left as it was.
+func TestAcceptedListenerSetsServedListeners(t *testing.T) {
+	res := listenerSetResult(t)
+	in := loadInput(t, "testdata/listenerset.in.yaml")
+	before, _ := yaml.Marshal(in.ListenerSets)
+	got := map[string][]string{}
+	for _, s := range translate.AcceptedListenerSets(res.ListenerSets, in.ListenerSets) {
+		for _, l := range s.Spec.Listeners {
+			got[s.Namespace+"/"+s.Name] = append(got[s.Namespace+"/"+s.Name], string(l.Name))
+		}
+	}
+	// apps/first: dup (HostnameConflict) and tcp (ProtocolConflict) are
+	// out; apps/second: shop (HostnameConflict) is; infra/third and
+	// other/outsider are not accepted.
+	want := map[string][]string{}
+	for _, st := range res.ListenerSets {
+		if a := st.Condition(gwv1.ListenerSetConditionAccepted); a.Status != metav1.ConditionTrue {
+			continue
+		}
+		for _, l := range st.Listeners {
+			if p := l.Condition(gwv1.ListenerConditionProgrammed); p.Status == metav1.ConditionTrue {
+				want[st.ListenerSet.String()] = append(want[st.ListenerSet.String()], string(l.Name))
+			}
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("served listeners %v, want %v", got, want)
+	}
+	for _, name := range []string{"dup", "tcp"} {
+		if strings.Contains(fmt.Sprint(got["apps/first"]), name) {
+			t.Errorf("apps/first keeps the refused listener %s: %v", name, got["apps/first"])
+		}
+	}
+	if len(got["apps/first"]) == 0 || len(got["apps/second"]) == 0 || len(got["infra/third"]) != 0 || len(got["other/outsider"]) != 0 {
+		t.Errorf("served listeners %v: want apps/first and apps/second only", got)
+	}
+	if after, _ := yaml.Marshal(in.ListenerSets); string(after) != string(before) {
+		t.Error("AcceptedListenerSets changed its input")
+	}
+}

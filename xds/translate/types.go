@@ -243,20 +243,45 @@ func (s ListenerSetStatus) Condition(t gwv1.ListenerSetConditionType) *metav1.Co
 }
 
 // AcceptedListenerSets are the ListenerSets among sets that a translation
-// whose ListenerSet statuses are statuses (Result.ListenerSets) accepted:
-// their listeners get the bundle's Service and container ports (the
-// controller and berth render decide alike).
+// whose ListenerSet statuses are statuses (Result.ListenerSets) accepted,
+// each with only the listeners that translation programs: their ports join
+// the bundle's Service and container ports (the controller and berth render
+// decide alike). A conflicted or refused listener gets no port (the API:
+// "its network port should not be configured on any network elements").
+// A ListenerSet that keeps a listener out is a copy; sets are not changed.
 func AcceptedListenerSets(statuses []ListenerSetStatus, sets []*gwv1.ListenerSet) []*gwv1.ListenerSet {
-	accepted := map[k8stypes.NamespacedName]bool{}
+	served := map[k8stypes.NamespacedName]map[gwv1.SectionName]bool{}
 	for _, s := range statuses {
-		if a := s.Condition(gwv1.ListenerSetConditionAccepted); a != nil && a.Status == metav1.ConditionTrue {
-			accepted[s.ListenerSet] = true
+		if a := s.Condition(gwv1.ListenerSetConditionAccepted); a == nil || a.Status != metav1.ConditionTrue {
+			continue
 		}
+		names := map[gwv1.SectionName]bool{}
+		for _, l := range s.Listeners {
+			if p := l.Condition(gwv1.ListenerConditionProgrammed); p != nil && p.Status == metav1.ConditionTrue {
+				names[l.Name] = true
+			}
+		}
+		served[s.ListenerSet] = names
 	}
 	var out []*gwv1.ListenerSet
 	for _, s := range sets {
-		if accepted[k8stypes.NamespacedName{Namespace: s.Namespace, Name: s.Name}] {
+		names, ok := served[k8stypes.NamespacedName{Namespace: s.Namespace, Name: s.Name}]
+		if !ok {
+			continue
+		}
+		var keep []gwv1.ListenerEntry
+		for _, l := range s.Spec.Listeners {
+			if names[l.Name] {
+				keep = append(keep, l)
+			}
+		}
+		switch {
+		case len(keep) == len(s.Spec.Listeners):
 			out = append(out, s)
+		case len(keep) > 0:
+			c := *s
+			c.Spec.Listeners = keep
+			out = append(out, &c)
 		}
 	}
 	return out
