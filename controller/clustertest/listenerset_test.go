@@ -34,6 +34,23 @@ func (h *harness) listenerSet(name, parent string, port gwv1.PortNumber) k8stype
 	return k8stypes.NamespacedName{Namespace: h.ns, Name: name}
 }
 
+// listenerSetParent creates Gateway "gw" (HTTP on 8080, EnvoyProxy
+// "proxy") admitting the ListenerSets of its namespace.
+func (h *harness) listenerSetParent() *gwv1.Gateway {
+	h.t.Helper()
+	gw := &gwv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "gw"},
+		Spec: gwv1.GatewaySpec{
+			GatewayClassName: gwv1.ObjectName(h.class),
+			Listeners:        []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}},
+			Infrastructure:   &gwv1.GatewayInfrastructure{ParametersRef: &gwv1.LocalParametersReference{Group: "gateway.envoyproxy.io", Kind: "EnvoyProxy", Name: "proxy"}},
+			AllowedListeners: &gwv1.AllowedListeners{Namespaces: &gwv1.ListenerNamespaces{From: ptr.To(gwv1.NamespacesFromSame)}},
+		},
+	}
+	h.create(gw)
+	return gw
+}
+
 // lsState is a ListenerSet's condition (set-level, or of its listener
 // "extra") as "Status/Reason".
 type lsState struct{ accepted, programmed, listenerAccepted, listenerProgrammed string }
@@ -83,16 +100,7 @@ func TestListenerSetProgrammedFollowsDataPlane(t *testing.T) {
 	ep.Spec.Provider.Kubernetes.EnvoyDeployment = &v1alpha1.KubernetesDeploymentSpec{Pod: &v1alpha1.KubernetesPodSpec{NodeSelector: map[string]string{"berth.test/no-such-node": "true"}}}
 	h.create(ep)
 	h.start()
-	gw := &gwv1.Gateway{
-		ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "gw"},
-		Spec: gwv1.GatewaySpec{
-			GatewayClassName: gwv1.ObjectName(h.class),
-			Listeners:        []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}},
-			Infrastructure:   &gwv1.GatewayInfrastructure{ParametersRef: &gwv1.LocalParametersReference{Group: "gateway.envoyproxy.io", Kind: "EnvoyProxy", Name: "proxy"}},
-			AllowedListeners: &gwv1.AllowedListeners{Namespaces: &gwv1.ListenerNamespaces{From: ptr.To(gwv1.NamespacesFromSame)}},
-		},
-	}
-	h.create(gw)
+	gw := h.listenerSetParent()
 	key := h.listenerSet("apps", "gw", 8081)
 	h.listenerSetState(key, lsState{accepted: "True/Accepted", programmed: "False/ParentNotProgrammed",
 		listenerAccepted: "True/Accepted", listenerProgrammed: "False/Pending"}, 60*time.Second)
@@ -162,16 +170,7 @@ func TestListenerSetParentNotAccepted(t *testing.T) {
 	h := newHarness(t)
 	h.start()
 	// The Gateway names an EnvoyProxy that does not exist yet: not Accepted.
-	gw := &gwv1.Gateway{
-		ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "gw"},
-		Spec: gwv1.GatewaySpec{
-			GatewayClassName: gwv1.ObjectName(h.class),
-			Listeners:        []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}},
-			Infrastructure:   &gwv1.GatewayInfrastructure{ParametersRef: &gwv1.LocalParametersReference{Group: "gateway.envoyproxy.io", Kind: "EnvoyProxy", Name: "proxy"}},
-			AllowedListeners: &gwv1.AllowedListeners{Namespaces: &gwv1.ListenerNamespaces{From: ptr.To(gwv1.NamespacesFromSame)}},
-		},
-	}
-	h.create(gw)
+	gw := h.listenerSetParent()
 	gwKey := client.ObjectKeyFromObject(gw)
 	key := h.listenerSet("apps", "gw", 8081)
 	notAccepted := lsState{accepted: "False/ParentNotAccepted", programmed: "False/ParentNotAccepted",
