@@ -229,8 +229,9 @@ type ListenerSetStatus struct {
 	// ListenerSet is the ListenerSet.
 	ListenerSet k8stypes.NamespacedName
 	// Conditions: Accepted and Programmed (Programmed: its listeners are in
-	// the Gateway's translated configuration); no timestamps or
-	// observedGeneration.
+	// the Gateway's translated configuration; the status written folds in
+	// the parent Gateway's own verdicts, ListenerSetStatusOf); no
+	// timestamps or observedGeneration.
 	Conditions []metav1.Condition
 	// Listeners holds one status per listener of the ListenerSet, in spec
 	// order; empty when the Gateway does not admit the ListenerSet.
