@@ -30,12 +30,11 @@ func fastYAMLToJSON(doc []byte) ([]byte, bool) {
 	if len(c.lines) == 0 {
 		return []byte("null"), true
 	}
-	root, ok := c.node(c.lines[0].ind)
-	if !ok || c.i != len(c.lines) {
+	c.out = make([]byte, 0, len(doc))
+	if !c.node(c.lines[0].ind) || c.i != len(c.lines) {
 		return nil, false
 	}
-	out := make([]byte, 0, len(doc))
-	return root.appendJSON(out), true
+	return c.out, true
 }
 
 // fastLine is one line with content: its indentation and the rest.
@@ -44,20 +43,22 @@ type fastLine struct {
 	s   []byte
 }
 
+// fastConv writes JSON as it parses, in document order; a mapping whose
+// keys are not in order is sorted in place once written (fastEntry spans).
 type fastConv struct {
 	lines []fastLine
 	i     int // next line
+	out   []byte
+	ents  []fastEntry // entries of the mappings being written, innermost last
+	tmp   []byte
 }
 
-// fastNode is a parsed value: a scalar's JSON text, a mapping or a sequence.
-type fastNode struct {
-	kind byte // 's' scalar, 'm' mapping, 'q' sequence
-	raw  []byte
-	keys []string
-	vals []*fastNode
+// fastEntry is one written mapping entry: its key and the span of out
+// holding "key":value.
+type fastEntry struct {
+	key        []byte
+	start, end int
 }
-
-var fastNull = &fastNode{kind: 's', raw: []byte("null")}
 
 // split cuts doc into lines with content, skipping blank and comment-only
 // lines; false for bytes outside printable ASCII (tabs, CR, UTF-8 ...).
@@ -91,9 +92,9 @@ func (c *fastConv) split(doc []byte) bool {
 
 func isSeqItem(s []byte) bool { return s[0] == '-' && (len(s) == 1 || s[1] == ' ') }
 
-// node parses the block node whose first line is the next line, at
+// node writes the block node whose first line is the next line, at
 // indentation ind.
-func (c *fastConv) node(ind int) (*fastNode, bool) {
+func (c *fastConv) node(ind int) bool {
 	if isSeqItem(c.lines[c.i].s) {
 		return c.seq(ind)
 	}
@@ -107,82 +108,120 @@ func (c *fastConv) afterValue(ind int) bool {
 	return c.i == len(c.lines) || c.lines[c.i].ind <= ind
 }
 
-func (c *fastConv) mapping(ind int) (*fastNode, bool) {
-	m := &fastNode{kind: 'm'}
+func (c *fastConv) mapping(ind int) bool {
+	c.out = append(c.out, '{')
+	base := len(c.ents)
+	sorted := true
 	for c.i < len(c.lines) && c.lines[c.i].ind == ind {
 		s := c.lines[c.i].s
 		if isSeqItem(s) {
-			return nil, false
+			return false
 		}
 		key, rest, ok := splitKey(s)
-		if !ok || slices.Contains(m.keys, key) {
-			return nil, false
+		if !ok {
+			return false
 		}
+		for _, e := range c.ents[base:] {
+			if bytes.Equal(e.key, key) {
+				return false
+			}
+		}
+		if n := len(c.ents); n > base {
+			c.out = append(c.out, ',')
+			if bytes.Compare(c.ents[n-1].key, key) > 0 {
+				sorted = false
+			}
+		}
+		start := len(c.out)
+		c.out = appendJSONString(c.out, key)
+		c.out = append(c.out, ':')
 		c.i++
-		var v *fastNode
 		switch {
 		case len(rest) > 0:
-			if v, ok = scalarOrFlow(rest); !ok || !c.afterValue(ind) {
-				return nil, false
+			if !c.scalarOrFlow(rest) || !c.afterValue(ind) {
+				return false
 			}
 		case c.i < len(c.lines) && c.lines[c.i].ind > ind:
-			if v, ok = c.node(c.lines[c.i].ind); !ok || !c.afterValue(ind) {
-				return nil, false
+			if !c.node(c.lines[c.i].ind) || !c.afterValue(ind) {
+				return false
 			}
 		case c.i < len(c.lines) && c.lines[c.i].ind == ind && isSeqItem(c.lines[c.i].s):
 			// A sequence may sit at its key's indentation.
-			if v, ok = c.seq(ind); !ok {
-				return nil, false
+			if !c.seq(ind) {
+				return false
 			}
 		default:
-			v = fastNull
+			c.out = append(c.out, "null"...)
 		}
-		m.keys = append(m.keys, key)
-		m.vals = append(m.vals, v)
+		c.ents = append(c.ents, fastEntry{key: key, start: start, end: len(c.out)})
 	}
-	return m, true
+	if !sorted {
+		c.sortEntries(c.ents[base:])
+	}
+	c.ents = c.ents[:base]
+	c.out = append(c.out, '}')
+	return true
 }
 
-func (c *fastConv) seq(ind int) (*fastNode, bool) {
-	q := &fastNode{kind: 'q'}
+// sortEntries rewrites the written entries of one mapping in key order, as
+// encoding/json orders a map's keys.
+func (c *fastConv) sortEntries(ents []fastEntry) {
+	from, to := ents[0].start, ents[len(ents)-1].end
+	c.tmp = append(c.tmp[:0], c.out[from:to]...)
+	slices.SortFunc(ents, func(a, b fastEntry) int { return bytes.Compare(a.key, b.key) })
+	w := from
+	for j, e := range ents {
+		if j > 0 {
+			c.out[w] = ','
+			w++
+		}
+		w += copy(c.out[w:], c.tmp[e.start-from:e.end-from])
+	}
+}
+
+func (c *fastConv) seq(ind int) bool {
+	c.out = append(c.out, '[')
+	first := true
 	for c.i < len(c.lines) && c.lines[c.i].ind == ind && isSeqItem(c.lines[c.i].s) {
+		if !first {
+			c.out = append(c.out, ',')
+		}
+		first = false
 		s := c.lines[c.i].s[1:]
 		k := 0
 		for k < len(s) && s[k] == ' ' {
 			k++
 		}
 		s = s[k:]
-		var v *fastNode
-		var ok bool
 		switch {
 		case len(s) == 0 || s[0] == '#':
 			c.i++
 			if c.i < len(c.lines) && c.lines[c.i].ind > ind {
-				if v, ok = c.node(c.lines[c.i].ind); !ok {
-					return nil, false
+				if !c.node(c.lines[c.i].ind) {
+					return false
 				}
 			} else {
-				v = fastNull
+				c.out = append(c.out, "null"...)
 			}
 		case isSeqItem(s) || isKeyLine(s):
 			// The item's node starts on this line, after "- ".
 			in := ind + 1 + k
 			c.lines[c.i] = fastLine{ind: in, s: s}
-			if v, ok = c.node(in); !ok {
-				return nil, false
+			if !c.node(in) {
+				return false
 			}
 		default:
 			c.i++
-			if v, ok = scalarOrFlow(s); !ok {
-				return nil, false
+			if !c.scalarOrFlow(s) {
+				return false
 			}
 		}
 		if !c.afterValue(ind) {
-			return nil, false
+			return false
 		}
-		q.vals = append(q.vals, v)
 	}
-	return q, true
+	c.out = append(c.out, ']')
+	return true
 }
 
 // isKeyLine tells whether s starts a mapping entry (or might: splitKey
@@ -197,24 +236,23 @@ func isKeyLine(s []byte) bool {
 
 // splitKey splits "key: rest" (rest without leading spaces, "" when the
 // value is on the following lines or only a comment follows).
-func splitKey(s []byte) (string, []byte, bool) {
-	var key string
-	var rest []byte
+func splitKey(s []byte) ([]byte, []byte, bool) {
+	var key, rest []byte
 	if s[0] == '"' || s[0] == '\'' {
 		q, r, ok := quoted(s)
 		if !ok || len(r) == 0 || r[0] != ':' {
-			return "", nil, false
+			return nil, nil, false
 		}
 		key, rest = q, r[1:]
 	} else {
 		i := bytes.IndexByte(s, ':')
 		if i <= 0 || !plainKey(s[:i]) {
-			return "", nil, false
+			return nil, nil, false
 		}
-		key, rest = string(s[:i]), s[i+1:]
+		key, rest = s[:i], s[i+1:]
 	}
 	if len(rest) > 0 && rest[0] != ' ' {
-		return "", nil, false
+		return nil, nil, false
 	}
 	rest = bytes.TrimLeft(rest, " ")
 	if len(rest) > 0 && rest[0] == '#' {
@@ -255,14 +293,14 @@ func yaml11Word(s []byte) bool {
 // quoted reads a single- or double-quoted scalar at the start of s that
 // ends on this line (double quotes without escapes); rest follows the
 // closing quote.
-func quoted(s []byte) (string, []byte, bool) {
+func quoted(s []byte) ([]byte, []byte, bool) {
 	q := s[0]
 	if q == '"' {
 		end := bytes.IndexByte(s[1:], '"')
 		if end < 0 || bytes.IndexByte(s[1:1+end], '\\') >= 0 {
-			return "", nil, false
+			return nil, nil, false
 		}
-		return string(s[1 : 1+end]), s[2+end:], true
+		return s[1 : 1+end], s[2+end:], true
 	}
 	var b []byte
 	for i := 1; i < len(s); i++ {
@@ -270,15 +308,21 @@ func quoted(s []byte) (string, []byte, bool) {
 			continue
 		}
 		if i+1 < len(s) && s[i+1] == '\'' {
+			if b == nil {
+				b = make([]byte, 0, len(s))
+			}
 			b = append(b, s[1:i+1]...)
 			s = s[i+1:]
 			i = 0
 			continue
 		}
+		if b == nil {
+			return s[1:i], s[i+1:], true
+		}
 		b = append(b, s[1:i]...)
-		return string(b), s[i+1:], true
+		return b, s[i+1:], true
 	}
-	return "", nil, false
+	return nil, nil, false
 }
 
 // endOfValue: nothing but a comment (after a space) follows a value.
@@ -290,33 +334,31 @@ func endOfValue(rest []byte) bool {
 	return len(t) < len(rest) && (len(t) == 0 || t[0] == '#')
 }
 
-// scalarOrFlow reads a value written on one line: a quoted or plain scalar,
-// or a flow sequence of scalars.
-func scalarOrFlow(s []byte) (*fastNode, bool) {
+// scalarOrFlow writes a value written on one line: a quoted or plain
+// scalar, or a flow sequence of scalars.
+func (c *fastConv) scalarOrFlow(s []byte) bool {
 	switch s[0] {
 	case '"', '\'':
 		v, rest, ok := quoted(s)
 		if !ok || !endOfValue(rest) {
-			return nil, false
+			return false
 		}
-		return &fastNode{kind: 's', raw: appendJSONString(nil, v)}, true
+		c.out = appendJSONString(c.out, v)
+		return true
 	case '[':
-		return flowSeq(s)
+		return c.flowSeq(s)
 	case '{':
 		if string(bytes.TrimRight(cutComment(s), " ")) == "{}" {
-			return &fastNode{kind: 'm'}, true
+			c.out = append(c.out, "{}"...)
+			return true
 		}
-		return nil, false
+		return false
 	}
 	s = bytes.TrimRight(cutComment(s), " ")
 	if bytes.Contains(s, []byte(": ")) || s[len(s)-1] == ':' {
-		return nil, false
+		return false
 	}
-	raw, ok := plainScalar(s, false)
-	if !ok {
-		return nil, false
-	}
-	return &fastNode{kind: 's', raw: raw}, true
+	return c.plainScalar(s, false)
 }
 
 // cutComment drops " #..." from a plain value.
@@ -327,139 +369,108 @@ func cutComment(s []byte) []byte {
 	return s
 }
 
-// flowSeq reads "[a, 'b', "c"]" (scalars only) ending the line.
-func flowSeq(s []byte) (*fastNode, bool) {
-	q := &fastNode{kind: 'q', vals: []*fastNode{}}
+// flowSeq writes "[a, 'b', "c"]" (scalars only) ending the line.
+func (c *fastConv) flowSeq(s []byte) bool {
+	c.out = append(c.out, '[')
 	s = bytes.TrimLeft(s[1:], " ")
 	if len(s) > 0 && s[0] == ']' {
-		return q, endOfValue(s[1:])
+		c.out = append(c.out, ']')
+		return endOfValue(s[1:])
 	}
 	for {
 		if len(s) == 0 {
-			return nil, false
+			return false
 		}
-		var v *fastNode
 		switch s[0] {
 		case '"', '\'':
 			str, rest, ok := quoted(s)
 			if !ok {
-				return nil, false
+				return false
 			}
-			v, s = &fastNode{kind: 's', raw: appendJSONString(nil, str)}, bytes.TrimLeft(rest, " ")
+			c.out = appendJSONString(c.out, str)
+			s = bytes.TrimLeft(rest, " ")
 		default:
 			end := bytes.IndexAny(s, ",]")
-			if end <= 0 {
-				return nil, false
+			if end <= 0 || !c.plainScalar(bytes.TrimRight(s[:end], " "), true) {
+				return false
 			}
-			raw, ok := plainScalar(bytes.TrimRight(s[:end], " "), true)
-			if !ok {
-				return nil, false
-			}
-			v, s = &fastNode{kind: 's', raw: raw}, s[end:]
+			s = s[end:]
 		}
-		q.vals = append(q.vals, v)
 		if len(s) == 0 {
-			return nil, false
+			return false
 		}
 		switch s[0] {
 		case ',':
+			c.out = append(c.out, ',')
 			s = bytes.TrimLeft(s[1:], " ")
 		case ']':
-			return q, endOfValue(s[1:])
+			c.out = append(c.out, ']')
+			return endOfValue(s[1:])
 		default:
-			return nil, false
+			return false
 		}
 	}
 }
 
-// plainScalar is the JSON of a plain scalar when yaml.v2 surely reads it
-// as a string, a decimal int, true, false or null; in flow, the flow
+// plainScalar writes the JSON of a plain scalar when yaml.v2 surely reads
+// it as a string, a decimal int, true, false or null; in flow, the flow
 // indicators are refused.
-func plainScalar(s []byte, flow bool) ([]byte, bool) {
+func (c *fastConv) plainScalar(s []byte, flow bool) bool {
 	if len(s) == 0 {
-		return nil, false
+		return false
 	}
 	if flow && bytes.ContainsAny(s, "#{}[],:") {
-		return nil, false
+		return false
 	}
-	switch c := s[0]; {
-	case isLetter(c) || c == '_' || c == '/':
+	switch b := s[0]; {
+	case isLetter(b) || b == '_' || b == '/':
 		if yaml11Word(s) {
 			switch string(s) {
 			case "true", "false", "null":
-				return append([]byte(nil), s...), true
+				c.out = append(c.out, s...)
+				return true
 			}
-			return nil, false
+			return false
 		}
-		return appendJSONString(nil, string(s)), true
-	case isDigit(c):
+		c.out = appendJSONString(c.out, s)
+		return true
+	case isDigit(b):
 		dots := 0
-		for _, b := range s {
+		for _, d := range s {
 			switch {
-			case b == '.':
+			case d == '.':
 				dots++
-			case !isDigit(b):
-				return nil, false
+			case !isDigit(d):
+				return false
 			}
 		}
 		if dots == 0 {
 			// A decimal int (a leading 0 would be octal in YAML 1.1).
-			if len(s) > 18 || (len(s) > 1 && c == '0') {
-				return nil, false
+			if len(s) > 18 || (len(s) > 1 && b == '0') {
+				return false
 			}
-			return append([]byte(nil), s...), true
+			c.out = append(c.out, s...)
+			return true
 		}
 		if dots >= 2 {
 			// 10.0.0.1: neither a number nor a timestamp.
-			return appendJSONString(nil, string(s)), true
+			c.out = appendJSONString(c.out, s)
+			return true
 		}
 	}
-	return nil, false
+	return false
 }
 
 // appendJSONString appends s as encoding/json writes it.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
+func appendJSONString(b, s []byte) []byte {
+	for _, ch := range s {
+		switch ch {
 		case '"', '\\', '<', '>', '&':
-			js, _ := json.Marshal(s)
+			js, _ := json.Marshal(string(s))
 			return append(b, js...)
 		}
 	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
-}
-
-// appendJSON writes the node as encoding/json writes what
-// sigs.k8s.io/yaml makes of it: mapping keys sorted.
-func (n *fastNode) appendJSON(b []byte) []byte {
-	switch n.kind {
-	case 'm':
-		order := make([]int, len(n.keys))
-		for i := range order {
-			order[i] = i
-		}
-		slices.SortFunc(order, func(x, y int) int { return strings.Compare(n.keys[x], n.keys[y]) })
-		b = append(b, '{')
-		for j, i := range order {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, n.keys[i])
-			b = append(b, ':')
-			b = n.vals[i].appendJSON(b)
-		}
-		return append(b, '}')
-	case 'q':
-		b = append(b, '[')
-		for i, v := range n.vals {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = v.appendJSON(b)
-		}
-		return append(b, ']')
-	}
-	return append(b, n.raw...)
 }

@@ -152,3 +152,36 @@ func FuzzFastYAMLToJSON(f *testing.F) {
 		checkFast(t, "fuzz", doc)
 	})
 }
+
+// BenchmarkYAMLToJSON converts the documents of testdata/scaleinput.yaml
+// (the shape of the whole-process benchmark input) through the fast path
+// and through yaml.v2.
+func BenchmarkYAMLToJSON(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("testdata", "scaleinput.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	docs := splitDocuments(data)
+	b.Run("fast", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, d := range docs {
+				if _, ok := fastYAMLToJSON(d.data); !ok {
+					b.Fatal("declined")
+				}
+			}
+		}
+	})
+	b.Run("yaml.v2", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, d := range docs {
+				if _, err := yaml.YAMLToJSONStrict(d.data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+}
