@@ -254,12 +254,20 @@ func splitKey(s []byte) ([]byte, []byte, bool) {
 	if len(rest) > 0 && rest[0] != ' ' {
 		return nil, nil, false
 	}
+	if len(s)-len(rest) > maxKeyLen {
+		return nil, nil, false
+	}
 	rest = bytes.TrimLeft(rest, " ")
 	if len(rest) > 0 && rest[0] == '#' {
 		rest = nil
 	}
 	return key, rest, true
 }
+
+// maxKeyLen bounds a key as written, quotes and colon included: yaml.v2
+// refuses implicit keys longer than 1024 bytes ("mapping values are not
+// allowed in this context"); longer keys take the general path.
+const maxKeyLen = 1000
 
 // plainKey: a plain key that yaml.v2 surely reads as this string.
 func plainKey(k []byte) bool {
