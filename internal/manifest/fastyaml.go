@@ -112,6 +112,7 @@ func (c *fastConv) mapping(ind int) bool {
 	c.out = append(c.out, '{')
 	base := len(c.ents)
 	sorted := true
+	var seen map[string]struct{}
 	for c.i < len(c.lines) && c.lines[c.i].ind == ind {
 		s := c.lines[c.i].s
 		if isSeqItem(s) {
@@ -121,10 +122,8 @@ func (c *fastConv) mapping(ind int) bool {
 		if !ok {
 			return false
 		}
-		for _, e := range c.ents[base:] {
-			if bytes.Equal(e.key, key) {
-				return false
-			}
+		if !c.newKey(base, key, &seen) {
+			return false
 		}
 		if n := len(c.ents); n > base {
 			c.out = append(c.out, ',')
@@ -160,6 +159,32 @@ func (c *fastConv) mapping(ind int) bool {
 	}
 	c.ents = c.ents[:base]
 	c.out = append(c.out, '}')
+	return true
+}
+
+// newKey tells whether key is not yet among the entries of the mapping
+// written from base; past a few keys it keeps a set (a ConfigMap may have
+// thousands).
+func (c *fastConv) newKey(base int, key []byte, seen *map[string]struct{}) bool {
+	ents := c.ents[base:]
+	if len(ents) < 16 {
+		for _, e := range ents {
+			if bytes.Equal(e.key, key) {
+				return false
+			}
+		}
+		return true
+	}
+	if *seen == nil {
+		*seen = make(map[string]struct{}, 2*len(ents))
+		for _, e := range ents {
+			(*seen)[string(e.key)] = struct{}{}
+		}
+	}
+	if _, dup := (*seen)[string(key)]; dup {
+		return false
+	}
+	(*seen)[string(key)] = struct{}{}
 	return true
 }
 

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -132,6 +133,13 @@ func TestFastYAMLSubset(t *testing.T) {
 	long := strings.Repeat("k", 1023)
 	fastDeclined := append(fastDeclined, long+"xx: v\n", `"`+long+`": v\n`, "a:\n- "+long+"xx: v\n")
 	fastTaken := append(fastTaken, long[:990]+": v\n", `"`+long[:990]+`": v\n`)
+	// Duplicate keys among many (the set past 16 keys).
+	var many strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&many, "k%d: v\n", 39-i)
+	}
+	fastTaken = append(fastTaken, many.String())
+	fastDeclined = append(fastDeclined, many.String()+"k7: w\n", many.String()+"'k39': w\n")
 	for _, doc := range fastTaken {
 		if !checkFast(t, "taken", []byte(doc)) {
 			t.Errorf("fast path declined %q", doc)
