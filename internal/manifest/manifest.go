@@ -224,7 +224,7 @@ func parseAll(source string, docs []document) ([][]decoded, []error) {
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < len(docs); i = int(next.Add(1) - 1) {
 				o := Origin{Source: source, Index: i + 1, Line: docs[i].line}
-				js, err := yaml.YAMLToJSONStrict(docs[i].data)
+				js, err := yamlToJSON(docs[i].data)
 				if err != nil {
 					errs[i] = &Error{Origin: o, Err: fmt.Errorf("parse yaml: %w", err)}
 					continue
@@ -235,6 +235,15 @@ func parseAll(source string, docs []document) ([][]decoded, []error) {
 	}
 	wg.Wait()
 	return out, errs
+}
+
+// yamlToJSON is sigs.k8s.io/yaml.YAMLToJSONStrict, through the fast path
+// for the documents it takes.
+func yamlToJSON(doc []byte) ([]byte, error) {
+	if js, ok := fastYAMLToJSON(doc); ok {
+		return js, nil
+	}
+	return yaml.YAMLToJSONStrict(doc)
 }
 
 type document struct {

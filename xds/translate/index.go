@@ -3,7 +3,10 @@ package translate
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -206,17 +209,25 @@ func (ix *Index) Gateways() []k8stypes.NamespacedName {
 	return append([]k8stypes.NamespacedName(nil), ix.managed...)
 }
 
-// Translate translates every managed Gateway of in, sorted by key.
+// Translate translates every managed Gateway of in, sorted by key. The
+// Gateways are translated on every CPU (the Index is read-only and each
+// Gateway's translation is independent of the others'), so the results do
+// not depend on the number of CPUs.
 func Translate(in Input, opts Options) []*Result {
 	ix := NewIndex(in, opts)
-	out := make([]*Result, 0, len(ix.managed))
-	for _, key := range ix.managed {
-		res, err := ix.TranslateGateway(key)
-		if err != nil { // cannot happen: key comes from the index
-			panic(err)
-		}
-		out = append(out, res)
+	out := make([]*Result, len(ix.managed))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(ix.managed)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(out); i = int(next.Add(1) - 1) {
+				out[i] = newGatewayTranslator(ix, ix.gateways[ix.managed[i]]).translate()
+			}
+		}()
 	}
+	wg.Wait()
 	return out
 }
 
