@@ -98,6 +98,10 @@ func (f *inputFlags) read(stdin io.Reader, warn io.Writer, command string, reads
 		return nil, err
 	}
 	warnIgnored(set, warn, command, reads)
+	// What the apiserver would refuse, refused as it words it (schema.go).
+	if err := validateSchemas(set, paths, reads); err != nil {
+		return nil, err
+	}
 	return set, nil
 }
 
