@@ -6,8 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/berth-gateway/berth/internal/crdschema"
 	"github.com/berth-gateway/berth/internal/manifest"
@@ -100,15 +100,17 @@ func validateSchemas(set *manifest.Set, sources []string, reads []string) error 
 
 // validateSchema validates one typed object of set.
 func validateSchema(v *crdschema.Validator, set *manifest.Set, obj any) error {
-	content, err := k8sruntime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	errs, _, err := v.ValidateTyped(obj)
+	if err != nil || len(errs) == 0 {
+		return err
+	}
+	m, err := meta.Accessor(obj)
 	if err != nil {
 		return err
 	}
-	u := &unstructured.Unstructured{Object: content}
-	kind, ns, name := u.GetKind(), u.GetNamespace(), u.GetName()
-	errs, _ := v.Validate(content)
-	if len(errs) == 0 {
-		return nil
+	kind := ""
+	if t, ok := obj.(interface{ GetObjectKind() schema.ObjectKind }); ok {
+		kind = t.GetObjectKind().GroupVersionKind().Kind
 	}
-	return &manifest.Error{Origin: set.Origin(obj), Kind: kind, Namespace: ns, Name: name, Err: errors.New(crdschema.FieldErrors(errs))}
+	return &manifest.Error{Origin: set.Origin(obj), Kind: kind, Namespace: m.GetNamespace(), Name: m.GetName(), Err: errors.New(crdschema.FieldErrors(errs))}
 }

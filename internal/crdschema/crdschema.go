@@ -39,6 +39,7 @@ import (
 	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
@@ -297,6 +298,20 @@ func (v *Validator) Validate(obj map[string]any) (errs field.ErrorList, known bo
 	}
 	celErrs, _ := ver.cel.Validate(context.Background(), nil, ver.structural, obj, nil, celconfig.RuntimeCELCostBudget)
 	return append(errs, celErrs...), true
+}
+
+// ValidateTyped is Validate of a typed object (a Gateway API or berth
+// API struct pointer), converted to its unstructured form. Fields without
+// omitempty are present with their zero value: a required field that is
+// missing is validated as its zero value (the apiserver says "Required
+// value", this says why the zero value is invalid).
+func (v *Validator) ValidateTyped(obj any) (errs field.ErrorList, known bool, err error) {
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, false, err
+	}
+	errs, known = v.Validate(content)
+	return errs, known, nil
 }
 
 // blocking is the apiserver's hasBlockingErr (registry/customresource):
