@@ -291,6 +291,9 @@ func (v *Validator) Validate(obj map[string]any) (errs field.ErrorList, known bo
 	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, ver.schema)...)
 	errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, obj, ver.structural, false)...)
 	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, ver.structural, obj)...)
+	if ver.cel == nil {
+		return errs, true // no CEL rules in this version's schema
+	}
 	if blocking(errs) {
 		// As the apiserver: CEL rules do not run on an object whose
 		// errors could make them fail to evaluate.
