@@ -78,9 +78,15 @@ Exit status (as kubectl diff):
      to render, a dry run the apiserver refused. Never 1, so a pipeline can
      tell "differences" from "failed".
 
+A Gateway's bundle gets the ports of the ListenerSets its translation
+accepts, as the controller's: diff reads the ListenerSets naming it (with
+-f, the files' in place of the cluster's), the Namespaces, and the Secrets
+and ReferenceGrants of their listeners' certificates.
+
 It needs get/list on gateways, gatewayclasses, envoyproxies and the bundle's
-kinds, list on configmaps (inventories), and patch on the bundle's kinds
-(dry runs write nothing).`,
+kinds, list on configmaps (inventories), listenersets, namespaces and
+referencegrants, get on the listeners' certificate secrets, and patch on the
+bundle's kinds (dry runs write nothing).`,
 		Args: cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := parseOutput(output, outputDefault, outputYAML, outputJSON)
