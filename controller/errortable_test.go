@@ -55,6 +55,19 @@ spec:
 `, name, ns)
 }
 
+// tableRoute is tableClass, a Gateway ns/g with one HTTP listener and an
+// HTTPRoute ns/r for it with the given rules (lines under rules:).
+func tableRoute(rules string) string {
+	return tableClass + tableGateway("ns", "g", "", "{name: http, port: 80, protocol: HTTP}") + `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: ns}
+spec:
+  parentRefs: [{name: g}]
+  rules:
+` + rules
+}
+
 const gatewayParams = "  infrastructure: {parametersRef: {group: gateway.envoyproxy.io, kind: EnvoyProxy, name: p}}\n"
 
 func manyListeners(n int) []string {
@@ -83,6 +96,15 @@ func TestErrorTable(t *testing.T) {
 		// offlineOnly says why the controller cannot receive the input
 		// (the apiserver refuses or changes it first); "" when it can.
 		offlineOnly string
+		// crd, when set, are parts of the apiserver's refusal (the CRD's
+		// schema or CEL rules): berth render and translate refuse the
+		// input with it before their own checks. The controller, which
+		// such an input cannot reach, still refuses it itself with want
+		// (unless gateway is "": not a Gateway's error).
+		crd []string
+		// routes says the input's error is in a route: berth render,
+		// which does not read routes, is not asked.
+		routes bool
 	}{{
 		name: "no namespace", in: tableClass + tableGateway("", "g", "", http80), gateway: "/g",
 		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway /g", "metadata.namespace: missing"},
@@ -92,6 +114,7 @@ func TestErrorTable(t *testing.T) {
 	}, {
 		name: "invalid name", in: tableClass + tableGateway("ns", "Bad_Name", "", http80), gateway: "ns/Bad_Name",
 		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/Bad_Name", `name "Bad_Name"`, "RFC 1123 subdomain"},
+		crd: []string{`Gateway ns/Bad_Name: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain`},
 	}, {
 		name: "invalid EnvoyProxy",
 		in: tableClass + `---
@@ -108,19 +131,23 @@ spec:
 	}, {
 		name: "duplicate listener names", in: tableClass + tableGateway("ns", "g", "", http80, "{name: http, port: 81, protocol: HTTP}"), gateway: "ns/g",
 		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/g", "spec.listeners[1].name", `"http" is also the name of spec.listeners[0]`},
+		crd: []string{`Gateway ns/g: spec.listeners[1]: Duplicate value: {"name":"http"}`, "Listener name must be unique within the Gateway"},
 	}, {
 		name: "65 listeners", in: tableClass + tableGateway("ns", "g", "", manyListeners(65)...), gateway: "ns/g",
 		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/g", "spec.listeners", "65 listeners, at most 64 allowed"},
+		crd: []string{"Gateway ns/g: spec.listeners: Too many: 65: must have at most 64 items"},
 	}, {
 		name: "ports 80 and 10080", in: tableClass + tableGateway("ns", "g", "", http80, "{name: high, port: 10080, protocol: HTTP}"), gateway: "ns/g",
 		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/g", "listener high", "port 10080 and port 80 of listener http both map to container port 10080"},
 	}, {
 		name: "same port protocol and hostname", in: tableClass + tableGateway("ns", "g", "", http80, "{name: again, port: 80, protocol: HTTP}"), gateway: "ns/g",
 		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/g", "listener again", "port 80, protocol HTTP and hostname \"\" are those of listener http"},
+		crd: []string{"Gateway ns/g: spec.listeners: Invalid value: Combination of port, protocol and hostname must be unique for each listener"},
 	}, {
 		name: "300 KB annotation",
 		in:   tableClass + tableGateway("ns", "g", "  infrastructure: {annotations: {big: "+strings.Repeat("x", 300_000)+"}}\n", http80), gateway: "ns/g",
 		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/g", "spec.infrastructure.annotations", `value of "big": 300000 bytes, at most 4096 allowed`},
+		crd: []string{"Gateway ns/g: spec.infrastructure.annotations.big: Too long: may not be more than 4096 bytes"},
 	}, {
 		name: "EnvoyProxy annotations over 256 KiB",
 		in: tableClass + `---
@@ -137,6 +164,7 @@ spec:
 	}, {
 		name: "invalid infrastructure label", in: tableClass + tableGateway("ns", "g", "  infrastructure: {labels: {team: \"-bad-\"}}\n", http80), gateway: "ns/g",
 		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/g", `spec.infrastructure.labels: value of "team"`, "alphanumeric"},
+		crd: []string{`Gateway ns/g: spec.infrastructure.labels.team: Invalid value: "-bad-": spec.infrastructure.labels.team in body should match`},
 	}, {
 		name: "two Gateways name one Service",
 		in:   tableClass + proxyNamingService("ns", "p") + tableGateway("ns", "a", gatewayParams, http80) + tableGateway("ns", "b", gatewayParams, http80), gateway: "ns/b",
@@ -155,6 +183,22 @@ spec:
 `, render.ProxyName("ns", "a")) + tableGateway("ns", "a", "", http80) + tableGateway("ns", "b", gatewayParams, http80), gateway: "ns/b",
 		reason: gwv1.GatewayReasonInvalid, want: []string{"gateway ns/b", "Service ns/" + render.ProxyName("ns", "a") + " is also an object of Gateway ns/a"},
 	}, {
+		name: "HTTPRoute filter without its field (CEL)", routes: true, in: tableRoute("  - filters: [{type: RequestRedirect}]\n"), crd: []string{"HTTPRoute ns/r: spec.rules[0].filters[0]: Invalid value: filter.requestRedirect must be specified for RequestRedirect filter.type"},
+	}, {
+		name: "HTTPRoute relative Exact path (CEL)", routes: true, in: tableRoute("  - matches: [{path: {type: Exact, value: a}}]\n"), crd: []string{"HTTPRoute ns/r: spec.rules[0].matches[0].path: Invalid value: value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']"},
+	}, {
+		name: "HTTPRoute bad enum", routes: true, in: tableRoute("  - matches: [{path: {type: Glob, value: /a}}]\n"), crd: []string{`HTTPRoute ns/r: spec.rules[0].matches[0].path.type: Unsupported value: "Glob": supported values: "Exact", "PathPrefix", "RegularExpression"`},
+	}, {
+		name: "HTTPRoute name too long", routes: true, in: strings.Replace(tableRoute("  - {}\n"), "[{name: g}]", "[{name: "+strings.Repeat("a", 254)+"}]", 1), crd: []string{"HTTPRoute ns/r: spec.parentRefs[0].name: Too long: may not be more than 253 bytes"},
+	}, {
+		name: "Gateway without gatewayClassName", in: strings.Replace(tableGateway("ns", "g", "", http80), "  gatewayClassName: berth\n", "", 1),
+		// A required field that is missing reads as its zero value: the
+		// apiserver says "Required value".
+		crd: []string{`Gateway ns/g: spec.gatewayClassName: Invalid value: "": spec.gatewayClassName in body should be at least 1 chars long`},
+	}, {
+		name: "TCP listener with a hostname (CEL)", in: tableClass + tableGateway("ns", "g", "", "{name: tcp, port: 80, protocol: TCP, hostname: a.example}"),
+		crd: []string{"Gateway ns/g: spec.listeners: Invalid value: hostname must not be specified for protocols ['TCP', 'UDP']"},
+	}, {
 		name: "duplicate Gateways", in: tableClass + tableGateway("ns", "g", "", http80) + tableGateway("ns", "g", "", "{name: other, port: 81, protocol: HTTP}"), gateway: "ns/g",
 		want:        []string{"Gateway ns/g is defined twice"},
 		offlineOnly: "the apiserver keeps one object per name",
@@ -163,7 +207,11 @@ spec:
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
 			var msgs []string
-			for _, cmd := range []string{"render", "translate"} {
+			cmds := []string{"render", "translate"}
+			if row.routes {
+				cmds = cmds[1:]
+			}
+			for _, cmd := range cmds {
 				root := cli.NewRootCmd()
 				var stdout, stderr bytes.Buffer
 				root.SetArgs([]string{cmd, "-f", "-"})
@@ -184,15 +232,19 @@ spec:
 				}
 				msgs = append(msgs, msg)
 			}
-			if msgs[0] != msgs[1] {
+			if len(msgs) == 2 && msgs[0] != msgs[1] {
 				t.Errorf("render and translate differ:\n%s\n%s", msgs[0], msgs[1])
 			}
-			for _, w := range row.want {
+			offline := row.want
+			if row.crd != nil {
+				offline = row.crd
+			}
+			for _, w := range offline {
 				if !strings.Contains(msgs[0], w) {
 					t.Errorf("message %q lacks %q", msgs[0], w)
 				}
 			}
-			if row.offlineOnly != "" {
+			if row.offlineOnly != "" || row.gateway == "" {
 				return
 			}
 			set, err := manifest.DecodeAll(manifest.Input{Source: "in.yaml", Reader: strings.NewReader(row.in)})
@@ -213,7 +265,13 @@ spec:
 				if acc == nil || acc.Status != metav1.ConditionFalse || acc.Reason != string(row.reason) {
 					t.Fatalf("controller: Accepted %+v, want False %s", acc, row.reason)
 				}
-				if acc.Message != msgs[0] {
+				if row.crd != nil {
+					for _, w := range row.want {
+						if !strings.Contains(acc.Message, w) {
+							t.Errorf("controller: message %q lacks %q", acc.Message, w)
+						}
+					}
+				} else if acc.Message != msgs[0] {
 					t.Errorf("controller and berth render differ:\n%s\n%s", acc.Message, msgs[0])
 				}
 			}

@@ -2,15 +2,21 @@ package clustertest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/api/v1alpha1"
 	"github.com/berth-gateway/berth/internal/cli"
@@ -169,5 +175,82 @@ spec:
 	// Dry runs wrote nothing: the live bundle still has the old Service.
 	if objs := h.bundleObjects(h.ns, gw.Name); !contains(objs, "Service "+svc) || contains(objs, "Service my-gateway") {
 		t.Errorf("after the diffs the bundle is %v, want it unchanged", objs)
+	}
+}
+
+// TestDiffListenerSetPorts: a Gateway whose accepted ListenerSet adds a
+// port is Programmed with that port on its Service; berth diff renders it
+// with the ListenerSet's port, as the controller does, so it sees nothing
+// to change (before, it planned the port's removal); given with -f
+// without the ListenerSet's port, the port's removal is a change.
+func TestDiffListenerSetPorts(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	stop := h.start()
+	defer stop()
+	gw := &gwv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "gw"},
+		Spec: gwv1.GatewaySpec{
+			GatewayClassName: gwv1.ObjectName(h.class),
+			AllowedListeners: &gwv1.AllowedListeners{Namespaces: &gwv1.ListenerNamespaces{From: ptr.To(gwv1.NamespacesFromSame)}},
+			Listeners:        []gwv1.Listener{{Name: "http", Port: 8080, Protocol: gwv1.HTTPProtocolType}},
+		},
+	}
+	h.create(gw)
+	h.create(&gwv1.ListenerSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "extra"},
+		Spec: gwv1.ListenerSetSpec{
+			ParentRef: gwv1.ParentGatewayReference{Name: "gw"},
+			Listeners: []gwv1.ListenerEntry{{Name: "extra", Port: 9090, Protocol: gwv1.HTTPProtocolType}},
+		},
+	})
+	key := k8stypes.NamespacedName{Namespace: h.ns, Name: gw.Name}
+	svcKey := k8stypes.NamespacedName{Namespace: h.ns, Name: render.ProxyName(h.ns, gw.Name)}
+	h.programmed(key)
+	err := wait.PollUntilContextTimeout(h.ctx(), 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		var svc corev1.Service
+		if err := h.cl.Get(ctx, svcKey, &svc); err != nil {
+			return false, nil
+		}
+		for _, p := range svc.Spec.Ports {
+			if p.Port == 9090 {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("Service %s never got the ListenerSet's port 9090: %v", svcKey, err)
+	}
+	stop()
+
+	res, code := h.berthDiff("gateway/gw")
+	if code != cli.ExitOK || res.Gateways[0].Changed || res.Gateways[0].Address.Changes {
+		t.Fatalf("diff of a Gateway with an accepted ListenerSet: exit %d, changes %v, address %+v; want exit 0, none", code, res.actions(), res.Gateways[0].Address)
+	}
+
+	// The proposed ListenerSet moves its listener to port 9091.
+	file := filepath.Join(t.TempDir(), "proposed.yaml")
+	proposed := fmt.Sprintf(`apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: %[1]s}
+spec:
+  gatewayClassName: %[2]s
+  allowedListeners: {namespaces: {from: Same}}
+  listeners: [{name: http, port: 8080, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: ListenerSet
+metadata: {name: extra, namespace: %[1]s}
+spec:
+  parentRef: {name: gw}
+  listeners: [{name: extra, port: 9091, protocol: HTTP}]
+`, h.ns, h.class)
+	if err := os.WriteFile(file, []byte(proposed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, code = h.berthDiff("-f", file)
+	if code != cli.ExitFailed || !res.Gateways[0].Address.Changes || !strings.Contains(strings.Join(res.Gateways[0].Address.Reasons, ";"), "9091") {
+		t.Fatalf("diff of a moved ListenerSet port: exit %d, actions %v, address %+v; want exit 1 and an address change naming 9091", code, res.actions(), res.Gateways[0].Address)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
@@ -29,6 +30,7 @@ import (
 	"github.com/berth-gateway/berth/internal/manifest"
 	"github.com/berth-gateway/berth/render"
 	"github.com/berth-gateway/berth/xds/certs"
+	"github.com/berth-gateway/berth/xds/translate"
 )
 
 func newDiffCmd() *cobra.Command {
@@ -76,9 +78,15 @@ Exit status (as kubectl diff):
      to render, a dry run the apiserver refused. Never 1, so a pipeline can
      tell "differences" from "failed".
 
+A Gateway's bundle gets the ports of the ListenerSets its translation
+accepts, as the controller's: diff reads the ListenerSets naming it (with
+-f, the files' in place of the cluster's), the Namespaces, and the Secrets
+and ReferenceGrants of their listeners' certificates.
+
 It needs get/list on gateways, gatewayclasses, envoyproxies and the bundle's
-kinds, list on configmaps (inventories), and patch on the bundle's kinds
-(dry runs write nothing).`,
+kinds, list on configmaps (inventories), listenersets, namespaces and
+referencegrants, get on the listeners' certificate secrets, and patch on the
+bundle's kinds (dry runs write nothing).`,
 		Args: cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := parseOutput(output, outputDefault, outputYAML, outputJSON)
@@ -321,6 +329,9 @@ func (d *differ) diff(ctx context.Context, gw *gwv1.Gateway) (*gatewayDiff, erro
 	if in.Others, err = controller.ClaimsBeside(ctx, d.cl, d.controllerName, gw); err != nil {
 		return nil, fmt.Errorf("Gateway %s: %w", key, err)
 	}
+	if in.ListenerSets, err = d.acceptedListenerSets(ctx, &class, gw); err != nil {
+		return nil, fmt.Errorf("Gateway %s: %w", key, err)
+	}
 	opts := d.opts
 	bundle, err := render.Render(in, opts)
 	if err != nil {
@@ -348,6 +359,115 @@ func (d *differ) diff(ctx context.Context, gw *gwv1.Gateway) (*gatewayDiff, erro
 		return nil, fmt.Errorf("Gateway %s: %w", key, err)
 	}
 	return diffOf(key.String(), plan, bundle.Warnings), nil
+}
+
+// acceptedListenerSets are the ListenerSets gw's translation accepts
+// (translate.AcceptedListenerSets, the controller's and berth render's
+// rule): their ports join the bundle's. It translates gw with what that
+// decision reads: the ListenerSets naming it (the -f set's in place of
+// the cluster's), the Namespaces (allowedListeners) and the Secrets and
+// ReferenceGrants of their listeners' certificates. None when the
+// ListenerSet kind is not installed.
+func (d *differ) acceptedListenerSets(ctx context.Context, class *gwv1.GatewayClass, gw *gwv1.Gateway) ([]*gwv1.ListenerSet, error) {
+	var list gwv1.ListenerSetList
+	if err := d.cl.List(ctx, &list); err != nil {
+		if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("list ListenerSets: %w", err)
+	}
+	in := translate.Input{GatewayClasses: []*gwv1.GatewayClass{class}, Gateways: []*gwv1.Gateway{gw}}
+	for i := range list.Items {
+		in.ListenerSets = append(in.ListenerSets, &list.Items[i])
+	}
+	if o, ok := d.cl.(overlay); ok {
+		in.ListenerSets = o.listenerSets(in.ListenerSets)
+	}
+	var sets []*gwv1.ListenerSet
+	for _, s := range in.ListenerSets {
+		ns := s.Namespace
+		if s.Spec.ParentRef.Namespace != nil {
+			ns = string(*s.Spec.ParentRef.Namespace)
+		}
+		if ns == gw.Namespace && string(s.Spec.ParentRef.Name) == gw.Name {
+			sets = append(sets, s)
+		}
+	}
+	if len(sets) == 0 {
+		return nil, nil
+	}
+	in.ListenerSets = sets
+	var nsList corev1.NamespaceList
+	if err := d.cl.List(ctx, &nsList); err != nil {
+		return nil, fmt.Errorf("list Namespaces: %w", err)
+	}
+	for i := range nsList.Items {
+		in.Namespaces = append(in.Namespaces, &nsList.Items[i])
+	}
+	// The certificates of the Gateway's and the ListenerSets' listeners.
+	type owned struct {
+		ns        string
+		listeners []gwv1.Listener
+	}
+	all := []owned{{gw.Namespace, gw.Spec.Listeners}}
+	for _, s := range sets {
+		ls := make([]gwv1.Listener, len(s.Spec.Listeners))
+		for i, l := range s.Spec.Listeners {
+			ls[i] = gwv1.Listener{TLS: l.TLS}
+		}
+		all = append(all, owned{s.Namespace, ls})
+	}
+	seen := map[k8stypes.NamespacedName]bool{}
+	grantNS := map[string]bool{}
+	for _, o := range all {
+		for _, l := range o.listeners {
+			if l.TLS == nil {
+				continue
+			}
+			for _, ref := range l.TLS.CertificateRefs {
+				if (ref.Group != nil && *ref.Group != "") || (ref.Kind != nil && *ref.Kind != "Secret") {
+					continue
+				}
+				key := k8stypes.NamespacedName{Namespace: o.ns, Name: string(ref.Name)}
+				if ref.Namespace != nil {
+					key.Namespace = string(*ref.Namespace)
+				}
+				if key.Namespace != o.ns {
+					grantNS[key.Namespace] = true
+				}
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				var sec corev1.Secret
+				if err := d.cl.Get(ctx, key, &sec); err != nil {
+					if apierrors.IsNotFound(err) {
+						continue
+					}
+					return nil, fmt.Errorf("read Secret %s: %w", key, err)
+				}
+				in.Secrets = append(in.Secrets, &sec)
+			}
+		}
+	}
+	for ns := range grantNS {
+		var grants gwv1.ReferenceGrantList
+		if err := d.cl.List(ctx, &grants, client.InNamespace(ns)); err != nil {
+			return nil, fmt.Errorf("list ReferenceGrants in %s: %w", ns, err)
+		}
+		for i := range grants.Items {
+			in.ReferenceGrants = append(in.ReferenceGrants, &grants.Items[i])
+		}
+	}
+	to := translate.DefaultOptions() // as berth render translates
+	to.ControllerName = gwv1.GatewayController(d.controllerName)
+	to.PrivilegedPortOffset = d.opts.PrivilegedPortOffset
+	for _, r := range translate.Translate(in, to) {
+		if r.Gateway.Namespace == gw.Namespace && r.Gateway.Name == gw.Name {
+			return translate.AcceptedListenerSets(r.ListenerSets, sets), nil
+		}
+	}
+	return nil, nil
 }
 
 // diffOf is the printed form of Gateway gateway's plan.
@@ -572,6 +692,22 @@ func (o overlay) Get(ctx context.Context, key client.ObjectKey, obj client.Objec
 		}
 	}
 	return o.Client.Get(ctx, key, obj, opts...)
+}
+
+// listenerSets are live with the set's ListenerSets in place of the live
+// ones of the same name, and added.
+func (o overlay) listenerSets(live []*gwv1.ListenerSet) []*gwv1.ListenerSet {
+	proposed := map[k8stypes.NamespacedName]bool{}
+	for _, s := range o.set.ListenerSets {
+		proposed[client.ObjectKeyFromObject(s)] = true
+	}
+	var out []*gwv1.ListenerSet
+	for _, s := range live {
+		if !proposed[client.ObjectKeyFromObject(s)] {
+			out = append(out, s)
+		}
+	}
+	return append(out, o.set.ListenerSets...)
 }
 
 func (o overlay) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {

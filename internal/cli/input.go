@@ -21,11 +21,15 @@ import (
 type inputFlags struct {
 	files     []string
 	recursive bool
+	// validate checks objects of custom resource kinds against their CRDs
+	// as the apiserver would (schema.go).
+	validate bool
 }
 
 func (f *inputFlags) bind(fs *pflag.FlagSet) {
 	fs.StringArrayVarP(&f.files, "filename", "f", nil, `manifest file, directory, or "-" for stdin; repeatable`)
 	fs.BoolVarP(&f.recursive, "recursive", "R", false, "read the directories given with -f recursively")
+	fs.BoolVar(&f.validate, "validate", true, "refuse objects the apiserver would refuse (CRD schema and CEL rules of the Gateway API and berth kinds read); false skips this check, as kubectl --validate=false")
 }
 
 // manifestExts are the file name endings read from a directory.
@@ -98,6 +102,12 @@ func (f *inputFlags) read(stdin io.Reader, warn io.Writer, command string, reads
 		return nil, err
 	}
 	warnIgnored(set, warn, command, reads)
+	// What the apiserver would refuse, refused as it words it (schema.go).
+	if f.validate {
+		if err := validateSchemas(set, paths, reads); err != nil {
+			return nil, err
+		}
+	}
 	return set, nil
 }
 

@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/berth-gateway/berth/internal/crdschema"
+	"github.com/berth-gateway/berth/internal/manifest"
+)
+
+// crdObjects are the objects of set of the kinds in reads that are custom
+// resources (the kinds crdschema has a CRD of).
+func crdObjects(set *manifest.Set, reads []string) []any {
+	read := map[string]bool{}
+	for _, k := range reads {
+		read[k] = true
+	}
+	var out []any
+	add := func(kind string, n int, at func(int) any) {
+		if !read[kind] {
+			return
+		}
+		for i := range n {
+			out = append(out, at(i))
+		}
+	}
+	add("GatewayClass", len(set.GatewayClasses), func(i int) any { return set.GatewayClasses[i] })
+	add("Gateway", len(set.Gateways), func(i int) any { return set.Gateways[i] })
+	add("ListenerSet", len(set.ListenerSets), func(i int) any { return set.ListenerSets[i] })
+	add("HTTPRoute", len(set.HTTPRoutes), func(i int) any { return set.HTTPRoutes[i] })
+	add("GRPCRoute", len(set.GRPCRoutes), func(i int) any { return set.GRPCRoutes[i] })
+	add("TCPRoute", len(set.TCPRoutes), func(i int) any { return set.TCPRoutes[i] })
+	add("TLSRoute", len(set.TLSRoutes), func(i int) any { return set.TLSRoutes[i] })
+	add("UDPRoute", len(set.UDPRoutes), func(i int) any { return set.UDPRoutes[i] })
+	add("ReferenceGrant", len(set.ReferenceGrants), func(i int) any { return set.ReferenceGrants[i] })
+	add("EnvoyProxy", len(set.EnvoyProxies), func(i int) any { return set.EnvoyProxies[i] })
+	add("BackendTLSPolicy", len(set.BackendTLSPolicies), func(i int) any { return set.BackendTLSPolicies[i] })
+	add("ClientTrafficPolicy", len(set.ClientTrafficPolicies), func(i int) any { return set.ClientTrafficPolicies[i] })
+	return out
+}
+
+// validateSchemas refuses the input when the apiserver would refuse an
+// object of a custom resource kind the command reads: its CRD's schema,
+// defaults, list types and CEL rules and the ObjectMeta rules, checked by
+// crdschema as the apiserver checks them on create. The error is the
+// first such object in input order (sources in the order read), with
+// every field error the apiserver would give for it. Objects are
+// validated in parallel, one worker per CPU.
+func validateSchemas(set *manifest.Set, sources []string, reads []string) error {
+	objs := crdObjects(set, reads)
+	if len(objs) == 0 {
+		return nil
+	}
+	v, err := crdschema.Embedded()
+	if err != nil {
+		return err
+	}
+	errs := make([]error, len(objs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(objs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(objs); i = int(next.Add(1) - 1) {
+				errs[i] = validateSchema(v, set, objs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	order := map[string]int{}
+	for i, s := range sources {
+		if _, ok := order[s]; !ok {
+			order[s] = i
+		}
+	}
+	var first *manifest.Error
+	for _, err := range errs {
+		var e *manifest.Error
+		if !errors.As(err, &e) {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if first == nil || order[e.Source] < order[first.Source] || (e.Source == first.Source && e.Index < first.Index) {
+			first = e
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	return first
+}
+
+// validateSchema validates one typed object of set.
+func validateSchema(v *crdschema.Validator, set *manifest.Set, obj any) error {
+	errs, _, err := v.ValidateTyped(obj)
+	if err != nil || len(errs) == 0 {
+		return err
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return err
+	}
+	kind := ""
+	if t, ok := obj.(interface{ GetObjectKind() schema.ObjectKind }); ok {
+		kind = t.GetObjectKind().GroupVersionKind().Kind
+	}
+	return &manifest.Error{Origin: set.Origin(obj), Kind: kind, Namespace: m.GetNamespace(), Name: m.GetName(), Err: errors.New(crdschema.FieldErrors(errs))}
+}

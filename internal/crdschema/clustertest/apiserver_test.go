@@ -1,0 +1,249 @@
+// Package clustertest proves that crdschema refuses exactly what a real
+// kube-apiserver, with the same CRDs installed, refuses: every object of a
+// table of bad (and good) objects, and of examples/ and the seed
+// manifests, is validated offline as berth render and translate validate
+// it and created with a server-side dry run.
+package clustertest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+
+	"github.com/berth-gateway/berth/internal/crdschema"
+	"github.com/berth-gateway/berth/internal/manifest"
+	"github.com/berth-gateway/berth/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+const route = `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  parentRefs: [{name: g}]
+  rules:
+`
+
+const gateway = `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: g}
+spec:
+  gatewayClassName: berth
+  listeners:
+`
+
+// table are objects the apiserver refuses or accepts for a reason of the
+// CRDs: schema, enums, lengths, list types, CEL rules, ObjectMeta.
+var table = []struct {
+	name, doc string
+	// zeroValue: a required field is missing (or an empty list, which
+	// berth's typed decoding cannot tell from a missing one): both
+	// refuse, with different words.
+	zeroValue bool
+}{
+	{name: "valid route", doc: route + "  - matches: [{path: {type: PathPrefix, value: /a}}]\n"},
+	{name: "route with status", doc: route + "  - {}\nstatus: {parents: [{}]}\n"},
+	{name: "regex path without value", doc: route + "  - matches: [{path: {type: RegularExpression}}]\n"},
+	{name: "filter without its field", doc: route + "  - filters: [{type: RequestRedirect}]\n"},
+	{name: "relative exact path", doc: route + "  - matches: [{path: {type: Exact, value: a}}]\n"},
+	{name: "bad path type", doc: route + "  - matches: [{path: {type: Glob, value: /a}}]\n"},
+	{name: "parentRef name too long", doc: strings.Replace(route, "[{name: g}]", "[{name: "+strings.Repeat("a", 254)+"}]", 1) + "  - {}\n"},
+	{name: "bad hostname", doc: strings.Replace(route, "spec:\n", "spec:\n  hostnames: ['*.*.example']\n", 1) + "  - {}\n"},
+	{name: "redirect and URL rewrite", doc: route + "  - filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplaceFullPath, replaceFullPath: /x}}}, {type: URLRewrite, urlRewrite: {hostname: a.example}}]\n"},
+	{name: "bad label value", doc: strings.Replace(route, "{name: r}", "{name: r, labels: {team: -bad-}}", 1) + "  - {}\n"},
+	{name: "bad name", doc: strings.Replace(route, "{name: r}", "{name: Bad_Name}", 1) + "  - {}\n"},
+	{name: "valid gateway", doc: gateway + "  - {name: http, port: 80, protocol: HTTP}\n"},
+	{name: "no gatewayClassName", doc: strings.Replace(gateway, "  gatewayClassName: berth\n", "", 1) + "  - {name: http, port: 80, protocol: HTTP}\n", zeroValue: true},
+	{name: "TCP listener with a hostname", doc: gateway + "  - {name: tcp, port: 80, protocol: TCP, hostname: a.example}\n"},
+	{name: "duplicate listener names", doc: gateway + "  - {name: http, port: 80, protocol: HTTP}\n  - {name: http, port: 81, protocol: HTTP}\n"},
+	{name: "same port protocol hostname", doc: gateway + "  - {name: a, port: 80, protocol: HTTP}\n  - {name: b, port: 80, protocol: HTTP}\n"},
+	{name: "65 listeners", doc: gateway + strings.Repeat("  - {name: l, port: 80, protocol: HTTP}\n", 65)},
+	{name: "port 0", doc: gateway + "  - {name: http, port: 0, protocol: HTTP}\n"},
+	{name: "huge infrastructure annotation", doc: strings.Replace(gateway, "spec:\n", "spec:\n  infrastructure: {annotations: {big: "+strings.Repeat("x", 5000)+"}}\n", 1) + "  - {name: http, port: 80, protocol: HTTP}\n"},
+	{name: "bad infrastructure label", doc: strings.Replace(gateway, "spec:\n", "spec:\n  infrastructure: {labels: {team: -bad-}}\n", 1) + "  - {name: http, port: 80, protocol: HTTP}\n"},
+	{name: "bad IP address", doc: strings.Replace(gateway, "spec:\n", "spec:\n  addresses: [{type: IPAddress, value: not-an-ip}]\n", 1) + "  - {name: http, port: 80, protocol: HTTP}\n"},
+	{name: "HTTPS listener without TLS", doc: gateway + "  - {name: https, port: 443, protocol: HTTPS}\n"},
+	{name: "gRPC service with a slash", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata: {name: r}\nspec:\n  rules: [{matches: [{method: {service: bad/service}}]}]\n"},
+	{name: "ReferenceGrant without from", doc: "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {name: r}\nspec:\n  from: []\n  to: [{group: '', kind: Service}]\n"},
+	{name: "ListenerSet without listeners", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: ListenerSet\nmetadata: {name: l}\nspec:\n  parentRef: {name: g}\n  listeners: []\n", zeroValue: true},
+	{name: "TCPRoute without backends", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata: {name: t}\nspec:\n  rules: [{backendRefs: []}]\n", zeroValue: true},
+	{name: "EnvoyProxy of an unknown provider", doc: "apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: EnvoyProxy\nmetadata: {name: p}\nspec: {provider: {type: Docker}}\n"},
+	{name: "GatewayClass with a bad controllerName", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: crdschema-test}\nspec: {controllerName: no-slash}\n"},
+}
+
+// object is one document: what the apiserver gets and what berth decodes.
+type object struct {
+	name      string
+	raw       *unstructured.Unstructured
+	zeroValue bool
+}
+
+func TestRefusesWhatTheAPIServerRefuses(t *testing.T) {
+	env := testenv.Get(t)
+	ns := env.Namespace(t)
+	v, err := crdschema.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []object
+	for _, row := range table {
+		objs = append(objs, docs(t, "table/"+row.name, []byte(row.doc), row.zeroValue)...)
+	}
+	files, _ := filepath.Glob("../../../examples/*.yaml")
+	seed, _ := filepath.Glob("../../../../shared/seed/*.yaml")
+	if len(seed) == 0 {
+		t.Log("no ../shared/seed beside the repository: examples/ only")
+	}
+	for _, f := range append(files, seed...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, docs(t, filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f), data, false)...)
+	}
+	tested, refused := 0, 0
+	for _, o := range objs {
+		gvk := o.raw.GroupVersionKind()
+		if !v.Has(gvk.GroupKind()) {
+			continue
+		}
+		tested++
+		t.Run(o.name, func(t *testing.T) {
+			if gvk.Kind != "GatewayClass" { // the only cluster-scoped kind
+				o.raw.SetNamespace(ns)
+			}
+			// Offline, as berth render and translate read it.
+			js, err := o.raw.MarshalJSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var offline string
+			set, err := manifest.DecodeAll(manifest.Input{Source: "in", Reader: bytes.NewReader(js)})
+			if err != nil {
+				offline = err.Error()
+			} else {
+				typed := typedObjects(set)
+				if len(typed) != 1 {
+					t.Fatalf("decoded %d objects", len(typed))
+				}
+				errs, _, err := v.ValidateTyped(typed[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				offline = crdschema.FieldErrors(errs)
+			}
+			server := create(t, env, o.raw)
+			switch {
+			case offline == "" && server != "":
+				t.Fatalf("offline accepts, the apiserver refuses: %s", server)
+			case offline != "" && server == "":
+				t.Fatalf("offline refuses, the apiserver accepts: %s", offline)
+			case offline == "":
+				return
+			}
+			refused++
+			t.Logf("refused:\n  offline:   %s\n  apiserver: %s", offline, server)
+			if o.zeroValue || err != nil {
+				return
+			}
+			for _, e := range strings.Split(offline, ", ") {
+				if !strings.Contains(server, e) {
+					t.Errorf("the apiserver's message lacks %q", e)
+				}
+			}
+		})
+	}
+	if tested < len(table) || refused == 0 {
+		t.Fatalf("%d objects tested, %d refused", tested, refused)
+	}
+}
+
+// docs splits data into its documents.
+func docs(t *testing.T, name string, data []byte, zeroValue bool) []object {
+	t.Helper()
+	var out []object
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		js, err := yaml.YAMLToJSON(doc)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		u := &unstructured.Unstructured{}
+		if bytes.Equal(bytes.TrimSpace(js), []byte("null")) || u.UnmarshalJSON(js) != nil {
+			continue // comments only, or not an object (helm values)
+		}
+		if len(out) > 0 || !strings.HasPrefix(name, "table/") {
+			name = name + "/" + u.GetKind() + "/" + u.GetName()
+		}
+		out = append(out, object{name: name, raw: u, zeroValue: zeroValue})
+	}
+}
+
+// typedObjects are the objects of a set of the kinds that have a CRD.
+func typedObjects(s *manifest.Set) []any {
+	var out []any
+	for _, l := range [][]any{toAny(s.GatewayClasses), toAny(s.Gateways), toAny(s.ListenerSets), toAny(s.HTTPRoutes), toAny(s.GRPCRoutes),
+		toAny(s.TCPRoutes), toAny(s.TLSRoutes), toAny(s.UDPRoutes), toAny(s.ReferenceGrants), toAny(s.EnvoyProxies),
+		toAny(s.BackendTLSPolicies), toAny(s.ClientTrafficPolicies)} {
+		out = append(out, l...)
+	}
+	return out
+}
+
+func toAny[T any](l []*T) []any {
+	out := make([]any, len(l))
+	for i, o := range l {
+		out[i] = o
+	}
+	return out
+}
+
+// create creates obj with a server-side dry run and returns the
+// apiserver's refusal ("" when it accepts).
+func create(t *testing.T, env *testenv.Env, obj *unstructured.Unstructured) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	gvk := obj.GroupVersionKind()
+	m, err := env.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		t.Fatalf("map %s: %v", gvk, err)
+	}
+	ri := env.Dynamic.Resource(m.Resource)
+	opts := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}, FieldValidation: "Strict"}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		_, err = ri.Namespace(obj.GetNamespace()).Create(ctx, obj, opts)
+	} else {
+		_, err = ri.Create(ctx, obj, opts)
+	}
+	switch {
+	case err == nil:
+		return ""
+	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+		return err.Error()
+	}
+	t.Fatalf("create %s %s: %v", gvk.Kind, obj.GetName(), err)
+	return ""
+}

@@ -1,0 +1,380 @@
+// Package crdschema validates objects of the custom resource kinds berth
+// reads (the Gateway API standard channel and berth's EnvoyProxy and
+// ClientTrafficPolicy) against their CRDs as the apiserver does on create,
+// with the apiserver's own code (k8s.io/apiextensions-apiserver): the
+// structural schema of the object's version, status dropped (the CRDs have
+// a status subresource), non-nullable nulls pruned, metadata coerced,
+// defaults applied, then ObjectMeta validation (names, labels,
+// annotations), OpenAPI schema validation, x-kubernetes-list-type
+// invariants and the x-kubernetes-validations CEL rules with the
+// apiserver's cost limits. Errors are field errors worded as the apiserver
+// words them.
+//
+// The CRDs are embedded (crds/, copied by go generate from the
+// sigs.k8s.io/gateway-api module at the version go.mod pins and from
+// api/crd). A version's schemas and CEL programs are compiled once, the
+// first time an object of it is validated (an HTTPRoute's take ~0.3 s). The package is pure: no I/O beyond
+// its embedded files, no clock.
+package crdschema
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"k8s.io/apiextensions-apiserver/pkg/apihelpers"
+	apiextensionsinternal "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
+	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
+	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
+	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	"k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"sigs.k8s.io/yaml"
+)
+
+//go:generate go run gen.go
+
+//go:embed crds/*.yaml
+var crdFiles embed.FS
+
+// Validator validates objects against a set of CRDs. It is safe for
+// concurrent use.
+type Validator struct {
+	kinds map[schema.GroupKind]*crdKind
+}
+
+// crdKind is one CRD, decoded on first use.
+type crdKind struct {
+	data []byte // the CRD's YAML
+
+	once     sync.Once
+	err      error
+	crd      *apiextensionsv1.CustomResourceDefinition
+	versions map[string]*version // served versions
+}
+
+// version is what the apiserver builds to serve one version of a CRD,
+// built on first use.
+type version struct {
+	name string
+	once sync.Once
+	err  error
+
+	namespaced bool
+	hasStatus  bool
+	structural *structuralschema.Structural
+	schema     apiservervalidation.SchemaValidator
+	cel        *cel.Validator
+}
+
+var (
+	embedded    *Validator
+	embeddedErr error
+	loadOnce    sync.Once
+)
+
+// Embedded is the Validator of the CRDs built into berth.
+func Embedded() (*Validator, error) {
+	loadOnce.Do(func() {
+		embedded, embeddedErr = New(crdFiles)
+	})
+	return embedded, embeddedErr
+}
+
+// New reads every *.yaml of fsys (in crds/ for an embed.FS, else at its
+// root) that holds a CustomResourceDefinition. Only the group and kind of
+// each are read here; the rest when an object of the kind is validated.
+func New(fsys fs.FS) (*Validator, error) {
+	names, err := fs.Glob(fsys, "crds/*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		if names, err = fs.Glob(fsys, "*.yaml"); err != nil {
+			return nil, err
+		}
+	}
+	v := &Validator{kinds: map[schema.GroupKind]*crdKind{}}
+	for _, name := range names {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		gk, ok, err := crdGroupKind(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if !ok {
+			continue
+		}
+		if _, dup := v.kinds[gk]; dup {
+			return nil, fmt.Errorf("%s: a second CRD of %s", name, gk)
+		}
+		v.kinds[gk] = &crdKind{data: data}
+	}
+	return v, nil
+}
+
+// crdGroupKind reads spec.group and spec.names.kind of a CRD, without
+// decoding the (large) schema: from the document's lines up to its first
+// "versions:" line, where the CRDs berth embeds keep them.
+func crdGroupKind(data []byte) (schema.GroupKind, bool, error) {
+	head := data
+	if i := bytes.Index(data, []byte("\n  versions:")); i >= 0 {
+		head = data[:i]
+	}
+	var crd struct {
+		Kind string `json:"kind"`
+		Spec struct {
+			Group string `json:"group"`
+			Names struct {
+				Kind string `json:"kind"`
+			} `json:"names"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(head, &crd); err != nil {
+		return schema.GroupKind{}, false, err
+	}
+	if crd.Kind != "CustomResourceDefinition" {
+		return schema.GroupKind{}, false, nil
+	}
+	if crd.Spec.Group == "" || crd.Spec.Names.Kind == "" {
+		return schema.GroupKind{}, false, fmt.Errorf("CustomResourceDefinition without spec.group or spec.names.kind before spec.versions")
+	}
+	return schema.GroupKind{Group: crd.Spec.Group, Kind: crd.Spec.Names.Kind}, true, nil
+}
+
+// Kinds are the group/kinds v has a CRD for, sorted.
+func (v *Validator) Kinds() []schema.GroupKind {
+	out := make([]schema.GroupKind, 0, len(v.kinds))
+	for gk := range v.kinds {
+		out = append(out, gk)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+// Has says whether v has a CRD for gk.
+func (v *Validator) Has(gk schema.GroupKind) bool { return v.kinds[gk] != nil }
+
+// decode decodes the CRD.
+func (k *crdKind) decode() error {
+	k.once.Do(func() {
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := yaml.UnmarshalStrict(k.data, crd); err != nil {
+			k.err = err
+			return
+		}
+		k.crd = crd
+		k.versions = map[string]*version{}
+		for _, ver := range crd.Spec.Versions {
+			if ver.Served {
+				k.versions[ver.Name] = &version{name: ver.Name}
+			}
+		}
+	})
+	return k.err
+}
+
+// compile builds what the apiserver builds to serve version v of crd
+// (customresource_handler.go).
+func (v *version) compile(crd *apiextensionsv1.CustomResourceDefinition) error {
+	v.once.Do(func() {
+		val, err := apihelpers.GetSchemaForVersion(crd, v.name)
+		if err != nil {
+			v.err = err
+			return
+		}
+		if val == nil {
+			v.err = fmt.Errorf("CRD %s version %s has no schema", crd.Name, v.name)
+			return
+		}
+		internal := &apiextensionsinternal.CustomResourceValidation{}
+		if err := apiextensionsv1.Convert_v1_CustomResourceValidation_To_apiextensions_CustomResourceValidation(val, internal, nil); err != nil {
+			v.err = err
+			return
+		}
+		s, err := structuralschema.NewStructural(internal.OpenAPIV3Schema)
+		if err != nil {
+			v.err = fmt.Errorf("CRD %s version %s: %w", crd.Name, v.name, err)
+			return
+		}
+		s = s.DeepCopy()
+		if err := structuraldefaulting.PruneDefaults(s); err != nil {
+			v.err = err
+			return
+		}
+		sv, _, err := apiservervalidation.NewSchemaValidator(internal.OpenAPIV3Schema)
+		if err != nil {
+			v.err = err
+			return
+		}
+		sub, err := apihelpers.GetSubresourcesForVersion(crd, v.name)
+		if err != nil {
+			v.err = err
+			return
+		}
+		v.namespaced = crd.Spec.Scope == apiextensionsv1.NamespaceScoped
+		v.hasStatus = sub != nil && sub.Status != nil
+		v.structural = s
+		v.schema = sv
+		v.cel = cel.NewValidator(s, true, celconfig.PerCallLimit)
+	})
+	return v.err
+}
+
+// Validate validates obj, an object as the apiserver decodes JSON
+// (map[string]any, []any, string, int64 for integers, float64, bool, nil), as the apiserver validates it
+// on create. obj is changed as the apiserver changes it before validating:
+// status dropped, non-nullable nulls pruned, defaults applied. known is
+// false (and errs nil) when v has no CRD of obj's kind. A missing
+// namespace is not an error here (the apiserver takes it from the request;
+// berth's own checks report it).
+func (v *Validator) Validate(obj map[string]any) (errs field.ErrorList, known bool) {
+	apiVersion, _ := obj["apiVersion"].(string)
+	kind, _ := obj["kind"].(string)
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		return field.ErrorList{field.Invalid(field.NewPath("apiVersion"), apiVersion, err.Error())}, true
+	}
+	k := v.kinds[gv.WithKind(kind).GroupKind()]
+	if k == nil {
+		return nil, false
+	}
+	if err := k.decode(); err != nil {
+		return field.ErrorList{field.InternalError(nil, fmt.Errorf("the CRD of %s: %w", gv.WithKind(kind).GroupKind(), err))}, true
+	}
+	ver := k.versions[gv.Version]
+	if ver == nil {
+		return field.ErrorList{field.NotSupported(field.NewPath("apiVersion"), apiVersion, servedVersions(k.crd))}, true
+	}
+	if err := ver.compile(k.crd); err != nil {
+		return field.ErrorList{field.InternalError(nil, fmt.Errorf("the CRD of %s: %w", gv.WithKind(kind).GroupKind(), err))}, true
+	}
+
+	// What the apiserver does while decoding the request and preparing
+	// the object for create.
+	if ver.hasStatus {
+		delete(obj, "status")
+	}
+	structuraldefaulting.PruneNonNullableNullsWithoutDefaults(obj, ver.structural)
+	if ferr := schemaobjectmeta.Coerce(nil, obj, ver.structural, true, false); ferr != nil {
+		return field.ErrorList{ferr}, true
+	}
+	structuraldefaulting.Default(obj, ver.structural)
+
+	// customResourceStrategy.Validate.
+	meta, _, err := schemaobjectmeta.GetObjectMeta(obj, false)
+	if err != nil {
+		return field.ErrorList{field.Invalid(field.NewPath("metadata"), nil, err.Error())}, true
+	}
+	for _, e := range validation.ValidateObjectMeta(meta, ver.namespaced, validation.NameIsDNSSubdomain, field.NewPath("metadata")) {
+		if e.Type == field.ErrorTypeRequired && e.Field == "metadata.namespace" {
+			continue
+		}
+		errs = append(errs, e)
+	}
+	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, ver.schema)...)
+	errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, obj, ver.structural, false)...)
+	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, ver.structural, obj)...)
+	if ver.cel == nil {
+		return errs, true // no CEL rules in this version's schema
+	}
+	if blocking(errs) {
+		// As the apiserver: CEL rules do not run on an object whose
+		// errors could make them fail to evaluate.
+		return append(errs, field.Invalid(nil, nil, "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation")), true
+	}
+	celErrs, _ := ver.cel.Validate(context.Background(), nil, ver.structural, obj, nil, celconfig.RuntimeCELCostBudget)
+	return append(errs, celErrs...), true
+}
+
+// ValidateTyped is Validate of a typed object (a Gateway API or berth
+// API struct pointer), converted to its unstructured form. Fields without
+// omitempty are present with their zero value: a required field that is
+// missing is validated as its zero value (the apiserver says "Required
+// value", this says why the zero value is invalid).
+func (v *Validator) ValidateTyped(obj any) (errs field.ErrorList, known bool, err error) {
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, false, err
+	}
+	errs, known = v.Validate(content)
+	return errs, known, nil
+}
+
+// blocking is the apiserver's hasBlockingErr (registry/customresource):
+// errors that stop CEL validation.
+func blocking(errs field.ErrorList) bool {
+	for _, e := range errs {
+		switch e.Type {
+		case field.ErrorTypeNotSupported, field.ErrorTypeRequired, field.ErrorTypeTooLong, field.ErrorTypeTooMany, field.ErrorTypeTypeInvalid:
+			return true
+		}
+	}
+	return false
+}
+
+func servedVersions(crd *apiextensionsv1.CustomResourceDefinition) []string {
+	var out []string
+	for _, v := range crd.Spec.Versions {
+		if v.Served {
+			out = append(out, crd.Spec.Group+"/"+v.Name)
+		}
+	}
+	return out
+}
+
+// SourceFiles are the CRD files crds/ copies, in name order: every *.yaml
+// of gatewayAPIDir (the module's config/crd/standard) and of berthDir
+// (api/crd) that is a CustomResourceDefinition. go generate and the test
+// that compares the copies with their sources use it.
+func SourceFiles(gatewayAPIDir, berthDir string) ([]string, error) {
+	var out []string
+	for _, dir := range []string{gatewayAPIDir, berthDir} {
+		names, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+		if err != nil {
+			return nil, err
+		}
+		if len(names) == 0 {
+			return nil, fmt.Errorf("%s: no CRD files", dir)
+		}
+		for _, name := range names {
+			data, err := os.ReadFile(name)
+			if err != nil {
+				return nil, err
+			}
+			if _, ok, err := crdGroupKind(data); err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			} else if ok {
+				out = append(out, name)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return filepath.Base(out[i]) < filepath.Base(out[j]) })
+	return out, nil
+}
+
+// FieldErrors formats errs as the apiserver's Invalid status lists them
+// (one "field: reason" per error, joined by ", ").
+func FieldErrors(errs field.ErrorList) string {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, ", ")
+}
