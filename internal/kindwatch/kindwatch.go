@@ -1,7 +1,10 @@
 // Package kindwatch is berth's one watch layer: a Set holds one shared
 // informer per kind (per namespace in scope, or one cluster-wide), all
 // selecting the same labels and fields, started on first use through a REST
-// mapper, and caching objects without their managedFields. apply's engine
+// mapper, and caching objects without their managedFields. Kinds are watched
+// through the dynamic client (JSON into unstructured maps) or, for built-in
+// kinds when Options.Typed is set, through a typed clientset (protobuf into
+// typed objects, converted to the cached unstructured copy). apply's engine
 // (inventory status for the reconciler, cli-utils' status watcher) and
 // `berth wait` (internal/readiness) both read the cluster through it.
 //
