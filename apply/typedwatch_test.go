@@ -217,7 +217,9 @@ func TestTypedDigestMemo(t *testing.T) {
 	changes := map[string]func(d *appsv1.Deployment){
 		"owned value": func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "envoy:other" },
 		"owned label": func(d *appsv1.Deployment) { d.Labels["app.kubernetes.io/component"] = "other" },
-		"ownership":   func(d *appsv1.Deployment) { d.ManagedFields[0].FieldsV1 = &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:replicas":{}}}`)} },
+		"ownership": func(d *appsv1.Deployment) {
+			d.ManagedFields[0].FieldsV1 = &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:replicas":{}}}`)}
+		},
 	}
 	for name, change := range changes {
 		d := statusOnly.DeepCopy()
