@@ -104,7 +104,7 @@ func (h *hub) transformTyped(gvk schema.GroupVersionKind, obj runtime.Object) (*
 	if err != nil {
 		return nil, err
 	}
-	u := &unstructured.Unstructured{Object: m}
+	u := &unstructured.Unstructured{Object: compactMap(m)}
 	u.SetGroupVersionKind(gvk)
 	ann := u.GetAnnotations()
 	if ann == nil {
@@ -114,6 +114,29 @@ func (h *hub) transformTyped(gvk schema.GroupVersionKind, obj runtime.Object) (*
 	u.SetAnnotations(ann)
 	stripUnread(u)
 	return u, nil
+}
+
+// compactMap returns m with every map in it rebuilt at its length: the
+// converter sizes a struct's map for all of the struct's fields (a PodSpec's
+// ~40), and the watched copies live as long as their objects.
+func compactMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = compactValue(v)
+	}
+	return out
+}
+
+func compactValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		return compactMap(v)
+	case []any:
+		for i := range v {
+			v[i] = compactValue(v[i])
+		}
+	}
+	return v
 }
 
 // appliedFields returns the FieldsV1 JSON of manager's Apply entry on the main
