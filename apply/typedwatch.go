@@ -78,41 +78,49 @@ func (h *hub) transformTyped(gvk schema.GroupVersionKind, obj runtime.Object) (*
 		return nil, err
 	}
 	fields, owned := appliedFields(acc.GetManagedFields(), h.manager)
-	digest := ""
+	digest, hit := "", !owned
+	var key [sha256.Size]byte
+	keyed := false
 	if owned {
-		key, keyed := digestKey(obj, fields)
-		var hit bool
-		if keyed {
+		if key, keyed = digestKey(obj, fields); keyed {
 			digest, hit = h.memo.get(acc.GetUID(), key)
 		}
-		if !hit {
-			// The whole object, with berth's entry as its only managedFields.
-			full, err := toUnstructuredWithFields(obj, acc, h.manager, fields)
-			if err != nil {
-				return nil, err
-			}
-			full.SetGroupVersionKind(gvk)
-			digest = ownedDigest(full, h.manager)
-			if keyed {
-				h.memo.put(acc.GetUID(), key, digest)
-			}
-		}
 	}
-	acc.SetManagedFields(nil)
-	stripTyped(obj, acc)
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	var m map[string]any
+	if hit {
+		// Only what the watched copy keeps.
+		acc.SetManagedFields(nil)
+		stripTyped(obj, acc)
+		m, err = runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	} else {
+		// The whole object, with berth's entry as its only managedFields, for
+		// the digest; the watched copy is cut from it below.
+		acc.SetManagedFields([]metav1.ManagedFieldsEntry{{
+			Manager: h.manager, Operation: metav1.ManagedFieldsOperationApply,
+			FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: fields},
+		}})
+		m, err = runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	}
 	if err != nil {
 		return nil, err
 	}
-	u := &unstructured.Unstructured{Object: compactMap(m)}
+	u := &unstructured.Unstructured{Object: m}
 	u.SetGroupVersionKind(gvk)
+	if !hit {
+		digest = ownedDigest(u, h.manager)
+		if keyed {
+			h.memo.put(acc.GetUID(), key, digest)
+		}
+		u.SetManagedFields(nil)
+	}
+	stripUnread(u)
+	u.Object = compactMap(u.Object)
 	ann := u.GetAnnotations()
 	if ann == nil {
 		ann = map[string]string{}
 	}
 	ann[cachedOwnedDigest] = digest
 	u.SetAnnotations(ann)
-	stripUnread(u)
 	return u, nil
 }
 
@@ -151,22 +159,6 @@ func appliedFields(entries []metav1.ManagedFieldsEntry, manager string) (fields 
 		}
 	}
 	return nil, false
-}
-
-// toUnstructuredWithFields converts obj whole, its managedFields reduced to
-// manager's Apply entry (all ownedDigest reads of them); obj is not changed.
-func toUnstructuredWithFields(obj runtime.Object, acc metav1.Object, manager string, fields []byte) (*unstructured.Unstructured, error) {
-	saved := acc.GetManagedFields()
-	acc.SetManagedFields([]metav1.ManagedFieldsEntry{{
-		Manager: manager, Operation: metav1.ManagedFieldsOperationApply,
-		FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: fields},
-	}})
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	acc.SetManagedFields(saved)
-	if err != nil {
-		return nil, err
-	}
-	return &unstructured.Unstructured{Object: m}, nil
 }
 
 // digestKey hashes what ownedDigest reads of obj: the object's protobuf

@@ -240,8 +240,9 @@ func TestTypedDigestMemo(t *testing.T) {
 }
 
 // BenchmarkWatchEvent is the cost of one Deployment status event on the
-// watched copy: decode and transform, from JSON and from protobuf (the memo
-// warm, as for every event after an object's first).
+// watched copy: decode and transform, from JSON, and from protobuf with the
+// digest memo warm (a status-only event) and cold (an object's first event,
+// or one that changed what berth owns).
 func BenchmarkWatchEvent(b *testing.B) {
 	var dep *appsv1.Deployment
 	for _, o := range liveBundle(b) {
@@ -275,6 +276,20 @@ func BenchmarkWatchEvent(b *testing.B) {
 			if err := d.Unmarshal(pb); err != nil {
 				b.Fatal(err)
 			}
+			if _, err := h.transformTyped(gvk, &d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("protobuf-cold", func(b *testing.B) {
+		h := &hub{manager: "berth"}
+		b.ReportAllocs()
+		for b.Loop() {
+			var d appsv1.Deployment
+			if err := d.Unmarshal(pb); err != nil {
+				b.Fatal(err)
+			}
+			h.memo.forget(d.UID)
 			if _, err := h.transformTyped(gvk, &d); err != nil {
 				b.Fatal(err)
 			}
