@@ -115,12 +115,7 @@ func (h *hub) transformTyped(gvk schema.GroupVersionKind, obj runtime.Object) (*
 	}
 	stripUnread(u)
 	u.Object = compactMap(u.Object)
-	ann := u.GetAnnotations()
-	if ann == nil {
-		ann = map[string]string{}
-	}
-	ann[cachedOwnedDigest] = digest
-	u.SetAnnotations(ann)
+	setCachedDigest(u, digest)
 	return u, nil
 }
 

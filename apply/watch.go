@@ -104,14 +104,18 @@ func (h *hub) scopes(namespaced bool) []string { return h.watches.Scopes(namespa
 // managedFields (which kindwatch then drops), and drops what no reader of a
 // watched copy needs (stripUnread).
 func (h *hub) transform(u *unstructured.Unstructured) {
-	d := ownedDigest(u, h.manager)
+	setCachedDigest(u, ownedDigest(u, h.manager))
+	stripUnread(u)
+}
+
+// setCachedDigest annotates a watched copy with its owned-fields digest.
+func setCachedDigest(u *unstructured.Unstructured, digest string) {
 	ann := u.GetAnnotations()
 	if ann == nil {
 		ann = map[string]string{}
 	}
-	ann[cachedOwnedDigest] = d
+	ann[cachedOwnedDigest] = digest
 	u.SetAnnotations(ann)
-	stripUnread(u)
 }
 
 // workloadKinds are the kinds whose pod template kstatus never reads.
