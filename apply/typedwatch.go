@@ -8,14 +8,22 @@ import (
 	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	appsinformers "k8s.io/client-go/informers/apps/v1"
+	autoscalinginformers "k8s.io/client-go/informers/autoscaling/v2"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	policyinformers "k8s.io/client-go/informers/policy/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/cli-utils/pkg/common"
 )
 
@@ -225,4 +233,26 @@ func stripTyped(obj runtime.Object, acc metav1.Object) {
 			o.Data, o.StringData = nil, nil
 		}
 	}
+}
+
+// bundleInformer builds the typed informers of a bundle's kinds without the
+// namespace index client-go's informer factory adds (an index entry per
+// watched object that nothing reads); other kinds get the factory's.
+func bundleInformer(client kubernetes.Interface, gvr schema.GroupVersionResource, ns string, tweak func(*metav1.ListOptions)) cache.SharedIndexInformer {
+	none := cache.Indexers{}
+	switch gvr {
+	case appsv1.SchemeGroupVersion.WithResource("deployments"):
+		return appsinformers.NewFilteredDeploymentInformer(client, ns, 0, none, tweak)
+	case corev1.SchemeGroupVersion.WithResource("services"):
+		return coreinformers.NewFilteredServiceInformer(client, ns, 0, none, tweak)
+	case corev1.SchemeGroupVersion.WithResource("serviceaccounts"):
+		return coreinformers.NewFilteredServiceAccountInformer(client, ns, 0, none, tweak)
+	case corev1.SchemeGroupVersion.WithResource("configmaps"):
+		return coreinformers.NewFilteredConfigMapInformer(client, ns, 0, none, tweak)
+	case autoscalingv2.SchemeGroupVersion.WithResource("horizontalpodautoscalers"):
+		return autoscalinginformers.NewFilteredHorizontalPodAutoscalerInformer(client, ns, 0, none, tweak)
+	case policyv1.SchemeGroupVersion.WithResource("poddisruptionbudgets"):
+		return policyinformers.NewFilteredPodDisruptionBudgetInformer(client, ns, 0, none, tweak)
+	}
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	kubefake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/cli-utils/pkg/common"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -295,4 +296,31 @@ func BenchmarkWatchEvent(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestBundleInformerHasNoIndex: the bundle's kinds get informers without an
+// index; other kinds are left to the informer factory.
+func TestBundleInformerHasNoIndex(t *testing.T) {
+	client := kubefake.NewClientset()
+	tweak := func(*metav1.ListOptions) {}
+	for _, gvr := range []schema.GroupVersionResource{
+		{Group: "apps", Version: "v1", Resource: "deployments"},
+		{Version: "v1", Resource: "services"},
+		{Version: "v1", Resource: "serviceaccounts"},
+		{Version: "v1", Resource: "configmaps"},
+		{Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"},
+		{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"},
+	} {
+		inf := bundleInformer(client, gvr, "ns", tweak)
+		if inf == nil {
+			t.Errorf("%s: no informer", gvr)
+			continue
+		}
+		if n := len(inf.GetIndexer().GetIndexers()); n != 0 {
+			t.Errorf("%s: %d indexes", gvr, n)
+		}
+	}
+	if inf := bundleInformer(client, schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}, "", tweak); inf != nil {
+		t.Error("statefulsets: built here, want the factory's")
+	}
 }

@@ -84,6 +84,7 @@ func newHub(ctx context.Context, log logr.Logger, dyn dynamic.Interface, typed k
 		Transform:      h.transform,
 		Typed:          typed,
 		TransformTyped: h.transformTyped,
+		TypedInformer:  bundleInformer,
 		OnEvent:        h.onEvent,
 		OnReady:        h.onKindReady,
 		OnError: func(e *kindwatch.Error) {

@@ -83,6 +83,11 @@ type Options struct {
 	// copy to cache; the Set then sets its apiVersion and kind and drops its
 	// managedFields. It must be safe for concurrent use and must not block.
 	TransformTyped func(gvk schema.GroupVersionKind, obj runtime.Object) (*unstructured.Unstructured, error)
+	// TypedInformer, when set, builds the typed informer of a resource in a
+	// namespace ("" = all), listing with tweak; nil (or a nil result) uses
+	// client-go's informer factory, whose informers carry a namespace index
+	// (an entry per cached object) that the Set never reads.
+	TypedInformer func(client kubernetes.Interface, gvr schema.GroupVersionResource, namespace string, tweak func(*metav1.ListOptions)) cache.SharedIndexInformer
 }
 
 // Event is one informer notification.
@@ -205,7 +210,10 @@ func (s *Set) informer(k *Kind, gvr schema.GroupVersionResource, ns string) cach
 		o.LabelSelector, o.FieldSelector = s.opts.LabelSelector, s.opts.FieldSelector
 	}
 	var inf cache.SharedIndexInformer
-	if s.opts.Typed != nil {
+	if s.opts.Typed != nil && s.opts.TypedInformer != nil {
+		inf = s.opts.TypedInformer(s.opts.Typed, gvr, ns, tweak)
+	}
+	if s.opts.Typed != nil && inf == nil {
 		f := informers.NewSharedInformerFactoryWithOptions(s.opts.Typed, 0, informers.WithNamespace(ns), informers.WithTweakListOptions(tweak))
 		if gi, err := f.ForResource(gvr); err == nil {
 			inf = gi.Informer()

@@ -15,8 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/cache"
 )
 
 var (
@@ -292,7 +294,17 @@ func TestTypedKinds(t *testing.T) {
 				tmu.Unlock()
 			},
 		}
+		var built []string
 		if withTyped {
+			// A caller's informer constructor is used (here: none for this kind, so the factory's).
+			opts.TypedInformer = func(_ kubernetes.Interface, gvr schema.GroupVersionResource, ns string, tweak func(*metav1.ListOptions)) cache.SharedIndexInformer {
+				var o metav1.ListOptions
+				tweak(&o)
+				tmu.Lock()
+				built = append(built, gvr.Resource+" in "+ns+" "+o.LabelSelector)
+				tmu.Unlock()
+				return nil
+			}
 			opts.TransformTyped = func(gvk schema.GroupVersionKind, o runtime.Object) (*unstructured.Unstructured, error) {
 				c := o.(*corev1.ConfigMap)
 				tmu.Lock()
@@ -327,6 +339,9 @@ func TestTypedKinds(t *testing.T) {
 			}
 			if _, has := u.Object["data"]; has {
 				t.Error("TransformTyped's result not the cached copy")
+			}
+			if len(built) != 1 || built[0] != "configmaps in  managed=yes" {
+				t.Errorf("TypedInformer called for %q", built)
 			}
 		} else {
 			if len(transformed) != 1 || transformed[0] != "mine:berth" {
