@@ -12,11 +12,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/resource"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/util/flowcontrol"
@@ -94,6 +96,15 @@ func New(cfg *rest.Config, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apply: dynamic client: %w", err)
 	}
+	// The built-in kinds' watches decode protobuf into typed objects (cheaper
+	// than JSON into maps: a bundle's watch events are mostly status updates).
+	pcfg := rest.CopyConfig(cfg)
+	pcfg.ContentType = runtime.ContentTypeProtobuf
+	pcfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	typed, err := kubernetes.NewForConfigAndClient(pcfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("apply: typed client: %w", err)
+	}
 	disco, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, httpClient)
 	if err != nil {
 		return nil, fmt.Errorf("apply: discovery client: %w", err)
@@ -127,7 +138,7 @@ func New(cfg *rest.Config, opts Options) (*Engine, error) {
 		unsettled: map[InventoryKey]bool{},
 		proven:    map[InventoryKey]string{},
 	}
-	e.hub = newHub(ctx, opts.Logger, dyn, mapper, mapper.Reset, opts)
+	e.hub = newHub(ctx, opts.Logger, dyn, typed, mapper, mapper.Reset, opts)
 	return e, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/cli-utils/pkg/common"
 	pollevent "sigs.k8s.io/cli-utils/pkg/kstatus/polling/event"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -47,6 +48,7 @@ type hub struct {
 	log     logr.Logger
 	manager string
 	watches *kindwatch.Set
+	memo    digestMemo // transformTyped's owned digests by object
 
 	mu       sync.RWMutex
 	invs     map[InventoryKey]object.ObjMetadataSet
@@ -64,7 +66,7 @@ var _ watcher.StatusWatcher = (*hub)(nil)
 
 var configMapKind = schema.GroupKind{Kind: "ConfigMap"}
 
-func newHub(ctx context.Context, log logr.Logger, dyn dynamic.Interface, mapper meta.RESTMapper, resetter func(), opts Options) *hub {
+func newHub(ctx context.Context, log logr.Logger, dyn dynamic.Interface, typed kubernetes.Interface, mapper meta.RESTMapper, resetter func(), opts Options) *hub {
 	h := &hub{
 		ctx:      ctx,
 		log:      log,
@@ -77,11 +79,14 @@ func newHub(ctx context.Context, log logr.Logger, dyn dynamic.Interface, mapper 
 		notifyCh: make(chan struct{}, 1),
 	}
 	h.watches = kindwatch.New(ctx, dyn, mapper, kindwatch.Options{
-		Namespaces:    opts.Namespaces,
-		LabelSelector: opts.ManagedLabelKey + "=" + opts.ManagedLabelValue,
-		Transform:     h.transform,
-		OnEvent:       h.onEvent,
-		OnReady:       h.onKindReady,
+		Namespaces:     opts.Namespaces,
+		LabelSelector:  opts.ManagedLabelKey + "=" + opts.ManagedLabelValue,
+		Transform:      h.transform,
+		Typed:          typed,
+		TransformTyped: h.transformTyped,
+		TypedInformer:  bundleInformer,
+		OnEvent:        h.onEvent,
+		OnReady:        h.onKindReady,
 		OnError: func(e *kindwatch.Error) {
 			log.Info("cannot watch kind", "kind", e.Kind.String(), "error", e.Err.Error())
 		},
@@ -100,14 +105,18 @@ func (h *hub) scopes(namespaced bool) []string { return h.watches.Scopes(namespa
 // managedFields (which kindwatch then drops), and drops what no reader of a
 // watched copy needs (stripUnread).
 func (h *hub) transform(u *unstructured.Unstructured) {
-	d := ownedDigest(u, h.manager)
+	setCachedDigest(u, ownedDigest(u, h.manager))
+	stripUnread(u)
+}
+
+// setCachedDigest annotates a watched copy with its owned-fields digest.
+func setCachedDigest(u *unstructured.Unstructured, digest string) {
 	ann := u.GetAnnotations()
 	if ann == nil {
 		ann = map[string]string{}
 	}
-	ann[cachedOwnedDigest] = d
+	ann[cachedOwnedDigest] = digest
 	u.SetAnnotations(ann)
-	stripUnread(u)
 }
 
 // workloadKinds are the kinds whose pod template kstatus never reads.
@@ -238,6 +247,9 @@ func (h *hub) onKindReady(k *kindwatch.Kind) {
 }
 
 func (h *hub) onObject(e kindwatch.Event) {
+	if e.Deleted {
+		h.memo.forget(e.Object.GetUID())
+	}
 	id := object.ObjMetadata{GroupKind: e.Kind, Namespace: e.Object.GetNamespace(), Name: e.Object.GetName()}
 	var rs *pollevent.ResourceStatus
 	if e.Deleted {

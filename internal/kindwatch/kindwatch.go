@@ -1,7 +1,10 @@
 // Package kindwatch is berth's one watch layer: a Set holds one shared
 // informer per kind (per namespace in scope, or one cluster-wide), all
 // selecting the same labels and fields, started on first use through a REST
-// mapper, and caching objects without their managedFields. apply's engine
+// mapper, and caching objects without their managedFields. Kinds are watched
+// through the dynamic client (JSON into unstructured maps) or, for built-in
+// kinds when Options.Typed is set, through a typed clientset (protobuf into
+// typed objects, converted to the cached unstructured copy). apply's engine
 // (inventory status for the reconciler, cli-utils' status watcher) and
 // `berth wait` (internal/readiness) both read the cluster through it.
 //
@@ -29,9 +32,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -65,6 +71,23 @@ type Options struct {
 	// on its next call (a long-running process); otherwise the failure
 	// stays (a command that runs once).
 	RetryFailed bool
+	// Typed, when set, watches the kinds client-go has types for (the
+	// built-in kinds) through this clientset instead of the dynamic client,
+	// so they are decoded from the clientset's content type (protobuf when it
+	// is configured so) into typed objects rather than from JSON into maps.
+	// TransformTyped turns each typed object into the cached unstructured
+	// copy; without it the object is converted whole and then goes through
+	// Transform like any other. Other kinds use the dynamic client.
+	Typed kubernetes.Interface
+	// TransformTyped converts a typed object (of the kind gvk) into the
+	// copy to cache; the Set then sets its apiVersion and kind and drops its
+	// managedFields. It must be safe for concurrent use and must not block.
+	TransformTyped func(gvk schema.GroupVersionKind, obj runtime.Object) (*unstructured.Unstructured, error)
+	// TypedInformer, when set, builds the typed informer of a resource in a
+	// namespace ("" = all), listing with tweak; nil (or a nil result) uses
+	// client-go's informer factory, whose informers carry a namespace index
+	// (an entry per cached object) that the Set never reads.
+	TypedInformer func(client kubernetes.Interface, gvr schema.GroupVersionResource, namespace string, tweak func(*metav1.ListOptions)) cache.SharedIndexInformer
 }
 
 // Event is one informer notification.
@@ -183,12 +206,43 @@ func (s *Set) start(k *Kind) {
 }
 
 func (s *Set) informer(k *Kind, gvr schema.GroupVersionResource, ns string) cache.SharedIndexInformer {
-	inf := dynamicinformer.NewFilteredDynamicInformer(s.dyn, gvr, ns, 0, cache.Indexers{}, func(o *metav1.ListOptions) {
+	tweak := func(o *metav1.ListOptions) {
 		o.LabelSelector, o.FieldSelector = s.opts.LabelSelector, s.opts.FieldSelector
-	}).Informer()
+	}
+	var inf cache.SharedIndexInformer
+	if s.opts.Typed != nil && s.opts.TypedInformer != nil {
+		inf = s.opts.TypedInformer(s.opts.Typed, gvr, ns, tweak)
+	}
+	if s.opts.Typed != nil && inf == nil {
+		f := informers.NewSharedInformerFactoryWithOptions(s.opts.Typed, 0, informers.WithNamespace(ns), informers.WithTweakListOptions(tweak))
+		if gi, err := f.ForResource(gvr); err == nil {
+			inf = gi.Informer()
+		}
+	}
+	if inf == nil {
+		inf = dynamicinformer.NewFilteredDynamicInformer(s.dyn, gvr, ns, 0, cache.Indexers{}, tweak).Informer()
+	}
 	_ = inf.SetTransform(func(o any) (any, error) {
-		u, ok := o.(*unstructured.Unstructured)
-		if !ok {
+		var u *unstructured.Unstructured
+		switch o := o.(type) {
+		case *unstructured.Unstructured:
+			u = o
+		case runtime.Object: // from the typed informer
+			if s.opts.TransformTyped != nil {
+				var err error
+				if u, err = s.opts.TransformTyped(k.gvk, o); err != nil {
+					return nil, fmt.Errorf("watch %s: %w", k.gk, err)
+				}
+				u.SetGroupVersionKind(k.gvk)
+				u.SetManagedFields(nil)
+				return u, nil
+			}
+			m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+			if err != nil {
+				return nil, fmt.Errorf("watch %s: %w", k.gk, err)
+			}
+			u = &unstructured.Unstructured{Object: m}
+		default:
 			return o, nil
 		}
 		if u.GetKind() == "" { // kstatus and Transform need apiVersion and kind

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,7 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes"
+	kubefake "k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/cache"
 )
 
 var (
@@ -259,5 +263,107 @@ func TestKindStoppedBeforeSync(t *testing.T) {
 	waitReady(t, k)
 	if err := k.Err(); err == nil || !errors.Is(err, context.Canceled) {
 		t.Fatalf("Err() = %v, want the cancellation", err)
+	}
+}
+
+// TestTypedKinds: with a typed clientset, a built-in kind is listed and
+// watched through it (the dynamic client sees no request), selected by the
+// Set's labels; without TransformTyped the cached copy is the whole object
+// converted (apiVersion and kind set, managedFields dropped, Transform applied);
+// with it, its result is cached.
+func TestTypedKinds(t *testing.T) {
+	cm := func(name string, labels map[string]string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: name, Labels: labels,
+				ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "berth", Operation: metav1.ManagedFieldsOperationApply}}},
+			Data: map[string]string{"k": "v"},
+		}
+	}
+	for _, withTyped := range []bool{false, true} {
+		f := newFixture()
+		typed := kubefake.NewClientset(cm("mine", map[string]string{"managed": "yes"}), cm("other", nil))
+		ctx, cancel := context.WithCancel(context.Background())
+		var transformed, typedSeen []string
+		var tmu sync.Mutex
+		opts := Options{
+			LabelSelector: "managed=yes",
+			Typed:         typed,
+			Transform: func(u *unstructured.Unstructured) {
+				tmu.Lock()
+				transformed = append(transformed, u.GetName()+":"+u.GetManagedFields()[0].Manager)
+				tmu.Unlock()
+			},
+		}
+		var built []string
+		if withTyped {
+			// A caller's informer constructor is used (here: none for this kind, so the factory's).
+			opts.TypedInformer = func(_ kubernetes.Interface, gvr schema.GroupVersionResource, ns string, tweak func(*metav1.ListOptions)) cache.SharedIndexInformer {
+				var o metav1.ListOptions
+				tweak(&o)
+				tmu.Lock()
+				built = append(built, gvr.Resource+" in "+ns+" "+o.LabelSelector)
+				tmu.Unlock()
+				return nil
+			}
+			opts.TransformTyped = func(gvk schema.GroupVersionKind, o runtime.Object) (*unstructured.Unstructured, error) {
+				c := o.(*corev1.ConfigMap)
+				tmu.Lock()
+				typedSeen = append(typedSeen, gvk.Kind+":"+c.Name)
+				tmu.Unlock()
+				u := &unstructured.Unstructured{Object: map[string]any{}}
+				u.SetNamespace(c.Namespace)
+				u.SetName(c.Name)
+				u.SetLabels(c.Labels)
+				u.SetManagedFields(c.ManagedFields)
+				return u, nil
+			}
+		}
+		set := New(ctx, f.client, f.mapper, f.options(opts))
+		cms := set.Kind(cmGK)
+		waitReady(t, cms)
+		u, found, ok := cms.Get("a", "mine")
+		if !ok || !found {
+			cancel()
+			t.Fatalf("typed %t: a/mine found %t, ok %t", withTyped, found, ok)
+		}
+		if _, found, _ := cms.Get("a", "other"); found {
+			t.Errorf("typed %t: unselected a/other cached", withTyped)
+		}
+		if u.GetKind() != "ConfigMap" || u.GetAPIVersion() != "v1" || u.GetManagedFields() != nil {
+			t.Errorf("typed %t: cached %s %s with managedFields %v", withTyped, u.GetAPIVersion(), u.GetKind(), u.GetManagedFields())
+		}
+		tmu.Lock()
+		if withTyped {
+			if len(typedSeen) != 1 || typedSeen[0] != "ConfigMap:mine" || len(transformed) != 0 {
+				t.Errorf("TransformTyped saw %v, Transform %v", typedSeen, transformed)
+			}
+			if _, has := u.Object["data"]; has {
+				t.Error("TransformTyped's result not the cached copy")
+			}
+			if len(built) != 1 || built[0] != "configmaps in  managed=yes" {
+				t.Errorf("TypedInformer called for %q", built)
+			}
+		} else {
+			if len(transformed) != 1 || transformed[0] != "mine:berth" {
+				t.Errorf("Transform saw %v", transformed)
+			}
+			if v, _, _ := unstructured.NestedString(u.Object, "data", "k"); v != "v" {
+				t.Errorf("converted copy lost data: %v", u.Object)
+			}
+		}
+		tmu.Unlock()
+		if n := len(f.client.Actions()); n != 0 {
+			t.Errorf("typed %t: dynamic client saw %d requests", withTyped, n)
+		}
+		// Updates arrive through the typed watch.
+		upd := cm("mine", map[string]string{"managed": "yes", "v": "2"})
+		if _, err := typed.CoreV1().ConfigMaps("a").Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the typed update", func() bool {
+			u, _, _ := cms.Get("a", "mine")
+			return u != nil && u.GetLabels()["v"] == "2"
+		})
+		cancel()
 	}
 }
