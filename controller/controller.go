@@ -106,8 +106,10 @@ type statusWrite struct {
 }
 
 // pendingMessageWindow is how long a Programmed=False message may lag
-// behind a progressing Deployment ("Replicas: 0/1" → "Available: 0/1")
-// before it is rewritten; a change of status or reason is written at once.
+// behind what the Gateway waits for (the inventory, then a bundle object,
+// then the Service) before it is rewritten; a change of status or reason is
+// written at once. A Deployment's own progress changes no message
+// (blockingMessage).
 const pendingMessageWindow = 2 * time.Second
 
 // hold runs Options.HoldReconcile.

@@ -203,8 +203,7 @@ func programmedCondition(f gatewayFacts, accepted bool) metav1.Condition {
 	case !f.Objects.Known:
 		c.Reason, c.Message = string(gwv1.GatewayReasonPending), "waiting for the bundle's inventory"
 	case !f.Objects.AllCurrent():
-		b := f.Objects.Blocking()
-		c.Reason, c.Message = string(gwv1.GatewayReasonPending), fmt.Sprintf("%s: %s", objectName(b.Ref), orDefault(b.Message, string(b.Status)))
+		c.Reason, c.Message = string(gwv1.GatewayReasonPending), blockingMessage(f.Objects.Blocking())
 	case f.Service == nil:
 		c.Reason, c.Message = string(gwv1.GatewayReasonPending), "waiting for the bundle's Service"
 	case len(serviceAddresses(f.Service)) == 0:
@@ -234,6 +233,22 @@ func programmedCondition(f gatewayFacts, accepted bool) metav1.Condition {
 		c.Message += "; " + f.Roll
 	}
 	return c
+}
+
+// blockingMessage names the bundle object a Gateway waits for and its
+// kstatus ("Deployment team-a/envoy-…: InProgress"). The progress detail of
+// an object in progress (kstatus's "Replicas: 0/1", "Updated: 0/1",
+// "Available: 0/1") is left out: it changes several times while a new
+// Deployment becomes Available, each change would be a status write, and
+// how many depends on how fast the cluster is (issue 17: a new Gateway
+// costs at most 2). berth wait prints that progress reading the objects
+// itself. The message of any other status (Failed: "Progress deadline
+// exceeded"; Terminating; NotFound) says why the object is stuck and stays.
+func blockingMessage(b *apply.ObjectStatus) string {
+	if b.Status == apply.StatusInProgress || b.Message == "" {
+		return objectName(b.Ref) + ": " + string(b.Status)
+	}
+	return objectName(b.Ref) + ": " + string(b.Status) + ": " + b.Message
 }
 
 // inputsCondition records the inputs a status was computed from
@@ -295,13 +310,6 @@ func objectName(r apply.ObjectRef) string {
 		return r.Kind + " " + r.Name
 	}
 	return r.Kind + " " + r.Namespace + "/" + r.Name
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
 }
 
 // serviceAddresses are the Gateway addresses a Service provides: its
