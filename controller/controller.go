@@ -163,6 +163,10 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 			Transform: stripPod,
 		}, &corev1.ConfigMap{}: {
 			Transform: stripConfigMap,
+		}, &corev1.Service{}: {
+			Transform: stripService,
+		}, &discoveryv1.EndpointSlice{}: {
+			Transform: stripEndpointSlice,
 		}},
 	}
 	if len(opts.WatchNamespaces) > 0 {

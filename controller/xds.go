@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -365,4 +366,47 @@ func ptrs[T any](items []T) []*T {
 		out[i] = &items[i]
 	}
 	return out
+}
+
+// stripService keeps of a cached Service what berth reads: translation
+// its ports (backendRefs), the gateway controller its type, cluster IPs
+// and load-balancer status (status addresses, loadBalancerChanged) and its
+// labels (bundleGateway). Every Service of the cluster is cached.
+func stripService(o any) (any, error) {
+	s, ok := o.(*corev1.Service)
+	if !ok {
+		return o, nil
+	}
+	return &corev1.Service{TypeMeta: s.TypeMeta, ObjectMeta: strippedMeta(&s.ObjectMeta),
+		Spec:   corev1.ServiceSpec{Type: s.Spec.Type, ClusterIP: s.Spec.ClusterIP, ClusterIPs: s.Spec.ClusterIPs, Ports: s.Spec.Ports},
+		Status: s.Status}, nil
+}
+
+// stripEndpointSlice keeps of a cached EndpointSlice what translation reads
+// (translate's endpoints: address type, ports, each endpoint's addresses
+// and readiness) and the Service name label it is found by. Every
+// EndpointSlice of the cluster is cached.
+func stripEndpointSlice(o any) (any, error) {
+	s, ok := o.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return o, nil
+	}
+	meta := strippedMeta(&s.ObjectMeta)
+	meta.Labels = nil
+	if v, ok := s.Labels[discoveryv1.LabelServiceName]; ok {
+		meta.Labels = map[string]string{discoveryv1.LabelServiceName: v}
+	}
+	out := &discoveryv1.EndpointSlice{TypeMeta: s.TypeMeta, ObjectMeta: meta, AddressType: s.AddressType, Ports: s.Ports,
+		Endpoints: make([]discoveryv1.Endpoint, len(s.Endpoints))}
+	for i, ep := range s.Endpoints {
+		out.Endpoints[i] = discoveryv1.Endpoint{Addresses: ep.Addresses, Conditions: discoveryv1.EndpointConditions{Ready: ep.Conditions.Ready}}
+	}
+	return out, nil
+}
+
+// strippedMeta is the metadata a stripped cached object keeps: its
+// identity, labels and lifecycle; annotations and owner references go.
+func strippedMeta(m *metav1.ObjectMeta) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		Generation: m.Generation, CreationTimestamp: m.CreationTimestamp, DeletionTimestamp: m.DeletionTimestamp, Labels: m.Labels}
 }
