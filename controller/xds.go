@@ -208,15 +208,15 @@ func (c *Controller) translateInput(ctx context.Context, gw *gwv1.Gateway) (in t
 	for _, s := range sets {
 		setGens[client.ObjectKeyFromObject(s)] = s.Generation
 	}
-	if err := c.listL4Routes(ctx, &in, gens); err != nil {
+	if err := c.listL4Routes(ctx, routeParentKeys(key, sets), &in, gens); err != nil {
 		return in, nil, nil, nil, err
 	}
 	return in, gens, setGens, lk.error, nil
 }
 
-// routeParentIndex indexes HTTPRoutes and GRPCRoutes by the Gateways their
-// parentRefs name ("namespace/name") and the ListenerSets they name
-// (listenerSetRouteKey).
+// routeParentIndex indexes routes (HTTP, GRPC, and the optional TCP, TLS
+// and UDP kinds once installed) by the Gateways their parentRefs name
+// ("namespace/name") and the ListenerSets they name (listenerSetRouteKey).
 const routeParentIndex = "berth.parentGateway"
 
 func parentGatewayKeys(o client.Object) []string {
@@ -225,6 +225,12 @@ func parentGatewayKeys(o client.Object) []string {
 	case *gwv1.HTTPRoute:
 		refs = r.Spec.ParentRefs
 	case *gwv1.GRPCRoute:
+		refs = r.Spec.ParentRefs
+	case *gwv1.TCPRoute:
+		refs = r.Spec.ParentRefs
+	case *gwv1.TLSRoute:
+		refs = r.Spec.ParentRefs
+	case *gwv1.UDPRoute:
 		refs = r.Spec.ParentRefs
 	}
 	var out []string
@@ -246,10 +252,7 @@ func (c *Controller) routesOf(ctx context.Context, key k8stypes.NamespacedName) 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	keys := []string{key.String()}
-	for _, s := range sets {
-		keys = append(keys, listenerSetRouteKey(client.ObjectKeyFromObject(s)))
-	}
+	keys := routeParentKeys(key, sets)
 	var (
 		http []*gwv1.HTTPRoute
 		grpc []*gwv1.GRPCRoute
@@ -279,6 +282,16 @@ func (c *Controller) routesOf(ctx context.Context, key k8stypes.NamespacedName) 
 		}
 	}
 	return http, grpc, sets, nil
+}
+
+// routeParentKeys are the routeParentIndex keys of the routes of Gateway
+// key: the Gateway's and those of the ListenerSets naming it.
+func routeParentKeys(key k8stypes.NamespacedName, sets []*gwv1.ListenerSet) []string {
+	keys := []string{key.String()}
+	for _, s := range sets {
+		keys = append(keys, listenerSetRouteKey(client.ObjectKeyFromObject(s)))
+	}
+	return keys
 }
 
 // cacheLookup is translation's Lookup over the controller's cache.
