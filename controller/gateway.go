@@ -184,6 +184,11 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		runErr = err
 		f.ApplyErr = err
 		f.Failed = run.Failed()
+		for _, o := range run.Objects {
+			if o.Action == apply.ActionCreated || o.Action == apply.ActionConfigured || o.Action == apply.ActionUnchanged {
+				f.Applied = append(f.Applied, o.Ref)
+			}
+		}
 		c.recordRun(&gw, run, err)
 		if err == nil && len(f.Failed) == 0 && run.Count(apply.ActionSkipped) == 0 && (roll.Note == "" || roll.Queued) {
 			c.applied.Store(key, appliedBundle{inputs: inputFP, unsupported: bundle.Unsupported, kept: bundle.Kept, queued: roll.Queued})
@@ -207,7 +212,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	if v, ok := c.statusWrites.Load(key); ok && runErr == nil && pendingMessageOnly(gw.Status, st) {
 		later = pendingMessageWindow - time.Since(v.(statusWrite).at)
 	}
-	if later <= 0 && !awaitTranslation(f) && !equality.Semantic.DeepEqual(st, gw.Status) {
+	if later <= 0 && !awaitFacts(f) && !equality.Semantic.DeepEqual(st, gw.Status) {
 		gw.Status = st
 		if err := c.writeStatus(ctx, &gw); err != nil {
 			if apierrors.IsConflict(err) && runErr == nil {

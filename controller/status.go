@@ -45,6 +45,9 @@ type gatewayFacts struct {
 	Failed []apply.ObjectResult
 	// Objects is the watched status of the bundle's inventory.
 	Objects apply.AggregateStatus
+	// Applied are the objects this reconcile's apply run created or
+	// applied (none when it ran no apply).
+	Applied []apply.ObjectRef
 	// Service is the bundle's Service as watched (nil when not seen yet).
 	Service *corev1.Service
 	// Requested are the static addresses of spec.addresses
@@ -102,13 +105,26 @@ func gatewayStatus(old gwv1.GatewayStatus, f gatewayFacts, now metav1.Time) gwv1
 	return st
 }
 
-// awaitTranslation reports whether a status write should wait for the
-// translation of the Gateway's generation: without it the status would
-// miss the listeners and their verdict, and a second write would follow as
-// soon as the translation arrives (its arrival wakes the Gateway). Failures
-// (render, apply, refused objects) are written at once.
-func awaitTranslation(f gatewayFacts) bool {
-	return f.Translation == nil && f.RenderErr == nil && f.ApplyErr == nil && len(f.Failed) == 0
+// awaitFacts reports whether a status write should wait for facts on their
+// way: the translation of the Gateway's generation (without it the status
+// would miss the listeners and their verdict), or apply's watch showing an
+// object this reconcile's run just created or applied (it would say
+// NotFound). Either way a second write would follow as soon as the fact
+// arrives, and its arrival wakes the Gateway. Failures (render, apply,
+// refused objects) are written at once.
+func awaitFacts(f gatewayFacts) bool {
+	if f.RenderErr != nil || f.ApplyErr != nil || len(f.Failed) > 0 {
+		return false
+	}
+	if f.Translation == nil {
+		return true
+	}
+	for _, o := range f.Objects.Objects {
+		if o.Status == apply.StatusNotFound && slices.Contains(f.Applied, o.Ref) {
+			return true
+		}
+	}
+	return false
 }
 
 // pendingMessageOnly reports whether next differs from old only in the

@@ -365,9 +365,14 @@ func TestOwningGateway(t *testing.T) {
 	}
 }
 
-// TestAwaitTranslation: a status is written without the translation of the
-// Gateway's generation only when it reports a failure.
-func TestAwaitTranslation(t *testing.T) {
+// TestAwaitFacts: a status is written without the translation of the
+// Gateway's generation, or while apply's watch does not show an object the
+// reconcile's run just applied, only when it reports a failure.
+func TestAwaitFacts(t *testing.T) {
+	notSeen := func(f *gatewayFacts) {
+		f.Objects.Objects[0].Status = apply.StatusNotFound
+		f.Objects.Status = apply.StatusNotFound
+	}
 	for _, tc := range []struct {
 		name   string
 		change func(*gatewayFacts)
@@ -380,11 +385,18 @@ func TestAwaitTranslation(t *testing.T) {
 		{"not translated, object refused", func(f *gatewayFacts) {
 			f.Translation, f.Failed = nil, []apply.ObjectResult{{Ref: deployRef(), Action: apply.ActionSkipped}}
 		}, false},
+		{"just applied, not seen yet", func(f *gatewayFacts) { notSeen(f); f.Applied = []apply.ObjectRef{deployRef()} }, true},
+		{"not found, not applied by this reconcile (deleted)", notSeen, false},
+		{"just applied, not seen, the run failed", func(f *gatewayFacts) {
+			notSeen(f)
+			f.Applied, f.ApplyErr = []apply.ObjectRef{deployRef()}, errors.New("bad")
+		}, false},
+		{"just applied and seen", func(f *gatewayFacts) { f.Applied = []apply.ObjectRef{deployRef()} }, false},
 	} {
 		f := ready()
 		tc.change(&f)
-		if got := awaitTranslation(f); got != tc.want {
-			t.Errorf("%s: awaitTranslation = %v, want %v", tc.name, got, tc.want)
+		if got := awaitFacts(f); got != tc.want {
+			t.Errorf("%s: awaitFacts = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }
