@@ -9,6 +9,7 @@ import (
 	"io"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -355,6 +356,10 @@ func ClaimsBeside(ctx context.Context, r client.Reader, controllerName string, g
 			out = append(out, claim)
 		}
 	}
+	// In a stable order: the cache lists in no particular order, and the
+	// claims enter the render fingerprint (unchanged reconciles skip
+	// render and apply only when it is the same).
+	slices.SortFunc(out, func(a, b render.Claim) int { return strings.Compare(a.Gateway.String(), b.Gateway.String()) })
 	return out, nil
 }
 
