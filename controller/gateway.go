@@ -26,7 +26,6 @@ import (
 	"github.com/berth-gateway/berth/api/v1alpha1"
 	"github.com/berth-gateway/berth/apply"
 	"github.com/berth-gateway/berth/internal/readiness"
-	"github.com/berth-gateway/berth/internal/rollbudget"
 	"github.com/berth-gateway/berth/render"
 )
 
@@ -147,7 +146,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	}
 	var runErr error
 	if v, ok := c.applied.Load(key); ok && renderErr == nil && v.(appliedBundle).inputs == inputFP &&
-		c.stillQueued(ctx, &gw, v.(appliedBundle), &roll) && c.engine.Settled(inv) {
+		!c.rolls.budget.Holds(key.String()) && c.engine.Settled(inv) {
 		// Nothing to render or apply: the inputs (the other Gateways'
 		// claims included) are those of the last clean apply and the
 		// bundle holds what it wrote (a wake-up from a bundle object's
@@ -191,8 +190,8 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 			}
 		}
 		c.recordRun(&gw, run, err)
-		if err == nil && len(f.Failed) == 0 && run.Count(apply.ActionSkipped) == 0 && (roll.Note == "" || roll.Queued) {
-			c.applied.Store(key, appliedBundle{inputs: inputFP, unsupported: bundle.Unsupported, kept: bundle.Kept, queued: roll.Queued})
+		if err == nil && len(f.Failed) == 0 && run.Count(apply.ActionSkipped) == 0 && roll.Note == "" {
+			c.applied.Store(key, appliedBundle{inputs: inputFP, unsupported: bundle.Unsupported, kept: bundle.Kept})
 		} else {
 			c.applied.Delete(key)
 		}
@@ -492,34 +491,6 @@ type appliedBundle struct {
 	inputs      string
 	unsupported []render.Unsupported
 	kept        []render.Collision
-	// queued: the apply kept the live pod template, the roll budget
-	// queued the new one (stillQueued).
-	queued bool
-}
-
-// stillQueued reports whether a Gateway whose render inputs are those of
-// its last clean apply a may skip render and apply as far as the roll
-// budget is concerned: it holds no roll (and a is not a queued apply), or a was applied with the live pod
-// template while its roll was queued and the budget still queues it (roll
-// then carries the queue note). A queued Gateway is reconciled on every
-// wake-up while it waits; re-applying the same bundle each time changed
-// nothing. Once admitted, it applies the new template.
-func (c *Controller) stillQueued(ctx context.Context, gw *gwv1.Gateway, a appliedBundle, roll *rollOutcome) bool {
-	key := client.ObjectKeyFromObject(gw)
-	if held := c.rolls.budget.Holds(key.String()); !held || !a.queued {
-		// Not held: nothing rolls, unless a was applied for a queue that
-		// has forgotten it (its template is the live one: apply again).
-		return !held && !a.queued
-	}
-	// The inputs are unchanged, so its own are too: the queue keeps the
-	// priority it was queued with.
-	d := c.rolls.budget.Request(key.String(), rollbudget.Fleet, c.rolls.limit, c.servedGateways(ctx))
-	c.wake(d.Wake)
-	if d.Go {
-		return false
-	}
-	*roll = c.rollReport(gw, d)
-	return true
 }
 
 // renderFingerprint identifies what render.Render reads of a Gateway's

@@ -57,9 +57,6 @@ func newRolls(opts Options) (*rolls, error) {
 type rollOutcome struct {
 	// Note is appended to the Programmed message ("" when nothing rolls).
 	Note string
-	// Queued: the budget queued the roll; the bundle keeps the live pod
-	// template.
-	Queued bool
 	// RecheckAfter is when a rolling Gateway becomes stuck.
 	RecheckAfter time.Duration
 	// Err: the live Deployment could not be read; nothing is applied.
@@ -248,7 +245,7 @@ func (c *Controller) rollReport(gw *gwv1.Gateway, d rollbudget.Decision) rollOut
 		}
 	}
 	c.metrics.setRolls(c.rolls.budget.Counts())
-	return rollOutcome{Note: note, Queued: !d.Go, RecheckAfter: d.RecheckAfter}
+	return rollOutcome{Note: note, RecheckAfter: d.RecheckAfter}
 }
 
 // rollFinished releases key's slot or queue place, if any, and wakes the
