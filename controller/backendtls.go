@@ -172,10 +172,8 @@ func stripConfigMap(o any) (any, error) {
 	if !ok {
 		return o, nil
 	}
-	out := &corev1.ConfigMap{TypeMeta: cm.TypeMeta, ObjectMeta: metav1.ObjectMeta{
-		Name: cm.Name, Namespace: cm.Namespace, UID: cm.UID, ResourceVersion: cm.ResourceVersion,
-		Generation: cm.Generation, CreationTimestamp: cm.CreationTimestamp, DeletionTimestamp: cm.DeletionTimestamp,
-	}}
+	out := &corev1.ConfigMap{TypeMeta: cm.TypeMeta, ObjectMeta: strippedMeta(&cm.ObjectMeta)}
+	out.Labels = nil
 	if v, ok := cm.Data[translate.CACertificateKey]; ok {
 		out.Data = map[string]string{translate.CACertificateKey: v}
 	}

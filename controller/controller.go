@@ -106,8 +106,10 @@ type statusWrite struct {
 }
 
 // pendingMessageWindow is how long a Programmed=False message may lag
-// behind a progressing Deployment ("Replicas: 0/1" → "Available: 0/1")
-// before it is rewritten; a change of status or reason is written at once.
+// behind what the Gateway waits for (the inventory, then a bundle object,
+// then the Service) before it is rewritten; a change of status or reason is
+// written at once. A Deployment's own progress changes no message
+// (blockingMessage).
 const pendingMessageWindow = 2 * time.Second
 
 // hold runs Options.HoldReconcile.
@@ -161,6 +163,10 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 			Transform: stripPod,
 		}, &corev1.ConfigMap{}: {
 			Transform: stripConfigMap,
+		}, &corev1.Service{}: {
+			Transform: stripService,
+		}, &discoveryv1.EndpointSlice{}: {
+			Transform: stripEndpointSlice,
 		}},
 	}
 	if len(opts.WatchNamespaces) > 0 {

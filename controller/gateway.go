@@ -9,6 +9,7 @@ import (
 	"io"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -187,6 +188,11 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		runErr = err
 		f.ApplyErr = err
 		f.Failed = run.Failed()
+		for _, o := range run.Objects {
+			if o.Action == apply.ActionCreated || o.Action == apply.ActionConfigured || o.Action == apply.ActionUnchanged {
+				f.Applied = append(f.Applied, o.Ref)
+			}
+		}
 		c.recordRun(&gw, run, err)
 		if err == nil && len(f.Failed) == 0 && run.Count(apply.ActionSkipped) == 0 && roll.Note == "" {
 			c.applied.Store(key, appliedBundle{inputs: inputFP, unsupported: bundle.Unsupported, kept: bundle.Kept})
@@ -210,7 +216,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	if v, ok := c.statusWrites.Load(key); ok && runErr == nil && pendingMessageOnly(gw.Status, st) {
 		later = pendingMessageWindow - time.Since(v.(statusWrite).at)
 	}
-	if later <= 0 && !awaitTranslation(f) && !equality.Semantic.DeepEqual(st, gw.Status) {
+	if later <= 0 && !awaitFacts(f) && !equality.Semantic.DeepEqual(st, gw.Status) {
 		gw.Status = st
 		if err := c.writeStatus(ctx, &gw); err != nil {
 			if apierrors.IsConflict(err) && runErr == nil {
@@ -353,6 +359,10 @@ func ClaimsBeside(ctx context.Context, r client.Reader, controllerName string, g
 			out = append(out, claim)
 		}
 	}
+	// In a stable order: the cache lists in no particular order, and the
+	// claims enter the render fingerprint (unchanged reconciles skip
+	// render and apply only when it is the same).
+	slices.SortFunc(out, func(a, b render.Claim) int { return strings.Compare(a.Gateway.String(), b.Gateway.String()) })
 	return out, nil
 }
 

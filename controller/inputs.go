@@ -32,8 +32,8 @@ type inputWiring struct {
 	// gateways are the Gateways a change of an object of the kind may
 	// concern (those it names now, and those whose translation used it).
 	gateways handler.MapFunc
-	// byParent kinds (HTTP and gRPC routes, ListenerSets) are listed by
-	// routesOf through their parent indexes; the others whole.
+	// byParent kinds (routes, ListenerSets) are listed through their
+	// parent indexes (routesOf, l4RoutesOf); the others (policies) whole.
 	byParent bool
 }
 
@@ -45,9 +45,9 @@ func (c *Controller) inputWirings() map[schema.GroupKind]inputWiring {
 			gateways: c.gatewaysOfListenerSet, byParent: true},
 		readiness.KindHTTPRoute.GroupKind(): {translated: func(in *translate.Input) []client.Object { return readiness.AsObjects(in.HTTPRoutes) }, gateways: c.gatewaysOfRoute, byParent: true},
 		readiness.KindGRPCRoute.GroupKind(): {translated: func(in *translate.Input) []client.Object { return readiness.AsObjects(in.GRPCRoutes) }, gateways: c.gatewaysOfRoute, byParent: true},
-		readiness.KindTCPRoute.GroupKind():  {translated: func(in *translate.Input) []client.Object { return readiness.AsObjects(in.TCPRoutes) }, gateways: c.gatewaysOfRoute},
-		readiness.KindTLSRoute.GroupKind():  {translated: func(in *translate.Input) []client.Object { return readiness.AsObjects(in.TLSRoutes) }, gateways: c.gatewaysOfRoute},
-		readiness.KindUDPRoute.GroupKind():  {translated: func(in *translate.Input) []client.Object { return readiness.AsObjects(in.UDPRoutes) }, gateways: c.gatewaysOfRoute},
+		readiness.KindTCPRoute.GroupKind():  {translated: func(in *translate.Input) []client.Object { return readiness.AsObjects(in.TCPRoutes) }, gateways: c.gatewaysOfRoute, byParent: true},
+		readiness.KindTLSRoute.GroupKind():  {translated: func(in *translate.Input) []client.Object { return readiness.AsObjects(in.TLSRoutes) }, gateways: c.gatewaysOfRoute, byParent: true},
+		readiness.KindUDPRoute.GroupKind():  {translated: func(in *translate.Input) []client.Object { return readiness.AsObjects(in.UDPRoutes) }, gateways: c.gatewaysOfRoute, byParent: true},
 		readiness.KindBackendTLSPolicy.GroupKind(): {translated: func(in *translate.Input) []client.Object { return readiness.AsObjects(in.BackendTLSPolicies) },
 			gateways: c.gatewaysOfPolicy},
 		readiness.KindClientTrafficPolicy.GroupKind(): {translated: func(in *translate.Input) []client.Object { return readiness.AsObjects(in.ClientTrafficPolicies) },
@@ -135,6 +135,16 @@ func (c *Controller) xdsInputs(ctx context.Context, key k8stypes.NamespacedName)
 	objs[readiness.KindHTTPRoute.GroupKind()] = readiness.AsObjects(http)
 	objs[readiness.KindGRPCRoute.GroupKind()] = readiness.AsObjects(grpc)
 	objs[readiness.KindListenerSet.GroupKind()] = readiness.AsObjects(sets)
+	keys := routeParentKeys(key, sets)
+	for _, k := range c.kinds.routeKinds() {
+		l, err := c.l4RoutesOf(ctx, k, keys)
+		if err != nil {
+			return nil, fmt.Errorf("list %ss: %w", k.kind, err)
+		}
+		if err := objs.Add(schema.GroupKind{Group: gwv1.GroupName, Kind: string(k.kind)}, l); err != nil {
+			return nil, err
+		}
+	}
 	return readiness.SelectInputs(key, objs), nil
 }
 

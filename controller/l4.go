@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -103,6 +106,9 @@ func (c *Controller) l4Kind(kind gwv1.Kind) *l4Kind {
 // controllers, its status reconciler starts (leader), and translations
 // list it.
 func (c *Controller) installL4Kind(k *l4Kind) error {
+	if err := c.mgr.GetFieldIndexer().IndexField(context.Background(), k.object(), routeParentIndex, parentGatewayKeys); err != nil {
+		return fmt.Errorf("index %ss by parent: %w", k.kind, err)
+	}
 	if err := c.watchKind(c.xdsCtrl, k.object(), c.gatewaysOfRoute); err != nil {
 		return err
 	}
@@ -129,15 +135,41 @@ func (c *Controller) reconcileL4Route(k *l4Kind) reconcile.Func {
 	}
 }
 
-// listL4Routes adds the installed optional route kinds to a translation
-// input.
-func (c *Controller) listL4Routes(ctx context.Context, in *translate.Input, gens map[routeKey]int64) error {
+// listL4Routes puts into in the installed L4 routes that name one of the
+// routeParentIndex keys (a Gateway's and its ListenerSets'), each once,
+// with their generations.
+func (c *Controller) listL4Routes(ctx context.Context, keys []string, in *translate.Input, gens map[routeKey]int64) error {
 	for _, k := range c.kinds.routeKinds() {
-		l := k.list()
-		if err := c.client.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
+		routes, err := c.l4RoutesOf(ctx, k, keys)
+		if err != nil {
 			return fmt.Errorf("list %ss for translation: %w", k.kind, err)
 		}
-		k.put(l, in, gens)
+		k.put(routes, in, gens)
 	}
 	return nil
+}
+
+// l4RoutesOf lists the cached routes of kind k naming one of keys
+// (routeParentIndex), each once.
+func (c *Controller) l4RoutesOf(ctx context.Context, k *l4Kind, keys []string) (client.ObjectList, error) {
+	out := k.list()
+	var items []runtime.Object
+	seen := map[k8stypes.NamespacedName]bool{}
+	for _, key := range keys {
+		l := k.list()
+		if err := c.client.List(ctx, l, client.MatchingFields{routeParentIndex: key}, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, err
+		}
+		objs, err := meta.ExtractList(l)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range objs {
+			if n := client.ObjectKeyFromObject(o.(client.Object)); !seen[n] {
+				seen[n] = true
+				items = append(items, o)
+			}
+		}
+	}
+	return out, meta.SetList(out, items)
 }

@@ -45,6 +45,9 @@ type gatewayFacts struct {
 	Failed []apply.ObjectResult
 	// Objects is the watched status of the bundle's inventory.
 	Objects apply.AggregateStatus
+	// Applied are the objects this reconcile's apply run created or
+	// applied (none when it ran no apply).
+	Applied []apply.ObjectRef
 	// Service is the bundle's Service as watched (nil when not seen yet).
 	Service *corev1.Service
 	// Requested are the static addresses of spec.addresses
@@ -106,13 +109,26 @@ func gatewayStatus(old gwv1.GatewayStatus, f gatewayFacts, now metav1.Time) gwv1
 	return st
 }
 
-// awaitTranslation reports whether a status write should wait for the
-// translation of the Gateway's generation: without it the status would
-// miss the listeners and their verdict, and a second write would follow as
-// soon as the translation arrives (its arrival wakes the Gateway). Failures
-// (render, apply, refused objects) are written at once.
-func awaitTranslation(f gatewayFacts) bool {
-	return f.Translation == nil && f.RenderErr == nil && f.ApplyErr == nil && len(f.Failed) == 0
+// awaitFacts reports whether a status write should wait for facts on their
+// way: the translation of the Gateway's generation (without it the status
+// would miss the listeners and their verdict), or apply's watch showing an
+// object this reconcile's run just created or applied (it would say
+// NotFound). Either way a second write would follow as soon as the fact
+// arrives, and its arrival wakes the Gateway. Failures (render, apply,
+// refused objects) are written at once.
+func awaitFacts(f gatewayFacts) bool {
+	if f.RenderErr != nil || f.ApplyErr != nil || len(f.Failed) > 0 {
+		return false
+	}
+	if f.Translation == nil {
+		return true
+	}
+	for _, o := range f.Objects.Objects {
+		if o.Status == apply.StatusNotFound && slices.Contains(f.Applied, o.Ref) {
+			return true
+		}
+	}
+	return false
 }
 
 // pendingMessageOnly reports whether next differs from old only in the
@@ -207,8 +223,7 @@ func programmedCondition(f gatewayFacts, accepted bool) metav1.Condition {
 	case !f.Objects.Known:
 		c.Reason, c.Message = string(gwv1.GatewayReasonPending), "waiting for the bundle's inventory"
 	case !f.Objects.AllCurrent():
-		b := f.Objects.Blocking()
-		c.Reason, c.Message = string(gwv1.GatewayReasonPending), fmt.Sprintf("%s: %s", objectName(b.Ref), orDefault(b.Message, string(b.Status)))
+		c.Reason, c.Message = string(gwv1.GatewayReasonPending), blockingMessage(f.Objects.Blocking())
 	case f.Service == nil:
 		c.Reason, c.Message = string(gwv1.GatewayReasonPending), "waiting for the bundle's Service"
 	case len(serviceAddresses(f.Service)) == 0:
@@ -238,6 +253,22 @@ func programmedCondition(f gatewayFacts, accepted bool) metav1.Condition {
 		c.Message += "; " + f.Roll
 	}
 	return c
+}
+
+// blockingMessage names the bundle object a Gateway waits for and its
+// kstatus ("Deployment team-a/envoy-…: InProgress"). The progress detail of
+// an object in progress (kstatus's "Replicas: 0/1", "Updated: 0/1",
+// "Available: 0/1") is left out: it changes several times while a new
+// Deployment becomes Available, each change would be a status write, and
+// how many depends on how fast the cluster is (issue 17: a new Gateway
+// costs at most 2). berth wait prints that progress reading the objects
+// itself. The message of any other status (Failed: "Progress deadline
+// exceeded"; Terminating; NotFound) says why the object is stuck and stays.
+func blockingMessage(b *apply.ObjectStatus) string {
+	if b.Status == apply.StatusInProgress || b.Message == "" {
+		return objectName(b.Ref) + ": " + string(b.Status)
+	}
+	return objectName(b.Ref) + ": " + string(b.Status) + ": " + b.Message
 }
 
 // inputsCondition records the inputs a status was computed from
@@ -299,13 +330,6 @@ func objectName(r apply.ObjectRef) string {
 		return r.Kind + " " + r.Name
 	}
 	return r.Kind + " " + r.Namespace + "/" + r.Name
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
 }
 
 // serviceAddresses are the Gateway addresses a Service provides: its

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -74,7 +73,11 @@ func TestProgrammedCondition(t *testing.T) {
 		{"deployment unavailable", func(f *gatewayFacts) {
 			f.Objects.Status = apply.StatusInProgress
 			f.Objects.Objects[0].Status, f.Objects.Objects[0].Message = apply.StatusInProgress, "Available: 0/1"
-		}, metav1.ConditionFalse, "Pending", "Deployment team-a/envoy-team-a-gw-12345678: Available: 0/1"},
+		}, metav1.ConditionFalse, "Pending", "Deployment team-a/envoy-team-a-gw-12345678: InProgress"},
+		{"deployment past its progress deadline", func(f *gatewayFacts) {
+			f.Objects.Status = apply.StatusFailed
+			f.Objects.Objects[0].Status, f.Objects.Objects[0].Message = apply.StatusFailed, "Progress deadline exceeded"
+		}, metav1.ConditionFalse, "Pending", "Deployment team-a/envoy-team-a-gw-12345678: Failed: Progress deadline exceeded"},
 		{"no service yet", func(f *gatewayFacts) { f.Service = nil }, metav1.ConditionFalse, "Pending", "waiting for the bundle's Service"},
 		{"load balancer without ingress", func(f *gatewayFacts) { f.Service = lb }, metav1.ConditionFalse, "AddressNotAssigned",
 			"Service team-a/envoy-team-a-gw-12345678: waiting for a load-balancer address (status.loadBalancer.ingress is empty)"},
@@ -362,9 +365,14 @@ func TestOwningGateway(t *testing.T) {
 	}
 }
 
-// TestAwaitTranslation: a status is written without the translation of the
-// Gateway's generation only when it reports a failure.
-func TestAwaitTranslation(t *testing.T) {
+// TestAwaitFacts: a status is written without the translation of the
+// Gateway's generation, or while apply's watch does not show an object the
+// reconcile's run just applied, only when it reports a failure.
+func TestAwaitFacts(t *testing.T) {
+	notSeen := func(f *gatewayFacts) {
+		f.Objects.Objects[0].Status = apply.StatusNotFound
+		f.Objects.Status = apply.StatusNotFound
+	}
 	for _, tc := range []struct {
 		name   string
 		change func(*gatewayFacts)
@@ -377,11 +385,18 @@ func TestAwaitTranslation(t *testing.T) {
 		{"not translated, object refused", func(f *gatewayFacts) {
 			f.Translation, f.Failed = nil, []apply.ObjectResult{{Ref: deployRef(), Action: apply.ActionSkipped}}
 		}, false},
+		{"just applied, not seen yet", func(f *gatewayFacts) { notSeen(f); f.Applied = []apply.ObjectRef{deployRef()} }, true},
+		{"not found, not applied by this reconcile (deleted)", notSeen, false},
+		{"just applied, not seen, the run failed", func(f *gatewayFacts) {
+			notSeen(f)
+			f.Applied, f.ApplyErr = []apply.ObjectRef{deployRef()}, errors.New("bad")
+		}, false},
+		{"just applied and seen", func(f *gatewayFacts) { f.Applied = []apply.ObjectRef{deployRef()} }, false},
 	} {
 		f := ready()
 		tc.change(&f)
-		if got := awaitTranslation(f); got != tc.want {
-			t.Errorf("%s: awaitTranslation = %v, want %v", tc.name, got, tc.want)
+		if got := awaitFacts(f); got != tc.want {
+			t.Errorf("%s: awaitFacts = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }
@@ -391,18 +406,29 @@ func TestAwaitTranslation(t *testing.T) {
 // status write may leave for later.
 func TestPendingMessageOnly(t *testing.T) {
 	now := metav1.Now()
-	pending := func(msg string) gwv1.GatewayStatus {
+	pending := func(change func(*gatewayFacts)) gwv1.GatewayStatus {
 		f := ready()
-		f.Objects.Status = apply.StatusInProgress
-		f.Objects.Objects[0].Status, f.Objects.Objects[0].Message = apply.StatusInProgress, msg
+		change(&f)
 		return gatewayStatus(gwv1.GatewayStatus{}, f, now)
 	}
-	old := pending("Replicas: 0/1")
-	if c := meta.FindStatusCondition(old.Conditions, "Programmed"); c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "Replicas: 0/1") {
+	progress := func(msg string) func(*gatewayFacts) {
+		return func(f *gatewayFacts) {
+			f.Objects.Status = apply.StatusInProgress
+			f.Objects.Objects[0].Status, f.Objects.Objects[0].Message = apply.StatusInProgress, msg
+		}
+	}
+	old := pending(func(f *gatewayFacts) { f.Objects = apply.AggregateStatus{} }) // waiting for the inventory
+	if c := meta.FindStatusCondition(old.Conditions, "Programmed"); c == nil || c.Status != metav1.ConditionFalse || c.Reason != "Pending" {
 		t.Fatalf("setup: Programmed %+v", c)
 	}
-	if !pendingMessageOnly(old, pending("Available: 0/1")) {
-		t.Error("a Deployment's progress message: want it left for later")
+	if !pendingMessageOnly(old, pending(progress("Available: 0/1"))) {
+		t.Error("another object waited for: want it left for later")
+	}
+	// A Deployment's progress is no change at all (blockingMessage): a new
+	// Gateway's Pending status is written once however slowly its
+	// Deployment becomes Available.
+	if got, want := pending(progress("Replicas: 0/1")), pending(progress("Available: 0/1")); !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("a Deployment's progress changed the status:\n%+v\n%+v", got.Conditions, want.Conditions)
 	}
 	if pendingMessageOnly(old, old) {
 		t.Error("no change at all is not a message change")
@@ -410,12 +436,12 @@ func TestPendingMessageOnly(t *testing.T) {
 	if pendingMessageOnly(old, gatewayStatus(old, ready(), now)) {
 		t.Error("Programmed=True must be written at once")
 	}
-	other := pending("Available: 0/1")
-	other.Addresses = nil
+	other := pending(progress("Available: 0/1"))
+	other.Listeners = nil
 	if pendingMessageOnly(old, other) {
 		t.Error("a change beside the message must be written at once")
 	}
-	gen := pending("Available: 0/1")
+	gen := pending(progress("Available: 0/1"))
 	meta.FindStatusCondition(gen.Conditions, "Programmed").ObservedGeneration++
 	if pendingMessageOnly(old, gen) {
 		t.Error("a new generation must be written at once")

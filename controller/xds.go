@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -207,15 +208,15 @@ func (c *Controller) translateInput(ctx context.Context, gw *gwv1.Gateway) (in t
 	for _, s := range sets {
 		setGens[client.ObjectKeyFromObject(s)] = s.Generation
 	}
-	if err := c.listL4Routes(ctx, &in, gens); err != nil {
+	if err := c.listL4Routes(ctx, routeParentKeys(key, sets), &in, gens); err != nil {
 		return in, nil, nil, nil, err
 	}
 	return in, gens, setGens, lk.error, nil
 }
 
-// routeParentIndex indexes HTTPRoutes and GRPCRoutes by the Gateways their
-// parentRefs name ("namespace/name") and the ListenerSets they name
-// (listenerSetRouteKey).
+// routeParentIndex indexes routes (HTTP, GRPC, and the optional TCP, TLS
+// and UDP kinds once installed) by the Gateways their parentRefs name
+// ("namespace/name") and the ListenerSets they name (listenerSetRouteKey).
 const routeParentIndex = "berth.parentGateway"
 
 func parentGatewayKeys(o client.Object) []string {
@@ -224,6 +225,12 @@ func parentGatewayKeys(o client.Object) []string {
 	case *gwv1.HTTPRoute:
 		refs = r.Spec.ParentRefs
 	case *gwv1.GRPCRoute:
+		refs = r.Spec.ParentRefs
+	case *gwv1.TCPRoute:
+		refs = r.Spec.ParentRefs
+	case *gwv1.TLSRoute:
+		refs = r.Spec.ParentRefs
+	case *gwv1.UDPRoute:
 		refs = r.Spec.ParentRefs
 	}
 	var out []string
@@ -245,10 +252,7 @@ func (c *Controller) routesOf(ctx context.Context, key k8stypes.NamespacedName) 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	keys := []string{key.String()}
-	for _, s := range sets {
-		keys = append(keys, listenerSetRouteKey(client.ObjectKeyFromObject(s)))
-	}
+	keys := routeParentKeys(key, sets)
 	var (
 		http []*gwv1.HTTPRoute
 		grpc []*gwv1.GRPCRoute
@@ -278,6 +282,16 @@ func (c *Controller) routesOf(ctx context.Context, key k8stypes.NamespacedName) 
 		}
 	}
 	return http, grpc, sets, nil
+}
+
+// routeParentKeys are the routeParentIndex keys of the routes of Gateway
+// key: the Gateway's and those of the ListenerSets naming it.
+func routeParentKeys(key k8stypes.NamespacedName, sets []*gwv1.ListenerSet) []string {
+	keys := []string{key.String()}
+	for _, s := range sets {
+		keys = append(keys, listenerSetRouteKey(client.ObjectKeyFromObject(s)))
+	}
+	return keys
 }
 
 // cacheLookup is translation's Lookup over the controller's cache.
@@ -365,4 +379,47 @@ func ptrs[T any](items []T) []*T {
 		out[i] = &items[i]
 	}
 	return out
+}
+
+// stripService keeps of a cached Service what berth reads: translation
+// its ports (backendRefs), the gateway controller its type, cluster IPs
+// and load-balancer status (status addresses, loadBalancerChanged) and its
+// labels (bundleGateway). Every Service of the cluster is cached.
+func stripService(o any) (any, error) {
+	s, ok := o.(*corev1.Service)
+	if !ok {
+		return o, nil
+	}
+	return &corev1.Service{TypeMeta: s.TypeMeta, ObjectMeta: strippedMeta(&s.ObjectMeta),
+		Spec:   corev1.ServiceSpec{Type: s.Spec.Type, ClusterIP: s.Spec.ClusterIP, ClusterIPs: s.Spec.ClusterIPs, Ports: s.Spec.Ports},
+		Status: s.Status}, nil
+}
+
+// stripEndpointSlice keeps of a cached EndpointSlice what translation reads
+// (translate's endpoints: address type, ports, each endpoint's addresses
+// and readiness) and the Service name label it is found by. Every
+// EndpointSlice of the cluster is cached.
+func stripEndpointSlice(o any) (any, error) {
+	s, ok := o.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return o, nil
+	}
+	meta := strippedMeta(&s.ObjectMeta)
+	meta.Labels = nil
+	if v, ok := s.Labels[discoveryv1.LabelServiceName]; ok {
+		meta.Labels = map[string]string{discoveryv1.LabelServiceName: v}
+	}
+	out := &discoveryv1.EndpointSlice{TypeMeta: s.TypeMeta, ObjectMeta: meta, AddressType: s.AddressType, Ports: s.Ports,
+		Endpoints: make([]discoveryv1.Endpoint, len(s.Endpoints))}
+	for i, ep := range s.Endpoints {
+		out.Endpoints[i] = discoveryv1.Endpoint{Addresses: ep.Addresses, Conditions: discoveryv1.EndpointConditions{Ready: ep.Conditions.Ready}}
+	}
+	return out, nil
+}
+
+// strippedMeta is the metadata a stripped cached object keeps: its
+// identity, labels and lifecycle; annotations and owner references go.
+func strippedMeta(m *metav1.ObjectMeta) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		Generation: m.Generation, CreationTimestamp: m.CreationTimestamp, DeletionTimestamp: m.DeletionTimestamp, Labels: m.Labels}
 }

@@ -189,7 +189,7 @@ func TestProgrammedFollowsDeployment(t *testing.T) {
 	_, c := h.condition(key, "Programmed", metav1.ConditionFalse, "Pending", 60*time.Second)
 	waitFor(t, 30*time.Second, "message naming the Deployment", func() error {
 		_, c = h.condition(key, "Programmed", metav1.ConditionFalse, "Pending", 10*time.Second)
-		if !strings.Contains(c.Message, "Deployment "+h.ns+"/"+render.ProxyName(h.ns, "gw")) || !strings.Contains(c.Message, "0/1") {
+		if !strings.HasPrefix(c.Message, "Deployment "+h.ns+"/"+render.ProxyName(h.ns, "gw")+": InProgress") {
 			return fmt.Errorf("message %q", c.Message)
 		}
 		return nil

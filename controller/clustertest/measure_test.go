@@ -286,7 +286,25 @@ func TestMeasureReadiness(t *testing.T) {
 	h.create(ep)
 	h.startMeasured(h.env.Config, nil)
 	names := h.gateways(m, "proxy")
-	h.waitProgrammed(m, metav1.ConditionFalse, "Available: 0/1", 10*time.Minute)
+	h.waitProgrammed(m, metav1.ConditionFalse, ": InProgress", 10*time.Minute)
+	// The Gateways name their Deployment, not its progress: wait until every
+	// pod exists and is unschedulable (kstatus "Available: 0/1").
+	waitFor(t, 10*time.Minute, fmt.Sprintf("%d Deployments with an unschedulable pod", m), func() error {
+		var list appsv1.DeploymentList
+		if err := h.cl.List(context.Background(), &list, client.InNamespace(h.ns)); err != nil {
+			return err
+		}
+		held := 0
+		for _, d := range list.Items {
+			if d.Status.ObservedGeneration == d.Generation && d.Status.UpdatedReplicas == 1 && d.Status.AvailableReplicas == 0 {
+				held++
+			}
+		}
+		if held != m {
+			return fmt.Errorf("%d/%d", held, m)
+		}
+		return nil
+	})
 
 	wcl, err := client.NewWithWatch(h.env.Config, client.Options{Scheme: h.cl.Scheme()})
 	if err != nil {

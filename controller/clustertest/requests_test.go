@@ -11,23 +11,36 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/berth-gateway/berth/api/v1alpha1"
 	"github.com/berth-gateway/berth/controller"
 	"github.com/berth-gateway/berth/internal/testenv"
+	"github.com/berth-gateway/berth/render"
 )
 
 // TestRequestsPerGateway counts the controller's API requests for one new
 // Gateway, by verb and resource (docs/benchmarks.md), once a first Gateway
 // has warmed the watches. Writes are bounded: the bundle's objects and its
-// inventory, the finalizer, at most 2 status writes.
+// inventory, the finalizer, at most 2 status writes, however slowly the
+// Deployment becomes Available: its pod is held unschedulable (a node label
+// it asks for is off) for several pending-message windows, while kstatus
+// says "Replicas: 0/1", then "Available: 0/1".
 func TestRequestsPerGateway(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.create(clusterIPProxy(h.ns, "proxy"))
+	pool, setPool := nodePool(t, h)
+	setPool(true)
+	ep := clusterIPProxy(h.ns, "proxy")
+	ep.Spec.Provider.Kubernetes.EnvoyDeployment = &v1alpha1.KubernetesDeploymentSpec{Pod: &v1alpha1.KubernetesPodSpec{NodeSelector: map[string]string{pool: "on"}}}
+	h.create(ep)
 	var reqs testenv.Requests
 	c, err := controller.New(reqs.Wrap(h.env.Config), h.options())
 	if err != nil {
@@ -76,9 +89,48 @@ func TestRequestsPerGateway(t *testing.T) {
 		}
 	}()
 
+	// The new Deployment's progress, held at each step for three of the
+	// controller's 2 s pending-message windows: no pod (a quota allows the
+	// warm Gateway's only; kstatus "Replicas: 0/1"), then a pod that cannot
+	// be scheduled ("Available: 0/1"), then Available.
+	quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: "one-pod"},
+		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("1")}}}
+	h.create(quota)
+	setPool(false) // the warm Gateway's pod keeps running
 	mark := reqs.Mark()
 	gw := h.gateway("gw", 8080, "proxy")
-	h.programmed(client.ObjectKeyFromObject(gw))
+	key := client.ObjectKeyFromObject(gw)
+	_, pending := h.condition(key, "Programmed", metav1.ConditionFalse, "Pending", 60*time.Second)
+	if want := "Deployment " + h.ns + "/" + render.ProxyName(h.ns, "gw") + ": InProgress"; !strings.HasPrefix(pending.Message, want) {
+		t.Errorf("Programmed=False message %q, want it to name what it waits for: %q", pending.Message, want)
+	}
+	dep := &unstructured.Unstructured{}
+	dep.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
+	depKey := client.ObjectKey{Namespace: h.ns, Name: render.ProxyName(h.ns, "gw")}
+	deployment := func(want string) {
+		t.Helper()
+		waitFor(t, 60*time.Second, "Deployment "+want, func() error {
+			if err := h.cl.Get(context.Background(), depKey, dep); err != nil {
+				return err
+			}
+			res, err := kstatus.Compute(dep)
+			if err != nil {
+				return err
+			}
+			if res.Message != want {
+				return fmt.Errorf("kstatus %s %q", res.Status, res.Message)
+			}
+			return nil
+		})
+		time.Sleep(6 * time.Second)
+	}
+	deployment("Replicas: 0/1")
+	if err := h.cl.Delete(context.Background(), quota); err != nil {
+		t.Fatal(err)
+	}
+	deployment("Available: 0/1")
+	setPool(true)
+	h.programmed(key)
 	settle(&reqs)
 	got := reqs.Since(mark)
 	by := map[string]int{}
@@ -102,6 +154,9 @@ func TestRequestsPerGateway(t *testing.T) {
 		if r.Method != http.MethodGet {
 			writes = append(writes, r.Verb+" "+r.Resource)
 		}
+	}
+	if n := by["update gateways/status.gateway.networking.k8s.io"]; n > 2 {
+		t.Errorf("%d status writes for one new Gateway (at most 2: Pending, then Programmed)", n)
 	}
 	objects := len(h.bundleObjects(h.ns, "gw"))
 	// The bundle's objects, the inventory (create, then its digests), the

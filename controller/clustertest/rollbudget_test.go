@@ -47,23 +47,8 @@ func TestRollBudget(t *testing.T) {
 	const n = 20
 	h := newHarness(t)
 	ctx := context.Background()
-	pool := "berth.test/pool-" + strings.TrimSuffix(h.ns, "-")
-	nodes := kwokNodes(t, h)
-	setPool := func(on bool) {
-		t.Helper()
-		v := `"on"`
-		if !on {
-			v = "null"
-		}
-		patch := []byte(fmt.Sprintf(`{"metadata":{"labels":{%q:%s}}}`, pool, v))
-		for _, node := range nodes {
-			if err := h.cl.Patch(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}, client.RawPatch(k8stypes.MergePatchType, patch)); err != nil {
-				t.Fatalf("label node %s: %v", node, err)
-			}
-		}
-	}
+	pool, setPool := nodePool(t, h)
 	setPool(true)
-	t.Cleanup(func() { setPool(false) })
 
 	ep := clusterIPProxy(h.ctrlNS, "pool")
 	ep.Spec.Provider.Kubernetes.EnvoyDeployment = &v1alpha1.KubernetesDeploymentSpec{Pod: &v1alpha1.KubernetesPodSpec{NodeSelector: map[string]string{pool: "on"}}}
@@ -232,6 +217,30 @@ func TestRollBudget(t *testing.T) {
 }
 
 // kwokNodes lists the simulated nodes.
+// nodePool is a node label of this test, and the switch that puts it on
+// the simulated nodes or takes it off (off again at the end): pods whose
+// nodeSelector asks for it are unschedulable while it is off.
+func nodePool(t *testing.T, h *harness) (label string, set func(on bool)) {
+	t.Helper()
+	label = "berth.test/pool-" + strings.TrimSuffix(h.ns, "-")
+	nodes := kwokNodes(t, h)
+	set = func(on bool) {
+		t.Helper()
+		v := `"on"`
+		if !on {
+			v = "null"
+		}
+		patch := []byte(fmt.Sprintf(`{"metadata":{"labels":{%q:%s}}}`, label, v))
+		for _, node := range nodes {
+			if err := h.cl.Patch(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}, client.RawPatch(k8stypes.MergePatchType, patch)); err != nil {
+				t.Fatalf("label node %s: %v", node, err)
+			}
+		}
+	}
+	t.Cleanup(func() { set(false) })
+	return label, set
+}
+
 func kwokNodes(t *testing.T, h *harness) []string {
 	t.Helper()
 	var list corev1.NodeList
