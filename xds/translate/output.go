@@ -262,16 +262,21 @@ func yamlNumbers(v any) (any, error) {
 			t[i] = n
 		}
 	case json.Number:
-		s := string(t)
-		if i, err := strconv.ParseInt(s, 0, 64); err == nil {
-			return int(i), nil
-		}
-		if u, err := strconv.ParseUint(s, 0, 64); err == nil {
-			return u, nil
-		}
-		return strconv.ParseFloat(s, 64)
+		return yamlNumber(string(t))
 	}
 	return v, nil
+}
+
+// yamlNumber types a JSON number's text as yaml.v2 reads it: int when it
+// parses as one, else uint64, else float64.
+func yamlNumber(s string) (any, error) {
+	if i, err := strconv.ParseInt(s, 0, 64); err == nil {
+		return int(i), nil
+	}
+	if u, err := strconv.ParseUint(s, 0, 64); err == nil {
+		return u, nil
+	}
+	return strconv.ParseFloat(s, 64)
 }
 
 // redact returns a Secret without its private key; other resources as

@@ -168,7 +168,7 @@ func protoFloat(f float64, bits int, format Format) (any, error) {
 	}
 	s := strconv.FormatFloat(f, fmtc, -1, bits)
 	if fmtc == 'e' {
-		// protojson writes 1e-07, not 1e-07's two-digit exponent padding.
+		// strconv writes 1e-07; protojson drops the exponent's leading 0.
 		if n := len(s); n >= 4 && s[n-4] == 'e' && s[n-3] == '-' && s[n-2] == '0' {
 			s = s[:n-2] + s[n-1:]
 		}
@@ -176,13 +176,7 @@ func protoFloat(f float64, bits int, format Format) (any, error) {
 	if format == FormatJSON {
 		return strconv.ParseFloat(s, 64)
 	}
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return int(i), nil
-	}
-	if u, err := strconv.ParseUint(s, 10, 64); err == nil {
-		return u, nil
-	}
-	return strconv.ParseFloat(s, 64)
+	return yamlNumber(s)
 }
 
 // wellKnownValue encodes a google.protobuf message: Any, Duration,
