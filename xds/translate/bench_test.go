@@ -153,3 +153,19 @@ func BenchmarkValidate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMarshalValid is what `berth translate` does after translating:
+// validate every resource and write the document.
+func BenchmarkMarshalValid(b *testing.B) {
+	res := translate.Translate(scaleInput(100, 2000), translate.DefaultOptions())
+	for _, f := range []translate.Format{translate.FormatYAML, translate.FormatJSON} {
+		b.Run(fmt.Sprintf("routes=2000/gateways=100/%s", f), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := translate.MarshalValid(res, f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -112,12 +112,12 @@ func Marshal(results []*Result, format Format) ([]byte, error) {
 }
 
 // MarshalValid is Validate of every result's resources (the first failure
-// is the error, naming its Gateway), then Marshal, which reuses the JSON
-// encoding the validation made of each resource.
+// is the error, naming its Gateway), then Marshal, which reuses the value
+// the validation's encoding made of each resource.
 func MarshalValid(results []*Result, format Format) ([]byte, error) {
-	encoded := map[types.Resource][]byte{}
+	encoded := map[types.Resource]any{}
 	for _, r := range results {
-		if err := validateChange(r.Resources, nil, encoded); err != nil {
+		if err := validateChange(r.Resources, nil, encoded, format); err != nil {
 			return nil, fmt.Errorf("gateway %s: %w", r.Gateway, err)
 		}
 	}
@@ -128,9 +128,9 @@ func MarshalValid(results []*Result, format Format) ([]byte, error) {
 // field names.
 var jsonOptions = protojson.MarshalOptions{UseProtoNames: true}
 
-// marshal is Marshal; encoded holds resources already encoded with
-// jsonOptions.
-func marshal(results []*Result, format Format, encoded map[types.Resource][]byte) ([]byte, error) {
+// marshal is Marshal; encoded holds resources already converted by
+// protoToValue for format.
+func marshal(results []*Result, format Format, encoded map[types.Resource]any) ([]byte, error) {
 	doc := struct {
 		Gateways []outGateway `json:"gateways"`
 	}{Gateways: []outGateway{}}
@@ -158,13 +158,13 @@ func marshal(results []*Result, format Format, encoded map[types.Resource][]byte
 		for _, ot := range outputTypes {
 			list := []any{}
 			for _, res := range r.Resources[ot.typeURL] {
-				m, b := redact(res), []byte(nil)
-				if m == proto.Message(res) {
-					b = encoded[res]
-				}
-				v, err := protoToValue(m, b, format)
-				if err != nil {
-					return nil, fmt.Errorf("marshal %s of gateway %s: %w", ot.key, r.Gateway, err)
+				m := redact(res)
+				v, ok := encoded[res]
+				if !ok || m != proto.Message(res) {
+					var err error
+					if v, err = protoToValue(m, format); err != nil {
+						return nil, fmt.Errorf("marshal %s of gateway %s: %w", ot.key, r.Gateway, err)
+					}
 				}
 				list = append(list, v)
 			}
@@ -213,25 +213,20 @@ func outConditions(cs []metav1.Condition) []outCondition {
 	return out
 }
 
-// protoToValue converts a message to a generic value through protojson
-// (jsonOptions; b is that encoding when already made), so that the
-// YAML/JSON encoder orders keys; for YAML, typed as sigs.k8s.io/yaml types
-// the JSON (yamlValue).
-func protoToValue(m proto.Message, b []byte, format Format) (any, error) {
-	if b == nil {
-		var err error
-		if b, err = jsonOptions.Marshal(m); err != nil {
-			return nil, err
-		}
+// protoToValue converts a message to a generic value, so that the
+// YAML/JSON encoder orders keys: the value its protojson encoding
+// (jsonOptions) decodes into, for YAML typed as sigs.k8s.io/yaml types the
+// JSON (yamlValue). protoValue builds it from the message directly; what
+// it declines goes through protojson's text.
+func protoToValue(m proto.Message, format Format) (any, error) {
+	if v, err := protoValue(m, format); err != errProtoValue {
+		return v, err
 	}
-	if format != FormatJSON {
-		return fastYAMLValue(b)
-	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
+	b, err := jsonOptions.Marshal(m)
+	if err != nil {
 		return nil, err
 	}
-	return v, nil
+	return jsonValue(b, format)
 }
 
 // yamlValue decodes JSON into the value yaml.v2 unmarshals the same text
@@ -267,16 +262,21 @@ func yamlNumbers(v any) (any, error) {
 			t[i] = n
 		}
 	case json.Number:
-		s := string(t)
-		if i, err := strconv.ParseInt(s, 0, 64); err == nil {
-			return int(i), nil
-		}
-		if u, err := strconv.ParseUint(s, 0, 64); err == nil {
-			return u, nil
-		}
-		return strconv.ParseFloat(s, 64)
+		return yamlNumber(string(t))
 	}
 	return v, nil
+}
+
+// yamlNumber types a JSON number's text as yaml.v2 reads it: int when it
+// parses as one, else uint64, else float64.
+func yamlNumber(s string) (any, error) {
+	if i, err := strconv.ParseInt(s, 0, 64); err == nil {
+		return int(i), nil
+	}
+	if u, err := strconv.ParseUint(s, 0, 64); err == nil {
+		return u, nil
+	}
+	return strconv.ParseFloat(s, 64)
 }
 
 // redact returns a Secret without its private key; other resources as

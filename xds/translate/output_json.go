@@ -3,7 +3,6 @@ package translate
 import (
 	"encoding/json"
 	"errors"
-	"strconv"
 	"unicode/utf8"
 )
 
@@ -181,15 +180,9 @@ func (d *jsonValueDecoder) number() (any, error) {
 	if !json.Valid(d.data[start:d.i]) {
 		return nil, errJSONValue
 	}
-	if i, err := strconv.ParseInt(s, 0, 64); err == nil {
-		return int(i), nil
-	}
-	if u, err := strconv.ParseUint(s, 0, 64); err == nil {
-		return u, nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
+	v, err := yamlNumber(s)
 	if err != nil {
 		return nil, errJSONValue
 	}
-	return f, nil
+	return v, nil
 }

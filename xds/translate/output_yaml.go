@@ -1,7 +1,6 @@
 package translate
 
 import (
-	"bytes"
 	"fmt"
 	"sort"
 	"strconv"
@@ -20,8 +19,49 @@ import (
 // line long enough for yaml.v2 to fold) makes it decline, and the caller
 // uses yaml.v2.
 type blockYAML struct {
-	buf     bytes.Buffer
+	buf     chunkedBuffer
 	scalars map[string]string
+}
+
+// chunkedBuffer collects output in chunks and joins them once, instead of
+// a bytes.Buffer's doubling, whose copies and fresh pages cost a tenth of
+// writing a large document.
+type chunkedBuffer struct {
+	full [][]byte
+	cur  []byte
+	size int
+}
+
+const chunkSize = 256 << 10
+
+func (c *chunkedBuffer) room(n int) {
+	if cap(c.cur)-len(c.cur) < n {
+		if len(c.cur) > 0 {
+			c.full = append(c.full, c.cur)
+		}
+		c.cur = make([]byte, 0, max(chunkSize, n))
+	}
+}
+
+func (c *chunkedBuffer) writeByte(x byte) {
+	c.room(1)
+	c.cur = append(c.cur, x)
+	c.size++
+}
+
+func (c *chunkedBuffer) writeString(s string) {
+	c.room(len(s))
+	c.cur = append(c.cur, s...)
+	c.size += len(s)
+}
+
+// Bytes joins the chunks.
+func (c *chunkedBuffer) Bytes() []byte {
+	out := make([]byte, 0, c.size)
+	for _, b := range c.full {
+		out = append(out, b...)
+	}
+	return append(out, c.cur...)
 }
 
 // errNotBlockable: the value holds a string blockYAML does not reproduce.
@@ -51,7 +91,7 @@ func (b *blockYAML) value(v any, indent int, inline bool) error {
 			return b.scalarLine(inline, "{}")
 		}
 		if inline {
-			b.buf.WriteByte('\n')
+			b.buf.writeByte('\n')
 		}
 		return b.mapping(t, indent, false)
 	case []any:
@@ -59,7 +99,7 @@ func (b *blockYAML) value(v any, indent int, inline bool) error {
 			return b.scalarLine(inline, "[]")
 		}
 		if inline {
-			b.buf.WriteByte('\n')
+			b.buf.writeByte('\n')
 		}
 		return b.sequence(t, indent, false)
 	}
@@ -72,10 +112,10 @@ func (b *blockYAML) value(v any, indent int, inline bool) error {
 
 func (b *blockYAML) scalarLine(inline bool, s string) error {
 	if inline {
-		b.buf.WriteByte(' ')
+		b.buf.writeByte(' ')
 	}
-	b.buf.WriteString(s)
-	b.buf.WriteByte('\n')
+	b.buf.writeString(s)
+	b.buf.writeByte('\n')
 	return nil
 }
 
@@ -98,13 +138,13 @@ func (b *blockYAML) mapping(m map[string]any, indent int, first bool) error {
 		if err := b.fits(k, indent+len(ks)); err != nil {
 			return err
 		}
-		b.buf.WriteString(ks)
-		b.buf.WriteByte(':')
+		b.buf.writeString(ks)
+		b.buf.writeByte(':')
 		v := m[k]
 		switch t := v.(type) {
 		case map[string]any:
 			if len(t) > 0 {
-				b.buf.WriteByte('\n')
+				b.buf.writeByte('\n')
 				if err := b.mapping(t, indent+2, false); err != nil {
 					return err
 				}
@@ -112,7 +152,7 @@ func (b *blockYAML) mapping(m map[string]any, indent int, first bool) error {
 			}
 		case []any:
 			if len(t) > 0 {
-				b.buf.WriteByte('\n')
+				b.buf.writeByte('\n')
 				if err := b.sequence(t, indent, false); err != nil {
 					return err
 				}
@@ -141,11 +181,11 @@ func (b *blockYAML) sequence(l []any, indent int, first bool) error {
 		if !(first && i == 0) {
 			b.pad(indent)
 		}
-		b.buf.WriteByte('-')
+		b.buf.writeByte('-')
 		switch t := v.(type) {
 		case map[string]any:
 			if len(t) > 0 {
-				b.buf.WriteByte(' ')
+				b.buf.writeByte(' ')
 				if err := b.mapping(t, indent+2, true); err != nil {
 					return err
 				}
@@ -153,7 +193,7 @@ func (b *blockYAML) sequence(l []any, indent int, first bool) error {
 			}
 		case []any:
 			if len(t) > 0 {
-				b.buf.WriteByte(' ')
+				b.buf.writeByte(' ')
 				if err := b.sequence(t, indent+2, true); err != nil {
 					return err
 				}
@@ -185,7 +225,7 @@ func (b *blockYAML) fits(s string, end int) error {
 
 func (b *blockYAML) pad(n int) {
 	for range n {
-		b.buf.WriteByte(' ')
+		b.buf.writeByte(' ')
 	}
 }
 

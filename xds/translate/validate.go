@@ -48,13 +48,13 @@ func Validate(resources map[string][]types.Resource) error {
 // resources always run. The xDS server uses it so that, say, an endpoint
 // change does not re-validate a large route table.
 func ValidateChange(resources map[string][]types.Resource, unchanged map[string]bool) error {
-	return validateChange(resources, unchanged, nil)
+	return validateChange(resources, unchanged, nil, FormatYAML)
 }
 
-// validateChange is ValidateChange; encoded, when set, receives the JSON
-// encoding (jsonOptions) of every resource checked on its own, for
+// validateChange is ValidateChange; encoded, when set, receives the value
+// protoToValue makes of every resource checked on its own for format, for
 // MarshalValid to reuse.
-func validateChange(resources map[string][]types.Resource, unchanged map[string]bool, encoded map[types.Resource][]byte) error {
+func validateChange(resources map[string][]types.Resource, unchanged map[string]bool, encoded map[types.Resource]any, format Format) error {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	names := map[string]map[string]bool{}
@@ -87,11 +87,11 @@ func validateChange(resources map[string][]types.Resource, unchanged map[string]
 			if unchanged[typ] {
 				continue
 			}
-			b, err := validateOne(r)
+			v, err := validateOne(r, format)
 			if err != nil {
 				fail("%s %q: %w", typ, name, err)
 			} else if encoded != nil {
-				encoded[r] = b
+				encoded[r] = v
 			}
 		}
 	}
@@ -190,7 +190,8 @@ func validateChange(resources map[string][]types.Resource, unchanged map[string]
 }
 
 // validateOne checks r as Envoy would load it and returns its JSON form
-// (jsonOptions), which the output reuses. Encoding fails on what no JSON
+// (jsonOptions) as protoToValue's value for format, which the output
+// reuses. Encoding fails on what no JSON
 // form can carry (invalid UTF-8, out-of-range durations and timestamps,
 // Any types not linked in); envoyvalidate refuses unknown fields anywhere
 // (a JSON form would drop them, so what is printed would not be what
@@ -198,15 +199,15 @@ func validateChange(resources map[string][]types.Resource, unchanged map[string]
 // every regex must compile under RE2 rules within Envoy's limit. Together
 // these keep what a strict decode of the JSON form compared with r
 // (TestResourcesSurviveJSONRoundTrip) guaranteed, in one walk.
-func validateOne(r types.Resource) ([]byte, error) {
-	b, err := jsonOptions.Marshal(r)
+func validateOne(r types.Resource, format Format) (any, error) {
+	v, err := protoToValue(r, format)
 	if err != nil {
 		return nil, fmt.Errorf("encode: %w", err)
 	}
 	if err := envoyvalidate.ValidateFunc(r, checkRegexMatcher); err != nil {
 		return nil, err
 	}
-	return b, nil
+	return v, nil
 }
 
 // checkRegexMatcher checks the regex of a RegexMatcher (checkRegex); other
