@@ -2,6 +2,7 @@ package translate_test
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -12,6 +13,21 @@ import (
 	"github.com/berth-gateway/berth/internal/manifest"
 	"github.com/berth-gateway/berth/xds/translate"
 )
+
+// goldenAndScaleInputs are every golden input (testdata/*.in.yaml, by
+// path) and a small scale input ("scale").
+func goldenAndScaleInputs(t testing.TB) map[string]translate.Input {
+	t.Helper()
+	inputs := map[string]translate.Input{"scale": scaleInput(12, 240)}
+	paths, err := filepath.Glob(filepath.Join("testdata", "*.in.yaml"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("golden inputs: %v %v", paths, err)
+	}
+	for _, p := range paths {
+		inputs[p] = loadInput(t, p)
+	}
+	return inputs
+}
 
 // loadInput decodes testdata/<name>.in.yaml.
 func loadInput(t testing.TB, path string) translate.Input {

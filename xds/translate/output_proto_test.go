@@ -3,7 +3,6 @@ package translate_test
 import (
 	"math"
 	"math/rand"
-	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -29,14 +28,7 @@ var protoValueFormats = []translate.Format{translate.FormatYAML, translate.Forma
 // and of the scale input, the direct proto value is the value of
 // protojson's text, in both formats, and the direct path takes them all.
 func TestProtoValueMatchesProtojson(t *testing.T) {
-	inputs := map[string]translate.Input{"scale": scaleInput(12, 240)}
-	paths, err := filepath.Glob(filepath.Join("testdata", "*.in.yaml"))
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("golden inputs: %v %v", paths, err)
-	}
-	for _, p := range paths {
-		inputs[p] = loadInput(t, p)
-	}
+	inputs := goldenAndScaleInputs(t)
 	n := 0
 	for name, in := range inputs {
 		for _, r := range translate.Translate(in, translate.DefaultOptions()) {

@@ -2,7 +2,6 @@ package translate_test
 
 import (
 	"bytes"
-	"path/filepath"
 	"runtime"
 	"testing"
 
@@ -16,14 +15,7 @@ import (
 // Index, which must be read-only.
 func TestTranslateParallel(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
-	inputs := map[string]translate.Input{"scale": scaleInput(12, 240)}
-	paths, err := filepath.Glob(filepath.Join("testdata", "*.in.yaml"))
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("golden inputs: %v %v", paths, err)
-	}
-	for _, p := range paths {
-		inputs[p] = loadInput(t, p)
-	}
+	inputs := goldenAndScaleInputs(t)
 	several := 0
 	for name, in := range inputs {
 		opts := translate.DefaultOptions()
