@@ -3,10 +3,14 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -152,13 +156,23 @@ func (c *Controller) backendTLSInput(ctx context.Context, in *translate.Input) (
 	if len(wanted) == 0 {
 		return gens, nil
 	}
-	var cms corev1.ConfigMapList
-	if err := c.client.List(ctx, &cms, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("list for translation: %w", err)
-	}
-	for i := range cms.Items {
-		if wanted[client.ObjectKeyFromObject(&cms.Items[i])] {
-			in.ConfigMaps = append(in.ConfigMaps, &cms.Items[i])
+	// Each wanted ConfigMap read by key, in a stable order: listing every
+	// ConfigMap in the cache (two per Gateway's bundle alone) would make
+	// a translation's cost grow with the fleet.
+	keys := slices.SortedFunc(maps.Keys(wanted), func(a, b k8stypes.NamespacedName) int {
+		return strings.Compare(a.String(), b.String())
+	})
+	for _, key := range keys {
+		if !c.cachedNamespace(key.Namespace) {
+			continue
+		}
+		cm := &corev1.ConfigMap{}
+		switch err := c.client.Get(ctx, key, cm); {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return nil, fmt.Errorf("read for translation: %w", err)
+		default:
+			in.ConfigMaps = append(in.ConfigMaps, cm)
 		}
 	}
 	return gens, nil

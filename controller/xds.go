@@ -174,12 +174,15 @@ func (c *Controller) translateInput(ctx context.Context, gw *gwv1.Gateway) (in t
 	var (
 		classes gwv1.GatewayClassList
 		grants  gwv1.ReferenceGrantList
-		proxies v1alpha1.EnvoyProxyList
 	)
-	for _, l := range []client.ObjectList{&classes, &grants, &proxies} {
+	for _, l := range []client.ObjectList{&classes, &grants} {
 		if err := c.client.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
 			return in, nil, nil, nil, fmt.Errorf("list for translation: %w", err)
 		}
+	}
+	proxies, err := c.proxiesOf(ctx, classes.Items, gw)
+	if err != nil {
+		return in, nil, nil, nil, fmt.Errorf("read for translation: %w", err)
 	}
 	key := client.ObjectKeyFromObject(gw)
 	http, grpc, sets, err := c.routesOf(ctx, key)
@@ -194,7 +197,7 @@ func (c *Controller) translateInput(ctx context.Context, gw *gwv1.Gateway) (in t
 		GRPCRoutes:      grpc,
 		ListenerSets:    sets,
 		ReferenceGrants: ptrs(grants.Items),
-		EnvoyProxies:    ptrs(proxies.Items),
+		EnvoyProxies:    proxies,
 		Lookup:          lk,
 	}
 	gens = make(map[routeKey]int64, len(http)+len(grpc))
@@ -212,6 +215,43 @@ func (c *Controller) translateInput(ctx context.Context, gw *gwv1.Gateway) (in t
 		return in, nil, nil, nil, err
 	}
 	return in, gens, setGens, lk.error, nil
+}
+
+// proxiesOf reads the EnvoyProxies that gw's class and gw refer to — the
+// ones translation reads (render.ResolveParametersRefs, as translate's
+// telemetry resolves them) — instead of every EnvoyProxy in the cluster,
+// so a translation's cost does not grow with the fleet. A reference that
+// does not resolve, or an EnvoyProxy that does not exist, is left out: the
+// translation then sees what it would see without it.
+func (c *Controller) proxiesOf(ctx context.Context, classes []gwv1.GatewayClass, gw *gwv1.Gateway) ([]*v1alpha1.EnvoyProxy, error) {
+	var class *gwv1.GatewayClass
+	for i := range classes {
+		if classes[i].Name == string(gw.Spec.GatewayClassName) {
+			class = &classes[i]
+		}
+	}
+	if class == nil {
+		return nil, nil
+	}
+	refs, err := render.ResolveParametersRefs(class, gw)
+	if err != nil {
+		return nil, nil
+	}
+	var out []*v1alpha1.EnvoyProxy
+	for _, ref := range []*k8stypes.NamespacedName{refs.Class, refs.Gateway} {
+		if ref == nil || !c.cachedNamespace(ref.Namespace) {
+			continue
+		}
+		ep := &v1alpha1.EnvoyProxy{}
+		switch err := c.client.Get(ctx, *ref, ep); {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return nil, err
+		default:
+			out = append(out, ep)
+		}
+	}
+	return out, nil
 }
 
 // routeParentIndex indexes routes (HTTP, GRPC, and the optional TCP, TLS
@@ -292,6 +332,13 @@ func routeParentKeys(key k8stypes.NamespacedName, sets []*gwv1.ListenerSet) []st
 		keys = append(keys, listenerSetRouteKey(client.ObjectKeyFromObject(s)))
 	}
 	return keys
+}
+
+// cachedNamespace reports whether the cache holds namespace ns's objects
+// (--watch-namespaces; none: every namespace). A read outside them is an
+// error of the cache, not a missing object.
+func (c *Controller) cachedNamespace(ns string) bool {
+	return len(c.opts.WatchNamespaces) == 0 || slices.Contains(c.opts.WatchNamespaces, ns)
 }
 
 // cacheLookup is translation's Lookup over the controller's cache.
