@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -94,12 +93,7 @@ func TestStripKeepsWhatStatusReads(t *testing.T) {
 
 func goldenInput(t *testing.T, path string) translate.Input {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	set, err := manifest.DecodeAll(manifest.Input{Source: path, Reader: f})
+	set, err := manifest.ReadFiles([]string{path}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

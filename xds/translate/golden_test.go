@@ -1,7 +1,6 @@
 package translate_test
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -32,12 +31,7 @@ func goldenAndScaleInputs(t testing.TB) map[string]translate.Input {
 // loadInput decodes testdata/<name>.in.yaml.
 func loadInput(t testing.TB, path string) translate.Input {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	set, err := manifest.DecodeAll(manifest.Input{Source: path, Reader: f})
+	set, err := manifest.ReadFiles([]string{path}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
