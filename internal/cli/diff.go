@@ -385,11 +385,7 @@ func (d *differ) acceptedListenerSets(ctx context.Context, class *gwv1.GatewayCl
 	}
 	var sets []*gwv1.ListenerSet
 	for _, s := range in.ListenerSets {
-		ns := s.Namespace
-		if s.Spec.ParentRef.Namespace != nil {
-			ns = string(*s.Spec.ParentRef.Namespace)
-		}
-		if ns == gw.Namespace && string(s.Spec.ParentRef.Name) == gw.Name {
+		if parent, ok := translate.ListenerSetParent(s); ok && parent == client.ObjectKeyFromObject(gw) {
 			sets = append(sets, s)
 		}
 	}
