@@ -3,10 +3,11 @@ package testenv
 import (
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/berth-gateway/berth/internal/apirequest"
 )
 
 // Requests records the API requests of every client built from a
@@ -116,52 +117,20 @@ func (c Counts) String() string {
 	return fmt.Sprintf("%d requests (%d reads, %d writes), %d watches started", c.Requests(), c.Reads, c.Writes, c.Watches)
 }
 
-// classify names a request the way the API server's audit log does: verb
-// and resource[/subresource][.group].
+// classify names a request the way the API server's audit log does
+// (apirequest.Parse): verb and resource[/subresource][.group], or
+// "discovery PATH" for a request that is not for a resource.
 func classify(r *http.Request) (verb, resource string) {
-	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	var group string
-	switch {
-	case len(segs) >= 2 && segs[0] == "api":
-		segs = segs[2:]
-	case len(segs) >= 3 && segs[0] == "apis":
-		group, segs = segs[1], segs[3:]
-	default:
-		return strings.ToLower(r.Method), "discovery " + r.URL.Path
+	info := apirequest.Parse(r)
+	if !info.IsResource() {
+		return info.Verb, "discovery " + info.Path
 	}
-	if len(segs) == 0 {
-		return "get", "discovery"
+	resource = info.Resource
+	if info.Subresource != "" {
+		resource += "/" + info.Subresource
 	}
-	if segs[0] == "namespaces" && len(segs) >= 3 {
-		segs = segs[2:]
+	if info.Group != "" {
+		resource += "." + info.Group
 	}
-	resource = segs[0]
-	if len(segs) >= 3 {
-		resource += "/" + segs[2]
-	}
-	if group != "" {
-		resource += "." + group
-	}
-	switch r.Method {
-	case http.MethodGet:
-		switch {
-		case r.URL.Query().Get("watch") == "true" || r.URL.Query().Get("watch") == "1":
-			verb = "watch"
-		case len(segs) == 1:
-			verb = "list"
-		default:
-			verb = "get"
-		}
-	case http.MethodPost:
-		verb = "create"
-	case http.MethodPut:
-		verb = "update"
-	case http.MethodPatch:
-		verb = "patch"
-	case http.MethodDelete:
-		verb = "delete"
-	default:
-		verb = strings.ToLower(r.Method)
-	}
-	return verb, resource
+	return info.Verb, resource
 }

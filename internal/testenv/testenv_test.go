@@ -15,7 +15,7 @@ import (
 func TestClassify(t *testing.T) {
 	for _, c := range []struct{ method, url, verb, resource string }{
 		{"GET", "/api", "get", "discovery /api"},
-		{"GET", "/apis/apps/v1", "get", "discovery"},
+		{"GET", "/apis/apps/v1", "get", "discovery /apis/apps/v1"},
 		{"GET", "/api/v1/namespaces/a/configmaps", "list", "configmaps"},
 		{"GET", "/api/v1/namespaces/a/configmaps?watch=true&resourceVersion=1", "watch", "configmaps"},
 		{"GET", "/apis/apps/v1/namespaces/a/deployments/d", "get", "deployments.apps"},
@@ -23,6 +23,7 @@ func TestClassify(t *testing.T) {
 		{"PATCH", "/api/v1/namespaces/a/services/s", "patch", "services"},
 		{"POST", "/api/v1/namespaces", "create", "namespaces"},
 		{"DELETE", "/api/v1/namespaces/a", "delete", "namespaces"},
+		{"DELETE", "/api/v1/namespaces/a/pods", "deletecollection", "pods"},
 	} {
 		verb, resource := classify(httptest.NewRequest(c.method, c.url, nil))
 		if verb != c.verb || resource != c.resource {
