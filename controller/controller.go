@@ -153,6 +153,14 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
+	// Every client below (manager, caches, apply engine, certificates,
+	// xDS authentication) is built from cfg and counts its requests.
+	c.metrics = sharedMetrics()
+	c.metrics.countRequests(cfg)
+	ms := metricsserver.Options{BindAddress: opts.MetricsBindAddress}
+	if opts.Profiling {
+		ms.ExtraHandlers = profilingHandlers()
+	}
 
 	cacheOpts := cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
@@ -179,7 +187,7 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		Scheme:                        scheme,
 		Logger:                        opts.Logger,
 		Cache:                         cacheOpts,
-		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsBindAddress},
+		Metrics:                       ms,
 		HealthProbeBindAddress:        opts.HealthProbeBindAddress,
 		LeaderElection:                opts.LeaderElection,
 		LeaderElectionID:              opts.LeaderElectionID,
@@ -193,7 +201,6 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	}
 	c.mgr, c.client = mgr, mgr.GetClient()
 	c.recorder = mgr.GetEventRecorder("berth-controller")
-	c.metrics = sharedMetrics()
 
 	if c.engine, err = apply.New(cfg, opts.Apply); err != nil {
 		return nil, fmt.Errorf("apply engine: %w", err)

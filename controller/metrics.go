@@ -1,13 +1,18 @@
 package controller
 
 import (
+	"net/http"
+	"net/http/pprof"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/rest"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/berth-gateway/berth/apply"
+	"github.com/berth-gateway/berth/internal/apirequest"
 	"github.com/berth-gateway/berth/xds"
 )
 
@@ -22,6 +27,7 @@ type metrics struct {
 	sweeps   *prometheus.CounterVec
 	swept    prometheus.Counter
 	rolls    *prometheus.GaugeVec
+	requests *prometheus.CounterVec
 }
 
 var (
@@ -59,8 +65,12 @@ func sharedMetrics() *metrics {
 			rolls: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 				Name: "berth_roll_budget_gateways", Help: "Gateways whose pod template change is queued by the roll budget, rolling, or rolling past --roll-progress-deadline (stuck, also counted as rolling).",
 			}, []string{"state"}),
+			requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+				Name: "berth_kube_api_requests_total",
+				Help: `Requests the controller sent to the Kubernetes API server, by verb (as the API server names it: get, list, watch, create, update, patch, delete, ...), API group ("" for core), resource and subresource (all empty, verb the HTTP method, for discovery and other non-resource requests) and HTTP status code ("<error>": no response). A watch counts once, when it starts.`,
+			}, []string{"verb", "group", "resource", "subresource", "code"}),
 		}
-		crmetrics.Registry.MustRegister(m.duration, m.errors, m.applied, m.pruned, m.gateways, m.sweeps, m.swept, m.rolls)
+		crmetrics.Registry.MustRegister(m.duration, m.errors, m.applied, m.pruned, m.gateways, m.sweeps, m.swept, m.rolls, m.requests)
 		theMetrics = m
 	})
 	return theMetrics
@@ -119,4 +129,43 @@ func (m *metrics) setRolls(queued, rolling, stuck int) {
 	m.rolls.WithLabelValues("queued").Set(float64(queued))
 	m.rolls.WithLabelValues("rolling").Set(float64(rolling))
 	m.rolls.WithLabelValues("stuck").Set(float64(stuck))
+}
+
+// countRequests makes every client built from cfg (after this call) count
+// its requests in berth_kube_api_requests_total.
+func (m *metrics) countRequests(cfg *rest.Config) {
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return &countingTransport{next: rt, requests: m.requests}
+	})
+}
+
+type countingTransport struct {
+	next     http.RoundTripper
+	requests *prometheus.CounterVec
+}
+
+func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	info := apirequest.Parse(req)
+	resp, err := t.next.RoundTrip(req)
+	code := "<error>"
+	if resp != nil {
+		code = strconv.Itoa(resp.StatusCode)
+	}
+	t.requests.WithLabelValues(info.Verb, info.Group, info.Resource, info.Subresource, code).Inc()
+	return resp, err
+}
+
+// WrappedRoundTripper lets client-go find the transport below (for
+// request cancellation and TLS cache keys).
+func (t *countingTransport) WrappedRoundTripper() http.RoundTripper { return t.next }
+
+// profilingHandlers serve net/http/pprof under /debug/pprof/ (--profiling).
+func profilingHandlers() map[string]http.Handler {
+	return map[string]http.Handler{
+		"/debug/pprof/":        http.HandlerFunc(pprof.Index), // and every named profile: heap, goroutine, allocs, ...
+		"/debug/pprof/cmdline": http.HandlerFunc(pprof.Cmdline),
+		"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
+		"/debug/pprof/symbol":  http.HandlerFunc(pprof.Symbol),
+		"/debug/pprof/trace":   http.HandlerFunc(pprof.Trace),
+	}
 }

@@ -58,6 +58,9 @@ type Options struct {
 
 	// MetricsBindAddress serves Prometheus metrics ("0" disables).
 	MetricsBindAddress string
+	// Profiling serves net/http/pprof under /debug/pprof/ on the metrics
+	// address (needs MetricsBindAddress).
+	Profiling bool
 	// HealthProbeBindAddress serves /healthz and /readyz ("0" disables).
 	HealthProbeBindAddress string
 	// LeaderElection makes one replica apply and write status; every replica
@@ -166,6 +169,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	o.XDS.BindFlags(fs)
 	o.Certs.BindFlags(fs)
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, `Prometheus metrics address ("0" disables)`)
+	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "serve Go profiles (net/http/pprof) under /debug/pprof/ on the metrics address")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, `health probe address ("0" disables)`)
 	fs.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "elect one replica to apply and write status (every replica serves xDS)")
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the leader election Lease in --namespace")
@@ -187,6 +191,9 @@ func (o *Options) complete() error {
 	}
 	if o.Workers <= 0 {
 		errs = append(errs, fmt.Errorf("workers must be positive, got %d", o.Workers))
+	}
+	if o.Profiling && o.MetricsBindAddress == "0" {
+		errs = append(errs, errors.New(`profiling is served on the metrics address, which is disabled ("0")`))
 	}
 	if o.SweepInterval <= 0 {
 		errs = append(errs, fmt.Errorf("sweep interval must be positive, got %s", o.SweepInterval))

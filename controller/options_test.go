@@ -70,3 +70,21 @@ func TestKindDiscoveryIntervalFlag(t *testing.T) {
 		t.Errorf("zero interval: err = %v", err)
 	}
 }
+
+// Profiling is served on the metrics address: without one it is refused,
+// not silently off.
+func TestProfilingNeedsMetricsAddress(t *testing.T) {
+	o := DefaultOptions()
+	o.Profiling, o.MetricsBindAddress = true, "0"
+	if err := o.complete(); err == nil || !strings.Contains(err.Error(), "profiling") {
+		t.Errorf("profiling without metrics: %v", err)
+	}
+	o = DefaultOptions()
+	o.Profiling, o.MetricsBindAddress = true, "127.0.0.1:0"
+	if err := o.complete(); err != nil {
+		t.Errorf("profiling on a metrics address: %v", err)
+	}
+	if DefaultOptions().Profiling {
+		t.Error("profiling on by default")
+	}
+}
