@@ -31,6 +31,22 @@ type Info struct {
 // /version or /openapi).
 func (i Info) IsResource() bool { return i.Resource != "" }
 
+// Name is resource[/subresource][.group], or "discovery PATH" for a
+// request that is not for a resource ("discovery" when Path is empty).
+func (i Info) Name() string {
+	if !i.IsResource() {
+		return strings.TrimSpace("discovery " + i.Path)
+	}
+	name := i.Resource
+	if i.Subresource != "" {
+		name += "/" + i.Subresource
+	}
+	if i.Group != "" {
+		name += "." + i.Group
+	}
+	return name
+}
+
 // The API server's own configuration of the parser (its legacy "api"
 // prefix is the core group).
 var factory = &request.RequestInfoFactory{

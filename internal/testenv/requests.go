@@ -122,15 +122,5 @@ func (c Counts) String() string {
 // "discovery PATH" for a request that is not for a resource.
 func classify(r *http.Request) (verb, resource string) {
 	info := apirequest.Parse(r)
-	if !info.IsResource() {
-		return info.Verb, "discovery " + info.Path
-	}
-	resource = info.Resource
-	if info.Subresource != "" {
-		resource += "/" + info.Subresource
-	}
-	if info.Group != "" {
-		resource += "." + info.Group
-	}
-	return info.Verb, resource
+	return info.Verb, info.Name()
 }
