@@ -35,22 +35,38 @@ import (
 // Services, created at once against a controller running cluster-wide with
 // the defaults of an installation. It reports the time until every one is
 // Programmed; the controller's RSS and Go heap before the first Gateway and
-// after the last is Programmed, and its CPU time (getrusage, the test
-// process; the cluster runs in other processes); the controller's API
-// requests per Gateway by verb and resource; and writes a heap profile
-// (BERTH_SCALE_HEAP, default in the temp directory) and, with
-// BERTH_SCALE_CPU=FILE, a CPU profile of the run. Then, in the same run,
-// the cluster's floor: the same ServiceAccounts, ConfigMaps, Services and
-// Deployments created by a plain client at the controller's concurrency
-// (its workers) in N other namespaces, until every Deployment is Available
+// after the last is Programmed, its CPU time, its API requests per Gateway
+// by verb and resource, and writes a heap profile (BERTH_SCALE_HEAP,
+// default in the temp directory). Then, in the same run, the cluster's
+// floor: the same ServiceAccounts, ConfigMaps, Services and Deployments
+// created by a plain client at the controller's concurrency (its workers)
+// in N other namespaces, until every Deployment is Available
 // (BERTH_SCALE_FLOOR=0 skips the floor, for profiling runs).
 //
-//	BERTH_SCALE=200 go test -count=1 -run TestScale -timeout 30m -v ./controller/clustertest/
+// With BERTH_SCALE_BIN=path/to/berth (`make build`'s bin/berth; relative
+// to the module root; the test does not build it) the controller is `berth controller` in a process of
+// its own, as users run it: RSS and peak RSS from /proc/PID/status, CPU
+// from /proc/PID/stat, requests from its berth_kube_api_requests_total
+// metric, the live heap and the heap profile from --profiling
+// (/debug/pprof/heap?gc=1); the test process's own CPU is reported apart.
+// Without it the controller runs in the test process (controller.New on a
+// request-recording config): RSS and CPU (getrusage) are the whole test
+// process's, which also creates and watches the Gateways; the heap profile
+// is finer (MemProfileRate 16 KiB) and BERTH_SCALE_CPU=FILE writes a CPU
+// profile of the run.
+//
+//	BERTH_SCALE=200 go test -count=1 -run 'TestScale$' -timeout 30m -v ./controller/clustertest/
+//	make build && BERTH_SCALE=1000 BERTH_SCALE_BIN=bin/berth go test -count=1 -run 'TestScale$' -timeout 60m -v ./controller/clustertest/
 //	go tool pprof -top -sample_index=inuse_space $TMPDIR/berth-scale-200.heap
 func TestScale(t *testing.T) {
 	n := envInt(t, "BERTH_SCALE")
-	// A finer heap profile than the default one sample per 512 KiB.
-	runtime.MemProfileRate = 16 << 10
+	bin := os.Getenv("BERTH_SCALE_BIN")
+	if bin == "" {
+		// A finer heap profile than the default one sample per 512 KiB.
+		runtime.MemProfileRate = 16 << 10
+	} else if os.Getenv("BERTH_SCALE_CPU") != "" {
+		t.Fatal("BERTH_SCALE_CPU profiles the test process: unset BERTH_SCALE_BIN to profile an in-process controller")
+	}
 	h := newHarness(t)
 	h.watchNS = nil // cluster-wide, as installed
 	ep := clusterIPProxy(h.ctrlNS, "proxy")
@@ -73,10 +89,24 @@ func TestScale(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = h.env.Client.CoreV1().Nodes().Delete(context.Background(), name, metav1.DeleteOptions{}) })
 	}
-	// Every client the controller builds from the config records its requests.
-	var reqs testenv.Requests
-	workers := 0
-	h.startMeasured(reqs.Wrap(h.env.Config), func(o *controller.Options) { workers = o.Workers })
+	var (
+		ctrl    measured
+		proc    *controllerProcess
+		workers int
+	)
+	if bin != "" {
+		proc, workers = h.startProcess(bin)
+		ctrl = proc
+	} else {
+		// Every client the controller builds from the config records its requests.
+		var reqs testenv.Requests
+		h.startMeasured(reqs.Wrap(h.env.Config), func(o *controller.Options) { workers = o.Workers })
+		ctrl = inProcess{&reqs}
+	}
+	var self processSample // the test process, when the controller is not in it
+	if proc != nil {
+		self = sampleProcess()
+	}
 	wcl, err := client.NewWithWatch(h.env.Config, client.Options{Scheme: h.cl.Scheme()})
 	if err != nil {
 		t.Fatal(err)
@@ -117,10 +147,13 @@ func TestScale(t *testing.T) {
 		return nil
 	})
 	time.Sleep(3 * time.Second) // caches synced, idle baseline
-	before := sampleProcess()
-	debug.FreeOSMemory()
-	beforeReturned := sampleProcess()
-	mark := reqs.Mark()
+	before := ctrl.sample(t, true)
+	beforeReturned := before
+	if proc == nil {
+		debug.FreeOSMemory()
+		beforeReturned = sampleProcess()
+	}
+	mark := ctrl.requests(t)
 	if path := os.Getenv("BERTH_SCALE_CPU"); path != "" {
 		// A CPU profile of the run (until quiet), when asked for.
 		f, err := os.Create(path)
@@ -161,34 +194,54 @@ func TestScale(t *testing.T) {
 	wg.Wait()
 	created := time.Since(start)
 	elapsed := waitCount(t, programmed, n, start, 20*time.Minute, "Gateways Programmed")
-	atProgrammed := sampleProcess()
+	atProgrammed := ctrl.sample(t, false)
 	// The last status writes and events land; then the controller is idle.
-	quiet(&reqs, 3*time.Second, time.Minute)
-	after := sampleProcess()
+	quiet(func() int { return ctrl.activity(t) }, 3*time.Second, time.Minute)
+	afterRSS := ctrl.sample(t, false) // before the GC of the heap sample
+	after := ctrl.sample(t, true)
+	after.rss, after.peakRSS = afterRSS.rss, afterRSS.peakRSS
 	pprof.StopCPUProfile()
-	runReqs := reqs.Since(mark)
+	runReqs := since(mark, ctrl.requests(t))
 	heapFile := os.Getenv("BERTH_SCALE_HEAP")
 	if heapFile == "" {
 		heapFile = filepath.Join(os.TempDir(), fmt.Sprintf("berth-scale-%d.heap", n))
 	}
-	writeHeapProfile(t, heapFile)
-	// What the Go runtime holds beyond the live heap (garbage between
-	// collections, freed spans not yet returned) is most of the RSS growth;
-	// returned at once here, for the record (the runtime's scavenger
-	// returns it over minutes).
-	debug.FreeOSMemory()
-	returned := sampleProcess()
+	ctrl.writeHeap(t, heapFile)
+	var returned processSample
+	if proc == nil {
+		// What the Go runtime holds beyond the live heap (garbage between
+		// collections, freed spans not yet returned) is most of the RSS growth;
+		// returned at once here, for the record (the runtime's scavenger
+		// returns it over minutes).
+		debug.FreeOSMemory()
+		returned = sampleProcess()
+	}
 
 	t.Logf("%d Gateways (%d workers): created in %s, all Programmed after %s (%.3f s per Gateway); load %s",
 		n, workers, created.Round(time.Millisecond), elapsed.Round(time.Millisecond), elapsed.Seconds()/float64(n), loadAvg())
-	t.Logf("process: RSS %s → %s (+%s, %s per Gateway); live Go heap after GC %s → %s (%s per Gateway); peak RSS %s",
-		kib(before.rss), kib(after.rss), kib(after.rss-before.rss), kib((after.rss-before.rss)/int64(n)),
+	what := "process"
+	if proc != nil {
+		what = fmt.Sprintf("controller process %d", proc.cmd.Process.Pid)
+		t.Logf("%s: RSS before the first Gateway %s, when all Programmed %s (+%s, %s per Gateway)",
+			what, kib(before.rss), kib(atProgrammed.rss), kib(atProgrammed.rss-before.rss), kib((atProgrammed.rss-before.rss)/int64(n)))
+	}
+	t.Logf("%s: RSS %s → %s (+%s, %s per Gateway); live Go heap after GC %s → %s (%s per Gateway); peak RSS %s",
+		what, kib(before.rss), kib(after.rss), kib(after.rss-before.rss), kib((after.rss-before.rss)/int64(n)),
 		kib(before.heap), kib(after.heap), kib((after.heap-before.heap)/int64(n)), kib(after.peakRSS))
-	t.Logf("RSS with free memory returned to the OS (debug.FreeOSMemory, before and after): %s → %s (+%s, %s per Gateway)",
-		kib(beforeReturned.rss), kib(returned.rss), kib(returned.rss-beforeReturned.rss), kib((returned.rss-beforeReturned.rss)/int64(n)))
+	if proc == nil {
+		t.Logf("RSS with free memory returned to the OS (debug.FreeOSMemory, before and after): %s → %s (+%s, %s per Gateway)",
+			kib(beforeReturned.rss), kib(returned.rss), kib(returned.rss-beforeReturned.rss), kib((returned.rss-beforeReturned.rss)/int64(n)))
+	}
 	t.Logf("CPU (user+system) until all Programmed %s, %.1f ms per Gateway; until quiet %s, %.1f ms per Gateway",
 		(atProgrammed.cpu - beforeReturned.cpu).Round(time.Millisecond), float64((atProgrammed.cpu-beforeReturned.cpu).Microseconds())/1000/float64(n),
 		(after.cpu - beforeReturned.cpu).Round(time.Millisecond), float64((after.cpu-beforeReturned.cpu).Microseconds())/1000/float64(n))
+	if proc != nil {
+		// The test process: creating the Gateways, watching their status
+		// (decoding every change), the floor not yet.
+		mine := sampleProcess()
+		t.Logf("test process (not the controller): CPU %s, %.1f ms per Gateway; RSS %s → %s",
+			(mine.cpu - self.cpu).Round(time.Millisecond), float64((mine.cpu-self.cpu).Microseconds())/1000/float64(n), kib(self.rss), kib(mine.rss))
+	}
 	t.Logf("API requests per Gateway: %s", requestTable(runReqs, n))
 	t.Logf("heap profile: %s", heapFile)
 	seqMu.Lock()
@@ -384,12 +437,13 @@ func waitCount(t *testing.T, count func() int, n int, start time.Time, timeout t
 	return time.Since(start)
 }
 
-// quiet waits until reqs recorded nothing for idle (at most max).
-func quiet(reqs *testenv.Requests, idle, max time.Duration) {
+// quiet waits until the request count stays the same for idle (at most
+// max).
+func quiet(count func() int, idle, max time.Duration) {
 	deadline := time.Now().Add(max)
-	for last := reqs.Mark(); time.Now().Before(deadline); {
+	for last := count(); time.Now().Before(deadline); {
 		time.Sleep(idle)
-		m := reqs.Mark()
+		m := count()
 		if m == last {
 			return
 		}
@@ -447,22 +501,23 @@ func writeHeapProfile(t *testing.T, path string) {
 
 // requestTable lists requests by verb and resource, per Gateway, writes
 // first.
-func requestTable(reqs []testenv.Request, n int) string {
+func requestTable(reqs map[reqKey]int, n int) string {
 	counts := map[string]int{}
-	var reads, writes, watches int
-	for _, r := range reqs {
-		k := r.Verb + " " + r.Resource
-		if r.Code >= 400 {
-			k += fmt.Sprintf(" (%d)", r.Code)
+	var reads, writes, watches, all int
+	for r, c := range reqs {
+		k := r.verb + " " + r.resource
+		if r.code >= 400 {
+			k += fmt.Sprintf(" (%d)", r.code)
 		}
-		counts[k]++
-		switch r.Verb {
+		counts[k] += c
+		all += c
+		switch r.verb {
 		case "watch":
-			watches++
+			watches += c
 		case "get", "list":
-			reads++
+			reads += c
 		default:
-			writes++
+			writes += c
 		}
 	}
 	keys := make([]string, 0, len(counts))
@@ -473,7 +528,7 @@ func requestTable(reqs []testenv.Request, n int) string {
 		return counts[keys[i]] > counts[keys[j]] || counts[keys[i]] == counts[keys[j]] && keys[i] < keys[j]
 	})
 	var b strings.Builder
-	fmt.Fprintf(&b, "%.2f writes, %.2f reads, %d watches started (%d requests in all)", float64(writes)/float64(n), float64(reads)/float64(n), watches, len(reqs))
+	fmt.Fprintf(&b, "%.2f writes, %.2f reads, %d watches started (%d requests in all)", float64(writes)/float64(n), float64(reads)/float64(n), watches, all)
 	for _, k := range keys {
 		fmt.Fprintf(&b, "\n  %-60s %6d  %.2f", k, counts[k], float64(counts[k])/float64(n))
 	}
