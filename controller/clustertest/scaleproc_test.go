@@ -163,6 +163,8 @@ func (p *controllerProcess) get(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Uncompressed: the controller's gzip writers would stay in its heap.
+	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
