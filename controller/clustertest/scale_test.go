@@ -43,9 +43,9 @@ import (
 // in N other namespaces, until every Deployment is Available
 // (BERTH_SCALE_FLOOR=0 skips the floor, for profiling runs).
 //
-// With BERTH_SCALE_BIN=path/to/berth (`make build`'s bin/berth; relative
-// to the module root; the test does not build it) the controller is `berth controller` in a process of
-// its own, as users run it: RSS and peak RSS from /proc/PID/status, CPU
+// With BERTH_SCALE_BIN=path/to/berth (`make build`'s bin/berth, relative
+// to the module root; the test does not build it) the controller is
+// `berth controller` in a process of its own, as users run it: RSS and peak RSS from /proc/PID/status, CPU
 // from /proc/PID/stat, requests from its berth_kube_api_requests_total
 // metric, the live heap and the heap profile from --profiling
 // (/debug/pprof/heap?gc=1); the test process's own CPU is reported apart.
@@ -103,10 +103,6 @@ func TestScale(t *testing.T) {
 		h.startMeasured(reqs.Wrap(h.env.Config), func(o *controller.Options) { workers = o.Workers })
 		ctrl = inProcess{&reqs}
 	}
-	var self processSample // the test process, when the controller is not in it
-	if proc != nil {
-		self = sampleProcess()
-	}
 	wcl, err := client.NewWithWatch(h.env.Config, client.Options{Scheme: h.cl.Scheme()})
 	if err != nil {
 		t.Fatal(err)
@@ -149,9 +145,12 @@ func TestScale(t *testing.T) {
 	time.Sleep(3 * time.Second) // caches synced, idle baseline
 	before := ctrl.sample(t, true)
 	beforeReturned := before
+	var self processSample // the test process, when the controller is not in it
 	if proc == nil {
 		debug.FreeOSMemory()
 		beforeReturned = sampleProcess()
+	} else {
+		self = sampleProcess()
 	}
 	mark := ctrl.requests(t)
 	if path := os.Getenv("BERTH_SCALE_CPU"); path != "" {
