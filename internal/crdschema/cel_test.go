@@ -59,7 +59,7 @@ func decodeYAML(r io.Reader) ([]map[string]any, error) {
 
 // fixtures are the objects of a CRD kind of the repository's inputs and of
 // the Validate table, by name.
-func fixtures(t *testing.T, v *crdschema.Validator) (names []string, objs map[string]map[string]any) {
+func fixtures(t testing.TB, v *crdschema.Validator) (names []string, objs map[string]map[string]any) {
 	t.Helper()
 	objs = map[string]map[string]any{}
 	add := func(name string, docs []map[string]any) {
@@ -114,7 +114,7 @@ func fixtures(t *testing.T, v *crdschema.Validator) (names []string, objs map[st
 // library's and fails unless both give the same errors (each field by
 // field, in the same order once sorted: the library's order is Go's map
 // order) and leave the same budget. It returns berth's errors.
-func sameCEL(t *testing.T, v *crdschema.Validator, name string, obj map[string]any, budget int64) field.ErrorList {
+func sameCEL(t testing.TB, v *crdschema.Validator, name string, obj map[string]any, budget int64) field.ErrorList {
 	t.Helper()
 	ours, ref, oursLeft, refLeft, ok := v.CompareCEL(runtime.DeepCopyJSON(obj), budget)
 	if !ok {
@@ -423,5 +423,108 @@ func TestCELSameAsApiserverOnRandomObjects(t *testing.T) {
 	t.Logf("%d of %d rules failed at least once; never failed:\n%s", len(rules)-len(missed), len(rules), strings.Join(missed, "\n"))
 	if len(rules)-len(missed) < len(rules)*3/4 {
 		t.Errorf("only %d of %d rules failed at least once", len(rules)-len(missed), len(rules))
+	}
+}
+
+// FuzzCELSameAsApiserver compares both evaluators on random mutations of
+// the fixtures: go test ./internal/crdschema -run XXX -fuzz FuzzCEL.
+func FuzzCELSameAsApiserver(f *testing.F) {
+	v, err := crdschema.Embedded()
+	if err != nil {
+		f.Fatal(err)
+	}
+	names, objs := fixtures(f, v)
+	schemas := map[string]*structuralschema.Structural{}
+	for _, name := range names {
+		obj := objs[name]
+		gv, _ := schema.ParseGroupVersion(fmt.Sprint(obj["apiVersion"]))
+		if s, err := v.StructuralOf(gv.WithKind(fmt.Sprint(obj["kind"]))); err == nil {
+			schemas[name] = s
+		}
+	}
+	for i := range 8 {
+		f.Add(uint64(i), uint16(i*7), uint8(i%3))
+	}
+	f.Fuzz(func(t *testing.T, seed uint64, which uint16, mutations uint8) {
+		name := names[int(which)%len(names)]
+		s := schemas[name]
+		if s == nil {
+			t.Skip("a version that is not served")
+		}
+		g := newGenerator(seed, s)
+		obj := runtime.DeepCopyJSON(objs[name])
+		for range 1 + int(mutations)%4 {
+			g.mutate(obj, s)
+		}
+		sameCEL(t, v, name, obj, celconfig.RuntimeCELCostBudget)
+	})
+}
+
+// A synthetic CRD exercises what the embedded CRDs do not use
+// (messageExpression, reason, fieldPath, allOf, optionalOldSelf, maps,
+// int-or-string, embedded resources, the per-call cost limit, the
+// budget): both evaluators agree, and the errors are the expected ones.
+func TestCELSameAsApiserverOnSyntheticCRD(t *testing.T) {
+	v, err := crdschema.New(os.DirFS("testdata/synthetic"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const head = "apiVersion: test.berth.dev/v1\nkind: Widget\nmetadata: {name: w, namespace: ns}\n"
+	for _, tc := range []struct {
+		name, doc string
+		budget    int64
+		want      []string
+	}{
+		{name: "valid", doc: head + "spec: {name: a, min: 1, max: 2, port: 8, tags: [a], labels: {a: v1}, template: {apiVersion: v1, kind: ConfigMap, metadata: {name: c}}}"},
+		{name: "root rule", doc: strings.Replace(head, "name: w", "name: forbidden", 1) + "spec: {name: a}",
+			want: []string{"<nil>: Invalid value: the name is forbidden"}},
+		{name: "messageExpression", doc: head + "spec: {name: a, min: 3, max: 2}",
+			want: []string{"spec: Invalid value: min 3 is above max 2"}},
+		{name: "empty messageExpression falls back to message", doc: head + "spec: {name: a, mode: bad}",
+			want: []string{"spec: Invalid value: mode must not be bad"}},
+		{name: "messageExpression with a line break", doc: head + "spec: {name: a, mode: multiline}",
+			want: []string{"spec: Invalid value: failed rule: !has(self.mode) || self.mode != 'multiline'"}},
+		{name: "reason and fieldPath", doc: head + "spec: {name: x}",
+			want: []string{"spec.name: Forbidden: name x is forbidden"}},
+		{name: "reason required", doc: head + "spec: {min: 1}",
+			want: []string{"spec: Required value: name is required"}},
+		{name: "reason duplicate", doc: head + "spec: {name: a, tags: [a, b, c]}",
+			want: []string{"spec: Duplicate value"}},
+		{name: "allOf", doc: head + "spec: {name: a, min: -1}",
+			want: []string{"spec: Invalid value: min must not be negative"}},
+		{name: "optionalOldSelf runs on create, oldSelf is none", doc: head + "spec: {name: a, mode: optional}",
+			want: []string{"spec: Invalid value: oldSelf is none"}},
+		{name: "items", doc: head + "spec: {name: a, tags: [a, bad]}",
+			want: []string{`spec.tags[1]: Invalid value: "bad": failed rule: self != 'bad'`}},
+		{name: "additionalProperties", doc: head + "spec: {name: a, labels: {b: x, a: w}}",
+			want: []string{`spec.labels[a]: Invalid value: "w": values start with v`, `spec.labels[b]: Invalid value: "x": values start with v`}},
+		{name: "int-or-string: no such overload", doc: head + "spec: {name: a, port: http}",
+			want: []string{"spec.port: Invalid value: \"\": 'no such overload': call arguments did not match a supported operator, function or macro signature for rule: port must be positive"}},
+		{name: "embedded resource", doc: head + "spec: {name: a, template: {apiVersion: v1, kind: Secret, metadata: {name: a-long-name}}}",
+			want: []string{"spec.template: Invalid value: only ConfigMaps", "spec.template: Invalid value: short names"}},
+		{name: "per-call cost limit", doc: head + "spec: {name: a, costly: [" + strings.Repeat("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,", 40) + "]}",
+			want: []string{"spec.costly: Invalid value: "}},
+		{name: "budget runs out", doc: head + "spec: {name: a, min: 3, max: 2, tags: [bad, bad, bad]}", budget: 20,
+			want: []string{"running out of cost budget, no further validation rules will be run"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			docs, err := decodeYAML(strings.NewReader(tc.doc))
+			if err != nil || len(docs) != 1 {
+				t.Fatal(docs, err)
+			}
+			budget := tc.budget
+			if budget == 0 {
+				budget = celconfig.RuntimeCELCostBudget
+			}
+			got := crdschema.FieldErrors(sameCEL(t, v, tc.name, docs[0], budget))
+			if len(tc.want) == 0 && got != "" {
+				t.Fatalf("refused: %s", got)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("%s\nlacks %s", got, w)
+				}
+			}
+		})
 	}
 }

@@ -3,13 +3,16 @@ package crdschema_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 
 	"github.com/berth-gateway/berth/internal/crdschema"
@@ -166,6 +169,58 @@ func BenchmarkCompile(b *testing.B) {
 				if len(errs) == 0 {
 					b.Fatal("no error for an object without spec")
 				}
+			}
+		})
+	}
+}
+
+// benchRoute is an HTTPRoute of ten rules as go run ./hack/scaleinput
+// writes them (the whole-process translate benchmark's input).
+func benchRoute(b *testing.B) map[string]any {
+	var sb strings.Builder
+	sb.WriteString(strings.Replace(route, "  rules:\n", "  hostnames: [app-0.example.com]\n  rules:\n", 1))
+	for i := range 10 {
+		fmt.Fprintf(&sb, "  - matches:\n    - path: {type: PathPrefix, value: /r0/rule%d}\n", i)
+		if i%3 == 0 {
+			sb.WriteString("      headers: [{type: Exact, name: x-version, value: v2}]\n")
+		}
+		sb.WriteString("    backendRefs: [{name: a, port: 80, weight: 90}, {name: b, port: 80, weight: 10}]\n")
+	}
+	js, err := yaml.YAMLToJSON([]byte(sb.String()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	obj := map[string]any{}
+	if err := utiljson.Unmarshal(js, &obj); err != nil {
+		b.Fatal(err)
+	}
+	return obj
+}
+
+// BenchmarkValidateRoute is Validate of one ten-rule HTTPRoute, with
+// berth's CEL evaluation (berth) and with apiextensions-apiserver's
+// cel.Validator (library), the rest the same.
+func BenchmarkValidateRoute(b *testing.B) {
+	v, err := crdschema.Embedded()
+	if err != nil {
+		b.Fatal(err)
+	}
+	obj := benchRoute(b)
+	for _, tc := range []struct {
+		name     string
+		validate func(map[string]any) field.ErrorList
+	}{
+		{"berth", func(o map[string]any) field.ErrorList { errs, _ := v.Validate(o); return errs }},
+		{"library", v.ValidateWithLibraryCEL},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			if errs := tc.validate(runtime.DeepCopyJSON(obj)); len(errs) > 0 {
+				b.Fatal(crdschema.FieldErrors(errs))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				tc.validate(runtime.DeepCopyJSON(obj))
 			}
 		})
 	}

@@ -72,3 +72,15 @@ func (v *Validator) ServedVersions(gk schema.GroupKind) []string {
 	sort.Strings(out)
 	return out
 }
+
+// ValidateWithLibraryCEL is Validate with the CEL rules evaluated by
+// apiextensions-apiserver's cel.Validator (what Validate did before),
+// for the benchmarks.
+func (v *Validator) ValidateWithLibraryCEL(obj map[string]any) field.ErrorList {
+	ver, errs, _ := v.check(obj)
+	if ver == nil || ver.cel == nil || blocking(errs) {
+		return errs
+	}
+	celErrs, _ := reference(ver).Validate(context.Background(), nil, ver.structural, obj, nil, celconfig.RuntimeCELCostBudget)
+	return append(errs, celErrs...)
+}
