@@ -372,7 +372,7 @@ func TestCELSameAsApiserverOnRandomObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 150
+	n := 80
 	if testing.Short() {
 		n = 30
 	}
