@@ -528,3 +528,43 @@ func TestCELSameAsApiserverOnSyntheticCRD(t *testing.T) {
 		})
 	}
 }
+
+// Objects made to fail the rules the random objects rarely fail: both
+// evaluators agree and the rule's message is among the errors.
+func TestCELSameAsApiserverOnRuleFailures(t *testing.T) {
+	v, err := crdschema.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gateway := "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g, namespace: ns}\nspec:\n  gatewayClassName: c\n  listeners: [{name: a, port: 80, protocol: HTTP}]\n"
+	manyMatches := ""
+	for range 16 {
+		manyMatches += "  - matches: [" + strings.Repeat("{path: {value: /a}},", 9) + "]\n"
+	}
+	exactRewrite := "  - matches: [{path: {type: Exact, value: /a}}]\n"
+	for _, tc := range []struct{ doc, want string }{
+		{gateway + "  addresses: [{type: Hostname, value: a.example}, {type: Hostname, value: a.example}]\n", "Hostname values must be unique"},
+		{route + "  - filters: [{type: CORS, cors: {allowOrigins: ['*', 'https://a.example']}}]\n", "AllowOrigins cannot contain '*' alongside other origins"},
+		{route + "  - filters: [{type: CORS, cors: {allowMethods: ['*', GET]}}]\n", "AllowMethods cannot contain '*' alongside other methods"},
+		{route + "  - filters: [{type: CORS, cors: {allowHeaders: ['*', x-a]}}]\n", "AllowHeaders cannot contain '*' alongside other methods"},
+		{route + "  - timeouts: {request: 1s, backendRequest: 2s}\n", "backendRequest timeout cannot be longer than request timeout"},
+		{route + exactRewrite + "    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /b}}}]\n",
+			"When using RequestRedirect filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified"},
+		{route + exactRewrite + "    backendRefs: [{name: a, port: 80, filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /b}}}]}]\n",
+			"Within backendRefs, When using URLRewrite filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified"},
+		{route + exactRewrite + "    backendRefs: [{name: a, port: 80, filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /b}}}]}]\n",
+			"Within backendRefs, when using RequestRedirect filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified"},
+		{route + manyMatches, "the total number of matches across all rules in a route must be less than 128"},
+		{"apiVersion: gateway.networking.k8s.io/v1\nkind: BackendTLSPolicy\nmetadata: {name: p, namespace: ns}\nspec:\n  targetRefs: [{group: '', kind: Service, name: a}, {group: '', kind: Service, name: a, sectionName: x}]\n  validation: {hostname: a.example, wellKnownCACertificates: System}\n",
+			"sectionName must be specified when targetRefs includes 2 or more references to the same target"},
+	} {
+		docs, err := decodeYAML(strings.NewReader(tc.doc))
+		if err != nil || len(docs) != 1 {
+			t.Fatal(docs, err)
+		}
+		got := crdschema.FieldErrors(sameCEL(t, v, tc.want, docs[0], celconfig.RuntimeCELCostBudget))
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("%s\nlacks %s", got, tc.want)
+		}
+	}
+}
