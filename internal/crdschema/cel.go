@@ -381,7 +381,9 @@ func (n *celNode) expressions(path *field.Path, obj any, budget int64) (errs fie
 		}
 		detail, ok := "", false
 		if compiled.MessageExpression != nil {
-			msg, left, msgErr := evalMessageExpression(compiled.MessageExpression, rule.MessageExpression, act, budget)
+			// As the library: the message sees the rule's self but never
+			// an optional oldSelf.
+			msg, left, msgErr := evalMessageExpression(compiled.MessageExpression, rule.MessageExpression, self, budget)
 			switch {
 			case msgErr == nil:
 				detail, ok, budget = msg, true, left

@@ -494,6 +494,8 @@ func TestCELSameAsApiserverOnSyntheticCRD(t *testing.T) {
 			want: []string{"spec: Invalid value: min must not be negative"}},
 		{name: "optionalOldSelf runs on create, oldSelf is none", doc: head + "spec: {name: a, mode: optional}",
 			want: []string{"spec: Invalid value: oldSelf is none"}},
+		{name: "a messageExpression does not see an optional oldSelf", doc: head + "spec: {name: a, mode: oldmessage}",
+			want: []string{"spec: Invalid value: the message expression could not see oldSelf"}},
 		{name: "items", doc: head + "spec: {name: a, tags: [a, bad]}",
 			want: []string{`spec.tags[1]: Invalid value: "bad": failed rule: self != 'bad'`}},
 		{name: "additionalProperties", doc: head + "spec: {name: a, labels: {b: x, a: w}}",
