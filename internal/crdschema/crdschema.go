@@ -10,6 +10,13 @@
 // apiserver's cost limits. Errors are field errors worded as the apiserver
 // words them.
 //
+// The CEL rules are compiled by the library (cel.Compile, as
+// cel.NewValidator compiles them) and evaluated by this package's walker
+// (cel.go), which mirrors the library's Validator but converts objects
+// with a schema adaptor built once per CRD version: the library's adaptor
+// rebuilds a property map on every field access, which was most of the
+// cost. Results are the library's (differential tests: cel_test.go).
+//
 // The CRDs are embedded (crds/, copied by go generate from the
 // sigs.k8s.io/gateway-api module at the version go.mod pins and from
 // api/crd). A version's schemas and CEL programs are compiled once, the
@@ -33,7 +40,6 @@ import (
 	apiextensionsinternal "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
-	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
 	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
@@ -78,7 +84,7 @@ type version struct {
 	hasStatus  bool
 	structural *structuralschema.Structural
 	schema     apiservervalidation.SchemaValidator
-	cel        *cel.Validator
+	cel        *celNode // nil: no x-kubernetes-validations
 }
 
 var (
@@ -232,7 +238,7 @@ func (v *version) compile(crd *apiextensionsv1.CustomResourceDefinition) error {
 		v.hasStatus = sub != nil && sub.Status != nil
 		v.structural = s
 		v.schema = sv
-		v.cel = cel.NewValidator(s, true, celconfig.PerCallLimit)
+		v.cel = compileCEL(s, celconfig.PerCallLimit)
 	})
 	return v.err
 }
@@ -245,25 +251,41 @@ func (v *version) compile(crd *apiextensionsv1.CustomResourceDefinition) error {
 // namespace is not an error here (the apiserver takes it from the request;
 // berth's own checks report it).
 func (v *Validator) Validate(obj map[string]any) (errs field.ErrorList, known bool) {
+	ver, errs, known := v.check(obj)
+	if ver == nil || ver.cel == nil {
+		return errs, known // done, or no CEL rules in this version's schema
+	}
+	if blocking(errs) {
+		// As the apiserver: CEL rules do not run on an object whose
+		// errors could make them fail to evaluate.
+		return append(errs, field.Invalid(nil, nil, "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation")), true
+	}
+	celErrs, _ := ver.cel.validate(nil, obj, celconfig.RuntimeCELCostBudget)
+	return append(errs, celErrs...), true
+}
+
+// check is Validate up to the CEL rules: the object's version (nil when
+// there is nothing more to check) and the errors so far.
+func (v *Validator) check(obj map[string]any) (ver *version, errs field.ErrorList, known bool) {
 	apiVersion, _ := obj["apiVersion"].(string)
 	kind, _ := obj["kind"].(string)
 	gv, err := schema.ParseGroupVersion(apiVersion)
 	if err != nil {
-		return field.ErrorList{field.Invalid(field.NewPath("apiVersion"), apiVersion, err.Error())}, true
+		return nil, field.ErrorList{field.Invalid(field.NewPath("apiVersion"), apiVersion, err.Error())}, true
 	}
 	k := v.kinds[gv.WithKind(kind).GroupKind()]
 	if k == nil {
-		return nil, false
+		return nil, nil, false
 	}
 	if err := k.decode(); err != nil {
-		return field.ErrorList{field.InternalError(nil, fmt.Errorf("the CRD of %s: %w", gv.WithKind(kind).GroupKind(), err))}, true
+		return nil, field.ErrorList{field.InternalError(nil, fmt.Errorf("the CRD of %s: %w", gv.WithKind(kind).GroupKind(), err))}, true
 	}
-	ver := k.versions[gv.Version]
+	ver = k.versions[gv.Version]
 	if ver == nil {
-		return field.ErrorList{field.NotSupported(field.NewPath("apiVersion"), apiVersion, servedVersions(k.crd))}, true
+		return nil, field.ErrorList{field.NotSupported(field.NewPath("apiVersion"), apiVersion, servedVersions(k.crd))}, true
 	}
 	if err := ver.compile(k.crd); err != nil {
-		return field.ErrorList{field.InternalError(nil, fmt.Errorf("the CRD of %s: %w", gv.WithKind(kind).GroupKind(), err))}, true
+		return nil, field.ErrorList{field.InternalError(nil, fmt.Errorf("the CRD of %s: %w", gv.WithKind(kind).GroupKind(), err))}, true
 	}
 
 	// What the apiserver does while decoding the request and preparing
@@ -273,14 +295,14 @@ func (v *Validator) Validate(obj map[string]any) (errs field.ErrorList, known bo
 	}
 	structuraldefaulting.PruneNonNullableNullsWithoutDefaults(obj, ver.structural)
 	if ferr := schemaobjectmeta.Coerce(nil, obj, ver.structural, true, false); ferr != nil {
-		return field.ErrorList{ferr}, true
+		return nil, field.ErrorList{ferr}, true
 	}
 	structuraldefaulting.Default(obj, ver.structural)
 
 	// customResourceStrategy.Validate.
 	meta, _, err := schemaobjectmeta.GetObjectMeta(obj, false)
 	if err != nil {
-		return field.ErrorList{field.Invalid(field.NewPath("metadata"), nil, err.Error())}, true
+		return nil, field.ErrorList{field.Invalid(field.NewPath("metadata"), nil, err.Error())}, true
 	}
 	for _, e := range validation.ValidateObjectMeta(meta, ver.namespaced, validation.NameIsDNSSubdomain, field.NewPath("metadata")) {
 		if e.Type == field.ErrorTypeRequired && e.Field == "metadata.namespace" {
@@ -291,16 +313,7 @@ func (v *Validator) Validate(obj map[string]any) (errs field.ErrorList, known bo
 	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, ver.schema)...)
 	errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, obj, ver.structural, false)...)
 	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, ver.structural, obj)...)
-	if ver.cel == nil {
-		return errs, true // no CEL rules in this version's schema
-	}
-	if blocking(errs) {
-		// As the apiserver: CEL rules do not run on an object whose
-		// errors could make them fail to evaluate.
-		return append(errs, field.Invalid(nil, nil, "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation")), true
-	}
-	celErrs, _ := ver.cel.Validate(context.Background(), nil, ver.structural, obj, nil, celconfig.RuntimeCELCostBudget)
-	return append(errs, celErrs...), true
+	return ver, errs, true
 }
 
 // ValidateTyped is Validate of a typed object (a Gateway API or berth
