@@ -221,6 +221,13 @@ func staleListenerSet(ctx context.Context, cl client.Client, opts readiness.Opti
 	setWatch.opts = fromVersion(setWatch.opts, ls.ResourceVersion)
 	set := listenerSetState(&ls)
 	ls.TypeMeta = metav1.TypeMeta{APIVersion: gwv1.GroupVersion.String(), Kind: "ListenerSet"}
+	if !set.HasParent {
+		// Its parentRef names no Gateway: no parent to read.
+		if why := readiness.ConfirmListenerSet(verdict, set, readiness.Gateway{}); why != "" {
+			stale[key] = why
+		}
+		return []client.Object{&ls}, stale, []changeWatch{setWatch}, nil
+	}
 	var gw gwv1.Gateway
 	parent := readiness.Gateway{Key: set.Parent}
 	if err := cl.Get(ctx, client.ObjectKey{Namespace: set.Parent.Namespace, Name: set.Parent.Name}, &gw); err == nil {
