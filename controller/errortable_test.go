@@ -55,6 +55,18 @@ spec:
 `, name, ns)
 }
 
+// tableObject is tableClass, a Gateway ns/g with one HTTP listener and an
+// object ns/NAME of a Gateway API kind with the given spec (lines under
+// spec:).
+func tableObject(kind, name, spec string) string {
+	return tableClass + tableGateway("ns", "g", "", "{name: http, port: 80, protocol: HTTP}") + fmt.Sprintf(`---
+apiVersion: gateway.networking.k8s.io/v1
+kind: %s
+metadata: {name: %s, namespace: ns}
+spec:
+`, kind, name) + spec
+}
+
 // tableRoute is tableClass, a Gateway ns/g with one HTTP listener and an
 // HTTPRoute ns/r for it with the given rules (lines under rules:).
 func tableRoute(rules string) string {
@@ -190,6 +202,21 @@ spec:
 		name: "HTTPRoute bad enum", routes: true, in: tableRoute("  - matches: [{path: {type: Glob, value: /a}}]\n"), crd: []string{`HTTPRoute ns/r: spec.rules[0].matches[0].path.type: Unsupported value: "Glob": supported values: "Exact", "PathPrefix", "RegularExpression"`},
 	}, {
 		name: "HTTPRoute name too long", routes: true, in: strings.Replace(tableRoute("  - {}\n"), "[{name: g}]", "[{name: "+strings.Repeat("a", 254)+"}]", 1), crd: []string{"HTTPRoute ns/r: spec.parentRefs[0].name: Too long: may not be more than 253 bytes"},
+	}, {
+		name: "TCPRoute backend port out of range", routes: true, in: tableObject("TCPRoute", "t", "  parentRefs: [{name: g}]\n  rules: [{backendRefs: [{name: s, port: 70000}]}]\n"),
+		crd: []string{"TCPRoute ns/t: spec.rules[0].backendRefs[0].port: Invalid value: 70000: spec.rules[0].backendRefs[0].port in body should be less than or equal to 65535"},
+	}, {
+		name: "TLSRoute bad hostname", routes: true, in: tableObject("TLSRoute", "t", "  parentRefs: [{name: g}]\n  hostnames: ['*.*.example']\n  rules: [{backendRefs: [{name: s, port: 443}]}]\n"),
+		crd: []string{`TLSRoute ns/t: spec.hostnames[0]: Invalid value: "*.*.example": spec.hostnames[0] in body should match`, "spec.hostnames: Invalid value: Wildcards on hostnames must be the first label"},
+	}, {
+		name: "UDPRoute backend without a port (CEL)", routes: true, in: tableObject("UDPRoute", "u", "  parentRefs: [{name: g}]\n  rules: [{backendRefs: [{name: s}]}]\n"),
+		crd: []string{"UDPRoute ns/u: spec.rules[0].backendRefs[0]: Invalid value: Must have port for Service reference"},
+	}, {
+		name: "BackendTLSPolicy with both CA kinds (CEL)", routes: true, in: tableObject("BackendTLSPolicy", "b", "  targetRefs: [{group: '', kind: Service, name: s}]\n  validation: {hostname: s.example, wellKnownCACertificates: System, caCertificateRefs: [{group: '', kind: ConfigMap, name: c}]}\n"),
+		crd: []string{"BackendTLSPolicy ns/b: spec.validation: Invalid value: must not contain both CACertificateRefs and WellKnownCACertificates"},
+	}, {
+		name: "ListenerSet TCP listener with a hostname (CEL)", in: tableObject("ListenerSet", "l", "  parentRef: {name: g}\n  listeners: [{name: t, port: 9000, protocol: TCP, hostname: a.example}]\n"),
+		crd: []string{"ListenerSet ns/l: spec.listeners: Invalid value: hostname must not be specified for protocols ['TCP', 'UDP']"},
 	}, {
 		name: "Gateway without gatewayClassName", in: strings.Replace(tableGateway("ns", "g", "", http80), "  gatewayClassName: berth\n", "", 1),
 		// A required field that is missing reads as its zero value: the

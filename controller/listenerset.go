@@ -156,6 +156,11 @@ func (c *Controller) reconcileListenerSet(ctx context.Context, req ctrl.Request)
 	p := translate.ListenerSetParentState{Gateway: gwKey}
 	var fact *translate.ListenerSetStatus
 	var gw gwv1.Gateway
+	// parentInputs are the digests the parent's status records when it is
+	// the status of the translation fact comes from; recorded on the
+	// ListenerSet too, so berth wait can tell which parent status its
+	// Programmed follows (readiness.CurrentListenerSet).
+	var parentInputs readiness.RecordedInputs
 	switch err := c.client.Get(ctx, gwKey, &gw); {
 	case apierrors.IsNotFound(err):
 		// No controller owns a ListenerSet whose parent is absent: berth
@@ -181,13 +186,20 @@ func (c *Controller) reconcileListenerSet(ctx context.Context, req ctrl.Request)
 		}
 		if fact != nil {
 			p.Current = translatedFor(&gw, t)
+			if p.Current {
+				parentInputs = readiness.Gateway{Generation: gw.Generation, Conditions: gw.Status.Conditions}.Recorded()
+			}
 		} else if p.Accepted == nil || p.Accepted.Status == metav1.ConditionTrue {
 			// Not translated (for this generation) yet: the translation
 			// enqueues it. A parent not Accepted needs none.
 			return ctrl.Result{}, nil
 		}
 	}
-	st := listenerSetStatus(s.Status, translate.ListenerSetStatusOf(&s, fact, p), s.Generation, metav1.Now())
+	f := translate.ListenerSetStatusOf(&s, fact, p)
+	if parentInputs.Found {
+		f.Conditions = append(f.Conditions, readiness.ListenerSetInputs(parentInputs, readiness.Key(gwKey)))
+	}
+	st := listenerSetStatus(s.Status, f, s.Generation, metav1.Now())
 	if equality.Semantic.DeepEqual(st, s.Status) {
 		return ctrl.Result{}, nil
 	}

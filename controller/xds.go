@@ -341,6 +341,15 @@ func (c *Controller) cachedNamespace(ns string) bool {
 	return len(c.opts.WatchNamespaces) == 0 || slices.Contains(c.opts.WatchNamespaces, ns)
 }
 
+// ReaderLookup is translation's Lookup over r (an API client, or a cache)
+// in every namespace: the controller's own over its cache is the same one,
+// scoped to its watched namespaces. berth diff translates through it. err
+// returns the first read that failed other than with NotFound.
+func ReaderLookup(ctx context.Context, r client.Reader) (lk translate.Lookup, err func() error) {
+	l := &cacheLookup{ctx: ctx, c: r, namespaces: true}
+	return l, l.error
+}
+
 // cacheLookup is translation's Lookup over the controller's cache.
 type cacheLookup struct {
 	ctx   context.Context

@@ -97,9 +97,14 @@ func (h *harness) startWait(name string, timeout time.Duration) *berthWait {
 
 // startWaitContext runs berth wait under ctx (cli.WithVerdictHook).
 func (h *harness) startWaitContext(ctx context.Context, name string, timeout time.Duration) *berthWait {
+	return h.startWaitTarget(ctx, "gateway/"+name, timeout)
+}
+
+// startWaitTarget runs berth wait TARGET -o json under ctx.
+func (h *harness) startWaitTarget(ctx context.Context, target string, timeout time.Duration) *berthWait {
 	w := &berthWait{done: make(chan struct{})}
 	cmd := cli.NewRootCmd()
-	cmd.SetArgs([]string{"wait", "gateway/" + name, "-n", h.ns, "--kubeconfig", h.env.Kubeconfig, "--timeout", timeout.String(), "-o", "json"})
+	cmd.SetArgs([]string{"wait", target, "-n", h.ns, "--kubeconfig", h.env.Kubeconfig, "--timeout", timeout.String(), "-o", "json"})
 	cmd.SetOut(&w.stdout)
 	cmd.SetErr(&w.stderr)
 	go func() {

@@ -84,8 +84,8 @@ accepts, as the controller's: diff reads the ListenerSets naming it (with
 and ReferenceGrants of their listeners' certificates.
 
 It needs get/list on gateways, gatewayclasses, envoyproxies and the bundle's
-kinds, list on configmaps (inventories), listenersets, namespaces and
-referencegrants, get on the listeners' certificate secrets, and patch on the
+kinds, list on configmaps (inventories), listenersets and referencegrants,
+get on namespaces and the listeners' certificate secrets, and patch on the
 bundle's kinds (dry runs write nothing).`,
 		Args: cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -365,9 +365,10 @@ func (d *differ) diff(ctx context.Context, gw *gwv1.Gateway) (*gatewayDiff, erro
 // (translate.AcceptedListenerSets, the controller's and berth render's
 // rule): their ports join the bundle's. It translates gw with what that
 // decision reads: the ListenerSets naming it (the -f set's in place of
-// the cluster's), the Namespaces (allowedListeners) and the Secrets and
-// ReferenceGrants of their listeners' certificates. None when the
-// ListenerSet kind is not installed.
+// the cluster's), the ReferenceGrants, and, through the controller's
+// translation Lookup (controller.ReaderLookup), the Namespaces
+// (allowedListeners) and the Secrets of their listeners' certificates.
+// None when the ListenerSet kind is not installed.
 func (d *differ) acceptedListenerSets(ctx context.Context, class *gwv1.GatewayClass, gw *gwv1.Gateway) ([]*gwv1.ListenerSet, error) {
 	var list gwv1.ListenerSetList
 	if err := d.cl.List(ctx, &list); err != nil {
@@ -393,72 +394,26 @@ func (d *differ) acceptedListenerSets(ctx context.Context, class *gwv1.GatewayCl
 		return nil, nil
 	}
 	in.ListenerSets = sets
-	var nsList corev1.NamespaceList
-	if err := d.cl.List(ctx, &nsList); err != nil {
-		return nil, fmt.Errorf("list Namespaces: %w", err)
+	// Secrets and Namespaces are read by key as translation asks for them,
+	// through the Lookup the controller translates with; ReferenceGrants
+	// are listed, as the controller does.
+	lk, lookupErr := controller.ReaderLookup(ctx, d.cl)
+	in.Lookup = lk
+	var grants gwv1.ReferenceGrantList
+	if err := d.cl.List(ctx, &grants); err != nil {
+		return nil, fmt.Errorf("list ReferenceGrants: %w", err)
 	}
-	for i := range nsList.Items {
-		in.Namespaces = append(in.Namespaces, &nsList.Items[i])
-	}
-	// The certificates of the Gateway's and the ListenerSets' listeners.
-	type owned struct {
-		ns        string
-		listeners []gwv1.Listener
-	}
-	all := []owned{{gw.Namespace, gw.Spec.Listeners}}
-	for _, s := range sets {
-		ls := make([]gwv1.Listener, len(s.Spec.Listeners))
-		for i, l := range s.Spec.Listeners {
-			ls[i] = gwv1.Listener{TLS: l.TLS}
-		}
-		all = append(all, owned{s.Namespace, ls})
-	}
-	seen := map[k8stypes.NamespacedName]bool{}
-	grantNS := map[string]bool{}
-	for _, o := range all {
-		for _, l := range o.listeners {
-			if l.TLS == nil {
-				continue
-			}
-			for _, ref := range l.TLS.CertificateRefs {
-				if (ref.Group != nil && *ref.Group != "") || (ref.Kind != nil && *ref.Kind != "Secret") {
-					continue
-				}
-				key := k8stypes.NamespacedName{Namespace: o.ns, Name: string(ref.Name)}
-				if ref.Namespace != nil {
-					key.Namespace = string(*ref.Namespace)
-				}
-				if key.Namespace != o.ns {
-					grantNS[key.Namespace] = true
-				}
-				if seen[key] {
-					continue
-				}
-				seen[key] = true
-				var sec corev1.Secret
-				if err := d.cl.Get(ctx, key, &sec); err != nil {
-					if apierrors.IsNotFound(err) {
-						continue
-					}
-					return nil, fmt.Errorf("read Secret %s: %w", key, err)
-				}
-				in.Secrets = append(in.Secrets, &sec)
-			}
-		}
-	}
-	for ns := range grantNS {
-		var grants gwv1.ReferenceGrantList
-		if err := d.cl.List(ctx, &grants, client.InNamespace(ns)); err != nil {
-			return nil, fmt.Errorf("list ReferenceGrants in %s: %w", ns, err)
-		}
-		for i := range grants.Items {
-			in.ReferenceGrants = append(in.ReferenceGrants, &grants.Items[i])
-		}
+	for i := range grants.Items {
+		in.ReferenceGrants = append(in.ReferenceGrants, &grants.Items[i])
 	}
 	to := translate.DefaultOptions() // as berth render translates
 	to.ControllerName = gwv1.GatewayController(d.controllerName)
 	to.PrivilegedPortOffset = d.opts.PrivilegedPortOffset
-	for _, r := range translate.Translate(in, to) {
+	results := translate.Translate(in, to)
+	if err := lookupErr(); err != nil {
+		return nil, fmt.Errorf("read for translation: %w", err)
+	}
+	for _, r := range results {
 		if r.Gateway.Namespace == gw.Namespace && r.Gateway.Name == gw.Name {
 			return translate.AcceptedListenerSets(r.ListenerSets, sets), nil
 		}

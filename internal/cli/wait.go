@@ -24,8 +24,8 @@ func newWaitCmd() *cobra.Command {
 		output        string
 	)
 	cmd := &cobra.Command{
-		Use:   "wait gateway/NAME [-n NS] [--timeout D] | wait gateway NAME | wait [gateways] --all [-n NS | -A]",
-		Short: "Wait until Gateways are Programmed for their current inputs, printing their bundle's progress",
+		Use:   "wait gateway/NAME [-n NS] [--timeout D] | wait gateway NAME | wait listenerset/NAME | wait [gateways] --all [-n NS | -A]",
+		Short: "Wait until Gateways (or a ListenerSet) are Programmed for their current inputs, printing their bundle's progress",
 		Long: `Wait watches a Gateway and every object of its bundle (the objects its
 inventory ConfigMap lists, or, before the first apply has finished, the
 objects carrying its labels) and prints each object's kstatus and each
@@ -47,6 +47,20 @@ know this: it compares observedGeneration with the Gateway's own generation
 only.) Without the rights to read classes, EnvoyProxies, routes or policies,
 wait says so and checks what it can.
 
+wait listenerset/NAME (or listenerset NAME, lset) waits for a ListenerSet:
+for its Programmed=True (its parent Gateway's data plane serves its
+listeners) for its current generation, and for its parent Gateway (the one
+its parentRef names) to be Programmed for the parent's current inputs, by
+the rule above: those inputs include the ListenerSet at its generation. The
+ListenerSet's status must, on the read after the verdict, have been computed
+from the parent status that is current (berth records the parent's digests
+on the ListenerSet too, condition gateway.berth.dev/Inputs). Progress shows
+the ListenerSet's conditions and the parent's data plane objects; on
+success it prints the ListenerSet. Exit statuses are those below, for the
+ListenerSet: 1 also when it is not found, its parentRef names no Gateway,
+Accepted=False with any reason but Pending (NotAllowed, ParentNotAccepted),
+or its parent Gateway failed.
+
 Exit status:
   0  the Gateway is Programmed=True for its current generation and inputs;
   1  it failed: not found or deleted; Accepted=False for its current
@@ -66,7 +80,7 @@ waited for; the first failure ends the wait.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := parseGatewayTarget(args, all || allNamespaces)
+			target, err := parseWaitTarget(args, all || allNamespaces)
 			if err != nil {
 				return usageError(err)
 			}
@@ -83,13 +97,18 @@ waited for; the first failure ends the wait.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			out, gws, err := waitCurrent(ctx, cfg, readiness.Options{
+			opts := readiness.Options{
 				Namespace:     namespace,
-				Name:          name,
 				AllNamespaces: allNamespaces,
 				Timeout:       timeout,
 				Out:           cmd.ErrOrStderr(),
-			})
+			}
+			if target.listenerSet {
+				opts.ListenerSet = target.name
+			} else {
+				opts.Name = target.name
+			}
+			out, objs, err := waitCurrent(ctx, cfg, opts)
 			if err != nil {
 				return usageError(err)
 			}
@@ -97,58 +116,89 @@ waited for; the first failure ends the wait.`,
 				return err
 			}
 			if format == outputDefault {
-				for _, gw := range gws {
-					fmt.Fprintf(cmd.OutOrStdout(), "gateway.gateway.networking.k8s.io/%s condition met\n", gw.Name)
+				for _, o := range objs {
+					fmt.Fprintln(cmd.OutOrStdout(), objectName(o)+" condition met")
 				}
 				return nil
 			}
-			objs := make([]runtime.Object, len(gws))
-			for i := range gws {
-				objs[i] = &gws[i]
+			list := make([]runtime.Object, len(objs))
+			for i := range objs {
+				list[i] = objs[i]
 			}
-			return printObjects(cmd.OutOrStdout(), format, objs)
+			return printObjects(cmd.OutOrStdout(), format, list)
 		},
 	}
 	f := cmd.Flags()
-	kube.bind(f, "namespace of the Gateway (default: the kubeconfig context's)")
+	kube.bind(f, "namespace of the Gateway or ListenerSet (default: the kubeconfig context's)")
 	f.BoolVar(&all, "all", false, "wait for every Gateway in the namespace")
 	f.BoolVarP(&allNamespaces, "all-namespaces", "A", false, "wait for every Gateway in every namespace (implies --all)")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait (0: look once); kubectl wait's default")
-	bindOutput(cmd, &output, outputDefault, "print the Gateways on success: name, yaml or json (default: kubectl wait's \"condition met\" lines)", outputName, outputYAML, outputJSON)
+	bindOutput(cmd, &output, outputDefault, "print the Gateways (or the ListenerSet) on success: name, yaml or json (default: kubectl wait's \"condition met\" lines)", outputName, outputYAML, outputJSON)
 	return cmd
 }
 
-// parseGatewayTarget accepts gateway/NAME or "gateway NAME" (also gateways,
-// gtw and the fully qualified resource), or, with --all, nothing or the
-// bare resource. It returns the Gateway's name, empty for --all.
+// waitTarget is what berth wait waits for: a Gateway or a ListenerSet by
+// name, or (name empty) every Gateway in scope.
+type waitTarget struct {
+	name        string
+	listenerSet bool
+}
+
+// parseWaitTarget accepts gateway/NAME or "gateway NAME" (also gateways,
+// gtw and the fully qualified resource), listenerset/NAME or "listenerset
+// NAME" (also listenersets, lset and the fully qualified resource), or,
+// with --all, nothing or the bare Gateway resource.
+func parseWaitTarget(args []string, all bool) (waitTarget, error) {
+	return parseTarget(args, all, true)
+}
+
+// parseGatewayTarget is parseWaitTarget for the commands that take only
+// Gateways (diff); it returns the Gateway's name, empty for --all.
 func parseGatewayTarget(args []string, all bool) (string, error) {
-	isGateway := func(r string) bool {
+	t, err := parseTarget(args, all, false)
+	return t.name, err
+}
+
+// parseTarget parses a target of berth wait or diff; with sets, a
+// ListenerSet is accepted too.
+func parseTarget(args []string, all, sets bool) (waitTarget, error) {
+	resource := func(r string) (isGateway, isSet bool) {
 		switch strings.ToLower(r) {
 		case "gateway", "gateways", "gtw", "gateway.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io":
-			return true
+			return true, false
+		case "listenerset", "listenersets", "lset", "listenerset.gateway.networking.k8s.io", "listenersets.gateway.networking.k8s.io":
+			return false, sets
 		}
-		return false
+		return false, false
+	}
+	want, wantWords := "gateway/NAME", "gateway NAME"
+	if sets {
+		want, wantWords = "gateway/NAME or listenerset/NAME", "gateway NAME or listenerset NAME"
 	}
 	if all {
-		if len(args) > 1 || (len(args) == 1 && !isGateway(args[0])) {
-			return "", fmt.Errorf("with --all, give no argument or \"gateways\", not %q", args[0])
+		if len(args) > 0 {
+			if gw, _ := resource(args[0]); !gw || len(args) > 1 {
+				return waitTarget{}, fmt.Errorf("with --all, give no argument or \"gateways\", not %q", args[0])
+			}
 		}
-		return "", nil
+		return waitTarget{}, nil
 	}
 	if len(args) == 0 {
-		return "", errors.New("give gateway/NAME, or --all")
+		return waitTarget{}, fmt.Errorf("give %s, or --all", want)
 	}
 	if len(args) == 2 {
-		if !isGateway(args[0]) || args[1] == "" || strings.Contains(args[1], "/") {
-			return "", fmt.Errorf("want gateway NAME, got %q", strings.Join(args, " "))
+		gw, set := resource(args[0])
+		if (!gw && !set) || args[1] == "" || strings.Contains(args[1], "/") {
+			return waitTarget{}, fmt.Errorf("want %s, got %q", wantWords, strings.Join(args, " "))
 		}
-		return args[1], nil
+		return waitTarget{name: args[1], listenerSet: set}, nil
 	}
 	res, name, ok := strings.Cut(args[0], "/")
-	if !ok || !isGateway(res) || name == "" || strings.Contains(name, "/") {
-		return "", fmt.Errorf("want gateway/NAME, got %q", args[0])
+	gw, set := resource(res)
+	if !ok || (!gw && !set) || name == "" || strings.Contains(name, "/") {
+		return waitTarget{}, fmt.Errorf("want %s, got %q", want, args[0])
 	}
-	return name, nil
+	return waitTarget{name: name, listenerSet: set}, nil
 }
 
 // waitExit maps a wait's outcome to the exit status: 0 ready, 1 failed,

@@ -37,8 +37,9 @@ const ReasonStaleInputs = "StaleInputs"
 // describes older inputs, or its verdict changed, the verdict does not
 // count: the wait watches the Gateways until the controller writes again
 // and decides anew. It returns the outcome and, when every Gateway was
-// current, the Gateways as checked (for -o).
-func waitCurrent(ctx context.Context, cfg *rest.Config, opts readiness.Options) (*readiness.Outcome, []gwv1.Gateway, error) {
+// current, the Gateways as checked (for -o). A ListenerSet
+// (opts.ListenerSet) is checked likewise (staleListenerSet), and returned.
+func waitCurrent(ctx context.Context, cfg *rest.Config, opts readiness.Options) (*readiness.Outcome, []client.Object, error) {
 	scheme, err := controller.Scheme()
 	if err != nil {
 		return nil, nil, err
@@ -52,30 +53,42 @@ func waitCurrent(ctx context.Context, cfg *rest.Config, opts readiness.Options) 
 	warned := map[string]bool{}
 	for {
 		out, err := readiness.Run(ctx, cfg, opts)
+		if err == nil && out.Restart {
+			// The ListenerSet names another parent now: wait on that one.
+			opts.Timeout = max(0, time.Until(deadline))
+			continue
+		}
 		if err != nil || out.Phase == readiness.Waiting {
 			return out, nil, err
 		}
 		if hook, ok := ctx.Value(verdictHookKey{}).(func()); ok {
 			hook()
 		}
-		list, stale, rv, err := staleGateways(ctx, cl, opts, out, func(msg string) {
+		warn := func(msg string) {
 			if !warned[msg] {
 				warned[msg] = true
 				fmt.Fprintln(opts.Out, readiness.Stamp(time.Since(start), "warning: "+msg))
 			}
-		})
+		}
+		check := staleGateways
+		if opts.ListenerSet != "" {
+			check = staleListenerSet
+		}
+		list, stale, changes, err := check(ctx, cl, opts, out, warn)
 		if err != nil {
 			return nil, nil, err
 		}
 		if len(stale) == 0 {
 			return out, list, nil
 		}
-		for k, why := range stale {
-			fmt.Fprintln(opts.Out, readiness.Stamp(time.Since(start), "Gateway "+k.String()+": "+why+"; waiting for the controller"))
+		for _, g := range out.Gateways {
+			if why, ok := stale[g.Key]; ok {
+				fmt.Fprintln(opts.Out, readiness.Stamp(time.Since(start), g.Subject()+": "+why+"; waiting for the controller"))
+			}
 		}
 		remaining := time.Until(deadline)
 		if remaining > 0 {
-			err = waitForChange(ctx, cl, opts, rv, remaining)
+			err = waitForChange(ctx, cl, changes, remaining)
 		}
 		if remaining <= 0 || err == context.DeadlineExceeded {
 			return staleOutcome(out, stale, time.Since(start)), nil, nil
@@ -97,7 +110,7 @@ func staleOutcome(out *readiness.Outcome, stale map[readiness.Key]string, elapse
 	for _, g := range out.Gateways {
 		if why, ok := stale[g.Key]; ok {
 			g.Verdict = readiness.Verdict{Phase: readiness.Waiting, Reason: ReasonStaleInputs, Message: why}
-			res.NotReady = append(res.NotReady, "Gateway "+g.Key.String()+": "+g.Verdict.String())
+			res.NotReady = append(res.NotReady, g.Subject()+": "+g.Verdict.String())
 		}
 		res.Gateways = append(res.Gateways, g)
 	}
@@ -115,13 +128,21 @@ func WithVerdictHook(ctx context.Context, hook func()) context.Context {
 	return context.WithValue(ctx, verdictHookKey{}, hook)
 }
 
+// changeWatch is what to watch, after a stale verdict, for the controller's
+// next write: a list of a kind from the resource version it was read at.
+type changeWatch struct {
+	list client.ObjectList
+	opts *client.ListOptions
+}
+
 // staleGateways reads the Gateways of out (one List, so rv orders them) and
 // their live inputs, and returns the Gateways and, for each whose verdict
-// changed since out or whose status was computed from older inputs, why.
-func staleGateways(ctx context.Context, cl client.Client, opts readiness.Options, out *readiness.Outcome, warn func(string)) ([]gwv1.Gateway, map[readiness.Key]string, string, error) {
+// changed since out or whose status was computed from older inputs, why,
+// and the watch that sees the controller's next write.
+func staleGateways(ctx context.Context, cl client.Client, opts readiness.Options, out *readiness.Outcome, warn func(string)) ([]client.Object, map[readiness.Key]string, []changeWatch, error) {
 	var list gwv1.GatewayList
 	if err := cl.List(ctx, &list, listOptions(opts)); err != nil {
-		return nil, nil, "", fmt.Errorf("list Gateways: %w", err)
+		return nil, nil, nil, fmt.Errorf("list Gateways: %w", err)
 	}
 	byKey := map[readiness.Key]*gwv1.Gateway{}
 	for i := range list.Items {
@@ -129,10 +150,10 @@ func staleGateways(ctx context.Context, cl client.Client, opts readiness.Options
 	}
 	objs, err := liveXDSObjects(ctx, cl, opts, warn)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, nil, err
 	}
 	stale := map[readiness.Key]string{}
-	var gws []gwv1.Gateway
+	var gws []client.Object
 	for _, g := range out.Gateways {
 		gw := byKey[g.Key]
 		if gw == nil {
@@ -147,22 +168,102 @@ func staleGateways(ctx context.Context, cl client.Client, opts readiness.Options
 			stale[g.Key] = why
 			continue
 		}
-		in, err := liveGatewayInputs(ctx, cl, gw, warn)
+		live, err := liveInputs(ctx, cl, gw, objs, warn)
 		if err != nil {
-			return nil, nil, "", err
-		}
-		live := readiness.Live{Gateway: in}
-		if objs != nil {
-			x := readiness.SelectInputs(k8stypes.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}, objs)
-			live.XDS = &x
+			return nil, nil, nil, err
 		}
 		if why := readiness.Current(state, live); why != "" {
 			stale[g.Key] = why
 		}
 		gw.TypeMeta = metav1.TypeMeta{APIVersion: gwv1.GroupVersion.String(), Kind: "Gateway"}
-		gws = append(gws, *gw)
+		gws = append(gws, gw)
 	}
-	return gws, stale, list.ResourceVersion, nil
+	return gws, stale, []changeWatch{{&gwv1.GatewayList{}, fromVersion(listOptions(opts), list.ResourceVersion)}}, nil
+}
+
+// liveInputs are gw's inputs live now: its class and EnvoyProxies, read,
+// and its routes, ListenerSets and policies, selected among objs (nil: not
+// readable).
+func liveInputs(ctx context.Context, cl client.Client, gw *gwv1.Gateway, objs readiness.Objects, warn func(string)) (readiness.Live, error) {
+	in, err := liveGatewayInputs(ctx, cl, gw, warn)
+	if err != nil {
+		return readiness.Live{}, err
+	}
+	live := readiness.Live{Gateway: in}
+	if objs != nil {
+		x := readiness.SelectInputs(k8stypes.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}, objs)
+		live.XDS = &x
+	}
+	return live, nil
+}
+
+// staleListenerSet is staleGateways for the ListenerSet out waited for: it
+// reads the ListenerSet, then its parent Gateway, then the parent's live
+// inputs, and returns the ListenerSet and, when its verdict changed since
+// out or its status does not follow the current parent status and inputs
+// (readiness.CurrentListenerSet), why; the watches see the next write to
+// either.
+func staleListenerSet(ctx context.Context, cl client.Client, opts readiness.Options, out *readiness.Outcome, warn func(string)) ([]client.Object, map[readiness.Key]string, []changeWatch, error) {
+	key := readiness.Key{Namespace: opts.Namespace, Name: opts.ListenerSet}
+	verdict := out.Gateways[0].Verdict
+	stale := map[readiness.Key]string{}
+	setWatch := changeWatch{&gwv1.ListenerSetList{}, &client.ListOptions{Namespace: key.Namespace, FieldSelector: fields.OneTermEqualSelector("metadata.name", key.Name)}}
+	var ls gwv1.ListenerSet
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: key.Namespace, Name: key.Name}, &ls); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return nil, nil, nil, fmt.Errorf("get ListenerSet %s: %w", key, err)
+		}
+		if verdict.Phase == readiness.Ready {
+			stale[key] = "deleted since it was Programmed"
+		}
+		return nil, stale, []changeWatch{setWatch}, nil
+	}
+	setWatch.opts = fromVersion(setWatch.opts, ls.ResourceVersion)
+	set := listenerSetState(&ls)
+	ls.TypeMeta = metav1.TypeMeta{APIVersion: gwv1.GroupVersion.String(), Kind: "ListenerSet"}
+	if !set.HasParent {
+		// Its parentRef names no Gateway: no parent to read.
+		if why := readiness.ConfirmListenerSet(verdict, set, readiness.Gateway{}); why != "" {
+			stale[key] = why
+		}
+		return []client.Object{&ls}, stale, []changeWatch{setWatch}, nil
+	}
+	var gw gwv1.Gateway
+	parent := readiness.Gateway{Key: set.Parent}
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: set.Parent.Namespace, Name: set.Parent.Name}, &gw); err == nil {
+		parent = gatewayState(&gw)
+	} else if !apierrors.IsNotFound(err) {
+		return nil, nil, nil, fmt.Errorf("get Gateway %s: %w", set.Parent, err)
+	}
+	gwWatch := changeWatch{&gwv1.GatewayList{}, fromVersion(&client.ListOptions{Namespace: set.Parent.Namespace,
+		FieldSelector: fields.OneTermEqualSelector("metadata.name", set.Parent.Name)}, gw.ResourceVersion)}
+	watches := []changeWatch{setWatch, gwWatch}
+	// The verdict must hold for the objects whose inputs are compared.
+	if why := readiness.ConfirmListenerSet(verdict, set, parent); why != "" {
+		stale[key] = why
+		return []client.Object{&ls}, stale, watches, nil
+	}
+	if !parent.Found {
+		return []client.Object{&ls}, stale, watches, nil
+	}
+	objs, err := liveXDSObjects(ctx, cl, readiness.Options{Namespace: gw.Namespace}, warn)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	live, err := liveInputs(ctx, cl, &gw, objs, warn)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if why := readiness.CurrentListenerSet(set, parent, live); why != "" {
+		stale[key] = why
+	}
+	return []client.Object{&ls}, stale, watches, nil
+}
+
+// fromVersion is lo watching from resource version rv ("" : from now).
+func fromVersion(lo *client.ListOptions, rv string) *client.ListOptions {
+	lo.Raw = &metav1.ListOptions{ResourceVersion: rv}
+	return lo
 }
 
 func listOptions(opts readiness.Options) *client.ListOptions {
@@ -183,6 +284,17 @@ func gatewayState(gw *gwv1.Gateway) readiness.Gateway {
 		return readiness.Gateway{Key: readiness.Key{Namespace: gw.Namespace, Name: gw.Name}, Found: true, Generation: gw.Generation}
 	}
 	return readiness.GatewayFromUnstructured(&unstructured.Unstructured{Object: m})
+}
+
+// listenerSetState is the readiness view of a typed ListenerSet.
+func listenerSetState(ls *gwv1.ListenerSet) readiness.ListenerSet {
+	parent, ok := readiness.ListenerSetParent(ls)
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ls)
+	if err != nil {
+		return readiness.ListenerSet{Gateway: readiness.Gateway{Key: readiness.Key{Namespace: ls.Namespace, Name: ls.Name}, Found: true, Generation: ls.Generation},
+			Parent: parent, HasParent: ok}
+	}
+	return readiness.ListenerSetFromUnstructured(&unstructured.Unstructured{Object: m})
 }
 
 // liveXDSObjects lists the objects of every input kind (readiness.InputKinds:
@@ -247,26 +359,34 @@ func liveGatewayInputs(ctx context.Context, cl client.Client, gw *gwv1.Gateway, 
 // isNoMatch: the kind is not installed (no GRPCRoute CRD, no EnvoyProxy CRD).
 func isNoMatch(err error) bool { return meta.IsNoMatchError(err) }
 
-// waitForChange returns when a Gateway in scope changes after resource
-// version rv, or with context.DeadlineExceeded after d.
-func waitForChange(parent context.Context, cl client.WithWatch, opts readiness.Options, rv string, d time.Duration) error {
+// waitForChange returns when an object of one of watches changes after the
+// resource version it was read at, or with context.DeadlineExceeded after d.
+func waitForChange(parent context.Context, cl client.WithWatch, watches []changeWatch, d time.Duration) error {
 	ctx, cancel := context.WithTimeout(parent, d)
 	defer cancel()
-	lo := listOptions(opts)
-	lo.Raw = &metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: false}
-	w, err := cl.Watch(ctx, &gwv1.GatewayList{}, lo)
-	if err != nil {
-		if parent.Err() != nil {
-			return parent.Err()
+	changed := make(chan struct{}, len(watches))
+	for _, cw := range watches {
+		w, err := cl.Watch(ctx, cw.list, cw.opts)
+		if err != nil {
+			if parent.Err() != nil {
+				return parent.Err()
+			}
+			if ctx.Err() != nil {
+				return context.DeadlineExceeded
+			}
+			return fmt.Errorf("watch: %w", err)
 		}
-		if ctx.Err() != nil {
-			return context.DeadlineExceeded
-		}
-		return fmt.Errorf("watch Gateways: %w", err)
+		defer w.Stop()
+		go func() {
+			select {
+			case <-w.ResultChan():
+				changed <- struct{}{}
+			case <-ctx.Done():
+			}
+		}()
 	}
-	defer w.Stop()
 	select {
-	case <-w.ResultChan():
+	case <-changed:
 		return nil
 	case <-ctx.Done():
 		if parent.Err() != nil {

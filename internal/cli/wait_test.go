@@ -15,35 +15,50 @@ func TestParseWaitTarget(t *testing.T) {
 		all     bool
 		name    string
 		wantErr string
+		set     bool
 	}{
-		{[]string{"gateway/gateway-a"}, false, "gateway-a", ""},
-		{[]string{"gateways/gateway-a"}, false, "gateway-a", ""},
-		{[]string{"gtw/gateway-a"}, false, "gateway-a", ""},
-		{[]string{"Gateway.gateway.networking.k8s.io/gateway-a"}, false, "gateway-a", ""},
-		{[]string{"gateway-a"}, false, "", `want gateway/NAME, got "gateway-a"`},
-		{[]string{"gateway", "gateway-a"}, false, "gateway-a", ""},
-		{[]string{"GTW", "gateway-a"}, false, "gateway-a", ""},
-		{[]string{"deployment", "gateway-a"}, false, "", `want gateway NAME, got "deployment gateway-a"`},
-		{[]string{"gateway", "a/b"}, false, "", `want gateway NAME`},
-		{[]string{"gateways", "x"}, true, "", `with --all, give no argument or "gateways"`},
-		{[]string{"deployment/x"}, false, "", `want gateway/NAME, got "deployment/x"`},
-		{[]string{"gateway/"}, false, "", `want gateway/NAME`},
-		{[]string{"gateway/a/b"}, false, "", `want gateway/NAME`},
-		{nil, false, "", "give gateway/NAME, or --all"},
-		{nil, true, "", ""},
-		{[]string{"gateways"}, true, "", ""},
-		{[]string{"gateway/x"}, true, "", `with --all, give no argument or "gateways"`},
+		{[]string{"gateway/gateway-a"}, false, "gateway-a", "", false},
+		{[]string{"gateways/gateway-a"}, false, "gateway-a", "", false},
+		{[]string{"gtw/gateway-a"}, false, "gateway-a", "", false},
+		{[]string{"Gateway.gateway.networking.k8s.io/gateway-a"}, false, "gateway-a", "", false},
+		{[]string{"gateway-a"}, false, "", `want gateway/NAME or listenerset/NAME, got "gateway-a"`, false},
+		{[]string{"gateway", "gateway-a"}, false, "gateway-a", "", false},
+		{[]string{"GTW", "gateway-a"}, false, "gateway-a", "", false},
+		{[]string{"deployment", "gateway-a"}, false, "", `want gateway NAME or listenerset NAME, got "deployment gateway-a"`, false},
+		{[]string{"gateway", "a/b"}, false, "", `want gateway NAME`, false},
+		{[]string{"gateways", "x"}, true, "", `with --all, give no argument or "gateways"`, false},
+		{[]string{"deployment/x"}, false, "", `want gateway/NAME or listenerset/NAME, got "deployment/x"`, false},
+		{[]string{"gateway/"}, false, "", `want gateway/NAME`, false},
+		{[]string{"gateway/a/b"}, false, "", `want gateway/NAME`, false},
+		{nil, false, "", "give gateway/NAME or listenerset/NAME, or --all", false},
+		{[]string{"listenerset/extra"}, false, "extra", "", true},
+		{[]string{"lset/extra"}, false, "extra", "", true},
+		{[]string{"ListenerSets.gateway.networking.k8s.io/extra"}, false, "extra", "", true},
+		{[]string{"listenerset", "extra"}, false, "extra", "", true},
+		{[]string{"LSET", "extra"}, false, "extra", "", true},
+		{[]string{"listenerset", "a/b"}, false, "", "want gateway NAME or listenerset NAME", false},
+		{[]string{"listenerset/"}, false, "", "want gateway/NAME or listenerset/NAME", false},
+		{[]string{"listenersets"}, true, "", `with --all, give no argument or "gateways"`, false},
+		{nil, true, "", "", false},
+		{[]string{"gateways"}, true, "", "", false},
+		{[]string{"gateway/x"}, true, "", `with --all, give no argument or "gateways"`, false},
 	}
 	for _, c := range cases {
-		name, err := parseGatewayTarget(c.args, c.all)
+		got, err := parseWaitTarget(c.args, c.all)
 		if c.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 				t.Errorf("%q all=%t: error %v, want %q", c.args, c.all, err, c.wantErr)
 			}
 			continue
 		}
-		if err != nil || name != c.name {
-			t.Errorf("%q all=%t: got %q, %v; want %q", c.args, c.all, name, err, c.name)
+		if err != nil || got.name != c.name || got.listenerSet != c.set {
+			t.Errorf("%q all=%t: got %+v, %v; want %q (ListenerSet %t)", c.args, c.all, got, err, c.name, c.set)
+		}
+	}
+	// diff takes Gateways only, and says so.
+	for _, args := range [][]string{{"listenerset/x"}, {"lset", "x"}} {
+		if _, err := parseGatewayTarget(args, false); err == nil || !strings.Contains(err.Error(), "want gateway") || strings.Contains(err.Error(), "listenerset/NAME") {
+			t.Errorf("diff target %q: %v, want a refusal naming gateway only", args, err)
 		}
 	}
 }
@@ -82,7 +97,8 @@ func TestWaitCommandErrors(t *testing.T) {
 	}{
 		{[]string{"gateway/x", "-n", "a", "--kubeconfig", "/nonexistent/kubeconfig"}, "kubeconfig"},
 		{[]string{"gateway/x", "-n", "a", "--timeout", "-1s"}, "--timeout must not be negative"},
-		{[]string{"gateway/x", "gateway/y"}, `want gateway NAME, got "gateway/x gateway/y"`},
+		{[]string{"gateway/x", "gateway/y"}, `want gateway NAME or listenerset NAME, got "gateway/x gateway/y"`},
+		{[]string{"listenerset/x", "-A"}, `with --all, give no argument or "gateways", not "listenerset/x"`},
 		{[]string{"gateway", "x", "y"}, "accepts at most 2 arg"},
 		{[]string{"gateway/x", "-o", "wide"}, `unknown output format "wide"`},
 	} {

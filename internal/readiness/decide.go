@@ -148,10 +148,31 @@ type Bundle struct {
 	Objects        []Object
 }
 
-// Snapshot is one Gateway and its bundle at one moment.
+// Snapshot is one Gateway and its bundle at one moment, and, when the wait
+// is for a ListenerSet, that ListenerSet (whose parent the Gateway is).
 type Snapshot struct {
 	Gateway Gateway
 	Bundle  Bundle
+	// Set is the ListenerSet waited for; nil when waiting for the Gateway.
+	Set *ListenerSet
+}
+
+// Verdict is the decision for what the snapshot waits for: the ListenerSet
+// (DecideListenerSet) or the Gateway (Decide).
+func (s Snapshot) Verdict() Verdict {
+	if s.Set != nil {
+		return DecideListenerSet(*s.Set, s)
+	}
+	return Decide(s)
+}
+
+// Subject names what the snapshot waits for: "Gateway ns/name" or
+// "ListenerSet ns/name".
+func (s Snapshot) Subject() string {
+	if s.Set != nil {
+		return "ListenerSet " + s.Set.Key.String()
+	}
+	return "Gateway " + s.Gateway.Key.String()
 }
 
 // Verdict is the decision for one Gateway.
@@ -270,10 +291,14 @@ func waitingMessage(prog *metav1.Condition, g Gateway) string {
 	return "Programmed=" + string(prog.Status) + ": " + prog.Message
 }
 
-// NotReady lists, for a timeout report, what still holds the Gateway back:
-// the verdict and every bundle object that is not Current.
+// NotReady lists, for a timeout report, what still holds the Gateway (or
+// ListenerSet) back: the verdict (and a ListenerSet's parent's) and every
+// bundle object that is not Current.
 func NotReady(s Snapshot) []string {
-	out := []string{"Gateway " + s.Gateway.Key.String() + ": " + Decide(s).String()}
+	out := []string{s.Subject() + ": " + s.Verdict().String()}
+	if s.Set != nil {
+		out = append(out, "parent Gateway "+s.Gateway.Key.String()+": "+Decide(s).String())
+	}
 	if !s.Bundle.InventoryFound {
 		out = append(out, "bundle not applied yet (no inventory ConfigMap "+s.Bundle.Inventory.String()+")")
 	}

@@ -8,8 +8,12 @@
 // the layer apply's engine uses too), level-triggered (every change wakes
 // the loop, which re-reads the watch caches), never a sleep-poll loop.
 //
+// Options.ListenerSet waits for one ListenerSet instead: its parent Gateway
+// and that Gateway's bundle are watched as above, the ListenerSet beside
+// them, and DecideListenerSet takes the decision (Snapshot.Verdict).
+//
 //	out, err := readiness.Run(ctx, restConfig, readiness.Options{
-//		Namespace: "team-a", Names: []string{"gateway-a"}, Timeout: 2 * time.Minute, Out: os.Stdout,
+//		Namespace: "team-a", Name: "gateway-a", Timeout: 2 * time.Minute, Out: os.Stdout,
 //	})
 //	// err: the wait could not run (bad config, Gateways not readable);
 //	// out.Phase: Ready, Failed, or Waiting (timed out).

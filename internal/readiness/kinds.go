@@ -297,22 +297,15 @@ func namesGateway(gw k8stypes.NamespacedName, routeNS string, refs []gwv1.Parent
 	return false
 }
 
-// selectListenerSet: a ListenerSet whose parentRef names the Gateway,
-// admitted or not (becoming admitted changes the verdict too).
+// selectListenerSet: a ListenerSet whose parentRef names the Gateway
+// (translation's rule, ListenerSetParent), admitted or not (becoming
+// admitted changes the verdict too).
 func selectListenerSet(s *selection, o client.Object) bool {
 	ls, ok := o.(*gwv1.ListenerSet)
 	if !ok {
 		return false
 	}
-	p := ls.Spec.ParentRef
-	if (p.Group != nil && *p.Group != gwv1.GroupName) || (p.Kind != nil && *p.Kind != "Gateway") {
-		return false
-	}
-	ns := ls.Namespace
-	if p.Namespace != nil && *p.Namespace != "" {
-		ns = string(*p.Namespace)
-	}
-	if ns != s.gateway.Namespace || string(p.Name) != s.gateway.Name {
+	if parent, ok := ListenerSetParent(ls); !ok || parent != (Key{Namespace: s.gateway.Namespace, Name: s.gateway.Name}) {
 		return false
 	}
 	if s.sets == nil {

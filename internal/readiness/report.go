@@ -20,47 +20,27 @@ func Stamp(elapsed time.Duration, line string) string {
 }
 
 // Changes returns one line for each thing that differs between prev (nil
-// at the first observation) and next: the Gateway's existence, generation,
-// deletion and each condition; whether the inventory exists and how many
+// at the first observation) and next: the ListenerSet's (when waiting for
+// one) and then the Gateway's existence, generation, deletion and each
+// condition; whether the inventory exists and how many
 // objects it lists; each bundle object's kstatus. Lines about the bundle
 // start with prefix (set when waiting for several Gateways). The order is
-// fixed: Gateway, inventory, objects by kind and name.
+// fixed: ListenerSet, Gateway, inventory, objects by kind and name.
 func Changes(prev *Snapshot, next Snapshot, prefix string) []string {
 	var out []string
+	if next.Set != nil {
+		var ps *Gateway
+		if prev != nil && prev.Set != nil {
+			ps = &prev.Set.Gateway
+		}
+		out = statusChanges("ListenerSet", ps, next.Set.Gateway)
+	}
 	g := next.Gateway
 	var pg *Gateway
 	if prev != nil {
 		pg = &prev.Gateway
 	}
-	name := "Gateway " + g.Key.String()
-	switch {
-	case !g.Found && (pg == nil || pg.Found):
-		out = append(out, name+": not found")
-	case g.Found && pg != nil && !pg.Found:
-		out = append(out, name+": created")
-	}
-	if g.Found && pg != nil && pg.Found && g.Generation != pg.Generation {
-		out = append(out, fmt.Sprintf("%s: spec changed (generation %d)", name, g.Generation))
-	}
-	if g.Deleting && (pg == nil || !pg.Deleting) {
-		out = append(out, name+": being deleted")
-	}
-	for _, c := range orderedConditions(g.Conditions) {
-		var old *metav1.Condition
-		if pg != nil {
-			old = pg.Condition(c.Type)
-		}
-		if old == nil || !sameCondition(*old, pg.Fresh(old), c, g.Fresh(&c)) {
-			out = append(out, name+": "+conditionLine(g, c))
-		}
-	}
-	if pg != nil {
-		for _, c := range orderedConditions(pg.Conditions) {
-			if g.Condition(c.Type) == nil && g.Found {
-				out = append(out, name+": condition "+c.Type+" removed")
-			}
-		}
-	}
+	out = append(out, statusChanges("Gateway", pg, g)...)
 
 	b, pb := next.Bundle, (*Bundle)(nil)
 	if prev != nil {
@@ -92,6 +72,43 @@ func Changes(prev *Snapshot, next Snapshot, prefix string) []string {
 	}
 	for _, o := range sortedObjects(gone) {
 		out = append(out, prefix+o.String()+": no longer in the bundle")
+	}
+	return out
+}
+
+// statusChanges are the lines of what differs between the status of an
+// object of kind (a Gateway or a ListenerSet) seen before (pg, nil at the
+// first observation) and g: existence, generation, deletion, conditions.
+func statusChanges(kind string, pg *Gateway, g Gateway) []string {
+	var out []string
+	name := kind + " " + g.Key.String()
+	switch {
+	case !g.Found && (pg == nil || pg.Found):
+		out = append(out, name+": not found")
+	case g.Found && pg != nil && !pg.Found:
+		out = append(out, name+": created")
+	}
+	if g.Found && pg != nil && pg.Found && g.Generation != pg.Generation {
+		out = append(out, fmt.Sprintf("%s: spec changed (generation %d)", name, g.Generation))
+	}
+	if g.Deleting && (pg == nil || !pg.Deleting) {
+		out = append(out, name+": being deleted")
+	}
+	for _, c := range orderedConditions(g.Conditions) {
+		var old *metav1.Condition
+		if pg != nil {
+			old = pg.Condition(c.Type)
+		}
+		if old == nil || !sameCondition(*old, pg.Fresh(old), c, g.Fresh(&c)) {
+			out = append(out, name+": "+conditionLine(g, c))
+		}
+	}
+	if pg != nil {
+		for _, c := range orderedConditions(pg.Conditions) {
+			if g.Condition(c.Type) == nil && g.Found {
+				out = append(out, name+": condition "+c.Type+" removed")
+			}
+		}
 	}
 	return out
 }

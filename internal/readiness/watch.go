@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -33,6 +34,9 @@ import (
 // GatewayResource is the Gateway API's Gateway resource.
 var GatewayResource = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
 
+// ListenerSetResource is the Gateway API's ListenerSet resource.
+var ListenerSetResource = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "listenersets"}
+
 // bundleKinds are the kinds render puts in a bundle; they are watched from
 // the start so objects show before the inventory exists. Other kinds an
 // inventory lists are watched once it lists them.
@@ -52,6 +56,10 @@ type Options struct {
 	// Name of the Gateway; empty waits for every Gateway that exists in
 	// scope when the wait starts (--all).
 	Name string
+	// ListenerSet, instead of Name, waits for the ListenerSet of that name
+	// in Namespace: for its Programmed, and for its parent Gateway (whose
+	// bundle's progress is printed).
+	ListenerSet string
 	// AllNamespaces widens --all to every namespace.
 	AllNamespaces bool
 	// Timeout bounds the wait; 0 looks once (after the watches have listed)
@@ -71,12 +79,27 @@ type Outcome struct {
 	Elapsed  time.Duration
 	// NotReady lists, after a timeout, what was still not ready.
 	NotReady []string
+	// Restart is set (with Phase Waiting) when the ListenerSet waited for
+	// names another parent Gateway than the one watched: the caller runs
+	// the wait again, on the new parent.
+	Restart bool
 }
 
-// GatewayOutcome is one Gateway's verdict when the wait ended.
+// GatewayOutcome is one Gateway's (or the ListenerSet's) verdict when the
+// wait ended.
 type GatewayOutcome struct {
 	Key
 	Verdict
+	// ListenerSet says Key is the ListenerSet waited for.
+	ListenerSet bool
+}
+
+// Subject is "Gateway ns/name" or "ListenerSet ns/name".
+func (g GatewayOutcome) Subject() string {
+	if g.ListenerSet {
+		return "ListenerSet " + g.Key.String()
+	}
+	return "Gateway " + g.Key.String()
 }
 
 // Summary is a one-line account: the failure, or what timed out.
@@ -85,11 +108,11 @@ func (o *Outcome) Summary() string {
 	for _, g := range o.Gateways {
 		switch {
 		case o.Phase == Failed && g.Phase == Failed:
-			parts = append(parts, "Gateway "+g.Key.String()+" failed: "+g.Verdict.String())
+			parts = append(parts, g.Subject()+" failed: "+g.Verdict.String())
 		case o.Phase == Waiting && g.Phase == Waiting:
-			parts = append(parts, "Gateway "+g.Key.String()+" not ready: "+g.Verdict.String())
+			parts = append(parts, g.Subject()+" not ready: "+g.Verdict.String())
 		case o.Phase == Ready:
-			parts = append(parts, "Gateway "+g.Key.String()+" is Programmed")
+			parts = append(parts, g.Subject()+" is Programmed")
 		}
 	}
 	s := strings.Join(parts, "; ")
@@ -110,8 +133,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (*Outcome, error) 
 	if opts.Name == "" && opts.Namespace == "" && !opts.AllNamespaces {
 		return nil, errors.New("no namespace")
 	}
-	if opts.Name != "" && opts.AllNamespaces {
-		return nil, errors.New("a Gateway name and all namespaces exclude each other")
+	if (opts.Name != "" || opts.ListenerSet != "") && opts.AllNamespaces {
+		return nil, errors.New("a name and all namespaces exclude each other")
+	}
+	if opts.Name != "" && opts.ListenerSet != "" {
+		return nil, errors.New("a Gateway name and a ListenerSet name exclude each other")
 	}
 	if opts.Out == nil {
 		opts.Out = io.Discard
@@ -131,6 +157,26 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (*Outcome, error) 
 	if !opts.AllNamespaces {
 		ns = opts.Namespace
 	}
+	// A ListenerSet is waited for with its parent Gateway: the Gateway's
+	// namespace and name are those its parentRef names.
+	var set *Key
+	if opts.ListenerSet != "" {
+		k := Key{Namespace: opts.Namespace, Name: opts.ListenerSet}
+		set = &k
+		u, err := dyn.Resource(ListenerSetResource).Namespace(k.Namespace).Get(ctx, k.Name, metav1.GetOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("get ListenerSet %s: %w", k, err)
+		}
+		ls := ListenerSet{Gateway: Gateway{Key: k}}
+		if err == nil {
+			ls = ListenerSetFromUnstructured(u)
+		}
+		if v := DecideListenerSet(ls, Snapshot{Gateway: Gateway{Key: ls.Parent}}); !ls.Found || !ls.HasParent {
+			fmt.Fprintln(opts.Out, Stamp(time.Since(start), "ListenerSet "+k.String()+" failed: "+v.String()))
+			return &Outcome{Phase: Failed, Elapsed: time.Since(start), Gateways: []GatewayOutcome{{Key: k, Verdict: v, ListenerSet: true}}}, nil
+		}
+		ns, opts.Name = ls.Parent.Namespace, ls.Parent.Name
+	}
 	var gwFields string
 	if opts.Name != "" {
 		gwFields = fields.OneTermEqualSelector("metadata.name", opts.Name).String()
@@ -145,7 +191,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (*Outcome, error) 
 	}
 	var keys []Key
 	if opts.Name != "" {
-		keys = []Key{{Namespace: opts.Namespace, Name: opts.Name}}
+		keys = []Key{{Namespace: ns, Name: opts.Name}}
 	} else {
 		for _, u := range list.Items {
 			keys = append(keys, Key{Namespace: u.GetNamespace(), Name: u.GetName()})
@@ -179,6 +225,13 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (*Outcome, error) 
 	for _, gk := range bundleKinds {
 		w.bundle.Kind(gk)
 	}
+	if set != nil {
+		sets := meta.NewDefaultRESTMapper([]schema.GroupVersion{ListenerSetResource.GroupVersion()})
+		sets.AddSpecific(ListenerSetResource.GroupVersion().WithKind("ListenerSet"), ListenerSetResource,
+			ListenerSetResource.GroupVersion().WithResource("listenerset"), meta.RESTScopeNamespace)
+		w.set = *set
+		w.sets = kindwatch.New(ctx, dyn, sets, w.watchOptions([]string{set.Namespace}, "", fields.OneTermEqualSelector("metadata.name", set.Name).String())).Kind(listenerSetKind)
+	}
 
 	var deadline <-chan time.Time
 	if opts.Timeout > 0 {
@@ -190,7 +243,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (*Outcome, error) 
 	// report is not a burst of "NotFound" for objects not yet listed.
 	synced := make(chan struct{})
 	go func() {
-		for _, k := range append(w.bundle.Kinds(), w.gateways) {
+		kinds := append(w.bundle.Kinds(), w.gateways)
+		if w.sets != nil {
+			kinds = append(kinds, w.sets)
+		}
+		for _, k := range kinds {
 			select {
 			case <-k.Ready():
 			case <-ctx.Done():
@@ -228,17 +285,25 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (*Outcome, error) 
 				fmt.Fprintln(opts.Out, Stamp(elapsed, line))
 			}
 			prev[k] = &s
-			v := Decide(s)
+			v := s.Verdict()
+			if v.Reason == ReasonParentChanged {
+				fmt.Fprintln(opts.Out, Stamp(elapsed, s.Subject()+": "+v.Message+"; watching the new parent"))
+				return &Outcome{Phase: Waiting, Restart: true, Elapsed: elapsed}, nil
+			}
 			if old, seen := done[k]; v.Phase != Waiting && (!seen || old.Phase != v.Phase) {
 				switch v.Phase {
 				case Ready:
-					fmt.Fprintln(opts.Out, Stamp(elapsed, "Gateway "+k.String()+" is Programmed"))
+					fmt.Fprintln(opts.Out, Stamp(elapsed, s.Subject()+" is Programmed"))
 				case Failed:
-					fmt.Fprintln(opts.Out, Stamp(elapsed, "Gateway "+k.String()+" failed: "+v.String()))
+					fmt.Fprintln(opts.Out, Stamp(elapsed, s.Subject()+" failed: "+v.String()))
 				}
 			}
 			done[k] = v
-			out.Gateways = append(out.Gateways, GatewayOutcome{Key: k, Verdict: v})
+			o := GatewayOutcome{Key: k, Verdict: v}
+			if s.Set != nil {
+				o = GatewayOutcome{Key: s.Set.Key, Verdict: v, ListenerSet: true}
+			}
+			out.Gateways = append(out.Gateways, o)
 			switch {
 			case v.Phase == Failed:
 				out.Phase = Failed
@@ -281,6 +346,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) (*Outcome, error) 
 // gatewayKind is the Gateway API's Gateway kind.
 var gatewayKind = GatewayResource.GroupVersion().WithKind("Gateway").GroupKind()
 
+// listenerSetKind is the Gateway API's ListenerSet kind.
+var listenerSetKind = ListenerSetResource.GroupVersion().WithKind("ListenerSet").GroupKind()
+
 // watcher reads the Gateways and their bundles from shared watches
 // (kindwatch), all in one scope (a namespace, or every namespace); every
 // change wakes the loop.
@@ -288,6 +356,9 @@ type watcher struct {
 	wake     chan struct{}
 	gateways *kindwatch.Kind
 	bundle   *kindwatch.Set // the bundle kinds, selecting berth's managed label
+	// sets watches the ListenerSet set when the wait is for one.
+	sets *kindwatch.Kind
+	set  Key
 
 	mu       sync.Mutex
 	warnings []string
@@ -354,9 +425,16 @@ func (w *watcher) snapshot(k Key) Snapshot {
 	if u, found, _ := w.bundle.Kind(schema.GroupKind{Kind: "ConfigMap"}).Get(s.Bundle.Inventory.Namespace, s.Bundle.Inventory.Name); found {
 		s.Bundle.InventoryFound = true
 		s.Bundle.Objects = w.inventoryObjects(u)
-		return s
+	} else {
+		s.Bundle.Objects = w.labeledObjects(k)
 	}
-	s.Bundle.Objects = w.labeledObjects(k)
+	if w.sets != nil {
+		ls := ListenerSet{Gateway: Gateway{Key: w.set}, Parent: k, HasParent: true}
+		if u, found, _ := w.sets.Get(w.set.Namespace, w.set.Name); found {
+			ls = ListenerSetFromUnstructured(u)
+		}
+		s.Set = &ls
+	}
 	return s
 }
 

@@ -55,6 +55,9 @@ var table = []struct {
 	// berth's typed decoding cannot tell from a missing one): both
 	// refuse, with different words.
 	zeroValue bool
+	// refused: both must refuse it (the kinds whose rows were added to
+	// prove their CRDs are checked).
+	refused bool
 }{
 	{name: "valid route", doc: route + "  - matches: [{path: {type: PathPrefix, value: /a}}]\n"},
 	{name: "route with status", doc: route + "  - {}\nstatus: {parents: [{}]}\n"},
@@ -82,6 +85,11 @@ var table = []struct {
 	{name: "ReferenceGrant without from", doc: "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {name: r}\nspec:\n  from: []\n  to: [{group: '', kind: Service}]\n"},
 	{name: "ListenerSet without listeners", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: ListenerSet\nmetadata: {name: l}\nspec:\n  parentRef: {name: g}\n  listeners: []\n", zeroValue: true},
 	{name: "TCPRoute without backends", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata: {name: t}\nspec:\n  rules: [{backendRefs: []}]\n", zeroValue: true},
+	{name: "TCPRoute backend port out of range", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata: {name: t}\nspec:\n  parentRefs: [{name: g}]\n  rules: [{backendRefs: [{name: s, port: 70000}]}]\n", refused: true},
+	{name: "TLSRoute bad hostname", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: TLSRoute\nmetadata: {name: t}\nspec:\n  parentRefs: [{name: g}]\n  hostnames: ['*.*.example']\n  rules: [{backendRefs: [{name: s, port: 443}]}]\n", refused: true},
+	{name: "UDPRoute backend without a port", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: UDPRoute\nmetadata: {name: u}\nspec:\n  parentRefs: [{name: g}]\n  rules: [{backendRefs: [{name: s}]}]\n", refused: true},
+	{name: "BackendTLSPolicy with both CA kinds", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: BackendTLSPolicy\nmetadata: {name: b}\nspec:\n  targetRefs: [{group: '', kind: Service, name: s}]\n  validation: {hostname: s.example, wellKnownCACertificates: System, caCertificateRefs: [{group: '', kind: ConfigMap, name: c}]}\n", refused: true},
+	{name: "ListenerSet TCP listener with a hostname", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: ListenerSet\nmetadata: {name: l}\nspec:\n  parentRef: {name: g}\n  listeners: [{name: t, port: 9000, protocol: TCP, hostname: a.example}]\n", refused: true},
 	{name: "EnvoyProxy of an unknown provider", doc: "apiVersion: gateway.envoyproxy.io/v1alpha1\nkind: EnvoyProxy\nmetadata: {name: p}\nspec: {provider: {type: Docker}}\n"},
 	{name: "GatewayClass with a bad controllerName", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: crdschema-test}\nspec: {controllerName: no-slash}\n"},
 }
@@ -91,6 +99,8 @@ type object struct {
 	name      string
 	raw       *unstructured.Unstructured
 	zeroValue bool
+	// mustRefuse: a table row both must refuse.
+	mustRefuse bool
 }
 
 func TestRefusesWhatTheAPIServerRefuses(t *testing.T) {
@@ -102,7 +112,11 @@ func TestRefusesWhatTheAPIServerRefuses(t *testing.T) {
 	}
 	var objs []object
 	for _, row := range table {
-		objs = append(objs, docs(t, "table/"+row.name, []byte(row.doc), row.zeroValue)...)
+		rowObjs := docs(t, "table/"+row.name, []byte(row.doc), row.zeroValue)
+		for i := range rowObjs {
+			rowObjs[i].mustRefuse = row.refused
+		}
+		objs = append(objs, rowObjs...)
 	}
 	files, _ := filepath.Glob("../../../examples/*.yaml")
 	seed, _ := filepath.Glob("../../../../shared/seed/*.yaml")
@@ -154,6 +168,9 @@ func TestRefusesWhatTheAPIServerRefuses(t *testing.T) {
 			case offline != "" && server == "":
 				t.Fatalf("offline refuses, the apiserver accepts: %s", offline)
 			case offline == "":
+				if o.mustRefuse {
+					t.Fatal("offline and the apiserver accept it; the row is meant to be refused")
+				}
 				return
 			}
 			refused++

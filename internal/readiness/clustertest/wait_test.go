@@ -107,8 +107,15 @@ func (f *fixture) gateway(name string) *gwv1.Gateway {
 // would, for the Gateway's current generation unless og > 0.
 func (f *fixture) setConditions(name string, og int64, conds ...metav1.Condition) {
 	f.t.Helper()
+	f.setStatus(readiness.GatewayResource, name, og, conds...)
+}
+
+// setStatus writes the status conditions of object name of resource gvr
+// (a Gateway or a ListenerSet) as setConditions does.
+func (f *fixture) setStatus(gvr schema.GroupVersionResource, name string, og int64, conds ...metav1.Condition) {
+	f.t.Helper()
 	ctx := context.Background()
-	ri := f.env.Dynamic.Resource(readiness.GatewayResource).Namespace(f.ns)
+	ri := f.env.Dynamic.Resource(gvr).Namespace(f.ns)
 	u, err := ri.Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		f.t.Fatal(err)
@@ -127,7 +134,7 @@ func (f *fixture) setConditions(name string, og int64, conds ...metav1.Condition
 		f.t.Fatal(err)
 	}
 	if _, err := ri.UpdateStatus(ctx, u, metav1.UpdateOptions{}); err != nil {
-		f.t.Fatalf("update status of Gateway %s: %v", name, err)
+		f.t.Fatalf("update status of %s %s: %v", gvr.Resource, name, err)
 	}
 }
 
