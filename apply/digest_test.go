@@ -174,3 +174,31 @@ func TestOwnedDigestIsStable(t *testing.T) {
 		t.Errorf("ownedDigest = %s, want the digest earlier versions recorded, %s", got, recorded)
 	}
 }
+
+// The watch transform is idempotent (client-go's streaming list passes a
+// listed object through it twice): a watched copy keeps its digest.
+func TestTransformKeepsAWatchedCopysDigest(t *testing.T) {
+	h := &hub{manager: "berth"}
+	u := withOwnership(deployment("envoy", 2))
+	want := ownedDigest(u, "berth")
+	if want == "" {
+		t.Fatal("no digest for an owned object")
+	}
+	h.transform(u)
+	u.SetManagedFields(nil) // as kindwatch leaves a watched copy
+	if !isWatchedCopy(u) {
+		t.Fatal("a watched copy is not recognised")
+	}
+	h.transform(u)
+	if got := u.GetAnnotations()[cachedOwnedDigest]; got != want {
+		t.Errorf("digest after a second transform %q, want %q", got, want)
+	}
+	// A live object (with managedFields) carrying the annotation is
+	// digested, whatever the annotation says.
+	live := withOwnership(deployment("envoy", 2))
+	setCachedDigest(live, "planted")
+	h.transform(live)
+	if got := live.GetAnnotations()[cachedOwnedDigest]; got != want {
+		t.Errorf("live object's digest %q, want %q", got, want)
+	}
+}

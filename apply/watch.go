@@ -105,8 +105,29 @@ func (h *hub) scopes(namespaced bool) []string { return h.watches.Scopes(namespa
 // managedFields (which kindwatch then drops), and drops what no reader of a
 // watched copy needs (stripUnread).
 func (h *hub) transform(u *unstructured.Unstructured) {
+	if isWatchedCopy(u) {
+		// client-go's streaming list (WatchList) transforms each listed
+		// object in its temporary store and again when it hands them to
+		// the informer (typed ones come back as watched copies): a second
+		// pass would take the digest of a copy without managedFields, ""
+		// — and no bundle listed at the informer's start (every bundle
+		// after a restart) would ever be Settled or a no-op again.
+		return
+	}
 	setCachedDigest(u, ownedDigest(u, h.manager))
 	stripUnread(u)
+}
+
+// isWatchedCopy reports whether u is already a watched copy (transform's
+// or transformTyped's output): it carries the cached digest and no
+// managedFields, which the apiserver always returns on an object berth
+// applied.
+func isWatchedCopy(u *unstructured.Unstructured) bool {
+	if _, ok := u.GetAnnotations()[cachedOwnedDigest]; !ok {
+		return false
+	}
+	_, found, _ := unstructured.NestedFieldNoCopy(u.Object, "metadata", "managedFields")
+	return !found
 }
 
 // setCachedDigest annotates a watched copy with its owned-fields digest.

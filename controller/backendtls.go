@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/berth-gateway/berth/internal/readiness"
 	"github.com/berth-gateway/berth/xds/translate"
 )
 
@@ -56,6 +57,9 @@ type ancestorFact struct {
 // policy change re-translates the Gateways using the Services it targets,
 // its status reconciler starts (leader), and translations list it.
 func (c *Controller) installBackendTLS() error {
+	if err := c.mgr.GetFieldIndexer().IndexField(context.Background(), &gwv1.BackendTLSPolicy{}, backendTLSTargetIndex, backendTLSTargets); err != nil {
+		return fmt.Errorf("index BackendTLSPolicies by target: %w", err)
+	}
 	if err := c.watchKind(c.xdsCtrl, &gwv1.BackendTLSPolicy{}, c.gatewaysOfPolicy); err != nil {
 		return err
 	}
@@ -117,11 +121,16 @@ func (c *Controller) backendTLSInput(ctx context.Context, in *translate.Input) (
 	gens := map[k8stypes.NamespacedName]int64{}
 	wanted := map[k8stypes.NamespacedName]bool{}
 	if c.kinds.backendTLS.Load() {
-		var policies gwv1.BackendTLSPolicyList
-		if err := c.client.List(ctx, &policies, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, fmt.Errorf("list for translation: %w", err)
+		// Only the policies of the Services the routes use can apply
+		// (translation looks them up by backend Service): read by target,
+		// not the whole cluster's per translation.
+		for _, gw := range in.Gateways {
+			policies, err := c.policiesOf(ctx, readiness.RouteServices(client.ObjectKeyFromObject(gw), c.routeObjects(in)))
+			if err != nil {
+				return nil, fmt.Errorf("list for translation: %w", err)
+			}
+			in.BackendTLSPolicies = append(in.BackendTLSPolicies, policies...)
 		}
-		in.BackendTLSPolicies = ptrs(policies.Items)
 		for _, p := range in.BackendTLSPolicies {
 			gens[client.ObjectKeyFromObject(p)] = p.Generation
 			for _, ref := range p.Spec.Validation.CACertificateRefs {
@@ -176,6 +185,52 @@ func (c *Controller) backendTLSInput(ctx context.Context, in *translate.Input) (
 		}
 	}
 	return gens, nil
+}
+
+// backendTLSTargetIndex indexes BackendTLSPolicies by the Services they
+// target ("namespace/name", backendTLSTargets).
+const backendTLSTargetIndex = "berth.backendTLSTarget"
+
+// backendTLSTargets are the keys of the Services policy o targets, each
+// once (a policy targets Services of its own namespace).
+func backendTLSTargets(o client.Object) []string {
+	p, ok := o.(*gwv1.BackendTLSPolicy)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, ref := range p.Spec.TargetRefs {
+		if ref.Group != "" || ref.Kind != "Service" {
+			continue
+		}
+		if k := (k8stypes.NamespacedName{Namespace: p.Namespace, Name: string(ref.Name)}).String(); !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// policiesOf lists the cached BackendTLSPolicies targeting any of services
+// (through backendTLSTargetIndex), each once, by namespace/name.
+func (c *Controller) policiesOf(ctx context.Context, services []k8stypes.NamespacedName) ([]*gwv1.BackendTLSPolicy, error) {
+	seen := map[k8stypes.NamespacedName]bool{}
+	var out []*gwv1.BackendTLSPolicy
+	for _, svc := range services {
+		var l gwv1.BackendTLSPolicyList
+		if err := c.client.List(ctx, &l, client.MatchingFields{backendTLSTargetIndex: svc.String()}, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, err
+		}
+		for _, p := range ptrs(l.Items) {
+			if k := client.ObjectKeyFromObject(p); !seen[k] {
+				seen[k] = true
+				out = append(out, p)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return client.ObjectKeyFromObject(out[i]).String() < client.ObjectKeyFromObject(out[j]).String()
+	})
+	return out, nil
 }
 
 // stripConfigMap keeps only what translation reads of a ConfigMap (its

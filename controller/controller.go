@@ -283,6 +283,9 @@ func (c *Controller) setup() error {
 			return fmt.Errorf("index routes by parent: %w", err)
 		}
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &gwv1.ReferenceGrant{}, grantFromIndex, grantFromNamespaces); err != nil {
+		return fmt.Errorf("index ReferenceGrants by the namespaces they permit references from: %w", err)
+	}
 	watchNamespaces := len(c.opts.WatchNamespaces) == 0 || c.nsSel != nil
 	c.wirings = c.inputWirings()
 	if err := c.checkWirings(); err != nil {

@@ -23,8 +23,10 @@
 //     A render error (invalid EnvoyProxy) leaves the applied bundle untouched.
 //     A reconcile whose render inputs (Gateway, class and EnvoyProxy
 //     generations, the CA bundle) are those of the last clean apply, with no
-//     roll pending and the bundle apply.Engine.Settled (as last applied, no
-//     drift), renders and applies nothing: the status-only path of wake-ups.
+//     roll under way (a roll still queued by the budget counts as none: its
+//     bundle was applied with the live pod template) and the bundle
+//     apply.Engine.Settled (as last applied, no drift), renders and applies
+//     nothing: the status-only path of wake-ups.
 //     Programmed is True only when the bundle applied cleanly, every inventory
 //     object is kstatus Current, the Service has an address and the xDS
 //     snapshot is published (DESIGN §6); it is woken by apply's Subscribe

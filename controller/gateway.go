@@ -150,12 +150,12 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	}
 	var runErr error
 	if v, ok := c.applied.Load(key); ok && renderErr == nil && v.(appliedBundle).inputs == inputFP &&
-		!c.rolls.budget.Holds(key.String()) && c.engine.Settled(inv) {
+		c.engine.Settled(inv) && c.stillQueued(ctx, &gw, v.(appliedBundle), &roll) {
 		// Nothing to render or apply: the inputs (the other Gateways'
 		// claims included) are those of the last clean apply and the
 		// bundle holds what it wrote (a wake-up from a bundle object's
-		// status; drift or a foreign edit fails Settled). Its collisions
-		// are those noted then.
+		// status; drift or a foreign edit fails Settled), and no roll is
+		// under way or newly admitted. Its collisions are those noted then.
 		f.Unsupported = v.(appliedBundle).unsupported
 		f.Kept = v.(appliedBundle).kept
 	} else {
@@ -194,8 +194,8 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 			}
 		}
 		c.recordRun(&gw, run, err)
-		if err == nil && len(f.Failed) == 0 && run.Count(apply.ActionSkipped) == 0 && roll.Note == "" {
-			c.applied.Store(key, appliedBundle{inputs: inputFP, unsupported: bundle.Unsupported, kept: bundle.Kept})
+		if err == nil && len(f.Failed) == 0 && run.Count(apply.ActionSkipped) == 0 && (roll.Note == "" || roll.Queued) {
+			c.applied.Store(key, appliedBundle{inputs: inputFP, unsupported: bundle.Unsupported, kept: bundle.Kept, queued: roll.Queued})
 		} else {
 			c.applied.Delete(key)
 		}
@@ -495,6 +495,9 @@ type appliedBundle struct {
 	inputs      string
 	unsupported []render.Unsupported
 	kept        []render.Collision
+	// queued: applied with the live pod template, its roll queued by the
+	// budget (stillQueued).
+	queued bool
 }
 
 // renderFingerprint identifies what render.Render reads of a Gateway's

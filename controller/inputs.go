@@ -33,8 +33,10 @@ type inputWiring struct {
 	// concern (those it names now, and those whose translation used it).
 	gateways handler.MapFunc
 	// byParent kinds (routes, ListenerSets) are listed through their
-	// parent indexes (routesOf, l4RoutesOf); the others (policies) whole.
-	byParent bool
+	// parent indexes (routesOf, l4RoutesOf); byService kinds
+	// (BackendTLSPolicy) by the Services those routes use (policiesOf);
+	// the others (ClientTrafficPolicies, of the Gateway's namespace) whole.
+	byParent, byService bool
 }
 
 // inputWirings has one entry per readiness.InputKinds kind (a unit test
@@ -49,7 +51,7 @@ func (c *Controller) inputWirings() map[schema.GroupKind]inputWiring {
 		readiness.KindTLSRoute.GroupKind():  {translated: func(in *translate.Input) []client.Object { return readiness.AsObjects(in.TLSRoutes) }, gateways: c.gatewaysOfRoute, byParent: true},
 		readiness.KindUDPRoute.GroupKind():  {translated: func(in *translate.Input) []client.Object { return readiness.AsObjects(in.UDPRoutes) }, gateways: c.gatewaysOfRoute, byParent: true},
 		readiness.KindBackendTLSPolicy.GroupKind(): {translated: func(in *translate.Input) []client.Object { return readiness.AsObjects(in.BackendTLSPolicies) },
-			gateways: c.gatewaysOfPolicy},
+			gateways: c.gatewaysOfPolicy, byService: true},
 		readiness.KindClientTrafficPolicy.GroupKind(): {translated: func(in *translate.Input) []client.Object { return readiness.AsObjects(in.ClientTrafficPolicies) },
 			gateways: c.gatewaysOfClientTraffic},
 	}
@@ -116,9 +118,12 @@ func (c *Controller) watchInputKind(gk schema.GroupKind) error {
 // xdsInputs are Gateway key's routes, ListenerSets and policies, as cached
 // now.
 func (c *Controller) xdsInputs(ctx context.Context, key k8stypes.NamespacedName) (readiness.Inputs, error) {
-	var whole []readiness.InputKind
+	var whole, byService []readiness.InputKind
 	for _, k := range c.installedInputKinds() {
-		if !c.wirings[k.Kind.GroupKind()].byParent {
+		switch w := c.wirings[k.Kind.GroupKind()]; {
+		case w.byService:
+			byService = append(byService, k)
+		case !w.byParent:
 			whole = append(whole, k)
 		}
 	}
@@ -145,6 +150,13 @@ func (c *Controller) xdsInputs(ctx context.Context, key k8stypes.NamespacedName)
 			return nil, err
 		}
 	}
+	for _, k := range byService {
+		policies, err := c.policiesOf(ctx, readiness.RouteServices(key, objs))
+		if err != nil {
+			return nil, fmt.Errorf("list %ss: %w", k.Kind.Kind, err)
+		}
+		objs[k.Kind.GroupKind()] = readiness.AsObjects(policies)
+	}
 	return readiness.SelectInputs(key, objs), nil
 }
 
@@ -156,6 +168,18 @@ func (c *Controller) translatedInputs(key k8stypes.NamespacedName, in *translate
 		objs[k.Kind.GroupKind()] = c.wirings[k.Kind.GroupKind()].translated(in)
 	}
 	return readiness.SelectInputs(key, objs)
+}
+
+// routeObjects are the routes and ListenerSets of a translation input (the
+// kinds listed by parent), for readiness.RouteServices.
+func (c *Controller) routeObjects(in *translate.Input) readiness.Objects {
+	objs := readiness.Objects{}
+	for gk, w := range c.wirings {
+		if w.byParent {
+			objs[gk] = w.translated(in)
+		}
+	}
+	return objs
 }
 
 // translatedGatewayInputs are gw's class and EnvoyProxies in a translation

@@ -59,6 +59,9 @@ type rollOutcome struct {
 	Note string
 	// RecheckAfter is when a rolling Gateway becomes stuck.
 	RecheckAfter time.Duration
+	// Queued: the budget queued the roll; the Deployment keeps its live
+	// pod template.
+	Queued bool
 	// Err: the live Deployment could not be read; nothing is applied.
 	Err error
 }
@@ -245,7 +248,32 @@ func (c *Controller) rollReport(gw *gwv1.Gateway, d rollbudget.Decision) rollOut
 		}
 	}
 	c.metrics.setRolls(c.rolls.budget.Counts())
-	return rollOutcome{Note: note, RecheckAfter: d.RecheckAfter}
+	return rollOutcome{Note: note, RecheckAfter: d.RecheckAfter, Queued: !d.Go}
+}
+
+// stillQueued reports whether a Gateway whose inputs are those of its last
+// clean apply a (which the caller checked) may skip rendering and applying
+// as far as the roll budget goes: nothing of it held by the budget, or its
+// roll queued then and still queued now — the budget is asked again, its
+// outcome set in roll. A rolling Gateway, or a queued one just admitted,
+// takes the full path (gateRoll follows the roll).
+func (c *Controller) stillQueued(ctx context.Context, gw *gwv1.Gateway, a appliedBundle, roll *rollOutcome) bool {
+	key := k8stypes.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
+	if !c.rolls.budget.Holds(key.String()) {
+		return true
+	}
+	if !a.queued {
+		return false
+	}
+	// Fleet: a change of the Gateway's own inputs changes a's inputs and
+	// takes the full path, where gateRoll asks with priority Own.
+	d := c.rolls.budget.Request(key.String(), rollbudget.Fleet, c.rolls.limit, c.servedGateways(ctx))
+	c.wake(d.Wake)
+	if d.Go {
+		return false
+	}
+	*roll = c.rollReport(gw, d)
+	return true
 }
 
 // rollFinished releases key's slot or queue place, if any, and wakes the

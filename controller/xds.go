@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"sync"
 
 	cachetypes "github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -17,6 +18,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/api/v1alpha1"
+	"github.com/berth-gateway/berth/internal/readiness"
 	"github.com/berth-gateway/berth/render"
 	"github.com/berth-gateway/berth/xds"
 	"github.com/berth-gateway/berth/xds/translate"
@@ -171,14 +173,9 @@ func (c *Controller) enqueuePolicies(old, cur *gatewayTranslation) {
 // the number of Gateways. errs returns the first cache error of the Lookup,
 // to check after translating.
 func (c *Controller) translateInput(ctx context.Context, gw *gwv1.Gateway) (in translate.Input, gens map[routeKey]int64, setGens map[k8stypes.NamespacedName]int64, errs func() error, err error) {
-	var (
-		classes gwv1.GatewayClassList
-		grants  gwv1.ReferenceGrantList
-	)
-	for _, l := range []client.ObjectList{&classes, &grants} {
-		if err := c.client.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
-			return in, nil, nil, nil, fmt.Errorf("list for translation: %w", err)
-		}
+	var classes gwv1.GatewayClassList
+	if err := c.client.List(ctx, &classes, client.UnsafeDisableDeepCopy); err != nil {
+		return in, nil, nil, nil, fmt.Errorf("list for translation: %w", err)
 	}
 	proxies, err := c.proxiesOf(ctx, classes.Items, gw)
 	if err != nil {
@@ -191,14 +188,13 @@ func (c *Controller) translateInput(ctx context.Context, gw *gwv1.Gateway) (in t
 	}
 	lk := &cacheLookup{ctx: ctx, c: c.client, scope: c.opts.WatchNamespaces, namespaces: len(c.opts.WatchNamespaces) == 0 || c.nsSel != nil}
 	in = translate.Input{
-		GatewayClasses:  ptrs(classes.Items),
-		Gateways:        []*gwv1.Gateway{gw},
-		HTTPRoutes:      http,
-		GRPCRoutes:      grpc,
-		ListenerSets:    sets,
-		ReferenceGrants: ptrs(grants.Items),
-		EnvoyProxies:    proxies,
-		Lookup:          lk,
+		GatewayClasses: ptrs(classes.Items),
+		Gateways:       []*gwv1.Gateway{gw},
+		HTTPRoutes:     http,
+		GRPCRoutes:     grpc,
+		ListenerSets:   sets,
+		EnvoyProxies:   proxies,
+		Lookup:         lk,
 	}
 	gens = make(map[routeKey]int64, len(http)+len(grpc))
 	for _, r := range http {
@@ -214,7 +210,73 @@ func (c *Controller) translateInput(ctx context.Context, gw *gwv1.Gateway) (in t
 	if err := c.listL4Routes(ctx, routeParentKeys(key, sets), &in, gens); err != nil {
 		return in, nil, nil, nil, err
 	}
+	if in.ReferenceGrants, err = c.grantsFrom(ctx, referringNamespaces(gw, c.routeObjects(&in))); err != nil {
+		return in, nil, nil, nil, fmt.Errorf("list for translation: %w", err)
+	}
 	return in, gens, setGens, lk.error, nil
+}
+
+// grantFromIndex indexes ReferenceGrants by the namespaces they permit
+// references from (spec.from[].namespace).
+const grantFromIndex = "berth.grantFrom"
+
+// grantFromNamespaces are the namespaces ReferenceGrant o permits
+// references from, each once.
+func grantFromNamespaces(o client.Object) []string {
+	g, ok := o.(*gwv1.ReferenceGrant)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, f := range g.Spec.From {
+		if !slices.Contains(out, string(f.Namespace)) {
+			out = append(out, string(f.Namespace))
+		}
+	}
+	return out
+}
+
+// referringNamespaces are the namespaces of the objects of gw's
+// translation that can refer to another namespace: gw's own (its
+// listeners' certificates and CA references, its ClientTrafficPolicies)
+// and those of its routes and ListenerSets (objs). Only ReferenceGrants
+// from these namespaces can permit any of its references. Sorted.
+func referringNamespaces(gw *gwv1.Gateway, objs readiness.Objects) []string {
+	out := []string{gw.Namespace}
+	for _, l := range objs {
+		for _, o := range l {
+			if !slices.Contains(out, o.GetNamespace()) {
+				out = append(out, o.GetNamespace())
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// grantsFrom lists the cached ReferenceGrants permitting references from
+// any of namespaces (through grantFromIndex), each once, by
+// namespace/name: a translation reads those its objects can use instead of
+// every ReferenceGrant of the cluster.
+func (c *Controller) grantsFrom(ctx context.Context, namespaces []string) ([]*gwv1.ReferenceGrant, error) {
+	seen := map[k8stypes.NamespacedName]bool{}
+	var out []*gwv1.ReferenceGrant
+	for _, ns := range namespaces {
+		var l gwv1.ReferenceGrantList
+		if err := c.client.List(ctx, &l, client.MatchingFields{grantFromIndex: ns}, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, err
+		}
+		for _, g := range ptrs(l.Items) {
+			if k := client.ObjectKeyFromObject(g); !seen[k] {
+				seen[k] = true
+				out = append(out, g)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return client.ObjectKeyFromObject(out[i]).String() < client.ObjectKeyFromObject(out[j]).String()
+	})
+	return out, nil
 }
 
 // proxiesOf reads the EnvoyProxies that gw's class and gw refer to — the

@@ -51,6 +51,8 @@ type harness struct {
 	watchNS []string
 	// tune, when set, changes the controller's options before start.
 	tune func(*controller.Options)
+	// reqs, when set, records the requests of the controllers start runs.
+	reqs *testenv.Requests
 }
 
 func newHarness(t *testing.T) *harness {
@@ -101,7 +103,11 @@ func (h *harness) options() controller.Options {
 // start runs a controller until the returned stop is called (or the test ends).
 func (h *harness) start() (stop func()) {
 	h.t.Helper()
-	c, err := controller.New(h.env.Config, h.options())
+	cfg := h.env.Config
+	if h.reqs != nil {
+		cfg = h.reqs.Wrap(cfg)
+	}
+	c, err := controller.New(cfg, h.options())
 	if err != nil {
 		h.t.Fatal(err)
 	}

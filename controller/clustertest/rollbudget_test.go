@@ -3,6 +3,7 @@ package clustertest
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/berth-gateway/berth/api/v1alpha1"
 	"github.com/berth-gateway/berth/controller"
 	"github.com/berth-gateway/berth/internal/localcluster"
+	"github.com/berth-gateway/berth/internal/testenv"
 	"github.com/berth-gateway/berth/render"
 )
 
@@ -46,6 +48,7 @@ func TestRollBudget(t *testing.T) {
 	t.Parallel()
 	const n = 20
 	h := newHarness(t)
+	h.reqs = &testenv.Requests{}
 	ctx := context.Background()
 	pool, setPool := nodePool(t, h)
 	setPool(true)
@@ -166,6 +169,46 @@ func TestRollBudget(t *testing.T) {
 	})
 
 	phase("events")
+	// Wake-ups of the queued Gateways that change none of their inputs
+	// (a resync, a metadata edit) neither render nor apply: no write of a
+	// bundle object or inventory, no read of their Deployments (the live
+	// template is read only when a queued bundle is applied).
+	mark := h.reqs.Mark()
+	for _, name := range queued {
+		var gw gwv1.Gateway
+		if err := h.cl.Get(ctx, key(name), &gw); err != nil {
+			t.Fatal(err)
+		}
+		if gw.Annotations == nil {
+			gw.Annotations = map[string]string{}
+		}
+		gw.Annotations["berth.test/touch"] = "1"
+		if err := h.cl.Update(ctx, &gw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(3 * time.Second) // the wake-ups are reconciled
+	var deploymentReads, writes []string
+	for _, r := range h.reqs.Since(mark) {
+		ofQueued := false
+		for _, name := range queued {
+			ofQueued = ofQueued || strings.Contains(r.Path, "-"+name+"-") || strings.HasSuffix(r.Path, "/gateways/"+name) || strings.Contains(r.Path, "/gateways/"+name+"/")
+		}
+		switch {
+		case !ofQueued: // the stuck pair's
+		case strings.Contains(r.Path, "/gateways/"):
+			// Status: a queue position may have moved since it was
+			// last written.
+		case r.Method != http.MethodGet:
+			writes = append(writes, r.Method+" "+r.Path)
+		case strings.Contains(r.Path, "/deployments/"):
+			deploymentReads = append(deploymentReads, r.Path)
+		}
+	}
+	if len(writes) != 0 || len(deploymentReads) != 0 {
+		t.Errorf("touching %d queued Gateways: %d writes %v, %d Deployment reads", len(queued), len(writes), writes, len(deploymentReads))
+	}
+	phase("queued Gateways touched")
 	// A Gateway whose own spec changes goes to the front of the queue.
 	own := queued[len(queued)-1]
 	gen := setHostname(own, "own.example.com")

@@ -145,6 +145,12 @@ func TestSelectInputs(t *testing.T) {
 	if c := got.counts(); c != "4 BackendTLSPolicy, 2 ClientTrafficPolicy, 1 GRPCRoute, 2 HTTPRoute, 1 TCPRoute" {
 		t.Errorf("counts %q", c)
 	}
+	// The Services whose policies can be inputs: those of the selected
+	// routes only (not other-gw's elsewhere), each once, sorted.
+	services := fmt.Sprint(RouteServices(gw, objs))
+	if want := "[team-a/postgres team-a/shadow team-a/web team-c/api]"; services != want {
+		t.Errorf("RouteServices %s, want %s", services, want)
+	}
 	// A kind not read selects nothing, and the policies of a route's
 	// Services go with the route.
 	delete(objs, KindTCPRoute.GroupKind())

@@ -6,6 +6,10 @@ package readiness
 // The controller records, and berth wait reads, exactly these kinds.
 
 import (
+	"maps"
+	"slices"
+	"strings"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stypes "k8s.io/apimachinery/pkg/types"
@@ -122,6 +126,23 @@ func SelectInputs(gw k8stypes.NamespacedName, objs Objects) Inputs {
 		}
 	}
 	return in.sorted()
+}
+
+// RouteServices are the Services referenced (backendRefs and request
+// mirrors, whatever ReferenceGrants allow) by the routes among objs that
+// are inputs of Gateway gw, as SelectInputs selects them: the only
+// Services whose BackendTLSPolicies can be its inputs, so a caller can read
+// those policies by target instead of listing them all. Sorted.
+func RouteServices(gw k8stypes.NamespacedName, objs Objects) []k8stypes.NamespacedName {
+	s := &selection{gateway: gw}
+	for _, k := range InputKinds {
+		for _, o := range objs[k.Kind.GroupKind()] {
+			k.selects(s, o)
+		}
+	}
+	return slices.SortedFunc(maps.Keys(s.services), func(a, b k8stypes.NamespacedName) int {
+		return strings.Compare(a.String(), b.String())
+	})
 }
 
 // selection is what SelectInputs knows while it selects one Gateway's
