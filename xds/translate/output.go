@@ -3,6 +3,7 @@ package translate
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -115,13 +116,42 @@ func Marshal(results []*Result, format Format) ([]byte, error) {
 // is the error, naming its Gateway), then Marshal, which reuses the value
 // the validation's encoding made of each resource.
 func MarshalValid(results []*Result, format Format) ([]byte, error) {
+	if format == FormatYAML || format == "" {
+		// YAML is written straight from the messages, which declines
+		// exactly where the validation's encoding would fail: the checks
+		// run without it, and a failure to write is reported as the
+		// whole validation reports it.
+		for _, r := range results {
+			if err := validateChange(r.Resources, nil, nil, format, false); err != nil {
+				return nil, validateAll(results, format)
+			}
+		}
+		out, err := marshal(results, format, nil)
+		if err != nil {
+			if verr := validateAll(results, format); verr != nil {
+				return nil, verr
+			}
+		}
+		return out, err
+	}
 	encoded := map[types.Resource]any{}
 	for _, r := range results {
-		if err := validateChange(r.Resources, nil, encoded, format); err != nil {
+		if err := validateChange(r.Resources, nil, encoded, format, true); err != nil {
 			return nil, fmt.Errorf("gateway %s: %w", r.Gateway, err)
 		}
 	}
 	return marshal(results, format, encoded)
+}
+
+// validateAll is the error of the first result that fails validation,
+// naming its Gateway.
+func validateAll(results []*Result, format Format) error {
+	for _, r := range results {
+		if err := validateChange(r.Resources, nil, nil, format, true); err != nil {
+			return fmt.Errorf("gateway %s: %w", r.Gateway, err)
+		}
+	}
+	return nil
 }
 
 // jsonOptions encode resources for validation and output alike: Envoy's
@@ -160,6 +190,11 @@ func marshal(results []*Result, format Format, encoded map[types.Resource]any) (
 			for _, res := range r.Resources[ot.typeURL] {
 				m := redact(res)
 				v, ok := encoded[res]
+				if !ok && (format == FormatYAML || format == "") {
+					// Written straight from the message (marshalYAML).
+					list = append(list, protoResource{m: m, key: ot.key, gateway: r.Gateway.String()})
+					continue
+				}
 				if !ok || m != proto.Message(res) {
 					var err error
 					if v, err = protoToValue(m, format); err != nil {
@@ -197,7 +232,10 @@ func marshal(results []*Result, format Format, encoded map[types.Resource]any) (
 			gws[i] = map[string]any{"gateway": g.Gateway, "version": g.Version, "status": sv, "resources": g.Resources}
 		}
 		out, err := marshalYAML(map[string]any{"gateways": gws})
-		if err != nil {
+		var re resourceError
+		if errors.As(err, &re) {
+			return nil, re.error
+		} else if err != nil {
 			return nil, fmt.Errorf("marshal yaml: %w", err)
 		}
 		return out, nil

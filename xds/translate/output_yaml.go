@@ -55,6 +55,21 @@ func (c *chunkedBuffer) writeString(s string) {
 	c.size += len(s)
 }
 
+// bufMark is a position in a chunkedBuffer to go back to.
+type bufMark struct{ full, cur, size int }
+
+func (c *chunkedBuffer) mark() bufMark { return bufMark{len(c.full), len(c.cur), c.size} }
+
+// reset drops what was written after m.
+func (c *chunkedBuffer) reset(m bufMark) {
+	if len(c.full) > m.full {
+		c.cur = c.full[m.full]
+		c.full = c.full[:m.full]
+	}
+	c.cur = c.cur[:m.cur]
+	c.size = m.size
+}
+
 // Bytes joins the chunks.
 func (c *chunkedBuffer) Bytes() []byte {
 	out := make([]byte, 0, c.size)
@@ -68,11 +83,16 @@ func (c *chunkedBuffer) Bytes() []byte {
 var errNotBlockable = fmt.Errorf("value needs yaml.v2's own encoder")
 
 // marshalYAML is yaml.v2's Marshal(v), faster for what blockYAML covers.
+// v may hold protoResources (written straight from the message).
 func marshalYAML(v any) ([]byte, error) {
 	b := &blockYAML{scalars: map[string]string{}}
 	if err := b.value(v, 0, false); err == nil {
 		return b.buf.Bytes(), nil
 	} else if err != errNotBlockable {
+		return nil, err
+	}
+	v, err := materialize(v)
+	if err != nil {
 		return nil, err
 	}
 	return yamlv2.Marshal(v)
@@ -85,6 +105,10 @@ const yamlBestWidth = 80
 // ("-"), or as the document when indent is 0 and top is false.
 // inline says the cursor stands after "key:" or "-" on the current line.
 func (b *blockYAML) value(v any, indent int, inline bool) error {
+	v, err := resolve(v)
+	if err != nil {
+		return err
+	}
 	switch t := v.(type) {
 	case map[string]any:
 		if len(t) == 0 {
@@ -94,6 +118,14 @@ func (b *blockYAML) value(v any, indent int, inline bool) error {
 			b.buf.writeByte('\n')
 		}
 		return b.mapping(t, indent, false)
+	case *yamlEntries:
+		if len(t.keys) == 0 {
+			return b.scalarLine(inline, "{}")
+		}
+		if inline {
+			b.buf.writeByte('\n')
+		}
+		return b.entries(t, indent, false)
 	case []any:
 		if len(t) == 0 {
 			return b.scalarLine(inline, "[]")
@@ -122,12 +154,18 @@ func (b *blockYAML) scalarLine(inline bool, s string) error {
 // mapping writes m's entries at indent, keys in yaml.v2's order; the first
 // entry continues the current line when first is true (after "- ").
 func (b *blockYAML) mapping(m map[string]any, indent int, first bool) error {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	e := &yamlEntries{keys: make([]string, 0, len(m)), vals: make([]any, 0, len(m))}
+	for k, v := range m {
+		e.keys = append(e.keys, k)
+		e.vals = append(e.vals, v)
 	}
-	sort.Slice(keys, func(i, j int) bool { return yamlKeyLess(keys[i], keys[j]) })
-	for i, k := range keys {
+	sort.Sort(e)
+	return b.entries(e, indent, first)
+}
+
+// entries writes a mapping whose keys are in order (see mapping).
+func (b *blockYAML) entries(e *yamlEntries, indent int, first bool) error {
+	for i, k := range e.keys {
 		if !(first && i == 0) {
 			b.pad(indent)
 		}
@@ -140,12 +178,23 @@ func (b *blockYAML) mapping(m map[string]any, indent int, first bool) error {
 		}
 		b.buf.writeString(ks)
 		b.buf.writeByte(':')
-		v := m[k]
+		v, err := resolve(e.vals[i])
+		if err != nil {
+			return err
+		}
 		switch t := v.(type) {
 		case map[string]any:
 			if len(t) > 0 {
 				b.buf.writeByte('\n')
 				if err := b.mapping(t, indent+2, false); err != nil {
+					return err
+				}
+				continue
+			}
+		case *yamlEntries:
+			if len(t.keys) > 0 {
+				b.buf.writeByte('\n')
+				if err := b.entries(t, indent+2, false); err != nil {
 					return err
 				}
 				continue
@@ -178,41 +227,56 @@ func (b *blockYAML) mapping(m map[string]any, indent int, first bool) error {
 // line when first is true (after "- ").
 func (b *blockYAML) sequence(l []any, indent int, first bool) error {
 	for i, v := range l {
-		if !(first && i == 0) {
-			b.pad(indent)
+		var err error
+		if r, ok := v.(protoResource); ok {
+			err = b.resourceItem(r, indent, first && i == 0)
+		} else {
+			err = b.item(v, indent, first && i == 0)
 		}
-		b.buf.writeByte('-')
-		switch t := v.(type) {
-		case map[string]any:
-			if len(t) > 0 {
-				b.buf.writeByte(' ')
-				if err := b.mapping(t, indent+2, true); err != nil {
-					return err
-				}
-				continue
-			}
-		case []any:
-			if len(t) > 0 {
-				b.buf.writeByte(' ')
-				if err := b.sequence(t, indent+2, true); err != nil {
-					return err
-				}
-				continue
-			}
-		case string:
-			s, err := b.scalar(t)
-			if err != nil {
-				return err
-			}
-			if err := b.fits(t, indent+2+len(s)); err != nil {
-				return err
-			}
-		}
-		if err := b.value(v, indent+2, true); err != nil {
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// item writes one sequence item ("- " and v) at indent; it continues the
+// current line when first is true.
+func (b *blockYAML) item(v any, indent int, first bool) error {
+	if !first {
+		b.pad(indent)
+	}
+	b.buf.writeByte('-')
+	v, err := resolve(v)
+	if err != nil {
+		return err
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		if len(t) > 0 {
+			b.buf.writeByte(' ')
+			return b.mapping(t, indent+2, true)
+		}
+	case *yamlEntries:
+		if len(t.keys) > 0 {
+			b.buf.writeByte(' ')
+			return b.entries(t, indent+2, true)
+		}
+	case []any:
+		if len(t) > 0 {
+			b.buf.writeByte(' ')
+			return b.sequence(t, indent+2, true)
+		}
+	case string:
+		s, err := b.scalar(t)
+		if err != nil {
+			return err
+		}
+		if err := b.fits(t, indent+2+len(s)); err != nil {
+			return err
+		}
+	}
+	return b.value(v, indent+2, true)
 }
 
 // fits declines a string with spaces on a line yaml.v2 would fold.

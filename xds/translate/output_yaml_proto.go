@@ -1,0 +1,296 @@
+package translate
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+)
+
+// The YAML output writes resources straight from the messages: blockYAML
+// takes the nodes below where the value tree has protoValue's maps and
+// lists, and turns each into the entries or items protoValue(m, FormatYAML)
+// would have held, in yaml.v2's key order (known per message type), only
+// when it writes them — no map per message and no sort at write time.
+// Where protoValue declines (errProtoValue), the resource is written again
+// from protoToValue's value (protojson's rules and errors); where blockYAML
+// declines (errNotBlockable), marshalYAML gives yaml.v2 the value tree with
+// every resource made by protoToValue (materialize).
+// TestDirectYAMLMatches compares both ways on every golden and scale
+// resource and on random messages.
+
+// protoResource is a resource in the value tree Marshal writes as YAML;
+// key and gateway name it in errors.
+type protoResource struct {
+	m            proto.Message
+	key, gateway string
+}
+
+// protoMsg, protoList and protoMapField are parts of a resource not yet
+// turned into entries or items (yamlNode).
+type protoMsg struct{ m protoreflect.Message }
+
+type protoList struct {
+	l  protoreflect.List
+	fd protoreflect.FieldDescriptor
+}
+
+type protoMapField struct {
+	mp protoreflect.Map
+	fd protoreflect.FieldDescriptor
+}
+
+// yamlEntries is a mapping with its keys in yaml.v2's order.
+type yamlEntries struct {
+	keys []string
+	vals []any
+}
+
+func (e *yamlEntries) Len() int           { return len(e.keys) }
+func (e *yamlEntries) Less(i, j int) bool { return yamlKeyLess(e.keys[i], e.keys[j]) }
+func (e *yamlEntries) Swap(i, j int) {
+	e.keys[i], e.keys[j] = e.keys[j], e.keys[i]
+	e.vals[i], e.vals[j] = e.vals[j], e.vals[i]
+}
+
+// resolve turns a proto node into what protoValue would have made of it,
+// one level deep (its own parts stay nodes); other values as they are.
+func resolve(v any) (any, error) {
+	switch t := v.(type) {
+	case protoMsg:
+		return messageNode(t.m)
+	case protoList:
+		items := make([]any, t.l.Len())
+		for i := range items {
+			x, err := lazySingular(t.l.Get(i), t.fd)
+			if err != nil {
+				return nil, err
+			}
+			items[i] = x
+		}
+		return items, nil
+	case protoMapField:
+		e := &yamlEntries{keys: make([]string, 0, t.mp.Len()), vals: make([]any, 0, t.mp.Len())}
+		vd := t.fd.MapValue()
+		var err error
+		t.mp.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+			ks := k.String()
+			if !utf8.ValidString(ks) {
+				err = errProtoValue
+				return false
+			}
+			var x any
+			if x, err = lazySingular(v, vd); err != nil {
+				return false
+			}
+			e.keys = append(e.keys, ks)
+			e.vals = append(e.vals, x)
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+		sort.Sort(e)
+		return e, nil
+	}
+	return v, nil
+}
+
+// lazySingular is protoSingular with messages left as nodes.
+func lazySingular(v protoreflect.Value, fd protoreflect.FieldDescriptor) (any, error) {
+	if k := fd.Kind(); k == protoreflect.MessageKind || k == protoreflect.GroupKind {
+		if !v.IsValid() {
+			return nil, nil
+		}
+		return protoMsg{v.Message()}, nil
+	}
+	return protoSingular(v, fd, FormatYAML)
+}
+
+// messageNode is protoMessageValue(m, FormatYAML) one level deep.
+func messageNode(m protoreflect.Message) (any, error) {
+	d := m.Descriptor()
+	if d.FullName().Parent() == "google.protobuf" {
+		switch name := d.Name(); {
+		case name == "Any":
+			return anyNode(m)
+		case isWellKnown(name):
+			return wellKnownValue(m, FormatYAML)
+		}
+	}
+	return fieldsNode(m, 0)
+}
+
+// fieldsNode is m's populated fields as entries, with room for extra more.
+func fieldsNode(m protoreflect.Message, extra int) (*yamlEntries, error) {
+	ranks := fieldRanks(m.Descriptor())
+	type field struct {
+		rank int32
+		key  string
+		v    any
+	}
+	var buf [16]field
+	fields := buf[:0]
+	var err error
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.IsExtension() {
+			err = errProtoValue
+			return false
+		}
+		var x any
+		switch {
+		case fd.IsList():
+			x = protoList{v.List(), fd}
+		case fd.IsMap():
+			x = protoMapField{v.Map(), fd}
+		default:
+			if x, err = lazySingular(v, fd); err != nil {
+				return false
+			}
+		}
+		f := field{rank: ranks[fd.Index()], key: fd.TextName(), v: x}
+		// Insertion in rank order: a message has few populated fields.
+		i := len(fields)
+		fields = append(fields, f)
+		for ; i > 0 && fields[i-1].rank > f.rank; i-- {
+			fields[i] = fields[i-1]
+		}
+		fields[i] = f
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	e := &yamlEntries{keys: make([]string, len(fields), len(fields)+extra), vals: make([]any, len(fields), len(fields)+extra)}
+	for i, f := range fields {
+		e.keys[i], e.vals[i] = f.key, f.v
+	}
+	return e, nil
+}
+
+// fieldRankCache holds fieldRanks per message descriptor.
+var fieldRankCache sync.Map // protoreflect.MessageDescriptor → []int32
+
+// fieldRanks gives each field of d (by index) its place in yaml.v2's
+// order of the field names.
+func fieldRanks(d protoreflect.MessageDescriptor) []int32 {
+	if r, ok := fieldRankCache.Load(d); ok {
+		return r.([]int32)
+	}
+	fields := d.Fields()
+	idx := make([]int, fields.Len())
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		return yamlKeyLess(fields.Get(idx[a]).TextName(), fields.Get(idx[b]).TextName())
+	})
+	ranks := make([]int32, len(idx))
+	for rank, i := range idx {
+		ranks[i] = int32(rank)
+	}
+	fieldRankCache.Store(d, ranks)
+	return ranks
+}
+
+// anyNode is anyValue(m, FormatYAML) one level deep.
+func anyNode(m protoreflect.Message) (any, error) {
+	fields := m.Descriptor().Fields()
+	fdType, fdValue := fields.ByNumber(1), fields.ByNumber(2)
+	if !m.Has(fdType) {
+		if m.Has(fdValue) {
+			return nil, errProtoValue
+		}
+		return &yamlEntries{}, nil
+	}
+	url := m.Get(fdType).String()
+	if !utf8.ValidString(url) {
+		return nil, errProtoValue
+	}
+	mt, err := protoregistry.GlobalTypes.FindMessageByURL(url)
+	if err != nil {
+		return nil, errProtoValue
+	}
+	em := mt.New()
+	if err := (proto.UnmarshalOptions{AllowPartial: true, Resolver: protoregistry.GlobalTypes}).Unmarshal(m.Get(fdValue).Bytes(), em.Interface()); err != nil {
+		return nil, errProtoValue
+	}
+	var e *yamlEntries
+	if em.Descriptor().FullName().Parent() == "google.protobuf" && isWellKnown(em.Descriptor().Name()) {
+		v, err := wellKnownValue(em, FormatYAML)
+		if err != nil {
+			return nil, err
+		}
+		e = &yamlEntries{keys: []string{"value"}, vals: []any{v}}
+	} else if e, err = fieldsNode(em, 1); err != nil {
+		return nil, err
+	}
+	// "@type" in its place among the sorted keys.
+	i := sort.Search(len(e.keys), func(i int) bool { return !yamlKeyLess(e.keys[i], "@type") })
+	e.keys = append(e.keys, "")
+	e.vals = append(e.vals, nil)
+	copy(e.keys[i+1:], e.keys[i:])
+	copy(e.vals[i+1:], e.vals[i:])
+	e.keys[i], e.vals[i] = "@type", url
+	return e, nil
+}
+
+// resourceItem writes a resource as a sequence item (see item); where the
+// direct path declines, it writes protoToValue's value instead.
+func (b *blockYAML) resourceItem(r protoResource, indent int, first bool) error {
+	if proto.CheckInitialized(r.m) == nil {
+		mark := b.buf.mark()
+		err := b.item(protoMsg{r.m.ProtoReflect()}, indent, first)
+		if err != errProtoValue {
+			return err
+		}
+		b.buf.reset(mark)
+	}
+	v, err := protoToValue(r.m, FormatYAML)
+	if err != nil {
+		return resourceError{fmt.Errorf("marshal %s of gateway %s: %w", r.key, r.gateway, err)}
+	}
+	return b.item(v, indent, first)
+}
+
+// resourceError is a resource protojson cannot encode: Marshal returns it
+// as it is.
+type resourceError struct{ error }
+
+// materialize replaces every protoResource of v by protoToValue's value,
+// for yaml.v2.
+func materialize(v any) (any, error) {
+	switch t := v.(type) {
+	case protoResource:
+		x, err := protoToValue(t.m, FormatYAML)
+		if err != nil {
+			return nil, resourceError{fmt.Errorf("marshal %s of gateway %s: %w", t.key, t.gateway, err)}
+		}
+		return x, nil
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			x, err := materialize(e)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = x
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			x, err := materialize(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = x
+		}
+		return out, nil
+	}
+	return v, nil
+}
