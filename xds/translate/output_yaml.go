@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	yamlv2 "go.yaml.in/yaml/v2"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // blockYAML writes values of the JSON data model (map[string]any, []any,
@@ -21,6 +22,12 @@ import (
 type blockYAML struct {
 	buf     chunkedBuffer
 	scalars map[string]string
+	free    []*yamlEntries
+	// fieldsNode's state for visitField.
+	visit func(protoreflect.FieldDescriptor, protoreflect.Value) bool
+	cur   *yamlEntries
+	ranks []int32
+	err   error
 }
 
 // chunkedBuffer collects output in chunks and joins them once, instead of
@@ -105,7 +112,7 @@ const yamlBestWidth = 80
 // ("-"), or as the document when indent is 0 and top is false.
 // inline says the cursor stands after "key:" or "-" on the current line.
 func (b *blockYAML) value(v any, indent int, inline bool) error {
-	v, err := resolve(v)
+	v, err := b.resolve(v)
 	if err != nil {
 		return err
 	}
@@ -119,7 +126,8 @@ func (b *blockYAML) value(v any, indent int, inline bool) error {
 		}
 		return b.mapping(t, indent, false)
 	case *yamlEntries:
-		if len(t.keys) == 0 {
+		if len(t.items) == 0 {
+			b.release(t)
 			return b.scalarLine(inline, "{}")
 		}
 		if inline {
@@ -154,18 +162,19 @@ func (b *blockYAML) scalarLine(inline bool, s string) error {
 // mapping writes m's entries at indent, keys in yaml.v2's order; the first
 // entry continues the current line when first is true (after "- ").
 func (b *blockYAML) mapping(m map[string]any, indent int, first bool) error {
-	e := &yamlEntries{keys: make([]string, 0, len(m)), vals: make([]any, 0, len(m))}
+	e := b.newEntries()
 	for k, v := range m {
-		e.keys = append(e.keys, k)
-		e.vals = append(e.vals, v)
+		e.items = append(e.items, yamlEntry{key: k, val: v})
 	}
 	sort.Sort(e)
 	return b.entries(e, indent, first)
 }
 
-// entries writes a mapping whose keys are in order (see mapping).
+// entries writes a mapping whose keys are in order (see mapping), then
+// releases e.
 func (b *blockYAML) entries(e *yamlEntries, indent int, first bool) error {
-	for i, k := range e.keys {
+	for i := range e.items {
+		k := e.items[i].key
 		if !(first && i == 0) {
 			b.pad(indent)
 		}
@@ -178,7 +187,7 @@ func (b *blockYAML) entries(e *yamlEntries, indent int, first bool) error {
 		}
 		b.buf.writeString(ks)
 		b.buf.writeByte(':')
-		v, err := resolve(e.vals[i])
+		v, err := b.entryValue(&e.items[i])
 		if err != nil {
 			return err
 		}
@@ -192,7 +201,7 @@ func (b *blockYAML) entries(e *yamlEntries, indent int, first bool) error {
 				continue
 			}
 		case *yamlEntries:
-			if len(t.keys) > 0 {
+			if len(t.items) > 0 {
 				b.buf.writeByte('\n')
 				if err := b.entries(t, indent+2, false); err != nil {
 					return err
@@ -220,6 +229,7 @@ func (b *blockYAML) entries(e *yamlEntries, indent int, first bool) error {
 			return err
 		}
 	}
+	b.release(e)
 	return nil
 }
 
@@ -247,7 +257,7 @@ func (b *blockYAML) item(v any, indent int, first bool) error {
 		b.pad(indent)
 	}
 	b.buf.writeByte('-')
-	v, err := resolve(v)
+	v, err := b.resolve(v)
 	if err != nil {
 		return err
 	}
@@ -258,7 +268,7 @@ func (b *blockYAML) item(v any, indent int, first bool) error {
 			return b.mapping(t, indent+2, true)
 		}
 	case *yamlEntries:
-		if len(t.keys) > 0 {
+		if len(t.items) > 0 {
 			b.buf.writeByte(' ')
 			return b.entries(t, indent+2, true)
 		}

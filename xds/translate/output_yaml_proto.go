@@ -44,25 +44,65 @@ type protoMapField struct {
 	fd protoreflect.FieldDescriptor
 }
 
-// yamlEntries is a mapping with its keys in yaml.v2's order.
-type yamlEntries struct {
-	keys []string
-	vals []any
+// yamlEntries is a mapping with its keys in yaml.v2's order; blockYAML
+// reuses them once written (newEntries, release).
+type yamlEntries struct{ items []yamlEntry }
+
+type yamlEntry struct {
+	key  string
+	val  any       // unless node is set
+	node protoNode // a field of a message
+	rank int32     // a field's place in its message's order
 }
 
-func (e *yamlEntries) Len() int           { return len(e.keys) }
-func (e *yamlEntries) Less(i, j int) bool { return yamlKeyLess(e.keys[i], e.keys[j]) }
-func (e *yamlEntries) Swap(i, j int) {
-	e.keys[i], e.keys[j] = e.keys[j], e.keys[i]
-	e.vals[i], e.vals[j] = e.vals[j], e.vals[i]
+// protoNode is a message, list or map field not yet turned into entries
+// or items (see resolve).
+type protoNode struct {
+	msg  protoreflect.Message
+	list protoreflect.List
+	mp   protoreflect.Map
+	fd   protoreflect.FieldDescriptor
+}
+
+// value is the entry's value, a node resolved.
+func (b *blockYAML) entryValue(e *yamlEntry) (any, error) {
+	switch n := &e.node; {
+	case n.msg != nil:
+		return b.messageNode(n.msg)
+	case n.list != nil:
+		return b.resolve(protoList{n.list, n.fd})
+	case n.mp != nil:
+		return b.resolve(protoMapField{n.mp, n.fd})
+	}
+	return b.resolve(e.val)
+}
+
+func (e *yamlEntries) Len() int           { return len(e.items) }
+func (e *yamlEntries) Less(i, j int) bool { return yamlKeyLess(e.items[i].key, e.items[j].key) }
+func (e *yamlEntries) Swap(i, j int)      { e.items[i], e.items[j] = e.items[j], e.items[i] }
+
+func (b *blockYAML) newEntries() *yamlEntries {
+	if n := len(b.free); n > 0 {
+		e := b.free[n-1]
+		b.free = b.free[:n-1]
+		return e
+	}
+	return &yamlEntries{items: make([]yamlEntry, 0, 8)}
+}
+
+// release gives e back once written.
+func (b *blockYAML) release(e *yamlEntries) {
+	clear(e.items)
+	e.items = e.items[:0]
+	b.free = append(b.free, e)
 }
 
 // resolve turns a proto node into what protoValue would have made of it,
 // one level deep (its own parts stay nodes); other values as they are.
-func resolve(v any) (any, error) {
+func (b *blockYAML) resolve(v any) (any, error) {
 	switch t := v.(type) {
 	case protoMsg:
-		return messageNode(t.m)
+		return b.messageNode(t.m)
 	case protoList:
 		items := make([]any, t.l.Len())
 		for i := range items {
@@ -74,7 +114,7 @@ func resolve(v any) (any, error) {
 		}
 		return items, nil
 	case protoMapField:
-		e := &yamlEntries{keys: make([]string, 0, t.mp.Len()), vals: make([]any, 0, t.mp.Len())}
+		e := b.newEntries()
 		vd := t.fd.MapValue()
 		var err error
 		t.mp.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
@@ -87,8 +127,7 @@ func resolve(v any) (any, error) {
 			if x, err = lazySingular(v, vd); err != nil {
 				return false
 			}
-			e.keys = append(e.keys, ks)
-			e.vals = append(e.vals, x)
+			e.items = append(e.items, yamlEntry{key: ks, val: x})
 			return true
 		})
 		if err != nil {
@@ -112,64 +151,67 @@ func lazySingular(v protoreflect.Value, fd protoreflect.FieldDescriptor) (any, e
 }
 
 // messageNode is protoMessageValue(m, FormatYAML) one level deep.
-func messageNode(m protoreflect.Message) (any, error) {
+func (b *blockYAML) messageNode(m protoreflect.Message) (any, error) {
 	d := m.Descriptor()
 	if d.FullName().Parent() == "google.protobuf" {
 		switch name := d.Name(); {
 		case name == "Any":
-			return anyNode(m)
+			return b.anyNode(m)
 		case isWellKnown(name):
 			return wellKnownValue(m, FormatYAML)
 		}
 	}
-	return fieldsNode(m, 0)
+	return b.fieldsNode(m)
 }
 
-// fieldsNode is m's populated fields as entries, with room for extra more.
-func fieldsNode(m protoreflect.Message, extra int) (*yamlEntries, error) {
-	ranks := fieldRanks(m.Descriptor())
-	type field struct {
-		rank int32
-		key  string
-		v    any
+// fieldsNode is m's populated fields as entries.
+func (b *blockYAML) fieldsNode(m protoreflect.Message) (*yamlEntries, error) {
+	b.ranks = fieldRanks(m.Descriptor())
+	b.cur = b.newEntries()
+	b.err = nil
+	if b.visit == nil {
+		b.visit = b.visitField
 	}
-	var buf [16]field
-	fields := buf[:0]
-	var err error
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if fd.IsExtension() {
-			err = errProtoValue
-			return false
-		}
-		var x any
-		switch {
-		case fd.IsList():
-			x = protoList{v.List(), fd}
-		case fd.IsMap():
-			x = protoMapField{v.Map(), fd}
-		default:
-			if x, err = lazySingular(v, fd); err != nil {
-				return false
-			}
-		}
-		f := field{rank: ranks[fd.Index()], key: fd.TextName(), v: x}
-		// Insertion in rank order: a message has few populated fields.
-		i := len(fields)
-		fields = append(fields, f)
-		for ; i > 0 && fields[i-1].rank > f.rank; i-- {
-			fields[i] = fields[i-1]
-		}
-		fields[i] = f
-		return true
-	})
+	m.Range(b.visit)
+	e, err := b.cur, b.err
+	b.cur, b.ranks, b.err = nil, nil, nil
 	if err != nil {
 		return nil, err
 	}
-	e := &yamlEntries{keys: make([]string, len(fields), len(fields)+extra), vals: make([]any, len(fields), len(fields)+extra)}
-	for i, f := range fields {
-		e.keys[i], e.vals[i] = f.key, f.v
-	}
 	return e, nil
+}
+
+// visitField adds a field to b.cur in rank order (fieldsNode; a method
+// value made once, where a closure would be allocated per message).
+func (b *blockYAML) visitField(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	if fd.IsExtension() {
+		b.err = errProtoValue
+		return false
+	}
+	f := yamlEntry{key: fd.TextName(), rank: b.ranks[fd.Index()]}
+	switch {
+	case fd.IsList():
+		f.node = protoNode{list: v.List(), fd: fd}
+	case fd.IsMap():
+		f.node = protoNode{mp: v.Map(), fd: fd}
+	case fd.Kind() == protoreflect.MessageKind || fd.Kind() == protoreflect.GroupKind:
+		f.node = protoNode{msg: v.Message()}
+	default:
+		var err error
+		if f.val, err = protoSingular(v, fd, FormatYAML); err != nil {
+			b.err = err
+			return false
+		}
+	}
+	// Insertion in rank order: a message has few populated fields.
+	e := b.cur
+	i := len(e.items)
+	e.items = append(e.items, f)
+	for ; i > 0 && e.items[i-1].rank > f.rank; i-- {
+		e.items[i] = e.items[i-1]
+	}
+	e.items[i] = f
+	return true
 }
 
 // fieldRankCache holds fieldRanks per message descriptor.
@@ -198,14 +240,14 @@ func fieldRanks(d protoreflect.MessageDescriptor) []int32 {
 }
 
 // anyNode is anyValue(m, FormatYAML) one level deep.
-func anyNode(m protoreflect.Message) (any, error) {
+func (b *blockYAML) anyNode(m protoreflect.Message) (any, error) {
 	fields := m.Descriptor().Fields()
 	fdType, fdValue := fields.ByNumber(1), fields.ByNumber(2)
 	if !m.Has(fdType) {
 		if m.Has(fdValue) {
 			return nil, errProtoValue
 		}
-		return &yamlEntries{}, nil
+		return b.newEntries(), nil
 	}
 	url := m.Get(fdType).String()
 	if !utf8.ValidString(url) {
@@ -225,17 +267,16 @@ func anyNode(m protoreflect.Message) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		e = &yamlEntries{keys: []string{"value"}, vals: []any{v}}
-	} else if e, err = fieldsNode(em, 1); err != nil {
+		e = b.newEntries()
+		e.items = append(e.items, yamlEntry{key: "value", val: v})
+	} else if e, err = b.fieldsNode(em); err != nil {
 		return nil, err
 	}
 	// "@type" in its place among the sorted keys.
-	i := sort.Search(len(e.keys), func(i int) bool { return !yamlKeyLess(e.keys[i], "@type") })
-	e.keys = append(e.keys, "")
-	e.vals = append(e.vals, nil)
-	copy(e.keys[i+1:], e.keys[i:])
-	copy(e.vals[i+1:], e.vals[i:])
-	e.keys[i], e.vals[i] = "@type", url
+	i := sort.Search(len(e.items), func(i int) bool { return !yamlKeyLess(e.items[i].key, "@type") })
+	e.items = append(e.items, yamlEntry{})
+	copy(e.items[i+1:], e.items[i:])
+	e.items[i] = yamlEntry{key: "@type", val: url}
 	return e, nil
 }
 
