@@ -109,13 +109,31 @@ type outCondition struct {
 // and golden files: per Gateway its version, status facts and resources,
 // in a stable order, private keys replaced by Redacted.
 func Marshal(results []*Result, format Format) ([]byte, error) {
-	return marshal(results, format, nil)
+	return joined(marshal(results, format, nil))
+}
+
+// joined is parts as one slice.
+func joined(parts [][]byte, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) == 1 {
+		return parts[0], nil
+	}
+	return bytes.Join(parts, nil), nil
 }
 
 // MarshalValid is Validate of every result's resources (the first failure
 // is the error, naming its Gateway), then Marshal, which reuses the value
 // the validation's encoding made of each resource.
 func MarshalValid(results []*Result, format Format) ([]byte, error) {
+	return joined(MarshalValidParts(results, format))
+}
+
+// MarshalValidParts is MarshalValid's output in parts, to be written one
+// after the other: YAML is written in chunks, and joining them would copy
+// the document once more.
+func MarshalValidParts(results []*Result, format Format) ([][]byte, error) {
 	if format == FormatYAML || format == "" {
 		// YAML is written straight from the messages, which declines
 		// exactly where the validation's encoding would fail: the checks
@@ -160,7 +178,7 @@ var jsonOptions = protojson.MarshalOptions{UseProtoNames: true}
 
 // marshal is Marshal; encoded holds resources already converted by
 // protoToValue for format.
-func marshal(results []*Result, format Format, encoded map[types.Resource]any) ([]byte, error) {
+func marshal(results []*Result, format Format, encoded map[types.Resource]any) ([][]byte, error) {
 	doc := struct {
 		Gateways []outGateway `json:"gateways"`
 	}{Gateways: []outGateway{}}
@@ -213,7 +231,7 @@ func marshal(results []*Result, format Format, encoded map[types.Resource]any) (
 		if err != nil {
 			return nil, fmt.Errorf("marshal json: %w", err)
 		}
-		return append(out, '\n'), nil
+		return [][]byte{append(out, '\n')}, nil
 	case FormatYAML, "":
 		// What sigs.k8s.io/yaml.Marshal(doc) writes, without its JSON
 		// text and YAML parse of the whole document: each part becomes the
@@ -231,7 +249,7 @@ func marshal(results []*Result, format Format, encoded map[types.Resource]any) (
 			}
 			gws[i] = map[string]any{"gateway": g.Gateway, "version": g.Version, "status": sv, "resources": g.Resources}
 		}
-		out, err := marshalYAML(map[string]any{"gateways": gws})
+		out, err := marshalYAMLParts(map[string]any{"gateways": gws})
 		var re resourceError
 		if errors.As(err, &re) {
 			return nil, re.error

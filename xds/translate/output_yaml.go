@@ -30,13 +30,12 @@ type blockYAML struct {
 	err   error
 }
 
-// chunkedBuffer collects output in chunks and joins them once, instead of
-// a bytes.Buffer's doubling, whose copies and fresh pages cost a tenth of
-// writing a large document.
+// chunkedBuffer collects output in chunks, instead of a bytes.Buffer's
+// doubling, whose copies and fresh pages cost a tenth of writing a large
+// document; the chunks are written out one after the other.
 type chunkedBuffer struct {
 	full [][]byte
 	cur  []byte
-	size int
 }
 
 const chunkSize = 256 << 10
@@ -53,19 +52,17 @@ func (c *chunkedBuffer) room(n int) {
 func (c *chunkedBuffer) writeByte(x byte) {
 	c.room(1)
 	c.cur = append(c.cur, x)
-	c.size++
 }
 
 func (c *chunkedBuffer) writeString(s string) {
 	c.room(len(s))
 	c.cur = append(c.cur, s...)
-	c.size += len(s)
 }
 
 // bufMark is a position in a chunkedBuffer to go back to.
-type bufMark struct{ full, cur, size int }
+type bufMark struct{ full, cur int }
 
-func (c *chunkedBuffer) mark() bufMark { return bufMark{len(c.full), len(c.cur), c.size} }
+func (c *chunkedBuffer) mark() bufMark { return bufMark{len(c.full), len(c.cur)} }
 
 // reset drops what was written after m.
 func (c *chunkedBuffer) reset(m bufMark) {
@@ -74,16 +71,11 @@ func (c *chunkedBuffer) reset(m bufMark) {
 		c.full = c.full[:m.full]
 	}
 	c.cur = c.cur[:m.cur]
-	c.size = m.size
 }
 
-// Bytes joins the chunks.
-func (c *chunkedBuffer) Bytes() []byte {
-	out := make([]byte, 0, c.size)
-	for _, b := range c.full {
-		out = append(out, b...)
-	}
-	return append(out, c.cur...)
+// parts are the chunks written, in order.
+func (c *chunkedBuffer) parts() [][]byte {
+	return append(c.full, c.cur)
 }
 
 // errNotBlockable: the value holds a string blockYAML does not reproduce.
@@ -92,9 +84,14 @@ var errNotBlockable = fmt.Errorf("value needs yaml.v2's own encoder")
 // marshalYAML is yaml.v2's Marshal(v), faster for what blockYAML covers.
 // v may hold protoResources (written straight from the message).
 func marshalYAML(v any) ([]byte, error) {
+	return joined(marshalYAMLParts(v))
+}
+
+// marshalYAMLParts is marshalYAML's output in parts (see chunkedBuffer).
+func marshalYAMLParts(v any) ([][]byte, error) {
 	b := &blockYAML{scalars: map[string]string{}}
 	if err := b.value(v, 0, false); err == nil {
-		return b.buf.Bytes(), nil
+		return b.buf.parts(), nil
 	} else if err != errNotBlockable {
 		return nil, err
 	}
@@ -102,7 +99,11 @@ func marshalYAML(v any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return yamlv2.Marshal(v)
+	out, err := yamlv2.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{out}, nil
 }
 
 // yamlBestWidth is yaml.v2's line width: past it, it folds at spaces.
