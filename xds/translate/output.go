@@ -124,8 +124,11 @@ func joined(parts [][]byte, err error) ([]byte, error) {
 }
 
 // MarshalValid is Validate of every result's resources (the first failure
-// is the error, naming its Gateway), then Marshal, which reuses the value
-// the validation's encoding made of each resource.
+// is the error, naming its Gateway), then Marshal. JSON reuses the value
+// the validation's encoding made of each resource; YAML is written straight
+// from the messages (output_yaml_proto.go), so the validation skips that
+// encoding and a resource the writer cannot encode fails with Validate's
+// error.
 func MarshalValid(results []*Result, format Format) ([]byte, error) {
 	return joined(MarshalValidParts(results, format))
 }
