@@ -299,10 +299,15 @@ func (b *blockYAML) fits(s string, end int) error {
 }
 
 func (b *blockYAML) pad(n int) {
-	for range n {
-		b.buf.writeByte(' ')
+	for n > len(spaces) {
+		b.buf.writeString(spaces)
+		n -= len(spaces)
 	}
+	b.buf.writeString(spaces[:n])
 }
+
+// spaces are what pad writes, at once.
+const spaces = "                                                                "
 
 // scalar is v as yaml.v2 writes it on one line.
 func (b *blockYAML) scalar(v any) (string, error) {
