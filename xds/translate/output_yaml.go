@@ -188,6 +188,13 @@ func (b *blockYAML) entries(e *yamlEntries, indent int, first bool) error {
 		}
 		b.buf.writeString(ks)
 		b.buf.writeByte(':')
+		if n := &e.items[i].node; n.list != nil && n.list.Len() > 0 {
+			b.buf.writeByte('\n')
+			if err := b.protoSequence(n.list, n.fd, indent); err != nil {
+				return err
+			}
+			continue
+		}
 		v, err := b.entryValue(&e.items[i])
 		if err != nil {
 			return err
@@ -262,6 +269,11 @@ func (b *blockYAML) item(v any, indent int, first bool) error {
 	if err != nil {
 		return err
 	}
+	return b.itemBody(v, indent)
+}
+
+// itemBody writes a sequence item's value, resolved, after its "-".
+func (b *blockYAML) itemBody(v any, indent int) error {
 	switch t := v.(type) {
 	case map[string]any:
 		if len(t) > 0 {

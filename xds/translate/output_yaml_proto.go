@@ -139,6 +139,30 @@ func (b *blockYAML) resolve(v any) (any, error) {
 	return v, nil
 }
 
+// protoSequence writes a list field's items at indent, as sequence does
+// with the items resolve makes of it, without boxing each message.
+func (b *blockYAML) protoSequence(l protoreflect.List, fd protoreflect.FieldDescriptor, indent int) error {
+	isMsg := fd.Kind() == protoreflect.MessageKind || fd.Kind() == protoreflect.GroupKind
+	for i := range l.Len() {
+		b.pad(indent)
+		b.buf.writeByte('-')
+		var v any
+		var err error
+		if isMsg {
+			v, err = b.messageNode(l.Get(i).Message())
+		} else {
+			v, err = protoSingular(l.Get(i), fd, FormatYAML)
+		}
+		if err != nil {
+			return err
+		}
+		if err := b.itemBody(v, indent); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // lazySingular is protoSingular with messages left as nodes.
 func lazySingular(v protoreflect.Value, fd protoreflect.FieldDescriptor) (any, error) {
 	if k := fd.Kind(); k == protoreflect.MessageKind || k == protoreflect.GroupKind {
