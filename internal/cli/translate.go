@@ -97,16 +97,16 @@ Objects translate does not read are listed on stderr.`,
 
 // validateAndMarshal validates every result (nothing is printed if one
 // fails) and marshals each on its own, spread over the CPUs: the output of
-// translate.Marshal for all results at once, in pieces (the list of
-// Gateways is its only top-level field, so per-Gateway documents splice
-// into it exactly). Marshalling one huge document costs more than the
-// translation itself.
+// translate.Marshal for all results at once, in pieces to be written in
+// order (the list of Gateways is its only top-level field, so per-Gateway
+// documents splice into it exactly). Marshalling one huge document costs
+// more than the translation itself.
 func validateAndMarshal(results []*translate.Result, format translate.Format) ([][]byte, error) {
 	if len(results) == 0 {
 		out, err := translate.Marshal(nil, format)
 		return [][]byte{out}, err
 	}
-	chunks := make([][]byte, len(results))
+	docs := make([][][]byte, len(results))
 	errs := make([]error, len(results))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -115,7 +115,7 @@ func validateAndMarshal(results []*translate.Result, format translate.Format) ([
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				chunks[i], errs[i] = translate.MarshalValid([]*translate.Result{results[i]}, format)
+				docs[i], errs[i] = translate.MarshalValidParts([]*translate.Result{results[i]}, format)
 			}
 		}()
 	}
@@ -129,40 +129,46 @@ func validateAndMarshal(results []*translate.Result, format translate.Format) ([
 			return nil, err
 		}
 	}
-	return splice(chunks, format)
+	return splice(docs, format)
 }
 
-// splice turns per-Gateway documents ({gateways: [one]}) into the pieces
-// of one document listing them all.
-func splice(chunks [][]byte, format translate.Format) ([][]byte, error) {
+// splice turns per-Gateway documents ({gateways: [one]}, each in parts)
+// into the pieces of one document listing them all.
+func splice(docs [][][]byte, format translate.Format) ([][]byte, error) {
+	var out [][]byte
 	switch format {
 	case translate.FormatJSON:
 		// {\n  "gateways": [\n    {…}\n  ]\n}\n
 		const head, tail = "{\n  \"gateways\": [\n", "\n  ]\n}\n"
-		for i, c := range chunks {
+		for i, parts := range docs {
+			c := bytes.Join(parts, nil)
+			if len(parts) == 1 {
+				c = parts[0] // JSON comes in one part: no copy
+			}
 			if !bytes.HasPrefix(c, []byte(head)) || !bytes.HasSuffix(c, []byte(tail)) {
 				return nil, fmt.Errorf("unexpected JSON document of one Gateway: %.40q", c)
 			}
 			if i > 0 {
 				c = append([]byte(",\n"), c[len(head):]...)
 			}
-			if i < len(chunks)-1 {
+			if i < len(docs)-1 {
 				c = c[:len(c)-len(tail)]
 			}
-			chunks[i] = c
+			out = append(out, c)
 		}
 	default:
 		const head = "gateways:\n"
-		for i, c := range chunks {
-			if !bytes.HasPrefix(c, []byte(head)) {
-				return nil, fmt.Errorf("unexpected YAML document of one Gateway: %.40q", c)
+		for i, parts := range docs {
+			if len(parts) == 0 || !bytes.HasPrefix(parts[0], []byte(head)) {
+				return nil, fmt.Errorf("unexpected YAML document of one Gateway: %.40q", bytes.Join(parts, nil))
 			}
 			if i > 0 {
-				chunks[i] = c[len(head):]
+				parts[0] = parts[0][len(head):]
 			}
+			out = append(out, parts...)
 		}
 	}
-	return chunks, nil
+	return out, nil
 }
 
 // translateReads are the kinds berth translate reads.

@@ -23,14 +23,25 @@ import (
 // Why: yaml.v2's scanner, parser and node tree were a third of berth
 // translate's CPU and nearly all of berth render's for large inputs.
 func fastYAMLToJSON(doc []byte) ([]byte, bool) {
-	c := fastConv{}
+	var c fastConv
+	return c.convert(doc)
+}
+
+// convert is fastYAMLToJSON reusing c's buffers: the JSON returned is
+// valid until the next call.
+func (c *fastConv) convert(doc []byte) ([]byte, bool) {
+	c.i = 0
+	c.ents = c.ents[:0]
 	if !c.split(doc) {
 		return nil, false
 	}
 	if len(c.lines) == 0 {
 		return []byte("null"), true
 	}
-	c.out = make([]byte, 0, len(doc))
+	if cap(c.out) < len(doc) {
+		c.out = make([]byte, 0, len(doc))
+	}
+	c.out = c.out[:0]
 	if !c.node(c.lines[0].ind) || c.i != len(c.lines) {
 		return nil, false
 	}
@@ -63,7 +74,10 @@ type fastEntry struct {
 // split cuts doc into lines with content, skipping blank and comment-only
 // lines; false for bytes outside printable ASCII (tabs, CR, UTF-8 ...).
 func (c *fastConv) split(doc []byte) bool {
-	c.lines = make([]fastLine, 0, bytes.Count(doc, []byte("\n"))+1)
+	if n := bytes.Count(doc, []byte("\n")) + 1; cap(c.lines) < n {
+		c.lines = make([]fastLine, 0, n)
+	}
+	c.lines = c.lines[:0]
 	for len(doc) > 0 {
 		end := bytes.IndexByte(doc, '\n')
 		var l []byte

@@ -49,11 +49,19 @@ func corpusDocuments(t testing.TB) map[string][]byte {
 	return docs
 }
 
+var reusedConv fastConv
+
 // checkFast fails when the fast path accepts doc but yaml.v2 (through
 // sigs.k8s.io/yaml, the general path) refuses it or makes other JSON.
 func checkFast(t *testing.T, name string, doc []byte) bool {
 	t.Helper()
 	got, ok := fastYAMLToJSON(doc)
+	// A converter reused over every document (as each decoding worker
+	// reuses one) must give the same.
+	again, okAgain := reusedConv.convert(doc)
+	if ok != okAgain || !bytes.Equal(got, again) {
+		t.Fatalf("%s: reused converter: %v %s, fresh: %v %s", name, okAgain, again, ok, got)
+	}
 	if !ok {
 		return false
 	}

@@ -222,9 +222,10 @@ func parseAll(source string, docs []document) ([][]decoded, []error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var conv fastConv // its JSON is decoded before the next document
 			for i := int(next.Add(1) - 1); i < len(docs); i = int(next.Add(1) - 1) {
 				o := Origin{Source: source, Index: i + 1, Line: docs[i].line}
-				js, err := yamlToJSON(docs[i].data)
+				js, err := yamlToJSON(&conv, docs[i].data)
 				if err != nil {
 					errs[i] = &Error{Origin: o, Err: fmt.Errorf("parse yaml: %w", err)}
 					continue
@@ -238,9 +239,9 @@ func parseAll(source string, docs []document) ([][]decoded, []error) {
 }
 
 // yamlToJSON is sigs.k8s.io/yaml.YAMLToJSONStrict, through the fast path
-// for the documents it takes.
-func yamlToJSON(doc []byte) ([]byte, error) {
-	if js, ok := fastYAMLToJSON(doc); ok {
+// (conv, whose buffers it reuses) for the documents it takes.
+func yamlToJSON(conv *fastConv, doc []byte) ([]byte, error) {
+	if js, ok := conv.convert(doc); ok {
 		return js, nil
 	}
 	return yaml.YAMLToJSONStrict(doc)

@@ -3,6 +3,7 @@ package translate
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -108,20 +109,70 @@ type outCondition struct {
 // and golden files: per Gateway its version, status facts and resources,
 // in a stable order, private keys replaced by Redacted.
 func Marshal(results []*Result, format Format) ([]byte, error) {
-	return marshal(results, format, nil)
+	return joined(marshal(results, format, nil))
+}
+
+// joined is parts as one slice.
+func joined(parts [][]byte, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) == 1 {
+		return parts[0], nil
+	}
+	return bytes.Join(parts, nil), nil
 }
 
 // MarshalValid is Validate of every result's resources (the first failure
-// is the error, naming its Gateway), then Marshal, which reuses the value
-// the validation's encoding made of each resource.
+// is the error, naming its Gateway), then Marshal. JSON reuses the value
+// the validation's encoding made of each resource; YAML is written straight
+// from the messages (output_yaml_proto.go), so the validation skips that
+// encoding and a resource the writer cannot encode fails with Validate's
+// error.
 func MarshalValid(results []*Result, format Format) ([]byte, error) {
+	return joined(MarshalValidParts(results, format))
+}
+
+// MarshalValidParts is MarshalValid's output in parts, to be written one
+// after the other: YAML is written in chunks, and joining them would copy
+// the document once more.
+func MarshalValidParts(results []*Result, format Format) ([][]byte, error) {
+	if format == FormatYAML || format == "" {
+		// YAML is written straight from the messages, which declines
+		// exactly where the validation's encoding would fail: the checks
+		// run without it, and a failure to write is reported as the
+		// whole validation reports it.
+		for _, r := range results {
+			if err := validateChange(r.Resources, nil, nil, format, false); err != nil {
+				return nil, validateAll(results, format)
+			}
+		}
+		out, err := marshal(results, format, nil)
+		if err != nil {
+			if verr := validateAll(results, format); verr != nil {
+				return nil, verr
+			}
+		}
+		return out, err
+	}
 	encoded := map[types.Resource]any{}
 	for _, r := range results {
-		if err := validateChange(r.Resources, nil, encoded, format); err != nil {
+		if err := validateChange(r.Resources, nil, encoded, format, true); err != nil {
 			return nil, fmt.Errorf("gateway %s: %w", r.Gateway, err)
 		}
 	}
 	return marshal(results, format, encoded)
+}
+
+// validateAll is the error of the first result that fails validation,
+// naming its Gateway.
+func validateAll(results []*Result, format Format) error {
+	for _, r := range results {
+		if err := validateChange(r.Resources, nil, nil, format, true); err != nil {
+			return fmt.Errorf("gateway %s: %w", r.Gateway, err)
+		}
+	}
+	return nil
 }
 
 // jsonOptions encode resources for validation and output alike: Envoy's
@@ -130,7 +181,7 @@ var jsonOptions = protojson.MarshalOptions{UseProtoNames: true}
 
 // marshal is Marshal; encoded holds resources already converted by
 // protoToValue for format.
-func marshal(results []*Result, format Format, encoded map[types.Resource]any) ([]byte, error) {
+func marshal(results []*Result, format Format, encoded map[types.Resource]any) ([][]byte, error) {
 	doc := struct {
 		Gateways []outGateway `json:"gateways"`
 	}{Gateways: []outGateway{}}
@@ -160,6 +211,11 @@ func marshal(results []*Result, format Format, encoded map[types.Resource]any) (
 			for _, res := range r.Resources[ot.typeURL] {
 				m := redact(res)
 				v, ok := encoded[res]
+				if !ok && (format == FormatYAML || format == "") {
+					// Written straight from the message (marshalYAML).
+					list = append(list, protoResource{m: m, key: ot.key, gateway: r.Gateway.String()})
+					continue
+				}
 				if !ok || m != proto.Message(res) {
 					var err error
 					if v, err = protoToValue(m, format); err != nil {
@@ -178,7 +234,7 @@ func marshal(results []*Result, format Format, encoded map[types.Resource]any) (
 		if err != nil {
 			return nil, fmt.Errorf("marshal json: %w", err)
 		}
-		return append(out, '\n'), nil
+		return [][]byte{append(out, '\n')}, nil
 	case FormatYAML, "":
 		// What sigs.k8s.io/yaml.Marshal(doc) writes, without its JSON
 		// text and YAML parse of the whole document: each part becomes the
@@ -196,8 +252,11 @@ func marshal(results []*Result, format Format, encoded map[types.Resource]any) (
 			}
 			gws[i] = map[string]any{"gateway": g.Gateway, "version": g.Version, "status": sv, "resources": g.Resources}
 		}
-		out, err := marshalYAML(map[string]any{"gateways": gws})
-		if err != nil {
+		out, err := marshalYAMLParts(map[string]any{"gateways": gws})
+		var re resourceError
+		if errors.As(err, &re) {
+			return nil, re.error
+		} else if err != nil {
 			return nil, fmt.Errorf("marshal yaml: %w", err)
 		}
 		return out, nil

@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	yamlv2 "go.yaml.in/yaml/v2"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // blockYAML writes values of the JSON data model (map[string]any, []any,
@@ -21,15 +22,20 @@ import (
 type blockYAML struct {
 	buf     chunkedBuffer
 	scalars map[string]string
+	free    []*yamlEntries
+	// fieldsNode's state for visitField.
+	visit func(protoreflect.FieldDescriptor, protoreflect.Value) bool
+	cur   *yamlEntries
+	ranks []int32
+	err   error
 }
 
-// chunkedBuffer collects output in chunks and joins them once, instead of
-// a bytes.Buffer's doubling, whose copies and fresh pages cost a tenth of
-// writing a large document.
+// chunkedBuffer collects output in chunks, instead of a bytes.Buffer's
+// doubling, whose copies and fresh pages cost a tenth of writing a large
+// document; the chunks are written out one after the other.
 type chunkedBuffer struct {
 	full [][]byte
 	cur  []byte
-	size int
 }
 
 const chunkSize = 256 << 10
@@ -46,36 +52,58 @@ func (c *chunkedBuffer) room(n int) {
 func (c *chunkedBuffer) writeByte(x byte) {
 	c.room(1)
 	c.cur = append(c.cur, x)
-	c.size++
 }
 
 func (c *chunkedBuffer) writeString(s string) {
 	c.room(len(s))
 	c.cur = append(c.cur, s...)
-	c.size += len(s)
 }
 
-// Bytes joins the chunks.
-func (c *chunkedBuffer) Bytes() []byte {
-	out := make([]byte, 0, c.size)
-	for _, b := range c.full {
-		out = append(out, b...)
+// bufMark is a position in a chunkedBuffer to go back to.
+type bufMark struct{ full, cur int }
+
+func (c *chunkedBuffer) mark() bufMark { return bufMark{len(c.full), len(c.cur)} }
+
+// reset drops what was written after m.
+func (c *chunkedBuffer) reset(m bufMark) {
+	if len(c.full) > m.full {
+		c.cur = c.full[m.full]
+		c.full = c.full[:m.full]
 	}
-	return append(out, c.cur...)
+	c.cur = c.cur[:m.cur]
+}
+
+// parts are the chunks written, in order.
+func (c *chunkedBuffer) parts() [][]byte {
+	return append(c.full, c.cur)
 }
 
 // errNotBlockable: the value holds a string blockYAML does not reproduce.
 var errNotBlockable = fmt.Errorf("value needs yaml.v2's own encoder")
 
 // marshalYAML is yaml.v2's Marshal(v), faster for what blockYAML covers.
+// v may hold protoResources (written straight from the message).
 func marshalYAML(v any) ([]byte, error) {
+	return joined(marshalYAMLParts(v))
+}
+
+// marshalYAMLParts is marshalYAML's output in parts (see chunkedBuffer).
+func marshalYAMLParts(v any) ([][]byte, error) {
 	b := &blockYAML{scalars: map[string]string{}}
 	if err := b.value(v, 0, false); err == nil {
-		return b.buf.Bytes(), nil
+		return b.buf.parts(), nil
 	} else if err != errNotBlockable {
 		return nil, err
 	}
-	return yamlv2.Marshal(v)
+	v, err := materialize(v)
+	if err != nil {
+		return nil, err
+	}
+	out, err := yamlv2.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{out}, nil
 }
 
 // yamlBestWidth is yaml.v2's line width: past it, it folds at spaces.
@@ -85,6 +113,10 @@ const yamlBestWidth = 80
 // ("-"), or as the document when indent is 0 and top is false.
 // inline says the cursor stands after "key:" or "-" on the current line.
 func (b *blockYAML) value(v any, indent int, inline bool) error {
+	v, err := b.resolve(v)
+	if err != nil {
+		return err
+	}
 	switch t := v.(type) {
 	case map[string]any:
 		if len(t) == 0 {
@@ -94,6 +126,15 @@ func (b *blockYAML) value(v any, indent int, inline bool) error {
 			b.buf.writeByte('\n')
 		}
 		return b.mapping(t, indent, false)
+	case *yamlEntries:
+		if len(t.items) == 0 {
+			b.release(t)
+			return b.scalarLine(inline, "{}")
+		}
+		if inline {
+			b.buf.writeByte('\n')
+		}
+		return b.entries(t, indent, false)
 	case []any:
 		if len(t) == 0 {
 			return b.scalarLine(inline, "[]")
@@ -122,12 +163,19 @@ func (b *blockYAML) scalarLine(inline bool, s string) error {
 // mapping writes m's entries at indent, keys in yaml.v2's order; the first
 // entry continues the current line when first is true (after "- ").
 func (b *blockYAML) mapping(m map[string]any, indent int, first bool) error {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	e := b.newEntries()
+	for k, v := range m {
+		e.items = append(e.items, yamlEntry{key: k, val: v})
 	}
-	sort.Slice(keys, func(i, j int) bool { return yamlKeyLess(keys[i], keys[j]) })
-	for i, k := range keys {
+	sort.Sort(e)
+	return b.entries(e, indent, first)
+}
+
+// entries writes a mapping whose keys are in order (see mapping), then
+// releases e.
+func (b *blockYAML) entries(e *yamlEntries, indent int, first bool) error {
+	for i := range e.items {
+		k := e.items[i].key
 		if !(first && i == 0) {
 			b.pad(indent)
 		}
@@ -140,12 +188,30 @@ func (b *blockYAML) mapping(m map[string]any, indent int, first bool) error {
 		}
 		b.buf.writeString(ks)
 		b.buf.writeByte(':')
-		v := m[k]
+		if n := &e.items[i].node; n.list != nil && n.list.Len() > 0 {
+			b.buf.writeByte('\n')
+			if err := b.protoSequence(n.list, n.fd, indent); err != nil {
+				return err
+			}
+			continue
+		}
+		v, err := b.entryValue(&e.items[i])
+		if err != nil {
+			return err
+		}
 		switch t := v.(type) {
 		case map[string]any:
 			if len(t) > 0 {
 				b.buf.writeByte('\n')
 				if err := b.mapping(t, indent+2, false); err != nil {
+					return err
+				}
+				continue
+			}
+		case *yamlEntries:
+			if len(t.items) > 0 {
+				b.buf.writeByte('\n')
+				if err := b.entries(t, indent+2, false); err != nil {
 					return err
 				}
 				continue
@@ -171,6 +237,7 @@ func (b *blockYAML) mapping(m map[string]any, indent int, first bool) error {
 			return err
 		}
 	}
+	b.release(e)
 	return nil
 }
 
@@ -178,41 +245,61 @@ func (b *blockYAML) mapping(m map[string]any, indent int, first bool) error {
 // line when first is true (after "- ").
 func (b *blockYAML) sequence(l []any, indent int, first bool) error {
 	for i, v := range l {
-		if !(first && i == 0) {
-			b.pad(indent)
+		var err error
+		if r, ok := v.(protoResource); ok {
+			err = b.resourceItem(r, indent, first && i == 0)
+		} else {
+			err = b.item(v, indent, first && i == 0)
 		}
-		b.buf.writeByte('-')
-		switch t := v.(type) {
-		case map[string]any:
-			if len(t) > 0 {
-				b.buf.writeByte(' ')
-				if err := b.mapping(t, indent+2, true); err != nil {
-					return err
-				}
-				continue
-			}
-		case []any:
-			if len(t) > 0 {
-				b.buf.writeByte(' ')
-				if err := b.sequence(t, indent+2, true); err != nil {
-					return err
-				}
-				continue
-			}
-		case string:
-			s, err := b.scalar(t)
-			if err != nil {
-				return err
-			}
-			if err := b.fits(t, indent+2+len(s)); err != nil {
-				return err
-			}
-		}
-		if err := b.value(v, indent+2, true); err != nil {
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// item writes one sequence item ("- " and v) at indent; it continues the
+// current line when first is true.
+func (b *blockYAML) item(v any, indent int, first bool) error {
+	if !first {
+		b.pad(indent)
+	}
+	b.buf.writeByte('-')
+	v, err := b.resolve(v)
+	if err != nil {
+		return err
+	}
+	return b.itemBody(v, indent)
+}
+
+// itemBody writes a sequence item's value, resolved, after its "-".
+func (b *blockYAML) itemBody(v any, indent int) error {
+	switch t := v.(type) {
+	case map[string]any:
+		if len(t) > 0 {
+			b.buf.writeByte(' ')
+			return b.mapping(t, indent+2, true)
+		}
+	case *yamlEntries:
+		if len(t.items) > 0 {
+			b.buf.writeByte(' ')
+			return b.entries(t, indent+2, true)
+		}
+	case []any:
+		if len(t) > 0 {
+			b.buf.writeByte(' ')
+			return b.sequence(t, indent+2, true)
+		}
+	case string:
+		s, err := b.scalar(t)
+		if err != nil {
+			return err
+		}
+		if err := b.fits(t, indent+2+len(s)); err != nil {
+			return err
+		}
+	}
+	return b.value(v, indent+2, true)
 }
 
 // fits declines a string with spaces on a line yaml.v2 would fold.
@@ -224,10 +311,15 @@ func (b *blockYAML) fits(s string, end int) error {
 }
 
 func (b *blockYAML) pad(n int) {
-	for range n {
-		b.buf.writeByte(' ')
+	for n > len(spaces) {
+		b.buf.writeString(spaces)
+		n -= len(spaces)
 	}
+	b.buf.writeString(spaces[:n])
 }
+
+// spaces are what pad writes, at once.
+const spaces = "                                                                "
 
 // scalar is v as yaml.v2 writes it on one line.
 func (b *blockYAML) scalar(v any) (string, error) {

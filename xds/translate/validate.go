@@ -48,13 +48,14 @@ func Validate(resources map[string][]types.Resource) error {
 // resources always run. The xDS server uses it so that, say, an endpoint
 // change does not re-validate a large route table.
 func ValidateChange(resources map[string][]types.Resource, unchanged map[string]bool) error {
-	return validateChange(resources, unchanged, nil, FormatYAML)
+	return validateChange(resources, unchanged, nil, FormatYAML, true)
 }
 
 // validateChange is ValidateChange; encoded, when set, receives the value
 // protoToValue makes of every resource checked on its own for format, for
-// MarshalValid to reuse.
-func validateChange(resources map[string][]types.Resource, unchanged map[string]bool, encoded map[types.Resource]any, format Format) error {
+// MarshalValid to reuse. Without encode, resources are not encoded (the
+// caller encodes them and reports a failure with validateChange).
+func validateChange(resources map[string][]types.Resource, unchanged map[string]bool, encoded map[types.Resource]any, format Format, encode bool) error {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	names := map[string]map[string]bool{}
@@ -87,7 +88,7 @@ func validateChange(resources map[string][]types.Resource, unchanged map[string]
 			if unchanged[typ] {
 				continue
 			}
-			v, err := validateOne(r, format)
+			v, err := validateOne(r, format, encode)
 			if err != nil {
 				fail("%s %q: %w", typ, name, err)
 			} else if encoded != nil {
@@ -199,10 +200,13 @@ func validateChange(resources map[string][]types.Resource, unchanged map[string]
 // every regex must compile under RE2 rules within Envoy's limit. Together
 // these keep what a strict decode of the JSON form compared with r
 // (TestResourcesSurviveJSONRoundTrip) guaranteed, in one walk.
-func validateOne(r types.Resource, format Format) (any, error) {
-	v, err := protoToValue(r, format)
-	if err != nil {
-		return nil, fmt.Errorf("encode: %w", err)
+func validateOne(r types.Resource, format Format, encode bool) (any, error) {
+	var v any
+	if encode {
+		var err error
+		if v, err = protoToValue(r, format); err != nil {
+			return nil, fmt.Errorf("encode: %w", err)
+		}
 	}
 	if err := envoyvalidate.ValidateFunc(r, checkRegexMatcher); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"errors"
+	"sort"
 	"strings"
 	"testing"
 
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -171,10 +173,30 @@ func TestValidateCatches(t *testing.T) {
 			tc.mutate(res)
 			err := Validate(res)
 			if err == nil || !errors.Is(err, ErrInvalidResources) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("Validate = %v, want an ErrInvalidResources mentioning %q", err, tc.want)
+				t.Fatalf("Validate = %v, want an ErrInvalidResources mentioning %q", err, tc.want)
+			}
+			// MarshalValid refuses alike, with Validate's words (YAML
+			// checks without encoding and writes straight from the
+			// messages; a failure to write is reported as Validate
+			// reports it). The errors of a resource set come in map
+			// order: compared as sets of lines.
+			r := &Result{Gateway: k8stypes.NamespacedName{Namespace: "ns", Name: "gw"}, Resources: res}
+			want := errorLines("gateway ns/gw: " + err.Error())
+			for _, f := range []Format{FormatYAML, FormatJSON} {
+				out, merr := MarshalValid([]*Result{r}, f)
+				if merr == nil || out != nil || !errors.Is(merr, ErrInvalidResources) || errorLines(merr.Error()) != want {
+					t.Errorf("MarshalValid %s = %v, want %q", f, merr, want)
+				}
 			}
 		})
 	}
+}
+
+// errorLines is an error message's lines, sorted.
+func errorLines(s string) string {
+	lines := strings.Split(s, "\n")
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
 }
 
 func TestIntersectHostnames(t *testing.T) {
