@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -634,15 +635,20 @@ func TestStaticAddress(t *testing.T) {
 
 	setAddresses := func(values ...string) {
 		t.Helper()
-		var cur gwv1.Gateway
-		if err := h.cl.Get(context.Background(), key, &cur); err != nil {
-			t.Fatal(err)
-		}
-		cur.Spec.Addresses = nil
-		for _, v := range values {
-			cur.Spec.Addresses = append(cur.Spec.Addresses, gwv1.GatewaySpecAddress{Type: ip, Value: v})
-		}
-		if err := h.cl.Update(context.Background(), &cur); err != nil {
+		// The controller writes the Gateway too (its finalizer): retry a
+		// conflicting update on the latest version.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			var cur gwv1.Gateway
+			if err := h.cl.Get(context.Background(), key, &cur); err != nil {
+				return err
+			}
+			cur.Spec.Addresses = nil
+			for _, v := range values {
+				cur.Spec.Addresses = append(cur.Spec.Addresses, gwv1.GatewaySpecAddress{Type: ip, Value: v})
+			}
+			return h.cl.Update(context.Background(), &cur)
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
