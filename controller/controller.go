@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -332,6 +333,14 @@ func (c *Controller) setup() error {
 		// bundle's Service is watched for that here (from the cache the
 		// translation already keeps).
 		Watches(&corev1.Service{}, handler.EnqueueRequestsFromMapFunc(bundleGateway), builder.WithPredicates(loadBalancerChanged())).
+		// A Gateway being deleted keeps its claims (ClaimsBeside) until it
+		// is gone: its removal wakes the Gateways beside it, one of which
+		// may have been refused an object it named.
+		Watches(&gwv1.Gateway{}, handler.EnqueueRequestsFromMapFunc(c.gatewaysBeside), builder.WithPredicates(predicate.Funcs{
+			CreateFunc:  func(event.CreateEvent) bool { return false },
+			UpdateFunc:  func(event.UpdateEvent) bool { return false },
+			GenericFunc: func(event.GenericEvent) bool { return false },
+		})).
 		WatchesRawSource(c.gwQueue.source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: c.opts.Workers})
 	b = c.watchInputs(b)

@@ -325,8 +325,13 @@ func RenderInput(ctx context.Context, r client.Reader, class *gwv1.GatewayClass,
 // Gateways in gw's namespace whose GatewayClass has controllerName: bundle
 // objects live in their Gateway's namespace, so only those can name the
 // same object. A Gateway whose parameters are unusable claims nothing (it
-// is refused itself). The reconciler renders with them (render.Input.Others),
-// and berth diff reads them the same way.
+// is refused itself). A Gateway being deleted keeps its claims until it is
+// gone (its finalizer is removed once its bundle is destroyed): another
+// Gateway naming the same object waits for that instead of applying beside
+// a bundle still being destroyed (whose destroy would then find the object
+// recreated under the other inventory and leave its own inventory behind).
+// The reconciler renders with them (render.Input.Others), and berth diff
+// reads them the same way.
 func ClaimsBeside(ctx context.Context, r client.Reader, controllerName string, gw *gwv1.Gateway) ([]render.Claim, error) {
 	var list gwv1.GatewayList
 	// Read only: from a cache, the cached objects themselves.
@@ -337,7 +342,7 @@ func ClaimsBeside(ctx context.Context, r client.Reader, controllerName string, g
 	classes := map[gwv1.ObjectName]*gwv1.GatewayClass{}
 	for i := range list.Items {
 		other := &list.Items[i]
-		if other.Name == gw.Name || other.DeletionTimestamp != nil {
+		if other.Name == gw.Name {
 			continue
 		}
 		class, seen := classes[other.Spec.GatewayClassName]

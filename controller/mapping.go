@@ -72,6 +72,21 @@ func (c *Controller) gatewaysInNamespace(ctx context.Context, o client.Object) [
 	return out
 }
 
+// gatewaysBeside: the other Gateways in the namespace of Gateway o.
+func (c *Controller) gatewaysBeside(ctx context.Context, o client.Object) []reconcile.Request {
+	var list gwv1.GatewayList
+	if err := c.client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.UnsafeDisableDeepCopy); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		if list.Items[i].Name != o.GetName() {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return out
+}
+
 // gatewaysOfRoute: the Gateways a route (of any kind) names now, directly
 // or through a ListenerSet, plus those whose last translation saw it (it
 // may have left them).

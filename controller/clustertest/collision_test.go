@@ -9,12 +9,14 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/berth-gateway/berth/controller"
 	"github.com/berth-gateway/berth/internal/cli"
 	"github.com/berth-gateway/berth/render"
 )
@@ -102,6 +104,55 @@ func TestServiceCollision(t *testing.T) {
 	}
 	h.programmed(second)
 	if err := h.cl.Get(context.Background(), svcKey, &svc); err != nil {
+		t.Fatal(err)
+	}
+	if svc.Labels[render.LabelOwningGatewayName] != second.Name {
+		t.Errorf("Service owner %q, want %s", svc.Labels[render.LabelOwningGatewayName], second.Name)
+	}
+}
+
+// The first Gateway's destroy held back (as a busy queue or a controller
+// outage would) while the refused Gateway is woken by its deletion: the
+// refused one may not take the Service before it is deleted, and once
+// released the first Gateway's bundle, inventory included, is gone and the
+// second is Programmed with the Service.
+func TestServiceCollisionHandoverHeld(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ep := clusterIPProxy(h.ns, "proxy")
+	ep.Spec.Provider.Kubernetes.EnvoyService.Name = ptr.To("shared")
+	h.create(ep)
+	g := &gate{key: k8stypes.NamespacedName{Namespace: h.ns, Name: "a-first"}}
+	h.tune = func(o *controller.Options) { o.HoldReconcile = g.hold }
+	h.start()
+	first := client.ObjectKeyFromObject(h.gateway("a-first", 8080, "proxy"))
+	h.programmed(first)
+	second := client.ObjectKeyFromObject(h.gateway("b-second", 8080, "proxy"))
+	h.condition(second, "Accepted", metav1.ConditionFalse, "Invalid", 30*time.Second)
+
+	g.close()
+	defer g.release()
+	if err := h.cl.Delete(context.Background(), &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: first.Namespace, Name: first.Name}}); err != nil {
+		t.Fatal(err)
+	}
+	// The second Gateway is woken by the deletion while the first's
+	// destroy is held.
+	time.Sleep(5 * time.Second)
+	var gw gwv1.Gateway
+	if err := h.cl.Get(context.Background(), second, &gw); err != nil {
+		t.Fatal(err)
+	}
+	if c := meta.FindStatusCondition(gw.Status.Conditions, "Accepted"); c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "a-first") {
+		t.Errorf("while the first Gateway's destroy is held, the second's Accepted is %+v, want False naming a-first (it keeps the Service until its bundle is gone)", c)
+	}
+	if left := h.bundleObjects(h.ns, second.Name); len(left) > 0 {
+		t.Errorf("the second Gateway applied objects while the first's destroy was held: %v", left)
+	}
+	g.release()
+	h.waitGone(h.ns, first.Name)
+	h.programmed(second)
+	var svc corev1.Service
+	if err := h.cl.Get(context.Background(), k8stypes.NamespacedName{Namespace: h.ns, Name: "shared"}, &svc); err != nil {
 		t.Fatal(err)
 	}
 	if svc.Labels[render.LabelOwningGatewayName] != second.Name {
