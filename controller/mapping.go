@@ -61,26 +61,23 @@ func (c *Controller) gatewaysOfNamespace(ctx context.Context, o client.Object) [
 // gatewaysInNamespace: a namespace's labels decide whether berth serves its
 // Gateways (--watch-namespace-selector).
 func (c *Controller) gatewaysInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
-	var list gwv1.GatewayList
-	if err := c.client.List(ctx, &list, client.InNamespace(o.GetName()), client.UnsafeDisableDeepCopy); err != nil {
-		return nil
-	}
-	out := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return out
+	return c.gatewaysIn(ctx, o.GetName(), "")
 }
 
 // gatewaysBeside: the other Gateways in the namespace of Gateway o.
 func (c *Controller) gatewaysBeside(ctx context.Context, o client.Object) []reconcile.Request {
+	return c.gatewaysIn(ctx, o.GetNamespace(), o.GetName())
+}
+
+// gatewaysIn: the Gateways in namespace ns but the one named except.
+func (c *Controller) gatewaysIn(ctx context.Context, ns, except string) []reconcile.Request {
 	var list gwv1.GatewayList
-	if err := c.client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.UnsafeDisableDeepCopy); err != nil {
+	if err := c.client.List(ctx, &list, client.InNamespace(ns), client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	out := make([]reconcile.Request, 0, len(list.Items))
 	for i := range list.Items {
-		if list.Items[i].Name != o.GetName() {
+		if list.Items[i].Name != except {
 			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 		}
 	}

@@ -66,6 +66,21 @@ func (g *gate) release() {
 	}
 }
 
+// holdGateway makes the controller h starts hold Gateway name's
+// reconciles at two gates: g at their start, after once its Pending status
+// is written (controller.HoldAfterPending). Both are open until closed.
+func (h *harness) holdGateway(name string) (g, after *gate) {
+	g = &gate{key: k8stypes.NamespacedName{Namespace: h.ns, Name: name}}
+	after = &gate{key: g.key, only: controller.HoldAfterPending}
+	h.tune = func(o *controller.Options) {
+		o.HoldReconcile = func(ctx context.Context, name string, key k8stypes.NamespacedName) {
+			g.hold(ctx, name, key)
+			after.hold(ctx, name, key)
+		}
+	}
+	return g, after
+}
+
 // syncBuf is a buffer one goroutine writes while the test reads.
 type syncBuf struct {
 	mu sync.Mutex
@@ -183,14 +198,7 @@ func (h *harness) update(o client.Object, change func()) {
 func TestWaitNeverStale(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	g := &gate{key: k8stypes.NamespacedName{Namespace: h.ns, Name: "gw"}}
-	after := &gate{key: g.key, only: controller.HoldAfterPending}
-	h.tune = func(o *controller.Options) {
-		o.HoldReconcile = func(ctx context.Context, name string, key k8stypes.NamespacedName) {
-			g.hold(ctx, name, key)
-			after.hold(ctx, name, key)
-		}
-	}
+	g, after := h.holdGateway("gw")
 	classProxy := namedProxy(h.ns, "class-proxy", "class-svc-1")
 	h.create(classProxy)
 	h.start()

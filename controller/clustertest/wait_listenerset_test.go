@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/berth-gateway/berth/controller"
 	"github.com/berth-gateway/berth/internal/cli"
 	"github.com/berth-gateway/berth/internal/readiness"
 )
@@ -80,14 +79,7 @@ func recordedParentInputs(ls *gwv1.ListenerSet) string {
 func TestWaitListenerSetNeverStale(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	g := &gate{key: k8stypes.NamespacedName{Namespace: h.ns, Name: "gw"}}
-	after := &gate{key: g.key, only: controller.HoldAfterPending}
-	h.tune = func(o *controller.Options) {
-		o.HoldReconcile = func(ctx context.Context, name string, key k8stypes.NamespacedName) {
-			g.hold(ctx, name, key)
-			after.hold(ctx, name, key)
-		}
-	}
+	g, after := h.holdGateway("gw")
 	proxy := namedProxy(h.ns, "proxy", "svc-0")
 	h.create(proxy)
 	h.start()

@@ -220,16 +220,9 @@ func anyValue(m protoreflect.Message, format Format) (any, error) {
 		return map[string]any{}, nil
 	}
 	url := m.Get(fdType).String()
-	if !utf8.ValidString(url) {
-		return nil, errProtoValue
-	}
-	mt, err := protoregistry.GlobalTypes.FindMessageByURL(url)
+	em, err := unpackAny(url, m.Get(fdValue).Bytes())
 	if err != nil {
-		return nil, errProtoValue
-	}
-	em := mt.New()
-	if err := (proto.UnmarshalOptions{AllowPartial: true, Resolver: protoregistry.GlobalTypes}).Unmarshal(m.Get(fdValue).Bytes(), em.Interface()); err != nil {
-		return nil, errProtoValue
+		return nil, err
 	}
 	out := make(map[string]any, 8)
 	if em.Descriptor().FullName().Parent() == "google.protobuf" && isWellKnown(em.Descriptor().Name()) {
@@ -288,4 +281,21 @@ func jsonValue(b []byte, format Format) (any, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// unpackAny resolves an Any's type URL and decodes its value as protojson
+// does; errProtoValue where protojson would fail.
+func unpackAny(url string, value []byte) (protoreflect.Message, error) {
+	if !utf8.ValidString(url) {
+		return nil, errProtoValue
+	}
+	mt, err := protoregistry.GlobalTypes.FindMessageByURL(url)
+	if err != nil {
+		return nil, errProtoValue
+	}
+	em := mt.New()
+	if err := (proto.UnmarshalOptions{AllowPartial: true, Resolver: protoregistry.GlobalTypes}).Unmarshal(value, em.Interface()); err != nil {
+		return nil, errProtoValue
+	}
+	return em, nil
 }

@@ -8,7 +8,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
 // The YAML output writes resources straight from the messages: blockYAML
@@ -274,16 +273,9 @@ func (b *blockYAML) anyNode(m protoreflect.Message) (any, error) {
 		return b.newEntries(), nil
 	}
 	url := m.Get(fdType).String()
-	if !utf8.ValidString(url) {
-		return nil, errProtoValue
-	}
-	mt, err := protoregistry.GlobalTypes.FindMessageByURL(url)
+	em, err := unpackAny(url, m.Get(fdValue).Bytes())
 	if err != nil {
-		return nil, errProtoValue
-	}
-	em := mt.New()
-	if err := (proto.UnmarshalOptions{AllowPartial: true, Resolver: protoregistry.GlobalTypes}).Unmarshal(m.Get(fdValue).Bytes(), em.Interface()); err != nil {
-		return nil, errProtoValue
+		return nil, err
 	}
 	var e *yamlEntries
 	if em.Descriptor().FullName().Parent() == "google.protobuf" && isWellKnown(em.Descriptor().Name()) {
