@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -151,11 +152,15 @@ func TestListenerSetProgrammedFollowsDataPlane(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.condition(client.ObjectKeyFromObject(gw), "Programmed", metav1.ConditionFalse, "Pending", 60*time.Second)
-	if err := h.cl.Get(context.Background(), key, s); err != nil {
-		t.Fatal(err)
-	}
-	s.Spec.Listeners[0].Port = 8082
-	if err := h.cl.Update(context.Background(), s); err != nil {
+	// The controller writes the ListenerSet's status meanwhile: retry a
+	// conflicting update on the latest version.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := h.cl.Get(context.Background(), key, s); err != nil {
+			return err
+		}
+		s.Spec.Listeners[0].Port = 8082
+		return h.cl.Update(context.Background(), s)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	h.listenerSetState(key, lsState{accepted: "True/Accepted", programmed: "False/ParentNotProgrammed", listenerProgrammed: "False/Pending"}, 60*time.Second)
