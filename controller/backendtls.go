@@ -213,24 +213,13 @@ func backendTLSTargets(o client.Object) []string {
 // policiesOf lists the cached BackendTLSPolicies targeting any of services
 // (through backendTLSTargetIndex), each once, by namespace/name.
 func (c *Controller) policiesOf(ctx context.Context, services []k8stypes.NamespacedName) ([]*gwv1.BackendTLSPolicy, error) {
-	seen := map[k8stypes.NamespacedName]bool{}
-	var out []*gwv1.BackendTLSPolicy
-	for _, svc := range services {
-		var l gwv1.BackendTLSPolicyList
-		if err := c.client.List(ctx, &l, client.MatchingFields{backendTLSTargetIndex: svc.String()}, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, err
-		}
-		for _, p := range ptrs(l.Items) {
-			if k := client.ObjectKeyFromObject(p); !seen[k] {
-				seen[k] = true
-				out = append(out, p)
-			}
-		}
+	keys := make([]string, len(services))
+	for i, svc := range services {
+		keys[i] = svc.String()
 	}
-	sort.Slice(out, func(i, j int) bool {
-		return client.ObjectKeyFromObject(out[i]).String() < client.ObjectKeyFromObject(out[j]).String()
-	})
-	return out, nil
+	return listByIndex(ctx, c.client, backendTLSTargetIndex, keys,
+		func() *gwv1.BackendTLSPolicyList { return &gwv1.BackendTLSPolicyList{} },
+		func(l *gwv1.BackendTLSPolicyList) []gwv1.BackendTLSPolicy { return l.Items })
 }
 
 // stripConfigMap keeps only what translation reads of a ConfigMap (its

@@ -259,17 +259,30 @@ func referringNamespaces(gw *gwv1.Gateway, objs readiness.Objects) []string {
 // namespace/name: a translation reads those its objects can use instead of
 // every ReferenceGrant of the cluster.
 func (c *Controller) grantsFrom(ctx context.Context, namespaces []string) ([]*gwv1.ReferenceGrant, error) {
+	return listByIndex(ctx, c.client, grantFromIndex, namespaces,
+		func() *gwv1.ReferenceGrantList { return &gwv1.ReferenceGrantList{} },
+		func(l *gwv1.ReferenceGrantList) []gwv1.ReferenceGrant { return l.Items })
+}
+
+// listByIndex lists through r the cached objects whose field index has any
+// of keys, each once, sorted by namespace/name (the cached objects
+// themselves: read only).
+func listByIndex[T any, P interface {
+	*T
+	client.Object
+}, L client.ObjectList](ctx context.Context, r client.Reader, index string, keys []string, newList func() L, items func(L) []T) ([]P, error) {
 	seen := map[k8stypes.NamespacedName]bool{}
-	var out []*gwv1.ReferenceGrant
-	for _, ns := range namespaces {
-		var l gwv1.ReferenceGrantList
-		if err := c.client.List(ctx, &l, client.MatchingFields{grantFromIndex: ns}, client.UnsafeDisableDeepCopy); err != nil {
+	var out []P
+	for _, key := range keys {
+		l := newList()
+		if err := r.List(ctx, l, client.MatchingFields{index: key}, client.UnsafeDisableDeepCopy); err != nil {
 			return nil, err
 		}
-		for _, g := range ptrs(l.Items) {
-			if k := client.ObjectKeyFromObject(g); !seen[k] {
+		for _, o := range ptrs(items(l)) {
+			p := P(o)
+			if k := client.ObjectKeyFromObject(p); !seen[k] {
 				seen[k] = true
-				out = append(out, g)
+				out = append(out, p)
 			}
 		}
 	}
