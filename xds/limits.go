@@ -272,8 +272,10 @@ func (l *peerListener) Accept() (net.Conn, error) {
 		l.p.mu.Lock()
 		if l.p.conns[ip] >= l.p.maxConns {
 			l.p.mu.Unlock()
-			c.Close()
+			// Counted before the close: whoever sees the connection
+			// closed sees the refusal counted.
 			l.refuse(addr, LimitConnectionsPerPeer)
+			c.Close()
 			continue
 		}
 		l.p.conns[ip]++
