@@ -12,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -74,10 +73,7 @@ func TestSeedScenario(t *testing.T) {
 			if key == b {
 				ip = "192.0.2.11"
 			}
-			svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: ip}}
-			if err := h.cl.Status().Update(context.Background(), &svc); err != nil {
-				t.Fatal(err)
-			}
+			h.updateStatus(&svc, func() { svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: ip}} })
 		}
 		gw := h.programmed(key)
 		if len(gw.Status.Addresses) != 1 || gw.Status.Addresses[0].Value == "" || *gw.Status.Addresses[0].Type != gwv1.IPAddressType {
@@ -254,10 +250,7 @@ func TestAddressNotAssigned(t *testing.T) {
 	if err := h.cl.Get(context.Background(), k8stypes.NamespacedName{Namespace: h.ns, Name: render.ProxyName(h.ns, "gw")}, &svc); err != nil {
 		t.Fatal(err)
 	}
-	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{Hostname: "lb.example.com"}}
-	if err := h.cl.Status().Update(context.Background(), &svc); err != nil {
-		t.Fatal(err)
-	}
+	h.updateStatus(&svc, func() { svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{Hostname: "lb.example.com"}} })
 	got := h.programmed(key)
 	if len(got.Status.Addresses) != 1 || got.Status.Addresses[0].Value != "lb.example.com" || *got.Status.Addresses[0].Type != gwv1.HostnameAddressType {
 		t.Errorf("addresses %+v, want Hostname lb.example.com", got.Status.Addresses)
@@ -444,15 +437,11 @@ func TestInvalidEnvoyProxyKeepsBundle(t *testing.T) {
 	}
 
 	// A missing EnvoyProxy on the class: the class says so.
-	var class gwv1.GatewayClass
-	if err := h.cl.Get(context.Background(), k8stypes.NamespacedName{Name: h.class}, &class); err != nil {
-		t.Fatal(err)
-	}
+	class := gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: h.class}}
 	ns := gwv1.Namespace(h.ns)
-	class.Spec.ParametersRef = &gwv1.ParametersReference{Group: "gateway.envoyproxy.io", Kind: "EnvoyProxy", Name: "missing", Namespace: &ns}
-	if err := h.cl.Update(context.Background(), &class); err != nil {
-		t.Fatal(err)
-	}
+	h.update(&class, func() {
+		class.Spec.ParametersRef = &gwv1.ParametersReference{Group: "gateway.envoyproxy.io", Kind: "EnvoyProxy", Name: "missing", Namespace: &ns}
+	})
 	waitFor(t, 30*time.Second, "GatewayClass InvalidParameters", func() error {
 		if err := h.cl.Get(context.Background(), k8stypes.NamespacedName{Name: h.class}, &class); err != nil {
 			return err
@@ -554,13 +543,7 @@ func TestGatewayLeavesClass(t *testing.T) {
 	gw := h.gateway("gw", 8080, "proxy")
 	key := client.ObjectKeyFromObject(gw)
 	h.programmed(key)
-	if err := h.cl.Get(context.Background(), key, gw); err != nil {
-		t.Fatal(err)
-	}
-	gw.Spec.GatewayClassName = gwv1.ObjectName(other.Name)
-	if err := h.cl.Update(context.Background(), gw); err != nil {
-		t.Fatal(err)
-	}
+	h.update(gw, func() { gw.Spec.GatewayClassName = gwv1.ObjectName(other.Name) })
 	h.waitGone(h.ns, "gw")
 	waitFor(t, 30*time.Second, "finalizer removed", func() error {
 		if err := h.cl.Get(context.Background(), key, gw); err != nil {
@@ -635,22 +618,13 @@ func TestStaticAddress(t *testing.T) {
 
 	setAddresses := func(values ...string) {
 		t.Helper()
-		// The controller writes the Gateway too (its finalizer): retry a
-		// conflicting update on the latest version.
-		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			var cur gwv1.Gateway
-			if err := h.cl.Get(context.Background(), key, &cur); err != nil {
-				return err
-			}
+		cur := gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+		h.update(&cur, func() {
 			cur.Spec.Addresses = nil
 			for _, v := range values {
 				cur.Spec.Addresses = append(cur.Spec.Addresses, gwv1.GatewaySpecAddress{Type: ip, Value: v})
 			}
-			return h.cl.Update(context.Background(), &cur)
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 	}
 	usable := "127.240.255.77" // loadbalancer.DefaultRequestOnly
 	setAddresses("192.0.2.77", usable)

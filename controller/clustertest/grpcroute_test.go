@@ -64,14 +64,8 @@ func TestGRPCRouteStatus(t *testing.T) {
 
 	// Fixing the backend reaches the status: the GRPCRoute watch
 	// re-translates the Gateway.
-	var r gwv1.GRPCRoute
-	if err := h.cl.Get(context.Background(), key, &r); err != nil {
-		t.Fatal(err)
-	}
-	r.Spec.Rules[0].BackendRefs[0].Name = "echo"
-	if err := h.cl.Update(context.Background(), &r); err != nil {
-		t.Fatal(err)
-	}
+	r := gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+	h.update(&r, func() { r.Spec.Rules[0].BackendRefs[0].Name = "echo" })
 	waitFor(t, 60*time.Second, "GRPCRoute ResolvedRefs True", routeConditions("ResolvedRefs"))
 
 	waitFor(t, 30*time.Second, "listener counts the GRPCRoute", func() error {

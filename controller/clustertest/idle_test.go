@@ -1,12 +1,12 @@
 package clustertest
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -36,16 +36,9 @@ func TestIdleReconcilesWriteNothing(t *testing.T) {
 	// Touch the Gateway's metadata and the EnvoyProxy's labels: each wakes
 	// the reconcilers (like a resync) without changing anything they compute.
 	for i := 0; i < 3; i++ {
-		if err := h.cl.Get(context.Background(), client.ObjectKeyFromObject(gw), gw); err != nil {
-			t.Fatal(err)
-		}
-		if gw.Annotations == nil {
-			gw.Annotations = map[string]string{}
-		}
-		gw.Annotations["berth.test/touch"] = time.Now().Format(time.RFC3339Nano)
-		if err := h.cl.Update(context.Background(), gw); err != nil {
-			t.Fatal(err)
-		}
+		h.update(gw, func() {
+			metav1.SetMetaDataAnnotation(&gw.ObjectMeta, "berth.test/touch", time.Now().Format(time.RFC3339Nano))
+		})
 		time.Sleep(time.Second)
 	}
 	time.Sleep(2 * time.Second)
@@ -85,17 +78,8 @@ func TestIdleAfterRestartWritesNothing(t *testing.T) {
 	// the touch below; give the wake-ups of that pass time to settle.
 	touch := func(round int) {
 		for _, name := range names {
-			var gw gwv1.Gateway
-			if err := h.cl.Get(context.Background(), k8stypes.NamespacedName{Namespace: h.ns, Name: name}, &gw); err != nil {
-				t.Fatal(err)
-			}
-			if gw.Annotations == nil {
-				gw.Annotations = map[string]string{}
-			}
-			gw.Annotations["berth.test/touch"] = fmt.Sprint(round)
-			if err := h.cl.Update(context.Background(), &gw); err != nil {
-				t.Fatal(err)
-			}
+			gw := gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: h.ns, Name: name}}
+			h.update(&gw, func() { metav1.SetMetaDataAnnotation(&gw.ObjectMeta, "berth.test/touch", fmt.Sprint(round)) })
 		}
 	}
 	touch(0)

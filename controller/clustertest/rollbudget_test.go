@@ -56,15 +56,11 @@ func TestRollBudget(t *testing.T) {
 	ep := clusterIPProxy(h.ctrlNS, "pool")
 	ep.Spec.Provider.Kubernetes.EnvoyDeployment = &v1alpha1.KubernetesDeploymentSpec{Pod: &v1alpha1.KubernetesPodSpec{NodeSelector: map[string]string{pool: "on"}}}
 	h.create(ep)
-	var class gwv1.GatewayClass
-	if err := h.cl.Get(ctx, client.ObjectKey{Name: h.class}, &class); err != nil {
-		t.Fatal(err)
-	}
+	class := gwv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: h.class}}
 	ctrlNS := gwv1.Namespace(h.ctrlNS)
-	class.Spec.ParametersRef = &gwv1.ParametersReference{Group: "gateway.envoyproxy.io", Kind: "EnvoyProxy", Name: "pool", Namespace: &ctrlNS}
-	if err := h.cl.Update(ctx, &class); err != nil {
-		t.Fatal(err)
-	}
+	h.update(&class, func() {
+		class.Spec.ParametersRef = &gwv1.ParametersReference{Group: "gateway.envoyproxy.io", Kind: "EnvoyProxy", Name: "pool", Namespace: &ctrlNS}
+	})
 
 	start := func(image, budget string) (stop func()) {
 		h.tune = func(o *controller.Options) {
@@ -83,14 +79,8 @@ func TestRollBudget(t *testing.T) {
 	// its pods run.
 	setHostname := func(name, host string) int64 {
 		t.Helper()
-		var gw gwv1.Gateway
-		if err := h.cl.Get(ctx, key(name), &gw); err != nil {
-			t.Fatal(err)
-		}
-		gw.Spec.Listeners[0].Hostname = ptr.To(gwv1.Hostname(host))
-		if err := h.cl.Update(ctx, &gw); err != nil {
-			t.Fatal(err)
-		}
+		gw := gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: key(name).Namespace, Name: name}}
+		h.update(&gw, func() { gw.Spec.Listeners[0].Hostname = ptr.To(gwv1.Hostname(host)) })
 		return gw.Generation
 	}
 
@@ -175,17 +165,8 @@ func TestRollBudget(t *testing.T) {
 	// template is read only when a queued bundle is applied).
 	mark := h.reqs.Mark()
 	for _, name := range queued {
-		var gw gwv1.Gateway
-		if err := h.cl.Get(ctx, key(name), &gw); err != nil {
-			t.Fatal(err)
-		}
-		if gw.Annotations == nil {
-			gw.Annotations = map[string]string{}
-		}
-		gw.Annotations["berth.test/touch"] = "1"
-		if err := h.cl.Update(ctx, &gw); err != nil {
-			t.Fatal(err)
-		}
+		gw := gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: key(name).Namespace, Name: name}}
+		h.update(&gw, func() { metav1.SetMetaDataAnnotation(&gw.ObjectMeta, "berth.test/touch", "1") })
 	}
 	time.Sleep(3 * time.Second) // the wake-ups are reconciled
 	var deploymentReads, writes []string

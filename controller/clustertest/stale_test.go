@@ -168,15 +168,28 @@ func namedProxy(ns, name, service string) *v1alpha1.EnvoyProxy {
 }
 
 // update re-reads o, changes it and writes it back (again on a conflict
-// with the controller's status write).
+// with the controller's own writes: its finalizer, status, applies).
 func (h *harness) update(o client.Object, change func()) {
+	h.t.Helper()
+	h.write(o, change, h.cl.Update)
+}
+
+// updateStatus is update of o's status subresource.
+func (h *harness) updateStatus(o client.Object, change func()) {
+	h.t.Helper()
+	h.write(o, change, func(ctx context.Context, o client.Object, _ ...client.UpdateOption) error {
+		return h.cl.Status().Update(ctx, o)
+	})
+}
+
+func (h *harness) write(o client.Object, change func(), put func(context.Context, client.Object, ...client.UpdateOption) error) {
 	h.t.Helper()
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		if err := h.cl.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
 			return err
 		}
 		change()
-		return h.cl.Update(context.Background(), o)
+		return put(context.Background(), o)
 	})
 	if err != nil {
 		h.t.Fatalf("update %s: %v", o.GetName(), err)
