@@ -145,6 +145,7 @@ func (c *Controller) enqueueListenerSets(old, cur *gatewayTranslation) {
 func (c *Controller) reconcileListenerSet(ctx context.Context, req ctrl.Request) (res ctrl.Result, err error) {
 	done := c.metrics.observe("listenerset")
 	defer func() { done(err) }()
+	c.hold(ctx, HoldListenerSet, req.NamespacedName)
 	var s gwv1.ListenerSet
 	if err := c.client.Get(ctx, req.NamespacedName, &s); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)

@@ -98,8 +98,10 @@ type Options struct {
 
 	// HoldReconcile, when set, is called at the start of every Gateway
 	// reconcile (controller "gateway": apply and status; "gateway-xds":
-	// translation and publishing), and with controller HoldAfterPending
-	// right after a reconcile wrote Pending for changed inputs, and may
+	// translation and publishing) and of every ListenerSet reconcile
+	// (controller HoldListenerSet, with the ListenerSet's key), and with
+	// controller HoldAfterPending right after a reconcile wrote Pending for
+	// changed inputs, and may
 	// block, as a busy work queue, a slow apply or a leader hand-over would:
 	// tests use it to hold the controller back deterministically. It must
 	// return when ctx is done.
@@ -110,6 +112,10 @@ type Options struct {
 // after a Gateway's status said Pending for changed inputs, before the
 // bundle is applied.
 const HoldAfterPending = "gateway-pending-written"
+
+// HoldListenerSet is the controller name HoldReconcile is called with at
+// the start of a ListenerSet's status reconcile.
+const HoldListenerSet = "listenerset"
 
 // DefaultOptions returns the settings of a default installation.
 func DefaultOptions() Options {

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/berth-gateway/berth/controller"
 	"github.com/berth-gateway/berth/internal/cli"
 	"github.com/berth-gateway/berth/internal/readiness"
 )
@@ -74,12 +75,25 @@ func recordedParentInputs(ls *gwv1.ListenerSet) string {
 // Gateway's generation) each leave a wait started after the change waiting;
 // released, the wait succeeds on the ListenerSet at its new generation and
 // with the parent's new inputs recorded. The race of a verdict taken just
-// before the parent's inputs change is forced with the verdict hook. Then
-// rounds without holding: no success on the previous state.
+// before the parent's inputs change is forced with the verdict hook; and
+// with the ListenerSet's own reconciles held, the parent Programmed for its
+// new inputs while the ListenerSet's status still follows the old ones.
+// Then rounds without holding: no success on the previous state.
 func TestWaitListenerSetNeverStale(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	g, after := h.holdGateway("gw")
+	// lsHold holds the ListenerSet's status reconciles (not the parent's).
+	lsHold := &gate{key: k8stypes.NamespacedName{Namespace: h.ns, Name: "extra"}, only: controller.HoldListenerSet}
+	holdGW := h.tune
+	h.tune = func(o *controller.Options) {
+		holdGW(o)
+		held := o.HoldReconcile
+		o.HoldReconcile = func(ctx context.Context, name string, key k8stypes.NamespacedName) {
+			held(ctx, name, key)
+			lsHold.hold(ctx, name, key)
+		}
+	}
 	proxy := namedProxy(h.ns, "proxy", "svc-0")
 	h.create(proxy)
 	h.start()
@@ -147,6 +161,52 @@ func TestWaitListenerSetNeverStale(t *testing.T) {
 		t.Fatalf("EnvoyProxy change, after the parent's Pending: %v", err)
 	}
 	after.release()
+	got = w.listenerSet(t)
+	if rec, now := recordedParentInputs(got), h.gatewayInputs(gwKey); rec == before || rec != now {
+		t.Errorf("berth wait succeeded on a ListenerSet recording parent inputs %s (before the change %s, now %s)", rec, before, now)
+	}
+
+	// 2b. The parent's EnvoyProxy changes with the ListenerSet's reconciles
+	// held: the parent goes Pending and then Programmed for its new inputs
+	// while the ListenerSet's status (Programmed=True, unchanged
+	// generation) still records the parent's previous status.
+	before = h.gatewayInputs(gwKey)
+	lsHold.close()
+	h.update(proxy, func() { proxy.Spec.Provider.Kubernetes.EnvoyService.Name = ptr.To("svc-1b") })
+	w = h.startWaitTarget(context.Background(), target, 2*time.Minute)
+	waitFor(t, 60*time.Second, "the parent Programmed for its new inputs", func() error {
+		var cur gwv1.Gateway
+		if err := h.cl.Get(context.Background(), gwKey, &cur); err != nil {
+			return err
+		}
+		if now := h.gatewayInputs(gwKey); now == before {
+			return fmt.Errorf("parent still records inputs %s", now)
+		}
+		if c := meta.FindStatusCondition(cur.Status.Conditions, "Programmed"); c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != cur.Generation {
+			return fmt.Errorf("parent Programmed %+v", c)
+		}
+		return nil
+	})
+	waitFor(t, 60*time.Second, "berth wait refusing the ListenerSet's status of the parent's old status", func() error {
+		if err := w.notDone(); err != nil {
+			return err
+		}
+		if !strings.Contains(w.stderr.String(), "its status was computed from an older status of parent Gateway "+gwKey.String()) {
+			return fmt.Errorf("stderr so far:\n%s", w.stderr.String())
+		}
+		return nil
+	})
+	var lagging gwv1.ListenerSet
+	if err := h.cl.Get(context.Background(), key, &lagging); err != nil {
+		t.Fatal(err)
+	}
+	if rec := recordedParentInputs(&lagging); rec != before {
+		t.Fatalf("the held ListenerSet's status records parent inputs %s, want the old %s: the hold did not hold", rec, before)
+	}
+	if err := w.notDone(); err != nil {
+		t.Fatalf("parent Programmed, ListenerSet held: %v", err)
+	}
+	lsHold.release()
 	got = w.listenerSet(t)
 	if rec, now := recordedParentInputs(got), h.gatewayInputs(gwKey); rec == before || rec != now {
 		t.Errorf("berth wait succeeded on a ListenerSet recording parent inputs %s (before the change %s, now %s)", rec, before, now)
