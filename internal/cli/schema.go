@@ -9,12 +9,14 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/berth-gateway/berth/internal/corevalidation"
 	"github.com/berth-gateway/berth/internal/crdschema"
 	"github.com/berth-gateway/berth/internal/manifest"
 )
 
-// crdObjects are the objects of set of the kinds in reads that are custom
-// resources (the kinds crdschema has a CRD of).
+// crdObjects are the objects of set of the kinds in reads that the
+// apiserver validates: custom resources (the kinds crdschema has a CRD of)
+// and the core kinds corevalidation checks.
 func crdObjects(set *manifest.Set, reads []string) []any {
 	read := map[string]bool{}
 	for _, k := range reads {
@@ -41,13 +43,19 @@ func crdObjects(set *manifest.Set, reads []string) []any {
 	add("EnvoyProxy", len(set.EnvoyProxies), func(i int) any { return set.EnvoyProxies[i] })
 	add("BackendTLSPolicy", len(set.BackendTLSPolicies), func(i int) any { return set.BackendTLSPolicies[i] })
 	add("ClientTrafficPolicy", len(set.ClientTrafficPolicies), func(i int) any { return set.ClientTrafficPolicies[i] })
+	add("Service", len(set.Services), func(i int) any { return set.Services[i] })
+	add("EndpointSlice", len(set.EndpointSlices), func(i int) any { return set.EndpointSlices[i] })
+	add("Secret", len(set.Secrets), func(i int) any { return set.Secrets[i] })
+	add("Namespace", len(set.Namespaces), func(i int) any { return set.Namespaces[i] })
+	add("ConfigMap", len(set.ConfigMaps), func(i int) any { return set.ConfigMaps[i] })
 	return out
 }
 
 // validateSchemas refuses the input when the apiserver would refuse an
-// object of a custom resource kind the command reads: its CRD's schema,
-// defaults, list types and CEL rules and the ObjectMeta rules, checked by
-// crdschema as the apiserver checks them on create. The error is the
+// object of a kind the command reads: for a custom resource its CRD's
+// schema, defaults, list types and CEL rules and the ObjectMeta rules,
+// checked by crdschema as the apiserver checks them on create; for a core
+// kind the apiserver's validation as corevalidation restates it. The error is the
 // first such object in input order (sources in the order read), with
 // every field error the apiserver would give for it. Objects are
 // validated in parallel, one worker per CPU.
@@ -100,7 +108,11 @@ func validateSchemas(set *manifest.Set, sources []string, reads []string) error 
 
 // validateSchema validates one typed object of set.
 func validateSchema(v *crdschema.Validator, set *manifest.Set, obj any) error {
-	errs, _, err := v.ValidateTyped(obj)
+	errs, known := corevalidation.Validate(obj)
+	var err error
+	if !known {
+		errs, _, err = v.ValidateTyped(obj)
+	}
 	if err != nil || len(errs) == 0 {
 		return err
 	}

@@ -76,3 +76,30 @@ func TestSchemaStageFirstInInputOrder(t *testing.T) {
 		t.Errorf("-f %s: %v", b, err)
 	}
 }
+
+// The core kinds translate reads are refused as the apiserver refuses
+// them (corevalidation), with the object and every field error; render,
+// which reads no Services or Secrets, does not check them.
+func TestSchemaStageCoreKinds(t *testing.T) {
+	in := schemaGateway + `---
+apiVersion: v1
+kind: Secret
+metadata: {name: cert, namespace: ns}
+type: kubernetes.io/tls
+stringData: {tls.crt: x}
+`
+	stdout, _, err := runBerth(t, in, "translate", "-f", "-")
+	want := `<stdin>:13 (document 3): Secret ns/cert: data[tls.key]: Required value`
+	if err == nil || err.Error() != want {
+		t.Fatalf("translate: %v, want %s", err, want)
+	}
+	if ExitCode(err) != ExitFailed || stdout != "" {
+		t.Errorf("exit %d, stdout %q", ExitCode(err), stdout)
+	}
+	if _, stderr, err := runBerth(t, in, "translate", "-f", "-", "--validate=false"); err != nil {
+		t.Fatalf("translate --validate=false: %v (%s)", err, stderr)
+	}
+	if _, stderr, err := runBerth(t, in, "render", "-f", "-"); err != nil {
+		t.Fatalf("render: %v (%s)", err, stderr)
+	}
+}
