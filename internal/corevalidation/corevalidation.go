@@ -673,39 +673,29 @@ func endpointIP(s string, path *field.Path) field.ErrorList {
 }
 
 func portNumOrName(p intstr.IntOrString, path *field.Path) field.ErrorList {
-	var errs field.ErrorList
 	if p.Type == intstr.Int {
-		for _, msg := range validation.IsValidPortNum(p.IntValue()) {
-			errs = append(errs, field.Invalid(path, p.IntValue(), msg))
-		}
-		return errs
+		return invalid(path, p.IntValue(), validation.IsValidPortNum(p.IntValue()))
 	}
-	for _, msg := range validation.IsValidPortName(p.StrVal) {
-		errs = append(errs, field.Invalid(path, p.StrVal, msg))
-	}
-	return errs
+	return invalid(path, p.StrVal, validation.IsValidPortName(p.StrVal))
 }
 
 func dns1123Label(v string, path *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	for _, msg := range validation.IsDNS1123Label(v) {
-		errs = append(errs, field.Invalid(path, v, msg))
-	}
-	return errs
+	return invalid(path, v, validation.IsDNS1123Label(v))
 }
 
 func dns1123Subdomain(v string, path *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	for _, msg := range validation.IsDNS1123Subdomain(v) {
-		errs = append(errs, field.Invalid(path, v, msg))
-	}
-	return errs
+	return invalid(path, v, validation.IsDNS1123Subdomain(v))
 }
 
 func qualifiedName(v string, path *field.Path) field.ErrorList {
+	return invalid(path, v, validation.IsQualifiedName(v))
+}
+
+// invalid is one Invalid error of value at path per message.
+func invalid(path *field.Path, value any, msgs []string) field.ErrorList {
 	var errs field.ErrorList
-	for _, msg := range validation.IsQualifiedName(v) {
-		errs = append(errs, field.Invalid(path, v, msg))
+	for _, msg := range msgs {
+		errs = append(errs, field.Invalid(path, value, msg))
 	}
 	return errs
 }
