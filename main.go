@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/berth-gateway/berth/internal/cli"
+	_ "github.com/berth-gateway/berth/internal/kubecti18n" // before kubectl's packages: see its doc
 )
 
 func main() {

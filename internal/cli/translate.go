@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -61,19 +62,19 @@ Objects translate does not read are listed on stderr.`,
 			// controller would refuse.
 			ro := render.DefaultOptions()
 			ro.PrivilegedPortOffset = opts.PrivilegedPortOffset
-			results := translate.Translate(translate.InputFromSet(set), opts)
+			results, docs, errs := translateAndMarshal(translate.NewIndex(translate.InputFromSet(set), opts), gateways, format)
 			if _, err := renderSet(set, controllerName, ro, acceptedListenerSets(set, results)); err != nil {
 				return err
 			}
 			if len(gateways) > 0 {
-				if results, err = selectGateways(results, gateways); err != nil {
+				if _, err := selectGateways(results, gateways); err != nil {
 					return usageError(err)
 				}
 			}
 			if len(results) == 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: no Gateway of a GatewayClass with controllerName %q\n", controllerName)
 			}
-			chunks, err := validateAndMarshal(results, format)
+			chunks, err := spliceValid(docs, errs, format)
 			if err != nil {
 				return err
 			}
@@ -95,41 +96,68 @@ Objects translate does not read are listed on stderr.`,
 	return cmd
 }
 
-// validateAndMarshal validates every result (nothing is printed if one
-// fails) and marshals each on its own, spread over the CPUs: the output of
-// translate.Marshal for all results at once, in pieces to be written in
-// order (the list of Gateways is its only top-level field, so per-Gateway
-// documents splice into it exactly). Marshalling one huge document costs
-// more than the translation itself.
-func validateAndMarshal(results []*translate.Result, format translate.Format) ([][]byte, error) {
-	if len(results) == 0 {
-		out, err := translate.Marshal(nil, format)
-		return [][]byte{out}, err
+// translateAndMarshal translates every managed Gateway of ix and, for
+// those selected (all when selected is empty; else "namespace/name"),
+// validates and marshals its result at once, spread over the CPUs: each
+// Gateway's document in parts (docs[i], or its validation error errs[i]),
+// as translate.MarshalValidParts makes it for that Gateway alone. The
+// results returned keep only the Gateway and its ListenerSets' status: a
+// Gateway's Envoy resources are dropped once written, so memory holds the
+// output and the Gateways in flight rather than every Gateway's resources
+// (most of translate's heap), and the writer reads messages still in the
+// CPU's cache. Marshalling one huge document costs more than the
+// translation itself, hence one document per Gateway, spliced afterwards.
+func translateAndMarshal(ix *translate.Index, selected []string, format translate.Format) ([]*translate.Result, [][][]byte, []error) {
+	keys := ix.Gateways()
+	want := map[string]bool{}
+	for _, n := range selected {
+		want[n] = true
 	}
-	docs := make([][][]byte, len(results))
-	errs := make([]error, len(results))
-	next := make(chan int)
+	results := make([]*translate.Result, len(keys))
+	docs := make([][][]byte, len(keys))
+	errs := make([]error, len(keys))
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(results)) {
+	for range min(runtime.GOMAXPROCS(0), len(keys)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				docs[i], errs[i] = translate.MarshalValidParts([]*translate.Result{results[i]}, format)
+			for i := int(next.Add(1) - 1); i < len(keys); i = int(next.Add(1) - 1) {
+				r, err := ix.TranslateGateway(keys[i])
+				if err != nil { // ix lists only Gateways it translates
+					errs[i] = err
+					continue
+				}
+				if len(want) == 0 || want[r.Gateway.String()] {
+					docs[i], errs[i] = translate.MarshalValidParts([]*translate.Result{r}, format)
+				}
+				results[i] = &translate.Result{Gateway: r.Gateway, ListenerSets: r.ListenerSets}
 			}
 		}()
 	}
-	for i := range results {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
-	for _, err := range errs {
+	return results, docs, errs
+}
+
+// spliceValid is the output of translate.MarshalValid for the Gateways
+// translateAndMarshal marshalled, in parts to be written in order, or the
+// first validation error in Gateway order (nothing is printed if one
+// fails).
+func spliceValid(docs [][][]byte, errs []error, format translate.Format) ([][]byte, error) {
+	var kept [][][]byte
+	for i, err := range errs {
 		if err != nil {
 			return nil, err
 		}
+		if docs[i] != nil {
+			kept = append(kept, docs[i])
+		}
 	}
-	return splice(docs, format)
+	if len(kept) == 0 {
+		out, err := translate.Marshal(nil, format)
+		return [][]byte{out}, err
+	}
+	return splice(kept, format)
 }
 
 // splice turns per-Gateway documents ({gateways: [one]}, each in parts)

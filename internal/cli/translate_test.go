@@ -1,10 +1,16 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/berth-gateway/berth/internal/manifest"
+	"github.com/berth-gateway/berth/xds/translate"
 )
 
 // TestTranslateMatchesGolden checks that `berth translate` prints exactly
@@ -141,6 +147,66 @@ func TestTranslateSharesRenderChecks(t *testing.T) {
 		_, _, translateErr := runBerth(t, in, "translate", "-f", "-")
 		if renderErr == nil || translateErr == nil || renderErr.Error() != translateErr.Error() {
 			t.Errorf("render: %v\ntranslate: %v\nwant the same error", renderErr, translateErr)
+		}
+	}
+}
+
+// TestTranslateAndMarshal checks the per-Gateway pipeline of berth
+// translate against translating everything first and marshalling it as one
+// document: the same bytes in both formats, with and without a selection;
+// the results it keeps carry the Gateway and its ListenerSets' status only;
+// and a validation error is the first in Gateway order, with nothing to
+// print.
+func TestTranslateAndMarshal(t *testing.T) {
+	set, err := manifest.ReadFiles([]string{"../../xds/translate/testdata/seed.in.yaml", "../../xds/translate/testdata/listenerset.in.yaml"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := translate.DefaultOptions()
+	all := translate.Translate(translate.InputFromSet(set), opts)
+	withSets := 0
+	for _, r := range all {
+		if len(r.ListenerSets) > 0 {
+			withSets++
+		}
+	}
+	if len(all) < 3 || withSets == 0 {
+		t.Fatalf("%d Gateways translated, %d with ListenerSets: want at least 3 and 1", len(all), withSets)
+	}
+	for _, format := range []translate.Format{translate.FormatYAML, translate.FormatJSON} {
+		for _, sel := range [][]*translate.Result{all, all[1:2]} {
+			var names []string
+			if len(sel) < len(all) {
+				names = []string{sel[0].Gateway.String()}
+			}
+			want, err := translate.MarshalValid(sel, format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			results, docs, errs := translateAndMarshal(translate.NewIndex(translate.InputFromSet(set), opts), names, format)
+			chunks, err := spliceValid(docs, errs, format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := bytes.Join(chunks, nil); !bytes.Equal(got, want) {
+				t.Errorf("%s, selected %v: output differs from MarshalValid of Translate", format, names)
+			}
+			if len(results) != len(all) {
+				t.Fatalf("%d results, want %d", len(results), len(all))
+			}
+			for i, r := range results {
+				if r.Gateway != all[i].Gateway || !reflect.DeepEqual(r.ListenerSets, all[i].ListenerSets) || r.Resources != nil {
+					t.Errorf("result %d: %s with %d ListenerSets (resources kept: %v), want %s with %d", i, r.Gateway, len(r.ListenerSets), r.Resources != nil, all[i].Gateway, len(all[i].ListenerSets))
+				}
+				if selected := names == nil || names[0] == r.Gateway.String(); selected != (docs[i] != nil) {
+					t.Errorf("%s: selected %v, marshalled %v", r.Gateway, selected, docs[i] != nil)
+				}
+			}
+			first, second := errors.New("first"), errors.New("second")
+			errs[1], errs[2] = first, second
+			if chunks, err := spliceValid(docs, errs, format); err != first || chunks != nil {
+				t.Errorf("errors at Gateways 1 and 2: %d chunks, error %v, want none and %v", len(chunks), err, first)
+			}
 		}
 	}
 }

@@ -321,9 +321,12 @@ func parseDocument(data []byte, o Origin) ([]decoded, error) {
 	if data[0] != '{' {
 		return nil, &Error{Origin: o, Err: errors.New("document is not a YAML mapping")}
 	}
-	var h header
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(data, &h); err != nil {
-		return nil, &Error{Origin: o, Err: fmt.Errorf("read apiVersion, kind and metadata: %w", err)}
+	h, ok := readHeader(data)
+	if !ok {
+		h = header{}
+		if err := sigsjson.UnmarshalCaseSensitivePreserveInts(data, &h); err != nil {
+			return nil, &Error{Origin: o, Err: fmt.Errorf("read apiVersion, kind and metadata: %w", err)}
+		}
 	}
 	fail := func(err error) error {
 		return &Error{Origin: o, Kind: h.Kind, Namespace: h.Metadata.Namespace, Name: h.Metadata.Name, Err: err}
