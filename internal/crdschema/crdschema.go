@@ -45,10 +45,12 @@ import (
 	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"k8s.io/kube-openapi/pkg/validation/spec"
 	"sigs.k8s.io/yaml"
 )
 
@@ -80,11 +82,13 @@ type version struct {
 	once sync.Once
 	err  error
 
-	namespaced bool
-	hasStatus  bool
-	structural *structuralschema.Structural
-	schema     apiservervalidation.SchemaValidator
-	cel        *celNode // nil: no x-kubernetes-validations
+	namespaced    bool
+	hasStatus     bool
+	structural    *structuralschema.Structural
+	schema        apiservervalidation.SchemaValidator // the library's, the reference
+	openAPI       *openAPIValidator                   // berth's (schema.go)
+	openAPISchema *spec.Schema                        // what both validate against
+	cel           *celNode                            // nil: no x-kubernetes-validations
 }
 
 var (
@@ -224,7 +228,7 @@ func (v *version) compile(crd *apiextensionsv1.CustomResourceDefinition) error {
 			v.err = err
 			return
 		}
-		sv, _, err := apiservervalidation.NewSchemaValidator(internal.OpenAPIV3Schema)
+		sv, openAPISchema, err := apiservervalidation.NewSchemaValidator(internal.OpenAPIV3Schema)
 		if err != nil {
 			v.err = err
 			return
@@ -238,6 +242,8 @@ func (v *version) compile(crd *apiextensionsv1.CustomResourceDefinition) error {
 		v.hasStatus = sub != nil && sub.Status != nil
 		v.structural = s
 		v.schema = sv
+		v.openAPI = newOpenAPIValidator(openAPISchema, sv)
+		v.openAPISchema = openAPISchema
 		v.cel = compileCEL(s, celconfig.PerCallLimit)
 	})
 	return v.err
@@ -267,6 +273,13 @@ func (v *Validator) Validate(obj map[string]any) (errs field.ErrorList, known bo
 // check is Validate up to the CEL rules: the object's version (nil when
 // there is nothing more to check) and the errors so far.
 func (v *Validator) check(obj map[string]any) (ver *version, errs field.ErrorList, known bool) {
+	return v.checkWith(obj, false)
+}
+
+// checkWith is check, the OpenAPI schema validated by kube-openapi's
+// SchemaValidator when library is set (the reference of the differential
+// tests), else by berth's (schema.go).
+func (v *Validator) checkWith(obj map[string]any, library bool) (ver *version, errs field.ErrorList, known bool) {
 	apiVersion, _ := obj["apiVersion"].(string)
 	kind, _ := obj["kind"].(string)
 	gv, err := schema.ParseGroupVersion(apiVersion)
@@ -304,13 +317,21 @@ func (v *Validator) check(obj map[string]any) (ver *version, errs field.ErrorLis
 	if err != nil {
 		return nil, field.ErrorList{field.Invalid(field.NewPath("metadata"), nil, err.Error())}, true
 	}
+	if meta == nil {
+		// No metadata: validated as empty (name required), not a crash.
+		meta = &metav1.ObjectMeta{}
+	}
 	for _, e := range validation.ValidateObjectMeta(meta, ver.namespaced, validation.NameIsDNSSubdomain, field.NewPath("metadata")) {
 		if e.Type == field.ErrorTypeRequired && e.Field == "metadata.namespace" {
 			continue
 		}
 		errs = append(errs, e)
 	}
-	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, ver.schema)...)
+	var sv apiservervalidation.SchemaCreateValidator = ver.openAPI
+	if library {
+		sv = ver.schema
+	}
+	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, sv)...)
 	errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, obj, ver.structural, false)...)
 	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, ver.structural, obj)...)
 	return ver, errs, true

@@ -130,6 +130,8 @@ var validateCases = []struct {
 		want: []string{"spec.listeners: Invalid value: hostname must not be specified for protocols ['TCP', 'UDP']"}},
 	{name: "invalid name", doc: strings.Replace(route, "name: r,", "name: Bad_Name,", 1) + "  - {}\n",
 		want: []string{`metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain`}},
+	{name: "no metadata", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nspec: {}\n",
+		want: []string{"metadata.name: Required value: name or generateName is required"}},
 	{name: "no namespace is left to berth", doc: strings.Replace(route, ", namespace: ns", "", 1) + "  - {}\n"},
 	{name: "unserved version", doc: strings.Replace(route, "/v1\n", "/v1alpha9\n", 1) + "  - {}\n",
 		want: []string{`apiVersion: Unsupported value: "gateway.networking.k8s.io/v1alpha9"`}},

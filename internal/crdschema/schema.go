@@ -1,0 +1,478 @@
+package crdschema
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/go-openapi/swag/conv"
+	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	openapierrors "k8s.io/kube-openapi/pkg/validation/errors"
+	"k8s.io/kube-openapi/pkg/validation/spec"
+	"k8s.io/kube-openapi/pkg/validation/strfmt"
+	"k8s.io/kube-openapi/pkg/validation/validate"
+)
+
+// This file validates an object against a CRD version's OpenAPI schema as
+// kube-openapi's validate.SchemaValidator does for the apiserver
+// (apiservervalidation.ValidateCustomResource on create), from the same
+// spec.Schema (the library's conversion of the CRD's schema, formats
+// stripped as the apiserver strips them), with the same checks, the same
+// kube-openapi errors (built by kube-openapi's own constructors and
+// checks) and the same conversion to field errors (ValidateCustomResource
+// itself, given this validator). What differs:
+//
+//   - the schema is compiled once per CRD version into nodes (patterns
+//     compiled, string enums as sets, properties sorted, number bounds
+//     checked against their type and format) instead of building a
+//     validator per nested value on every object;
+//   - a field's path is built only when it has an error;
+//   - properties and additional properties are visited in name order (the
+//     library visits them in Go's map order, so the order of its errors
+//     varies from run to run);
+//   - a schema that uses what this walker does not handle (allOf, anyOf,
+//     oneOf, not, $ref, dependencies, patternProperties, additionalItems,
+//     tuple items, uniqueItems, additionalProperties: false, an invalid
+//     pattern) is validated by the library, the whole CRD version; so is an
+//     object holding a Go type JSON decoding does not produce.
+//
+// The differential tests (schema_test.go) compare both on every fixture,
+// on generated objects and on mutations targeting every keyword.
+
+// in is where kube-openapi says a value is ("body"), part of its messages.
+const in = "body"
+
+// schemaNode is one node of a compiled OpenAPI schema.
+type openAPINode struct {
+	types       spec.StringOrArray
+	typeList    string // types joined by ","
+	nullable    bool
+	format      string
+	typeApplies bool // the library's typeValidator applies
+
+	// strings
+	maxLength, minLength *int64
+	pattern              string
+	re                   *regexp.Regexp
+	knownFormat          bool // the format validator applies
+
+	// numbers
+	numType, numFormat string // the numberValidator's Type and Format
+	multipleOf         *float64
+	maximum, minimum   *float64
+	exclusiveMax       bool
+	exclusiveMin       bool
+	multipleOfInRange  bool // the bound is valid for numType/numFormat
+	maximumInRange     bool
+	minimumInRange     bool
+	maxItems, minItems *int64
+	items              *openAPINode
+	enum               []any
+	enumStrings        map[string]bool // every enum value is a string
+	maxProps, minProps *int64
+	props              []openAPIProp // in name order
+	propIndex          map[string]*openAPINode
+	additional         *openAPINode // additionalProperties' schema
+	required           []string
+}
+
+type openAPIProp struct {
+	name string
+	node *openAPINode
+}
+
+// compileOpenAPI compiles s, or says which construct it does not handle.
+func compileOpenAPI(s *spec.Schema) (*openAPINode, error) {
+	switch {
+	case len(s.AllOf) > 0, len(s.AnyOf) > 0, len(s.OneOf) > 0, s.Not != nil:
+		return nil, fmt.Errorf("allOf, anyOf, oneOf or not")
+	case s.Ref.String() != "":
+		return nil, fmt.Errorf("$ref")
+	case len(s.Dependencies) > 0:
+		return nil, fmt.Errorf("dependencies")
+	case len(s.PatternProperties) > 0:
+		return nil, fmt.Errorf("patternProperties")
+	case s.AdditionalItems != nil:
+		return nil, fmt.Errorf("additionalItems")
+	case s.Items != nil && (len(s.Items.Schemas) > 0 || s.Items.Schema == nil):
+		return nil, fmt.Errorf("tuple items")
+	case s.UniqueItems:
+		return nil, fmt.Errorf("uniqueItems")
+	case s.AdditionalProperties != nil && (!s.AdditionalProperties.Allows || s.AdditionalProperties.Schema == nil):
+		return nil, fmt.Errorf("additionalProperties without a schema")
+	}
+	n := &openAPINode{
+		types:        s.Type,
+		typeList:     strings.Join(s.Type, ","),
+		nullable:     s.Nullable,
+		format:       s.Format,
+		typeApplies:  len(s.Type) > 0 || s.Format != "",
+		maxLength:    s.MaxLength,
+		minLength:    s.MinLength,
+		pattern:      s.Pattern,
+		knownFormat:  strfmt.Default.ContainsName(s.Format),
+		multipleOf:   s.MultipleOf,
+		maximum:      s.Maximum,
+		minimum:      s.Minimum,
+		exclusiveMax: s.ExclusiveMaximum,
+		exclusiveMin: s.ExclusiveMinimum,
+		maxItems:     s.MaxItems,
+		minItems:     s.MinItems,
+		enum:         s.Enum,
+		maxProps:     s.MaxProperties,
+		minProps:     s.MinProperties,
+		required:     s.Required,
+	}
+	if s.Pattern != "" {
+		re, err := regexp.Compile(s.Pattern)
+		if err != nil {
+			return nil, fmt.Errorf("pattern %q: %w", s.Pattern, err)
+		}
+		n.re = re
+	}
+	// SchemaValidator.numberValidator.
+	if len(s.Type) == 1 {
+		switch s.Type[0] {
+		case "integer":
+			n.numType = "integer"
+			if s.Format == "int32" || s.Format == "int64" {
+				n.numFormat = s.Format
+			}
+		case "number":
+			n.numType = "number"
+			if s.Format == "float" || s.Format == "double" {
+				n.numFormat = s.Format
+			}
+		}
+	}
+	inRange := func(b *float64, prefix string) bool {
+		return b != nil && validate.IsValueValidAgainstRange(*b, n.numType, n.numFormat, prefix, "") == nil
+	}
+	n.multipleOfInRange = inRange(s.MultipleOf, "MultipleOf")
+	n.maximumInRange = inRange(s.Maximum, "Maximum boundary")
+	n.minimumInRange = inRange(s.Minimum, "Minimum boundary")
+	if len(s.Enum) > 0 {
+		n.enumStrings = map[string]bool{}
+		for _, e := range s.Enum {
+			str, ok := e.(string)
+			if !ok {
+				n.enumStrings = nil
+				break
+			}
+			n.enumStrings[str] = true
+		}
+	}
+	if s.Items != nil {
+		items, err := compileOpenAPI(s.Items.Schema)
+		if err != nil {
+			return nil, fmt.Errorf("items: %w", err)
+		}
+		n.items = items
+	}
+	if s.AdditionalProperties != nil {
+		a, err := compileOpenAPI(s.AdditionalProperties.Schema)
+		if err != nil {
+			return nil, fmt.Errorf("additionalProperties: %w", err)
+		}
+		n.additional = a
+	}
+	if len(s.Properties) > 0 {
+		n.propIndex = make(map[string]*openAPINode, len(s.Properties))
+		for name, p := range s.Properties {
+			p := p
+			c, err := compileOpenAPI(&p)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			n.props = append(n.props, openAPIProp{name: name, node: c})
+			n.propIndex[name] = c
+		}
+		sort.Slice(n.props, func(i, j int) bool { return n.props[i].name < n.props[j].name })
+	}
+	return n, nil
+}
+
+// openAPIPath is a value's path as kube-openapi spells it, built only when
+// an error needs it.
+type openAPIPath struct {
+	parent *openAPIPath
+	name   string
+	index  int
+	kind   byte // 0: the root; 'p': a property; 'a': an additional property; 'i': an item
+}
+
+func (p *openAPIPath) String() string {
+	if p == nil || p.kind == 0 {
+		return ""
+	}
+	parent := p.parent.String()
+	switch p.kind {
+	case 'p': // objectValidator: rName
+		if parent == "" {
+			return p.name
+		}
+		return parent + "." + p.name
+	case 'a':
+		return parent + "." + p.name
+	default:
+		return parent + "[" + strconv.Itoa(p.index) + "]"
+	}
+}
+
+// errUnsupportedValue stops a walk at a value of a Go type that JSON
+// decoding does not produce: the library validates that object.
+type errUnsupportedValue struct{ value any }
+
+func (e errUnsupportedValue) Error() string { return fmt.Sprintf("a value of type %T", e.value) }
+
+// walker collects the errors of one object.
+type walker struct {
+	errs        []error
+	unsupported bool
+}
+
+func (w *walker) add(e *openapierrors.Validation) {
+	if e != nil {
+		w.errs = append(w.errs, e)
+	}
+}
+
+// validate is SchemaValidator.Validate of data at p.
+func (n *openAPINode) validate(w *walker, p *openAPIPath, data any) {
+	if data == nil {
+		// Only the type and the common (enum) validators.
+		if n.typeApplies && len(n.types) > 0 && !n.types.Contains("null") && !n.nullable {
+			w.add(openapierrors.InvalidType(p.String(), in, n.typeList, "null"))
+		}
+		if len(n.enum) > 0 {
+			w.add(openapierrors.EnumFail(p.String(), in, nil, n.enum))
+		}
+		return
+	}
+	var schType, format string
+	switch data.(type) {
+	case map[string]any:
+		schType = "object"
+	case []any:
+		schType = "array"
+	case string:
+		schType = "string"
+	case int64:
+		schType, format = "integer", "int64"
+	case float64:
+		schType, format = "number", "float64"
+	case bool:
+		schType = "boolean"
+	default:
+		w.unsupported = true
+		return
+	}
+
+	if n.typeApplies {
+		n.checkType(w, p, data, schType, format)
+	}
+	switch v := data.(type) {
+	case string:
+		n.checkString(w, p, v)
+	case int64, float64:
+		n.checkNumber(w, p, v)
+	case []any:
+		if n.items != nil {
+			for i, item := range v {
+				n.items.validate(w, &openAPIPath{parent: p, index: i, kind: 'i'}, item)
+			}
+		}
+		if n.minItems != nil && int64(len(v)) < *n.minItems {
+			w.add(openapierrors.TooFewItems(p.String(), in, *n.minItems, int64(len(v))))
+		}
+		if n.maxItems != nil && int64(len(v)) > *n.maxItems {
+			w.add(openapierrors.TooManyItems(p.String(), in, *n.maxItems, int64(len(v))))
+		}
+	}
+	if len(n.enum) > 0 {
+		if s, ok := data.(string); !ok || n.enumStrings == nil || !n.enumStrings[s] {
+			w.add(validate.Enum(p.String(), in, data, n.enum))
+		}
+	}
+	if m, ok := data.(map[string]any); ok {
+		n.checkObject(w, p, m)
+	}
+}
+
+// checkType is the library's typeValidator of a value that is not null.
+func (n *openAPINode) checkType(w *walker, p *openAPIPath, data any, schType, format string) {
+	isFloatInt := schType == "number" && conv.IsFloat64AJSONInteger(data.(float64)) && n.types.Contains("integer")
+	isIntFloat := schType == "integer" && n.types.Contains("number")
+	stringOrSlice := schType == "string" || schType == "array"
+	if !stringOrSlice && n.format != "" && !(n.types.Contains(schType) || format == n.format || isFloatInt || isIntFloat) {
+		w.add(openapierrors.InvalidType(p.String(), in, n.format, format))
+		return
+	}
+	if !(n.types.Contains("number") || n.types.Contains("integer")) && n.format != "" && stringOrSlice {
+		return
+	}
+	if !(n.types.Contains(schType) || isFloatInt || isIntFloat) {
+		w.add(openapierrors.InvalidType(p.String(), in, n.typeList, schType))
+	}
+}
+
+// checkString is the library's stringValidator (its first error only)
+// and formatValidator.
+func (n *openAPINode) checkString(w *walker, p *openAPIPath, s string) {
+	switch {
+	case n.maxLength != nil && int64(utf8.RuneCountInString(s)) > *n.maxLength:
+		w.add(openapierrors.TooLong(p.String(), in, *n.maxLength, s))
+	case n.minLength != nil && int64(utf8.RuneCountInString(s)) < *n.minLength:
+		w.add(openapierrors.TooShort(p.String(), in, *n.minLength, s))
+	case n.re != nil && !n.re.MatchString(s):
+		w.add(openapierrors.FailedPattern(p.String(), in, n.pattern, s))
+	}
+	if n.knownFormat {
+		w.add(validate.FormatOf(p.String(), in, n.format, s, strfmt.Default))
+	}
+}
+
+// checkNumber is the library's numberValidator of an int64 or a float64.
+func (n *openAPINode) checkNumber(w *walker, p *openAPIPath, val any) {
+	i, isInt := val.(int64)
+	// The value against the range of its type and format.
+	switch {
+	case isInt && n.numType == "integer" && n.numFormat == "int32":
+		if i < -1<<31 || i > 1<<31-1 {
+			w.errs = append(w.errs, validate.IsValueValidAgainstRange(val, n.numType, n.numFormat, "Checked", p.String()))
+		}
+	case isInt && n.numType == "integer":
+	case (n.numType == "" || n.numType == "number") && (n.numFormat == "" || n.numFormat == "double"):
+	default:
+		if err := validate.IsValueValidAgainstRange(val, n.numType, n.numFormat, "Checked", p.String()); err != nil {
+			w.errs = append(w.errs, err)
+		}
+	}
+	var f float64
+	if isInt {
+		f = float64(i)
+	} else {
+		f = val.(float64)
+	}
+	boundOutOfRange := func(b float64, prefix string) {
+		if err := validate.IsValueValidAgainstRange(b, n.numType, n.numFormat, prefix, p.String()); err != nil {
+			w.errs = append(w.errs, err)
+		}
+	}
+	if n.multipleOf != nil {
+		if n.multipleOfInRange {
+			w.add(validate.MultipleOfNativeType(p.String(), in, val, *n.multipleOf))
+		} else {
+			boundOutOfRange(*n.multipleOf, "MultipleOf")
+			w.add(validate.MultipleOf(p.String(), in, f, *n.multipleOf))
+		}
+	}
+	if n.minimum != nil {
+		switch {
+		case n.minimumInRange && isInt:
+			if m := int64(*n.minimum); (!n.exclusiveMin && i < m) || (n.exclusiveMin && i <= m) {
+				w.add(validate.MinimumInt(p.String(), in, i, m, n.exclusiveMin))
+			}
+		case n.minimumInRange:
+			w.add(validate.MinimumNativeType(p.String(), in, val, *n.minimum, n.exclusiveMin))
+		default:
+			boundOutOfRange(*n.minimum, "Minimum boundary")
+			w.add(validate.Minimum(p.String(), in, f, *n.minimum, n.exclusiveMin))
+		}
+	}
+	if n.maximum != nil {
+		switch {
+		case n.maximumInRange && isInt:
+			if m := int64(*n.maximum); (!n.exclusiveMax && i > m) || (n.exclusiveMax && i >= m) {
+				w.add(validate.MaximumInt(p.String(), in, i, m, n.exclusiveMax))
+			}
+		case n.maximumInRange:
+			w.add(validate.MaximumNativeType(p.String(), in, val, *n.maximum, n.exclusiveMax))
+		default:
+			boundOutOfRange(*n.maximum, "Maximum boundary")
+			w.add(validate.Maximum(p.String(), in, f, *n.maximum, n.exclusiveMax))
+		}
+	}
+}
+
+// checkObject is the library's objectValidator.
+func (n *openAPINode) checkObject(w *walker, p *openAPIPath, m map[string]any) {
+	size := int64(len(m))
+	if n.minProps != nil && size < *n.minProps {
+		w.add(openapierrors.TooFewProperties(p.String(), in, *n.minProps, size))
+	}
+	if n.maxProps != nil && size > *n.maxProps {
+		w.add(openapierrors.TooManyProperties(p.String(), in, *n.maxProps, size))
+	}
+	if n.additional != nil {
+		var keys []string
+		for k := range m {
+			if n.propIndex[k] == nil {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			n.additional.validate(w, &openAPIPath{parent: p, name: k, kind: 'a'}, m[k])
+		}
+	}
+	for _, prop := range n.props {
+		if v, ok := m[prop.name]; ok {
+			prop.node.validate(w, &openAPIPath{parent: p, name: prop.name, kind: 'p'}, v)
+		}
+	}
+	for _, k := range n.required {
+		if _, ok := m[k]; !ok {
+			w.add(openapierrors.Required(p.String()+"."+k, in))
+		}
+	}
+}
+
+// openAPIValidator is berth's SchemaCreateValidator of one CRD version:
+// the compiled schema, or the library's validator when the schema (or
+// an object) uses what the compiled one does not handle.
+type openAPIValidator struct {
+	root    *openAPINode // nil: the library validates
+	library apiservervalidation.SchemaValidator
+}
+
+func newOpenAPIValidator(s *spec.Schema, library apiservervalidation.SchemaValidator) *openAPIValidator {
+	root, err := compileOpenAPI(s)
+	if err != nil {
+		root = nil
+	}
+	return &openAPIValidator{root: root, library: library}
+}
+
+// Validate is SchemaValidator.Validate of obj.
+func (v *openAPIValidator) Validate(obj any, options ...apiservervalidation.ValidationOption) *validate.Result {
+	if v.root == nil {
+		return v.library.Validate(obj, options...)
+	}
+	w := walker{}
+	v.root.validate(&w, nil, obj)
+	if w.unsupported {
+		return v.library.Validate(obj, options...)
+	}
+	return &validate.Result{Errors: dedup(w.errs)}
+}
+
+// dedup drops the errors whose message an earlier error has, as
+// validate.Result.AddErrors does.
+func dedup(errs []error) []error {
+	if len(errs) < 2 {
+		return errs
+	}
+	out := errs[:0]
+	seen := make(map[string]bool, len(errs))
+	for _, e := range errs {
+		if msg := e.Error(); !seen[msg] {
+			seen[msg] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}
