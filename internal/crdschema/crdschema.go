@@ -82,8 +82,15 @@ type version struct {
 	once sync.Once
 	err  error
 
-	namespaced    bool
-	hasStatus     bool
+	namespaced bool
+	hasStatus  bool
+	// coerce is what objectmeta.Coerce walks: the structural schema, or
+	// only its root when no embedded resource is under it (Coerce changes
+	// and refuses only the root's and embedded resources' apiVersion, kind
+	// and metadata); embedded says whether one is (objectmeta.Validate
+	// checks only embedded resources: without one it is skipped).
+	coerce        *structuralschema.Structural
+	embedded      bool
 	structural    *structuralschema.Structural
 	schema        apiservervalidation.SchemaValidator // the library's, the reference
 	openAPI       *openAPIValidator                   // berth's (schema.go)
@@ -240,6 +247,11 @@ func (v *version) compile(crd *apiextensionsv1.CustomResourceDefinition) error {
 		}
 		v.namespaced = crd.Spec.Scope == apiextensionsv1.NamespaceScoped
 		v.hasStatus = sub != nil && sub.Status != nil
+		v.embedded = hasEmbeddedResource(s)
+		v.coerce = s
+		if !v.embedded {
+			v.coerce = &structuralschema.Structural{Generic: s.Generic, Extensions: s.Extensions}
+		}
 		v.structural = s
 		v.schema = sv
 		v.openAPI = newOpenAPIValidator(openAPISchema, sv)
@@ -276,9 +288,10 @@ func (v *Validator) check(obj map[string]any) (ver *version, errs field.ErrorLis
 	return v.checkWith(obj, false)
 }
 
-// checkWith is check, the OpenAPI schema validated by kube-openapi's
-// SchemaValidator when library is set (the reference of the differential
-// tests), else by berth's (schema.go).
+// checkWith is check, done as the apiserver does when library is set (the
+// reference of the differential tests): kube-openapi's SchemaValidator
+// instead of berth's (schema.go), and objectmeta's walks over the whole
+// schema even when it has no embedded resource.
 func (v *Validator) checkWith(obj map[string]any, library bool) (ver *version, errs field.ErrorList, known bool) {
 	apiVersion, _ := obj["apiVersion"].(string)
 	kind, _ := obj["kind"].(string)
@@ -307,7 +320,11 @@ func (v *Validator) checkWith(obj map[string]any, library bool) (ver *version, e
 		delete(obj, "status")
 	}
 	structuraldefaulting.PruneNonNullableNullsWithoutDefaults(obj, ver.structural)
-	if ferr := schemaobjectmeta.Coerce(nil, obj, ver.structural, true, false); ferr != nil {
+	coerce := ver.coerce
+	if library {
+		coerce = ver.structural
+	}
+	if ferr := schemaobjectmeta.Coerce(nil, obj, coerce, true, false); ferr != nil {
 		return nil, field.ErrorList{ferr}, true
 	}
 	structuraldefaulting.Default(obj, ver.structural)
@@ -332,9 +349,35 @@ func (v *Validator) checkWith(obj map[string]any, library bool) (ver *version, e
 		sv = ver.schema
 	}
 	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, sv)...)
-	errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, obj, ver.structural, false)...)
+	if ver.embedded || library {
+		errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, obj, ver.structural, false)...)
+	}
 	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, ver.structural, obj)...)
 	return ver, errs, true
+}
+
+// hasEmbeddedResource says whether a schema under s (not s) is
+// x-kubernetes-embedded-resource.
+func hasEmbeddedResource(s *structuralschema.Structural) bool {
+	var under func(*structuralschema.Structural) bool
+	under = func(s *structuralschema.Structural) bool {
+		if s == nil {
+			return false
+		}
+		if s.Items != nil && (s.Items.XEmbeddedResource || under(s.Items)) {
+			return true
+		}
+		if a := s.AdditionalProperties; a != nil && a.Structural != nil && (a.Structural.XEmbeddedResource || under(a.Structural)) {
+			return true
+		}
+		for _, p := range s.Properties {
+			if p.XEmbeddedResource || under(&p) {
+				return true
+			}
+		}
+		return false
+	}
+	return under(s)
 }
 
 // ValidateTyped is Validate of a typed object (a Gateway API or berth
