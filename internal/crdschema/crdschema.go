@@ -51,6 +51,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"k8s.io/kube-openapi/pkg/validation/spec"
+	"k8s.io/kube-openapi/pkg/validation/validate"
 	"sigs.k8s.io/yaml"
 )
 
@@ -344,15 +345,24 @@ func (v *Validator) checkWith(obj map[string]any, library bool) (ver *version, e
 		}
 		errs = append(errs, e)
 	}
-	var sv apiservervalidation.SchemaCreateValidator = ver.openAPI
-	if library {
-		sv = ver.schema
+	var sv apiservervalidation.SchemaCreateValidator = ver.schema
+	var lists field.ErrorList
+	walked := false
+	if !library {
+		// One walk: the OpenAPI schema and the list types.
+		var res *validate.Result
+		if res, lists, walked = ver.openAPI.walk(obj); walked {
+			sv = result{res}
+		}
 	}
 	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, sv)...)
 	if ver.embedded || library {
 		errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, obj, ver.structural, false)...)
 	}
-	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, ver.structural, obj)...)
+	if !walked {
+		lists = structurallisttype.ValidateListSetsAndMaps(nil, ver.structural, obj)
+	}
+	errs = append(errs, lists...)
 	return ver, errs, true
 }
 

@@ -10,6 +10,8 @@ import (
 
 	"github.com/go-openapi/swag/conv"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	openapierrors "k8s.io/kube-openapi/pkg/validation/errors"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 	"k8s.io/kube-openapi/pkg/validation/strfmt"
@@ -77,6 +79,11 @@ type openAPINode struct {
 	propIndex          map[string]*openAPINode
 	additional         *openAPINode // additionalProperties' schema
 	required           []string
+
+	// x-kubernetes-list-type set or map, checked as
+	// listtype.ValidateListSetsAndMaps does.
+	listType    string
+	listMapKeys []string
 }
 
 type openAPIProp struct {
@@ -125,6 +132,10 @@ func compileOpenAPI(s *spec.Schema) (*openAPINode, error) {
 		maxProps:     s.MaxProperties,
 		minProps:     s.MinProperties,
 		required:     s.Required,
+	}
+	if lt, _ := s.Extensions.GetString("x-kubernetes-list-type"); lt == "set" || lt == "map" {
+		n.listType = lt
+		n.listMapKeys, _ = s.Extensions.GetStringSlice("x-kubernetes-list-map-keys")
 	}
 	if s.Pattern != "" {
 		re, err := regexp.Compile(s.Pattern)
@@ -228,9 +239,26 @@ type errUnsupportedValue struct{ value any }
 
 func (e errUnsupportedValue) Error() string { return fmt.Sprintf("a value of type %T", e.value) }
 
-// walker collects the errors of one object.
+// fieldPath is p as a field.Path, as listtype spells it.
+func (p *openAPIPath) fieldPath() *field.Path {
+	if p == nil || p.kind == 0 {
+		return nil
+	}
+	switch p.kind {
+	case 'p':
+		return p.parent.fieldPath().Child(p.name)
+	case 'a':
+		return p.parent.fieldPath().Key(p.name)
+	default:
+		return p.parent.fieldPath().Index(p.index)
+	}
+}
+
+// walker collects the errors of one object: kube-openapi's, and the list
+// type errors.
 type walker struct {
 	errs        []error
+	lists       field.ErrorList
 	unsupported bool
 }
 
@@ -280,6 +308,12 @@ func (n *openAPINode) validate(w *walker, p *openAPIPath, data any) {
 	case int64, float64:
 		n.checkNumber(w, p, v)
 	case []any:
+		switch n.listType {
+		case "set":
+			n.checkSet(w, p, v)
+		case "map":
+			n.checkMap(w, p, v)
+		}
 		if n.items != nil {
 			for i, item := range v {
 				n.items.validate(w, &openAPIPath{parent: p, index: i, kind: 'i'}, item)
@@ -431,6 +465,112 @@ func (n *openAPINode) checkObject(w *walker, p *openAPIPath, m map[string]any) {
 	}
 }
 
+// duplicates are the indexes of the second occurrence of each value that
+// occurs more than once in l (scalars compared as Go values, objects and
+// lists as their JSON), or the error listtype gives for a value it cannot
+// marshal.
+func duplicates(p *openAPIPath, l []any) ([]int, *field.Error) {
+	if len(l) <= 1 {
+		return nil, nil
+	}
+	var scalars map[any]int
+	var compounds map[string]int
+	var dups []int
+	for i, x := range l {
+		switch x.(type) {
+		case map[string]any, []any:
+			js, err := utiljson.Marshal(x)
+			if err != nil {
+				return nil, field.Invalid(p.fieldPath().Index(i), x, "internal error")
+			}
+			if compounds == nil {
+				compounds = make(map[string]int, len(l))
+			}
+			compounds[string(js)]++
+			if compounds[string(js)] == 2 {
+				dups = append(dups, i)
+			}
+		default:
+			if scalars == nil {
+				scalars = make(map[any]int, len(l))
+			}
+			scalars[x]++
+			if scalars[x] == 2 {
+				dups = append(dups, i)
+			}
+		}
+	}
+	return dups, nil
+}
+
+// checkSet is listtype's check of an x-kubernetes-list-type: set.
+func (n *openAPINode) checkSet(w *walker, p *openAPIPath, l []any) {
+	dups, err := duplicates(p, l)
+	if err != nil {
+		w.lists = append(w.lists, err)
+		return
+	}
+	for _, i := range dups {
+		w.lists = append(w.lists, field.Duplicate(p.fieldPath().Index(i), l[i]))
+	}
+}
+
+// unspecifiedKey is the key of a list map item without its key field.
+type unspecifiedKey struct{}
+
+// checkMap is listtype's check of an x-kubernetes-list-type: map.
+func (n *openAPINode) checkMap(w *walker, p *openAPIPath, l []any) {
+	for i, x := range l {
+		if _, ok := x.(map[string]any); x != nil && !ok {
+			w.lists = append(w.lists, field.Invalid(p.fieldPath().Index(i), x, "must be an object for an array of list-type map"))
+			return
+		}
+	}
+	if len(l) <= 1 {
+		return
+	}
+	keys := make([]any, len(l))
+	if len(n.listMapKeys) == 1 {
+		k := n.listMapKeys[0]
+		for i, x := range l {
+			keys[i] = unspecifiedKey{}
+			if m, _ := x.(map[string]any); m != nil {
+				if v, ok := m[k]; ok {
+					keys[i] = v
+				}
+			}
+		}
+	} else {
+		for i, x := range l {
+			key := map[string]any{}
+			if m, _ := x.(map[string]any); m != nil {
+				for _, k := range n.listMapKeys {
+					if v, ok := m[k]; ok {
+						key[k] = v
+					}
+				}
+			}
+			keys[i] = key
+		}
+	}
+	dups, err := duplicates(p, keys)
+	if err != nil {
+		w.lists = append(w.lists, err)
+		return
+	}
+	for _, i := range dups {
+		var value any = keys[i]
+		if len(n.listMapKeys) == 1 {
+			if keys[i] == (unspecifiedKey{}) {
+				value = map[string]any{}
+			} else {
+				value = map[string]any{n.listMapKeys[0]: keys[i]}
+			}
+		}
+		w.lists = append(w.lists, field.Duplicate(p.fieldPath().Index(i), value))
+	}
+}
+
 // openAPIValidator is berth's SchemaCreateValidator of one CRD version:
 // the compiled schema, or the library's validator when the schema (or
 // an object) uses what the compiled one does not handle.
@@ -449,15 +589,33 @@ func newOpenAPIValidator(s *spec.Schema, library apiservervalidation.SchemaValid
 
 // Validate is SchemaValidator.Validate of obj.
 func (v *openAPIValidator) Validate(obj any, options ...apiservervalidation.ValidationOption) *validate.Result {
+	if res, _, ok := v.walk(obj); ok {
+		return res
+	}
+	return v.library.Validate(obj, options...)
+}
+
+// walk validates obj in one walk: what kube-openapi's SchemaValidator
+// gives and what listtype.ValidateListSetsAndMaps gives. ok is false when
+// the library must validate obj (nothing is returned then).
+func (v *openAPIValidator) walk(obj any) (res *validate.Result, lists field.ErrorList, ok bool) {
 	if v.root == nil {
-		return v.library.Validate(obj, options...)
+		return nil, nil, false
 	}
 	w := walker{}
 	v.root.validate(&w, nil, obj)
 	if w.unsupported {
-		return v.library.Validate(obj, options...)
+		return nil, nil, false
 	}
-	return &validate.Result{Errors: dedup(w.errs)}
+	return &validate.Result{Errors: dedup(w.errs)}, w.lists, true
+}
+
+// result is a SchemaCreateValidator that gives a result already made, so
+// that apiservervalidation.ValidateCustomResource converts it.
+type result struct{ *validate.Result }
+
+func (r result) Validate(any, ...apiservervalidation.ValidationOption) *validate.Result {
+	return r.Result
 }
 
 // dedup drops the errors whose message an earlier error has, as

@@ -334,6 +334,7 @@ func TestSchemaSameAsApiserverOnRandomObjects(t *testing.T) {
 		"FieldValueTypeInvalid: must be of type object",
 		"FieldValueTypeInvalid: must be of type array",
 		"FieldValueDuplicate: ",
+		"FieldValueInvalid: must be an object for an array of list-type map",
 	} {
 		found := false
 		for k := range seen {
@@ -444,6 +445,14 @@ func TestSchemaSameAsApiserverOnSyntheticCRD(t *testing.T) {
 		{name: "int-or-string", doc: "spec: {port: 1.5}",
 			want: []string{"spec.port in body must be of type integer,string: \"number\""}},
 		{name: "unknown field", doc: "spec: {zz: 1}"},
+		{name: "set", doc: "spec: {set: [a, b, a, a, b]}",
+			want: []string{`spec.set[2]: Duplicate value: "a"`, `spec.set[4]: Duplicate value: "b"`}},
+		{name: "map", doc: "spec: {named: [{name: a}, {v: 1}, {name: a, v: 2}, {v: 3}, null]}",
+			want: []string{`spec.named[2]: Duplicate value: {"name":"a"}`, `spec.named[3]: Duplicate value: {}`}},
+		{name: "map item not an object", doc: "spec: {named: [{name: a}, 5, x]}",
+			want: []string{`spec.named[1]: Invalid value: 5: must be an object for an array of list-type map`}},
+		{name: "map of two keys", doc: "spec: {pairs: [{a: x, b: 1}, {a: x, b: 2}, {b: 1, a: x}, {a: x}, {}, {a: x}]}",
+			want: []string{`spec.pairs[2]: Duplicate value: {"a":"x","b":1}`, `spec.pairs[5]: Duplicate value: {"a":"x"}`}},
 		{name: "root type", doc: "spec: 5",
 			want: []string{"spec: Invalid value: \"integer\": spec in body must be of type object: \"integer\""}},
 		{name: "a Go type JSON does not give is left to the library", doc: "spec: {count: 4}",
