@@ -206,53 +206,55 @@ func compileOpenAPI(s *spec.Schema) (*openAPINode, error) {
 	return n, nil
 }
 
-// openAPIPath is a value's path as kube-openapi spells it, built only when
-// an error needs it.
-type openAPIPath struct {
-	parent *openAPIPath
-	name   string
-	index  int
-	kind   byte // 0: the root; 'p': a property; 'a': an additional property; 'i': an item
+// pathElem is one step of a value's path: a property, an additional
+// property or an item.
+type pathElem struct {
+	name  string
+	index int
+	kind  byte // 'p': a property; 'a': an additional property; 'i': an item
 }
 
-func (p *openAPIPath) String() string {
-	if p == nil || p.kind == 0 {
-		return ""
-	}
-	parent := p.parent.String()
-	switch p.kind {
-	case 'p': // objectValidator: rName
-		if parent == "" {
-			return p.name
+// path is the path of the value being validated as kube-openapi spells it,
+// built only when an error needs it.
+func (w *walker) path() string {
+	var b strings.Builder
+	for _, e := range w.stack {
+		switch e.kind {
+		case 'p': // objectValidator's rName
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(e.name)
+		case 'a':
+			b.WriteByte('.')
+			b.WriteString(e.name)
+		default:
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(e.index))
+			b.WriteByte(']')
 		}
-		return parent + "." + p.name
-	case 'a':
-		return parent + "." + p.name
-	default:
-		return parent + "[" + strconv.Itoa(p.index) + "]"
 	}
+	return b.String()
 }
 
-// errUnsupportedValue stops a walk at a value of a Go type that JSON
-// decoding does not produce: the library validates that object.
-type errUnsupportedValue struct{ value any }
-
-func (e errUnsupportedValue) Error() string { return fmt.Sprintf("a value of type %T", e.value) }
-
-// fieldPath is p as a field.Path, as listtype spells it.
-func (p *openAPIPath) fieldPath() *field.Path {
-	if p == nil || p.kind == 0 {
-		return nil
+// fieldPath is the path as listtype spells it.
+func (w *walker) fieldPath() *field.Path {
+	var p *field.Path
+	for _, e := range w.stack {
+		switch e.kind {
+		case 'p':
+			p = p.Child(e.name)
+		case 'a':
+			p = p.Key(e.name)
+		default:
+			p = p.Index(e.index)
+		}
 	}
-	switch p.kind {
-	case 'p':
-		return p.parent.fieldPath().Child(p.name)
-	case 'a':
-		return p.parent.fieldPath().Key(p.name)
-	default:
-		return p.parent.fieldPath().Index(p.index)
-	}
+	return p
 }
+
+func (w *walker) push(e pathElem) { w.stack = append(w.stack, e) }
+func (w *walker) pop()            { w.stack = w.stack[:len(w.stack)-1] }
 
 // walker collects the errors of one object: kube-openapi's, and the list
 // type errors.
@@ -260,6 +262,7 @@ type walker struct {
 	errs        []error
 	lists       field.ErrorList
 	unsupported bool
+	stack       []pathElem
 }
 
 func (w *walker) add(e *openapierrors.Validation) {
@@ -269,14 +272,14 @@ func (w *walker) add(e *openapierrors.Validation) {
 }
 
 // validate is SchemaValidator.Validate of data at p.
-func (n *openAPINode) validate(w *walker, p *openAPIPath, data any) {
+func (n *openAPINode) validate(w *walker, data any) {
 	if data == nil {
 		// Only the type and the common (enum) validators.
 		if n.typeApplies && len(n.types) > 0 && !n.types.Contains("null") && !n.nullable {
-			w.add(openapierrors.InvalidType(p.String(), in, n.typeList, "null"))
+			w.add(openapierrors.InvalidType(w.path(), in, n.typeList, "null"))
 		}
 		if len(n.enum) > 0 {
-			w.add(openapierrors.EnumFail(p.String(), in, nil, n.enum))
+			w.add(openapierrors.EnumFail(w.path(), in, nil, n.enum))
 		}
 		return
 	}
@@ -300,88 +303,90 @@ func (n *openAPINode) validate(w *walker, p *openAPIPath, data any) {
 	}
 
 	if n.typeApplies {
-		n.checkType(w, p, data, schType, format)
+		n.checkType(w, data, schType, format)
 	}
 	switch v := data.(type) {
 	case string:
-		n.checkString(w, p, v)
+		n.checkString(w, v)
 	case int64, float64:
-		n.checkNumber(w, p, v)
+		n.checkNumber(w, v)
 	case []any:
 		switch n.listType {
 		case "set":
-			n.checkSet(w, p, v)
+			n.checkSet(w, v)
 		case "map":
-			n.checkMap(w, p, v)
+			n.checkMap(w, v)
 		}
 		if n.items != nil {
 			for i, item := range v {
-				n.items.validate(w, &openAPIPath{parent: p, index: i, kind: 'i'}, item)
+				w.push(pathElem{index: i, kind: 'i'})
+				n.items.validate(w, item)
+				w.pop()
 			}
 		}
 		if n.minItems != nil && int64(len(v)) < *n.minItems {
-			w.add(openapierrors.TooFewItems(p.String(), in, *n.minItems, int64(len(v))))
+			w.add(openapierrors.TooFewItems(w.path(), in, *n.minItems, int64(len(v))))
 		}
 		if n.maxItems != nil && int64(len(v)) > *n.maxItems {
-			w.add(openapierrors.TooManyItems(p.String(), in, *n.maxItems, int64(len(v))))
+			w.add(openapierrors.TooManyItems(w.path(), in, *n.maxItems, int64(len(v))))
 		}
 	}
 	if len(n.enum) > 0 {
 		if s, ok := data.(string); !ok || n.enumStrings == nil || !n.enumStrings[s] {
-			w.add(validate.Enum(p.String(), in, data, n.enum))
+			w.add(validate.Enum(w.path(), in, data, n.enum))
 		}
 	}
 	if m, ok := data.(map[string]any); ok {
-		n.checkObject(w, p, m)
+		n.checkObject(w, m)
 	}
 }
 
 // checkType is the library's typeValidator of a value that is not null.
-func (n *openAPINode) checkType(w *walker, p *openAPIPath, data any, schType, format string) {
+func (n *openAPINode) checkType(w *walker, data any, schType, format string) {
 	isFloatInt := schType == "number" && conv.IsFloat64AJSONInteger(data.(float64)) && n.types.Contains("integer")
 	isIntFloat := schType == "integer" && n.types.Contains("number")
 	stringOrSlice := schType == "string" || schType == "array"
 	if !stringOrSlice && n.format != "" && !(n.types.Contains(schType) || format == n.format || isFloatInt || isIntFloat) {
-		w.add(openapierrors.InvalidType(p.String(), in, n.format, format))
+		w.add(openapierrors.InvalidType(w.path(), in, n.format, format))
 		return
 	}
 	if !(n.types.Contains("number") || n.types.Contains("integer")) && n.format != "" && stringOrSlice {
 		return
 	}
 	if !(n.types.Contains(schType) || isFloatInt || isIntFloat) {
-		w.add(openapierrors.InvalidType(p.String(), in, n.typeList, schType))
+		w.add(openapierrors.InvalidType(w.path(), in, n.typeList, schType))
 	}
 }
 
 // checkString is the library's stringValidator (its first error only)
 // and formatValidator.
-func (n *openAPINode) checkString(w *walker, p *openAPIPath, s string) {
+func (n *openAPINode) checkString(w *walker, s string) {
 	switch {
 	case n.maxLength != nil && int64(utf8.RuneCountInString(s)) > *n.maxLength:
-		w.add(openapierrors.TooLong(p.String(), in, *n.maxLength, s))
+		w.add(openapierrors.TooLong(w.path(), in, *n.maxLength, s))
 	case n.minLength != nil && int64(utf8.RuneCountInString(s)) < *n.minLength:
-		w.add(openapierrors.TooShort(p.String(), in, *n.minLength, s))
+		w.add(openapierrors.TooShort(w.path(), in, *n.minLength, s))
 	case n.re != nil && !n.re.MatchString(s):
-		w.add(openapierrors.FailedPattern(p.String(), in, n.pattern, s))
+		w.add(openapierrors.FailedPattern(w.path(), in, n.pattern, s))
 	}
 	if n.knownFormat {
-		w.add(validate.FormatOf(p.String(), in, n.format, s, strfmt.Default))
+		w.add(validate.FormatOf(w.path(), in, n.format, s, strfmt.Default))
 	}
 }
 
 // checkNumber is the library's numberValidator of an int64 or a float64.
-func (n *openAPINode) checkNumber(w *walker, p *openAPIPath, val any) {
+func (n *openAPINode) checkNumber(w *walker, val any) {
 	i, isInt := val.(int64)
 	// The value against the range of its type and format.
 	switch {
 	case isInt && n.numType == "integer" && n.numFormat == "int32":
 		if i < -1<<31 || i > 1<<31-1 {
-			w.errs = append(w.errs, validate.IsValueValidAgainstRange(val, n.numType, n.numFormat, "Checked", p.String()))
+			w.errs = append(w.errs, validate.IsValueValidAgainstRange(val, n.numType, n.numFormat, "Checked", w.path()))
 		}
 	case isInt && n.numType == "integer":
 	case (n.numType == "" || n.numType == "number") && (n.numFormat == "" || n.numFormat == "double"):
 	default:
-		if err := validate.IsValueValidAgainstRange(val, n.numType, n.numFormat, "Checked", p.String()); err != nil {
+		if err := validate.IsValueValidAgainstRange(val, n.numType, n.numFormat, "Checked", w.path()); err != nil {
 			w.errs = append(w.errs, err)
 		}
 	}
@@ -392,54 +397,54 @@ func (n *openAPINode) checkNumber(w *walker, p *openAPIPath, val any) {
 		f = val.(float64)
 	}
 	boundOutOfRange := func(b float64, prefix string) {
-		if err := validate.IsValueValidAgainstRange(b, n.numType, n.numFormat, prefix, p.String()); err != nil {
+		if err := validate.IsValueValidAgainstRange(b, n.numType, n.numFormat, prefix, w.path()); err != nil {
 			w.errs = append(w.errs, err)
 		}
 	}
 	if n.multipleOf != nil {
 		if n.multipleOfInRange {
-			w.add(validate.MultipleOfNativeType(p.String(), in, val, *n.multipleOf))
+			w.add(validate.MultipleOfNativeType(w.path(), in, val, *n.multipleOf))
 		} else {
 			boundOutOfRange(*n.multipleOf, "MultipleOf")
-			w.add(validate.MultipleOf(p.String(), in, f, *n.multipleOf))
+			w.add(validate.MultipleOf(w.path(), in, f, *n.multipleOf))
 		}
 	}
 	if n.minimum != nil {
 		switch {
 		case n.minimumInRange && isInt:
 			if m := int64(*n.minimum); (!n.exclusiveMin && i < m) || (n.exclusiveMin && i <= m) {
-				w.add(validate.MinimumInt(p.String(), in, i, m, n.exclusiveMin))
+				w.add(validate.MinimumInt(w.path(), in, i, m, n.exclusiveMin))
 			}
 		case n.minimumInRange:
-			w.add(validate.MinimumNativeType(p.String(), in, val, *n.minimum, n.exclusiveMin))
+			w.add(validate.MinimumNativeType(w.path(), in, val, *n.minimum, n.exclusiveMin))
 		default:
 			boundOutOfRange(*n.minimum, "Minimum boundary")
-			w.add(validate.Minimum(p.String(), in, f, *n.minimum, n.exclusiveMin))
+			w.add(validate.Minimum(w.path(), in, f, *n.minimum, n.exclusiveMin))
 		}
 	}
 	if n.maximum != nil {
 		switch {
 		case n.maximumInRange && isInt:
 			if m := int64(*n.maximum); (!n.exclusiveMax && i > m) || (n.exclusiveMax && i >= m) {
-				w.add(validate.MaximumInt(p.String(), in, i, m, n.exclusiveMax))
+				w.add(validate.MaximumInt(w.path(), in, i, m, n.exclusiveMax))
 			}
 		case n.maximumInRange:
-			w.add(validate.MaximumNativeType(p.String(), in, val, *n.maximum, n.exclusiveMax))
+			w.add(validate.MaximumNativeType(w.path(), in, val, *n.maximum, n.exclusiveMax))
 		default:
 			boundOutOfRange(*n.maximum, "Maximum boundary")
-			w.add(validate.Maximum(p.String(), in, f, *n.maximum, n.exclusiveMax))
+			w.add(validate.Maximum(w.path(), in, f, *n.maximum, n.exclusiveMax))
 		}
 	}
 }
 
 // checkObject is the library's objectValidator.
-func (n *openAPINode) checkObject(w *walker, p *openAPIPath, m map[string]any) {
+func (n *openAPINode) checkObject(w *walker, m map[string]any) {
 	size := int64(len(m))
 	if n.minProps != nil && size < *n.minProps {
-		w.add(openapierrors.TooFewProperties(p.String(), in, *n.minProps, size))
+		w.add(openapierrors.TooFewProperties(w.path(), in, *n.minProps, size))
 	}
 	if n.maxProps != nil && size > *n.maxProps {
-		w.add(openapierrors.TooManyProperties(p.String(), in, *n.maxProps, size))
+		w.add(openapierrors.TooManyProperties(w.path(), in, *n.maxProps, size))
 	}
 	if n.additional != nil {
 		var keys []string
@@ -450,17 +455,21 @@ func (n *openAPINode) checkObject(w *walker, p *openAPIPath, m map[string]any) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			n.additional.validate(w, &openAPIPath{parent: p, name: k, kind: 'a'}, m[k])
+			w.push(pathElem{name: k, kind: 'a'})
+			n.additional.validate(w, m[k])
+			w.pop()
 		}
 	}
 	for _, prop := range n.props {
 		if v, ok := m[prop.name]; ok {
-			prop.node.validate(w, &openAPIPath{parent: p, name: prop.name, kind: 'p'}, v)
+			w.push(pathElem{name: prop.name, kind: 'p'})
+			prop.node.validate(w, v)
+			w.pop()
 		}
 	}
 	for _, k := range n.required {
 		if _, ok := m[k]; !ok {
-			w.add(openapierrors.Required(p.String()+"."+k, in))
+			w.add(openapierrors.Required(w.path()+"."+k, in))
 		}
 	}
 }
@@ -469,7 +478,7 @@ func (n *openAPINode) checkObject(w *walker, p *openAPIPath, m map[string]any) {
 // occurs more than once in l (scalars compared as Go values, objects and
 // lists as their JSON), or the error listtype gives for a value it cannot
 // marshal.
-func duplicates(p *openAPIPath, l []any) ([]int, *field.Error) {
+func duplicates(w *walker, l []any) ([]int, *field.Error) {
 	if len(l) <= 1 {
 		return nil, nil
 	}
@@ -481,7 +490,7 @@ func duplicates(p *openAPIPath, l []any) ([]int, *field.Error) {
 		case map[string]any, []any:
 			js, err := utiljson.Marshal(x)
 			if err != nil {
-				return nil, field.Invalid(p.fieldPath().Index(i), x, "internal error")
+				return nil, field.Invalid(w.fieldPath().Index(i), x, "internal error")
 			}
 			if compounds == nil {
 				compounds = make(map[string]int, len(l))
@@ -504,14 +513,14 @@ func duplicates(p *openAPIPath, l []any) ([]int, *field.Error) {
 }
 
 // checkSet is listtype's check of an x-kubernetes-list-type: set.
-func (n *openAPINode) checkSet(w *walker, p *openAPIPath, l []any) {
-	dups, err := duplicates(p, l)
+func (n *openAPINode) checkSet(w *walker, l []any) {
+	dups, err := duplicates(w, l)
 	if err != nil {
 		w.lists = append(w.lists, err)
 		return
 	}
 	for _, i := range dups {
-		w.lists = append(w.lists, field.Duplicate(p.fieldPath().Index(i), l[i]))
+		w.lists = append(w.lists, field.Duplicate(w.fieldPath().Index(i), l[i]))
 	}
 }
 
@@ -519,10 +528,10 @@ func (n *openAPINode) checkSet(w *walker, p *openAPIPath, l []any) {
 type unspecifiedKey struct{}
 
 // checkMap is listtype's check of an x-kubernetes-list-type: map.
-func (n *openAPINode) checkMap(w *walker, p *openAPIPath, l []any) {
+func (n *openAPINode) checkMap(w *walker, l []any) {
 	for i, x := range l {
 		if _, ok := x.(map[string]any); x != nil && !ok {
-			w.lists = append(w.lists, field.Invalid(p.fieldPath().Index(i), x, "must be an object for an array of list-type map"))
+			w.lists = append(w.lists, field.Invalid(w.fieldPath().Index(i), x, "must be an object for an array of list-type map"))
 			return
 		}
 	}
@@ -553,7 +562,7 @@ func (n *openAPINode) checkMap(w *walker, p *openAPIPath, l []any) {
 			keys[i] = key
 		}
 	}
-	dups, err := duplicates(p, keys)
+	dups, err := duplicates(w, keys)
 	if err != nil {
 		w.lists = append(w.lists, err)
 		return
@@ -567,7 +576,7 @@ func (n *openAPINode) checkMap(w *walker, p *openAPIPath, l []any) {
 				value = map[string]any{n.listMapKeys[0]: keys[i]}
 			}
 		}
-		w.lists = append(w.lists, field.Duplicate(p.fieldPath().Index(i), value))
+		w.lists = append(w.lists, field.Duplicate(w.fieldPath().Index(i), value))
 	}
 }
 
@@ -603,7 +612,7 @@ func (v *openAPIValidator) walk(obj any) (res *validate.Result, lists field.Erro
 		return nil, nil, false
 	}
 	w := walker{}
-	v.root.validate(&w, nil, obj)
+	v.root.validate(&w, obj)
 	if w.unsupported {
 		return nil, nil, false
 	}
