@@ -10,6 +10,17 @@
 // apiserver's cost limits. Errors are field errors worded as the apiserver
 // words them.
 //
+// The OpenAPI schema (types, formats, bounds, enums, patterns, required,
+// additionalProperties) and the list types are checked in one walk by
+// this package's validator (schema.go), compiled once per CRD version
+// from the library's own conversion of the schema, with kube-openapi's
+// errors, converted to field errors by the library; a schema using what
+// it does not handle (allOf, anyOf, oneOf, not, ...) is validated by
+// kube-openapi's SchemaValidator. Results are the library's (differential
+// tests: schema_test.go). objectmeta's walks are limited to what they can
+// change or refuse: a CRD version without embedded resources has its
+// metadata coerced at the root only and no embedded-resource validation.
+//
 // The CEL rules are compiled by the library (cel.Compile, as
 // cel.NewValidator compiles them) and evaluated by this package's walker
 // (cel.go), which mirrors the library's Validator but converts objects
