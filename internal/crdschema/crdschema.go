@@ -266,7 +266,7 @@ func (v *version) compile(crd *apiextensionsv1.CustomResourceDefinition) error {
 		}
 		v.structural = s
 		v.schema = sv
-		v.openAPI = newOpenAPIValidator(openAPISchema, sv)
+		v.openAPI, _ = newOpenAPIValidator(openAPISchema, s, sv) // else the library validates
 		v.openAPISchema = openAPISchema
 		v.cel = compileCEL(s, celconfig.PerCallLimit)
 	})
@@ -331,15 +331,28 @@ func (v *Validator) checkWith(obj map[string]any, library bool) (ver *version, e
 	if ver.hasStatus {
 		delete(obj, "status")
 	}
-	structuraldefaulting.PruneNonNullableNullsWithoutDefaults(obj, ver.structural)
+	// berth's walk (schema.go) prunes and defaults below the root while it
+	// validates; the root's nulls are pruned before coercion, as the
+	// apiserver prunes them.
+	fast := !library && ver.openAPI.root != nil
+	if fast {
+		ver.openAPI.root.pruneKeys(obj)
+	} else {
+		structuraldefaulting.PruneNonNullableNullsWithoutDefaults(obj, ver.structural)
+	}
 	coerce := ver.coerce
 	if library {
 		coerce = ver.structural
 	}
 	if ferr := schemaobjectmeta.Coerce(nil, obj, coerce, true, false); ferr != nil {
+		if fast {
+			structuraldefaulting.PruneNonNullableNullsWithoutDefaults(obj, ver.structural)
+		}
 		return nil, field.ErrorList{ferr}, true
 	}
-	structuraldefaulting.Default(obj, ver.structural)
+	if !fast {
+		structuraldefaulting.Default(obj, ver.structural)
+	}
 
 	// customResourceStrategy.Validate.
 	meta, _, err := schemaobjectmeta.GetObjectMeta(obj, false)
@@ -359,8 +372,9 @@ func (v *Validator) checkWith(obj map[string]any, library bool) (ver *version, e
 	var sv apiservervalidation.SchemaCreateValidator = ver.schema
 	var lists field.ErrorList
 	walked := false
-	if !library {
-		// One walk: the OpenAPI schema and the list types.
+	if fast {
+		// One walk: pruning, defaults, the OpenAPI schema and the list
+		// types.
 		var res *validate.Result
 		if res, lists, walked = ver.openAPI.walk(obj); walked {
 			sv = result{res}

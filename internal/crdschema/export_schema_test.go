@@ -10,10 +10,13 @@ import (
 // schema validator (schema.go) and with kube-openapi's SchemaValidator,
 // the rest the same. compiled says whether berth's validator handled obj's
 // version itself (else it gave the object to the library).
-func (v *Validator) CompareSchema(obj map[string]any) (ours, ref field.ErrorList, compiled bool) {
-	ver, ours, _ := v.checkWith(runtime.DeepCopyJSON(obj), false)
-	_, ref, _ = v.checkWith(runtime.DeepCopyJSON(obj), true)
-	return ours, ref, ver != nil && ver.openAPI.root != nil
+// oursObj and refObj are the two copies as check left them (pruned,
+// defaulted).
+func (v *Validator) CompareSchema(obj map[string]any) (ours, ref field.ErrorList, oursObj, refObj map[string]any, compiled bool) {
+	oursObj, refObj = runtime.DeepCopyJSON(obj), runtime.DeepCopyJSON(obj)
+	ver, ours, _ := v.checkWith(oursObj, false)
+	_, ref, _ = v.checkWith(refObj, true)
+	return ours, ref, oursObj, refObj, ver != nil && ver.openAPI.root != nil
 }
 
 // CheckWithLibrarySchema is check with kube-openapi's SchemaValidator (what
@@ -39,6 +42,6 @@ func (v *Validator) OpenAPICompiled(gvk schema.GroupVersionKind) (bool, error) {
 	if ver.openAPI.root != nil {
 		return true, nil
 	}
-	_, err := compileOpenAPI(ver.openAPISchema)
+	_, err := newOpenAPIValidator(ver.openAPISchema, ver.structural, ver.schema)
 	return false, err
 }

@@ -3,13 +3,16 @@ package crdschema
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/go-openapi/swag/conv"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	"k8s.io/apimachinery/pkg/runtime"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	openapierrors "k8s.io/kube-openapi/pkg/validation/errors"
@@ -78,7 +81,12 @@ type openAPINode struct {
 	props              []openAPIProp // in name order
 	propIndex          map[string]*openAPINode
 	additional         *openAPINode // additionalProperties' schema
-	required           []string
+	// def is the structural schema's default (unknown fields pruned as
+	// the apiserver prunes them), nil: none; defaults are the properties
+	// that have one, in name order.
+	def      any
+	defaults []openAPIProp
+	required []string
 
 	// x-kubernetes-list-type set or map, checked as
 	// listtype.ValidateListSetsAndMaps does.
@@ -91,9 +99,19 @@ type openAPIProp struct {
 	node *openAPINode
 }
 
-// compileOpenAPI compiles s, or says which construct it does not handle.
-func compileOpenAPI(s *spec.Schema) (*openAPINode, error) {
+// compileOpenAPI compiles s, the OpenAPI schema the library validates
+// against, with st, the structural schema of the same node (nullable and
+// defaults, as pruning and defaulting read them), or says which construct
+// it does not handle.
+func compileOpenAPI(s *spec.Schema, st *structuralschema.Structural) (*openAPINode, error) {
 	switch {
+	case st == nil:
+		return nil, fmt.Errorf("no structural schema")
+	case st.Nullable != s.Nullable:
+		return nil, fmt.Errorf("nullable differs from the structural schema's")
+	case (s.Items == nil) != (st.Items == nil), len(s.Properties) != len(st.Properties),
+		(s.AdditionalProperties == nil) != (st.AdditionalProperties == nil || st.AdditionalProperties.Structural == nil):
+		return nil, fmt.Errorf("a shape that differs from the structural schema's")
 	case len(s.AllOf) > 0, len(s.AnyOf) > 0, len(s.OneOf) > 0, s.Not != nil:
 		return nil, fmt.Errorf("allOf, anyOf, oneOf or not")
 	case s.Ref.String() != "":
@@ -132,6 +150,7 @@ func compileOpenAPI(s *spec.Schema) (*openAPINode, error) {
 		maxProps:     s.MaxProperties,
 		minProps:     s.MinProperties,
 		required:     s.Required,
+		def:          st.Default.Object,
 	}
 	if lt, _ := s.Extensions.GetString("x-kubernetes-list-type"); lt == "set" || lt == "map" {
 		n.listType = lt
@@ -177,14 +196,14 @@ func compileOpenAPI(s *spec.Schema) (*openAPINode, error) {
 		}
 	}
 	if s.Items != nil {
-		items, err := compileOpenAPI(s.Items.Schema)
+		items, err := compileOpenAPI(s.Items.Schema, st.Items)
 		if err != nil {
 			return nil, fmt.Errorf("items: %w", err)
 		}
 		n.items = items
 	}
 	if s.AdditionalProperties != nil {
-		a, err := compileOpenAPI(s.AdditionalProperties.Schema)
+		a, err := compileOpenAPI(s.AdditionalProperties.Schema, st.AdditionalProperties.Structural)
 		if err != nil {
 			return nil, fmt.Errorf("additionalProperties: %w", err)
 		}
@@ -194,14 +213,22 @@ func compileOpenAPI(s *spec.Schema) (*openAPINode, error) {
 		n.propIndex = make(map[string]*openAPINode, len(s.Properties))
 		for name, p := range s.Properties {
 			p := p
-			c, err := compileOpenAPI(&p)
+			stp, ok := st.Properties[name]
+			if !ok {
+				return nil, fmt.Errorf("%s: not in the structural schema", name)
+			}
+			c, err := compileOpenAPI(&p, &stp)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			if c.def != nil {
+				n.defaults = append(n.defaults, openAPIProp{name: name, node: c})
 			}
 			n.props = append(n.props, openAPIProp{name: name, node: c})
 			n.propIndex[name] = c
 		}
 		sort.Slice(n.props, func(i, j int) bool { return n.props[i].name < n.props[j].name })
+		sort.Slice(n.defaults, func(i, j int) bool { return n.defaults[i].name < n.defaults[j].name })
 	}
 	return n, nil
 }
@@ -272,7 +299,7 @@ func (w *walker) add(e *openapierrors.Validation) {
 }
 
 // validate is SchemaValidator.Validate of data at p.
-func (n *openAPINode) validate(w *walker, data any) {
+func (n *openAPINode) validate(w *walker, data any, prune bool) {
 	if data == nil {
 		// Only the type and the common (enum) validators.
 		if n.typeApplies && len(n.types) > 0 && !n.types.Contains("null") && !n.nullable {
@@ -298,6 +325,8 @@ func (n *openAPINode) validate(w *walker, data any) {
 	case bool:
 		schType = "boolean"
 	default:
+		// Not a JSON value: the library validates the object (pruning
+		// and defaulting, which leave such values alone, go on).
 		w.unsupported = true
 		return
 	}
@@ -311,18 +340,22 @@ func (n *openAPINode) validate(w *walker, data any) {
 	case int64, float64:
 		n.checkNumber(w, v)
 	case []any:
-		switch n.listType {
-		case "set":
-			n.checkSet(w, v)
-		case "map":
-			n.checkMap(w, v)
-		}
+		fromDefault := n.defaultItems(v)
+		lists := len(w.lists)
 		if n.items != nil {
 			for i, item := range v {
 				w.push(pathElem{index: i, kind: 'i'})
-				n.items.validate(w, item)
+				n.items.validate(w, item, prune && (fromDefault == nil || !fromDefault[i]))
 				w.pop()
 			}
+		}
+		// The list type, once the items are pruned and defaulted, its
+		// errors before theirs.
+		switch n.listType {
+		case "set":
+			n.checkSet(w, v, lists)
+		case "map":
+			n.checkMap(w, v, lists)
 		}
 		if n.minItems != nil && int64(len(v)) < *n.minItems {
 			w.add(openapierrors.TooFewItems(w.path(), in, *n.minItems, int64(len(v))))
@@ -331,14 +364,87 @@ func (n *openAPINode) validate(w *walker, data any) {
 			w.add(openapierrors.TooManyItems(w.path(), in, *n.maxItems, int64(len(v))))
 		}
 	}
+	m, isMap := data.(map[string]any)
+	if isMap {
+		n.checkObject(w, m, prune)
+	}
 	if len(n.enum) > 0 {
+		// After an object's properties: they are pruned and defaulted
+		// before the library compares the object with the enum.
 		if s, ok := data.(string); !ok || n.enumStrings == nil || !n.enumStrings[s] {
 			w.add(validate.Enum(w.path(), in, data, n.enum))
 		}
 	}
-	if m, ok := data.(map[string]any); ok {
-		n.checkObject(w, m)
+}
+
+// pruneKeys deletes the null properties of m whose schema is neither
+// nullable nor defaulted, as defaulting.PruneNonNullableNullsWithoutDefaults
+// does.
+func (n *openAPINode) pruneKeys(m map[string]any) {
+	for k, v := range m {
+		if v != nil {
+			continue
+		}
+		c := n.propIndex[k]
+		if c == nil {
+			c = n.additional
+		}
+		if c != nil && !c.nullable && c.def == nil {
+			delete(m, k)
+		}
 	}
+}
+
+// defaultKeys sets m's missing or null (not nullable) properties that have
+// a default, and its null additional properties, as defaulting.Default
+// does; it says which were set from a default (nil: none).
+func (n *openAPINode) defaultKeys(m map[string]any) map[string]bool {
+	var set map[string]bool
+	for _, p := range n.defaults {
+		if v, found := m[p.name]; !found || (v == nil && !p.node.nullable) {
+			m[p.name] = runtime.DeepCopyJSONValue(p.node.def)
+			if set == nil {
+				set = map[string]bool{}
+			}
+			set[p.name] = true
+		}
+	}
+	if a := n.additional; a != nil && !a.nullable {
+		for k, v := range m {
+			if v == nil && n.propIndex[k] == nil {
+				m[k] = runtime.DeepCopyJSONValue(a.def)
+				if a.def != nil {
+					if set == nil {
+						set = map[string]bool{}
+					}
+					set[k] = true
+				}
+			}
+		}
+	}
+	return set
+}
+
+// defaultItems sets l's null items to the items' default unless they are
+// nullable, as defaulting.Default does; it says which were set from a
+// default (nil: none).
+func (n *openAPINode) defaultItems(l []any) []bool {
+	if n.items == nil || n.items.nullable {
+		return nil
+	}
+	var set []bool
+	for i, x := range l {
+		if x == nil {
+			l[i] = runtime.DeepCopyJSONValue(n.items.def)
+			if n.items.def != nil {
+				if set == nil {
+					set = make([]bool, len(l))
+				}
+				set[i] = true
+			}
+		}
+	}
+	return set
 }
 
 // checkType is the library's typeValidator of a value that is not null.
@@ -438,7 +544,14 @@ func (n *openAPINode) checkNumber(w *walker, val any) {
 }
 
 // checkObject is the library's objectValidator.
-func (n *openAPINode) checkObject(w *walker, m map[string]any) {
+func (n *openAPINode) checkObject(w *walker, m map[string]any, prune bool) {
+	// What the apiserver does to the object before validating it: nulls
+	// pruned (not in what a default set: the library prunes before it
+	// defaults), then defaults.
+	if prune {
+		n.pruneKeys(m)
+	}
+	fromDefault := n.defaultKeys(m)
 	size := int64(len(m))
 	if n.minProps != nil && size < *n.minProps {
 		w.add(openapierrors.TooFewProperties(w.path(), in, *n.minProps, size))
@@ -456,14 +569,14 @@ func (n *openAPINode) checkObject(w *walker, m map[string]any) {
 		sort.Strings(keys)
 		for _, k := range keys {
 			w.push(pathElem{name: k, kind: 'a'})
-			n.additional.validate(w, m[k])
+			n.additional.validate(w, m[k], prune && !fromDefault[k])
 			w.pop()
 		}
 	}
 	for _, prop := range n.props {
 		if v, ok := m[prop.name]; ok {
 			w.push(pathElem{name: prop.name, kind: 'p'})
-			prop.node.validate(w, v)
+			prop.node.validate(w, v, prune && !fromDefault[prop.name])
 			w.pop()
 		}
 	}
@@ -513,14 +626,14 @@ func duplicates(w *walker, l []any) ([]int, *field.Error) {
 }
 
 // checkSet is listtype's check of an x-kubernetes-list-type: set.
-func (n *openAPINode) checkSet(w *walker, l []any) {
+func (n *openAPINode) checkSet(w *walker, l []any, at int) {
 	dups, err := duplicates(w, l)
 	if err != nil {
-		w.lists = append(w.lists, err)
+		w.lists = slices.Insert(w.lists, at, err)
 		return
 	}
-	for _, i := range dups {
-		w.lists = append(w.lists, field.Duplicate(w.fieldPath().Index(i), l[i]))
+	for j, i := range dups {
+		w.lists = slices.Insert(w.lists, at+j, field.Duplicate(w.fieldPath().Index(i), l[i]))
 	}
 }
 
@@ -528,10 +641,10 @@ func (n *openAPINode) checkSet(w *walker, l []any) {
 type unspecifiedKey struct{}
 
 // checkMap is listtype's check of an x-kubernetes-list-type: map.
-func (n *openAPINode) checkMap(w *walker, l []any) {
+func (n *openAPINode) checkMap(w *walker, l []any, at int) {
 	for i, x := range l {
 		if _, ok := x.(map[string]any); x != nil && !ok {
-			w.lists = append(w.lists, field.Invalid(w.fieldPath().Index(i), x, "must be an object for an array of list-type map"))
+			w.lists = slices.Insert(w.lists, at, field.Invalid(w.fieldPath().Index(i), x, "must be an object for an array of list-type map"))
 			return
 		}
 	}
@@ -564,10 +677,10 @@ func (n *openAPINode) checkMap(w *walker, l []any) {
 	}
 	dups, err := duplicates(w, keys)
 	if err != nil {
-		w.lists = append(w.lists, err)
+		w.lists = slices.Insert(w.lists, at, err)
 		return
 	}
-	for _, i := range dups {
+	for j, i := range dups {
 		var value any = keys[i]
 		if len(n.listMapKeys) == 1 {
 			if keys[i] == (unspecifiedKey{}) {
@@ -576,7 +689,7 @@ func (n *openAPINode) checkMap(w *walker, l []any) {
 				value = map[string]any{n.listMapKeys[0]: keys[i]}
 			}
 		}
-		w.lists = append(w.lists, field.Duplicate(w.fieldPath().Index(i), value))
+		w.lists = slices.Insert(w.lists, at+j, field.Duplicate(w.fieldPath().Index(i), value))
 	}
 }
 
@@ -588,31 +701,31 @@ type openAPIValidator struct {
 	library apiservervalidation.SchemaValidator
 }
 
-func newOpenAPIValidator(s *spec.Schema, library apiservervalidation.SchemaValidator) *openAPIValidator {
-	root, err := compileOpenAPI(s)
+func newOpenAPIValidator(s *spec.Schema, st *structuralschema.Structural, library apiservervalidation.SchemaValidator) (*openAPIValidator, error) {
+	root, err := compileOpenAPI(s, st)
 	if err != nil {
-		root = nil
+		return &openAPIValidator{library: library}, err
 	}
-	return &openAPIValidator{root: root, library: library}
+	// The root's apiVersion, kind and metadata are coerced before
+	// defaulting and after pruning: the walk, which prunes and defaults
+	// after coercion, must have nothing to prune or default under them.
+	for _, name := range []string{"apiVersion", "kind", "metadata"} {
+		if c := root.propIndex[name]; c != nil && (c.def != nil || c.items != nil || c.additional != nil || len(c.props) > 0) {
+			return &openAPIValidator{library: library}, fmt.Errorf("%s has a default or a schema under it", name)
+		}
+	}
+	return &openAPIValidator{root: root, library: library}, nil
 }
 
-// Validate is SchemaValidator.Validate of obj.
-func (v *openAPIValidator) Validate(obj any, options ...apiservervalidation.ValidationOption) *validate.Result {
-	if res, _, ok := v.walk(obj); ok {
-		return res
-	}
-	return v.library.Validate(obj, options...)
-}
-
-// walk validates obj in one walk: what kube-openapi's SchemaValidator
-// gives and what listtype.ValidateListSetsAndMaps gives. ok is false when
-// the library must validate obj (nothing is returned then).
-func (v *openAPIValidator) walk(obj any) (res *validate.Result, lists field.ErrorList, ok bool) {
-	if v.root == nil {
-		return nil, nil, false
-	}
+// walk prunes, defaults and validates obj in one walk: the nulls
+// defaulting.PruneNonNullableNullsWithoutDefaults prunes (but those of the
+// root, which prepare prunes), the defaults defaulting.Default sets, then
+// what kube-openapi's SchemaValidator and listtype.ValidateListSetsAndMaps
+// give. ok is false when the library must validate obj (nothing is
+// returned then; obj is pruned and defaulted all the same).
+func (v *openAPIValidator) walk(obj map[string]any) (res *validate.Result, lists field.ErrorList, ok bool) {
 	w := walker{}
-	v.root.validate(&w, obj)
+	v.root.validate(&w, obj, true)
 	if w.unsupported {
 		return nil, nil, false
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -26,10 +27,15 @@ import (
 // itself.
 func sameSchema(t testing.TB, v *crdschema.Validator, name string, obj map[string]any) (field.ErrorList, bool) {
 	t.Helper()
-	ours, ref, compiled := v.CompareSchema(obj)
+	ours, ref, oursObj, refObj, compiled := v.CompareSchema(obj)
 	if a, b := dump(ours), dump(ref); a != b {
 		js, _ := utiljson.Marshal(obj)
 		t.Errorf("%s: berth's schema errors differ from kube-openapi's\nberth:\n%s\nlibrary:\n%s\nobject: %s", name, a, b, js)
+	}
+	if !reflect.DeepEqual(oursObj, refObj) {
+		a, _ := utiljson.Marshal(oursObj)
+		b, _ := utiljson.Marshal(refObj)
+		t.Errorf("%s: berth's walk left the object\n%s\nthe library's pruning and defaulting\n%s", name, a, b)
 	}
 	return ours, compiled
 }
@@ -445,6 +451,11 @@ func TestSchemaSameAsApiserverOnSyntheticCRD(t *testing.T) {
 		{name: "int-or-string", doc: "spec: {port: 1.5}",
 			want: []string{"spec.port in body must be of type integer,string: \"number\""}},
 		{name: "unknown field", doc: "spec: {zz: 1}"},
+		{name: "nulls pruned before defaults", doc: "spec: {defaulted: {inner: null}}"},
+		{name: "a default's nulls are not pruned", doc: "spec: {defaultedItems: [null, {}, {yv: null}]}",
+			want: []string{`spec.defaultedItems[0].yv: Invalid value: "null": spec.defaultedItems[0].yv in body must be of type string: "null"`}},
+		{name: "map keys defaulted before the list type", doc: "spec: {keyed: [{}, {proto: TCP}]}",
+			want: []string{`spec.keyed[1]: Duplicate value: {"proto":"TCP"}`}},
 		{name: "set", doc: "spec: {set: [a, b, a, a, b]}",
 			want: []string{`spec.set[2]: Duplicate value: "a"`, `spec.set[4]: Duplicate value: "b"`}},
 		{name: "map", doc: "spec: {named: [{name: a}, {v: 1}, {name: a, v: 2}, {v: 3}, null]}",
