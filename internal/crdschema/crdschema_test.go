@@ -201,7 +201,8 @@ func benchRoute(b *testing.B) map[string]any {
 
 // BenchmarkValidateRoute is Validate of one ten-rule HTTPRoute, with
 // berth's CEL evaluation (berth) and with apiextensions-apiserver's
-// cel.Validator (library), the rest the same.
+// cel.Validator (library), the rest the same; and Validate up to the CEL
+// rules (check-berth, check-library).
 func BenchmarkValidateRoute(b *testing.B) {
 	v, err := crdschema.Embedded()
 	if err != nil {
@@ -214,6 +215,10 @@ func BenchmarkValidateRoute(b *testing.B) {
 	}{
 		{"berth", func(o map[string]any) field.ErrorList { errs, _ := v.Validate(o); return errs }},
 		{"library", v.ValidateWithLibraryCEL},
+		// Validate up to the CEL rules, with berth's OpenAPI schema walk
+		// and with the apiserver's steps (kube-openapi's validator).
+		{"check-berth", v.Check},
+		{"check-library", v.CheckWithLibrarySchema},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			if errs := tc.validate(runtime.DeepCopyJSON(obj)); len(errs) > 0 {

@@ -493,32 +493,3 @@ func TestSchemaSameAsApiserverOnSyntheticCRD(t *testing.T) {
 		})
 	}
 }
-
-// BenchmarkCheckRoute is Validate up to the CEL rules of one ten-rule
-// HTTPRoute, with berth's OpenAPI schema validator (berth) and with
-// kube-openapi's (library).
-func BenchmarkCheckRoute(b *testing.B) {
-	v, err := crdschema.Embedded()
-	if err != nil {
-		b.Fatal(err)
-	}
-	obj := benchRoute(b)
-	for _, tc := range []struct {
-		name  string
-		check func(map[string]any) field.ErrorList
-	}{
-		{"berth", v.Check},
-		{"library", v.CheckWithLibrarySchema},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			if errs := tc.check(runtime.DeepCopyJSON(obj)); len(errs) > 0 {
-				b.Fatal(crdschema.FieldErrors(errs))
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				tc.check(runtime.DeepCopyJSON(obj))
-			}
-		})
-	}
-}
