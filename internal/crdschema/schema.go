@@ -28,7 +28,11 @@ import (
 // stripped as the apiserver strips them), with the same checks, the same
 // kube-openapi errors (built by kube-openapi's own constructors and
 // checks) and the same conversion to field errors (ValidateCustomResource
-// itself, given this validator). What differs:
+// itself, given the result). The same walk does what the apiserver does
+// in separate walks over the structural schema: it prunes non-nullable
+// nulls without defaults (defaulting.PruneNonNullableNullsWithoutDefaults),
+// applies defaults (defaulting.Default) and checks list types
+// (listtype.ValidateListSetsAndMaps). What differs:
 //
 //   - the schema is compiled once per CRD version into nodes (patterns
 //     compiled, string enums as sets, properties sorted, number bounds
@@ -38,19 +42,27 @@ import (
 //   - properties and additional properties are visited in name order (the
 //     library visits them in Go's map order, so the order of its errors
 //     varies from run to run);
+//   - pruning and defaulting happen node by node during validation: a
+//     node's properties are pruned and defaulted before it is checked,
+//     nothing is pruned inside what a default set (the library prunes
+//     before it defaults), and what compares a whole subtree (an object's
+//     enum, a set's or list map's duplicates) runs after the subtree is
+//     done;
 //   - a schema that uses what this walker does not handle (allOf, anyOf,
 //     oneOf, not, $ref, dependencies, patternProperties, additionalItems,
 //     tuple items, uniqueItems, additionalProperties: false, an invalid
-//     pattern) is validated by the library, the whole CRD version; so is an
-//     object holding a Go type JSON decoding does not produce.
+//     pattern, a root apiVersion, kind or metadata with a default or a
+//     schema under it) is validated by the library, the whole CRD version;
+//     so is an object holding a Go type JSON decoding does not produce.
 //
-// The differential tests (schema_test.go) compare both on every fixture,
-// on generated objects and on mutations targeting every keyword.
+// The differential tests (schema_test.go) compare the errors and the
+// object left with the apiserver's steps on every fixture, on generated
+// objects and on mutations breaking every keyword.
 
 // in is where kube-openapi says a value is ("body"), part of its messages.
 const in = "body"
 
-// schemaNode is one node of a compiled OpenAPI schema.
+// openAPINode is one node of a compiled OpenAPI schema.
 type openAPINode struct {
 	types       spec.StringOrArray
 	typeList    string // types joined by ","
