@@ -10,6 +10,17 @@
 // apiserver's cost limits. Errors are field errors worded as the apiserver
 // words them.
 //
+// The OpenAPI schema (types, formats, bounds, enums, patterns, required,
+// additionalProperties) and the list types are checked in one walk by
+// this package's validator (schema.go), compiled once per CRD version
+// from the library's own conversion of the schema, with kube-openapi's
+// errors, converted to field errors by the library; a schema using what
+// it does not handle (allOf, anyOf, oneOf, not, ...) is validated by
+// kube-openapi's SchemaValidator. Results are the library's (differential
+// tests: schema_test.go). objectmeta's walks are limited to what they can
+// change or refuse: a CRD version without embedded resources has its
+// metadata coerced at the root only and no embedded-resource validation.
+//
 // The CEL rules are compiled by the library (cel.Compile, as
 // cel.NewValidator compiles them) and evaluated by this package's walker
 // (cel.go), which mirrors the library's Validator but converts objects
@@ -45,10 +56,13 @@ import (
 	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"k8s.io/kube-openapi/pkg/validation/spec"
+	"k8s.io/kube-openapi/pkg/validation/validate"
 	"sigs.k8s.io/yaml"
 )
 
@@ -82,9 +96,18 @@ type version struct {
 
 	namespaced bool
 	hasStatus  bool
-	structural *structuralschema.Structural
-	schema     apiservervalidation.SchemaValidator
-	cel        *celNode // nil: no x-kubernetes-validations
+	// coerce is what objectmeta.Coerce walks: the structural schema, or
+	// only its root when no embedded resource is under it (Coerce changes
+	// and refuses only the root's and embedded resources' apiVersion, kind
+	// and metadata); embedded says whether one is (objectmeta.Validate
+	// checks only embedded resources: without one it is skipped).
+	coerce        *structuralschema.Structural
+	embedded      bool
+	structural    *structuralschema.Structural
+	schema        apiservervalidation.SchemaValidator // the library's, the reference
+	openAPI       *openAPIValidator                   // berth's (schema.go)
+	openAPISchema *spec.Schema                        // what both validate against
+	cel           *celNode                            // nil: no x-kubernetes-validations
 }
 
 var (
@@ -224,7 +247,7 @@ func (v *version) compile(crd *apiextensionsv1.CustomResourceDefinition) error {
 			v.err = err
 			return
 		}
-		sv, _, err := apiservervalidation.NewSchemaValidator(internal.OpenAPIV3Schema)
+		sv, openAPISchema, err := apiservervalidation.NewSchemaValidator(internal.OpenAPIV3Schema)
 		if err != nil {
 			v.err = err
 			return
@@ -236,8 +259,15 @@ func (v *version) compile(crd *apiextensionsv1.CustomResourceDefinition) error {
 		}
 		v.namespaced = crd.Spec.Scope == apiextensionsv1.NamespaceScoped
 		v.hasStatus = sub != nil && sub.Status != nil
+		v.embedded = hasEmbeddedResource(s)
+		v.coerce = s
+		if !v.embedded {
+			v.coerce = &structuralschema.Structural{Generic: s.Generic, Extensions: s.Extensions}
+		}
 		v.structural = s
 		v.schema = sv
+		v.openAPI, _ = newOpenAPIValidator(openAPISchema, s, sv) // else the library validates
+		v.openAPISchema = openAPISchema
 		v.cel = compileCEL(s, celconfig.PerCallLimit)
 	})
 	return v.err
@@ -267,6 +297,14 @@ func (v *Validator) Validate(obj map[string]any) (errs field.ErrorList, known bo
 // check is Validate up to the CEL rules: the object's version (nil when
 // there is nothing more to check) and the errors so far.
 func (v *Validator) check(obj map[string]any) (ver *version, errs field.ErrorList, known bool) {
+	return v.checkWith(obj, false)
+}
+
+// checkWith is check, done as the apiserver does when library is set (the
+// reference of the differential tests): kube-openapi's SchemaValidator
+// instead of berth's (schema.go), and objectmeta's walks over the whole
+// schema even when it has no embedded resource.
+func (v *Validator) checkWith(obj map[string]any, library bool) (ver *version, errs field.ErrorList, known bool) {
 	apiVersion, _ := obj["apiVersion"].(string)
 	kind, _ := obj["kind"].(string)
 	gv, err := schema.ParseGroupVersion(apiVersion)
@@ -293,16 +331,37 @@ func (v *Validator) check(obj map[string]any) (ver *version, errs field.ErrorLis
 	if ver.hasStatus {
 		delete(obj, "status")
 	}
-	structuraldefaulting.PruneNonNullableNullsWithoutDefaults(obj, ver.structural)
-	if ferr := schemaobjectmeta.Coerce(nil, obj, ver.structural, true, false); ferr != nil {
+	// berth's walk (schema.go) prunes and defaults below the root while it
+	// validates; the root's nulls are pruned before coercion, as the
+	// apiserver prunes them.
+	fast := !library && ver.openAPI.root != nil
+	if fast {
+		ver.openAPI.root.pruneKeys(obj)
+	} else {
+		structuraldefaulting.PruneNonNullableNullsWithoutDefaults(obj, ver.structural)
+	}
+	coerce := ver.coerce
+	if library {
+		coerce = ver.structural
+	}
+	if ferr := schemaobjectmeta.Coerce(nil, obj, coerce, true, false); ferr != nil {
+		if fast {
+			structuraldefaulting.PruneNonNullableNullsWithoutDefaults(obj, ver.structural)
+		}
 		return nil, field.ErrorList{ferr}, true
 	}
-	structuraldefaulting.Default(obj, ver.structural)
+	if !fast {
+		structuraldefaulting.Default(obj, ver.structural)
+	}
 
 	// customResourceStrategy.Validate.
 	meta, _, err := schemaobjectmeta.GetObjectMeta(obj, false)
 	if err != nil {
 		return nil, field.ErrorList{field.Invalid(field.NewPath("metadata"), nil, err.Error())}, true
+	}
+	if meta == nil {
+		// No metadata: validated as empty (name required), not a crash.
+		meta = &metav1.ObjectMeta{}
 	}
 	for _, e := range validation.ValidateObjectMeta(meta, ver.namespaced, validation.NameIsDNSSubdomain, field.NewPath("metadata")) {
 		if e.Type == field.ErrorTypeRequired && e.Field == "metadata.namespace" {
@@ -310,10 +369,50 @@ func (v *Validator) check(obj map[string]any) (ver *version, errs field.ErrorLis
 		}
 		errs = append(errs, e)
 	}
-	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, ver.schema)...)
-	errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, obj, ver.structural, false)...)
-	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, ver.structural, obj)...)
+	var sv apiservervalidation.SchemaCreateValidator = ver.schema
+	var lists field.ErrorList
+	walked := false
+	if fast {
+		// One walk: pruning, defaults, the OpenAPI schema and the list
+		// types.
+		var res *validate.Result
+		if res, lists, walked = ver.openAPI.walk(obj); walked {
+			sv = result{res}
+		}
+	}
+	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, sv)...)
+	if ver.embedded || library {
+		errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, obj, ver.structural, false)...)
+	}
+	if !walked {
+		lists = structurallisttype.ValidateListSetsAndMaps(nil, ver.structural, obj)
+	}
+	errs = append(errs, lists...)
 	return ver, errs, true
+}
+
+// hasEmbeddedResource says whether a schema under s (not s) is
+// x-kubernetes-embedded-resource.
+func hasEmbeddedResource(s *structuralschema.Structural) bool {
+	var under func(*structuralschema.Structural) bool
+	under = func(s *structuralschema.Structural) bool {
+		if s == nil {
+			return false
+		}
+		if s.Items != nil && (s.Items.XEmbeddedResource || under(s.Items)) {
+			return true
+		}
+		if a := s.AdditionalProperties; a != nil && a.Structural != nil && (a.Structural.XEmbeddedResource || under(a.Structural)) {
+			return true
+		}
+		for _, p := range s.Properties {
+			if p.XEmbeddedResource || under(&p) {
+				return true
+			}
+		}
+		return false
+	}
+	return under(s)
 }
 
 // ValidateTyped is Validate of a typed object (a Gateway API or berth

@@ -130,6 +130,8 @@ var validateCases = []struct {
 		want: []string{"spec.listeners: Invalid value: hostname must not be specified for protocols ['TCP', 'UDP']"}},
 	{name: "invalid name", doc: strings.Replace(route, "name: r,", "name: Bad_Name,", 1) + "  - {}\n",
 		want: []string{`metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain`}},
+	{name: "no metadata", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nspec: {}\n",
+		want: []string{"metadata.name: Required value: name or generateName is required"}},
 	{name: "no namespace is left to berth", doc: strings.Replace(route, ", namespace: ns", "", 1) + "  - {}\n"},
 	{name: "unserved version", doc: strings.Replace(route, "/v1\n", "/v1alpha9\n", 1) + "  - {}\n",
 		want: []string{`apiVersion: Unsupported value: "gateway.networking.k8s.io/v1alpha9"`}},
@@ -199,7 +201,8 @@ func benchRoute(b *testing.B) map[string]any {
 
 // BenchmarkValidateRoute is Validate of one ten-rule HTTPRoute, with
 // berth's CEL evaluation (berth) and with apiextensions-apiserver's
-// cel.Validator (library), the rest the same.
+// cel.Validator (library), the rest the same; and Validate up to the CEL
+// rules (check-berth, check-library).
 func BenchmarkValidateRoute(b *testing.B) {
 	v, err := crdschema.Embedded()
 	if err != nil {
@@ -212,6 +215,10 @@ func BenchmarkValidateRoute(b *testing.B) {
 	}{
 		{"berth", func(o map[string]any) field.ErrorList { errs, _ := v.Validate(o); return errs }},
 		{"library", v.ValidateWithLibraryCEL},
+		// Validate up to the CEL rules, with berth's OpenAPI schema walk
+		// and with the apiserver's steps (kube-openapi's validator).
+		{"check-berth", v.Check},
+		{"check-library", v.CheckWithLibrarySchema},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			if errs := tc.validate(runtime.DeepCopyJSON(obj)); len(errs) > 0 {
