@@ -114,6 +114,9 @@ type celNode struct {
 	rules      []apiextensionsv1.ValidationRule
 	compiled   []cel.CompilationResult
 	compileErr error
+	fast       []*fastRule // per rule: its closures (celfast.go), nil: cel-go's program
+	fastWhy    []string    // per rule without closures: why
+	fastSelf   *fastType   // self's type for the closures
 
 	items      *celNode
 	additional *celNode
@@ -150,6 +153,30 @@ type celCompiler struct {
 // node mirrors the library's validator(): rules is the schema whose
 // x-kubernetes-validations apply (an allOf branch or the node itself), s
 // the node's structural schema and adapted its adaptor.
+// compileFast compiles n's rules to closures where it can.
+func (c celCompiler) compileFast(n *celNode, s *structuralschema.Structural, resourceRoot bool) {
+	if len(n.compiled) == 0 {
+		return
+	}
+	n.fast = make([]*fastRule, len(n.compiled))
+	n.fastWhy = make([]string, len(n.compiled))
+	for i, compiled := range n.compiled {
+		if compiled.Program == nil || compiled.Error != nil {
+			continue // compiled.Error is reported as the library reports it
+		}
+		if compiled.UsesOldSelf {
+			n.fastWhy[i] = "oldSelf"
+			continue
+		}
+		fr, self, err := compileFast(c.envSet.StoredExpressionsEnv(), n.rules[i].Rule, s, resourceRoot, c.perCallLimit)
+		if err != nil {
+			n.fastWhy[i] = err.Error()
+			continue
+		}
+		n.fast[i], n.fastSelf = fr, self
+	}
+}
+
 func (c celCompiler) node(rules, s *structuralschema.Structural, adapted *schemaNode, resourceRoot bool, declType *apiservercel.DeclType) *celNode {
 	withRules := *s
 	withRules.XValidations = rules.XValidations
@@ -159,6 +186,7 @@ func (c celCompiler) node(rules, s *structuralschema.Structural, adapted *schema
 	if resourceRoot {
 		n.self = adapted.WithTypeAndObjectMeta()
 	}
+	c.compileFast(n, s, resourceRoot)
 	var elemType *apiservercel.DeclType
 	if declType != nil {
 		elemType = declType.ElemType
@@ -256,16 +284,22 @@ func hasRules(s *structuralschema.Structural) bool {
 // budget left, as the library's Validator.validate does without an old
 // object; the budget is negative once it ran out.
 func (n *celNode) validate(path *field.Path, obj any, budget int64) (field.ErrorList, int64) {
+	return n.validateChecked(path, obj, budget, nil)
+}
+
+// validateChecked is validate that, with chk, also evaluates every rule
+// the closures evaluate with cel-go's program and records both.
+func (n *celNode) validateChecked(path *field.Path, obj any, budget int64, chk fastChecker) (field.ErrorList, int64) {
 	if n == nil || obj == nil {
 		return nil, budget
 	}
-	errs, budget := n.expressions(path, obj, budget)
+	errs, budget := n.expressions(path, obj, budget, chk)
 	if budget < 0 {
 		return errs, budget
 	}
 	for _, a := range n.allOf {
 		var more field.ErrorList
-		more, budget = a.validate(path, obj, budget)
+		more, budget = a.validateChecked(path, obj, budget, chk)
 		errs = append(errs, more...)
 		if budget < 0 {
 			return errs, budget
@@ -278,7 +312,7 @@ func (n *celNode) validate(path *field.Path, obj any, budget int64) (field.Error
 		}
 		for i, item := range obj {
 			var more field.ErrorList
-			more, budget = n.items.validate(path.Index(i), item, budget)
+			more, budget = n.items.validateChecked(path.Index(i), item, budget, chk)
 			errs = append(errs, more...)
 			if budget < 0 {
 				return errs, budget
@@ -293,7 +327,7 @@ func (n *celNode) validate(path *field.Path, obj any, budget int64) (field.Error
 			sort.Strings(keys)
 			for _, k := range keys {
 				var more field.ErrorList
-				more, budget = n.additional.validate(path.Key(k), obj[k], budget)
+				more, budget = n.additional.validateChecked(path.Key(k), obj[k], budget, chk)
 				errs = append(errs, more...)
 				if budget < 0 {
 					return errs, budget
@@ -306,7 +340,7 @@ func (n *celNode) validate(path *field.Path, obj any, budget int64) (field.Error
 				continue
 			}
 			var more field.ErrorList
-			more, budget = p.node.validate(path.Child(p.name), v, budget)
+			more, budget = p.node.validateChecked(path.Child(p.name), v, budget, chk)
 			errs = append(errs, more...)
 			if budget < 0 {
 				return errs, budget
@@ -317,7 +351,7 @@ func (n *celNode) validate(path *field.Path, obj any, budget int64) (field.Error
 }
 
 // expressions evaluates n's own rules on obj (validateExpressions).
-func (n *celNode) expressions(path *field.Path, obj any, budget int64) (errs field.ErrorList, _ int64) {
+func (n *celNode) expressions(path *field.Path, obj any, budget int64, chk fastChecker) (errs field.ErrorList, _ int64) {
 	if n.compileErr != nil {
 		return field.ErrorList{field.Invalid(path, n.typ, fmt.Sprintf("rule compiler initialization error: %v", n.compileErr))}, budget
 	}
@@ -348,18 +382,41 @@ func (n *celNode) expressions(path *field.Path, obj any, budget int64) (errs fie
 		if optionalOldSelf {
 			act = optional
 		}
-		result, details, err := compiled.Program.ContextEval(context.Background(), act)
-		if details == nil {
-			return append(errs, field.InternalError(path, fmt.Errorf("runtime cost could not be calculated for validation rule: %v, no further validation rules will be run", ruleErrorString(rule)))), -1
+		var (
+			passed bool
+			cost   uint64
+			err    error
+			fast   bool
+		)
+		if fr := n.fast[i]; fr != nil && !optionalOldSelf {
+			var res any
+			if res, cost, fast = fr.eval(obj, n.fastSelf); fast {
+				switch res := res.(type) {
+				case bool:
+					passed = res
+				case *fastErr:
+					err = res
+				}
+			}
+			if chk != nil {
+				chk(n, i, act, res, cost, fast)
+			}
 		}
-		cost := details.ActualCost()
-		if cost == nil {
-			return append(errs, field.Invalid(path, n.typ, fmt.Sprintf("runtime cost could not be calculated for validation rule: %v, no further validation rules will be run", ruleErrorString(rule)))), -1
+		if !fast {
+			result, details, evalErr := compiled.Program.ContextEval(context.Background(), act)
+			if details == nil {
+				return append(errs, field.InternalError(path, fmt.Errorf("runtime cost could not be calculated for validation rule: %v, no further validation rules will be run", ruleErrorString(rule)))), -1
+			}
+			actual := details.ActualCost()
+			if actual == nil {
+				return append(errs, field.Invalid(path, n.typ, fmt.Sprintf("runtime cost could not be calculated for validation rule: %v, no further validation rules will be run", ruleErrorString(rule)))), -1
+			}
+			passed, cost, err = result == types.True, *actual, evalErr
 		}
-		if *cost > math.MaxInt64 || int64(*cost) > budget {
+		if cost > math.MaxInt64 || int64(cost) > budget {
 			return append(errs, field.Invalid(path, n.typ, "validation failed due to running out of cost budget, no further validation rules will be run")), -1
 		}
-		budget -= int64(*cost)
+		budget -= int64(cost)
 		if err != nil {
 			switch {
 			case strings.HasPrefix(err.Error(), "no such overload"):
@@ -371,7 +428,7 @@ func (n *celNode) expressions(path *field.Path, obj any, budget int64) (errs fie
 			}
 			continue
 		}
-		if result == types.True {
+		if passed {
 			continue
 		}
 
@@ -406,6 +463,10 @@ func (n *celNode) expressions(path *field.Path, obj any, budget int64) (errs fie
 	}
 	return errs, budget
 }
+
+// fastChecker is called for every rule that has closures, with what they
+// gave (ok false: they gave up), for the differential tests.
+type fastChecker func(n *celNode, rule int, act *activation, result any, cost uint64, ok bool)
 
 // activation resolves self and oldSelf (the library's validationActivation).
 type activation struct {

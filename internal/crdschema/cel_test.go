@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/berth-gateway/berth/internal/crdschema"
+	"github.com/berth-gateway/berth/internal/golden"
 )
 
 // fixtureDirs hold the repository's example and test inputs (relative to
@@ -116,9 +117,14 @@ func fixtures(t testing.TB, v *crdschema.Validator) (names []string, objs map[st
 // order) and leave the same budget. It returns berth's errors.
 func sameCEL(t testing.TB, v *crdschema.Validator, name string, obj map[string]any, budget int64) field.ErrorList {
 	t.Helper()
-	ours, ref, oursLeft, refLeft, ok := v.CompareCEL(runtime.DeepCopyJSON(obj), budget)
+	ours, ref, oursLeft, refLeft, check, ok := v.CompareCELRules(runtime.DeepCopyJSON(obj), budget)
 	if !ok {
 		return nil
+	}
+	ruleChecks.Fast += check.Fast
+	ruleChecks.Bails += check.Bails
+	for _, d := range check.Diffs {
+		t.Errorf("%s: %s", name, d)
 	}
 	a, b := dump(ours), dump(ref)
 	// A rule that iterates over a map (self.all(k, ...) on labels) stops
@@ -136,6 +142,9 @@ func sameCEL(t testing.TB, v *crdschema.Validator, name string, obj map[string]a
 	}
 	return ours
 }
+
+// ruleChecks adds up what sameCEL saw of the rules compiled to closures.
+var ruleChecks crdschema.RuleCheck
 
 // dump is every field of every error, one a line, sorted.
 func dump(errs field.ErrorList) string {
@@ -604,4 +613,38 @@ func TestValidateConcurrently(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The rules that run on cel-go's program rather than on closures, and
+// why, are testdata/cel-fallbacks.txt (go test -run TestCELFallbacks
+// -update rewrites it): a rule that stops being compiled shows in the
+// diff. Most of HTTPRoute's rules run on closures.
+func TestCELFallbacks(t *testing.T) {
+	v, err := crdschema.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := v.CELFallbacks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Compare(t, "testdata/cel-fallbacks.txt", []byte(strings.Join(lines, "\n")+"\n"))
+	rules, fast, err := v.CELRuleCount(schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("HTTPRoute v1: %d of %d rules on closures", fast, rules)
+	if fast < rules*9/10 {
+		t.Errorf("only %d of HTTPRoute's %d rules on closures", fast, rules)
+	}
+}
+
+// TestMain reports how many rule evaluations the differential tests
+// compared (closures against cel-go's program) and fails when none did.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if ruleChecks.Fast+ruleChecks.Bails > 0 {
+		fmt.Printf("closures evaluated %d rules (each compared with cel-go's program) and gave up on %d\n", ruleChecks.Fast, ruleChecks.Bails)
+	}
+	os.Exit(code)
 }
