@@ -117,6 +117,7 @@ type celNode struct {
 	fast       []*fastRule // per rule: its closures (celfast.go), nil: cel-go's program
 	fastWhy    []string    // per rule without closures: why
 	fastSelf   *fastType   // self's type for the closures
+	fastVars   int         // the most variable slots a rule's closures use
 
 	items      *celNode
 	additional *celNode
@@ -173,7 +174,7 @@ func (c celCompiler) compileFast(n *celNode, s *structuralschema.Structural, res
 			n.fastWhy[i] = err.Error()
 			continue
 		}
-		n.fast[i], n.fastSelf = fr, self
+		n.fast[i], n.fastSelf, n.fastVars = fr, self, max(n.fastVars, fr.vars)
 	}
 }
 
@@ -284,12 +285,40 @@ func hasRules(s *structuralschema.Structural) bool {
 // budget left, as the library's Validator.validate does without an old
 // object; the budget is negative once it ran out.
 func (n *celNode) validate(path *field.Path, obj any, budget int64) (field.ErrorList, int64) {
-	return n.validateChecked(path, obj, budget, nil)
+	return n.validateChecked(&celPath{root: path}, obj, budget, nil)
+}
+
+// celPath is a node's field path, made a *field.Path only for an error.
+type celPath struct {
+	parent *celPath
+	root   *field.Path // of the walk's start (parent nil)
+	name   string      // a property or a map's key
+	index  int         // an item (isIndex)
+	kind   uint8       // pathRoot, pathChild, pathKey or pathIndex
+}
+
+const (
+	pathRoot = iota
+	pathChild
+	pathKey
+	pathIndex
+)
+
+func (p *celPath) path() *field.Path {
+	switch p.kind {
+	case pathChild:
+		return p.parent.path().Child(p.name)
+	case pathKey:
+		return p.parent.path().Key(p.name)
+	case pathIndex:
+		return p.parent.path().Index(p.index)
+	}
+	return p.root
 }
 
 // validateChecked is validate that, with chk, also evaluates every rule
 // the closures evaluate with cel-go's program and records both.
-func (n *celNode) validateChecked(path *field.Path, obj any, budget int64, chk fastChecker) (field.ErrorList, int64) {
+func (n *celNode) validateChecked(path *celPath, obj any, budget int64, chk fastChecker) (field.ErrorList, int64) {
 	if n == nil || obj == nil {
 		return nil, budget
 	}
@@ -312,7 +341,7 @@ func (n *celNode) validateChecked(path *field.Path, obj any, budget int64, chk f
 		}
 		for i, item := range obj {
 			var more field.ErrorList
-			more, budget = n.items.validateChecked(path.Index(i), item, budget, chk)
+			more, budget = n.items.validateChecked(&celPath{parent: path, index: i, kind: pathIndex}, item, budget, chk)
 			errs = append(errs, more...)
 			if budget < 0 {
 				return errs, budget
@@ -327,7 +356,7 @@ func (n *celNode) validateChecked(path *field.Path, obj any, budget int64, chk f
 			sort.Strings(keys)
 			for _, k := range keys {
 				var more field.ErrorList
-				more, budget = n.additional.validateChecked(path.Key(k), obj[k], budget, chk)
+				more, budget = n.additional.validateChecked(&celPath{parent: path, name: k, kind: pathKey}, obj[k], budget, chk)
 				errs = append(errs, more...)
 				if budget < 0 {
 					return errs, budget
@@ -340,7 +369,7 @@ func (n *celNode) validateChecked(path *field.Path, obj any, budget int64, chk f
 				continue
 			}
 			var more field.ErrorList
-			more, budget = p.node.validateChecked(path.Child(p.name), v, budget, chk)
+			more, budget = p.node.validateChecked(&celPath{parent: path, name: p.name, kind: pathChild}, v, budget, chk)
 			errs = append(errs, more...)
 			if budget < 0 {
 				return errs, budget
@@ -351,24 +380,38 @@ func (n *celNode) validateChecked(path *field.Path, obj any, budget int64, chk f
 }
 
 // expressions evaluates n's own rules on obj (validateExpressions).
-func (n *celNode) expressions(path *field.Path, obj any, budget int64, chk fastChecker) (errs field.ErrorList, _ int64) {
+func (n *celNode) expressions(at *celPath, obj any, budget int64, chk fastChecker) (errs field.ErrorList, _ int64) {
+	var fieldPath *field.Path
+	path := func() *field.Path {
+		if fieldPath == nil {
+			fieldPath = at.path()
+		}
+		return fieldPath
+	}
 	if n.compileErr != nil {
-		return field.ErrorList{field.Invalid(path, n.typ, fmt.Sprintf("rule compiler initialization error: %v", n.compileErr))}, budget
+		return field.ErrorList{field.Invalid(path(), n.typ, fmt.Sprintf("rule compiler initialization error: %v", n.compileErr))}, budget
 	}
 	if len(n.compiled) == 0 {
 		return nil, budget
 	}
 	if budget <= 0 {
-		return field.ErrorList{field.Invalid(path, n.typ, "validation failed due to running out of cost budget, no further validation rules will be run")}, -1
+		return field.ErrorList{field.Invalid(path(), n.typ, "validation failed due to running out of cost budget, no further validation rules will be run")}, -1
 	}
-	self := &activation{self: common.UnstructuredToVal(obj, n.self)}
-	// Without an old object, a rule that may use oldSelf sees it as none.
-	optional := &activation{self: self.self, hasOldSelf: true, oldSelf: types.OptionalNone}
+	// The activations of cel-go's programs, made when one runs.
+	var self, optional *activation
+	activations := func() {
+		if self == nil {
+			self = &activation{self: common.UnstructuredToVal(obj, n.self)}
+			// Without an old object, a rule that may use oldSelf sees it as none.
+			optional = &activation{self: self.self, hasOldSelf: true, oldSelf: types.OptionalNone}
+		}
+	}
+	var st *fastState // the closures', shared by the node's rules
 	ratcheting := utilfeature.DefaultFeatureGate.Enabled(features.CRDValidationRatcheting)
 	for i, compiled := range n.compiled {
 		rule := n.rules[i]
 		if compiled.Error != nil {
-			errs = append(errs, field.Invalid(path, n.typ, fmt.Sprintf("rule compile error: %v", compiled.Error)))
+			errs = append(errs, field.Invalid(path(), n.typ, fmt.Sprintf("rule compile error: %v", compiled.Error)))
 			continue
 		}
 		if compiled.Program == nil {
@@ -378,10 +421,6 @@ func (n *celNode) expressions(path *field.Path, obj any, budget int64, chk fastC
 		if compiled.UsesOldSelf && (!ratcheting || !optionalOldSelf) {
 			continue // a transition rule: not run on create
 		}
-		act := self
-		if optionalOldSelf {
-			act = optional
-		}
 		var (
 			passed bool
 			cost   uint64
@@ -389,8 +428,11 @@ func (n *celNode) expressions(path *field.Path, obj any, budget int64, chk fastC
 			fast   bool
 		)
 		if fr := n.fast[i]; fr != nil && !optionalOldSelf {
+			if st == nil {
+				st = &fastState{vars: make([]any, n.fastVars)}
+			}
 			var res any
-			if res, cost, fast = fr.eval(obj, n.fastSelf); fast {
+			if res, cost, fast = fr.eval(st, obj, n.fastSelf); fast {
 				switch res := res.(type) {
 				case bool:
 					passed = res
@@ -399,32 +441,38 @@ func (n *celNode) expressions(path *field.Path, obj any, budget int64, chk fastC
 				}
 			}
 			if chk != nil {
-				chk(n, i, act, res, cost, fast)
+				activations()
+				chk(n, i, self, res, cost, fast)
 			}
 		}
 		if !fast {
+			activations()
+			act := self
+			if optionalOldSelf {
+				act = optional
+			}
 			result, details, evalErr := compiled.Program.ContextEval(context.Background(), act)
 			if details == nil {
-				return append(errs, field.InternalError(path, fmt.Errorf("runtime cost could not be calculated for validation rule: %v, no further validation rules will be run", ruleErrorString(rule)))), -1
+				return append(errs, field.InternalError(path(), fmt.Errorf("runtime cost could not be calculated for validation rule: %v, no further validation rules will be run", ruleErrorString(rule)))), -1
 			}
 			actual := details.ActualCost()
 			if actual == nil {
-				return append(errs, field.Invalid(path, n.typ, fmt.Sprintf("runtime cost could not be calculated for validation rule: %v, no further validation rules will be run", ruleErrorString(rule)))), -1
+				return append(errs, field.Invalid(path(), n.typ, fmt.Sprintf("runtime cost could not be calculated for validation rule: %v, no further validation rules will be run", ruleErrorString(rule)))), -1
 			}
 			passed, cost, err = result == types.True, *actual, evalErr
 		}
 		if cost > math.MaxInt64 || int64(cost) > budget {
-			return append(errs, field.Invalid(path, n.typ, "validation failed due to running out of cost budget, no further validation rules will be run")), -1
+			return append(errs, field.Invalid(path(), n.typ, "validation failed due to running out of cost budget, no further validation rules will be run")), -1
 		}
 		budget -= int64(cost)
 		if err != nil {
 			switch {
 			case strings.HasPrefix(err.Error(), "no such overload"):
-				errs = append(errs, field.Invalid(path, n.typ, fmt.Sprintf("'%v': call arguments did not match a supported operator, function or macro signature for rule: %v", err, ruleErrorString(rule))))
+				errs = append(errs, field.Invalid(path(), n.typ, fmt.Sprintf("'%v': call arguments did not match a supported operator, function or macro signature for rule: %v", err, ruleErrorString(rule))))
 			case strings.HasPrefix(err.Error(), "operation cancelled: actual cost limit exceeded"):
-				return append(errs, field.Invalid(path, n.typ, fmt.Sprintf("'%v': no further validation rules will be run due to call cost exceeds limit for rule: %v", err, ruleErrorString(rule)))), -1
+				return append(errs, field.Invalid(path(), n.typ, fmt.Sprintf("'%v': no further validation rules will be run due to call cost exceeds limit for rule: %v", err, ruleErrorString(rule)))), -1
 			default:
-				errs = append(errs, field.Invalid(path, n.typ, fmt.Sprintf("%v evaluating rule: %v", err, ruleErrorString(rule))))
+				errs = append(errs, field.Invalid(path(), n.typ, fmt.Sprintf("%v evaluating rule: %v", err, ruleErrorString(rule))))
 			}
 			continue
 		}
@@ -432,7 +480,7 @@ func (n *celNode) expressions(path *field.Path, obj any, budget int64, chk fastC
 			continue
 		}
 
-		rulePath := path
+		rulePath := path()
 		if compiled.NormalizedRuleFieldPath != "" {
 			rulePath = rulePath.Child(compiled.NormalizedRuleFieldPath)
 		}
@@ -440,6 +488,7 @@ func (n *celNode) expressions(path *field.Path, obj any, budget int64, chk fastC
 		if compiled.MessageExpression != nil {
 			// As the library: the message sees the rule's self but never
 			// an optional oldSelf.
+			activations()
 			msg, left, msgErr := evalMessageExpression(compiled.MessageExpression, rule.MessageExpression, self, budget)
 			switch {
 			case msgErr == nil:

@@ -63,9 +63,10 @@ func (e *fastErr) Error() string { return e.msg }
 // fastBail is panicked when the closures cannot give cel-go's result.
 type fastBail struct{}
 
-// eval runs r on self: the result (bool or *fastErr) and its cost, or ok
-// false when cel-go's program must run instead.
-func (r *fastRule) eval(self any, selfType *fastType) (result any, cost uint64, ok bool) {
+// eval runs r on self with st (its vars at least r.vars long): the result
+// (bool or *fastErr) and its cost, or ok false when cel-go's program must
+// run instead.
+func (r *fastRule) eval(st *fastState, self any, selfType *fastType) (result any, cost uint64, ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			if _, bail := p.(fastBail); !bail {
@@ -74,7 +75,7 @@ func (r *fastRule) eval(self any, selfType *fastType) (result any, cost uint64, 
 			result, cost, ok = nil, 0, false
 		}
 	}()
-	st := &fastState{vars: make([]any, r.vars)}
+	st.cost = 0
 	st.vars[0] = selfType.conv(self)
 	result = r.root(st)
 	if st.cost > r.limit {
@@ -482,26 +483,21 @@ func (c *fastCompiler) comprehension(comp ast.ComprehensionExpr) (fastFn, *fastT
 			return e
 		}
 		accu := initFn(st)
-		step := func(item any) bool {
-			st.vars[iterSlot] = item
-			st.vars[accuSlot] = accu
-			if b, ok := condFn(st).(bool); ok && !b {
-				return false
-			}
-			accu = stepFn(st)
-			return true
-		}
 		if isMap {
 			for k := range r.(map[string]any) {
-				if !step(k) {
+				st.vars[iterSlot], st.vars[accuSlot] = k, accu
+				if b, ok := condFn(st).(bool); ok && !b {
 					break
 				}
+				accu = stepFn(st)
 			}
 		} else {
 			for _, item := range r.([]any) {
-				if !step(elem.conv(item)) {
+				st.vars[iterSlot], st.vars[accuSlot] = elem.conv(item), accu
+				if b, ok := condFn(st).(bool); ok && !b {
 					break
 				}
+				accu = stepFn(st)
 			}
 		}
 		st.vars[accuSlot] = accu

@@ -8,6 +8,7 @@ import (
 	"github.com/google/cel-go/common/types"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
 )
 
 // RuleCheck is what CompareCELRules saw of the rules compiled to closures:
@@ -56,7 +57,7 @@ func (v *Validator) CompareCELRules(obj map[string]any, budget int64) (ours, ref
 			check.Diffs = append(check.Diffs, fmt.Sprintf("rule %q: closures %s (cost %d), cel-go %s (cost %d)", n.rules[i].Rule, got, cost, want, wantCost))
 		}
 	}
-	ours, oursLeft = ver.cel.validateChecked(nil, obj, budget, chk)
+	ours, oursLeft = ver.cel.validateChecked(&celPath{}, obj, budget, chk)
 	ref, refLeft = reference(ver).Validate(context.Background(), nil, ver.structural, obj, nil, budget)
 	return ours, ref, oursLeft, refLeft, check, true
 }
@@ -131,4 +132,38 @@ func (v *Validator) CELRuleCount(gvk schema.GroupVersionKind) (rules, fast int, 
 	}
 	walk(v.kinds[gvk.GroupKind()].versions[gvk.Version].cel)
 	return rules, fast, nil
+}
+
+// CELOnly prepares obj as Validate does and returns what evaluates only
+// its CEL rules: with the closures, or (closures false) every rule on
+// cel-go's program as before them.
+func (v *Validator) CELOnly(obj map[string]any, closures bool) (func() field.ErrorList, error) {
+	ver, errs, _ := v.check(obj)
+	if ver == nil || ver.cel == nil {
+		return nil, fmt.Errorf("no CEL rules: %v", errs)
+	}
+	root := ver.cel
+	if !closures {
+		root = compileCEL(ver.structural, celconfig.PerCallLimit)
+		var clear func(n *celNode)
+		clear = func(n *celNode) {
+			if n == nil {
+				return
+			}
+			n.fast = make([]*fastRule, len(n.compiled))
+			clear(n.items)
+			clear(n.additional)
+			for _, p := range n.props {
+				clear(p.node)
+			}
+			for _, a := range n.allOf {
+				clear(a)
+			}
+		}
+		clear(root)
+	}
+	return func() field.ErrorList {
+		errs, _ := root.validate(nil, obj, celconfig.RuntimeCELCostBudget)
+		return errs
+	}, nil
 }
