@@ -285,50 +285,65 @@ func hasRules(s *structuralschema.Structural) bool {
 // budget left, as the library's Validator.validate does without an old
 // object; the budget is negative once it ran out.
 func (n *celNode) validate(path *field.Path, obj any, budget int64) (field.ErrorList, int64) {
-	return n.validateChecked(&celPath{root: path}, obj, budget, nil)
+	return n.validateChecked(path, obj, budget, nil)
 }
 
-// celPath is a node's field path, made a *field.Path only for an error.
-type celPath struct {
-	parent *celPath
-	root   *field.Path // of the walk's start (parent nil)
-	name   string      // a property or a map's key
-	index  int         // an item (isIndex)
-	kind   uint8       // pathRoot, pathChild, pathKey or pathIndex
+// celWalk is the state of one validate: the path of the node being
+// validated, made a *field.Path only for an error, and the closures'
+// state, shared by every rule.
+type celWalk struct {
+	root *field.Path
+	segs []pathSeg
+	st   fastState
+	chk  fastChecker
+}
+
+// pathSeg is a property (pathChild), a map's key (pathKey) or an item
+// (pathIndex).
+type pathSeg struct {
+	name  string
+	index int
+	kind  uint8
 }
 
 const (
-	pathRoot = iota
-	pathChild
+	pathChild = iota
 	pathKey
 	pathIndex
 )
 
-func (p *celPath) path() *field.Path {
-	switch p.kind {
-	case pathChild:
-		return p.parent.path().Child(p.name)
-	case pathKey:
-		return p.parent.path().Key(p.name)
-	case pathIndex:
-		return p.parent.path().Index(p.index)
+func (w *celWalk) path() *field.Path {
+	p := w.root
+	for _, s := range w.segs {
+		switch s.kind {
+		case pathChild:
+			p = p.Child(s.name)
+		case pathKey:
+			p = p.Key(s.name)
+		default:
+			p = p.Index(s.index)
+		}
 	}
-	return p.root
+	return p
 }
 
 // validateChecked is validate that, with chk, also evaluates every rule
 // the closures evaluate with cel-go's program and records both.
-func (n *celNode) validateChecked(path *celPath, obj any, budget int64, chk fastChecker) (field.ErrorList, int64) {
+func (n *celNode) validateChecked(path *field.Path, obj any, budget int64, chk fastChecker) (field.ErrorList, int64) {
+	return n.walk(&celWalk{root: path, chk: chk}, obj, budget)
+}
+
+func (n *celNode) walk(w *celWalk, obj any, budget int64) (field.ErrorList, int64) {
 	if n == nil || obj == nil {
 		return nil, budget
 	}
-	errs, budget := n.expressions(path, obj, budget, chk)
+	errs, budget := n.expressions(w, obj, budget)
 	if budget < 0 {
 		return errs, budget
 	}
 	for _, a := range n.allOf {
 		var more field.ErrorList
-		more, budget = a.validateChecked(path, obj, budget, chk)
+		more, budget = a.walk(w, obj, budget)
 		errs = append(errs, more...)
 		if budget < 0 {
 			return errs, budget
@@ -341,7 +356,9 @@ func (n *celNode) validateChecked(path *celPath, obj any, budget int64, chk fast
 		}
 		for i, item := range obj {
 			var more field.ErrorList
-			more, budget = n.items.validateChecked(&celPath{parent: path, index: i, kind: pathIndex}, item, budget, chk)
+			w.segs = append(w.segs, pathSeg{index: i, kind: pathIndex})
+			more, budget = n.items.walk(w, item, budget)
+			w.segs = w.segs[:len(w.segs)-1]
 			errs = append(errs, more...)
 			if budget < 0 {
 				return errs, budget
@@ -356,7 +373,9 @@ func (n *celNode) validateChecked(path *celPath, obj any, budget int64, chk fast
 			sort.Strings(keys)
 			for _, k := range keys {
 				var more field.ErrorList
-				more, budget = n.additional.validateChecked(&celPath{parent: path, name: k, kind: pathKey}, obj[k], budget, chk)
+				w.segs = append(w.segs, pathSeg{name: k, kind: pathKey})
+				more, budget = n.additional.walk(w, obj[k], budget)
+				w.segs = w.segs[:len(w.segs)-1]
 				errs = append(errs, more...)
 				if budget < 0 {
 					return errs, budget
@@ -369,7 +388,9 @@ func (n *celNode) validateChecked(path *celPath, obj any, budget int64, chk fast
 				continue
 			}
 			var more field.ErrorList
-			more, budget = p.node.validateChecked(&celPath{parent: path, name: p.name, kind: pathChild}, v, budget, chk)
+			w.segs = append(w.segs, pathSeg{name: p.name, kind: pathChild})
+			more, budget = p.node.walk(w, v, budget)
+			w.segs = w.segs[:len(w.segs)-1]
 			errs = append(errs, more...)
 			if budget < 0 {
 				return errs, budget
@@ -380,11 +401,11 @@ func (n *celNode) validateChecked(path *celPath, obj any, budget int64, chk fast
 }
 
 // expressions evaluates n's own rules on obj (validateExpressions).
-func (n *celNode) expressions(at *celPath, obj any, budget int64, chk fastChecker) (errs field.ErrorList, _ int64) {
+func (n *celNode) expressions(w *celWalk, obj any, budget int64) (errs field.ErrorList, _ int64) {
 	var fieldPath *field.Path
 	path := func() *field.Path {
 		if fieldPath == nil {
-			fieldPath = at.path()
+			fieldPath = w.path()
 		}
 		return fieldPath
 	}
@@ -406,7 +427,6 @@ func (n *celNode) expressions(at *celPath, obj any, budget int64, chk fastChecke
 			optional = &activation{self: self.self, hasOldSelf: true, oldSelf: types.OptionalNone}
 		}
 	}
-	var st *fastState // the closures', shared by the node's rules
 	ratcheting := utilfeature.DefaultFeatureGate.Enabled(features.CRDValidationRatcheting)
 	for i, compiled := range n.compiled {
 		rule := n.rules[i]
@@ -428,11 +448,11 @@ func (n *celNode) expressions(at *celPath, obj any, budget int64, chk fastChecke
 			fast   bool
 		)
 		if fr := n.fast[i]; fr != nil && !optionalOldSelf {
-			if st == nil {
-				st = &fastState{vars: make([]any, n.fastVars)}
+			if len(w.st.vars) < n.fastVars {
+				w.st.vars = make([]any, n.fastVars)
 			}
 			var res any
-			if res, cost, fast = fr.eval(st, obj, n.fastSelf); fast {
+			if res, cost, fast = fr.eval(&w.st, obj, n.fastSelf); fast {
 				switch res := res.(type) {
 				case bool:
 					passed = res
@@ -440,9 +460,9 @@ func (n *celNode) expressions(at *celPath, obj any, budget int64, chk fastChecke
 					err = res
 				}
 			}
-			if chk != nil {
+			if w.chk != nil {
 				activations()
-				chk(n, i, self, res, cost, fast)
+				w.chk(n, i, self, res, cost, fast)
 			}
 		}
 		if !fast {

@@ -57,7 +57,7 @@ func (v *Validator) CompareCELRules(obj map[string]any, budget int64) (ours, ref
 			check.Diffs = append(check.Diffs, fmt.Sprintf("rule %q: closures %s (cost %d), cel-go %s (cost %d)", n.rules[i].Rule, got, cost, want, wantCost))
 		}
 	}
-	ours, oursLeft = ver.cel.validateChecked(&celPath{}, obj, budget, chk)
+	ours, oursLeft = ver.cel.validateChecked(nil, obj, budget, chk)
 	ref, refLeft = reference(ver).Validate(context.Background(), nil, ver.structural, obj, nil, budget)
 	return ours, ref, oursLeft, refLeft, check, true
 }
