@@ -141,6 +141,7 @@ func compileCEL(s *structuralschema.Structural, perCallLimit uint64) *celNode {
 		perCallLimit: perCallLimit,
 		envSet:       environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()),
 		loader:       cel.StoredExpressionsEnvLoader(),
+		parsed:       map[string]*celgo.Ast{},
 	}
 	return c.node(s, s, newSchemaNode(s), true, model.SchemaDeclType(s, true))
 }
@@ -149,6 +150,7 @@ type celCompiler struct {
 	perCallLimit uint64
 	envSet       *environment.EnvSet
 	loader       cel.EnvLoader
+	parsed       map[string]*celgo.Ast // the rules parsed for closures, by text
 }
 
 // node mirrors the library's validator(): rules is the schema whose
@@ -169,7 +171,16 @@ func (c celCompiler) compileFast(n *celNode, s *structuralschema.Structural, res
 			n.fastWhy[i] = "oldSelf"
 			continue
 		}
-		fr, self, err := compileFast(c.envSet.StoredExpressionsEnv(), n.rules[i].Rule, s, resourceRoot, c.perCallLimit)
+		parsed := c.parsed[n.rules[i].Rule]
+		if parsed == nil {
+			var iss *celgo.Issues
+			if parsed, iss = c.envSet.StoredExpressionsEnv().Parse(n.rules[i].Rule); iss.Err() != nil {
+				n.fastWhy[i] = iss.Err().Error()
+				continue
+			}
+			c.parsed[n.rules[i].Rule] = parsed
+		}
+		fr, self, err := compileFast(parsed, s, resourceRoot, c.perCallLimit)
 		if err != nil {
 			n.fastWhy[i] = err.Error()
 			continue

@@ -624,11 +624,19 @@ func TestCELFallbacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines, err := v.CELFallbacks()
+	synthetic, err := crdschema.New(os.DirFS("testdata/synthetic"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Compare(t, "testdata/cel-fallbacks.txt", []byte(strings.Join(lines, "\n")+"\n"))
+	var all []string
+	for _, v := range []*crdschema.Validator{v, synthetic} {
+		lines, err := v.CELFallbacks()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, lines...)
+	}
+	golden.Compare(t, "testdata/cel-fallbacks.txt", []byte(strings.Join(all, "\n")+"\n"))
 	rules, fast, err := v.CELRuleCount(schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"})
 	if err != nil {
 		t.Fatal(err)
@@ -675,5 +683,41 @@ func BenchmarkCELRoute(b *testing.B) {
 				eval()
 			}
 		})
+	}
+}
+
+// Values the closures do not model (another type than the schema's, a
+// null, a rule above the per-call cost limit) make them give up; cel-go's
+// program then gives the library's result.
+func TestCELClosuresGiveUp(t *testing.T) {
+	v, err := crdschema.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	synthetic, err := crdschema.New(os.DirFS("testdata/synthetic"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		v    *crdschema.Validator
+		name string
+		doc  string
+	}{
+		{v, "an integer for a string", route + "  - matches: [{path: {type: PathPrefix, value: 5}}]\n"},
+		{v, "a string for an object", route + "  - matches: [{path: x}]\n"},
+		{v, "an object for a list", route + "  - filters: {type: CORS}\n"},
+		{v, "a null item", route + "  - filters: [null]\n"},
+		{v, "a float for an integer", route + "  - backendRefs: [{name: a, port: 80.5}]\n"},
+		{synthetic, "per-call cost limit", "apiVersion: test.berth.dev/v1\nkind: Widget\nmetadata: {name: w, namespace: ns}\nspec: {name: a, costly: [" + strings.Repeat("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,", 40) + "]}"},
+	} {
+		docs, err := decodeYAML(strings.NewReader(tc.doc))
+		if err != nil || len(docs) != 1 {
+			t.Fatal(docs, err)
+		}
+		before := ruleChecks
+		sameCEL(t, tc.v, tc.name, docs[0], celconfig.RuntimeCELCostBudget)
+		if ruleChecks.Bails == before.Bails {
+			t.Errorf("%s: the closures did not give up (%d rules on closures)", tc.name, ruleChecks.Fast-before.Fast)
+		}
 	}
 }

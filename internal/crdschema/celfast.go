@@ -95,6 +95,24 @@ const (
 	kMap    // additionalProperties
 )
 
+func (k fastKind) String() string {
+	switch k {
+	case kBool:
+		return "bool"
+	case kInt:
+		return "int"
+	case kString:
+		return "string"
+	case kList:
+		return "list"
+	case kObject:
+		return "object"
+	case kMap:
+		return "map"
+	}
+	return "unknown"
+}
+
 // fastType is the static type of an expression, with the schema of the
 // data it reads.
 type fastType struct {
@@ -194,19 +212,16 @@ type fastVar struct {
 	typ  *fastType
 }
 
-// compileFast compiles rule for self of schema s (the node's, with
-// apiVersion, kind and metadata for a resource's root), or says why not.
-func compileFast(env *celgo.Env, rule string, s *structuralschema.Structural, resourceRoot bool, limit uint64) (*fastRule, *fastType, error) {
+// compileFast compiles a rule, parsed by the rules' CEL environment, for
+// self of schema s (the node's, with apiVersion, kind and metadata for a
+// resource's root), or says why not.
+func compileFast(parsed *celgo.Ast, s *structuralschema.Structural, resourceRoot bool, limit uint64) (*fastRule, *fastType, error) {
 	if resourceRoot {
 		s = model.WithTypeAndObjectMeta(s)
 	}
 	self, err := typeOfSchema(s)
 	if err != nil {
 		return nil, nil, fmt.Errorf("self: %w", err)
-	}
-	parsed, iss := env.Parse(rule)
-	if iss != nil && iss.Err() != nil {
-		return nil, nil, iss.Err()
 	}
 	c := &fastCompiler{scope: []fastVar{{name: "self", slot: 0, typ: self}}, slots: 1}
 	fn, t, err := c.expr(parsed.NativeRep().Expr(), false)
@@ -254,10 +269,16 @@ func (q *qualifier) apply(st *fastState, v any) any {
 	return q.result.conv(f)
 }
 
+// present tests for the field (cost one). As cel-go, it converts the
+// field's value: a value of another type gives up.
 func (q *qualifier) present(st *fastState, v any) bool {
 	st.cost++
 	f, ok := v.(map[string]any)[q.key]
-	return ok && f != nil
+	if !ok || f == nil {
+		return false
+	}
+	q.result.conv(f)
+	return true
 }
 
 // selectQualifier is field of an object of type t.
@@ -595,11 +616,11 @@ func (c *fastCompiler) call(e ast.Expr, inBranch bool) (fastFn, *fastType, error
 	for i, t := range argTypes {
 		kinds[i] = t.kind
 	}
-	sig := fn + fmt.Sprint(call.IsMemberFunction(), kinds)
-	binary := len(args) == 2
+	member := call.IsMemberFunction()
+	strings2 := binary(kinds, kString, kString)
 	var a0, a1 fastFn
 	a0 = args[0]
-	if binary {
+	if len(args) == 2 {
 		a1 = args[1]
 	}
 	scalar := func(k fastKind) bool { return k == kBool || k == kInt || k == kString }
@@ -699,6 +720,15 @@ func (c *fastCompiler) call(e ast.Expr, inBranch bool) (fastFn, *fastType, error
 			}
 			return x + y
 		}, tInt, nil
+	case fn == operators.Add && strings2:
+		return func(st *fastState) any {
+			l, r := a0(st), a1(st)
+			st.cost += traversal(actualSize(l)+actualSize(r), 0.1)
+			if e := firstErr(l, r); e != nil {
+				return e
+			}
+			return l.(string) + r.(string)
+		}, tString, nil
 	case fn == operators.Add && kinds[0] == kList && kinds[1] == kList:
 		t := argTypes[0]
 		if t.elem == nil {
@@ -729,7 +759,7 @@ func (c *fastCompiler) call(e ast.Expr, inBranch bool) (fastFn, *fastType, error
 			}
 			return int64(len(v.(map[string]any)))
 		}, tInt, nil
-	case sig == "startsWith"+fmt.Sprint(true, []fastKind{kString, kString}) || sig == "endsWith"+fmt.Sprint(true, []fastKind{kString, kString}):
+	case (fn == "startsWith" || fn == "endsWith") && member && strings2:
 		has := strings.HasPrefix
 		if fn == "endsWith" {
 			has = strings.HasSuffix
@@ -742,7 +772,7 @@ func (c *fastCompiler) call(e ast.Expr, inBranch bool) (fastFn, *fastType, error
 			}
 			return has(s.(string), x.(string))
 		}, tBool, nil
-	case sig == "contains"+fmt.Sprint(true, []fastKind{kString, kString}):
+	case fn == "contains" && member && strings2:
 		return func(st *fastState) any {
 			s, x := a0(st), a1(st)
 			st.cost += traversal(actualSize(s), 0.1) * traversal(actualSize(x), 0.1)
@@ -751,7 +781,7 @@ func (c *fastCompiler) call(e ast.Expr, inBranch bool) (fastFn, *fastType, error
 			}
 			return strings.Contains(s.(string), x.(string))
 		}, tBool, nil
-	case fn == "matches" && binary && kinds[0] == kString && kinds[1] == kString && argExprs[1].Kind() == ast.LiteralKind:
+	case fn == "matches" && strings2 && argExprs[1].Kind() == ast.LiteralKind:
 		pattern := string(argExprs[1].AsLiteral().(types.String))
 		re, err := regexp.Compile(pattern)
 		if err != nil {
@@ -766,7 +796,7 @@ func (c *fastCompiler) call(e ast.Expr, inBranch bool) (fastFn, *fastType, error
 			}
 			return re.MatchString(s.(string))
 		}, tBool, nil
-	case sig == "substring"+fmt.Sprint(true, []fastKind{kString, kInt}):
+	case fn == "substring" && member && binary(kinds, kString, kInt):
 		return func(st *fastState) any {
 			s, i := a0(st), a1(st)
 			st.cost += traversal(actualSize(s), 0.1) // apiserver's library.CostEstimator
@@ -793,7 +823,12 @@ func (c *fastCompiler) call(e ast.Expr, inBranch bool) (fastFn, *fastType, error
 			return ""
 		}, tString, nil
 	}
-	return nil, nil, fmt.Errorf("function %s", sig)
+	return nil, nil, fmt.Errorf("function %s%v", fn, kinds)
+}
+
+// binary says whether kinds are a and b.
+func binary(kinds []fastKind, a, b fastKind) bool {
+	return len(kinds) == 2 && kinds[0] == a && kinds[1] == b
 }
 
 // in compiles x in [constants] (cel-go tests a set, at no cost).
