@@ -184,6 +184,28 @@ type generator struct {
 	r       *rand.Rand
 	strings []string
 	ints    []int64
+	// wrongTypes: a mutation sometimes sets a value of another type than
+	// the schema's (or null), as a user's mistake would.
+	wrongTypes bool
+}
+
+// wrongValue is a value of a random JSON type, or null.
+func (g *generator) wrongValue() any {
+	switch g.r.IntN(7) {
+	case 0:
+		return nil
+	case 1:
+		return g.strings[g.r.IntN(len(g.strings))]
+	case 2:
+		return g.ints[g.r.IntN(len(g.ints))]
+	case 3:
+		return float64(g.ints[g.r.IntN(len(g.ints))]) + 0.5
+	case 4:
+		return g.r.IntN(2) == 0
+	case 5:
+		return []any{g.strings[g.r.IntN(len(g.strings))]}
+	}
+	return map[string]any{"type": g.strings[g.r.IntN(len(g.strings))]}
 }
 
 var (
@@ -346,6 +368,8 @@ func (g *generator) mutate(obj map[string]any, s *structuralschema.Structural) {
 		obj["spec"] = g.value(&spec, 1)
 	case x.del != nil && g.r.IntN(4) == 0:
 		x.del()
+	case g.wrongTypes && g.r.IntN(4) == 0:
+		x.set(g.wrongValue())
 	default:
 		x.set(g.value(x.schema, 3))
 	}
@@ -461,6 +485,7 @@ func FuzzCELSameAsApiserver(f *testing.F) {
 			t.Skip("a version that is not served")
 		}
 		g := newGenerator(seed, s)
+		g.wrongTypes = seed%2 == 1
 		obj := runtime.DeepCopyJSON(objs[name])
 		for range 1 + int(mutations)%4 {
 			g.mutate(obj, s)
@@ -720,4 +745,27 @@ func TestCELClosuresGiveUp(t *testing.T) {
 			t.Errorf("%s: the closures did not give up (%d rules on closures)", tc.name, ruleChecks.Fast-before.Fast)
 		}
 	}
+
+	// Mutations of the fixtures with values of other types: the same
+	// errors and budget either way.
+	names, objs := fixtures(t, v)
+	before := ruleChecks
+	for i, name := range names {
+		obj := objs[name]
+		gv, _ := schema.ParseGroupVersion(fmt.Sprint(obj["apiVersion"]))
+		s, err := v.StructuralOf(gv.WithKind(fmt.Sprint(obj["kind"])))
+		if err != nil {
+			continue // a version that is not served
+		}
+		g := newGenerator(uint64(i), s)
+		g.wrongTypes = true
+		for j := range 5 {
+			mutated := runtime.DeepCopyJSON(obj)
+			for range 1 + g.r.IntN(3) {
+				g.mutate(mutated, s)
+			}
+			sameCEL(t, v, fmt.Sprintf("%s wrong-type mutation #%d", name, j), mutated, celconfig.RuntimeCELCostBudget)
+		}
+	}
+	t.Logf("wrong-type mutations: %d rules on closures, %d given up", ruleChecks.Fast-before.Fast, ruleChecks.Bails-before.Bails)
 }
