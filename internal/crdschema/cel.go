@@ -30,6 +30,10 @@ import (
 // compiled programs (cel.Compile, the same environment, cost estimates and
 // limits) and the same walk, budget and error messages. What differs:
 //
+//   - the rules the embedded CRDs use are evaluated by closures over the
+//     unstructured object (celfast.go) with cel-go's results and costs;
+//     cel-go's programs evaluate the others (testdata/cel-fallbacks.txt
+//     lists them) and whatever the closures give up on;
 //   - self is converted by common.UnstructuredToVal with a schema adaptor
 //     whose Properties, Items and AdditionalProperties are built once per
 //     CRD version (schemaNode) instead of on every field access, which
@@ -42,7 +46,8 @@ import (
 //   - no metrics and no klog line for a messageExpression that fails.
 //
 // The differential tests compare both on every fixture and on random and
-// rule-targeted mutations.
+// rule-targeted mutations, and every rule the closures evaluate with
+// cel-go's program (value or error message, and cost).
 
 // schemaNode is model.Structural (the library's common.Schema adaptor of a
 // structural schema) with its children adapted once, so that reading a

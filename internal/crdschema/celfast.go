@@ -19,25 +19,45 @@ import (
 
 // This file evaluates the x-kubernetes-validations rules the embedded CRDs
 // use without cel-go's interpreter: each rule, parsed by the same CEL
-// environment, is compiled into Go closures over the unstructured object
-// (map[string]any, []any, string, int64, bool), typed from the structural
-// schema. A rule with anything else (oldSelf, int-or-string, formats,
-// nullable fields, functions not listed in call) is not compiled and runs
-// on cel-go's program, decided once when the CRD version is compiled
-// (fastFallbacks lists them).
+// environment (cel.Compile has compiled and type-checked it, and its
+// program stays the reference), is compiled into Go closures over the
+// unstructured object (map[string]any, []any, string, int64, bool), typed
+// from the structural schema. A rule with anything else (oldSelf,
+// int-or-string, embedded resources, nullable fields, formats, doubles,
+// functions not in call) is not compiled and runs on cel-go's program,
+// decided once per CRD version (testdata/cel-fallbacks.txt lists them).
 //
-// Results and costs are cel-go's: values and error messages as its
-// interpreter gives them (CEL's error-absorbing && and ||, errors as
-// values, "no such key"), and the cost its cost tracker adds up with
-// apiextensions' estimator (one per variable or field access not directly
-// under a ternary, the standard library's cost per call, 10 per list
-// built, nothing for constants, for a test against a constant list, for
-// ternaries, && and ||), so the per-object budget left is the library's.
-// Whatever the closures do not model exactly at run time (a value of
-// another type than the schema's, a null, a cost above the per-call limit,
-// where cel-go stops mid-way) makes them give up and the rule runs on
-// cel-go's program instead: the closures have no side effects, so running
-// the rule again is the same as having run it there.
+// Results are cel-go's: values and error messages as its interpreter gives
+// them (errors as values, CEL's error-absorbing && and ||, "no such key",
+// "index out of bounds", "integer overflow", "index out of range").
+//
+// Costs are cel-go's, tracked exactly rather than bounded: the same sum
+// its cost tracker (interpreter.CostTracker, with apiextensions'
+// library.CostEstimator and presence tests free) adds up, so the
+// per-object budget left is the library's to the unit. As cel-go plans the
+// rules (OptOptimize on): a variable with its fields and constant indexes
+// applied is one attribute, costing one per qualifier applied (the one
+// that fails included) plus one for the attribute, except a ternary's
+// branch, which cel-go resolves without observing it; has() costs its
+// qualifiers only; constants, constant lists, `x in [constants]` (a set
+// lookup), ternaries, && and || cost nothing themselves; a call costs what
+// CostTracker.costCall gives (equality and string comparisons
+// ceil(0.1 × the smaller size), startsWith/endsWith ceil(0.1 × the
+// argument's size), contains the product of both, matches ceil(0.1 × (1 +
+// size)) × ceil(0.25 × the pattern's size), substring ceil(0.1 × size) as
+// library.CostEstimator says, `in` a list of the data its size, other
+// calls 1), also when an argument is an error; building [x] costs 10. The
+// macros are cel-go's folds, evaluated step by step (all's and exists'
+// @not_strictly_false loop condition included), so their cost follows.
+// The differential tests compare value and cost of every rule evaluation
+// with cel-go's program.
+//
+// Whatever the closures do not model at run time (a value of another type
+// than the schema's, a null, a cost above the per-call limit, where
+// cel-go stops mid-way and its cost decides which error the budget
+// gives) makes them give up and the rule runs on cel-go's program instead:
+// the closures have no side effects, so running the rule again is the same
+// as having run it there.
 
 // fastRule is a rule compiled to closures.
 type fastRule struct {
