@@ -640,19 +640,26 @@ func TestValidateConcurrently(t *testing.T) {
 	}
 }
 
+// embeddedAndSynthetic are the validators of the embedded CRDs and of the
+// synthetic CRD.
+func embeddedAndSynthetic(t *testing.T) (embedded, synthetic *crdschema.Validator) {
+	t.Helper()
+	embedded, err := crdschema.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if synthetic, err = crdschema.New(os.DirFS("testdata/synthetic")); err != nil {
+		t.Fatal(err)
+	}
+	return embedded, synthetic
+}
+
 // The rules that run on cel-go's program rather than on closures, and
 // why, are testdata/cel-fallbacks.txt (go test -run TestCELFallbacks
 // -update rewrites it): a rule that stops being compiled shows in the
 // diff. Most of HTTPRoute's rules run on closures.
 func TestCELFallbacks(t *testing.T) {
-	v, err := crdschema.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	synthetic, err := crdschema.New(os.DirFS("testdata/synthetic"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, synthetic := embeddedAndSynthetic(t)
 	var all []string
 	for _, v := range []*crdschema.Validator{v, synthetic} {
 		lines, err := v.CELFallbacks()
@@ -715,14 +722,7 @@ func BenchmarkCELRoute(b *testing.B) {
 // null, a rule above the per-call cost limit) make them give up; cel-go's
 // program then gives the library's result.
 func TestCELClosuresGiveUp(t *testing.T) {
-	v, err := crdschema.Embedded()
-	if err != nil {
-		t.Fatal(err)
-	}
-	synthetic, err := crdschema.New(os.DirFS("testdata/synthetic"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, synthetic := embeddedAndSynthetic(t)
 	for _, tc := range []struct {
 		v    *crdschema.Validator
 		name string

@@ -74,11 +74,7 @@ func (v *Validator) CELFallbacks() ([]string, error) {
 			}
 			ver := v.kinds[gk].versions[name]
 			seen := map[string]bool{}
-			var walk func(n *celNode)
-			walk = func(n *celNode) {
-				if n == nil {
-					return
-				}
+			eachNode(ver.cel, func(n *celNode) {
 				for i, why := range n.fastWhy {
 					if n.fast[i] == nil && why != "" {
 						line := fmt.Sprintf("%s %s: %s: %s", gk.WithVersion(name).GroupVersion(), gk.Kind, why, n.rules[i].Rule)
@@ -88,16 +84,7 @@ func (v *Validator) CELFallbacks() ([]string, error) {
 						}
 					}
 				}
-				walk(n.items)
-				walk(n.additional)
-				for _, p := range n.props {
-					walk(p.node)
-				}
-				for _, a := range n.allOf {
-					walk(a)
-				}
-			}
-			walk(ver.cel)
+			})
 		}
 	}
 	sort.Strings(out)
@@ -110,27 +97,14 @@ func (v *Validator) CELRuleCount(gvk schema.GroupVersionKind) (rules, fast int, 
 	if _, err := v.StructuralOf(gvk); err != nil {
 		return 0, 0, err
 	}
-	var walk func(n *celNode)
-	walk = func(n *celNode) {
-		if n == nil {
-			return
-		}
+	eachNode(v.kinds[gvk.GroupKind()].versions[gvk.Version].cel, func(n *celNode) {
 		for i := range n.compiled {
 			rules++
 			if n.fast[i] != nil {
 				fast++
 			}
 		}
-		walk(n.items)
-		walk(n.additional)
-		for _, p := range n.props {
-			walk(p.node)
-		}
-		for _, a := range n.allOf {
-			walk(a)
-		}
-	}
-	walk(v.kinds[gvk.GroupKind()].versions[gvk.Version].cel)
+	})
 	return rules, fast, nil
 }
 
@@ -145,25 +119,26 @@ func (v *Validator) CELOnly(obj map[string]any, closures bool) (func() field.Err
 	root := ver.cel
 	if !closures {
 		root = compileCEL(ver.structural, celconfig.PerCallLimit)
-		var clear func(n *celNode)
-		clear = func(n *celNode) {
-			if n == nil {
-				return
-			}
-			n.fast = make([]*fastRule, len(n.compiled))
-			clear(n.items)
-			clear(n.additional)
-			for _, p := range n.props {
-				clear(p.node)
-			}
-			for _, a := range n.allOf {
-				clear(a)
-			}
-		}
-		clear(root)
+		eachNode(root, func(n *celNode) { n.fast = make([]*fastRule, len(n.compiled)) })
 	}
 	return func() field.ErrorList {
 		errs, _ := root.validate(nil, obj, celconfig.RuntimeCELCostBudget)
 		return errs
 	}, nil
+}
+
+// eachNode calls fn on n and every node under it.
+func eachNode(n *celNode, fn func(*celNode)) {
+	if n == nil {
+		return
+	}
+	fn(n)
+	eachNode(n.items, fn)
+	eachNode(n.additional, fn)
+	for _, p := range n.props {
+		eachNode(p.node, fn)
+	}
+	for _, a := range n.allOf {
+		eachNode(a, fn)
+	}
 }
