@@ -584,6 +584,7 @@ func TestCELSameAsApiserverOnRuleFailures(t *testing.T) {
 		{route + "  - filters: [{type: CORS, cors: {allowMethods: ['*', GET]}}]\n", "AllowMethods cannot contain '*' alongside other methods"},
 		{route + "  - filters: [{type: CORS, cors: {allowHeaders: ['*', x-a]}}]\n", "AllowHeaders cannot contain '*' alongside other methods"},
 		{route + "  - timeouts: {request: 1s, backendRequest: 2s}\n", "backendRequest timeout cannot be longer than request timeout"},
+		{route + "  - timeouts: {request: 1x, backendRequest: 2s}\n", "type conversion error from 'string' to 'google.protobuf.Duration' evaluating rule: backendRequest timeout"},
 		{route + exactRewrite + "    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /b}}}]\n",
 			"When using RequestRedirect filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified"},
 		{route + exactRewrite + "    backendRefs: [{name: a, port: 80, filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /b}}}]}]\n",

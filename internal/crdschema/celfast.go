@@ -5,6 +5,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	celgo "github.com/google/cel-go/cel"
@@ -29,7 +30,8 @@ import (
 //
 // Results are cel-go's: values and error messages as its interpreter gives
 // them (errors as values, CEL's error-absorbing && and ||, "no such key",
-// "index out of bounds", "integer overflow", "index out of range").
+// "index out of bounds", "integer overflow", "index out of range", a
+// string that is no duration).
 //
 // Costs are cel-go's, tracked exactly rather than bounded: the same sum
 // its cost tracker (interpreter.CostTracker, with apiextensions'
@@ -46,7 +48,8 @@ import (
 // argument's size), contains the product of both, matches ceil(0.1 × (1 +
 // size)) × ceil(0.25 × the pattern's size), substring ceil(0.1 × size) as
 // library.CostEstimator says, `in` a list of the data its size, other
-// calls 1), also when an argument is an error; building [x] costs 10. The
+// calls 1), also when an argument is an error; building [x] costs 10;
+// duration('constant') is folded, so costs nothing. The
 // macros are cel-go's folds, evaluated step by step (all's and exists'
 // @not_strictly_false loop condition included), so their cost follows.
 // The differential tests compare value and cost of every rule evaluation
@@ -113,6 +116,7 @@ const (
 	kList
 	kObject // properties
 	kMap    // additionalProperties
+	kDuration
 )
 
 func (k fastKind) String() string {
@@ -129,6 +133,8 @@ func (k fastKind) String() string {
 		return "object"
 	case kMap:
 		return "map"
+	case kDuration:
+		return "duration"
 	}
 	return "unknown"
 }
@@ -643,7 +649,7 @@ func (c *fastCompiler) call(e ast.Expr, inBranch bool) (fastFn, *fastType, error
 	if len(args) == 2 {
 		a1 = args[1]
 	}
-	scalar := func(k fastKind) bool { return k == kBool || k == kInt || k == kString }
+	scalar := func(k fastKind) bool { return k == kBool || k == kInt || k == kString || k == kDuration }
 
 	switch {
 	case fn == operators.LogicalAnd || fn == operators.LogicalOr:
@@ -699,7 +705,7 @@ func (c *fastCompiler) call(e ast.Expr, inBranch bool) (fastFn, *fastType, error
 			return (l == r) != ne
 		}, tBool, nil
 	case (fn == operators.Less || fn == operators.LessEquals || fn == operators.Greater || fn == operators.GreaterEquals) &&
-		kinds[0] == kinds[1] && (kinds[0] == kInt || kinds[0] == kString):
+		kinds[0] == kinds[1] && (kinds[0] == kInt || kinds[0] == kString || kinds[0] == kDuration):
 		return func(st *fastState) any {
 			l, r := a0(st), a1(st)
 			if kinds[0] == kString {
@@ -711,10 +717,12 @@ func (c *fastCompiler) call(e ast.Expr, inBranch bool) (fastFn, *fastType, error
 				return e
 			}
 			var cmp int
-			if kinds[0] == kInt {
-				x, y := l.(int64), r.(int64)
-				cmp = compare(x, y)
-			} else {
+			switch kinds[0] {
+			case kInt:
+				cmp = compare(l.(int64), r.(int64))
+			case kDuration:
+				cmp = compare(int64(l.(time.Duration)), int64(r.(time.Duration)))
+			default:
 				cmp = strings.Compare(l.(string), r.(string))
 			}
 			switch fn {
@@ -764,6 +772,27 @@ func (c *fastCompiler) call(e ast.Expr, inBranch bool) (fastFn, *fastType, error
 			out := make([]any, 0, len(x)+len(y))
 			return append(append(out, x...), y...)
 		}, t, nil
+	case fn == "duration" && len(args) == 1 && kinds[0] == kString && !member:
+		if argExprs[0].Kind() == ast.LiteralKind {
+			// cel-go folds a conversion of a constant (OptOptimize).
+			d, err := time.ParseDuration(string(argExprs[0].AsLiteral().(types.String)))
+			if err != nil {
+				return nil, nil, err
+			}
+			return func(*fastState) any { return d }, &fastType{kind: kDuration}, nil
+		}
+		return func(st *fastState) any {
+			v := a0(st)
+			st.cost++
+			if e, isErr := v.(*fastErr); isErr {
+				return e
+			}
+			d, err := time.ParseDuration(v.(string))
+			if err != nil {
+				return &fastErr{msg: "type conversion error from 'string' to 'google.protobuf.Duration'"}
+			}
+			return d
+		}, &fastType{kind: kDuration}, nil
 	case fn == "size" && len(args) == 1 && (kinds[0] == kString || kinds[0] == kList || kinds[0] == kMap):
 		return func(st *fastState) any {
 			v := a0(st)
