@@ -158,9 +158,6 @@ type celCompiler struct {
 	parsed       map[string]*celgo.Ast // the rules parsed for closures, by text
 }
 
-// node mirrors the library's validator(): rules is the schema whose
-// x-kubernetes-validations apply (an allOf branch or the node itself), s
-// the node's structural schema and adapted its adaptor.
 // compileFast compiles n's rules to closures where it can.
 func (c celCompiler) compileFast(n *celNode, s *structuralschema.Structural, resourceRoot bool) {
 	if len(n.compiled) == 0 {
@@ -194,6 +191,9 @@ func (c celCompiler) compileFast(n *celNode, s *structuralschema.Structural, res
 	}
 }
 
+// node mirrors the library's validator(): rules is the schema whose
+// x-kubernetes-validations apply (an allOf branch or the node itself), s
+// the node's structural schema and adapted its adaptor.
 func (c celCompiler) node(rules, s *structuralschema.Structural, adapted *schemaNode, resourceRoot bool, declType *apiservercel.DeclType) *celNode {
 	withRules := *s
 	withRules.XValidations = rules.XValidations
