@@ -30,6 +30,10 @@ import (
 // compiled programs (cel.Compile, the same environment, cost estimates and
 // limits) and the same walk, budget and error messages. What differs:
 //
+//   - the rules the embedded CRDs use are evaluated by closures over the
+//     unstructured object (celfast.go) with cel-go's results and costs;
+//     cel-go's programs evaluate the others (testdata/cel-fallbacks.txt
+//     lists them) and whatever the closures give up on;
 //   - self is converted by common.UnstructuredToVal with a schema adaptor
 //     whose Properties, Items and AdditionalProperties are built once per
 //     CRD version (schemaNode) instead of on every field access, which
@@ -42,7 +46,8 @@ import (
 //   - no metrics and no klog line for a messageExpression that fails.
 //
 // The differential tests compare both on every fixture and on random and
-// rule-targeted mutations.
+// rule-targeted mutations, and every rule the closures evaluate with
+// cel-go's program (value or error message, and cost).
 
 // schemaNode is model.Structural (the library's common.Schema adaptor of a
 // structural schema) with its children adapted once, so that reading a
@@ -114,6 +119,10 @@ type celNode struct {
 	rules      []apiextensionsv1.ValidationRule
 	compiled   []cel.CompilationResult
 	compileErr error
+	fast       []*fastRule // per rule: its closures (celfast.go), nil: cel-go's program
+	fastWhy    []string    // per rule without closures: why
+	fastSelf   *fastType   // self's type for the closures
+	fastVars   int         // the most variable slots a rule's closures use
 
 	items      *celNode
 	additional *celNode
@@ -137,6 +146,7 @@ func compileCEL(s *structuralschema.Structural, perCallLimit uint64) *celNode {
 		perCallLimit: perCallLimit,
 		envSet:       environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()),
 		loader:       cel.StoredExpressionsEnvLoader(),
+		parsed:       map[string]*celgo.Ast{},
 	}
 	return c.node(s, s, newSchemaNode(s), true, model.SchemaDeclType(s, true))
 }
@@ -145,6 +155,40 @@ type celCompiler struct {
 	perCallLimit uint64
 	envSet       *environment.EnvSet
 	loader       cel.EnvLoader
+	parsed       map[string]*celgo.Ast // the rules parsed for closures, by text
+}
+
+// compileFast compiles n's rules to closures where it can.
+func (c celCompiler) compileFast(n *celNode, s *structuralschema.Structural, resourceRoot bool) {
+	if len(n.compiled) == 0 {
+		return
+	}
+	n.fast = make([]*fastRule, len(n.compiled))
+	n.fastWhy = make([]string, len(n.compiled))
+	for i, compiled := range n.compiled {
+		if compiled.Program == nil || compiled.Error != nil {
+			continue // compiled.Error is reported as the library reports it
+		}
+		if compiled.UsesOldSelf {
+			n.fastWhy[i] = "oldSelf"
+			continue
+		}
+		parsed := c.parsed[n.rules[i].Rule]
+		if parsed == nil {
+			var iss *celgo.Issues
+			if parsed, iss = c.envSet.StoredExpressionsEnv().Parse(n.rules[i].Rule); iss.Err() != nil {
+				n.fastWhy[i] = iss.Err().Error()
+				continue
+			}
+			c.parsed[n.rules[i].Rule] = parsed
+		}
+		fr, self, err := compileFast(parsed, s, resourceRoot, c.perCallLimit)
+		if err != nil {
+			n.fastWhy[i] = err.Error()
+			continue
+		}
+		n.fast[i], n.fastSelf, n.fastVars = fr, self, max(n.fastVars, fr.vars)
+	}
 }
 
 // node mirrors the library's validator(): rules is the schema whose
@@ -159,6 +203,7 @@ func (c celCompiler) node(rules, s *structuralschema.Structural, adapted *schema
 	if resourceRoot {
 		n.self = adapted.WithTypeAndObjectMeta()
 	}
+	c.compileFast(n, s, resourceRoot)
 	var elemType *apiservercel.DeclType
 	if declType != nil {
 		elemType = declType.ElemType
@@ -256,16 +301,65 @@ func hasRules(s *structuralschema.Structural) bool {
 // budget left, as the library's Validator.validate does without an old
 // object; the budget is negative once it ran out.
 func (n *celNode) validate(path *field.Path, obj any, budget int64) (field.ErrorList, int64) {
+	return n.validateChecked(path, obj, budget, nil)
+}
+
+// celWalk is the state of one validate: the path of the node being
+// validated, made a *field.Path only for an error, and the closures'
+// state, shared by every rule.
+type celWalk struct {
+	root *field.Path
+	segs []pathSeg
+	st   fastState
+	chk  fastChecker
+}
+
+// pathSeg is a property (pathChild), a map's key (pathKey) or an item
+// (pathIndex).
+type pathSeg struct {
+	name  string
+	index int
+	kind  uint8
+}
+
+const (
+	pathChild = iota
+	pathKey
+	pathIndex
+)
+
+func (w *celWalk) path() *field.Path {
+	p := w.root
+	for _, s := range w.segs {
+		switch s.kind {
+		case pathChild:
+			p = p.Child(s.name)
+		case pathKey:
+			p = p.Key(s.name)
+		default:
+			p = p.Index(s.index)
+		}
+	}
+	return p
+}
+
+// validateChecked is validate that, with chk, also evaluates every rule
+// the closures evaluate with cel-go's program and records both.
+func (n *celNode) validateChecked(path *field.Path, obj any, budget int64, chk fastChecker) (field.ErrorList, int64) {
+	return n.walk(&celWalk{root: path, chk: chk}, obj, budget)
+}
+
+func (n *celNode) walk(w *celWalk, obj any, budget int64) (field.ErrorList, int64) {
 	if n == nil || obj == nil {
 		return nil, budget
 	}
-	errs, budget := n.expressions(path, obj, budget)
+	errs, budget := n.expressions(w, obj, budget)
 	if budget < 0 {
 		return errs, budget
 	}
 	for _, a := range n.allOf {
 		var more field.ErrorList
-		more, budget = a.validate(path, obj, budget)
+		more, budget = a.walk(w, obj, budget)
 		errs = append(errs, more...)
 		if budget < 0 {
 			return errs, budget
@@ -278,7 +372,9 @@ func (n *celNode) validate(path *field.Path, obj any, budget int64) (field.Error
 		}
 		for i, item := range obj {
 			var more field.ErrorList
-			more, budget = n.items.validate(path.Index(i), item, budget)
+			w.segs = append(w.segs, pathSeg{index: i, kind: pathIndex})
+			more, budget = n.items.walk(w, item, budget)
+			w.segs = w.segs[:len(w.segs)-1]
 			errs = append(errs, more...)
 			if budget < 0 {
 				return errs, budget
@@ -293,7 +389,9 @@ func (n *celNode) validate(path *field.Path, obj any, budget int64) (field.Error
 			sort.Strings(keys)
 			for _, k := range keys {
 				var more field.ErrorList
-				more, budget = n.additional.validate(path.Key(k), obj[k], budget)
+				w.segs = append(w.segs, pathSeg{name: k, kind: pathKey})
+				more, budget = n.additional.walk(w, obj[k], budget)
+				w.segs = w.segs[:len(w.segs)-1]
 				errs = append(errs, more...)
 				if budget < 0 {
 					return errs, budget
@@ -306,7 +404,9 @@ func (n *celNode) validate(path *field.Path, obj any, budget int64) (field.Error
 				continue
 			}
 			var more field.ErrorList
-			more, budget = p.node.validate(path.Child(p.name), v, budget)
+			w.segs = append(w.segs, pathSeg{name: p.name, kind: pathChild})
+			more, budget = p.node.walk(w, v, budget)
+			w.segs = w.segs[:len(w.segs)-1]
 			errs = append(errs, more...)
 			if budget < 0 {
 				return errs, budget
@@ -317,24 +417,37 @@ func (n *celNode) validate(path *field.Path, obj any, budget int64) (field.Error
 }
 
 // expressions evaluates n's own rules on obj (validateExpressions).
-func (n *celNode) expressions(path *field.Path, obj any, budget int64) (errs field.ErrorList, _ int64) {
+func (n *celNode) expressions(w *celWalk, obj any, budget int64) (errs field.ErrorList, _ int64) {
+	var fieldPath *field.Path
+	path := func() *field.Path {
+		if fieldPath == nil {
+			fieldPath = w.path()
+		}
+		return fieldPath
+	}
 	if n.compileErr != nil {
-		return field.ErrorList{field.Invalid(path, n.typ, fmt.Sprintf("rule compiler initialization error: %v", n.compileErr))}, budget
+		return field.ErrorList{field.Invalid(path(), n.typ, fmt.Sprintf("rule compiler initialization error: %v", n.compileErr))}, budget
 	}
 	if len(n.compiled) == 0 {
 		return nil, budget
 	}
 	if budget <= 0 {
-		return field.ErrorList{field.Invalid(path, n.typ, "validation failed due to running out of cost budget, no further validation rules will be run")}, -1
+		return field.ErrorList{field.Invalid(path(), n.typ, "validation failed due to running out of cost budget, no further validation rules will be run")}, -1
 	}
-	self := &activation{self: common.UnstructuredToVal(obj, n.self)}
-	// Without an old object, a rule that may use oldSelf sees it as none.
-	optional := &activation{self: self.self, hasOldSelf: true, oldSelf: types.OptionalNone}
+	// The activations of cel-go's programs, made when one runs.
+	var self, optional *activation
+	activations := func() {
+		if self == nil {
+			self = &activation{self: common.UnstructuredToVal(obj, n.self)}
+			// Without an old object, a rule that may use oldSelf sees it as none.
+			optional = &activation{self: self.self, hasOldSelf: true, oldSelf: types.OptionalNone}
+		}
+	}
 	ratcheting := utilfeature.DefaultFeatureGate.Enabled(features.CRDValidationRatcheting)
 	for i, compiled := range n.compiled {
 		rule := n.rules[i]
 		if compiled.Error != nil {
-			errs = append(errs, field.Invalid(path, n.typ, fmt.Sprintf("rule compile error: %v", compiled.Error)))
+			errs = append(errs, field.Invalid(path(), n.typ, fmt.Sprintf("rule compile error: %v", compiled.Error)))
 			continue
 		}
 		if compiled.Program == nil {
@@ -344,38 +457,66 @@ func (n *celNode) expressions(path *field.Path, obj any, budget int64) (errs fie
 		if compiled.UsesOldSelf && (!ratcheting || !optionalOldSelf) {
 			continue // a transition rule: not run on create
 		}
-		act := self
-		if optionalOldSelf {
-			act = optional
+		var (
+			passed bool
+			cost   uint64
+			err    error
+			fast   bool
+		)
+		if fr := n.fast[i]; fr != nil && !optionalOldSelf {
+			if len(w.st.vars) < n.fastVars {
+				w.st.vars = make([]any, n.fastVars)
+			}
+			var res any
+			if res, cost, fast = fr.eval(&w.st, obj, n.fastSelf); fast {
+				switch res := res.(type) {
+				case bool:
+					passed = res
+				case *fastErr:
+					err = res
+				}
+			}
+			if w.chk != nil {
+				activations()
+				w.chk(n, i, self, res, cost, fast)
+			}
 		}
-		result, details, err := compiled.Program.ContextEval(context.Background(), act)
-		if details == nil {
-			return append(errs, field.InternalError(path, fmt.Errorf("runtime cost could not be calculated for validation rule: %v, no further validation rules will be run", ruleErrorString(rule)))), -1
+		if !fast {
+			activations()
+			act := self
+			if optionalOldSelf {
+				act = optional
+			}
+			result, details, evalErr := compiled.Program.ContextEval(context.Background(), act)
+			if details == nil {
+				return append(errs, field.InternalError(path(), fmt.Errorf("runtime cost could not be calculated for validation rule: %v, no further validation rules will be run", ruleErrorString(rule)))), -1
+			}
+			actual := details.ActualCost()
+			if actual == nil {
+				return append(errs, field.Invalid(path(), n.typ, fmt.Sprintf("runtime cost could not be calculated for validation rule: %v, no further validation rules will be run", ruleErrorString(rule)))), -1
+			}
+			passed, cost, err = result == types.True, *actual, evalErr
 		}
-		cost := details.ActualCost()
-		if cost == nil {
-			return append(errs, field.Invalid(path, n.typ, fmt.Sprintf("runtime cost could not be calculated for validation rule: %v, no further validation rules will be run", ruleErrorString(rule)))), -1
+		if cost > math.MaxInt64 || int64(cost) > budget {
+			return append(errs, field.Invalid(path(), n.typ, "validation failed due to running out of cost budget, no further validation rules will be run")), -1
 		}
-		if *cost > math.MaxInt64 || int64(*cost) > budget {
-			return append(errs, field.Invalid(path, n.typ, "validation failed due to running out of cost budget, no further validation rules will be run")), -1
-		}
-		budget -= int64(*cost)
+		budget -= int64(cost)
 		if err != nil {
 			switch {
 			case strings.HasPrefix(err.Error(), "no such overload"):
-				errs = append(errs, field.Invalid(path, n.typ, fmt.Sprintf("'%v': call arguments did not match a supported operator, function or macro signature for rule: %v", err, ruleErrorString(rule))))
+				errs = append(errs, field.Invalid(path(), n.typ, fmt.Sprintf("'%v': call arguments did not match a supported operator, function or macro signature for rule: %v", err, ruleErrorString(rule))))
 			case strings.HasPrefix(err.Error(), "operation cancelled: actual cost limit exceeded"):
-				return append(errs, field.Invalid(path, n.typ, fmt.Sprintf("'%v': no further validation rules will be run due to call cost exceeds limit for rule: %v", err, ruleErrorString(rule)))), -1
+				return append(errs, field.Invalid(path(), n.typ, fmt.Sprintf("'%v': no further validation rules will be run due to call cost exceeds limit for rule: %v", err, ruleErrorString(rule)))), -1
 			default:
-				errs = append(errs, field.Invalid(path, n.typ, fmt.Sprintf("%v evaluating rule: %v", err, ruleErrorString(rule))))
+				errs = append(errs, field.Invalid(path(), n.typ, fmt.Sprintf("%v evaluating rule: %v", err, ruleErrorString(rule))))
 			}
 			continue
 		}
-		if result == types.True {
+		if passed {
 			continue
 		}
 
-		rulePath := path
+		rulePath := path()
 		if compiled.NormalizedRuleFieldPath != "" {
 			rulePath = rulePath.Child(compiled.NormalizedRuleFieldPath)
 		}
@@ -383,6 +524,7 @@ func (n *celNode) expressions(path *field.Path, obj any, budget int64) (errs fie
 		if compiled.MessageExpression != nil {
 			// As the library: the message sees the rule's self but never
 			// an optional oldSelf.
+			activations()
 			msg, left, msgErr := evalMessageExpression(compiled.MessageExpression, rule.MessageExpression, self, budget)
 			switch {
 			case msgErr == nil:
@@ -406,6 +548,10 @@ func (n *celNode) expressions(path *field.Path, obj any, budget int64) (errs fie
 	}
 	return errs, budget
 }
+
+// fastChecker is called for every rule that has closures, with what they
+// gave (ok false: they gave up), for the differential tests.
+type fastChecker func(n *celNode, rule int, act *activation, result any, cost uint64, ok bool)
 
 // activation resolves self and oldSelf (the library's validationActivation).
 type activation struct {

@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/berth-gateway/berth/internal/crdschema"
+	"github.com/berth-gateway/berth/internal/golden"
 )
 
 // fixtureDirs hold the repository's example and test inputs (relative to
@@ -116,9 +117,14 @@ func fixtures(t testing.TB, v *crdschema.Validator) (names []string, objs map[st
 // order) and leave the same budget. It returns berth's errors.
 func sameCEL(t testing.TB, v *crdschema.Validator, name string, obj map[string]any, budget int64) field.ErrorList {
 	t.Helper()
-	ours, ref, oursLeft, refLeft, ok := v.CompareCEL(runtime.DeepCopyJSON(obj), budget)
+	ours, ref, oursLeft, refLeft, check, ok := v.CompareCELRules(runtime.DeepCopyJSON(obj), budget)
 	if !ok {
 		return nil
+	}
+	ruleChecks.Fast += check.Fast
+	ruleChecks.Bails += check.Bails
+	for _, d := range check.Diffs {
+		t.Errorf("%s: %s", name, d)
 	}
 	a, b := dump(ours), dump(ref)
 	// A rule that iterates over a map (self.all(k, ...) on labels) stops
@@ -136,6 +142,9 @@ func sameCEL(t testing.TB, v *crdschema.Validator, name string, obj map[string]a
 	}
 	return ours
 }
+
+// ruleChecks adds up what sameCEL saw of the rules compiled to closures.
+var ruleChecks crdschema.RuleCheck
 
 // dump is every field of every error, one a line, sorted.
 func dump(errs field.ErrorList) string {
@@ -175,6 +184,28 @@ type generator struct {
 	r       *rand.Rand
 	strings []string
 	ints    []int64
+	// wrongTypes: a mutation sometimes sets a value of another type than
+	// the schema's (or null), as a user's mistake would.
+	wrongTypes bool
+}
+
+// wrongValue is a value of a random JSON type, or null.
+func (g *generator) wrongValue() any {
+	switch g.r.IntN(7) {
+	case 0:
+		return nil
+	case 1:
+		return g.strings[g.r.IntN(len(g.strings))]
+	case 2:
+		return g.ints[g.r.IntN(len(g.ints))]
+	case 3:
+		return float64(g.ints[g.r.IntN(len(g.ints))]) + 0.5
+	case 4:
+		return g.r.IntN(2) == 0
+	case 5:
+		return []any{g.strings[g.r.IntN(len(g.strings))]}
+	}
+	return map[string]any{"type": g.strings[g.r.IntN(len(g.strings))]}
 }
 
 var (
@@ -337,6 +368,8 @@ func (g *generator) mutate(obj map[string]any, s *structuralschema.Structural) {
 		obj["spec"] = g.value(&spec, 1)
 	case x.del != nil && g.r.IntN(4) == 0:
 		x.del()
+	case g.wrongTypes && g.r.IntN(4) == 0:
+		x.set(g.wrongValue())
 	default:
 		x.set(g.value(x.schema, 3))
 	}
@@ -452,6 +485,7 @@ func FuzzCELSameAsApiserver(f *testing.F) {
 			t.Skip("a version that is not served")
 		}
 		g := newGenerator(seed, s)
+		g.wrongTypes = seed%2 == 1
 		obj := runtime.DeepCopyJSON(objs[name])
 		for range 1 + int(mutations)%4 {
 			g.mutate(obj, s)
@@ -550,6 +584,7 @@ func TestCELSameAsApiserverOnRuleFailures(t *testing.T) {
 		{route + "  - filters: [{type: CORS, cors: {allowMethods: ['*', GET]}}]\n", "AllowMethods cannot contain '*' alongside other methods"},
 		{route + "  - filters: [{type: CORS, cors: {allowHeaders: ['*', x-a]}}]\n", "AllowHeaders cannot contain '*' alongside other methods"},
 		{route + "  - timeouts: {request: 1s, backendRequest: 2s}\n", "backendRequest timeout cannot be longer than request timeout"},
+		{route + "  - timeouts: {request: 1x, backendRequest: 2s}\n", "type conversion error from 'string' to 'google.protobuf.Duration' evaluating rule: backendRequest timeout"},
 		{route + exactRewrite + "    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /b}}}]\n",
 			"When using RequestRedirect filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified"},
 		{route + exactRewrite + "    backendRefs: [{name: a, port: 80, filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /b}}}]}]\n",
@@ -604,4 +639,134 @@ func TestValidateConcurrently(t *testing.T) {
 			}
 		}
 	}
+}
+
+// embeddedAndSynthetic are the validators of the embedded CRDs and of the
+// synthetic CRD.
+func embeddedAndSynthetic(t *testing.T) (embedded, synthetic *crdschema.Validator) {
+	t.Helper()
+	embedded, err := crdschema.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if synthetic, err = crdschema.New(os.DirFS("testdata/synthetic")); err != nil {
+		t.Fatal(err)
+	}
+	return embedded, synthetic
+}
+
+// The rules that run on cel-go's program rather than on closures, and
+// why, are testdata/cel-fallbacks.txt (go test -run TestCELFallbacks
+// -update rewrites it): a rule that stops being compiled shows in the
+// diff. Most of HTTPRoute's rules run on closures.
+func TestCELFallbacks(t *testing.T) {
+	v, synthetic := embeddedAndSynthetic(t)
+	var all []string
+	for _, v := range []*crdschema.Validator{v, synthetic} {
+		lines, err := v.CELFallbacks()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, lines...)
+	}
+	golden.Compare(t, "testdata/cel-fallbacks.txt", []byte(strings.Join(all, "\n")+"\n"))
+	rules, fast, err := v.CELRuleCount(schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("HTTPRoute v1: %d of %d rules on closures", fast, rules)
+	if fast < rules*9/10 {
+		t.Errorf("only %d of HTTPRoute's %d rules on closures", fast, rules)
+	}
+}
+
+// TestMain reports how many rule evaluations the differential tests
+// compared (closures against cel-go's program) and fails when none did.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if ruleChecks.Fast+ruleChecks.Bails > 0 {
+		fmt.Printf("closures evaluated %d rules (each compared with cel-go's program) and gave up on %d\n", ruleChecks.Fast, ruleChecks.Bails)
+	}
+	os.Exit(code)
+}
+
+// BenchmarkCELRoute is the CEL rules alone of the ten-rule HTTPRoute of
+// BenchmarkValidateRoute: on closures, and on cel-go's programs.
+func BenchmarkCELRoute(b *testing.B) {
+	v, err := crdschema.Embedded()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, closures := range []bool{true, false} {
+		name := "closures"
+		if !closures {
+			name = "cel-go"
+		}
+		b.Run(name, func(b *testing.B) {
+			eval, err := v.CELOnly(benchRoute(b), closures)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if errs := eval(); len(errs) > 0 {
+				b.Fatal(crdschema.FieldErrors(errs))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				eval()
+			}
+		})
+	}
+}
+
+// Values the closures do not model (another type than the schema's, a
+// null, a rule above the per-call cost limit) make them give up; cel-go's
+// program then gives the library's result.
+func TestCELClosuresGiveUp(t *testing.T) {
+	v, synthetic := embeddedAndSynthetic(t)
+	for _, tc := range []struct {
+		v    *crdschema.Validator
+		name string
+		doc  string
+	}{
+		{v, "an integer for a string", route + "  - matches: [{path: {type: PathPrefix, value: 5}}]\n"},
+		{v, "a string for an object", route + "  - matches: [{path: x}]\n"},
+		{v, "an object for a list", route + "  - filters: {type: CORS}\n"},
+		{v, "a null item", route + "  - filters: [null]\n"},
+		{v, "a float for an integer", route + "  - backendRefs: [{name: a, port: 80.5}]\n"},
+		{synthetic, "per-call cost limit", "apiVersion: test.berth.dev/v1\nkind: Widget\nmetadata: {name: w, namespace: ns}\nspec: {name: a, costly: [" + strings.Repeat("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,", 40) + "]}"},
+	} {
+		docs, err := decodeYAML(strings.NewReader(tc.doc))
+		if err != nil || len(docs) != 1 {
+			t.Fatal(docs, err)
+		}
+		before := ruleChecks
+		sameCEL(t, tc.v, tc.name, docs[0], celconfig.RuntimeCELCostBudget)
+		if ruleChecks.Bails == before.Bails {
+			t.Errorf("%s: the closures did not give up (%d rules on closures)", tc.name, ruleChecks.Fast-before.Fast)
+		}
+	}
+
+	// Mutations of the fixtures with values of other types: the same
+	// errors and budget either way.
+	names, objs := fixtures(t, v)
+	before := ruleChecks
+	for i, name := range names {
+		obj := objs[name]
+		gv, _ := schema.ParseGroupVersion(fmt.Sprint(obj["apiVersion"]))
+		s, err := v.StructuralOf(gv.WithKind(fmt.Sprint(obj["kind"])))
+		if err != nil {
+			continue // a version that is not served
+		}
+		g := newGenerator(uint64(i), s)
+		g.wrongTypes = true
+		for j := range 5 {
+			mutated := runtime.DeepCopyJSON(obj)
+			for range 1 + g.r.IntN(3) {
+				g.mutate(mutated, s)
+			}
+			sameCEL(t, v, fmt.Sprintf("%s wrong-type mutation #%d", name, j), mutated, celconfig.RuntimeCELCostBudget)
+		}
+	}
+	t.Logf("wrong-type mutations: %d rules on closures, %d given up", ruleChecks.Fast-before.Fast, ruleChecks.Bails-before.Bails)
 }

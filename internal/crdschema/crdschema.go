@@ -26,7 +26,9 @@
 // (cel.go), which mirrors the library's Validator but converts objects
 // with a schema adaptor built once per CRD version: the library's adaptor
 // rebuilds a property map on every field access, which was most of the
-// cost. Results are the library's (differential tests: cel_test.go).
+// cost; the rules the embedded CRDs use run as closures over the object
+// (celfast.go) instead of cel-go's interpreter. Results are the library's
+// (differential tests: cel_test.go).
 //
 // The CRDs are embedded (crds/, copied by go generate from the
 // sigs.k8s.io/gateway-api module at the version go.mod pins and from
