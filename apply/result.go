@@ -375,3 +375,19 @@ func (e *NamespaceTerminatingError) Error() string {
 }
 
 func (e *NamespaceTerminatingError) Unwrap() error { return e.Err }
+
+// createdBy reports as created the objects an earlier attempt of the same
+// run created and r found unchanged.
+func (r *Result) createdBy(earlier *Result) {
+	created := map[ObjectRef]bool{}
+	for _, o := range earlier.Objects {
+		if o.Action == ActionCreated {
+			created[o.Ref] = true
+		}
+	}
+	for i := range r.Objects {
+		if o := &r.Objects[i]; o.Action == ActionUnchanged && created[o.Ref] {
+			o.Action = ActionCreated
+		}
+	}
+}
