@@ -93,7 +93,7 @@ func (e *Engine) Run(ctx context.Context, inv Inventory, objs []*unstructured.Un
 		}
 		first := res
 		res, _, err = e.fullRun(ctx, inv, invInfo, runInv, desired, digest, false)
-		res.createdBy(first)
+		res.changedBy(first)
 	}
 	res.Duration = time.Since(start)
 	e.log.V(1).Info("apply: ran", "inventory", inv.Key().String(), "objects", len(res.Objects),

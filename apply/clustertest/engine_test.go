@@ -765,3 +765,38 @@ func waitWoken(t *testing.T, woken <-chan struct{}) {
 		t.Fatal("no subscriber notification for the inventory change")
 	}
 }
+
+// TestInventoryNameTaken: a ConfigMap of the inventory's name that is not
+// the inventory (no inventory id, not watched) is neither taken over nor
+// changed: the run that would create the inventory fails, and says why.
+// (cli-utils' storage read it first and overwrote it with the inventory.)
+func TestInventoryNameTaken(t *testing.T) {
+	env := testenv.Get(t)
+	ns := env.Namespace(t)
+	ctx := ctxFor(t, 2*time.Minute)
+	inv := inventoryFor(ns, "gw")
+	theirs, err := env.Client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: inv.Name},
+		Data:       map[string]string{"theirs": "yes"},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, _ := newEngine(t, nil)
+	objs := []*unstructured.Unstructured{serviceAccount(ns, "envoy")}
+	if err := eng.WaitWatched(ctx, objs); err != nil {
+		t.Fatal(err)
+	}
+	_, err = eng.Run(ctx, inv, objs)
+	if err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("run: %v, want the inventory's create refused (already exists)", err)
+	}
+	t.Logf("run: %v", err)
+	after, err := env.Client.CoreV1().ConfigMaps(ns).Get(ctx, inv.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.ResourceVersion != theirs.ResourceVersion || after.Data["theirs"] != "yes" {
+		t.Errorf("the ConfigMap of the inventory's name was changed: %+v", after)
+	}
+}
