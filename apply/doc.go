@@ -22,9 +22,15 @@
 // nothing (Result.NoOp); it reads the inventory from the watch when the watched copy
 // is the one the engine last wrote or proved, and once from the apiserver otherwise
 // (after a restart, or another writer's change). Otherwise it is one cli-utils run:
-// per object one read (ownership check) and one apply, plus the inventory's: one
-// list, and cli-utils' read and create for a new inventory, an update when the set
-// changed, and the merge patch recording the digests. Status is served from the
+// per object one apply, and one read before it (cli-utils' ownership check) unless
+// the synced watch shows the object absent: then it is applied create-only (a
+// resourceVersion no object has, so an object the watch does not show — another
+// owner's, without the managed label — makes the apply fail instead of taking it
+// over, and the run starts over with the reads). The inventory: one list (none for
+// one the watch shows absent and this process never wrote), a create (no read
+// first; a ConfigMap of its name that is not the inventory fails the run), an
+// update when the set changed, and the merge patch recording the digests. A new
+// bundle of kinds already watched therefore costs no read at all. Status is served from the
 // shared watches instead of per-run informers. Settled answers, without a request,
 // whether an inventory still holds what the engine last applied (for a caller that
 // knows its desired set did not change).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -18,6 +19,9 @@ type recorder struct {
 	dynamic.Interface
 	mu   sync.Mutex
 	seen map[readKey]*unstructured.Unstructured // nil value: read returned NotFound
+	// absent are objects the run creates only if they do not exist
+	// (createOnly): their read is answered NotFound without a request.
+	absent map[readKey]bool
 }
 
 type readKey struct {
@@ -79,6 +83,11 @@ type recordingNamespaced struct {
 }
 
 func (x *recordingNamespaced) Get(ctx context.Context, name string, opts metav1.GetOptions, sub ...string) (*unstructured.Unstructured, error) {
+	if k := (readKey{gr: x.gr, namespace: x.ns, name: name}); len(sub) == 0 && x.r.absent[k] {
+		err := apierrors.NewNotFound(x.gr, name)
+		x.r.record(k, nil, err)
+		return nil, err
+	}
 	u, err := x.ResourceInterface.Get(ctx, name, opts, sub...)
 	if len(sub) == 0 {
 		x.r.record(readKey{gr: x.gr, namespace: x.ns, name: name}, u, err)

@@ -375,3 +375,20 @@ func (e *NamespaceTerminatingError) Error() string {
 }
 
 func (e *NamespaceTerminatingError) Unwrap() error { return e.Err }
+
+// changedBy reports the objects an earlier attempt of the same run created
+// or configured, and r found unchanged, as that attempt did.
+func (r *Result) changedBy(earlier *Result) {
+	changed := map[ObjectRef]ObjectResult{}
+	for _, o := range earlier.Objects {
+		if o.Action == ActionCreated || o.Action == ActionConfigured {
+			changed[o.Ref] = o
+		}
+	}
+	for i := range r.Objects {
+		o := &r.Objects[i]
+		if e, ok := changed[o.Ref]; ok && o.Action == ActionUnchanged {
+			o.Action, o.Conflicts = e.Action, e.Conflicts
+		}
+	}
+}

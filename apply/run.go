@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -62,8 +63,15 @@ func (e *Engine) Run(ctx context.Context, inv Inventory, objs []*unstructured.Un
 		}
 	}
 	invInfo := inventory.WrapInventoryInfoObj(e.inventoryTemplate(inv))
-	live, runInv, err := e.readInventory(inv, invInfo)
-	if err != nil {
+	var (
+		live   *unstructured.Unstructured
+		runInv *runInventory
+	)
+	if e.inventoryAbsent(inv) {
+		// A new inventory: nothing to read (created without a read; if
+		// it exists after all, the create fails and the run starts over).
+		runInv = e.newRunInventory(inv)
+	} else if live, runInv, err = e.readInventory(inv, invInfo); err != nil {
 		return res, e.runError(ctx, inv, err)
 	}
 	if live != nil && live.GetAnnotations()[annotationSetDigest] == digest && !e.isUnsettled(inv.Key()) {
@@ -74,7 +82,19 @@ func (e *Engine) Run(ctx context.Context, inv Inventory, objs []*unstructured.Un
 			return res, nil
 		}
 	}
-	res, err = e.fullRun(ctx, inv, invInfo, runInv, desired, digest)
+	res, assumedWrong, err := e.fullRun(ctx, inv, invInfo, runInv, desired, digest, true)
+	if assumedWrong {
+		// An object or the inventory the watches did not show exists
+		// after all (another writer's, or not watched yet): the run starts
+		// over from the apiserver's view, as cli-utils alone would have.
+		e.log.V(1).Info("apply: an object believed absent exists; running again from the apiserver's view", "inventory", inv.Key().String())
+		if _, runInv, err = e.readInventory(inv, invInfo); err != nil {
+			return res, e.runError(ctx, inv, err)
+		}
+		first := res
+		res, _, err = e.fullRun(ctx, inv, invInfo, runInv, desired, digest, false)
+		res.changedBy(first)
+	}
 	res.Duration = time.Since(start)
 	e.log.V(1).Info("apply: ran", "inventory", inv.Key().String(), "objects", len(res.Objects),
 		"created", res.Count(ActionCreated), "configured", res.Count(ActionConfigured), "pruned", res.Count(ActionPruned),
@@ -183,11 +203,66 @@ func (e *Engine) watchedUnchanged(inv Inventory, ids object.ObjMetadataSet, live
 	return res, true
 }
 
-// fullRun runs cli-utils' applier and turns its events into a Result.
-func (e *Engine) fullRun(ctx context.Context, inv Inventory, invInfo inventory.Info, runInv *runInventory, desired []*unstructured.Unstructured, digest string) (*Result, error) {
-	res := &Result{Inventory: inv.Key()}
+// createOnlyVersion is the resourceVersion a run applies an object with
+// when the synced watches show it absent: server-side apply checks a
+// resourceVersion in the applied object against an existing object
+// (a conflict unless equal) and drops it when it creates one, and no
+// object is at "1" (etcd's revision before its first write). So the apply
+// creates the object, or changes nothing if it exists after all (an object
+// without the managed label is not watched), without the read cli-utils
+// makes before each apply to check the object's owning inventory.
+const createOnlyVersion = "1"
+
+// inventoryAbsent reports whether inv's ConfigMap is absent from the synced
+// inventory watch and this process has not written it.
+func (e *Engine) inventoryAbsent(inv Inventory) bool {
+	e.locksMu.Lock()
+	_, known := e.proven[inv.Key()]
+	e.locksMu.Unlock()
+	u, ok := e.hub.lookup(object.ObjMetadata{GroupKind: configMapKind, Namespace: inv.Namespace, Name: inv.Name})
+	return !known && ok && u == nil
+}
+
+// createOnly returns what cli-utils applies: desired, with the objects the
+// synced watches show absent applied create-only (createOnlyVersion) and
+// their pre-apply reads answered NotFound by rec without a request.
+func (e *Engine) createOnly(desired []*unstructured.Unstructured, rec *recorder) ([]*unstructured.Unstructured, map[object.ObjMetadata]bool) {
+	out := desired
+	ids := map[object.ObjMetadata]bool{}
+	for i, d := range desired {
+		id := object.UnstructuredToObjMetadata(d)
+		k, ok := readKeyFor(e.c.mapper, refFromID(id))
+		if !ok {
+			continue
+		}
+		if u, ok := e.hub.lookup(id); !ok || u != nil {
+			continue
+		}
+		if len(ids) == 0 {
+			out = slices.Clone(desired)
+			rec.absent = map[readKey]bool{}
+		}
+		c := d.DeepCopy()
+		c.SetResourceVersion(createOnlyVersion)
+		out[i] = c
+		ids[id] = true
+		rec.absent[k] = true
+	}
+	return out, ids
+}
+
+// fullRun runs cli-utils' applier and turns its events into a Result. With
+// assume, objects and an inventory the watches show absent are created
+// without reads (createOnly, inventoryAbsent); assumedWrong reports that one
+// existed after all, and the Result is then not the run's last word.
+func (e *Engine) fullRun(ctx context.Context, inv Inventory, invInfo inventory.Info, runInv *runInventory, desired []*unstructured.Unstructured, digest string, assume bool) (res *Result, assumedWrong bool, err error) {
+	res = &Result{Inventory: inv.Key()}
 	e.setUnsettled(inv.Key(), true)
 	rec := newRecorder(e.c.dynamic)
+	toApply, absent := desired, map[object.ObjMetadata]bool(nil)
+	if assume {
+		toApply, absent = e.createOnly(desired, rec)
+	}
 	applier, err := cliapply.NewApplierBuilder().
 		WithFactory(e.factory).
 		WithInventoryClient(runInv).
@@ -199,13 +274,13 @@ func (e *Engine) fullRun(ctx context.Context, inv Inventory, invInfo inventory.I
 		WithStatusWatcher(e.hub).
 		Build()
 	if err != nil {
-		return res, fmt.Errorf("apply inventory %s: build applier: %w", inv.Key(), err)
+		return res, false, fmt.Errorf("apply inventory %s: build applier: %w", inv.Key(), err)
 	}
 	validationPolicy := validation.SkipInvalid
 	if e.opts.ValidationPolicy == ValidationExitEarly {
 		validationPolicy = validation.ExitEarly
 	}
-	events := applier.Run(ctx, invInfo, object.UnstructuredSet(desired), cliapply.ApplierOptions{
+	events := applier.Run(ctx, invInfo, object.UnstructuredSet(toApply), cliapply.ApplierOptions{
 		ServerSideOptions: common.ServerSideOptions{
 			ServerSideApply: true,
 			ForceConflicts:  e.opts.ForceConflicts,
@@ -233,6 +308,14 @@ func (e *Engine) fullRun(ctx context.Context, inv Inventory, invInfo inventory.I
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}
+	if runInv.createConflict() && ctx.Err() == nil {
+		return res, true, err
+	}
+	for _, o := range res.Objects {
+		if o.Action == ActionFailed && absent[o.Ref.id()] && ctx.Err() == nil {
+			return res, true, err
+		}
+	}
 
 	clean := err == nil
 	owned := map[string]string{}
@@ -250,23 +333,23 @@ func (e *Engine) fullRun(ctx context.Context, inv Inventory, invInfo inventory.I
 	}
 	if !clean {
 		if err != nil {
-			return res, e.runError(ctx, inv, err)
+			return res, false, e.runError(ctx, inv, err)
 		}
 		if nsErr := e.namespaceTerminating(ctx, inv.Namespace, nil); nsErr != nil {
-			return res, fmt.Errorf("apply inventory %s: %w", inv.Key(), nsErr)
+			return res, false, fmt.Errorf("apply inventory %s: %w", inv.Key(), nsErr)
 		}
-		return res, nil
+		return res, false, nil
 	}
 	e.hub.setInventory(inv.Key(), ids, false)
 	rv, err := e.recordDigests(ctx, inv, digest, combineDigests(owned))
 	if err != nil {
 		// Not fatal: the next Run is a full run instead of a no-op.
 		e.log.Error(err, "recording applied digests", "inventory", inv.Key().String())
-		return res, nil
+		return res, false, nil
 	}
 	e.setUnsettled(inv.Key(), false)
 	e.setProven(inv.Key(), rv)
-	return res, nil
+	return res, false, nil
 }
 
 // recordDigests stores the set and owned-fields digests on the inventory

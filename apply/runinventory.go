@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"context"
 	"fmt"
 	"sync"
 
@@ -9,7 +10,9 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/inventory"
 	"sigs.k8s.io/cli-utils/pkg/object"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 )
@@ -31,6 +34,8 @@ type runInventory struct {
 	template *unstructured.Unstructured
 	dyn      dynamic.Interface
 	mapper   meta.RESTMapper
+	// conflict: creating the inventory found a ConfigMap of its name.
+	conflict bool
 }
 
 // readInventory reads inv's ConfigMap (one list by the inventory-id label, as
@@ -41,7 +46,7 @@ func (e *Engine) readInventory(inv Inventory, invInfo inventory.Info) (*unstruct
 	if err != nil {
 		return nil, nil, fmt.Errorf("read inventory: %w", err)
 	}
-	ri := &runInventory{Client: e.invClient, valid: true, template: e.inventoryTemplate(inv), dyn: e.c.dynamic, mapper: e.c.mapper}
+	ri := e.newRunInventory(inv)
 	switch len(found) {
 	case 0:
 		return nil, ri, nil
@@ -59,6 +64,19 @@ func (e *Engine) readInventory(inv Inventory, invInfo inventory.Info) (*unstruct
 	}
 	ri.exists = true
 	return live, ri, nil
+}
+
+// newRunInventory is the per-run client of an inventory known to be absent.
+func (e *Engine) newRunInventory(inv Inventory) *runInventory {
+	return &runInventory{Client: e.invClient, valid: true, template: e.inventoryTemplate(inv), dyn: e.c.dynamic, mapper: e.c.mapper}
+}
+
+// createConflict reports whether the run's create of the inventory found a
+// ConfigMap of its name (the run believed it absent).
+func (r *runInventory) createConflict() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conflict
 }
 
 // known returns what the cluster holds when the run knows it.
@@ -95,7 +113,8 @@ func (r *runInventory) GetClusterObjs(inv inventory.Info) (object.ObjMetadataSet
 // Merge is cli-utils' ClusterClient.Merge (status policy none) without its
 // reads when the run knows the inventory: the recorded set merged with itself
 // writes nothing, and an absent inventory is created (cli-utils' ConfigMap
-// storage: a read, then the create).
+// storage reads it first, and would update a ConfigMap of its name that
+// does not carry the inventory's id; the create fails on one instead).
 func (r *runInventory) Merge(inv inventory.Info, objs object.ObjMetadataSet, dryRun common.DryRunStrategy) (object.ObjMetadataSet, error) {
 	cur, exists, ok := r.known()
 	switch {
@@ -108,7 +127,16 @@ func (r *runInventory) Merge(inv inventory.Info, objs object.ObjMetadataSet, dry
 		if err := st.Store(objs, nil); err != nil {
 			return nil, err
 		}
-		if err := st.Apply(r.dyn, r.mapper, inventory.StatusPolicyNone); err != nil {
+		u, err := st.GetObject()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := r.dyn.Resource(configMapGVR).Namespace(u.GetNamespace()).Create(context.TODO(), u, metav1.CreateOptions{}); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				r.mu.Lock()
+				r.conflict = true
+				r.mu.Unlock()
+			}
 			return nil, err
 		}
 		r.set(objs)

@@ -296,11 +296,13 @@ func (h *hub) onObject(e kindwatch.Event) {
 }
 
 // changedForOwners is true when an update matters to an inventory's owner: the
-// kstatus status or message moved, the spec generation moved, or the values in the
-// fields the engine owns changed (drift to restore). Status-only churn (a pod
-// restarting, a resync) does not wake subscribers.
+// kstatus status moved, or its message outside InProgress (a rollout's progress,
+// "Replicas: 0/1" → "Available: 0/1", wakes nobody: it ends in a status change),
+// the spec generation moved, or the values in the fields the engine owns changed
+// (drift to restore). Status-only churn (a pod restarting, a resync) does not wake
+// subscribers.
 func changedForOwners(prev, next *pollevent.ResourceStatus) bool {
-	if prev.Status != next.Status || prev.Message != next.Message {
+	if prev.Status != next.Status || prev.Message != next.Message && next.Status != status.InProgressStatus {
 		return true
 	}
 	if prev.Resource == nil || next.Resource == nil {

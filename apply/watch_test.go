@@ -47,6 +47,17 @@ func TestChangedForOwners(t *testing.T) {
 			t.Errorf("%s: changedForOwners = %t, want %t", c.name, got, c.want)
 		}
 	}
+	// A rollout's progress within InProgress wakes nobody; its end does, and
+	// so does a Failed object's message (the owner's status quotes it).
+	if changedForOwners(rs(status.InProgressStatus, "Replicas: 0/1", nil), rs(status.InProgressStatus, "Available: 0/1", nil)) {
+		t.Error("progress within InProgress woke the owner")
+	}
+	if !changedForOwners(rs(status.InProgressStatus, "Available: 0/1", nil), rs(status.CurrentStatus, "ready", nil)) {
+		t.Error("InProgress → Current did not wake the owner")
+	}
+	if !changedForOwners(rs(status.FailedStatus, "ProgressDeadlineExceeded", nil), rs(status.FailedStatus, "quota exceeded", nil)) {
+		t.Error("a Failed object's new message did not wake the owner")
+	}
 }
 
 // TestTransformStripsUnreadFields: watched copies lose a workload's pod

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -93,18 +94,15 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		if err := c.destroy(ctx, &gw, inv); err != nil {
 			return ctrl.Result{}, err
 		}
-		patch := client.MergeFromWithOptions(gw.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		controllerutil.RemoveFinalizer(&gw, render.Finalizer)
-		return ctrl.Result{}, client.IgnoreNotFound(c.client.Patch(ctx, &gw, patch))
+		fins := slices.DeleteFunc(slices.Clone(gw.Finalizers), func(f string) bool { return f == render.Finalizer })
+		return ctrl.Result{}, client.IgnoreNotFound(c.client.Patch(ctx, &gw, finalizersPatch(&gw, fins)))
 	}
 
 	// The finalizer goes on before anything is created, so a deletion always
 	// finds it.
 	if !controllerutil.ContainsFinalizer(&gw, render.Finalizer) {
-		patch := client.MergeFromWithOptions(gw.DeepCopy(), client.MergeFromWithOptimisticLock{})
-		controllerutil.AddFinalizer(&gw, render.Finalizer)
 		from := gw.ResourceVersion
-		if err := c.client.Patch(ctx, &gw, patch); err != nil {
+		if err := c.client.Patch(ctx, &gw, finalizersPatch(&gw, append(slices.Clip(gw.Finalizers), render.Finalizer))); err != nil {
 			return ctrl.Result{}, err
 		}
 		c.wrote(key, from, false)
@@ -244,6 +242,18 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		later = roll.RecheckAfter
 	}
 	return ctrl.Result{RequeueAfter: later}, nil
+}
+
+// finalizersPatch is the merge patch that sets gw's finalizers to fins (none:
+// null) if gw is still at its resourceVersion: what client.MergeFrom with its
+// optimistic lock sends for that change, without encoding the Gateway twice
+// and comparing the two.
+func finalizersPatch(gw *gwv1.Gateway, fins []string) client.Patch {
+	if len(fins) == 0 {
+		fins = nil
+	}
+	b, _ := json.Marshal(map[string]any{"metadata": map[string]any{"finalizers": fins, "resourceVersion": gw.ResourceVersion}})
+	return client.RawPatch(k8stypes.MergePatchType, b)
 }
 
 // renderFacts renders in and records the outcome in f (RenderErr, or the

@@ -220,11 +220,14 @@ func loadBalancerChanged() predicate.Predicate {
 }
 
 // notOwnStatus passes every Gateway event except an update that changed
-// nothing but the status (and the resourceVersion): berth writes the status
-// itself, and every such write would otherwise reconcile the Gateway once
-// more (an inventory read and a status computation each). A spec change
-// moves the generation (so does a deletion, for a custom resource); the
-// finalizer and the metadata are compared for the rest.
+// nothing but the status (and the resourceVersion) or that only added
+// berth's finalizer: berth writes both itself, and the reconcile that adds
+// the finalizer goes on to apply and write status in the same pass (a
+// failure later in it retries on its own), so each such write would
+// otherwise reconcile the Gateway once more. A spec change moves the
+// generation (so does a deletion, for a custom resource); the finalizers
+// and the metadata are compared for the rest (another change of the
+// finalizers, a removal of berth's included, reconciles).
 func notOwnStatus() predicate.Predicate {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		o, n := e.ObjectOld, e.ObjectNew
@@ -233,8 +236,14 @@ func notOwnStatus() predicate.Predicate {
 		}
 		return o.GetGeneration() != n.GetGeneration() ||
 			(o.GetDeletionTimestamp() == nil) != (n.GetDeletionTimestamp() == nil) ||
-			!slices.Equal(o.GetFinalizers(), n.GetFinalizers()) ||
+			!slices.Equal(o.GetFinalizers(), n.GetFinalizers()) && !finalizerAdded(o.GetFinalizers(), n.GetFinalizers()) ||
 			!maps.Equal(o.GetLabels(), n.GetLabels()) ||
 			!maps.Equal(o.GetAnnotations(), n.GetAnnotations())
 	}}
+}
+
+// finalizerAdded reports whether after is before with berth's finalizer
+// added at the end (controllerutil.AddFinalizer's way).
+func finalizerAdded(before, after []string) bool {
+	return !slices.Contains(before, render.Finalizer) && slices.Equal(append(slices.Clip(before), render.Finalizer), after)
 }

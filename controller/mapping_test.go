@@ -6,11 +6,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/berth-gateway/berth/render"
 )
 
 // TestNotOwnStatus: a Gateway update that changed only the status does not
-// reconcile the Gateway again; a change of its generation, deletion,
-// finalizers, labels or annotations does.
+// reconcile the Gateway again, nor does one that only added berth's
+// finalizer; a change of its generation, deletion, other finalizers, labels
+// or annotations does.
 func TestNotOwnStatus(t *testing.T) {
 	old := &gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "gw", Generation: 1, ResourceVersion: "1",
 		Finalizers: []string{"x"}, Labels: map[string]string{"l": "1"}, Annotations: map[string]string{"a": "1"}}}
@@ -23,11 +26,18 @@ func TestNotOwnStatus(t *testing.T) {
 			g.ResourceVersion = "2"
 			g.Status.Conditions = []metav1.Condition{{Type: "Programmed", Status: metav1.ConditionTrue}}
 		}, false},
-		"generation":  {func(g *gwv1.Gateway) { g.Generation = 2 }, true},
-		"deletion":    {func(g *gwv1.Gateway) { g.DeletionTimestamp = &now }, true},
-		"finalizers":  {func(g *gwv1.Gateway) { g.Finalizers = nil }, true},
-		"labels":      {func(g *gwv1.Gateway) { g.Labels = map[string]string{"l": "2"} }, true},
-		"annotations": {func(g *gwv1.Gateway) { g.Annotations = nil }, true},
+		"generation": {func(g *gwv1.Gateway) { g.Generation = 2 }, true},
+		"deletion":   {func(g *gwv1.Gateway) { g.DeletionTimestamp = &now }, true},
+		"finalizers": {func(g *gwv1.Gateway) { g.Finalizers = nil }, true},
+		// berth adds its finalizer in the reconcile that goes on to apply.
+		"berth's finalizer added": {func(g *gwv1.Gateway) { g.Finalizers = append(g.Finalizers, render.Finalizer) }, false},
+		"berth's finalizer added with another change": {func(g *gwv1.Gateway) {
+			g.Finalizers = append(g.Finalizers, render.Finalizer)
+			g.Labels = nil
+		}, true},
+		"another finalizer added": {func(g *gwv1.Gateway) { g.Finalizers = append(g.Finalizers, "y") }, true},
+		"labels":                  {func(g *gwv1.Gateway) { g.Labels = map[string]string{"l": "2"} }, true},
+		"annotations":             {func(g *gwv1.Gateway) { g.Annotations = nil }, true},
 	} {
 		n := old.DeepCopy()
 		tc.change(n)

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -153,6 +154,7 @@ func TestScale(t *testing.T) {
 		self = sampleProcess()
 	}
 	mark := ctrl.requests(t)
+	recMark := ctrl.reconciles(t)
 	if path := os.Getenv("BERTH_SCALE_CPU"); path != "" {
 		// A CPU profile of the run (until quiet), when asked for.
 		f, err := os.Create(path)
@@ -201,6 +203,7 @@ func TestScale(t *testing.T) {
 	after.rss, after.peakRSS = afterRSS.rss, afterRSS.peakRSS
 	pprof.StopCPUProfile()
 	runReqs := since(mark, ctrl.requests(t))
+	runRecs := ctrl.reconciles(t)
 	heapFile := os.Getenv("BERTH_SCALE_HEAP")
 	if heapFile == "" {
 		heapFile = filepath.Join(os.TempDir(), fmt.Sprintf("berth-scale-%d.heap", n))
@@ -242,6 +245,14 @@ func TestScale(t *testing.T) {
 			(mine.cpu - self.cpu).Round(time.Millisecond), float64((mine.cpu-self.cpu).Microseconds())/1000/float64(n), kib(self.rss), kib(mine.rss))
 	}
 	t.Logf("API requests per Gateway: %s", requestTable(runReqs, n))
+	var recs []string
+	for name, v := range runRecs {
+		if d := v - recMark[name]; d > 0 {
+			recs = append(recs, fmt.Sprintf("%s %.2f", name, float64(d)/float64(n)))
+		}
+	}
+	slices.Sort(recs)
+	t.Logf("reconciles per Gateway, by controller: %s", strings.Join(recs, ", "))
 	t.Logf("heap profile: %s", heapFile)
 	seqMu.Lock()
 	t.Logf("Programmed conditions seen per Gateway (most common sequences): %s", sequences(seq, 3))

@@ -39,6 +39,8 @@ type measured interface {
 	activity(t *testing.T) int
 	// writeHeap writes a heap profile (in use after a GC) to path.
 	writeHeap(t *testing.T, path string)
+	// reconciles counts the controller's reconciles so far, by controller.
+	reconciles(t *testing.T) map[string]int
 }
 
 // reqKey is what requestTable counts requests by.
@@ -62,6 +64,34 @@ func (p inProcess) requests(*testing.T) map[reqKey]int {
 }
 
 func (p inProcess) activity(*testing.T) int { return p.reqs.Mark() }
+
+func (p inProcess) reconciles(t *testing.T) map[string]int {
+	out := map[string]int{}
+	for name, v := range reconcileCounts(t) {
+		out[name] = int(v)
+	}
+	return out
+}
+
+func (p *controllerProcess) reconciles(t *testing.T) map[string]int {
+	t.Helper()
+	mfs, err := p.scrape()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// controller-runtime's reconcile counter, by controller.
+	out := map[string]int{}
+	for _, m := range mfs["controller_runtime_reconcile_total"].GetMetric() {
+		var name string
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "controller" {
+				name = l.GetValue()
+			}
+		}
+		out[name] += int(m.GetCounter().GetValue())
+	}
+	return out
+}
 
 func (p inProcess) writeHeap(t *testing.T, path string) { writeHeapProfile(t, path) }
 
