@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/berth-gateway/berth/internal/corevalidation"
 	"github.com/berth-gateway/berth/internal/crdschema"
@@ -106,13 +107,30 @@ func validateSchemas(set *manifest.Set, sources []string, reads []string) error 
 	return first
 }
 
+// ValidateObject is what the apiserver refuses obj, an object of set, for
+// on create: a core kind by corevalidation; a custom resource by crdschema,
+// on the document it was decoded from (as the apiserver decodes the
+// request: a missing required field is "Required value"), or on the typed
+// object converted back when set holds no document of it.
+func ValidateObject(v *crdschema.Validator, set *manifest.Set, obj any) (field.ErrorList, error) {
+	if errs, known := corevalidation.Validate(obj); known {
+		return errs, nil
+	}
+	doc, ok, err := set.Document(obj)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		errs, _, err := v.ValidateTyped(obj)
+		return errs, err
+	}
+	errs, _ := v.Validate(doc)
+	return errs, nil
+}
+
 // validateSchema validates one typed object of set.
 func validateSchema(v *crdschema.Validator, set *manifest.Set, obj any) error {
-	errs, known := corevalidation.Validate(obj)
-	var err error
-	if !known {
-		errs, _, err = v.ValidateTyped(obj)
-	}
+	errs, err := ValidateObject(v, set, obj)
 	if err != nil || len(errs) == 0 {
 		return err
 	}

@@ -62,6 +62,26 @@ type Set struct {
 	// Origins tells where each decoded object came from, keyed by the
 	// object's pointer (any of the typed pointers above or an Other entry).
 	Origins map[any]Origin
+
+	// documents holds the JSON each typed object was decoded from, keyed
+	// like Origins: the object as written, which Document decodes as the
+	// apiserver decodes a request (unset fields absent, not zero values).
+	documents map[any][]byte
+}
+
+// Document returns the object obj was decoded from as the apiserver
+// decodes a request body (map[string]any, []any, string, int64, float64,
+// bool, nil), false when obj was not decoded from a document of s.
+func (s *Set) Document(obj any) (map[string]any, bool, error) {
+	data, ok := s.documents[obj]
+	if !ok {
+		return nil, false, nil
+	}
+	var m map[string]any
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(data, &m); err != nil {
+		return nil, true, err
+	}
+	return m, true, nil
 }
 
 // Origin locates one object in the input.
@@ -126,8 +146,9 @@ var ErrUnknownField = errors.New("strict decoding failed")
 // decoded is one object decoded from a document, not yet in a set: add
 // appends it to a set.
 type decoded struct {
-	obj any
-	add func(*Set)
+	obj  any
+	add  func(*Set)
+	json []byte // the document obj was decoded from (typed kinds)
 }
 
 // kindDecoder decodes one document of a known kind.
@@ -139,7 +160,8 @@ func typed[T any](add func(*Set, *T)) kindDecoder {
 		if err := strictUnmarshal(data, obj); err != nil {
 			return decoded{}, err
 		}
-		return decoded{obj: obj, add: func(s *Set) { add(s, obj) }}, nil
+		// data may be a converter's buffer, reused for the next document.
+		return decoded{obj: obj, add: func(s *Set) { add(s, obj) }, json: bytes.Clone(data)}, nil
 	}
 }
 
@@ -205,6 +227,12 @@ func (s *Set) decodeData(source string, data []byte) error {
 		for _, d := range objs[i] {
 			d.add(s)
 			s.Origins[d.obj] = Origin{Source: source, Index: i + 1, Line: docs[i].line}
+			if d.json != nil {
+				if s.documents == nil {
+					s.documents = map[any][]byte{}
+				}
+				s.documents[d.obj] = d.json
+			}
 		}
 	}
 	return nil

@@ -25,7 +25,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
-	"github.com/berth-gateway/berth/internal/corevalidation"
+	"github.com/berth-gateway/berth/internal/cli"
 	"github.com/berth-gateway/berth/internal/crdschema"
 	"github.com/berth-gateway/berth/internal/manifest"
 	"github.com/berth-gateway/berth/internal/testenv"
@@ -52,10 +52,6 @@ spec:
 // row is an object of a table: its name, document, and what both must say.
 type row struct {
 	name, doc string
-	// zeroValue: a required field is missing (or an empty list, which
-	// berth's typed decoding cannot tell from a missing one): both
-	// refuse, with different words.
-	zeroValue bool
 	// refused: both must refuse it (the kinds whose rows were added to
 	// prove their CRDs are checked).
 	refused bool
@@ -76,7 +72,7 @@ var table = []row{
 	{name: "bad label value", doc: strings.Replace(route, "{name: r}", "{name: r, labels: {team: -bad-}}", 1) + "  - {}\n"},
 	{name: "bad name", doc: strings.Replace(route, "{name: r}", "{name: Bad_Name}", 1) + "  - {}\n"},
 	{name: "valid gateway", doc: gateway + "  - {name: http, port: 80, protocol: HTTP}\n"},
-	{name: "no gatewayClassName", doc: strings.Replace(gateway, "  gatewayClassName: berth\n", "", 1) + "  - {name: http, port: 80, protocol: HTTP}\n", zeroValue: true},
+	{name: "no gatewayClassName", doc: strings.Replace(gateway, "  gatewayClassName: berth\n", "", 1) + "  - {name: http, port: 80, protocol: HTTP}\n"},
 	{name: "TCP listener with a hostname", doc: gateway + "  - {name: tcp, port: 80, protocol: TCP, hostname: a.example}\n"},
 	{name: "duplicate listener names", doc: gateway + "  - {name: http, port: 80, protocol: HTTP}\n  - {name: http, port: 81, protocol: HTTP}\n"},
 	{name: "same port protocol hostname", doc: gateway + "  - {name: a, port: 80, protocol: HTTP}\n  - {name: b, port: 80, protocol: HTTP}\n"},
@@ -88,8 +84,8 @@ var table = []row{
 	{name: "HTTPS listener without TLS", doc: gateway + "  - {name: https, port: 443, protocol: HTTPS}\n"},
 	{name: "gRPC service with a slash", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata: {name: r}\nspec:\n  rules: [{matches: [{method: {service: bad/service}}]}]\n"},
 	{name: "ReferenceGrant without from", doc: "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {name: r}\nspec:\n  from: []\n  to: [{group: '', kind: Service}]\n"},
-	{name: "ListenerSet without listeners", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: ListenerSet\nmetadata: {name: l}\nspec:\n  parentRef: {name: g}\n  listeners: []\n", zeroValue: true},
-	{name: "TCPRoute without backends", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata: {name: t}\nspec:\n  rules: [{backendRefs: []}]\n", zeroValue: true},
+	{name: "ListenerSet without listeners", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: ListenerSet\nmetadata: {name: l}\nspec:\n  parentRef: {name: g}\n  listeners: []\n"},
+	{name: "TCPRoute without backends", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata: {name: t}\nspec:\n  rules: [{backendRefs: []}]\n"},
 	{name: "TCPRoute backend port out of range", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata: {name: t}\nspec:\n  parentRefs: [{name: g}]\n  rules: [{backendRefs: [{name: s, port: 70000}]}]\n", refused: true},
 	{name: "TLSRoute bad hostname", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: TLSRoute\nmetadata: {name: t}\nspec:\n  parentRefs: [{name: g}]\n  hostnames: ['*.*.example']\n  rules: [{backendRefs: [{name: s, port: 443}]}]\n", refused: true},
 	{name: "UDPRoute backend without a port", doc: "apiVersion: gateway.networking.k8s.io/v1\nkind: UDPRoute\nmetadata: {name: u}\nspec:\n  parentRefs: [{name: g}]\n  rules: [{backendRefs: [{name: s}]}]\n", refused: true},
@@ -138,9 +134,8 @@ var coreTable = []row{
 
 // object is one document: what the apiserver gets and what berth decodes.
 type object struct {
-	name      string
-	raw       *unstructured.Unstructured
-	zeroValue bool
+	name string
+	raw  *unstructured.Unstructured
 	// mustRefuse: a table row both must refuse.
 	mustRefuse bool
 }
@@ -154,7 +149,7 @@ func TestRefusesWhatTheAPIServerRefuses(t *testing.T) {
 	}
 	var objs []object
 	for _, row := range append(table[:len(table):len(table)], coreTable...) {
-		rowObjs := docs(t, "table/"+row.name, []byte(row.doc), row.zeroValue)
+		rowObjs := docs(t, "table/"+row.name, []byte(row.doc))
 		for i := range rowObjs {
 			rowObjs[i].mustRefuse = row.refused
 		}
@@ -170,7 +165,7 @@ func TestRefusesWhatTheAPIServerRefuses(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		objs = append(objs, docs(t, filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f), data, false)...)
+		objs = append(objs, docs(t, filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f), data)...)
 	}
 	tested, refused := 0, 0
 	for _, o := range objs {
@@ -197,12 +192,9 @@ func TestRefusesWhatTheAPIServerRefuses(t *testing.T) {
 				if len(typed) != 1 {
 					t.Fatalf("decoded %d objects", len(typed))
 				}
-				errs, known := corevalidation.Validate(typed[0])
-				if !known {
-					errs, _, err = v.ValidateTyped(typed[0])
-					if err != nil {
-						t.Fatal(err)
-					}
+				errs, err := cli.ValidateObject(v, set, typed[0])
+				if err != nil {
+					t.Fatal(err)
 				}
 				offline = crdschema.FieldErrors(errs)
 			}
@@ -220,7 +212,7 @@ func TestRefusesWhatTheAPIServerRefuses(t *testing.T) {
 			}
 			refused++
 			t.Logf("refused:\n  offline:   %s\n  apiserver: %s", offline, server)
-			if o.zeroValue || err != nil {
+			if err != nil {
 				return
 			}
 			for _, e := range strings.Split(offline, ", ") {
@@ -236,7 +228,7 @@ func TestRefusesWhatTheAPIServerRefuses(t *testing.T) {
 }
 
 // docs splits data into its documents.
-func docs(t *testing.T, name string, data []byte, zeroValue bool) []object {
+func docs(t *testing.T, name string, data []byte) []object {
 	t.Helper()
 	var out []object
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
@@ -259,7 +251,7 @@ func docs(t *testing.T, name string, data []byte, zeroValue bool) []object {
 		if len(out) > 0 || !strings.HasPrefix(name, "table/") {
 			name = name + "/" + u.GetKind() + "/" + u.GetName()
 		}
-		out = append(out, object{name: name, raw: u, zeroValue: zeroValue})
+		out = append(out, object{name: name, raw: u})
 	}
 }
 
