@@ -154,33 +154,65 @@ var workloadKinds = map[schema.GroupKind]bool{
 // clusterIP, clusterIPs; status.loadBalancer is kept with the status).
 var serviceSpecRead = []string{"type", "clusterIP", "clusterIPs"}
 
+// deploymentSpecRead are the Deployment spec fields read from watched copies:
+// kstatus reads replicas and progressDeadlineSeconds, the roll budget replicas
+// (a paused Deployment is kept visible).
+var deploymentSpecRead = []string{"replicas", "progressDeadlineSeconds", "paused"}
+
 // stripUnread drops, from a watched copy, the fields nobody reads there:
 // kstatus reads metadata, status and a few spec scalars, the owned-fields
 // digest is taken before (cachedOwnedDigest), and callers read a bundle's
-// Service addresses (serviceSpecRead). A workload's pod template and the
+// Service addresses (serviceSpecRead), a Deployment's replicas
+// (deploymentSpecRead) and annotations. A workload's pod template and the
 // data of a ConfigMap or Secret that is not an inventory are most of a
-// bundle's watched bytes.
+// bundle's watched bytes; the labels (the watches select by them, nothing
+// reads them from a copy) and a Deployment's selector repeat the same keys
+// in every object. An inventory is kept whole: it is cli-utils' inventory
+// object (its id label, annotations and data are read).
 func stripUnread(u *unstructured.Unstructured) {
 	gk := u.GroupVersionKind().GroupKind()
+	if isInventoryKind(gk) {
+		if _, inv := u.GetLabels()[common.InventoryLabel]; inv {
+			return
+		}
+	}
+	if md, ok := u.Object["metadata"].(map[string]any); ok {
+		delete(md, "labels")
+	}
 	switch {
+	case gk == deploymentKind:
+		keepOnly(u.Object, "spec", deploymentSpecRead)
 	case workloadKinds[gk]:
 		unstructured.RemoveNestedField(u.Object, "spec", "template")
 	case gk == schema.GroupKind{Kind: "Service"}:
-		if spec, ok := u.Object["spec"].(map[string]any); ok {
-			kept := make(map[string]any, len(serviceSpecRead))
-			for _, f := range serviceSpecRead {
-				if v, ok := spec[f]; ok {
-					kept[f] = v
-				}
-			}
-			u.Object["spec"] = kept
-		}
-	case gk == configMapKind || gk == schema.GroupKind{Kind: "Secret"}:
-		if _, inv := u.GetLabels()[common.InventoryLabel]; !inv {
-			unstructured.RemoveNestedField(u.Object, "data")
-			unstructured.RemoveNestedField(u.Object, "binaryData")
+		keepOnly(u.Object, "spec", serviceSpecRead)
+	case isInventoryKind(gk):
+		unstructured.RemoveNestedField(u.Object, "data")
+		unstructured.RemoveNestedField(u.Object, "binaryData")
+	}
+}
+
+var deploymentKind = schema.GroupKind{Group: "apps", Kind: "Deployment"}
+
+// isInventoryKind reports whether objects of gk may be inventories (a
+// ConfigMap, or a Secret).
+func isInventoryKind(gk schema.GroupKind) bool {
+	return gk == configMapKind || gk == schema.GroupKind{Kind: "Secret"}
+}
+
+// keepOnly replaces obj[field] (a map) with a map of only the given keys.
+func keepOnly(obj map[string]any, field string, keys []string) {
+	m, ok := obj[field].(map[string]any)
+	if !ok {
+		return
+	}
+	kept := make(map[string]any, len(keys))
+	for _, k := range keys {
+		if v, ok := m[k]; ok {
+			kept[k] = v
 		}
 	}
+	obj[field] = kept
 }
 
 func (h *hub) onEvent(e kindwatch.Event) {

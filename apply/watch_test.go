@@ -50,13 +50,19 @@ func TestChangedForOwners(t *testing.T) {
 }
 
 // TestTransformStripsUnreadFields: watched copies lose a workload's pod
-// template and a non-inventory ConfigMap's data, after the owned-fields
-// digest was taken from the whole object, and kstatus computes the same
-// status from the stripped copy.
+// template, a Deployment's selector and strategy, every label of an object
+// that is not an inventory and a non-inventory ConfigMap's data, after the
+// owned-fields digest was taken from the whole object, and kstatus computes
+// the same status from the stripped copy.
 func TestTransformStripsUnreadFields(t *testing.T) {
 	h := &hub{manager: "berth"}
 	d := deployment("a", 2)
 	d.SetGeneration(3)
+	d.SetLabels(map[string]string{"app.kubernetes.io/managed-by": "berth", "app.kubernetes.io/name": "envoy"})
+	d.SetAnnotations(map[string]string{"gateway.berth.dev/pod-template-hash": "h"})
+	_ = unstructured.SetNestedField(d.Object, int64(600), "spec", "progressDeadlineSeconds")
+	_ = unstructured.SetNestedStringMap(d.Object, map[string]string{"app.kubernetes.io/name": "envoy"}, "spec", "selector", "matchLabels")
+	_ = unstructured.SetNestedField(d.Object, "RollingUpdate", "spec", "strategy", "type")
 	d.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "berth", Operation: metav1.ManagedFieldsOperationApply,
 		FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:replicas":{},"f:template":{"f:spec":{"f:containers":{}}}}}`)}}})
 	_ = unstructured.SetNestedMap(d.Object, map[string]any{
@@ -72,8 +78,14 @@ func TestTransformStripsUnreadFields(t *testing.T) {
 	if _, found, _ := unstructured.NestedMap(d.Object, "spec", "template"); found {
 		t.Error("the Deployment's pod template was kept")
 	}
-	if r, _, _ := unstructured.NestedInt64(d.Object, "spec", "replicas"); r != 2 {
-		t.Errorf("spec.replicas = %d, want 2", r)
+	if spec, _, _ := unstructured.NestedMap(d.Object, "spec"); !reflect.DeepEqual(spec, map[string]any{"replicas": int64(2), "progressDeadlineSeconds": int64(600)}) {
+		t.Errorf("watched Deployment spec %v, want replicas and progressDeadlineSeconds only", spec)
+	}
+	if l := d.GetLabels(); l != nil {
+		t.Errorf("watched Deployment labels %v, want none", l)
+	}
+	if a := d.GetAnnotations()["gateway.berth.dev/pod-template-hash"]; a != "h" {
+		t.Errorf("watched Deployment lost an annotation: %q", a)
 	}
 	if got := d.GetAnnotations()[cachedOwnedDigest]; got == "" || got != ownedDigest(full, "berth") {
 		t.Errorf("owned digest %q, want the full object's %q", got, ownedDigest(full, "berth"))
@@ -101,6 +113,9 @@ func TestTransformStripsUnreadFields(t *testing.T) {
 	h.transform(inv)
 	if v, _, _ := unstructured.NestedString(inv.Object, "data", "k"); v != "v" {
 		t.Error("an inventory's data was dropped")
+	}
+	if inv.GetLabels()[common.InventoryLabel] != "id" {
+		t.Error("an inventory's id label was dropped")
 	}
 	svc := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Service",
 		"metadata": map[string]any{"name": "s", "namespace": "ns"},
