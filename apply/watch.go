@@ -50,9 +50,11 @@ type hub struct {
 	watches *kindwatch.Set
 	memo    digestMemo // transformTyped's owned digests by object
 
-	mu       sync.RWMutex
-	invs     map[InventoryKey]object.ObjMetadataSet
-	owners   map[object.ObjMetadata]map[InventoryKey]struct{}
+	mu   sync.RWMutex
+	invs map[InventoryKey]object.ObjMetadataSet
+	// owners are the inventories holding each object: almost always
+	// one (a slice, not a set: a map per object cost ten times as much).
+	owners   map[object.ObjMetadata][]InventoryKey
 	statuses map[*statusWatch]struct{}
 	subs     map[uint64]func(InventoryKey)
 	nextSub  uint64
@@ -72,7 +74,7 @@ func newHub(ctx context.Context, log logr.Logger, dyn dynamic.Interface, typed k
 		log:      log,
 		manager:  opts.FieldManager,
 		invs:     map[InventoryKey]object.ObjMetadataSet{},
-		owners:   map[object.ObjMetadata]map[InventoryKey]struct{}{},
+		owners:   map[object.ObjMetadata][]InventoryKey{},
 		statuses: map[*statusWatch]struct{}{},
 		subs:     map[uint64]func(InventoryKey){},
 		pending:  map[InventoryKey]struct{}{},
@@ -254,9 +256,10 @@ func inventoryIDs(u *unstructured.Unstructured, log logr.Logger) object.ObjMetad
 func (h *hub) setInventory(key InventoryKey, ids object.ObjMetadataSet, deleted bool) {
 	h.mu.Lock()
 	for _, id := range h.invs[key] {
-		delete(h.owners[id], key)
-		if len(h.owners[id]) == 0 {
+		if owners := slices.DeleteFunc(h.owners[id], func(k InventoryKey) bool { return k == key }); len(owners) == 0 {
 			delete(h.owners, id)
+		} else {
+			h.owners[id] = owners
 		}
 	}
 	if deleted {
@@ -264,10 +267,9 @@ func (h *hub) setInventory(key InventoryKey, ids object.ObjMetadataSet, deleted 
 	} else {
 		h.invs[key] = ids
 		for _, id := range ids {
-			if h.owners[id] == nil {
-				h.owners[id] = map[InventoryKey]struct{}{}
+			if !slices.Contains(h.owners[id], key) {
+				h.owners[id] = append(h.owners[id], key)
 			}
-			h.owners[id][key] = struct{}{}
 		}
 	}
 	h.mu.Unlock()
@@ -290,9 +292,7 @@ func (h *hub) onKindReady(k *kindwatch.Kind) {
 	var keys []InventoryKey
 	for id, owners := range h.owners {
 		if id.GroupKind == k.GroupKind() {
-			for key := range owners {
-				keys = append(keys, key)
-			}
+			keys = append(keys, owners...)
 		}
 	}
 	h.mu.RUnlock()
@@ -318,10 +318,7 @@ func (h *hub) onObject(e kindwatch.Event) {
 	}
 	var keys []InventoryKey
 	if e.Old == nil || e.Deleted || changedForOwners(resourceStatus(id, e.Old), rs) {
-		keys = make([]InventoryKey, 0, len(h.owners[id]))
-		for k := range h.owners[id] {
-			keys = append(keys, k)
-		}
+		keys = slices.Clone(h.owners[id])
 	}
 	h.mu.RUnlock()
 	h.notify(keys...)

@@ -1,14 +1,19 @@
 package apply
 
 import (
+	"context"
 	"reflect"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/cli-utils/pkg/common"
 	pollevent "sigs.k8s.io/cli-utils/pkg/kstatus/polling/event"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/cli-utils/pkg/object"
+
+	"github.com/berth-gateway/berth/internal/kindwatch"
 )
 
 func TestChangedForOwners(t *testing.T) {
@@ -137,4 +142,31 @@ func TestTransformStripsUnreadFields(t *testing.T) {
 	if got, err := status.Compute(svc); err != nil || got.Status != wantSvc.Status || got.Message != wantSvc.Message {
 		t.Errorf("kstatus of the stripped Service %v %v, want %s %q", got, err, wantSvc.Status, wantSvc.Message)
 	}
+}
+
+// TestInventoryOwners: an object held by two inventories has both as
+// owners; moving it out of one, or deleting the other, leaves exactly the
+// owners that still hold it, and an object nobody holds has no entry.
+func TestInventoryOwners(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := &hub{owners: map[object.ObjMetadata][]InventoryKey{}, invs: map[InventoryKey]object.ObjMetadataSet{},
+		watches: kindwatch.New(ctx, nil, meta.NewDefaultRESTMapper(nil), kindwatch.Options{})}
+	x := object.ObjMetadata{GroupKind: configMapKind, Namespace: "ns", Name: "x"}
+	y := object.ObjMetadata{GroupKind: configMapKind, Namespace: "ns", Name: "y"}
+	a, b := InventoryKey{Namespace: "ns", Name: "a"}, InventoryKey{Namespace: "ns", Name: "b"}
+	check := func(step string, want map[object.ObjMetadata][]InventoryKey) {
+		t.Helper()
+		if !reflect.DeepEqual(h.owners, want) {
+			t.Errorf("%s: owners %v, want %v", step, h.owners, want)
+		}
+	}
+	h.setInventory(a, object.ObjMetadataSet{x, y}, false)
+	h.setInventory(b, object.ObjMetadataSet{x}, false)
+	h.setInventory(b, object.ObjMetadataSet{x}, false) // the same set again
+	check("both hold x", map[object.ObjMetadata][]InventoryKey{x: {a, b}, y: {a}})
+	h.setInventory(a, object.ObjMetadataSet{y}, false)
+	check("a lets x go", map[object.ObjMetadata][]InventoryKey{x: {b}, y: {a}})
+	h.setInventory(b, nil, true)
+	check("b deleted", map[object.ObjMetadata][]InventoryKey{y: {a}})
 }
