@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -40,5 +42,23 @@ func TestCacheLeavesOwnConfigMapsOut(t *testing.T) {
 		if got := sel.Matches(tc.labels); got != tc.cached {
 			t.Errorf("ConfigMap labelled %v cached = %v, want %v (selector %s)", tc.labels, got, tc.cached, sel)
 		}
+	}
+}
+
+// TestStripPodKeepsIdentity: a cached proxy pod is its identity (name,
+// namespace, resourceVersion) and the UID revocation reads; labels, spec
+// and status are not kept.
+func TestStripPodKeepsIdentity(t *testing.T) {
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "envoy-1", Namespace: "ns", UID: "u1", ResourceVersion: "7",
+		Labels: map[string]string{"app.kubernetes.io/name": "envoy"}, Annotations: map[string]string{"a": "b"}},
+		Spec:   corev1.PodSpec{ServiceAccountName: "envoy", Containers: []corev1.Container{{Name: "envoy", Image: "envoy"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.1"}}
+	got, err := stripPod(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "envoy-1", Namespace: "ns", UID: "u1", ResourceVersion: "7"}}
+	if !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("stripped pod %+v, want %+v", got, want)
 	}
 }

@@ -19,15 +19,16 @@ var proxyPodSelector = labels.SelectorFromSet(labels.Set{
 	render.LabelManagedBy: render.LabelManagedByValue,
 })
 
-// stripPod keeps what revocation reads (name, namespace, UID, labels) of a
-// cached pod.
+// stripPod keeps what revocation reads (the UID) of a cached pod, with the
+// name, namespace and resourceVersion the cache keys and orders it by; the
+// labels it was selected by are not read again.
 func stripPod(obj any) (any, error) {
 	p, ok := obj.(*corev1.Pod)
 	if !ok {
 		return obj, nil
 	}
 	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
-		Name: p.Name, Namespace: p.Namespace, UID: p.UID, Labels: p.Labels, ResourceVersion: p.ResourceVersion,
+		Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
 	}}, nil
 }
 
