@@ -45,9 +45,9 @@ func TestCacheLeavesOwnConfigMapsOut(t *testing.T) {
 	}
 }
 
-// TestStripPodKeepsIdentity: a cached proxy pod is its identity (name,
-// namespace, resourceVersion) and the UID revocation reads; labels, spec
-// and status are not kept.
+// TestStripPodKeepsIdentity: a cached proxy pod is its metadata, of it its
+// identity (name, namespace, resourceVersion) and the UID revocation
+// reads; labels, spec and status are not kept.
 func TestStripPodKeepsIdentity(t *testing.T) {
 	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "envoy-1", Namespace: "ns", UID: "u1", ResourceVersion: "7",
 		Labels: map[string]string{"app.kubernetes.io/name": "envoy"}, Annotations: map[string]string{"a": "b"}},
@@ -57,8 +57,15 @@ func TestStripPodKeepsIdentity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "envoy-1", Namespace: "ns", UID: "u1", ResourceVersion: "7"}}
+	want := proxyPodMeta()
+	want.ObjectMeta = metav1.ObjectMeta{Name: "envoy-1", Namespace: "ns", UID: "u1", ResourceVersion: "7"}
 	if !equality.Semantic.DeepEqual(got, want) {
 		t.Errorf("stripped pod %+v, want %+v", got, want)
+	}
+	// The informer is metadata-only: what it hands the transform.
+	pm := proxyPodMeta()
+	pm.ObjectMeta = p.ObjectMeta
+	if got, err := stripPod(pm); err != nil || !equality.Semantic.DeepEqual(got, want) {
+		t.Errorf("stripped pod metadata %+v (%v), want %+v", got, err, want)
 	}
 }

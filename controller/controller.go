@@ -475,7 +475,7 @@ func cacheOptions(opts Options) (cache.Options, error) {
 		DefaultTransform: cache.TransformStripManagedFields(),
 		SyncPeriod:       &opts.ResyncPeriod,
 		// Pods: berth's own proxies only, and only what revocation needs.
-		ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: {
+		ByObject: map[client.Object]cache.ByObject{proxyPodMeta(): {
 			Label:     proxyPodSelector,
 			Transform: stripPod,
 		}, &corev1.ConfigMap{}: {
