@@ -40,6 +40,8 @@
 // selecting Options.ManagedLabelKey=ManagedLabelValue, which Run stamps on every
 // object; inventories are read from the ConfigMap kind's watch. Watched copies drop
 // what nobody reads from them, to save memory: managedFields, a workload's pod
-// template, a Service's spec beyond its addresses, and the data of ConfigMaps and
-// Secrets that are not inventories.
+// template (a Deployment's whole spec but replicas, progressDeadlineSeconds and
+// paused), a Service's spec beyond its addresses, the labels of every object that
+// is not an inventory, and the data of ConfigMaps and Secrets that are not
+// inventories.
 package apply

@@ -290,8 +290,10 @@ type ObjectStatus struct {
 	// Live is the watched object, nil when not found. Read-only. Watched copies
 	// carry no managedFields (the engine keeps a digest of its own fields in an
 	// in-memory annotation instead), no pod template of a workload (Deployment,
-	// StatefulSet, DaemonSet, ReplicaSet, Job) and no data of a ConfigMap or
-	// Secret that is not an inventory: kstatus reads none of them.
+	// StatefulSet, DaemonSet, ReplicaSet, Job; a Deployment's spec keeps only
+	// replicas, progressDeadlineSeconds and paused), no labels (but an
+	// inventory's) and no data of a ConfigMap or Secret that is not an
+	// inventory: kstatus reads none of them.
 	Live *unstructured.Unstructured
 }
 

@@ -211,9 +211,12 @@ func digestKey(obj runtime.Object, fields []byte) (key [sha256.Size]byte, ok boo
 // after it (so they are never converted); stripUnread still runs on the result.
 func stripTyped(obj runtime.Object, acc metav1.Object) {
 	_, inv := acc.GetLabels()[common.InventoryLabel]
+	if !inv {
+		acc.SetLabels(nil)
+	}
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		o.Spec.Template = corev1.PodTemplateSpec{}
+		o.Spec = appsv1.DeploymentSpec{Replicas: o.Spec.Replicas, ProgressDeadlineSeconds: o.Spec.ProgressDeadlineSeconds, Paused: o.Spec.Paused}
 	case *appsv1.StatefulSet:
 		o.Spec.Template = corev1.PodTemplateSpec{}
 	case *appsv1.DaemonSet:

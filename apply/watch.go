@@ -50,9 +50,11 @@ type hub struct {
 	watches *kindwatch.Set
 	memo    digestMemo // transformTyped's owned digests by object
 
-	mu       sync.RWMutex
-	invs     map[InventoryKey]object.ObjMetadataSet
-	owners   map[object.ObjMetadata]map[InventoryKey]struct{}
+	mu   sync.RWMutex
+	invs map[InventoryKey]object.ObjMetadataSet
+	// owners are the inventories holding each object: almost always
+	// one (a slice, not a set: a map per object cost ten times as much).
+	owners   map[object.ObjMetadata][]InventoryKey
 	statuses map[*statusWatch]struct{}
 	subs     map[uint64]func(InventoryKey)
 	nextSub  uint64
@@ -72,7 +74,7 @@ func newHub(ctx context.Context, log logr.Logger, dyn dynamic.Interface, typed k
 		log:      log,
 		manager:  opts.FieldManager,
 		invs:     map[InventoryKey]object.ObjMetadataSet{},
-		owners:   map[object.ObjMetadata]map[InventoryKey]struct{}{},
+		owners:   map[object.ObjMetadata][]InventoryKey{},
 		statuses: map[*statusWatch]struct{}{},
 		subs:     map[uint64]func(InventoryKey){},
 		pending:  map[InventoryKey]struct{}{},
@@ -154,33 +156,65 @@ var workloadKinds = map[schema.GroupKind]bool{
 // clusterIP, clusterIPs; status.loadBalancer is kept with the status).
 var serviceSpecRead = []string{"type", "clusterIP", "clusterIPs"}
 
+// deploymentSpecRead are the Deployment spec fields read from watched copies:
+// kstatus reads replicas and progressDeadlineSeconds, the roll budget replicas
+// (a paused Deployment is kept visible).
+var deploymentSpecRead = []string{"replicas", "progressDeadlineSeconds", "paused"}
+
 // stripUnread drops, from a watched copy, the fields nobody reads there:
 // kstatus reads metadata, status and a few spec scalars, the owned-fields
 // digest is taken before (cachedOwnedDigest), and callers read a bundle's
-// Service addresses (serviceSpecRead). A workload's pod template and the
+// Service addresses (serviceSpecRead), a Deployment's replicas
+// (deploymentSpecRead) and annotations. A workload's pod template and the
 // data of a ConfigMap or Secret that is not an inventory are most of a
-// bundle's watched bytes.
+// bundle's watched bytes; the labels (the watches select by them, nothing
+// reads them from a copy) and a Deployment's selector repeat the same keys
+// in every object. An inventory is kept whole: it is cli-utils' inventory
+// object (its id label, annotations and data are read).
 func stripUnread(u *unstructured.Unstructured) {
 	gk := u.GroupVersionKind().GroupKind()
+	if isInventoryKind(gk) {
+		if _, inv := u.GetLabels()[common.InventoryLabel]; inv {
+			return
+		}
+	}
+	if md, ok := u.Object["metadata"].(map[string]any); ok {
+		delete(md, "labels")
+	}
 	switch {
+	case gk == deploymentKind:
+		keepOnly(u.Object, "spec", deploymentSpecRead)
 	case workloadKinds[gk]:
 		unstructured.RemoveNestedField(u.Object, "spec", "template")
 	case gk == schema.GroupKind{Kind: "Service"}:
-		if spec, ok := u.Object["spec"].(map[string]any); ok {
-			kept := make(map[string]any, len(serviceSpecRead))
-			for _, f := range serviceSpecRead {
-				if v, ok := spec[f]; ok {
-					kept[f] = v
-				}
-			}
-			u.Object["spec"] = kept
-		}
-	case gk == configMapKind || gk == schema.GroupKind{Kind: "Secret"}:
-		if _, inv := u.GetLabels()[common.InventoryLabel]; !inv {
-			unstructured.RemoveNestedField(u.Object, "data")
-			unstructured.RemoveNestedField(u.Object, "binaryData")
+		keepOnly(u.Object, "spec", serviceSpecRead)
+	case isInventoryKind(gk):
+		unstructured.RemoveNestedField(u.Object, "data")
+		unstructured.RemoveNestedField(u.Object, "binaryData")
+	}
+}
+
+var deploymentKind = schema.GroupKind{Group: "apps", Kind: "Deployment"}
+
+// isInventoryKind reports whether objects of gk may be inventories (a
+// ConfigMap, or a Secret).
+func isInventoryKind(gk schema.GroupKind) bool {
+	return gk == configMapKind || gk == schema.GroupKind{Kind: "Secret"}
+}
+
+// keepOnly replaces obj[field] (a map) with a map of only the given keys.
+func keepOnly(obj map[string]any, field string, keys []string) {
+	m, ok := obj[field].(map[string]any)
+	if !ok {
+		return
+	}
+	kept := make(map[string]any, len(keys))
+	for _, k := range keys {
+		if v, ok := m[k]; ok {
+			kept[k] = v
 		}
 	}
+	obj[field] = kept
 }
 
 func (h *hub) onEvent(e kindwatch.Event) {
@@ -222,9 +256,10 @@ func inventoryIDs(u *unstructured.Unstructured, log logr.Logger) object.ObjMetad
 func (h *hub) setInventory(key InventoryKey, ids object.ObjMetadataSet, deleted bool) {
 	h.mu.Lock()
 	for _, id := range h.invs[key] {
-		delete(h.owners[id], key)
-		if len(h.owners[id]) == 0 {
+		if owners := slices.DeleteFunc(h.owners[id], func(k InventoryKey) bool { return k == key }); len(owners) == 0 {
 			delete(h.owners, id)
+		} else {
+			h.owners[id] = owners
 		}
 	}
 	if deleted {
@@ -232,10 +267,9 @@ func (h *hub) setInventory(key InventoryKey, ids object.ObjMetadataSet, deleted 
 	} else {
 		h.invs[key] = ids
 		for _, id := range ids {
-			if h.owners[id] == nil {
-				h.owners[id] = map[InventoryKey]struct{}{}
+			if !slices.Contains(h.owners[id], key) {
+				h.owners[id] = append(h.owners[id], key)
 			}
-			h.owners[id][key] = struct{}{}
 		}
 	}
 	h.mu.Unlock()
@@ -258,9 +292,7 @@ func (h *hub) onKindReady(k *kindwatch.Kind) {
 	var keys []InventoryKey
 	for id, owners := range h.owners {
 		if id.GroupKind == k.GroupKind() {
-			for key := range owners {
-				keys = append(keys, key)
-			}
+			keys = append(keys, owners...)
 		}
 	}
 	h.mu.RUnlock()
@@ -286,10 +318,7 @@ func (h *hub) onObject(e kindwatch.Event) {
 	}
 	var keys []InventoryKey
 	if e.Old == nil || e.Deleted || changedForOwners(resourceStatus(id, e.Old), rs) {
-		keys = make([]InventoryKey, 0, len(h.owners[id]))
-		for k := range h.owners[id] {
-			keys = append(keys, k)
-		}
+		keys = slices.Clone(h.owners[id])
 	}
 	h.mu.RUnlock()
 	h.notify(keys...)

@@ -1,14 +1,19 @@
 package apply
 
 import (
+	"context"
 	"reflect"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/cli-utils/pkg/common"
 	pollevent "sigs.k8s.io/cli-utils/pkg/kstatus/polling/event"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/cli-utils/pkg/object"
+
+	"github.com/berth-gateway/berth/internal/kindwatch"
 )
 
 func TestChangedForOwners(t *testing.T) {
@@ -61,13 +66,19 @@ func TestChangedForOwners(t *testing.T) {
 }
 
 // TestTransformStripsUnreadFields: watched copies lose a workload's pod
-// template and a non-inventory ConfigMap's data, after the owned-fields
-// digest was taken from the whole object, and kstatus computes the same
-// status from the stripped copy.
+// template, a Deployment's selector and strategy, every label of an object
+// that is not an inventory and a non-inventory ConfigMap's data, after the
+// owned-fields digest was taken from the whole object, and kstatus computes
+// the same status from the stripped copy.
 func TestTransformStripsUnreadFields(t *testing.T) {
 	h := &hub{manager: "berth"}
 	d := deployment("a", 2)
 	d.SetGeneration(3)
+	d.SetLabels(map[string]string{"app.kubernetes.io/managed-by": "berth", "app.kubernetes.io/name": "envoy"})
+	d.SetAnnotations(map[string]string{"gateway.berth.dev/pod-template-hash": "h"})
+	_ = unstructured.SetNestedField(d.Object, int64(600), "spec", "progressDeadlineSeconds")
+	_ = unstructured.SetNestedStringMap(d.Object, map[string]string{"app.kubernetes.io/name": "envoy"}, "spec", "selector", "matchLabels")
+	_ = unstructured.SetNestedField(d.Object, "RollingUpdate", "spec", "strategy", "type")
 	d.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "berth", Operation: metav1.ManagedFieldsOperationApply,
 		FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:replicas":{},"f:template":{"f:spec":{"f:containers":{}}}}}`)}}})
 	_ = unstructured.SetNestedMap(d.Object, map[string]any{
@@ -83,8 +94,14 @@ func TestTransformStripsUnreadFields(t *testing.T) {
 	if _, found, _ := unstructured.NestedMap(d.Object, "spec", "template"); found {
 		t.Error("the Deployment's pod template was kept")
 	}
-	if r, _, _ := unstructured.NestedInt64(d.Object, "spec", "replicas"); r != 2 {
-		t.Errorf("spec.replicas = %d, want 2", r)
+	if spec, _, _ := unstructured.NestedMap(d.Object, "spec"); !reflect.DeepEqual(spec, map[string]any{"replicas": int64(2), "progressDeadlineSeconds": int64(600)}) {
+		t.Errorf("watched Deployment spec %v, want replicas and progressDeadlineSeconds only", spec)
+	}
+	if l := d.GetLabels(); l != nil {
+		t.Errorf("watched Deployment labels %v, want none", l)
+	}
+	if a := d.GetAnnotations()["gateway.berth.dev/pod-template-hash"]; a != "h" {
+		t.Errorf("watched Deployment lost an annotation: %q", a)
 	}
 	if got := d.GetAnnotations()[cachedOwnedDigest]; got == "" || got != ownedDigest(full, "berth") {
 		t.Errorf("owned digest %q, want the full object's %q", got, ownedDigest(full, "berth"))
@@ -113,6 +130,9 @@ func TestTransformStripsUnreadFields(t *testing.T) {
 	if v, _, _ := unstructured.NestedString(inv.Object, "data", "k"); v != "v" {
 		t.Error("an inventory's data was dropped")
 	}
+	if inv.GetLabels()[common.InventoryLabel] != "id" {
+		t.Error("an inventory's id label was dropped")
+	}
 	svc := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Service",
 		"metadata": map[string]any{"name": "s", "namespace": "ns"},
 		"spec": map[string]any{"type": "LoadBalancer", "clusterIP": "10.0.0.1", "clusterIPs": []any{"10.0.0.1", "fd00::1"},
@@ -133,4 +153,31 @@ func TestTransformStripsUnreadFields(t *testing.T) {
 	if got, err := status.Compute(svc); err != nil || got.Status != wantSvc.Status || got.Message != wantSvc.Message {
 		t.Errorf("kstatus of the stripped Service %v %v, want %s %q", got, err, wantSvc.Status, wantSvc.Message)
 	}
+}
+
+// TestInventoryOwners: an object held by two inventories has both as
+// owners; moving it out of one, or deleting the other, leaves exactly the
+// owners that still hold it, and an object nobody holds has no entry.
+func TestInventoryOwners(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := &hub{owners: map[object.ObjMetadata][]InventoryKey{}, invs: map[InventoryKey]object.ObjMetadataSet{},
+		watches: kindwatch.New(ctx, nil, meta.NewDefaultRESTMapper(nil), kindwatch.Options{})}
+	x := object.ObjMetadata{GroupKind: configMapKind, Namespace: "ns", Name: "x"}
+	y := object.ObjMetadata{GroupKind: configMapKind, Namespace: "ns", Name: "y"}
+	a, b := InventoryKey{Namespace: "ns", Name: "a"}, InventoryKey{Namespace: "ns", Name: "b"}
+	check := func(step string, want map[object.ObjMetadata][]InventoryKey) {
+		t.Helper()
+		if !reflect.DeepEqual(h.owners, want) {
+			t.Errorf("%s: owners %v, want %v", step, h.owners, want)
+		}
+	}
+	h.setInventory(a, object.ObjMetadataSet{x, y}, false)
+	h.setInventory(b, object.ObjMetadataSet{x}, false)
+	h.setInventory(b, object.ObjMetadataSet{x}, false) // the same set again
+	check("both hold x", map[object.ObjMetadata][]InventoryKey{x: {a, b}, y: {a}})
+	h.setInventory(a, object.ObjMetadataSet{y}, false)
+	check("a lets x go", map[object.ObjMetadata][]InventoryKey{x: {b}, y: {a}})
+	h.setInventory(b, nil, true)
+	check("b deleted", map[object.ObjMetadata][]InventoryKey{y: {a}})
 }

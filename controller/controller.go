@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -163,26 +164,9 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		ms.ExtraHandlers = profilingHandlers()
 	}
 
-	cacheOpts := cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
-		SyncPeriod:       &opts.ResyncPeriod,
-		// Pods: berth's own proxies only, and only what revocation needs.
-		ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: {
-			Label:     proxyPodSelector,
-			Transform: stripPod,
-		}, &corev1.ConfigMap{}: {
-			Transform: stripConfigMap,
-		}, &corev1.Service{}: {
-			Transform: stripService,
-		}, &discoveryv1.EndpointSlice{}: {
-			Transform: stripEndpointSlice,
-		}},
-	}
-	if len(opts.WatchNamespaces) > 0 {
-		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
-		for _, ns := range opts.WatchNamespaces {
-			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
-		}
+	cacheOpts, err := cacheOptions(opts)
+	if err != nil {
+		return nil, err
 	}
 	mgr, err := ctrl.NewManager(cfg, manager.Options{
 		Scheme:                        scheme,
@@ -476,3 +460,38 @@ const requeueAfter = 10 * time.Second
 // conflictRequeueAfter is the retry delay of a Gateway whose status write
 // found the cached copy stale (a conflict, retried quietly).
 const conflictRequeueAfter = 200 * time.Millisecond
+
+// cacheOptions are the controller cache's: managedFields dropped
+// everywhere, the kinds every Gateway multiplies stripped to what berth
+// reads of them, and berth's own ConfigMaps (bootstrap and inventory, two
+// per Gateway: apply watches them) left out, as translation reads only CA
+// ConfigMaps from it.
+func cacheOptions(opts Options) (cache.Options, error) {
+	notOwned, err := labels.NewRequirement(opts.Apply.ManagedLabelKey, selection.NotEquals, []string{opts.Apply.ManagedLabelValue})
+	if err != nil {
+		return cache.Options{}, fmt.Errorf("managed label: %w", err)
+	}
+	cacheOpts := cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		SyncPeriod:       &opts.ResyncPeriod,
+		// Pods: berth's own proxies only, and only what revocation needs.
+		ByObject: map[client.Object]cache.ByObject{proxyPodMeta(): {
+			Label:     proxyPodSelector,
+			Transform: stripPod,
+		}, &corev1.ConfigMap{}: {
+			Label:     labels.NewSelector().Add(*notOwned),
+			Transform: stripConfigMap,
+		}, &corev1.Service{}: {
+			Transform: stripService,
+		}, &discoveryv1.EndpointSlice{}: {
+			Transform: stripEndpointSlice,
+		}},
+	}
+	if len(opts.WatchNamespaces) > 0 {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range opts.WatchNamespaces {
+			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	return cacheOpts, nil
+}

@@ -19,16 +19,29 @@ var proxyPodSelector = labels.SelectorFromSet(labels.Set{
 	render.LabelManagedBy: render.LabelManagedByValue,
 })
 
-// stripPod keeps what revocation reads (name, namespace, UID, labels) of a
-// cached pod.
+// proxyPodMeta is the kind of the proxy pod informer: pods as metadata
+// only (revocation reads nothing else; a typed Pod is 1.2 KB before any
+// field is set).
+func proxyPodMeta() *metav1.PartialObjectMetadata {
+	return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}}
+}
+
+// stripPod keeps what revocation reads (the UID) of a cached pod, with the
+// name, namespace and resourceVersion the cache keys and orders it by; the
+// labels it was selected by are not read again.
 func stripPod(obj any) (any, error) {
-	p, ok := obj.(*corev1.Pod)
-	if !ok {
+	var m *metav1.ObjectMeta
+	switch p := obj.(type) {
+	case *metav1.PartialObjectMetadata:
+		m = &p.ObjectMeta
+	case *corev1.Pod:
+		m = &p.ObjectMeta
+	default:
 		return obj, nil
 	}
-	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
-		Name: p.Name, Namespace: p.Namespace, UID: p.UID, Labels: p.Labels, ResourceVersion: p.ResourceVersion,
-	}}, nil
+	out := proxyPodMeta()
+	out.ObjectMeta = metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion}
+	return out, nil
 }
 
 // watchProxyPods revokes a proxy pod's tokens and ends its xDS streams as
@@ -36,7 +49,7 @@ func stripPod(obj any) (any, error) {
 // pod is refused by the apiserver too, but a cached review or an open
 // stream would otherwise outlive the pod until the token expires.
 func (c *Controller) watchProxyPods() error {
-	inf, err := c.mgr.GetCache().GetInformer(context.Background(), &corev1.Pod{})
+	inf, err := c.mgr.GetCache().GetInformer(context.Background(), proxyPodMeta())
 	if err != nil {
 		return fmt.Errorf("proxy pod informer: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	cachetypes "github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"go.uber.org/zap"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 
@@ -48,10 +49,10 @@ func (s *Server) Publish(gw k8stypes.NamespacedName, id Identity, resources map[
 	// Content already served for gw passed validation: only what changed
 	// is checked resource by resource (a racing Publish may replace prev,
 	// but whatever gw holds was validated).
-	var served map[string]string
+	var served *cachev3.Snapshot
 	s.mu.RLock()
 	if prev := s.gateways[gw]; prev != nil {
-		served = prev.typeVersions
+		served = prev.snap
 	}
 	s.mu.RUnlock()
 	b, err := buildSnapshot(resources, served)
@@ -78,7 +79,7 @@ func (s *Server) Publish(gw k8stypes.NamespacedName, id Identity, resources map[
 	// Record the state before the cache pushes, so push latency finds it.
 	now := time.Now()
 	s.mu.Lock()
-	s.gateways[gw] = &gateway{id: id, version: b.version, typeVersions: b.typeVersions, publishedAt: now}
+	s.gateways[gw] = &gateway{id: id, version: b.version, snap: b.snap, publishedAt: now}
 	s.byIdentity[id] = gw
 	if prev != nil && prev.id != id {
 		delete(s.byIdentity, prev.id)

@@ -135,10 +135,12 @@ func DefaultOptions() Options {
 
 // gateway is the published state of one Gateway.
 type gateway struct {
-	id           Identity
-	version      string
-	typeVersions map[string]string
-	publishedAt  time.Time
+	id      Identity
+	version string
+	// snap is the snapshot published (also the cache's): its per-type
+	// versions are what proxies are served.
+	snap        *cachev3.Snapshot
+	publishedAt time.Time
 }
 
 // Server is the xDS server. Every replica runs one; each serves every
@@ -365,7 +367,7 @@ func (s *Server) observePush(id streamID, key, typeURL, version string) {
 	s.mu.RLock()
 	opened, ok := s.opened[id]
 	var at time.Time
-	if gw, found := s.gateways[gatewayOfKey(key)]; found && gw.typeVersions[typeURL] == version {
+	if gw, found := s.gateways[gatewayOfKey(key)]; found && typeVersion(gw.snap, typeURL) == version {
 		at = gw.publishedAt
 	}
 	s.mu.RUnlock()
