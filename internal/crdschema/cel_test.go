@@ -459,15 +459,15 @@ func TestCELSameAsApiserverOnRandomObjects(t *testing.T) {
 	}
 }
 
-// FuzzCELSameAsApiserver compares both evaluators on random mutations of
-// the fixtures: go test ./internal/crdschema -run XXX -fuzz FuzzCEL.
-func FuzzCELSameAsApiserver(f *testing.F) {
+// fuzzFixtures are the fixtures the fuzz targets mutate, by name, with the
+// structural schema of each one's kind and version (none when not served).
+func fuzzFixtures(f *testing.F) (v *crdschema.Validator, names []string, objs map[string]map[string]any, schemas map[string]*structuralschema.Structural) {
 	v, err := crdschema.Embedded()
 	if err != nil {
 		f.Fatal(err)
 	}
-	names, objs := fixtures(f, v)
-	schemas := map[string]*structuralschema.Structural{}
+	names, objs = fixtures(f, v)
+	schemas = map[string]*structuralschema.Structural{}
 	for _, name := range names {
 		obj := objs[name]
 		gv, _ := schema.ParseGroupVersion(fmt.Sprint(obj["apiVersion"]))
@@ -475,6 +475,13 @@ func FuzzCELSameAsApiserver(f *testing.F) {
 			schemas[name] = s
 		}
 	}
+	return v, names, objs, schemas
+}
+
+// FuzzCELSameAsApiserver compares both evaluators on random mutations of
+// the fixtures: go test ./internal/crdschema -run XXX -fuzz FuzzCEL.
+func FuzzCELSameAsApiserver(f *testing.F) {
+	v, names, objs, schemas := fuzzFixtures(f)
 	for i := range 8 {
 		f.Add(uint64(i), uint16(i*7), uint8(i%3))
 	}

@@ -358,19 +358,7 @@ func TestSchemaSameAsApiserverOnRandomObjects(t *testing.T) {
 // random keywords broken: go test ./internal/crdschema -run XXX -fuzz
 // FuzzSchema.
 func FuzzSchemaSameAsApiserver(f *testing.F) {
-	v, err := crdschema.Embedded()
-	if err != nil {
-		f.Fatal(err)
-	}
-	names, objs := fixtures(f, v)
-	schemas := map[string]*structuralschema.Structural{}
-	for _, name := range names {
-		obj := objs[name]
-		gv, _ := schema.ParseGroupVersion(fmt.Sprint(obj["apiVersion"]))
-		if s, err := v.StructuralOf(gv.WithKind(fmt.Sprint(obj["kind"]))); err == nil {
-			schemas[name] = s
-		}
-	}
+	v, names, objs, schemas := fuzzFixtures(f)
 	for i := range 8 {
 		f.Add(uint64(i), uint16(i*7), uint8(i%5))
 	}
