@@ -181,6 +181,7 @@ func TestCELSameAsApiserverOnFixtures(t *testing.T) {
 // the CRD's rules and a few edge values, so that rules fail as often as
 // they pass.
 type generator struct {
+	seed    uint64
 	r       *rand.Rand
 	strings []string
 	ints    []int64
@@ -214,7 +215,7 @@ var (
 )
 
 func newGenerator(seed uint64, s *structuralschema.Structural) *generator {
-	g := &generator{r: rand.New(rand.NewPCG(seed, 16)),
+	g := &generator{seed: seed, r: rand.New(rand.NewPCG(seed, 16)),
 		strings: []string{"", "a", "x", "/", "/a", "/a/b", "a.example.com", "*.example.com", "A_B", "1", "a b", "HTTP", "TLS", "default", "*", "GET", "10.0.0.1", "a/b", strings.Repeat("a", 64), strings.Repeat("a.", 127) + "a/b"},
 		ints:    []int64{0, 1, -1, 80, 443, 65535, 65536}}
 	seen := map[string]bool{}
@@ -459,15 +460,17 @@ func TestCELSameAsApiserverOnRandomObjects(t *testing.T) {
 	}
 }
 
-// fuzzFixtures are the fixtures the fuzz targets mutate, by name, with the
-// structural schema of each one's kind and version (none when not served).
-func fuzzFixtures(f *testing.F) (v *crdschema.Validator, names []string, objs map[string]map[string]any, schemas map[string]*structuralschema.Structural) {
+// fuzzFixtures runs a fuzz target over the fixtures: each input picks a
+// fixture of a served kind/version and hands run a copy of it, its
+// structural schema and a generator seeded by the input; mutations is the
+// input's count of changes to make (below maxMutations).
+func fuzzFixtures(f *testing.F, maxMutations uint8, run func(t *testing.T, v *crdschema.Validator, name string, obj map[string]any, s *structuralschema.Structural, g *generator, mutations int)) {
 	v, err := crdschema.Embedded()
 	if err != nil {
 		f.Fatal(err)
 	}
-	names, objs = fixtures(f, v)
-	schemas = map[string]*structuralschema.Structural{}
+	names, objs := fixtures(f, v)
+	schemas := map[string]*structuralschema.Structural{}
 	for _, name := range names {
 		obj := objs[name]
 		gv, _ := schema.ParseGroupVersion(fmt.Sprint(obj["apiVersion"]))
@@ -475,15 +478,8 @@ func fuzzFixtures(f *testing.F) (v *crdschema.Validator, names []string, objs ma
 			schemas[name] = s
 		}
 	}
-	return v, names, objs, schemas
-}
-
-// FuzzCELSameAsApiserver compares both evaluators on random mutations of
-// the fixtures: go test ./internal/crdschema -run XXX -fuzz FuzzCEL.
-func FuzzCELSameAsApiserver(f *testing.F) {
-	v, names, objs, schemas := fuzzFixtures(f)
 	for i := range 8 {
-		f.Add(uint64(i), uint16(i*7), uint8(i%3))
+		f.Add(uint64(i), uint16(i*7), uint8(i)%maxMutations)
 	}
 	f.Fuzz(func(t *testing.T, seed uint64, which uint16, mutations uint8) {
 		name := names[int(which)%len(names)]
@@ -491,10 +487,16 @@ func FuzzCELSameAsApiserver(f *testing.F) {
 		if s == nil {
 			t.Skip("a version that is not served")
 		}
-		g := newGenerator(seed, s)
-		g.wrongTypes = seed%2 == 1
-		obj := runtime.DeepCopyJSON(objs[name])
-		for range 1 + int(mutations)%4 {
+		run(t, v, name, runtime.DeepCopyJSON(objs[name]), s, newGenerator(seed, s), 1+int(mutations%maxMutations))
+	})
+}
+
+// FuzzCELSameAsApiserver compares both evaluators on random mutations of
+// the fixtures: go test ./internal/crdschema -run XXX -fuzz FuzzCEL.
+func FuzzCELSameAsApiserver(f *testing.F) {
+	fuzzFixtures(f, 4, func(t *testing.T, v *crdschema.Validator, name string, obj map[string]any, s *structuralschema.Structural, g *generator, mutations int) {
+		g.wrongTypes = g.seed%2 == 1
+		for range mutations {
 			g.mutate(obj, s)
 		}
 		sameCEL(t, v, name, obj, celconfig.RuntimeCELCostBudget)

@@ -358,20 +358,9 @@ func TestSchemaSameAsApiserverOnRandomObjects(t *testing.T) {
 // random keywords broken: go test ./internal/crdschema -run XXX -fuzz
 // FuzzSchema.
 func FuzzSchemaSameAsApiserver(f *testing.F) {
-	v, names, objs, schemas := fuzzFixtures(f)
-	for i := range 8 {
-		f.Add(uint64(i), uint16(i*7), uint8(i%5))
-	}
-	f.Fuzz(func(t *testing.T, seed uint64, which uint16, mutations uint8) {
-		name := names[int(which)%len(names)]
-		s := schemas[name]
-		if s == nil {
-			t.Skip("a version that is not served")
-		}
-		g := newGenerator(seed, s)
+	fuzzFixtures(f, 5, func(t *testing.T, v *crdschema.Validator, name string, obj map[string]any, s *structuralschema.Structural, g *generator, mutations int) {
 		b := breaker{g}
-		obj := runtime.DeepCopyJSON(objs[name])
-		for i := range 1 + int(mutations)%5 {
+		for i := range mutations {
 			if i%2 == 0 {
 				b.break1(obj, s)
 			} else {
