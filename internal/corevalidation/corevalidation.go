@@ -608,40 +608,37 @@ func endpoints(eps []discoveryv1.Endpoint, addrType discoveryv1.AddressType, pat
 }
 
 func hints(h *discoveryv1.EndpointHints, path *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	zones := path.Child("forZones")
-	if len(h.ForZones) > maxZoneHints {
-		return field.ErrorList{field.TooMany(zones, len(h.ForZones), maxZoneHints)}
-	}
-	var seen []string
+	zones := make([]string, len(h.ForZones))
 	for i, z := range h.ForZones {
-		p := zones.Index(i).Child("name")
-		if slices.Contains(seen, z.Name) {
-			errs = append(errs, field.Duplicate(p, z.Name))
-		} else {
-			seen = append(seen, z.Name)
-		}
-		for _, msg := range validation.IsValidLabelValue(z.Name) {
-			errs = append(errs, field.Invalid(p, z.Name, msg))
-		}
+		zones[i] = z.Name
 	}
-	nodes := path.Child("forNodes")
-	if len(h.ForNodes) > maxNodeHints {
-		return append(errs, field.TooMany(nodes, len(h.ForNodes), maxNodeHints))
+	errs, ok := hintNames(zones, maxZoneHints, path.Child("forZones"), validation.IsValidLabelValue)
+	if !ok {
+		return errs
 	}
-	seen = nil
+	nodes := make([]string, len(h.ForNodes))
 	for i, n := range h.ForNodes {
-		p := nodes.Index(i).Child("name")
-		if slices.Contains(seen, n.Name) {
-			errs = append(errs, field.Duplicate(p, n.Name))
-		} else {
-			seen = append(seen, n.Name)
-		}
-		for _, msg := range apimachineryvalidation.NameIsDNSSubdomain(n.Name, false) {
-			errs = append(errs, field.Invalid(p, n.Name, msg))
-		}
+		nodes[i] = n.Name
 	}
-	return errs
+	more, _ := hintNames(nodes, maxNodeHints, path.Child("forNodes"), func(n string) []string { return apimachineryvalidation.NameIsDNSSubdomain(n, false) })
+	return append(errs, more...)
+}
+
+// hintNames checks one list of an endpoint's hints: at most max (else only
+// that error, and ok false: the apiserver checks no further), names unique
+// and valid.
+func hintNames(names []string, max int, path *field.Path, valid func(string) []string) (errs field.ErrorList, ok bool) {
+	if len(names) > max {
+		return field.ErrorList{field.TooMany(path, len(names), max)}, false
+	}
+	for i, n := range names {
+		p := path.Index(i).Child("name")
+		if slices.Contains(names[:i], n) {
+			errs = append(errs, field.Duplicate(p, n))
+		}
+		errs = append(errs, invalid(p, n, valid(n))...)
+	}
+	return errs, true
 }
 
 // legacyIP is IsValidIPForLegacyField with StrictIPCIDRValidation on (its

@@ -44,6 +44,9 @@ func TestValidate(t *testing.T) {
 		{"missing namespace is berth's to report", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c"}}, ""},
 		{"endpointslice FQDN", &discoveryv1.EndpointSlice{ObjectMeta: meta("e"), AddressType: discoveryv1.AddressTypeFQDN, Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"Not_A.Name"}}}},
 			`endpoints[0].addresses[0]: Invalid value: "Not_A.Name"`},
+		{"endpointslice hints", &discoveryv1.EndpointSlice{ObjectMeta: meta("e"), AddressType: discoveryv1.AddressTypeIPv4, Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.1.2.3"},
+			Hints: &discoveryv1.EndpointHints{ForZones: []discoveryv1.ForZone{{Name: "a"}, {Name: "a"}}, ForNodes: []discoveryv1.ForNode{{Name: "Bad_Node"}}}}}},
+			`endpoints[0].hints.forZones[1].name: Duplicate value: "a"; endpoints[0].hints.forNodes[0].name: Invalid value: "Bad_Node"`},
 		{"endpointslice port protocol defaults", &discoveryv1.EndpointSlice{ObjectMeta: meta("e"), AddressType: discoveryv1.AddressTypeIPv6, Ports: []discoveryv1.EndpointPort{{Port: ptr.To[int32](80)}},
 			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"fd00::1"}}}}, ""},
 	} {
