@@ -398,6 +398,43 @@ func ruleMessages(s *structuralschema.Structural, out map[string]bool) {
 	}
 }
 
+// fixture is a fixture object and its name.
+type fixture struct {
+	name string
+	obj  map[string]any
+}
+
+// eachServedVersion calls each with every served version of every kind of
+// v, its structural schema and the fixtures of that kind and version.
+func eachServedVersion(t *testing.T, v *crdschema.Validator, each func(gvk schema.GroupVersionKind, s *structuralschema.Structural, fixtures []fixture)) {
+	t.Helper()
+	names, objs := fixtures(t, v)
+	for _, gk := range v.Kinds() {
+		for _, ver := range v.ServedVersions(gk) {
+			gvk := gk.WithVersion(ver)
+			s, err := v.StructuralOf(gvk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fxs []fixture
+			for _, name := range names {
+				if fx := objs[name]; fx["apiVersion"] == gvk.GroupVersion().String() && fx["kind"] == gvk.Kind {
+					fxs = append(fxs, fixture{name, fx})
+				}
+			}
+			each(gvk, s, fxs)
+		}
+	}
+}
+
+// object is a generated object of s, of kind gvk, with a name and namespace.
+func (g *generator) object(s *structuralschema.Structural, gvk schema.GroupVersionKind) map[string]any {
+	obj := g.value(s, 0).(map[string]any)
+	obj["apiVersion"], obj["kind"] = gvk.GroupVersion().String(), gvk.Kind
+	obj["metadata"] = map[string]any{"name": "n", "namespace": "ns"}
+	return obj
+}
+
 // Random objects of every served version of every embedded kind, and
 // random mutations of the fixtures, give the same CEL errors from berth's
 // evaluator and the library's; most rules fail at least once.
@@ -410,43 +447,28 @@ func TestCELSameAsApiserverOnRandomObjects(t *testing.T) {
 	if testing.Short() {
 		n = 30
 	}
-	names, fixtureObjs := fixtures(t, v)
 	rules, failed := map[string]bool{}, map[string]bool{}
-	for _, gk := range v.Kinds() {
-		for _, ver := range v.ServedVersions(gk) {
-			gvk := gk.WithVersion(ver)
-			s, err := v.StructuralOf(gvk)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ruleMessages(s, rules)
-			g := newGenerator(uint64(len(gvk.String())), s)
-			record := func(errs field.ErrorList) {
-				for _, e := range errs {
-					failed[e.Detail] = true
-				}
-			}
-			for i := range n {
-				obj := g.value(s, 0).(map[string]any)
-				obj["apiVersion"], obj["kind"] = gvk.GroupVersion().String(), gvk.Kind
-				obj["metadata"] = map[string]any{"name": "n", "namespace": "ns"}
-				record(sameCEL(t, v, fmt.Sprintf("random %s #%d", gvk, i), obj, celconfig.RuntimeCELCostBudget))
-			}
-			for _, name := range names {
-				fx := fixtureObjs[name]
-				if fx["apiVersion"] != gvk.GroupVersion().String() || fx["kind"] != gvk.Kind {
-					continue
-				}
-				for i := range n / 3 {
-					obj := runtime.DeepCopyJSON(fx)
-					for range 1 + g.r.IntN(3) {
-						g.mutate(obj, s)
-					}
-					record(sameCEL(t, v, fmt.Sprintf("%s mutation #%d", name, i), obj, celconfig.RuntimeCELCostBudget))
-				}
+	eachServedVersion(t, v, func(gvk schema.GroupVersionKind, s *structuralschema.Structural, fixtures []fixture) {
+		ruleMessages(s, rules)
+		g := newGenerator(uint64(len(gvk.String())), s)
+		record := func(errs field.ErrorList) {
+			for _, e := range errs {
+				failed[e.Detail] = true
 			}
 		}
-	}
+		for i := range n {
+			record(sameCEL(t, v, fmt.Sprintf("random %s #%d", gvk, i), g.object(s, gvk), celconfig.RuntimeCELCostBudget))
+		}
+		for _, fx := range fixtures {
+			for i := range n / 3 {
+				obj := runtime.DeepCopyJSON(fx.obj)
+				for range 1 + g.r.IntN(3) {
+					g.mutate(obj, s)
+				}
+				record(sameCEL(t, v, fmt.Sprintf("%s mutation #%d", fx.name, i), obj, celconfig.RuntimeCELCostBudget))
+			}
+		}
+	})
 	var missed []string
 	for m := range rules {
 		if !failed[m] {

@@ -266,57 +266,44 @@ func TestSchemaSameAsApiserverOnRandomObjects(t *testing.T) {
 	if testing.Short() {
 		n = 10
 	}
-	names, fixtureObjs := fixtures(t, v)
 	seen := map[string]int{}
 	broken := map[string]int{}
-	for _, gk := range v.Kinds() {
-		for _, ver := range v.ServedVersions(gk) {
-			gvk := gk.WithVersion(ver)
-			s, err := v.StructuralOf(gvk)
-			if err != nil {
-				t.Fatal(err)
-			}
-			compiled, _ := v.OpenAPICompiled(gvk)
-			g := newGenerator(uint64(len(gvk.String()))+7, s)
-			b := breaker{g}
-			record := func(errs field.ErrorList) {
-				for _, e := range errs {
-					if compiled {
-						seen[kindOf(e)]++
-					}
-				}
-			}
-			var objs []map[string]any
-			for range n {
-				obj := g.value(s, 0).(map[string]any)
-				obj["apiVersion"], obj["kind"] = gvk.GroupVersion().String(), gvk.Kind
-				obj["metadata"] = map[string]any{"name": "n", "namespace": "ns"}
-				objs = append(objs, obj)
-			}
-			for _, name := range names {
-				if fx := fixtureObjs[name]; fx["apiVersion"] == gvk.GroupVersion().String() && fx["kind"] == gvk.Kind {
-					objs = append(objs, fx)
-				}
-			}
-			for i, obj := range objs {
-				errs, _ := sameSchema(t, v, fmt.Sprintf("%s #%d", gvk, i), obj)
-				record(errs)
-				for j := range 6 {
-					m := runtime.DeepCopyJSON(obj)
-					if j == 0 {
-						g.mutate(m, s)
-					}
-					for range 1 + g.r.IntN(2) {
-						if k := b.break1(m, s); k != "" && compiled {
-							broken[k]++
-						}
-					}
-					errs, _ := sameSchema(t, v, fmt.Sprintf("%s #%d mutation %d", gvk, i, j), m)
-					record(errs)
+	eachServedVersion(t, v, func(gvk schema.GroupVersionKind, s *structuralschema.Structural, fixtures []fixture) {
+		compiled, _ := v.OpenAPICompiled(gvk)
+		g := newGenerator(uint64(len(gvk.String()))+7, s)
+		b := breaker{g}
+		record := func(errs field.ErrorList) {
+			for _, e := range errs {
+				if compiled {
+					seen[kindOf(e)]++
 				}
 			}
 		}
-	}
+		var objs []map[string]any
+		for range n {
+			objs = append(objs, g.object(s, gvk))
+		}
+		for _, fx := range fixtures {
+			objs = append(objs, fx.obj)
+		}
+		for i, obj := range objs {
+			errs, _ := sameSchema(t, v, fmt.Sprintf("%s #%d", gvk, i), obj)
+			record(errs)
+			for j := range 6 {
+				m := runtime.DeepCopyJSON(obj)
+				if j == 0 {
+					g.mutate(m, s)
+				}
+				for range 1 + g.r.IntN(2) {
+					if k := b.break1(m, s); k != "" && compiled {
+						broken[k]++
+					}
+				}
+				errs, _ := sameSchema(t, v, fmt.Sprintf("%s #%d mutation %d", gvk, i, j), m)
+				record(errs)
+			}
+		}
+	})
 	var kinds []string
 	for k, c := range seen {
 		kinds = append(kinds, fmt.Sprintf("%6d %s", c, k))
