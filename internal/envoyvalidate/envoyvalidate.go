@@ -14,9 +14,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -154,50 +154,96 @@ func (w *walker) walk(m protoreflect.Message) {
 		w.path = w.path[:len(w.path)-1]
 		return
 	}
-	for _, fd := range messageFields(m.Descriptor()) {
-		if !m.Has(fd) {
-			continue
+	p := planOf(m)
+	if !p.structs || !structWalk {
+		for _, fd := range p.fields {
+			w.reflectField(m, fd)
 		}
-		w.path = append(w.path, segment{name: string(fd.Name())})
-		v := m.Get(fd)
-		switch {
-		case fd.IsList():
-			l := v.List()
-			for j := 0; j < l.Len(); j++ {
+		return
+	}
+	sv := reflect.ValueOf(m.Interface())
+	if sv.IsNil() {
+		return // a nil message has no fields set
+	}
+	sv = sv.Elem()
+	for _, s := range p.steps {
+		switch s.kind {
+		case stepMessage:
+			f := sv.Field(s.index)
+			if f.IsNil() {
+				continue
+			}
+			w.path = append(w.path, segment{name: string(s.fd.Name())})
+			w.walk(messageOf(f))
+		case stepList:
+			f := sv.Field(s.index)
+			n := f.Len()
+			if n == 0 {
+				continue
+			}
+			w.path = append(w.path, segment{name: string(s.fd.Name())})
+			for j := 0; j < n; j++ {
 				w.path = append(w.path, segment{list: true, index: j})
-				w.walk(l.Get(j).Message())
+				w.walk(messageOf(f.Index(j)))
 				w.path = w.path[:len(w.path)-1]
 			}
-		case fd.IsMap():
-			mp := v.Map()
-			keys := make([]protoreflect.MapKey, 0, mp.Len())
-			mp.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
-				keys = append(keys, k)
-				return true
-			})
-			sortMapKeys(keys)
-			for _, k := range keys {
-				w.path = append(w.path, segment{isMap: true, key: fmt.Sprint(k.Interface())})
-				w.walk(mp.Get(k).Message())
-				w.path = w.path[:len(w.path)-1]
+		case stepOneof:
+			f := sv.Field(s.index)
+			if f.IsNil() {
+				continue
 			}
+			e := f.Elem()
+			if e.Type() != s.wrap || e.IsNil() {
+				continue
+			}
+			w.path = append(w.path, segment{name: string(s.fd.Name())})
+			w.walk(messageOf(e.Elem().Field(0)))
 		default:
-			w.walk(v.Message())
+			w.reflectField(m, s.fd)
+			continue
 		}
 		w.path = w.path[:len(w.path)-1]
 	}
 }
 
-// messageFieldsCache holds, per message type, the fields that hold
-// messages (singular, list or map values), in declaration order.
-var messageFieldsCache sync.Map // protoreflect.MessageDescriptor -> []protoreflect.FieldDescriptor
+// reflectField walks the messages of m's field fd through protoreflect,
+// if it is set.
+func (w *walker) reflectField(m protoreflect.Message, fd protoreflect.FieldDescriptor) {
+	if !m.Has(fd) {
+		return
+	}
+	w.path = append(w.path, segment{name: string(fd.Name())})
+	v := m.Get(fd)
+	switch {
+	case fd.IsList():
+		l := v.List()
+		for j := 0; j < l.Len(); j++ {
+			w.path = append(w.path, segment{list: true, index: j})
+			w.walk(l.Get(j).Message())
+			w.path = w.path[:len(w.path)-1]
+		}
+	case fd.IsMap():
+		mp := v.Map()
+		keys := make([]protoreflect.MapKey, 0, mp.Len())
+		mp.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+			keys = append(keys, k)
+			return true
+		})
+		sortMapKeys(keys)
+		for _, k := range keys {
+			w.path = append(w.path, segment{isMap: true, key: fmt.Sprint(k.Interface())})
+			w.walk(mp.Get(k).Message())
+			w.path = w.path[:len(w.path)-1]
+		}
+	default:
+		w.walk(v.Message())
+	}
+	w.path = w.path[:len(w.path)-1]
+}
 
 // messageFields are d's fields whose values are or hold messages: the only
-// ones the walk descends into.
+// ones the walk descends into, in declaration order.
 func messageFields(d protoreflect.MessageDescriptor) []protoreflect.FieldDescriptor {
-	if v, ok := messageFieldsCache.Load(d); ok {
-		return v.([]protoreflect.FieldDescriptor)
-	}
 	var out []protoreflect.FieldDescriptor
 	fields := d.Fields()
 	for i := 0; i < fields.Len(); i++ {
@@ -206,6 +252,5 @@ func messageFields(d protoreflect.MessageDescriptor) []protoreflect.FieldDescrip
 			out = append(out, fd)
 		}
 	}
-	messageFieldsCache.Store(d, out)
 	return out
 }
