@@ -1,8 +1,10 @@
-package envoyvalidate
+package protofields
 
 import (
 	"fmt"
 	"math/rand"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -21,22 +23,56 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-// visits is what ValidateFunc sees of m: every message it visits (type,
-// size) with its path, and the walk's own errors, in order.
-func visits(m proto.Message) string {
-	return fmt.Sprint(ValidateFunc(m, func(v protoreflect.Message) error {
-		return fmt.Errorf("visit %s of %d bytes", v.Descriptor().FullName(), proto.Size(v.Interface()))
-	}))
+// visits is every populated field below m (path, field, value),
+// recursively through messages: all as Range yields them (sorted),
+// messages as RangeMessages yields them, in order.
+func visits(m protoreflect.Message) (all, messages string) {
+	var a, b strings.Builder
+	var walk func(b *strings.Builder, rng func(protoreflect.Message, func(protoreflect.FieldDescriptor, protoreflect.Value) bool), m protoreflect.Message, path string)
+	walk = func(b *strings.Builder, rng func(protoreflect.Message, func(protoreflect.FieldDescriptor, protoreflect.Value) bool), m protoreflect.Message, path string) {
+		rng(m, func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			p := path + "." + string(fd.Name())
+			switch {
+			case fd.IsList() && fd.Message() != nil:
+				fmt.Fprintf(b, "%s: list of %d\n", p, v.List().Len())
+				for j := 0; j < v.List().Len(); j++ {
+					walk(b, rng, v.List().Get(j).Message(), fmt.Sprintf("%s[%d]", p, j))
+				}
+			case fd.IsMap() && fd.MapValue().Message() != nil:
+				fmt.Fprintf(b, "%s: map of %d\n", p, v.Map().Len())
+				var keys []protoreflect.MapKey
+				v.Map().Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+					keys = append(keys, k)
+					return true
+				})
+				sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+				for _, k := range keys {
+					walk(b, rng, v.Map().Get(k).Message(), fmt.Sprintf("%s[%v]", p, k))
+				}
+			case fd.Message() != nil && !fd.IsList() && !fd.IsMap():
+				fmt.Fprintf(b, "%s: %s of %d bytes, unknown %x\n", p, v.Message().Descriptor().FullName(), proto.Size(v.Message().Interface()), v.Message().GetUnknown())
+				walk(b, rng, v.Message(), p)
+			default:
+				fmt.Fprintf(b, "%s: %v\n", p, v)
+			}
+			return true
+		})
+	}
+	walk(&a, Range, m, "")
+	walk(&b, RangeMessages, m, "")
+	lines := strings.Split(a.String(), "\n") // Range's order is unspecified
+	sort.Strings(lines)
+	return strings.Join(lines, "\n"), b.String()
 }
 
-// TestStructFieldsMatchReflection: the walk through generated structs
-// visits the same messages at the same paths in the same order, with the
-// same errors, as the walk through protoreflect's Has and Get: on odd
-// shapes (oneof members holding nil, nil list
-// elements, maps, Anys, unknown fields, dynamic messages) and on random
-// Envoy messages. A field reached at the wrong place, skipped or visited
-// out of declaration order fails it.
-func TestStructFieldsMatchReflection(t *testing.T) {
+// TestStructReadsMatchReflection: reading generated structs, Range yields
+// the fields with the values m.Range yields, and RangeMessages the same
+// fields with the same values in the same order as through protoreflect's
+// Has and Get: on odd shapes (oneof members holding nil, nil list
+// elements, maps, Anys, unknown fields, a nil message, dynamic messages)
+// and on random Envoy messages. A field read at the wrong place, skipped
+// or yielded out of declaration order fails it.
+func TestStructReadsMatchReflection(t *testing.T) {
 	withUnknown := &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}}
 	withUnknown.ProtoReflect().SetUnknown(protoreflect.RawFields{0x98, 0x06, 0x01})
 	hcm, err := anypb.New(&hcmv3.HttpConnectionManager{StatPrefix: ""})
@@ -51,6 +87,7 @@ func TestStructFieldsMatchReflection(t *testing.T) {
 		&routev3.RouteConfiguration{VirtualHosts: []*routev3.VirtualHost{nil, {Name: "v", Routes: []*routev3.Route{{Match: withUnknown}}}}},
 		&corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{"b": {}, "a": nil}, TypedFilterMetadata: map[string]*anypb.Any{"x": hcm}},
 		&listenerv3.Listener{FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{Name: "h", ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: hcm}}}}}},
+		&routev3.HeaderMatcher{Name: "h", HeaderMatchSpecifier: &routev3.HeaderMatcher_PresentMatch{}}, // a scalar oneof member at its zero value
 		(*routev3.Route)(nil),
 		dyn,
 	}
@@ -61,19 +98,36 @@ func TestStructFieldsMatchReflection(t *testing.T) {
 		fillMessages(rng, m, 0)
 		cases = append(cases, m.Interface())
 	}
-	visited := 0 // errors seen: every visit is one
+	lines := 0
 	for i, m := range cases {
-		structWalk = false
-		want := visits(m)
-		structWalk = true
-		got := visits(m)
-		if got != want {
-			t.Fatalf("case %d %T:\n got %s\nwant %s", i, m, got, want)
+		structReads = false
+		wantAll, wantMessages := visits(m.ProtoReflect())
+		structReads = true
+		gotAll, gotMessages := visits(m.ProtoReflect())
+		if gotAll != wantAll {
+			t.Fatalf("case %d %T, Range:\n got %s\nwant %s", i, m, gotAll, wantAll)
 		}
-		visited += strings.Count(got, "visit ")
+		if gotMessages != wantMessages {
+			t.Fatalf("case %d %T, RangeMessages:\n got %s\nwant %s", i, m, gotMessages, wantMessages)
+		}
+		var got, want []string
+		Range(m.ProtoReflect(), func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			got = append(got, fmt.Sprint(fd.FullName(), v))
+			return true
+		})
+		m.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			want = append(want, fmt.Sprint(fd.FullName(), v))
+			return true
+		})
+		sort.Strings(got)
+		sort.Strings(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("case %d %T: Range yields %q, m.Range %q", i, m, got, want)
+		}
+		lines += strings.Count(gotAll, "\n")
 	}
-	if visited < 10000 {
-		t.Fatalf("only %d messages visited", visited)
+	if lines < 10000 {
+		t.Fatalf("only %d fields compared", lines)
 	}
 }
 
