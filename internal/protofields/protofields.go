@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/runtime/protoimpl"
@@ -48,32 +49,36 @@ func RangeMessages(m protoreflect.Message, f func(protoreflect.FieldDescriptor, 
 
 func rangeSteps(m protoreflect.Message, structs bool, steps []step, f func(protoreflect.FieldDescriptor, protoreflect.Value) bool) {
 	var sv reflect.Value
+	var base unsafe.Pointer
 	if structs {
 		sv = reflect.ValueOf(m.Interface())
 		if sv.IsNil() {
 			return // a nil message has no fields set
 		}
+		base = sv.UnsafePointer()
 		sv = sv.Elem()
 	}
 	for _, s := range steps {
 		var v protoreflect.Value
 		switch s.kind {
 		case stepMessage:
-			fv := sv.Field(s.index)
-			if fv.IsNil() {
+			// Most message fields are unset: their pointer is read at its
+			// offset, and only a set one is made a reflect.Value.
+			if *(*unsafe.Pointer)(unsafe.Add(base, s.offset)) == nil {
 				continue
 			}
-			v = protoreflect.ValueOfMessage(messageOf(fv))
+			v = protoreflect.ValueOfMessage(messageOf(sv.Field(s.index)))
 		case stepList:
-			if sv.Field(s.index).Len() == 0 {
+			if len(*(*[]unsafe.Pointer)(unsafe.Add(base, s.offset))) == 0 {
 				continue
 			}
 			v = m.Get(s.fd)
 		case stepOneof:
-			fv := sv.Field(s.index)
-			if fv.IsNil() {
+			// An interface is nil when its first word (type or itab) is.
+			if *(*unsafe.Pointer)(unsafe.Add(base, s.offset)) == nil {
 				continue
 			}
+			fv := sv.Field(s.index)
 			e := fv.Elem()
 			if e.Type() != s.wrap || e.IsNil() {
 				continue
@@ -97,10 +102,11 @@ func rangeSteps(m protoreflect.Message, structs bool, steps []step, f func(proto
 
 // step reaches one field.
 type step struct {
-	fd    protoreflect.FieldDescriptor
-	index int          // the struct field (for a oneof member: the oneof's interface field)
-	kind  stepKind     // how the struct holds the field
-	wrap  reflect.Type // stepOneof: the member's wrapper type (a pointer)
+	fd     protoreflect.FieldDescriptor
+	index  int          // the struct field (for a oneof member: the oneof's interface field)
+	offset uintptr      // its offset in the struct
+	kind   stepKind     // how the struct holds the field
+	wrap   reflect.Type // stepOneof: the member's wrapper type (a pointer)
 }
 
 type stepKind uint8
@@ -204,7 +210,7 @@ func structSteps(m protoreflect.Message, t reflect.Type) (steps []step, generate
 			if idx < 0 {
 				return nil, false
 			}
-			steps = append(steps, step{fd: fd, index: idx, kind: stepOneof, wrap: wt})
+			steps = append(steps, step{fd: fd, index: idx, offset: st.Field(idx).Offset, kind: stepOneof, wrap: wt})
 		case fd.Message() != nil:
 			j, found := byNumber[fd.Number()]
 			if !found {
@@ -213,9 +219,9 @@ func structSteps(m protoreflect.Message, t reflect.Type) (steps []step, generate
 			ft := st.Field(j).Type
 			switch {
 			case fd.IsList() && ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Pointer:
-				steps = append(steps, step{fd: fd, index: j, kind: stepList})
+				steps = append(steps, step{fd: fd, index: j, offset: st.Field(j).Offset, kind: stepList})
 			case !fd.IsList() && ft.Kind() == reflect.Pointer:
-				steps = append(steps, step{fd: fd, index: j, kind: stepMessage})
+				steps = append(steps, step{fd: fd, index: j, offset: st.Field(j).Offset, kind: stepMessage})
 			default:
 				return nil, false
 			}
