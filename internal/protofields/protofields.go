@@ -8,8 +8,9 @@
 // (open structs; every Envoy type) this package reads the struct fields
 // protobuf-go itself reads — found as protobuf-go finds them, by the
 // protobuf tags' field numbers and the oneof wrappers of the message's
-// protoimpl.MessageInfo — for the fields holding messages and for oneofs,
-// and yields the values protoreflect's Get would. Other fields, and every
+// protoimpl.MessageInfo — for the fields holding messages and for oneofs
+// (an unset one by the word at its offset, as protobuf-go's own fast paths
+// read fields), and yields the values protoreflect's Get would. Other fields, and every
 // field of other messages (dynamicpb, a layout it does not recognize), go
 // through protoreflect. It is pure.
 package protofields
