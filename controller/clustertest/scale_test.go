@@ -2,6 +2,7 @@ package clustertest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -268,6 +269,15 @@ func TestScale(t *testing.T) {
 	seqMu.Lock()
 	t.Logf("Programmed conditions seen per Gateway (most common sequences): %s", sequences(seq, 3))
 	seqMu.Unlock()
+	// What every write of a Gateway and every watch event of it decode
+	// (Gateway API objects travel as JSON only).
+	var one gwv1.Gateway
+	if err := h.cl.Get(context.Background(), client.ObjectKey{Namespace: prefix + "0000", Name: "gw"}, &one); err == nil {
+		all, _ := json.Marshal(&one)
+		mf, _ := json.Marshal(one.ManagedFields)
+		st, _ := json.Marshal(one.Status)
+		t.Logf("a Programmed Gateway is %d bytes of JSON: status %d, managedFields %d (%d entries)", len(all), len(st), len(mf), len(one.ManagedFields))
+	}
 	t.Logf("CPU by process from the first Gateway created until all Programmed (the test process creates and watches the Gateways): %s",
 		cpuTable(cpuBefore, cpuAtProgrammed, n))
 	profiled()
