@@ -55,7 +55,11 @@ func (h *harness) sampleCPU(proc *controllerProcess) cpuSample {
 		}
 	}
 	if d, err := procCPU(os.Getpid()); err == nil {
-		s["test process"] = d
+		name := "test process"
+		if proc == nil {
+			name = "test process (with any in-process controller)"
+		}
+		s[name] = d
 	}
 	return s
 }
