@@ -16,7 +16,8 @@ import (
 // strconv refuses — and the caller then takes the
 // library, which also words every error. Strings with escapes or bytes
 // outside printable ASCII are decoded by the library one by one. Short
-// keys are interned (strings are immutable: sharing them changes nothing).
+// strings seen recently are shared (strings are immutable: sharing them
+// changes nothing).
 // TestDecodeJSONMapMatchesLibrary and FuzzDecodeJSONMap compare the two.
 //
 // Why: the library's scanner reads every byte twice (validation, then
@@ -51,18 +52,22 @@ const maxJSONDepth = 10000
 type jsonMapDecoder struct {
 	data []byte
 	i    int
-	// keys interns short keys across the documents a decoder reads (the
-	// same few hundred field names); at most maxInternedKeys.
-	keys map[string]string
+	// strs holds recent short strings (keys and values) by a hash of their
+	// bytes: a string written again (field names, enum values, names
+	// repeated within and across documents) is not allocated again.
+	strs [1024]string
+	// vals is strs for string values: the string in an interface, whose
+	// box is shared too.
+	vals  [1024]any
+	stack []any
 }
 
-// jsonMapDecoders keeps a decoder, with its interned keys, per CPU.
-var jsonMapDecoders = sync.Pool{New: func() any { return &jsonMapDecoder{keys: map[string]string{}} }}
+// jsonMapDecoders keeps decoders, with their recent strings, across
+// documents.
+var jsonMapDecoders = sync.Pool{New: func() any { return new(jsonMapDecoder) }}
 
-const (
-	maxInternedKeys   = 4096
-	maxInternedKeyLen = 64
-)
+// maxSharedLen bounds the strings kept in jsonMapDecoder.strs.
+const maxSharedLen = 32
 
 func (d *jsonMapDecoder) skipSpace() {
 	for d.i < len(d.data) {
@@ -87,7 +92,7 @@ func (d *jsonMapDecoder) value(depth int) (any, bool) {
 	case c == '[':
 		return d.array(depth)
 	case c == '"':
-		return d.str(false)
+		return d.strValue()
 	case c == 't':
 		return true, d.literal("true")
 	case c == 'f':
@@ -125,7 +130,7 @@ func (d *jsonMapDecoder) object(depth int) (map[string]any, bool) {
 		if d.i >= len(d.data) || d.data[d.i] != '"' {
 			return nil, false
 		}
-		k, ok := d.str(true)
+		k, ok := d.str()
 		if !ok {
 			return nil, false
 		}
@@ -161,18 +166,24 @@ func (d *jsonMapDecoder) array(depth int) ([]any, bool) {
 		return nil, false
 	}
 	d.i++
-	l := []any{}
 	d.skipSpace()
 	if d.i < len(d.data) && d.data[d.i] == ']' {
 		d.i++
-		return l, true
+		return []any{}, true
 	}
+	// The items are gathered on d.stack (shared by the nested arrays),
+	// then copied into a slice of their number: one allocation.
+	base := len(d.stack)
+	defer func() {
+		clear(d.stack[base:])
+		d.stack = d.stack[:base]
+	}()
 	for {
 		v, ok := d.value(depth)
 		if !ok {
 			return nil, false
 		}
-		l = append(l, v)
+		d.stack = append(d.stack, v)
 		d.skipSpace()
 		if d.i >= len(d.data) {
 			return nil, false
@@ -182,15 +193,15 @@ func (d *jsonMapDecoder) array(depth int) ([]any, bool) {
 			d.i++
 		case ']':
 			d.i++
-			return l, true
+			return append([]any(nil), d.stack[base:]...), true
 		default:
 			return nil, false
 		}
 	}
 }
 
-// str decodes the string at d.i ('"'); key strings are interned.
-func (d *jsonMapDecoder) str(key bool) (string, bool) {
+// str decodes the string at d.i ('"').
+func (d *jsonMapDecoder) str() (string, bool) {
 	start := d.i + 1
 	plain := true
 	j := start
@@ -222,17 +233,48 @@ func (d *jsonMapDecoder) str(key bool) (string, bool) {
 		}
 		return s, true
 	}
-	if !key {
+	if len(raw) > maxSharedLen {
 		return string(raw), true
 	}
-	if s, ok := d.keys[string(raw)]; ok {
-		return s, true
+	slot := &d.strs[fnv1a(raw)%uint32(len(d.strs))]
+	if *slot == string(raw) {
+		return *slot, true
 	}
-	s := string(raw)
-	if len(s) <= maxInternedKeyLen && len(d.keys) < maxInternedKeys {
-		d.keys[s] = s
+	*slot = string(raw)
+	return *slot, true
+}
+
+// strValue is str for a value: a short string seen recently is returned
+// in the same interface.
+func (d *jsonMapDecoder) strValue() (any, bool) {
+	start := d.i + 1
+	end := start
+	for end < len(d.data) && end-start <= maxSharedLen {
+		c := d.data[end]
+		if c == '"' || c == '\\' || c < 0x20 || c > 0x7e {
+			break
+		}
+		end++
 	}
-	return s, true
+	if end >= len(d.data) || d.data[end] != '"' || end-start > maxSharedLen {
+		return d.str() // long, escaped, non-ASCII or invalid
+	}
+	raw := d.data[start:end]
+	d.i = end + 1
+	slot := &d.vals[fnv1a(raw)%uint32(len(d.vals))]
+	if s, ok := (*slot).(string); ok && s == string(raw) {
+		return *slot, true
+	}
+	*slot = string(raw)
+	return *slot, true
+}
+
+func fnv1a(b []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return h
 }
 
 // number decodes the number at d.i as the library's convertNumber does
