@@ -111,3 +111,36 @@ func FuzzDecodeJSONMap(f *testing.F) {
 		checkJSONMap(t, "fuzz", data)
 	})
 }
+
+// BenchmarkDecodeJSONMap compares the decoder with the library on the
+// JSON of the repository's documents (sub-benchmarks "library" and
+// "decodeJSONMap", per pass over all of them).
+func BenchmarkDecodeJSONMap(b *testing.B) {
+	var docs [][]byte
+	for _, doc := range corpusDocuments(b) {
+		if js, err := yaml.YAMLToJSONStrict(doc); err == nil && len(js) > 0 && js[0] == '{' {
+			docs = append(docs, js)
+		}
+	}
+	b.Run("library", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			for _, d := range docs {
+				var m map[string]any
+				if err := sigsjson.UnmarshalCaseSensitivePreserveInts(d, &m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("decodeJSONMap", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			for _, d := range docs {
+				if _, ok := decodeJSONMap(d); !ok {
+					b.Fatal("not taken")
+				}
+			}
+		}
+	})
+}
