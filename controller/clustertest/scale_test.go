@@ -2,6 +2,7 @@ package clustertest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,8 +22,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/controller"
@@ -40,9 +44,14 @@ import (
 // by verb and resource, and writes a heap profile (BERTH_SCALE_HEAP,
 // default in the temp directory). Then, in the same run, the cluster's
 // floor: the same ServiceAccounts, ConfigMaps, Services and Deployments
-// created by a plain client at the controller's concurrency (its workers)
-// in N other namespaces, until every Deployment is Available
-// (BERTH_SCALE_FLOOR=0 skips the floor, for profiling runs).
+// written by a plain client at the controller's concurrency (its workers)
+// in N other namespaces, until every Deployment is Available — once
+// created, once server-side applied (BERTH_SCALE_FLOOR=0 skips the floor,
+// for profiling runs; =create or =apply runs one). Each phase logs the CPU
+// time of every process (the cluster's components from /proc, the
+// controller, the test process); BERTH_SCALE_APISERVER_PROFILE=DIR writes a
+// kube-apiserver CPU profile of the first BERTH_SCALE_PROFILE_SECONDS
+// (default 20) of each phase into DIR.
 //
 // With BERTH_SCALE_BIN=path/to/berth (`make build`'s bin/berth, relative
 // to the module root; the test does not build it) the controller is
@@ -81,9 +90,9 @@ func TestScale(t *testing.T) {
 	if err := h.cl.Update(context.Background(), &class); err != nil {
 		t.Fatal(err)
 	}
-	// Room for the run's pods (berth's and the floor's, N each) beside the
+	// Room for the run's pods (berth's and the two floors', N each) beside the
 	// cluster's own nodes: simulated nodes, removed at the end.
-	for i := 0; i < (2*n+localcluster.NodePods-1)/localcluster.NodePods; i++ {
+	for i := 0; i < (3*n+localcluster.NodePods-1)/localcluster.NodePods; i++ {
 		name := fmt.Sprintf("%s-node-%d", strings.TrimSuffix(h.ns, "-"), i)
 		if err := localcluster.CreateNode(context.Background(), h.env.Client, name); err != nil {
 			t.Fatal(err)
@@ -168,6 +177,8 @@ func TestScale(t *testing.T) {
 		defer pprof.StopCPUProfile()
 	}
 
+	cpuBefore := h.sampleCPU(proc)
+	profiled := h.apiserverProfile("berth")
 	start := time.Now()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 20)
@@ -196,6 +207,7 @@ func TestScale(t *testing.T) {
 	created := time.Since(start)
 	elapsed := waitCount(t, programmed, n, start, 20*time.Minute, "Gateways Programmed")
 	atProgrammed := ctrl.sample(t, false)
+	cpuAtProgrammed := h.sampleCPU(proc)
 	// The last status writes and events land; then the controller is idle.
 	quiet(func() int { return ctrl.activity(t) }, 3*time.Second, time.Minute)
 	afterRSS := ctrl.sample(t, false) // before the GC of the heap sample
@@ -257,13 +269,37 @@ func TestScale(t *testing.T) {
 	seqMu.Lock()
 	t.Logf("Programmed conditions seen per Gateway (most common sequences): %s", sequences(seq, 3))
 	seqMu.Unlock()
+	// What every write of a Gateway and every watch event of it decode
+	// (Gateway API objects travel as JSON only).
+	var one gwv1.Gateway
+	if err := h.cl.Get(context.Background(), client.ObjectKey{Namespace: prefix + "0000", Name: "gw"}, &one); err == nil {
+		all, _ := json.Marshal(&one)
+		mf, _ := json.Marshal(one.ManagedFields)
+		st, _ := json.Marshal(one.Status)
+		t.Logf("a Programmed Gateway is %d bytes of JSON: status %d, managedFields %d (%d entries)", len(all), len(st), len(mf), len(one.ManagedFields))
+	}
+	t.Logf("CPU by process from the first Gateway created until all Programmed (the test process creates and watches the Gateways): %s",
+		cpuTable(cpuBefore, cpuAtProgrammed, n))
+	profiled()
 
-	// The floor: the same objects, applied by a plain client (skipped with
-	// BERTH_SCALE_FLOOR=0, for profiling runs).
-	if os.Getenv("BERTH_SCALE_FLOOR") != "0" {
-		floor := measureFloor(t, h, wcl, prefix+"0000", strings.TrimSuffix(h.ns, "-")+"-f", n, workers)
-		t.Logf("floor: %d Deployments (with their ServiceAccount, ConfigMap and Service) created by a client, %d at a time, all Available after %s (%.3f s per Deployment); berth/floor = %.2f",
-			n, workers, floor.Round(time.Millisecond), floor.Seconds()/float64(n), elapsed.Seconds()/floor.Seconds())
+	// The floor: the same objects, written by a plain client — created,
+	// then (in other namespaces) server-side applied; BERTH_SCALE_FLOOR=0
+	// skips it (profiling runs), =create or =apply runs one of the two.
+	floors := map[string][]floorMode{"0": nil, "create": {floorCreate}, "apply": {floorApply}}
+	modes, ok := floors[os.Getenv("BERTH_SCALE_FLOOR")]
+	if !ok {
+		modes = []floorMode{floorCreate, floorApply}
+	}
+	for _, mode := range modes {
+		suffix := map[floorMode]string{floorCreate: "-f", floorApply: "-a"}[mode]
+		cpu0 := h.sampleCPU(proc)
+		profiled := h.apiserverProfile(map[floorMode]string{floorCreate: "floor-create", floorApply: "floor-apply"}[mode])
+		floor := measureFloor(t, h, wcl, prefix+"0000", strings.TrimSuffix(h.ns, "-")+suffix, n, workers, mode)
+		cpu1 := h.sampleCPU(proc)
+		t.Logf("floor (%s): %d Deployments (with their ServiceAccount, ConfigMap and Service) %s by a client, %d at a time, all Available after %s (%.3f s per Deployment); berth/floor = %.2f",
+			mode, n, mode, workers, floor.Round(time.Millisecond), floor.Seconds()/float64(n), elapsed.Seconds()/floor.Seconds())
+		t.Logf("floor (%s): CPU by process until all Available: %s", mode, cpuTable(cpu0, cpu1, n))
+		profiled()
 	}
 
 	// Clean up: Gateways first (finalizers), then namespaces.
@@ -287,13 +323,32 @@ func TestScale(t *testing.T) {
 	}
 }
 
+// floorMode is how measureFloor writes the objects.
+type floorMode int
+
+const (
+	// floorCreate: plain creates (POST), as a client that knows the
+	// objects are new.
+	floorCreate floorMode = iota
+	// floorApply: server-side apply (PATCH application/apply-patch+yaml,
+	// its own field manager, force), as a declarative client.
+	floorApply
+)
+
+func (m floorMode) String() string {
+	if m == floorApply {
+		return "server-side applied"
+	}
+	return "created"
+}
+
 // measureFloor copies the bundle objects berth made in namespace from (a
 // ServiceAccount, ConfigMaps, a Service, a Deployment; not the inventory)
 // into n new namespaces prefix0000…, conc namespaces at a time, each
-// object created as a plain client would, and returns the time until every
+// object written as a plain client would (mode), and returns the time until every
 // Deployment is Available. The copies carry no berth label, so berth's
 // watches of its own objects do not see them.
-func measureFloor(t *testing.T, h *harness, wcl client.WithWatch, from, prefix string, n, conc int) time.Duration {
+func measureFloor(t *testing.T, h *harness, wcl client.WithWatch, from, prefix string, n, conc int, mode floorMode) time.Duration {
 	t.Helper()
 	ctx := context.Background()
 	sel := client.MatchingLabels{render.LabelOwningGatewayNamespace: from}
@@ -365,8 +420,14 @@ func measureFloor(t *testing.T, h *harness, wcl client.WithWatch, from, prefix s
 				return
 			}
 			for _, o := range objs(ns) {
-				if err := h.cl.Create(ctx, o); err != nil {
-					t.Errorf("floor: create %T %s/%s: %v", o, ns, o.GetName(), err)
+				var err error
+				if mode == floorApply {
+					err = applyObject(ctx, h, o)
+				} else {
+					err = h.cl.Create(ctx, o)
+				}
+				if err != nil {
+					t.Errorf("floor: %s %T %s/%s: %v", mode, o, ns, o.GetName(), err)
 				}
 			}
 		}(i)
@@ -379,6 +440,31 @@ func measureFloor(t *testing.T, h *harness, wcl client.WithWatch, from, prefix s
 		}
 	})
 	return d
+}
+
+// applyObject server-side applies o (a typed object of the floor) as the
+// field manager berth-floor, forcing conflicts, without its status and
+// creation timestamp (what a client applying a manifest sends).
+func applyObject(ctx context.Context, h *harness, o client.Object) error {
+	gvk, err := apiutil.GVKForObject(o, h.cl.Scheme())
+	if err != nil {
+		return err
+	}
+	m, err := h.env.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return err
+	}
+	obj, err := k8sruntime.DefaultUnstructuredConverter.ToUnstructured(o)
+	if err != nil {
+		return err
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	u.SetGroupVersionKind(gvk)
+	delete(u.Object, "status")
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(u.Object, "spec", "template", "metadata", "creationTimestamp")
+	_, err = h.env.Dynamic.Resource(m.Resource).Namespace(o.GetNamespace()).Apply(ctx, o.GetName(), u, metav1.ApplyOptions{FieldManager: "berth-floor", Force: true})
+	return err
 }
 
 // watchCount watches every object of list's kind (cluster-wide) and returns

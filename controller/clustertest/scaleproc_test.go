@@ -239,16 +239,9 @@ func (p *controllerProcess) sample(t *testing.T, heap bool) processSample {
 			s.heap = int64(mf.GetMetric()[0].GetGauge().GetValue())
 		}
 	}
-	if b, err = os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err != nil {
+	if s.cpu, err = procCPU(pid); err != nil {
 		t.Fatalf("controller process: %v", err)
 	}
-	// utime and stime are the 14th and 15th fields, the 12th and 13th
-	// after the command name (which may hold spaces) in parentheses; in
-	// clock ticks of 1/100 s (USER_HZ on Linux).
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	s.cpu = time.Duration(utime+stime) * 10 * time.Millisecond
 	return s
 }
 

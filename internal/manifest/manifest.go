@@ -77,6 +77,9 @@ func (s *Set) Document(obj any) (map[string]any, bool, error) {
 	if !ok {
 		return nil, false, nil
 	}
+	if m, ok := decodeJSONMap(data); ok {
+		return m, true, nil
+	}
 	var m map[string]any
 	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(data, &m); err != nil {
 		return nil, true, err
