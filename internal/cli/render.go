@@ -81,6 +81,7 @@ objects render does not read. Nothing is printed unless every Gateway
 renders.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			batchGCFromEnv()
 			format, err := parseOutput(output, outputYAML, outputJSON, outputName)
 			if err != nil {
 				return err

@@ -43,6 +43,7 @@ validated as Envoy would validate them; nothing is printed if one fails.
 Objects translate does not read are listed on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			batchGCFromEnv()
 			o, err := parseOutput(output, outputYAML, outputJSON)
 			if err != nil {
 				return err

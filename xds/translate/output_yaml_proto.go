@@ -8,6 +8,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/berth-gateway/berth/internal/protofields"
 )
 
 // The YAML output writes resources straight from the messages: blockYAML
@@ -195,7 +197,7 @@ func (b *blockYAML) fieldsNode(m protoreflect.Message) (*yamlEntries, error) {
 	if b.visit == nil {
 		b.visit = b.visitField
 	}
-	m.Range(b.visit)
+	protofields.Range(m, b.visit)
 	e, err := b.cur, b.err
 	b.cur, b.ranks, b.err = nil, nil, nil
 	if err != nil {
