@@ -79,6 +79,8 @@ type Controller struct {
 
 	// invGateways maps inventories to their Gateway, for apply's Subscribe.
 	invGateways sync.Map // apply.InventoryKey -> k8stypes.NamespacedName
+	// wakes drops Subscribe calls a reconcile of the Gateway already saw.
+	wakes *wakes
 	// conditions remembers each Gateway's Accepted/Programmed for the gauge.
 	condMu     sync.Mutex
 	conditions map[k8stypes.NamespacedName][2]bool
@@ -141,7 +143,7 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	if err := opts.complete(); err != nil {
 		return nil, fmt.Errorf("controller options: %w", err)
 	}
-	c := &Controller{opts: opts, log: opts.Logger, store: newStore(), conditions: map[k8stypes.NamespacedName][2]bool{}}
+	c := &Controller{opts: opts, log: opts.Logger, store: newStore(), conditions: map[k8stypes.NamespacedName][2]bool{}, wakes: newWakes()}
 	var err error
 	if c.rolls, err = newRolls(opts); err != nil {
 		return nil, fmt.Errorf("controller options: %w", err)
@@ -232,7 +234,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	cancel := c.engine.Subscribe(func(k apply.InventoryKey) {
 		if gw, ok := c.invGateways.Load(k); ok {
-			c.gwQueue.addUrgent(gw.(k8stypes.NamespacedName))
+			key := gw.(k8stypes.NamespacedName)
+			if mark, ok := c.engine.Changes(k); c.wakes.wake(key, mark, ok) {
+				c.gwQueue.addUrgent(key)
+			}
 		}
 	})
 	defer cancel()
