@@ -155,8 +155,7 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg = rest.CopyConfig(cfg)
-	cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
+	cfg = restConfig(cfg, opts)
 	// Every client below (manager, caches, apply engine, certificates,
 	// xDS authentication) is built from cfg and counts its requests.
 	c.metrics = sharedMetrics()
@@ -218,6 +217,15 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// restConfig is the config every client of the controller is built from: a
+// copy of cfg with the options' rate limits and compression.
+func restConfig(cfg *rest.Config, opts Options) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
+	cfg.DisableCompression = !opts.APICompression
+	return cfg
 }
 
 // XDS is the controller's xDS server (tests connect probe proxies to it).
