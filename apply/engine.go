@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -151,6 +152,48 @@ func (e *Engine) Close() { e.cancel() }
 // deleted, the inventory changing). Calls come from one goroutine, coalesced, in no
 // promised order; fn must not block for long. The returned func unsubscribes.
 func (e *Engine) Subscribe(fn func(InventoryKey)) (cancel func()) { return e.hub.subscribe(fn) }
+
+// Changes returns inventory key's change mark: it moves past every earlier
+// mark of any inventory whenever a change that Subscribe reports for key is
+// stored (before the subscribers are called), and stays while nothing
+// changes. Status and Settled called after Changes see every change up to
+// the mark, so a subscriber call for key whose mark is not past one a
+// reader took before reading has nothing that reader did not see. ok is
+// false when no mark is kept (no change since the engine started, or the
+// inventory is gone): treat it as a change.
+func (e *Engine) Changes(key InventoryKey) (mark uint64, ok bool) { return e.hub.changeMark(key) }
+
+// WaitSettled waits until Settled(inv) (the watches show what the last
+// clean run wrote, the inventory's digests included), at most timeout or
+// until ctx ends, and reports Settled. It makes no request: it looks again
+// at each change of the inventory or its objects.
+func (e *Engine) WaitSettled(ctx context.Context, inv Inventory, timeout time.Duration) bool {
+	e.locksMu.Lock()
+	_, proven := e.proven[inv.Key()]
+	e.locksMu.Unlock()
+	if timeout <= 0 || !proven || e.isUnsettled(inv.Key()) {
+		// Nothing to wait for: no clean run to show.
+		return e.Settled(inv)
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		next := e.hub.nextChange(inv.Key())
+		if e.Settled(inv) {
+			e.hub.dropWaiter(inv.Key(), next)
+			return true
+		}
+		select {
+		case <-next:
+		case <-t.C:
+			e.hub.dropWaiter(inv.Key(), next)
+			return e.Settled(inv)
+		case <-ctx.Done():
+			e.hub.dropWaiter(inv.Key(), next)
+			return false
+		}
+	}
+}
 
 // Status aggregates the kstatus of an inventory's objects from the shared watches,
 // without API requests.

@@ -176,25 +176,37 @@ func (e *Engine) Settled(inv Inventory) bool {
 	if !ok {
 		return false
 	}
-	_, ok = e.watchedUnchanged(inv, inventoryIDs(live, e.log), live)
+	_, ok = e.watchedUnchangedCheck(inv, inventoryIDs(live, e.log), live, false)
 	return ok
 }
 
 // watchedUnchanged is the no-op check on the watched objects ids of
 // inventory live; a kind not watched yet fails it.
 func (e *Engine) watchedUnchanged(inv Inventory, ids object.ObjMetadataSet, live *unstructured.Unstructured) (*Result, bool) {
+	return e.watchedUnchangedCheck(inv, ids, live, true)
+}
+
+// watchedUnchangedCheck is watchedUnchanged; without result (Settled asks
+// only whether) it computes no object's kstatus and returns a nil Result.
+func (e *Engine) watchedUnchangedCheck(inv Inventory, ids object.ObjMetadataSet, live *unstructured.Unstructured, result bool) (*Result, bool) {
 	res := &Result{Inventory: inv.Key(), NoOp: true}
-	owned := map[string]string{}
+	owned := make(map[string]string, len(ids))
 	for _, id := range ids {
 		u, ok := e.hub.lookup(id)
 		if !ok || u == nil || u.GetDeletionTimestamp() != nil || u.GetAnnotations()[inventory.OwningInventoryKey] != inv.ID {
 			return nil, false
 		}
 		owned[refFromID(id).String()] = u.GetAnnotations()[cachedOwnedDigest]
+		if !result {
+			continue
+		}
 		rs := resourceStatus(id, u)
 		res.Objects = append(res.Objects, ObjectResult{
 			Ref: refFromID(id), Action: ActionUnchanged, Status: Status(rs.Status), Message: rs.Message, Live: u,
 		})
+	}
+	if !result {
+		return nil, combineDigests(owned) == live.GetAnnotations()[annotationOwnedDigest]
 	}
 	if combineDigests(owned) != live.GetAnnotations()[annotationOwnedDigest] {
 		return nil, false

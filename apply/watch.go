@@ -62,6 +62,12 @@ type hub struct {
 	notifyMu sync.Mutex
 	pending  map[InventoryKey]struct{}
 	notifyCh chan struct{}
+	// changes is each inventory's change mark (Engine.Changes): the value
+	// of lastMark when a change of it was last stored; waiters are the
+	// channels of WaitSettled calls, closed on the inventory's next change.
+	lastMark uint64
+	changes  map[InventoryKey]uint64
+	waiters  map[InventoryKey][]chan struct{}
 }
 
 var _ watcher.StatusWatcher = (*hub)(nil)
@@ -79,6 +85,8 @@ func newHub(ctx context.Context, log logr.Logger, dyn dynamic.Interface, typed k
 		subs:     map[uint64]func(InventoryKey){},
 		pending:  map[InventoryKey]struct{}{},
 		notifyCh: make(chan struct{}, 1),
+		changes:  map[InventoryKey]uint64{},
+		waiters:  map[InventoryKey][]chan struct{}{},
 	}
 	h.watches = kindwatch.New(ctx, dyn, mapper, kindwatch.Options{
 		Namespaces:     opts.Namespaces,
@@ -468,13 +476,21 @@ func (w *statusWatch) pump(ctx context.Context, out chan<- pollevent.Event) {
 }
 
 // notify queues inventory keys for the subscribers; the dispatcher coalesces them.
+// The change is stored (the watch's store holds it) before notify runs, so the
+// keys' change marks move first and WaitSettled callers look again.
 func (h *hub) notify(keys ...InventoryKey) {
 	if len(keys) == 0 {
 		return
 	}
 	h.notifyMu.Lock()
+	h.lastMark++
 	for _, k := range keys {
 		h.pending[k] = struct{}{}
+		h.changes[k] = h.lastMark
+		for _, ch := range h.waiters[k] {
+			close(ch)
+		}
+		delete(h.waiters, k)
 	}
 	h.notifyMu.Unlock()
 	select {
@@ -496,6 +512,10 @@ func (h *hub) dispatch() {
 			keys = append(keys, k)
 		}
 		clear(h.pending)
+		marks := make([]uint64, len(keys))
+		for i, k := range keys {
+			marks[i] = h.changes[k]
+		}
 		h.notifyMu.Unlock()
 		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 		h.mu.RLock()
@@ -514,6 +534,61 @@ func (h *hub) dispatch() {
 				fn(k)
 			}
 		}
+		h.forgetGone(keys, marks)
+	}
+}
+
+// forgetGone drops the change marks of inventories that are gone (deleted,
+// or never recorded) once their subscribers were told, unless they changed
+// since (marks): Changes then answers "no mark", which a caller treats as a
+// change, so the map holds only inventories that exist.
+func (h *hub) forgetGone(keys []InventoryKey, marks []uint64) {
+	h.mu.RLock()
+	var gone []int
+	for i, k := range keys {
+		if _, ok := h.invs[k]; !ok {
+			gone = append(gone, i)
+		}
+	}
+	h.mu.RUnlock()
+	if len(gone) == 0 {
+		return
+	}
+	h.notifyMu.Lock()
+	for _, i := range gone {
+		if h.changes[keys[i]] == marks[i] {
+			delete(h.changes, keys[i])
+		}
+	}
+	h.notifyMu.Unlock()
+}
+
+// changeMark returns key's change mark (Engine.Changes).
+func (h *hub) changeMark(key InventoryKey) (uint64, bool) {
+	h.notifyMu.Lock()
+	defer h.notifyMu.Unlock()
+	m, ok := h.changes[key]
+	return m, ok
+}
+
+// nextChange returns a channel closed at key's next change.
+func (h *hub) nextChange(key InventoryKey) <-chan struct{} {
+	ch := make(chan struct{})
+	h.notifyMu.Lock()
+	h.waiters[key] = append(h.waiters[key], ch)
+	h.notifyMu.Unlock()
+	return ch
+}
+
+// dropWaiter removes ch from key's waiters (a WaitSettled that ended first).
+func (h *hub) dropWaiter(key InventoryKey, ch <-chan struct{}) {
+	h.notifyMu.Lock()
+	defer h.notifyMu.Unlock()
+	w := slices.DeleteFunc(h.waiters[key], func(c chan struct{}) bool { return c == ch })
+	if len(w) == 0 {
+		delete(h.waiters, key)
+	} else {
+		h.waiters[key] = w
 	}
 }
 

@@ -181,3 +181,63 @@ func TestInventoryOwners(t *testing.T) {
 	h.setInventory(b, nil, true)
 	check("b deleted", map[object.ObjMetadata][]InventoryKey{y: {a}})
 }
+
+// TestChangeMarks: each stored change moves its inventory's mark past every
+// earlier mark and wakes that inventory's waiters only; a gone inventory's
+// mark is dropped once its subscribers were told, unless it changed again.
+func TestChangeMarks(t *testing.T) {
+	h := &hub{
+		invs: map[InventoryKey]object.ObjMetadataSet{}, pending: map[InventoryKey]struct{}{}, notifyCh: make(chan struct{}, 1),
+		changes: map[InventoryKey]uint64{}, waiters: map[InventoryKey][]chan struct{}{},
+	}
+	a, b := InventoryKey{Namespace: "a", Name: "inv"}, InventoryKey{Namespace: "b", Name: "inv"}
+	h.invs[a], h.invs[b] = nil, nil
+	if _, ok := h.changeMark(a); ok {
+		t.Fatal("a mark before any change")
+	}
+	waitA, waitB := h.nextChange(a), h.nextChange(b)
+	h.notify(a)
+	m1, ok := h.changeMark(a)
+	if !ok {
+		t.Fatal("no mark after a change")
+	}
+	select {
+	case <-waitA:
+	default:
+		t.Error("a change of a did not wake a's waiter")
+	}
+	select {
+	case <-waitB:
+		t.Error("a change of a woke b's waiter")
+	default:
+	}
+	h.notify(b)
+	if m, _ := h.changeMark(a); m != m1 {
+		t.Errorf("a's mark moved with b's change: %d → %d", m1, m)
+	}
+	h.notify(a)
+	if m, _ := h.changeMark(a); m <= m1 {
+		t.Errorf("a's mark did not move past %d: %d", m1, m)
+	}
+	h.dropWaiter(b, waitB)
+	if len(h.waiters) != 0 {
+		t.Errorf("waiters kept: %v", h.waiters)
+	}
+
+	// a is gone: its mark goes once told, unless it changed again.
+	delete(h.invs, a)
+	m2, _ := h.changeMark(a)
+	h.notify(a)
+	m3, _ := h.changeMark(a)
+	h.forgetGone([]InventoryKey{a}, []uint64{m2})
+	if _, ok := h.changeMark(a); !ok {
+		t.Error("a mark dropped although the inventory changed after the call")
+	}
+	h.forgetGone([]InventoryKey{a, b}, []uint64{m3, 0})
+	if _, ok := h.changeMark(a); ok {
+		t.Error("a gone inventory's mark kept")
+	}
+	if _, ok := h.changeMark(b); !ok {
+		t.Error("an existing inventory's mark dropped")
+	}
+}

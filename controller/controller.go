@@ -79,6 +79,8 @@ type Controller struct {
 
 	// invGateways maps inventories to their Gateway, for apply's Subscribe.
 	invGateways sync.Map // apply.InventoryKey -> k8stypes.NamespacedName
+	// wakes drops Subscribe calls a reconcile of the Gateway already saw.
+	wakes *wakes
 	// conditions remembers each Gateway's Accepted/Programmed for the gauge.
 	condMu     sync.Mutex
 	conditions map[k8stypes.NamespacedName][2]bool
@@ -141,7 +143,7 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	if err := opts.complete(); err != nil {
 		return nil, fmt.Errorf("controller options: %w", err)
 	}
-	c := &Controller{opts: opts, log: opts.Logger, store: newStore(), conditions: map[k8stypes.NamespacedName][2]bool{}}
+	c := &Controller{opts: opts, log: opts.Logger, store: newStore(), conditions: map[k8stypes.NamespacedName][2]bool{}, wakes: newWakes()}
 	var err error
 	if c.rolls, err = newRolls(opts); err != nil {
 		return nil, fmt.Errorf("controller options: %w", err)
@@ -153,8 +155,7 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg = rest.CopyConfig(cfg)
-	cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
+	cfg = restConfig(cfg, opts)
 	// Every client below (manager, caches, apply engine, certificates,
 	// xDS authentication) is built from cfg and counts its requests.
 	c.metrics = sharedMetrics()
@@ -218,6 +219,15 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	return c, nil
 }
 
+// restConfig is the config every client of the controller is built from: a
+// copy of cfg with the options' rate limits and compression.
+func restConfig(cfg *rest.Config, opts Options) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = opts.QPS, opts.Burst
+	cfg.DisableCompression = !opts.APICompression
+	return cfg
+}
+
 // XDS is the controller's xDS server (tests connect probe proxies to it).
 func (c *Controller) XDS() *xds.Server { return c.xds }
 
@@ -232,7 +242,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	cancel := c.engine.Subscribe(func(k apply.InventoryKey) {
 		if gw, ok := c.invGateways.Load(k); ok {
-			c.gwQueue.addUrgent(gw.(k8stypes.NamespacedName))
+			key := gw.(k8stypes.NamespacedName)
+			if mark, ok := c.engine.Changes(k); c.wakes.wake(key, mark, ok) {
+				c.gwQueue.addUrgent(key)
+			}
 		}
 	})
 	defer cancel()

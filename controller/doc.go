@@ -31,6 +31,10 @@
 //     object is kstatus Current, the Service has an address and the xDS
 //     snapshot is published (DESIGN §6); it is woken by apply's Subscribe
 //     (kstatus changes) and by load-balancer status changes, never by a timer.
+//     A Subscribe call for a change that a reconcile of the Gateway read
+//     (a settled bundle, at a change mark not older than the call's) wakes
+//     nothing more (wakes.go): a new Gateway's own objects appearing during
+//     its first apply cost no reconcile each.
 //   - gatewayclass (leader): Accepted (InvalidParameters for a missing or
 //     invalid EnvoyProxy, unsupported fields listed) and supported features.
 //   - httproute, grpcroute (leader): berth's entries of status.parents, for parentRefs to

@@ -51,8 +51,15 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	done := c.metrics.observe("gateway")
 	defer func() { done(err) }()
 	key := req.NamespacedName
-	c.hold(ctx, "gateway", key)
 	inv := InventoryOf(key)
+	var read readMark // what the status below was computed from (wakes)
+	c.wakes.begin(key)
+	defer func() {
+		if now, ok := c.engine.Changes(inv.Key()); c.wakes.end(key, read, now, ok) {
+			c.gwQueue.addUrgent(key)
+		}
+	}()
+	c.hold(ctx, "gateway", key)
 	c.invGateways.Store(inv.Key(), key)
 
 	var gw gwv1.Gateway
@@ -198,6 +205,9 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 			c.applied.Delete(key)
 		}
 	}
+	if v, ok := c.applied.Load(key); ok && renderErr == nil && runErr == nil && v.(appliedBundle).inputs == inputFP {
+		read = c.readSettled(ctx, inv)
+	}
 	f.Objects = c.engine.Status(inv.Key())
 	f.Service = c.bundleService(ctx, f.Objects)
 	f.Roll = roll.Note
@@ -242,6 +252,30 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		later = roll.RecheckAfter
 	}
 	return ctrl.Result{RequeueAfter: later}, nil
+}
+
+// settleWait bounds how long a reconcile whose run ended clean waits for the
+// watches to show what the run wrote (its objects, the inventory's
+// digests): moments, usually. Its status then describes them, and their
+// arrival wakes nothing more (wakes); past the bound they wake the Gateway
+// as they arrive.
+const settleWait = time.Second
+
+// readSettled waits (settleWait) for inv's bundle to be Settled as last
+// applied and returns the change mark the state read after it covers; a
+// bundle that does not settle (drift, a foreign edit, the watches behind)
+// covers nothing.
+func (c *Controller) readSettled(ctx context.Context, inv apply.Inventory) readMark {
+	if !c.engine.WaitSettled(ctx, inv, settleWait) {
+		return readMark{}
+	}
+	// The mark before the look that proves it: a change after it is
+	// newer than what is read below and wakes the Gateway.
+	mark, ok := c.engine.Changes(inv.Key())
+	if !ok || !c.engine.Settled(inv) {
+		return readMark{}
+	}
+	return readMark{mark: mark, ok: true}
 }
 
 // finalizersPatch is the merge patch that sets gw's finalizers to fins (none:
@@ -555,6 +589,7 @@ func (c *Controller) forget(ctx context.Context, key k8stypes.NamespacedName) {
 	c.inputs.Delete(key)
 	c.applied.Delete(key)
 	c.statusWrites.Delete(key)
+	c.wakes.forget(key)
 	c.noteCollisions(key, nil, nil) // the others may take over or drop their note
 	c.metrics.setGateways(c.conditionCounts())
 }

@@ -92,6 +92,12 @@ type Options struct {
 	// QPS and Burst of the controller's own client (status writes, finalizers).
 	QPS   float32
 	Burst int
+	// APICompression asks the apiserver for gzip-compressed responses,
+	// watch streams included. Off by default: next to its apiserver the
+	// controller spends CPU decompressing every watch event (and the
+	// apiserver compressing it) to save traffic that costs little; on for
+	// a controller far from its apiserver.
+	APICompression bool
 
 	// Logger receives structured logs (zap through zapr in `berth controller`).
 	Logger logr.Logger
@@ -180,6 +186,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "elect one replica to apply and write status (every replica serves xDS)")
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "name of the leader election Lease in --namespace")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "Gateways reconciled concurrently")
+	fs.BoolVar(&o.APICompression, "kube-api-compression", o.APICompression, "ask the apiserver for gzip-compressed responses and watch streams (less traffic, more CPU on both sides)")
 	fs.DurationVar(&o.SweepInterval, "sweep-interval", o.SweepInterval, "how often inventories without a Gateway are destroyed")
 	fs.DurationVar(&o.KindDiscoveryInterval, "kind-discovery-interval", o.KindDiscoveryInterval, "how often kinds whose CRDs were not installed (TCPRoute, TLSRoute, UDPRoute, BackendTLSPolicy, ClientTrafficPolicy, ListenerSet) are looked up again")
 	fs.StringVar(&o.MaxConcurrentRolls, "max-concurrent-rolls", o.MaxConcurrentRolls, `Gateways whose data plane may roll (pod template change) at once: a number or a percentage of the Gateways served, at least 1 ("0": unlimited)`)

@@ -1,11 +1,15 @@
 package controller
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/rest"
 
 	"github.com/berth-gateway/berth/internal/dataplane"
 )
@@ -86,5 +90,50 @@ func TestProfilingNeedsMetricsAddress(t *testing.T) {
 	}
 	if DefaultOptions().Profiling {
 		t.Error("profiling on by default")
+	}
+}
+
+// The controller's clients ask for uncompressed responses (watch streams
+// included) unless --kube-api-compression: what a client built from its
+// config sends.
+func TestAPICompression(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		seen string
+	)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = r.Header.Get("Accept-Encoding")
+		mu.Unlock()
+		_, _ = w.Write([]byte("{}"))
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"--kube-api-compression"}, "gzip"},
+	} {
+		o := DefaultOptions()
+		fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
+		o.BindFlags(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		hc, err := rest.HTTPClientFor(restConfig(&rest.Config{Host: srv.URL, TLSClientConfig: rest.TLSClientConfig{Insecure: true}}, o))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := hc.Get(srv.URL + "/api/v1/configmaps?watch=true")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		mu.Lock()
+		if seen != tc.want {
+			t.Errorf("%v: Accept-Encoding %q, want %q", tc.args, seen, tc.want)
+		}
+		mu.Unlock()
 	}
 }
