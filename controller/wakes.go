@@ -29,6 +29,13 @@ type wakeState struct {
 	// running: a reconcile of the Gateway is in flight (controller-runtime
 	// runs one per key at a time); woken: a call came meanwhile.
 	running, woken bool
+	// noted is the newest change mark of the calls that came while the
+	// reconcile ran (notedUnknown: one came without a mark): end compares
+	// it, not the mark it reads itself, with what the reconcile read — a
+	// call that lands between end's own read of the mark and its lock
+	// must not be covered by the older mark.
+	noted        uint64
+	notedUnknown bool
 	// seen is the change mark a finished reconcile read a settled bundle
 	// at; valid says whether there is one.
 	seen  uint64
@@ -61,11 +68,13 @@ func (w *wakes) begin(key k8stypes.NamespacedName) {
 	defer w.mu.Unlock()
 	st := w.state(key)
 	st.running, st.woken, st.forgotten = true, false, false
+	st.noted, st.notedUnknown = 0, false
 }
 
 // end records that the reconcile of key finished having read r, and
 // reports whether it must run again: a call came while it ran and r does
-// not cover the inventory's current change mark (now, ok).
+// not cover every such call's change mark, nor the inventory's change mark
+// read just before (now, ok).
 func (w *wakes) end(key k8stypes.NamespacedName, r readMark, now uint64, nowOK bool) (again bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -75,7 +84,7 @@ func (w *wakes) end(key k8stypes.NamespacedName, r readMark, now uint64, nowOK b
 	}
 	st.running = false
 	st.seen, st.valid = r.mark, r.ok
-	covered := r.ok && nowOK && now <= r.mark
+	covered := r.ok && nowOK && now <= r.mark && !st.notedUnknown && st.noted <= r.mark
 	again = st.woken && !covered
 	if st.forgotten {
 		delete(w.m, key)
@@ -94,6 +103,11 @@ func (w *wakes) wake(key k8stypes.NamespacedName, now uint64, nowOK bool) bool {
 	}
 	if st.running {
 		st.woken = true
+		if !nowOK {
+			st.notedUnknown = true
+		} else if now > st.noted {
+			st.noted = now
+		}
 		return false
 	}
 	return !(st.valid && nowOK && now <= st.seen)

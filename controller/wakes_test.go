@@ -42,6 +42,22 @@ func TestWakes(t *testing.T) {
 		t.Error("a change newer than the reconcile's read did not run it again")
 	}
 
+	// A change whose call lands after end read the inventory's mark but
+	// before end took the lock (the Deployment becoming Available just as
+	// the reconcile finishes): the call's own mark is newer than what the
+	// reconcile read, so it runs again.
+	w.begin(key)
+	_ = w.wake(key, 8, true)
+	if !w.end(key, readMark{mark: 7, ok: true}, 7, true) {
+		t.Error("a call newer than the reconcile's read, noted after end read the mark, was dropped")
+	}
+	// A call without a mark during the reconcile: runs again.
+	w.begin(key)
+	_ = w.wake(key, 0, false)
+	if !w.end(key, readMark{mark: 8, ok: true}, 8, true) {
+		t.Error("a call without a change mark during the reconcile was dropped")
+	}
+
 	// A reconcile that read nothing it can vouch for (bundle not settled,
 	// render failed, an early return): every call noted runs it again, and
 	// later calls wake as before.
