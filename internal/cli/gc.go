@@ -3,6 +3,8 @@ package cli
 import (
 	"os"
 	"runtime/debug"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
 )
 
 // The garbage collector's settings of the batch commands (render,
@@ -11,22 +13,43 @@ import (
 // mostly re-marks memory that is still in use. Collecting at every
 // tripling costs ~15 % less CPU for 10,000 routes (docs/benchmarks.md,
 // "Eighth pass"), and the soft limit keeps the 50 MB input at ~1 GB of
-// RSS, inside issue 16's 1.5 GB, by collecting more often near it.
+// RSS, inside issue 16's 1.5 GB, by collecting more often near it. In a
+// container the limit is at most 90 % of the cgroup's memory limit, so the
+// larger GC percent cannot take a run the default would finish into the
+// OOM killer. A live heap above the limit (inputs well beyond 50 MB) makes
+// the collector run often, at most half the CPU (the runtime's cap); set
+// GOGC or GOMEMLIMIT to choose otherwise.
 const (
 	batchGCPercent   = 200
 	batchMemoryLimit = 1 << 30 // bytes
+	// batchCgroupShare is the share of a cgroup's memory limit the soft
+	// limit may reach (automemlimit's default ratio).
+	batchCgroupShare = 0.9
 )
 
 // batchGC applies the batch commands' collector settings unless the user
 // set either GOGC or GOMEMLIMIT (getenv is os.Getenv): then the runtime's
-// settings, the user's, are left as they are.
-func batchGC(getenv func(string) string) {
+// settings, the user's, are left as they are. cgroupLimit is the memory
+// limit of the process's cgroup (memlimit.FromCgroup; an error: none).
+func batchGC(getenv func(string) string, cgroupLimit func() (uint64, error)) {
 	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
 		return
 	}
 	debug.SetGCPercent(batchGCPercent)
-	debug.SetMemoryLimit(batchMemoryLimit)
+	debug.SetMemoryLimit(batchLimit(cgroupLimit))
 }
 
-// batchGCFromEnv is batchGC with the process environment.
-func batchGCFromEnv() { batchGC(os.Getenv) }
+// batchLimit is the batch commands' soft memory limit: batchMemoryLimit,
+// or batchCgroupShare of the cgroup's limit when that is lower.
+func batchLimit(cgroupLimit func() (uint64, error)) int64 {
+	limit := int64(batchMemoryLimit)
+	if c, err := cgroupLimit(); err == nil && c > 0 {
+		if share := int64(float64(c) * batchCgroupShare); share < limit {
+			limit = share
+		}
+	}
+	return limit
+}
+
+// batchGCFromEnv is batchGC with the process environment and cgroup.
+func batchGCFromEnv() { batchGC(os.Getenv, memlimit.FromCgroup) }

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"errors"
 	"io"
 	"math"
 	"runtime/debug"
 	"testing"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
 )
 
 // gcSettings reads the collector's percent and soft memory limit.
@@ -38,11 +41,40 @@ func TestBatchGC(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resetGC(t)
-			batchGC(func(k string) string { return tc.env[k] })
+			batchGC(func(k string) string { return tc.env[k] }, noCgroupLimit)
 			if p, l := gcSettings(); p != tc.wantPercent || l != tc.wantLimit {
 				t.Errorf("GC percent %d, memory limit %d; want %d, %d", p, l, tc.wantPercent, tc.wantLimit)
 			}
 		})
+	}
+}
+
+func noCgroupLimit() (uint64, error) { return 0, errors.New("no limit") }
+
+// TestBatchLimit: the soft limit is 90 % of a cgroup's memory limit when
+// that is below batchMemoryLimit (a 512 MiB container: ~460 MiB), else
+// batchMemoryLimit; no cgroup limit, or none readable: batchMemoryLimit.
+func TestBatchLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cgroup func() (uint64, error)
+		want   int64
+	}{
+		{"no cgroup limit", noCgroupLimit, batchMemoryLimit},
+		{"512 MiB container", func() (uint64, error) { return 512 << 20, nil }, 483183820 /* 0.9 × 512 MiB, rounded down */},
+		{"8 GiB container", func() (uint64, error) { return 8 << 30, nil }, batchMemoryLimit},
+		{"limit of 0 read", func() (uint64, error) { return 0, nil }, batchMemoryLimit},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := batchLimit(tc.cgroup); got != tc.want {
+				t.Errorf("limit %d, want %d", got, tc.want)
+			}
+		})
+	}
+	resetGC(t)
+	batchGC(func(string) string { return "" }, func() (uint64, error) { return 256 << 20, nil })
+	if _, l := gcSettings(); l != 241591910 /* 0.9 × 256 MiB */ {
+		t.Errorf("memory limit %d in a 256 MiB container, want 90 %% of it", l)
 	}
 }
 
@@ -61,8 +93,9 @@ func TestBatchCommandsSetGC(t *testing.T) {
 			if err := cmd.Execute(); err == nil {
 				t.Fatal("no error for a missing file")
 			}
-			if p, l := gcSettings(); p != batchGCPercent || l != batchMemoryLimit {
-				t.Errorf("GC percent %d, memory limit %d after %s; want %d, %d", p, l, command, batchGCPercent, batchMemoryLimit)
+			// The machine's own cgroup may lower the limit.
+			if p, l := gcSettings(); p != batchGCPercent || l != batchLimit(memlimit.FromCgroup) {
+				t.Errorf("GC percent %d, memory limit %d after %s; want %d, %d", p, l, command, batchGCPercent, batchLimit(memlimit.FromCgroup))
 			}
 		})
 	}

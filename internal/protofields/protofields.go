@@ -199,7 +199,7 @@ func structSteps(m protoreflect.Message, t reflect.Type) (steps []step, generate
 			steps = append(steps, step{fd: fd})
 		case fd.ContainingOneof() != nil && !fd.ContainingOneof().IsSynthetic():
 			wt, found := wrappers[fd.Number()]
-			if !found || fd.Message() != nil && wt.Elem().Field(0).Type.Kind() != reflect.Pointer {
+			if !found || fd.Message() != nil && !isProtoMessage(wt.Elem().Field(0).Type) {
 				return nil, false
 			}
 			idx := -1
@@ -219,9 +219,9 @@ func structSteps(m protoreflect.Message, t reflect.Type) (steps []step, generate
 			}
 			ft := st.Field(j).Type
 			switch {
-			case fd.IsList() && ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Pointer:
+			case fd.IsList() && ft.Kind() == reflect.Slice && isProtoMessage(ft.Elem()):
 				steps = append(steps, step{fd: fd, index: j, offset: st.Field(j).Offset, kind: stepList})
-			case !fd.IsList() && ft.Kind() == reflect.Pointer:
+			case !fd.IsList() && isProtoMessage(ft):
 				steps = append(steps, step{fd: fd, index: j, offset: st.Field(j).Offset, kind: stepMessage})
 			default:
 				return nil, false
@@ -231,6 +231,16 @@ func structSteps(m protoreflect.Message, t reflect.Type) (steps []step, generate
 		}
 	}
 	return steps, true
+}
+
+// protoMessageType is the interface of messages messageOf reads.
+var protoMessageType = reflect.TypeFor[protoreflect.ProtoMessage]()
+
+// isProtoMessage reports whether a struct field of type t holds messages
+// messageOf can read: a pointer implementing protoreflect.ProtoMessage (not
+// a legacy message of the first protobuf API, which protobuf-go wraps).
+func isProtoMessage(t reflect.Type) bool {
+	return t.Kind() == reflect.Pointer && t.Implements(protoMessageType)
 }
 
 // tagNumber is the field number of a protobuf struct tag, as protobuf-go
