@@ -275,6 +275,14 @@ func (e *Engine) fullRun(ctx context.Context, inv Inventory, invInfo inventory.I
 	if assume {
 		toApply, absent = e.createOnly(desired, rec)
 	}
+	if _, exists, ok := runInv.known(); ok && !exists {
+		// The run creates the inventory: with the digests a clean run
+		// will record when the apiserver stores the objects as applied
+		// (predict.go), which saves the digest patch after the run.
+		if owned, ok := predictedDigests(desired); ok {
+			runInv.createAnnotations = map[string]string{annotationSetDigest: digest, annotationOwnedDigest: owned}
+		}
+	}
 	applier, err := cliapply.NewApplierBuilder().
 		WithFactory(e.factory).
 		WithInventoryClient(runInv).
@@ -353,7 +361,14 @@ func (e *Engine) fullRun(ctx context.Context, inv Inventory, invInfo inventory.I
 		return res, false, nil
 	}
 	e.hub.setInventory(inv.Key(), ids, false)
-	rv, err := e.recordDigests(ctx, inv, digest, combineDigests(owned))
+	recorded := map[string]string{annotationSetDigest: digest, annotationOwnedDigest: combineDigests(owned)}
+	if rv, ok := runInv.createdWith(recorded); ok {
+		// Created carrying the digests the run ended with: nothing to patch.
+		e.setUnsettled(inv.Key(), false)
+		e.setProven(inv.Key(), rv)
+		return res, false, nil
+	}
+	rv, err := e.recordDigests(ctx, inv, digest, recorded[annotationOwnedDigest])
 	if err != nil {
 		// Not fatal: the next Run is a full run instead of a no-op.
 		e.log.Error(err, "recording applied digests", "inventory", inv.Key().String())

@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 
 	"sigs.k8s.io/cli-utils/pkg/apis/actuation"
@@ -36,6 +37,12 @@ type runInventory struct {
 	mapper   meta.RESTMapper
 	// conflict: creating the inventory found a ConfigMap of its name.
 	conflict bool
+	// createAnnotations go onto the inventory when the run creates it (the
+	// digests a clean run will record, predicted); createdVersion is the
+	// resourceVersion the create returned, until any other inventory write
+	// of the run.
+	createAnnotations map[string]string
+	createdVersion    string
 }
 
 // readInventory reads inv's ConfigMap (one list by the inventory-id label, as
@@ -93,10 +100,29 @@ func (r *runInventory) set(objs object.ObjMetadataSet) {
 	r.mu.Unlock()
 }
 
+// invalidate forgets what the run knew of the inventory: a write through
+// cli-utils' client is on its way.
 func (r *runInventory) invalidate() {
 	r.mu.Lock()
-	r.valid = false
+	r.valid, r.createdVersion = false, ""
 	r.mu.Unlock()
+}
+
+// createdWith returns the resourceVersion of the inventory this run created
+// carrying annotations ann, when that create was the run's only inventory
+// write.
+func (r *runInventory) createdWith(ann map[string]string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.createdVersion == "" || len(ann) == 0 {
+		return "", false
+	}
+	for k, v := range ann {
+		if r.createAnnotations[k] != v {
+			return "", false
+		}
+	}
+	return r.createdVersion, true
 }
 
 func (r *runInventory) GetClusterObjs(inv inventory.Info) (object.ObjMetadataSet, error) {
@@ -131,7 +157,16 @@ func (r *runInventory) Merge(inv inventory.Info, objs object.ObjMetadataSet, dry
 		if err != nil {
 			return nil, err
 		}
-		if _, err := r.dyn.Resource(configMapGVR).Namespace(u.GetNamespace()).Create(context.TODO(), u, metav1.CreateOptions{}); err != nil {
+		if len(r.createAnnotations) > 0 {
+			ann := u.GetAnnotations()
+			if ann == nil {
+				ann = map[string]string{}
+			}
+			maps.Copy(ann, r.createAnnotations)
+			u.SetAnnotations(ann)
+		}
+		created, err := r.dyn.Resource(configMapGVR).Namespace(u.GetNamespace()).Create(context.TODO(), u, metav1.CreateOptions{})
+		if err != nil {
 			if apierrors.IsAlreadyExists(err) {
 				r.mu.Lock()
 				r.conflict = true
@@ -140,6 +175,9 @@ func (r *runInventory) Merge(inv inventory.Info, objs object.ObjMetadataSet, dry
 			return nil, err
 		}
 		r.set(objs)
+		r.mu.Lock()
+		r.createdVersion = created.GetResourceVersion()
+		r.mu.Unlock()
 		return nil, nil
 	}
 	r.invalidate()

@@ -224,6 +224,11 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	if v, ok := c.statusWrites.Load(key); ok && runErr == nil && pendingMessageOnly(gw.Status, st) {
 		later = pendingMessageWindow - time.Since(v.(statusWrite).at)
 	}
+	if later <= 0 && runErr == nil {
+		// A new Gateway's first status waits a little when all it would say
+		// is "on its way": a data plane ready by then is one write.
+		later = initialStatusHold(gw.Status, st, f.Objects.Status, gw.CreationTimestamp.Time, time.Now(), c.opts.InitialStatusDelay)
+	}
 	if later <= 0 && !awaitFacts(f) && !equality.Semantic.DeepEqual(st, gw.Status) {
 		gw.Status = st
 		if err := c.writeStatus(ctx, &gw); err != nil {

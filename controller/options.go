@@ -89,6 +89,16 @@ type Options struct {
 	// RollProgressDeadline is how long a roll may take to be fully updated
 	// and Available before it is reported stuck (it keeps its slot).
 	RollProgressDeadline time.Duration
+	// InitialStatusDelay is how long after its creation a new Gateway's
+	// first status may wait when all it would say is "accepted, data plane
+	// on its way" (Accepted=True, Programmed=False/Pending): a data plane
+	// Available within it gets one status write (Programmed=True) instead
+	// of two, and until then the Gateway keeps the CRD's default status
+	// (Accepted and Programmed Unknown, "Waiting for controller"), which no
+	// wait takes for ready. Anything else (an invalid Gateway, a listener
+	// problem, a failed object, a stuck roll-out past the delay) is written
+	// at once. 0 writes the first status at once.
+	InitialStatusDelay time.Duration
 	// QPS and Burst of the controller's own client (status writes, finalizers).
 	QPS   float32
 	Burst int
@@ -157,6 +167,7 @@ func DefaultOptions() Options {
 		KindDiscoveryInterval:  time.Minute,
 		MaxConcurrentRolls:     "10%",
 		RollProgressDeadline:   10 * time.Minute,
+		InitialStatusDelay:     10 * time.Second,
 		ResyncPeriod:           10 * time.Hour,
 		QPS:                    100,
 		Burst:                  200,
@@ -191,6 +202,7 @@ func (o *Options) BindFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.KindDiscoveryInterval, "kind-discovery-interval", o.KindDiscoveryInterval, "how often kinds whose CRDs were not installed (TCPRoute, TLSRoute, UDPRoute, BackendTLSPolicy, ClientTrafficPolicy, ListenerSet) are looked up again")
 	fs.StringVar(&o.MaxConcurrentRolls, "max-concurrent-rolls", o.MaxConcurrentRolls, `Gateways whose data plane may roll (pod template change) at once: a number or a percentage of the Gateways served, at least 1 ("0": unlimited)`)
 	fs.DurationVar(&o.RollProgressDeadline, "roll-progress-deadline", o.RollProgressDeadline, "time a roll may take to be fully updated and Available before it is reported stuck (it keeps its slot)")
+	fs.DurationVar(&o.InitialStatusDelay, "initial-status-delay", o.InitialStatusDelay, `how long after its creation a new Gateway's first status waits while all it would say is "accepted, data plane on its way" (one status write instead of two when the data plane is ready by then; problems are written at once; 0: at once)`)
 }
 
 // complete fills the derived fields and validates.
@@ -219,6 +231,9 @@ func (o *Options) complete() error {
 	}
 	if o.RollProgressDeadline <= 0 {
 		errs = append(errs, fmt.Errorf("roll progress deadline must be positive, got %s", o.RollProgressDeadline))
+	}
+	if o.InitialStatusDelay < 0 {
+		errs = append(errs, fmt.Errorf("initial status delay must not be negative, got %s", o.InitialStatusDelay))
 	}
 	if o.WatchNamespaceSelector != "" {
 		if _, err := labels.Parse(o.WatchNamespaceSelector); err != nil {

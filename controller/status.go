@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -144,6 +145,77 @@ func pendingMessageOnly(old, next gwv1.GatewayStatus) bool {
 	same := *next.DeepCopy()
 	meta.FindStatusCondition(same.Conditions, typ).Message = o.Message
 	return equality.Semantic.DeepEqual(same, old)
+}
+
+// initialStatusHold returns how much longer a new Gateway's first status
+// may wait (Options.InitialStatusDelay): while the Gateway, created at
+// created, is younger than delay, its status old is still the CRD's default
+// (nothing berth wrote: every condition Unknown, no listeners or addresses)
+// and next would only say it is accepted and on its way (onlyOnItsWay),
+// its bundle's objects (worst, their worst status) being created or
+// becoming ready, none failed or going away. Zero means write now.
+func initialStatusHold(old, next gwv1.GatewayStatus, worst apply.Status, created, now time.Time, delay time.Duration) time.Duration {
+	left := created.Add(delay).Sub(now)
+	if delay <= 0 || left <= 0 || !defaultStatus(old) || !onlyOnItsWay(next) {
+		return 0
+	}
+	switch worst {
+	case "", apply.StatusCurrent, apply.StatusInProgress, apply.StatusNotFound:
+		return left
+	}
+	return 0
+}
+
+// defaultStatus reports whether st is the status a Gateway is created with
+// (the CRD's defaults, or none): no controller has written it.
+func defaultStatus(st gwv1.GatewayStatus) bool {
+	if len(st.Listeners) > 0 || len(st.Addresses) > 0 {
+		return false
+	}
+	for _, c := range st.Conditions {
+		if c.Status != metav1.ConditionUnknown {
+			return false
+		}
+	}
+	return true
+}
+
+// onlyOnItsWay reports whether st says nothing but "accepted, the data
+// plane is on its way": the Gateway Accepted (every listener valid) and
+// Programmed=False for reason Pending, every other condition of the
+// Gateway and of its listeners in its good state (Conflicted False, the
+// rest True; a listener's Programmed may be Pending too).
+func onlyOnItsWay(st gwv1.GatewayStatus) bool {
+	good := func(c metav1.Condition) bool {
+		switch c.Type {
+		case readiness.InputsCondition:
+			return true
+		case string(gwv1.ListenerConditionConflicted):
+			return c.Status == metav1.ConditionFalse
+		case string(gwv1.GatewayConditionProgrammed):
+			return c.Status == metav1.ConditionTrue || (c.Status == metav1.ConditionFalse && c.Reason == string(gwv1.GatewayReasonPending))
+		}
+		return c.Status == metav1.ConditionTrue
+	}
+	acc := meta.FindStatusCondition(st.Conditions, string(gwv1.GatewayConditionAccepted))
+	prog := meta.FindStatusCondition(st.Conditions, string(gwv1.GatewayConditionProgrammed))
+	if acc == nil || acc.Status != metav1.ConditionTrue || acc.Reason != string(gwv1.GatewayReasonAccepted) ||
+		prog == nil || prog.Status != metav1.ConditionFalse || prog.Reason != string(gwv1.GatewayReasonPending) {
+		return false
+	}
+	for _, c := range st.Conditions {
+		if !good(c) {
+			return false
+		}
+	}
+	for _, l := range st.Listeners {
+		for _, c := range l.Conditions {
+			if !good(c) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func acceptedCondition(f gatewayFacts) metav1.Condition {

@@ -447,3 +447,67 @@ func TestPendingMessageOnly(t *testing.T) {
 		t.Error("a new generation must be written at once")
 	}
 }
+
+func TestInitialStatusHold(t *testing.T) {
+	created := t0.Time
+	const delay = 10 * time.Second
+	crdDefault := gwv1.GatewayStatus{Conditions: []metav1.Condition{
+		{Type: "Accepted", Status: metav1.ConditionUnknown, Reason: "Pending", Message: "Waiting for controller"},
+		{Type: "Programmed", Status: metav1.ConditionUnknown, Reason: "Pending", Message: "Waiting for controller"},
+	}}
+	onItsWay := func(change func(*gatewayFacts)) gwv1.GatewayStatus {
+		f := ready()
+		f.Objects.Status = apply.StatusInProgress
+		f.Objects.Objects[0].Status = apply.StatusInProgress
+		if change != nil {
+			change(&f)
+		}
+		return gatewayStatus(crdDefault, f, t1)
+	}
+	listener := func(c metav1.Condition) func(*gatewayFacts) {
+		return func(f *gatewayFacts) {
+			l := listenerOK()
+			l.Conditions = append(l.Conditions, c)
+			f.Translation.Listeners = []translate.ListenerStatus{l}
+		}
+	}
+	written := gatewayStatus(crdDefault, ready(), t1)
+	for _, tc := range []struct {
+		name  string
+		old   gwv1.GatewayStatus
+		next  gwv1.GatewayStatus
+		worst apply.Status
+		age   time.Duration
+		delay time.Duration
+		want  time.Duration
+	}{
+		{"new and on its way: held for the rest of the delay", crdDefault, onItsWay(nil), apply.StatusInProgress, 3 * time.Second, delay, 7 * time.Second},
+		{"no status at all (created without the CRD's defaults)", gwv1.GatewayStatus{}, onItsWay(nil), apply.StatusInProgress, 0, delay, delay},
+		{"objects just created", crdDefault, onItsWay(nil), apply.StatusNotFound, 0, delay, delay},
+		{"a listener Programmed=False/Pending with it", crdDefault, onItsWay(listener(metav1.Condition{Type: "Programmed", Status: metav1.ConditionFalse, Reason: "Pending"})), apply.StatusInProgress, time.Second, delay, 9 * time.Second},
+		{"listener not conflicted", crdDefault, onItsWay(listener(metav1.Condition{Type: "Conflicted", Status: metav1.ConditionFalse, Reason: "NoConflicts"})), apply.StatusInProgress, 0, delay, delay},
+		{"the delay is over", crdDefault, onItsWay(nil), apply.StatusInProgress, delay, delay, 0},
+		{"delay 0: at once", crdDefault, onItsWay(nil), apply.StatusInProgress, 0, 0, 0},
+		{"Programmed: written at once", crdDefault, written, apply.StatusCurrent, 0, delay, 0},
+		{"berth wrote a status before", onItsWay(nil), onItsWay(func(f *gatewayFacts) { f.Objects.Objects[0].Message = "x" }), apply.StatusInProgress, 0, delay, 0},
+		{"a listener conflicted", crdDefault, onItsWay(listener(metav1.Condition{Type: "Conflicted", Status: metav1.ConditionTrue, Reason: "HostnameConflict"})), apply.StatusInProgress, 0, delay, 0},
+		{"a listener's refs unresolved", crdDefault, onItsWay(listener(metav1.Condition{Type: "ResolvedRefs", Status: metav1.ConditionFalse, Reason: "InvalidCertificateRef"})), apply.StatusInProgress, 0, delay, 0},
+		{"an object failed", crdDefault, onItsWay(func(f *gatewayFacts) {
+			f.Objects.Status, f.Objects.Objects[0].Status = apply.StatusFailed, apply.StatusFailed
+		}), apply.StatusFailed, 0, delay, 0},
+		{"an object going away", crdDefault, onItsWay(func(f *gatewayFacts) {
+			f.Objects.Status, f.Objects.Objects[0].Status = apply.StatusTerminating, apply.StatusTerminating
+		}), apply.StatusTerminating, 0, delay, 0},
+		{"not accepted", crdDefault, onItsWay(func(f *gatewayFacts) { f.RenderErr = &render.ParametersError{Err: errors.New("bad")} }), apply.StatusInProgress, 0, delay, 0},
+		{"no address assigned", crdDefault, onItsWay(func(f *gatewayFacts) {
+			f.Objects.Status, f.Objects.Objects[0].Status = apply.StatusCurrent, apply.StatusCurrent
+			f.Service = &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "s"}, Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer}}
+		}), apply.StatusCurrent, 0, delay, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := initialStatusHold(tc.old, tc.next, tc.worst, created, created.Add(tc.age), tc.delay); got != tc.want {
+				t.Errorf("hold %s, want %s", got, tc.want)
+			}
+		})
+	}
+}

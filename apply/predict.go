@@ -1,0 +1,101 @@
+package apply
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/client-go/applyconfigurations"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+)
+
+// This file is pure: the owned-fields digest an object will have once a
+// server-side apply has created it, known before the apply.
+//
+// A server-side apply that creates an object gives its field manager exactly
+// the fields the applied object sets (structured-merge-diff's field set of
+// it, less the fields the apiserver strips from every managedFields entry),
+// holding the applied values unless admission or the apiserver's
+// normalization changes them. So a new inventory can be created carrying the
+// digests a clean run will record, and the run has no digest patch to send
+// when the live objects turn out to hold them (a changed value, an object
+// that already existed: the digests are then patched after the run, as for
+// any other run). A predicted digest the objects do not hold proves nothing:
+// the no-op check compares it with what the watched objects hold.
+
+// strippedFields are the fields the apiserver removes from every
+// managedFields entry (k8s.io/apimachinery's stripMetaManager).
+var strippedFields = fieldpath.NewSet(
+	fieldpath.MakePathOrDie("apiVersion"),
+	fieldpath.MakePathOrDie("kind"),
+	fieldpath.MakePathOrDie("metadata"),
+	fieldpath.MakePathOrDie("metadata", "name"),
+	fieldpath.MakePathOrDie("metadata", "namespace"),
+	fieldpath.MakePathOrDie("metadata", "creationTimestamp"),
+	fieldpath.MakePathOrDie("metadata", "selfLink"),
+	fieldpath.MakePathOrDie("metadata", "uid"),
+	fieldpath.MakePathOrDie("metadata", "clusterName"),
+	fieldpath.MakePathOrDie("metadata", "generation"),
+	fieldpath.MakePathOrDie("metadata", "managedFields"),
+	fieldpath.MakePathOrDie("metadata", "resourceVersion"),
+)
+
+// builtinTypes converts the built-in kinds to structured-merge-diff's typed
+// values with client-go's compiled-in schema (list types and keys included).
+// Parsed on first use (~1 MiB); warmPrediction parses it ahead.
+var builtinTypes = sync.OnceValue(func() managedfields.TypeConverter {
+	return applyconfigurations.NewTypeConverter(clientgoscheme.Scheme)
+})
+
+// warmPrediction parses the schema builtinTypes uses, so the first new
+// inventory does not pay for it.
+func warmPrediction() { _ = builtinTypes() }
+
+// predictedOwnedDigest is ownedDigest(live, manager) of the object a
+// server-side apply of obj by manager creates, when the apiserver stores the
+// values obj sets as they are. ok is false for a kind without a built-in
+// schema or an object the schema refuses.
+func predictedOwnedDigest(obj *unstructured.Unstructured) (string, bool) {
+	tv, err := builtinTypes().ObjectToTyped(obj)
+	if err != nil {
+		return "", false
+	}
+	set, err := tv.ToFieldSet()
+	if err != nil {
+		return "", false
+	}
+	set = set.Difference(strippedFields)
+	if set.Empty() {
+		return "", true // ownedDigest of an object whose entry owns nothing
+	}
+	raw, err := set.ToJSON()
+	if err != nil {
+		return "", false
+	}
+	var tree map[string]any
+	if err := json.Unmarshal(raw, &tree); err != nil {
+		return "", false
+	}
+	p := projection{h: sha256.New()}
+	p.project(tree, obj.Object, "")
+	return hex.EncodeToString(p.h.Sum(nil)), true
+}
+
+// predictedDigests returns the combined owned-fields digest objs will hold
+// once created by server-side apply (predictedOwnedDigest), or false when
+// any of them cannot be predicted.
+func predictedDigests(objs []*unstructured.Unstructured) (string, bool) {
+	owned := make(map[string]string, len(objs))
+	for _, o := range objs {
+		d, ok := predictedOwnedDigest(o)
+		if !ok {
+			return "", false
+		}
+		owned[refOf(o).String()] = d
+	}
+	return combineDigests(owned), true
+}
