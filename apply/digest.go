@@ -54,31 +54,106 @@ func setDigest(objs []*unstructured.Unstructured, writeOptions string) (string, 
 
 // ownedDigest returns a digest of the values obj holds at the fields manager owns
 // through Apply (the main resource, not a subresource), or "" when manager owns
-// nothing on obj. It runs on every watch event of a bundle object, so it reads
-// the managedFields entry where unstructured keeps it (a JSON tree) and encodes
-// leaves without reflection (appendJSON).
+// nothing on obj. An owned list element counts by its existence (its owned
+// fields count by value), so the digest of an object a server-side apply
+// created is known before the apply (predict.go). It runs on every watch event
+// of a bundle object, so it reads the managedFields entry where unstructured
+// keeps it (a JSON tree) and encodes leaves without reflection (appendJSON).
 func ownedDigest(obj *unstructured.Unstructured, manager string) string {
+	d, _ := projectOwned(obj, manager, false)
+	return d
+}
+
+// ownedDigests returns ownedDigest and legacy, the digest berth recorded
+// before owned list elements counted by existence (their whole value then
+// counted, defaults and other managers' fields included): inventories
+// recorded by earlier versions hold that one, and are proven unchanged by it
+// rather than applied again after an upgrade.
+func ownedDigests(obj *unstructured.Unstructured, manager string) (digest, legacy string) {
+	return projectOwned(obj, manager, true)
+}
+
+// projectOwned is ownedDigests; without withLegacy, legacy is "".
+func projectOwned(obj *unstructured.Unstructured, manager string, withLegacy bool) (digest, legacy string) {
 	tree, found, err := ownedFields(obj, manager)
 	if err != nil {
 		// Unparseable ownership: a digest nobody can reproduce, so the fast path is never taken.
-		return "unparseable:" + err.Error()
+		d := "unparseable:" + err.Error()
+		return d, d
 	}
 	if !found {
-		return ""
+		return "", ""
 	}
 	p := projection{h: sha256.New()}
+	if !withLegacy {
+		p.project(tree, obj.Object, "")
+		return hex.EncodeToString(p.h.Sum(nil)), ""
+	}
+	p.legacy = sha256.New()
 	p.project(tree, obj.Object, "")
-	return hex.EncodeToString(p.h.Sum(nil))
+	return hex.EncodeToString(p.h.Sum(nil)), hex.EncodeToString(p.legacy.Sum(nil))
+}
+
+// legacySeparator joins a watched copy's digest and its legacy digest in
+// cachedOwnedDigest when they differ (hex digests hold no space).
+const legacySeparator = " legacy="
+
+// cachedDigests is what a watched copy of obj carries in cachedOwnedDigest:
+// its ownedDigest, and its legacy digest when that differs.
+func cachedDigests(obj *unstructured.Unstructured, manager string) string {
+	d, l := ownedDigests(obj, manager)
+	if l == d {
+		return d
+	}
+	return d + legacySeparator + l
+}
+
+// splitCached splits a cachedOwnedDigest value into the digest and the
+// legacy one (the digest itself when none is kept).
+func splitCached(v string) (digest, legacy string) {
+	if d, l, ok := strings.Cut(v, legacySeparator); ok {
+		return d, l
+	}
+	return v, v
+}
+
+// provenUnchanged reports whether watched copies carrying cached (their
+// cachedOwnedDigest, by object) hold what an inventory recorded as its
+// owned-fields digest: as this version records it, or as earlier versions
+// did (the legacy digests) on an inventory not applied since.
+func provenUnchanged(cached map[string]string, recorded string) bool {
+	owned := make(map[string]string, len(cached))
+	legacy := make(map[string]string, len(cached))
+	for k, v := range cached {
+		owned[k], legacy[k] = splitCached(v)
+	}
+	return combineDigests(owned) == recorded || combineDigests(legacy) == recorded
 }
 
 // projection hashes "path=value\n" lines, one per owned leaf, through one
-// reused buffer.
+// reused buffer; legacy, when set, hashes the lines of the legacy digest.
 type projection struct {
-	h   hash.Hash
-	buf []byte
+	h, legacy hash.Hash
+	buf       []byte
 }
 
 func (p *projection) line(path string, v any) {
+	p.write(path, v, p.h)
+	if p.legacy != nil {
+		_, _ = p.legacy.Write(p.buf)
+	}
+}
+
+// element hashes an owned list element: its existence, and for the legacy
+// digest its whole value.
+func (p *projection) element(path string, v any) {
+	p.write(path, present(v), p.h)
+	if p.legacy != nil {
+		p.write(path, v, p.legacy)
+	}
+}
+
+func (p *projection) write(path string, v any, h hash.Hash) {
 	b := append(append(p.buf[:0], path...), '=')
 	if v == nil {
 		b = append(b, "<absent>"...)
@@ -88,7 +163,7 @@ func (p *projection) line(path string, v any) {
 		b = append(b[:len(path)+1], "<unencodable>"...)
 	}
 	b = append(b, '\n')
-	_, _ = p.h.Write(b)
+	_, _ = h.Write(b)
 	p.buf = b
 }
 
@@ -152,7 +227,10 @@ func (p *projection) project(tree map[string]any, live any, path string) {
 	for _, k := range keys {
 		sub, _ := tree[k].(map[string]any)
 		if k == "." {
-			p.line(path, live)
+			// The element itself: owned means it exists. Its value is
+			// what its owned fields below say; the rest of it (defaults,
+			// other managers' fields) is not the manager's.
+			p.element(path, live)
 			continue
 		}
 		child, childPath := projectChild(k, live, path)
@@ -162,6 +240,15 @@ func (p *projection) project(tree map[string]any, live any, path string) {
 		}
 		p.project(sub, child, childPath)
 	}
+}
+
+// present is what a projection records of an owned list element: that it
+// exists, not its value.
+func present(v any) any {
+	if v == nil {
+		return nil
+	}
+	return "<present>"
 }
 
 // projectChild resolves one FieldsV1 path element (f:, k:, v:, i:) against live.

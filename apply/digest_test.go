@@ -3,6 +3,7 @@ package apply
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -166,12 +167,34 @@ func TestOwnedDigestTreeMatchesTyped(t *testing.T) {
 
 // The owned-fields digest is recorded on inventories: a new encoding of the
 // same values must give the same digest, or every Gateway is re-applied once
-// after an upgrade. The value is the one berth recorded before the digest's
-// encoder was rewritten.
+// after an upgrade. legacy is the digest berth recorded before owned list
+// elements counted by existence (and before the digest's encoder was
+// rewritten): an inventory recorded then is still proven unchanged by it.
 func TestOwnedDigestIsStable(t *testing.T) {
-	const recorded = "06ddb1ed9d4c50cb42e23cc127c3cf742f46badcee9ff983b598c816f5fda19a"
-	if got := ownedDigest(withOwnership(deployment("a", 2)), "berth"); got != recorded {
-		t.Errorf("ownedDigest = %s, want the digest earlier versions recorded, %s", got, recorded)
+	const (
+		recorded = "69fc4d45b027cde919f3ad5aff7d8d479be8d63860ad041b9090dc6965a72b0b"
+		legacy   = "06ddb1ed9d4c50cb42e23cc127c3cf742f46badcee9ff983b598c816f5fda19a"
+	)
+	u := withOwnership(deployment("a", 2))
+	d, l := ownedDigests(u, "berth")
+	if d != recorded || l != legacy {
+		t.Errorf("ownedDigests = %s, %s; want %s, %s", d, l, recorded, legacy)
+	}
+	if got := ownedDigest(u, "berth"); got != recorded {
+		t.Errorf("ownedDigest = %s, want %s", got, recorded)
+	}
+	if got, want := cachedDigests(u, "berth"), recorded+legacySeparator+legacy; got != want {
+		t.Errorf("cachedDigests = %q, want %q", got, want)
+	}
+	if d, l := splitCached(cachedDigests(u, "berth")); d != recorded || l != legacy {
+		t.Errorf("splitCached = %s, %s", d, l)
+	}
+	// Without owned list elements the two are one, kept once.
+	cm := withOwnership(deployment("a", 2))
+	cm.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "berth", Operation: metav1.ManagedFieldsOperationApply,
+		FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:replicas":{}}}`)}}})
+	if got := cachedDigests(cm, "berth"); strings.Contains(got, legacySeparator) || got != ownedDigest(cm, "berth") {
+		t.Errorf("cachedDigests without list elements = %q", got)
 	}
 }
 
@@ -180,7 +203,7 @@ func TestOwnedDigestIsStable(t *testing.T) {
 func TestTransformKeepsAWatchedCopysDigest(t *testing.T) {
 	h := &hub{manager: "berth"}
 	u := withOwnership(deployment("envoy", 2))
-	want := ownedDigest(u, "berth")
+	want := cachedDigests(u, "berth")
 	if want == "" {
 		t.Fatal("no digest for an owned object")
 	}
@@ -200,5 +223,33 @@ func TestTransformKeepsAWatchedCopysDigest(t *testing.T) {
 	h.transform(live)
 	if got := live.GetAnnotations()[cachedOwnedDigest]; got != want {
 		t.Errorf("live object's digest %q, want %q", got, want)
+	}
+}
+
+// An inventory recorded by this version, or by an earlier one (legacy
+// digests), is proven unchanged by watched copies holding what it recorded;
+// a change of any object's owned values is not.
+func TestProvenUnchanged(t *testing.T) {
+	dep := withOwnership(deployment("a", 2))
+	other := withOwnership(deployment("b", 3))
+	other.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "berth", Operation: metav1.ManagedFieldsOperationApply,
+		FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:replicas":{}}}`)}}})
+	cached := map[string]string{"Deployment a": cachedDigests(dep, "berth"), "Deployment b": cachedDigests(other, "berth")}
+	d, l := ownedDigests(dep, "berth")
+	now := combineDigests(map[string]string{"Deployment a": d, "Deployment b": ownedDigest(other, "berth")})
+	before := combineDigests(map[string]string{"Deployment a": l, "Deployment b": ownedDigest(other, "berth")})
+	if !provenUnchanged(cached, now) {
+		t.Error("the digests this version records: not proven")
+	}
+	if !provenUnchanged(cached, before) {
+		t.Error("the digests an earlier version recorded: not proven (every Gateway would be applied again after an upgrade)")
+	}
+	changed := withOwnership(deployment("a", 5))
+	cached["Deployment a"] = cachedDigests(changed, "berth")
+	if provenUnchanged(cached, now) || provenUnchanged(cached, before) {
+		t.Error("a changed owned value proven unchanged")
+	}
+	if provenUnchanged(map[string]string{"Deployment a": cachedDigests(dep, "berth")}, now) {
+		t.Error("a missing object proven unchanged")
 	}
 }

@@ -190,13 +190,13 @@ func (e *Engine) watchedUnchanged(inv Inventory, ids object.ObjMetadataSet, live
 // only whether) it computes no object's kstatus and returns a nil Result.
 func (e *Engine) watchedUnchangedCheck(inv Inventory, ids object.ObjMetadataSet, live *unstructured.Unstructured, result bool) (*Result, bool) {
 	res := &Result{Inventory: inv.Key(), NoOp: true}
-	owned := make(map[string]string, len(ids))
+	cached := make(map[string]string, len(ids))
 	for _, id := range ids {
 		u, ok := e.hub.lookup(id)
 		if !ok || u == nil || u.GetDeletionTimestamp() != nil || u.GetAnnotations()[inventory.OwningInventoryKey] != inv.ID {
 			return nil, false
 		}
-		owned[refFromID(id).String()] = u.GetAnnotations()[cachedOwnedDigest]
+		cached[refFromID(id).String()] = u.GetAnnotations()[cachedOwnedDigest]
 		if !result {
 			continue
 		}
@@ -205,11 +205,9 @@ func (e *Engine) watchedUnchangedCheck(inv Inventory, ids object.ObjMetadataSet,
 			Ref: refFromID(id), Action: ActionUnchanged, Status: Status(rs.Status), Message: rs.Message, Live: u,
 		})
 	}
-	if !result {
-		return nil, combineDigests(owned) == live.GetAnnotations()[annotationOwnedDigest]
-	}
-	if combineDigests(owned) != live.GetAnnotations()[annotationOwnedDigest] {
-		return nil, false
+	same := provenUnchanged(cached, live.GetAnnotations()[annotationOwnedDigest])
+	if !result || !same {
+		return nil, same
 	}
 	sortObjects(res.Objects)
 	return res, true

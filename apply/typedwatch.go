@@ -115,7 +115,7 @@ func (h *hub) transformTyped(gvk schema.GroupVersionKind, obj runtime.Object) (*
 	u := &unstructured.Unstructured{Object: m}
 	u.SetGroupVersionKind(gvk)
 	if !hit {
-		digest = ownedDigest(u, h.manager)
+		digest = cachedDigests(u, h.manager)
 		if keyed {
 			h.memo.put(acc.GetUID(), key, digest)
 		}

@@ -124,7 +124,7 @@ func (h *hub) transform(u *unstructured.Unstructured) {
 		// after a restart) would ever be Settled or a no-op again.
 		return
 	}
-	setCachedDigest(u, ownedDigest(u, h.manager))
+	setCachedDigest(u, cachedDigests(u, h.manager))
 	stripUnread(u)
 }
 

@@ -103,8 +103,8 @@ func TestTransformStripsUnreadFields(t *testing.T) {
 	if a := d.GetAnnotations()["gateway.berth.dev/pod-template-hash"]; a != "h" {
 		t.Errorf("watched Deployment lost an annotation: %q", a)
 	}
-	if got := d.GetAnnotations()[cachedOwnedDigest]; got == "" || got != ownedDigest(full, "berth") {
-		t.Errorf("owned digest %q, want the full object's %q", got, ownedDigest(full, "berth"))
+	if got := d.GetAnnotations()[cachedOwnedDigest]; got == "" || got != cachedDigests(full, "berth") {
+		t.Errorf("owned digest %q, want the full object's %q", got, cachedDigests(full, "berth"))
 	}
 	got, err := status.Compute(d)
 	if err != nil {
