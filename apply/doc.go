@@ -29,8 +29,13 @@
 // over, and the run starts over with the reads). The inventory: one list (none for
 // one the watch shows absent and this process never wrote), a create (no read
 // first; a ConfigMap of its name that is not the inventory fails the run), an
-// update when the set changed, and the merge patch recording the digests. A new
-// bundle of kinds already watched therefore costs no read at all. Status is served from the
+// update when the set changed, and the merge patch recording the digests — none
+// when the run created the inventory carrying them: the owned-fields digest of
+// an object a server-side apply creates is known before the apply (predict.go),
+// and is patched only when the apiserver stored other values than applied (a
+// quantity it normalizes, a mutating webhook). A new bundle of kinds already
+// watched therefore costs no read at all, and one write per object plus one for
+// the inventory. Status is served from the
 // shared watches instead of per-run informers. Settled answers, without a request,
 // whether an inventory still holds what the engine last applied (for a caller that
 // knows its desired set did not change).

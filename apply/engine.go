@@ -78,9 +78,6 @@ func New(cfg *rest.Config, opts Options) (*Engine, error) {
 		opts.Logger = logr.Discard()
 	}
 	policy, _ := opts.InventoryPolicy.cliUtils()
-	// The schema that predicts a new inventory's digests, parsed while the
-	// watches start rather than on the first new bundle.
-	go warmPrediction()
 	cfg = rest.CopyConfig(cfg)
 	if opts.QPS > 0 {
 		cfg.QPS = opts.QPS

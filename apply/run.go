@@ -142,9 +142,10 @@ func (e *Engine) prepare(inv Inventory, objs []*unstructured.Unstructured) ([]*u
 	return out, nil
 }
 
-// noOp answers a Run from the shared watches when nothing changed since the last
-// clean run: same set, same recorded objects, every object present, ours, not being
-// deleted, and projecting to the recorded owned-fields digest.
+// noOp answers a Run from the shared watches when the inventory records the
+// desired set (the last clean run's, or a new inventory's predicted one) and
+// the cluster holds it: same set, same recorded objects, every object present,
+// ours, not being deleted, and projecting to the recorded owned-fields digest.
 func (e *Engine) noOp(ctx context.Context, inv Inventory, desired []*unstructured.Unstructured, live *unstructured.Unstructured) (*Result, bool) {
 	ids := object.UnstructuredSetToObjMetadataSet(desired)
 	if !inventoryIDs(live, e.log).Equal(ids) {

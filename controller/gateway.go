@@ -227,7 +227,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	if later <= 0 && runErr == nil {
 		// A new Gateway's first status waits a little when all it would say
 		// is "on its way": a data plane ready by then is one write.
-		later = initialStatusHold(gw.Status, st, f.Objects.Status, gw.CreationTimestamp.Time, time.Now(), c.opts.InitialStatusDelay)
+		later = initialStatusHold(gw.Status, st, f, gw.CreationTimestamp.Time, time.Now(), c.opts.InitialStatusDelay)
 	}
 	if later <= 0 && !awaitFacts(f) && !equality.Semantic.DeepEqual(st, gw.Status) {
 		gw.Status = st

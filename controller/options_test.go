@@ -137,3 +137,24 @@ func TestAPICompression(t *testing.T) {
 		mu.Unlock()
 	}
 }
+
+// --initial-status-delay: 0 writes a new Gateway's first status at once; a
+// negative delay is refused.
+func TestInitialStatusDelayFlag(t *testing.T) {
+	o := DefaultOptions()
+	if o.InitialStatusDelay != 10*time.Second {
+		t.Errorf("default %s, want 10s", o.InitialStatusDelay)
+	}
+	fs := pflag.NewFlagSet("controller", pflag.ContinueOnError)
+	o.BindFlags(fs)
+	if err := fs.Parse([]string{"--initial-status-delay=0", "--controller-namespace=berth-system"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.complete(); err != nil || o.InitialStatusDelay != 0 {
+		t.Fatalf("delay %s, err %v", o.InitialStatusDelay, err)
+	}
+	o.InitialStatusDelay = -time.Second
+	if err := o.complete(); err == nil || !strings.Contains(err.Error(), "initial status delay must not be negative") {
+		t.Errorf("negative delay: err = %v", err)
+	}
+}

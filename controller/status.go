@@ -151,15 +151,18 @@ func pendingMessageOnly(old, next gwv1.GatewayStatus) bool {
 // may wait (Options.InitialStatusDelay): while the Gateway, created at
 // created, is younger than delay, its status old is still the CRD's default
 // (nothing berth wrote: every condition Unknown, no listeners or addresses)
-// and next would only say it is accepted and on its way (onlyOnItsWay),
-// its bundle's objects (worst, their worst status) being created or
-// becoming ready, none failed or going away. Zero means write now.
-func initialStatusHold(old, next gwv1.GatewayStatus, worst apply.Status, created, now time.Time, delay time.Duration) time.Duration {
-	left := created.Add(delay).Sub(now)
-	if delay <= 0 || left <= 0 || !defaultStatus(old) || !onlyOnItsWay(next) {
+// and next, computed from f, would only say it is accepted and on its way
+// (onlyOnItsWay): no unsupported field, kept object or roll to report, its
+// bundle's objects being created or becoming ready, none failed or going
+// away. Zero means write now. The wait never exceeds delay, whatever the
+// skew between the apiserver's clock (created) and this process's (now).
+func initialStatusHold(old, next gwv1.GatewayStatus, f gatewayFacts, created, now time.Time, delay time.Duration) time.Duration {
+	left := min(created.Add(delay).Sub(now), delay)
+	if delay <= 0 || left <= 0 || !defaultStatus(old) || !onlyOnItsWay(next) ||
+		len(f.Unsupported) > 0 || len(f.Kept) > 0 || f.Roll != "" {
 		return 0
 	}
-	switch worst {
+	switch f.Objects.Status {
 	case "", apply.StatusCurrent, apply.StatusInProgress, apply.StatusNotFound:
 		return left
 	}
@@ -181,36 +184,46 @@ func defaultStatus(st gwv1.GatewayStatus) bool {
 }
 
 // onlyOnItsWay reports whether st says nothing but "accepted, the data
-// plane is on its way": the Gateway Accepted (every listener valid) and
-// Programmed=False for reason Pending, every other condition of the
-// Gateway and of its listeners in its good state (Conflicted False, the
-// rest True; a listener's Programmed may be Pending too).
+// plane is on its way": Accepted=True (reason Accepted: every listener
+// valid), Programmed=False for reason Pending, ResolvedRefs (when present)
+// True, and every listener Accepted, ResolvedRefs and (when present)
+// Programmed True — Programmed may be Pending too — and not Conflicted. Any
+// other condition, or any other state of these, is news to write at once.
 func onlyOnItsWay(st gwv1.GatewayStatus) bool {
-	good := func(c metav1.Condition) bool {
-		switch c.Type {
-		case readiness.InputsCondition:
-			return true
-		case string(gwv1.ListenerConditionConflicted):
-			return c.Status == metav1.ConditionFalse
-		case string(gwv1.GatewayConditionProgrammed):
-			return c.Status == metav1.ConditionTrue || (c.Status == metav1.ConditionFalse && c.Reason == string(gwv1.GatewayReasonPending))
-		}
-		return c.Status == metav1.ConditionTrue
+	is := func(c metav1.Condition, status metav1.ConditionStatus, reason string) bool {
+		return c.Status == status && (reason == "" || c.Reason == reason)
 	}
-	acc := meta.FindStatusCondition(st.Conditions, string(gwv1.GatewayConditionAccepted))
-	prog := meta.FindStatusCondition(st.Conditions, string(gwv1.GatewayConditionProgrammed))
-	if acc == nil || acc.Status != metav1.ConditionTrue || acc.Reason != string(gwv1.GatewayReasonAccepted) ||
-		prog == nil || prog.Status != metav1.ConditionFalse || prog.Reason != string(gwv1.GatewayReasonPending) {
-		return false
-	}
+	var accepted, pending bool
 	for _, c := range st.Conditions {
-		if !good(c) {
+		switch c.Type {
+		case string(gwv1.GatewayConditionAccepted):
+			accepted = is(c, metav1.ConditionTrue, string(gwv1.GatewayReasonAccepted))
+		case string(gwv1.GatewayConditionProgrammed):
+			pending = is(c, metav1.ConditionFalse, string(gwv1.GatewayReasonPending))
+		case string(gwv1.GatewayConditionResolvedRefs):
+			if !is(c, metav1.ConditionTrue, "") {
+				return false
+			}
+		case readiness.InputsCondition:
+		default:
 			return false
 		}
 	}
+	if !accepted || !pending {
+		return false
+	}
 	for _, l := range st.Listeners {
 		for _, c := range l.Conditions {
-			if !good(c) {
+			var ok bool
+			switch c.Type {
+			case string(gwv1.ListenerConditionAccepted), string(gwv1.ListenerConditionResolvedRefs):
+				ok = is(c, metav1.ConditionTrue, "")
+			case string(gwv1.ListenerConditionConflicted):
+				ok = is(c, metav1.ConditionFalse, "")
+			case string(gwv1.ListenerConditionProgrammed):
+				ok = is(c, metav1.ConditionTrue, "") || is(c, metav1.ConditionFalse, string(gwv1.ListenerReasonPending))
+			}
+			if !ok {
 				return false
 			}
 		}

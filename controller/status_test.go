@@ -480,32 +480,49 @@ func TestInitialStatusHold(t *testing.T) {
 		age   time.Duration
 		delay time.Duration
 		want  time.Duration
+		facts func(*gatewayFacts) // beside worst, what else the reconcile found
 	}{
-		{"new and on its way: held for the rest of the delay", crdDefault, onItsWay(nil), apply.StatusInProgress, 3 * time.Second, delay, 7 * time.Second},
-		{"no status at all (created without the CRD's defaults)", gwv1.GatewayStatus{}, onItsWay(nil), apply.StatusInProgress, 0, delay, delay},
-		{"objects just created", crdDefault, onItsWay(nil), apply.StatusNotFound, 0, delay, delay},
-		{"a listener Programmed=False/Pending with it", crdDefault, onItsWay(listener(metav1.Condition{Type: "Programmed", Status: metav1.ConditionFalse, Reason: "Pending"})), apply.StatusInProgress, time.Second, delay, 9 * time.Second},
-		{"listener not conflicted", crdDefault, onItsWay(listener(metav1.Condition{Type: "Conflicted", Status: metav1.ConditionFalse, Reason: "NoConflicts"})), apply.StatusInProgress, 0, delay, delay},
-		{"the delay is over", crdDefault, onItsWay(nil), apply.StatusInProgress, delay, delay, 0},
-		{"delay 0: at once", crdDefault, onItsWay(nil), apply.StatusInProgress, 0, 0, 0},
-		{"Programmed: written at once", crdDefault, written, apply.StatusCurrent, 0, delay, 0},
-		{"berth wrote a status before", onItsWay(nil), onItsWay(func(f *gatewayFacts) { f.Objects.Objects[0].Message = "x" }), apply.StatusInProgress, 0, delay, 0},
-		{"a listener conflicted", crdDefault, onItsWay(listener(metav1.Condition{Type: "Conflicted", Status: metav1.ConditionTrue, Reason: "HostnameConflict"})), apply.StatusInProgress, 0, delay, 0},
-		{"a listener's refs unresolved", crdDefault, onItsWay(listener(metav1.Condition{Type: "ResolvedRefs", Status: metav1.ConditionFalse, Reason: "InvalidCertificateRef"})), apply.StatusInProgress, 0, delay, 0},
+		{"new and on its way: held for the rest of the delay", crdDefault, onItsWay(nil), apply.StatusInProgress, 3 * time.Second, delay, 7 * time.Second, nil},
+		{"no status at all (created without the CRD's defaults)", gwv1.GatewayStatus{}, onItsWay(nil), apply.StatusInProgress, 0, delay, delay, nil},
+		{"objects just created", crdDefault, onItsWay(nil), apply.StatusNotFound, 0, delay, delay, nil},
+		{"a listener Programmed=False/Pending with it", crdDefault, onItsWay(listener(metav1.Condition{Type: "Programmed", Status: metav1.ConditionFalse, Reason: "Pending"})), apply.StatusInProgress, time.Second, delay, 9 * time.Second, nil},
+		{"listener not conflicted", crdDefault, onItsWay(listener(metav1.Condition{Type: "Conflicted", Status: metav1.ConditionFalse, Reason: "NoConflicts"})), apply.StatusInProgress, 0, delay, delay, nil},
+		{"the delay is over", crdDefault, onItsWay(nil), apply.StatusInProgress, delay, delay, 0, nil},
+		{"delay 0: at once", crdDefault, onItsWay(nil), apply.StatusInProgress, 0, 0, 0, nil},
+		{"Programmed: written at once", crdDefault, written, apply.StatusCurrent, 0, delay, 0, nil},
+		{"berth wrote a status before", onItsWay(nil), onItsWay(func(f *gatewayFacts) { f.Objects.Objects[0].Message = "x" }), apply.StatusInProgress, 0, delay, 0, nil},
+		{"a listener conflicted", crdDefault, onItsWay(listener(metav1.Condition{Type: "Conflicted", Status: metav1.ConditionTrue, Reason: "HostnameConflict"})), apply.StatusInProgress, 0, delay, 0, nil},
+		{"a listener's refs unresolved", crdDefault, onItsWay(listener(metav1.Condition{Type: "ResolvedRefs", Status: metav1.ConditionFalse, Reason: "InvalidCertificateRef"})), apply.StatusInProgress, 0, delay, 0, nil},
 		{"an object failed", crdDefault, onItsWay(func(f *gatewayFacts) {
 			f.Objects.Status, f.Objects.Objects[0].Status = apply.StatusFailed, apply.StatusFailed
-		}), apply.StatusFailed, 0, delay, 0},
+		}), apply.StatusFailed, 0, delay, 0, nil},
 		{"an object going away", crdDefault, onItsWay(func(f *gatewayFacts) {
 			f.Objects.Status, f.Objects.Objects[0].Status = apply.StatusTerminating, apply.StatusTerminating
-		}), apply.StatusTerminating, 0, delay, 0},
-		{"not accepted", crdDefault, onItsWay(func(f *gatewayFacts) { f.RenderErr = &render.ParametersError{Err: errors.New("bad")} }), apply.StatusInProgress, 0, delay, 0},
+		}), apply.StatusTerminating, 0, delay, 0, nil},
+		{"not accepted", crdDefault, onItsWay(func(f *gatewayFacts) { f.RenderErr = &render.ParametersError{Err: errors.New("bad")} }), apply.StatusInProgress, 0, delay, 0, nil},
 		{"no address assigned", crdDefault, onItsWay(func(f *gatewayFacts) {
 			f.Objects.Status, f.Objects.Objects[0].Status = apply.StatusCurrent, apply.StatusCurrent
 			f.Service = &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "s"}, Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer}}
-		}), apply.StatusCurrent, 0, delay, 0},
+		}), apply.StatusCurrent, 0, delay, 0, nil},
+		{"created in this process's future (clock skew): at most the delay", crdDefault, onItsWay(nil), apply.StatusInProgress, -time.Hour, delay, delay, nil},
+		{"an unsupported EnvoyProxy field to report", crdDefault, onItsWay(nil), apply.StatusInProgress, 0, delay, 0, func(f *gatewayFacts) {
+			f.Unsupported = []render.Unsupported{{Field: "spec.telemetry"}}
+		}},
+		{"a kept object to report", crdDefault, onItsWay(nil), apply.StatusInProgress, 0, delay, 0, func(f *gatewayFacts) { f.Kept = []render.Collision{{}} }},
+		{"a roll to report", crdDefault, onItsWay(nil), apply.StatusInProgress, 0, delay, 0, func(f *gatewayFacts) { f.Roll = "roll queued" }},
+		{"another Gateway condition (insecure frontend validation)", crdDefault, func() gwv1.GatewayStatus {
+			st := onItsWay(nil)
+			st.Conditions = append(st.Conditions, metav1.Condition{Type: "InsecureFrontendValidationMode", Status: metav1.ConditionTrue, Reason: "ConfigurationChanged"})
+			return st
+		}(), apply.StatusInProgress, 0, delay, 0, nil},
+		{"an unknown listener condition", crdDefault, onItsWay(listener(metav1.Condition{Type: "OverlappingTLSConfig", Status: metav1.ConditionTrue, Reason: "OverlappingHostnames"})), apply.StatusInProgress, 0, delay, 0, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := initialStatusHold(tc.old, tc.next, tc.worst, created, created.Add(tc.age), tc.delay); got != tc.want {
+			f := gatewayFacts{Objects: apply.AggregateStatus{Status: tc.worst}}
+			if tc.facts != nil {
+				tc.facts(&f)
+			}
+			if got := initialStatusHold(tc.old, tc.next, f, created, created.Add(tc.age), tc.delay); got != tc.want {
 				t.Errorf("hold %s, want %s", got, tc.want)
 			}
 		})

@@ -7,7 +7,8 @@ import (
 )
 
 // wakes decides which of apply's Subscribe calls wake a Gateway. A new
-// Gateway's own objects appear, and its inventory is written twice, while
+// Gateway's own objects and its inventory appear (and the inventory's
+// digests, when they could not be predicted, are patched) while
 // its first reconcile runs; each of those changes used to queue one more
 // reconcile that found the bundle as the first had left it. A change needs
 // no reconcile of its own when a reconcile that read the bundle's state

@@ -98,6 +98,24 @@ func TestNewInventoryCarriesItsDigests(t *testing.T) {
 			if cost := testenv.Count(cnt2.Since(mark)); cost.Writes != 0 {
 				t.Errorf("the new engine's no-op wrote: %s", cost)
 			}
+			again.Close()
+
+			// The recorded digests are a claim the objects must bear out:
+			// with one of them gone (as after a crash between the
+			// inventory's create and the applies), a restarted engine
+			// applies the set again.
+			if err := env.Client.AppsV1().Deployments(ns).Delete(ctx, "envoy", metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			third, _ := newEngine(t, nil)
+			res, err = third.Run(ctx, inv, tc.set(ns))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.NoOp {
+				t.Fatal("a Run with an object missing was a no-op")
+			}
+			wantAction(t, res, "Deployment", "envoy", apply.ActionCreated)
 		})
 	}
 }
