@@ -126,11 +126,21 @@ func splitCached(v string) (digest, legacy string) {
 // did (the legacy digests) on an inventory not applied since.
 func provenUnchanged(cached map[string]string, recorded string) bool {
 	owned := make(map[string]string, len(cached))
-	legacy := make(map[string]string, len(cached))
+	legacy := false
 	for k, v := range cached {
-		owned[k], legacy[k] = splitCached(v)
+		d, l := splitCached(v)
+		owned[k], legacy = d, legacy || l != d
 	}
-	return combineDigests(owned) == recorded || combineDigests(legacy) == recorded
+	if combineDigests(owned) == recorded {
+		return true
+	}
+	if !legacy {
+		return false
+	}
+	for k, v := range cached {
+		_, owned[k] = splitCached(v)
+	}
+	return combineDigests(owned) == recorded
 }
 
 // projection hashes "path=value\n" lines, one per owned leaf, through one
