@@ -191,6 +191,8 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	if c.engine, err = apply.New(cfg, opts.Apply); err != nil {
 		return nil, fmt.Errorf("apply engine: %w", err)
 	}
+	// While the caches sync: the first new Gateway's apply needs it.
+	go apply.WarmUp()
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
