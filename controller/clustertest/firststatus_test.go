@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -35,32 +33,11 @@ func TestInitialStatusDelay(t *testing.T) {
 	h.start()
 
 	// Every distinct status of each Gateway, in order.
-	var (
-		mu       sync.Mutex
-		statuses = map[string][]string{}
-	)
-	gwRes := schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
-	wctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	wi, err := h.env.Dynamic.Resource(gwRes).Namespace(h.ns).Watch(wctx, metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for ev := range wi.ResultChan() {
-			u, ok := ev.Object.(*unstructured.Unstructured)
-			if !ok {
-				continue
-			}
-			st, _, _ := unstructured.NestedFieldCopy(u.Object, "status")
-			b, _ := json.Marshal(st)
-			mu.Lock()
-			if s := statuses[u.GetName()]; len(s) == 0 || s[len(s)-1] != string(b) {
-				statuses[u.GetName()] = append(s, string(b))
-			}
-			mu.Unlock()
-		}
-	}()
+	statuses := h.watchStatuses(func(u *unstructured.Unstructured) string {
+		st, _, _ := unstructured.NestedFieldCopy(u.Object, "status")
+		b, _ := json.Marshal(st)
+		return string(b)
+	})
 
 	start := time.Now()
 	ready := client.ObjectKeyFromObject(h.gateway("ready", 8080, "proxy"))
@@ -96,9 +73,7 @@ func TestInitialStatusDelay(t *testing.T) {
 	}
 	settle(h.reqs)
 
-	mu.Lock()
-	defer mu.Unlock()
-	seq := statuses["ready"]
+	seq := statuses("ready")
 	if len(seq) != 2 || !strings.Contains(seq[0], `"Waiting for controller"`) || !strings.Contains(seq[1], `"status":"True","type":"Programmed"`) {
 		t.Errorf("the ready Gateway's statuses: %d, want the CRD's default then Programmed=True:\n%s", len(seq), strings.Join(seq, "\n"))
 	}

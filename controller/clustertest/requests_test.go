@@ -2,7 +2,6 @@ package clustertest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -52,43 +51,17 @@ func TestRequestsPerGateway(t *testing.T) {
 	settle(&reqs)
 
 	// What each status write said, in order.
-	var (
-		mu      sync.Mutex
-		written []string
-	)
-	gwRes := schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
-	wctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	wi, err := h.env.Dynamic.Resource(gwRes).Namespace(h.ns).Watch(wctx, metav1.ListOptions{FieldSelector: "metadata.name=gw"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		var last string
-		for ev := range wi.ResultChan() {
-			u, ok := ev.Object.(*unstructured.Unstructured)
-			if !ok {
-				continue
-			}
-			st, _, _ := unstructured.NestedFieldCopy(u.Object, "status")
-			b, _ := json.Marshal(st)
-			if string(b) == last {
-				continue
-			}
-			last = string(b)
-			conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-			var sum []string
-			for _, c := range conds {
-				m := c.(map[string]any)
-				sum = append(sum, fmt.Sprintf("%s=%s/%s %q", m["type"], m["status"], m["reason"], m["message"]))
-			}
-			addrs, _, _ := unstructured.NestedSlice(u.Object, "status", "addresses")
-			ls, _, _ := unstructured.NestedSlice(u.Object, "status", "listeners")
-			mu.Lock()
-			written = append(written, fmt.Sprintf("%s; %d addresses, %d listeners", strings.Join(sum, "; "), len(addrs), len(ls)))
-			mu.Unlock()
+	statuses := h.watchStatuses(func(u *unstructured.Unstructured) string {
+		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+		var sum []string
+		for _, c := range conds {
+			m := c.(map[string]any)
+			sum = append(sum, fmt.Sprintf("%s=%s/%s %q", m["type"], m["status"], m["reason"], m["message"]))
 		}
-	}()
+		addrs, _, _ := unstructured.NestedSlice(u.Object, "status", "addresses")
+		ls, _, _ := unstructured.NestedSlice(u.Object, "status", "listeners")
+		return fmt.Sprintf("%s; %d addresses, %d listeners", strings.Join(sum, "; "), len(addrs), len(ls))
+	})
 
 	// The new Deployment's progress, held at each step for three of the
 	// controller's 2 s pending-message windows: no pod (a quota allows the
@@ -147,9 +120,7 @@ func TestRequestsPerGateway(t *testing.T) {
 	}
 	slices.Sort(lines)
 	t.Logf("one new Gateway: %s\n%s", testenv.Count(got), strings.Join(lines, "\n"))
-	mu.Lock()
-	t.Logf("its statuses, in order:\n%s", strings.Join(written, "\n"))
-	mu.Unlock()
+	t.Logf("its statuses, in order:\n%s", strings.Join(statuses("gw"), "\n"))
 	var writes []string
 	for _, r := range got {
 		if r.Method != http.MethodGet {
@@ -195,5 +166,42 @@ func settle(reqs *testenv.Requests) {
 			return
 		}
 		last = now
+	}
+}
+
+// watchStatuses watches the Gateways of h's namespace and records, per
+// Gateway, each distinct status in the order the watch shows them, as show
+// renders it; the returned function lists a Gateway's so far.
+func (h *harness) watchStatuses(show func(*unstructured.Unstructured) string) func(name string) []string {
+	h.t.Helper()
+	var (
+		mu   sync.Mutex
+		seen = map[string][]string{}
+	)
+	gwRes := schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.t.Cleanup(cancel)
+	wi, err := h.env.Dynamic.Resource(gwRes).Namespace(h.ns).Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	go func() {
+		for ev := range wi.ResultChan() {
+			u, ok := ev.Object.(*unstructured.Unstructured)
+			if !ok {
+				continue
+			}
+			v := show(u)
+			mu.Lock()
+			if s := seen[u.GetName()]; len(s) == 0 || s[len(s)-1] != v {
+				seen[u.GetName()] = append(s, v)
+			}
+			mu.Unlock()
+		}
+	}()
+	return func(name string) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen[name])
 	}
 }
