@@ -20,15 +20,15 @@ import (
 //
 // setDigest identifies the desired set (what the caller asked for). ownedDigest
 // identifies what the live objects hold in the fields the field manager owns: the
-// live object projected onto the manager's managedFields entry, values included. The
-// pair is recorded on the inventory: by the create of a new inventory, predicted
-// (predict.go), or after a clean run; a later Run whose desired set
-// has the same setDigest and whose watched objects still project to the same
+// live object projected onto the manager's managedFields entry, values included.
+// The pair is recorded on the inventory, by the create of a new inventory
+// (predicted, predict.go) or after a clean run; a later Run whose desired set has
+// the same setDigest and whose watched objects still project to the same
 // ownedDigest has nothing to write. A recorded pair is a claim the watched
-// objects must bear out, never proof by itself: a prediction the objects do
-// not hold (an apply that never happened or failed) proves nothing. Any change by another writer to a field berth set
-// moves that field's ownership away (Update) or changes the value (shared Apply), so
-// it changes the ownedDigest.
+// objects must bear out, never proof by itself: a prediction the objects do not
+// hold (an apply that never happened or failed) proves nothing. Any change by
+// another writer to a field berth set moves that field's ownership away (Update)
+// or changes the value (shared Apply), so it changes the ownedDigest.
 
 // setDigest returns a hex digest of objs (order-independent) and of the options that
 // change what a write would do.
