@@ -87,14 +87,21 @@ func projectOwned(obj *unstructured.Unstructured, manager string, withLegacy boo
 	if !found {
 		return "", ""
 	}
+	return projectTree(tree, obj, withLegacy)
+}
+
+// projectTree hashes obj's values at the fields of FieldsV1 tree: the owned
+// digest, and with withLegacy the legacy one (else "").
+func projectTree(tree map[string]any, obj *unstructured.Unstructured, withLegacy bool) (digest, legacy string) {
 	p := projection{h: sha256.New()}
-	if !withLegacy {
-		p.project(tree, obj.Object, "")
-		return hex.EncodeToString(p.h.Sum(nil)), ""
+	if withLegacy {
+		p.legacy = sha256.New()
 	}
-	p.legacy = sha256.New()
 	p.project(tree, obj.Object, "")
-	return hex.EncodeToString(p.h.Sum(nil)), hex.EncodeToString(p.legacy.Sum(nil))
+	if withLegacy {
+		legacy = hex.EncodeToString(p.legacy.Sum(nil))
+	}
+	return hex.EncodeToString(p.h.Sum(nil)), legacy
 }
 
 // legacySeparator joins a watched copy's digest and its legacy digest in

@@ -1,8 +1,6 @@
 package apply
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"sync"
 
@@ -87,9 +85,8 @@ func predictedOwnedDigest(obj *unstructured.Unstructured) (string, bool) {
 	if err := json.Unmarshal(raw, &tree); err != nil {
 		return "", false
 	}
-	p := projection{h: sha256.New()}
-	p.project(tree, obj.Object, "")
-	return hex.EncodeToString(p.h.Sum(nil)), true
+	d, _ := projectTree(tree, obj, false)
+	return d, true
 }
 
 // predictedDigests returns the combined owned-fields digest objs will hold
