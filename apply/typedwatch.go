@@ -165,10 +165,13 @@ func appliedFields(entries []metav1.ManagedFieldsEntry, manager string) (fields 
 }
 
 // digestKey hashes what ownedDigest reads of obj: the object's protobuf
-// encoding without resourceVersion and managedFields, and without status
-// unless berth's entry owns some of it (an Apply to the main resource of a
-// kind with a status subresource never does), followed by berth's FieldsV1.
-// ok is false for an object that is not a protobuf-encodable struct.
+// encoding without resourceVersion and managedFields, without the labels and
+// annotations berth's entry does not own (the revision annotation the
+// kube-controller-manager adds to a new Deployment is not a new digest), and
+// without status unless berth's entry owns some of it (an Apply to the main
+// resource of a kind with a status subresource never does), followed by
+// berth's FieldsV1. ok is false for an object that is not a
+// protobuf-encodable struct.
 func digestKey(obj runtime.Object, fields []byte) (key [sha256.Size]byte, ok bool) {
 	v := reflect.ValueOf(obj)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
@@ -191,6 +194,8 @@ func digestKey(obj runtime.Object, fields []byte) (key [sha256.Size]byte, ok boo
 	}
 	acc.SetResourceVersion("")
 	acc.SetManagedFields(nil)
+	acc.SetLabels(ownedKeys(acc.GetLabels(), fields))
+	acc.SetAnnotations(ownedKeys(acc.GetAnnotations(), fields))
 	pm, ok := cp.(protoMarshaler)
 	if !ok {
 		return key, false
@@ -205,6 +210,43 @@ func digestKey(obj runtime.Object, fields []byte) (key [sha256.Size]byte, ok boo
 	_, _ = hs.Write(fields)
 	copy(key[:], hs.Sum(nil))
 	return key, true
+}
+
+// ownedKeys returns m without the keys fields (a FieldsV1) cannot own: those
+// whose "f:key" does not occur in it. A key is kept unless it is spelled the
+// way every label and annotation key is (letters, digits, '.', '_', '-',
+// '/'), so that its JSON form is itself; a key that occurs elsewhere in
+// fields is kept too. Either way the digest can only be recomputed more
+// often, never reused for a changed owned value. m itself when all stay.
+func ownedKeys(m map[string]string, fields []byte) map[string]string {
+	drop := 0
+	for k := range m {
+		if !ownable(k, fields) {
+			drop++
+		}
+	}
+	if drop == 0 {
+		return m
+	}
+	out := make(map[string]string, len(m)-drop)
+	for k, v := range m {
+		if ownable(k, fields) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func ownable(key string, fields []byte) bool {
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-' || c == '/') {
+			return true
+		}
+	}
+	var b [256]byte
+	q := append(append(append(b[:0], `"f:`...), key...), '"')
+	return bytes.Contains(fields, q)
 }
 
 // stripTyped drops, before conversion, the typed fields stripUnread would drop

@@ -214,10 +214,23 @@ func TestTypedDigestMemo(t *testing.T) {
 	if got := viaProto(t, h, statusOnly).GetAnnotations()[cachedOwnedDigest]; got != "sentinel" {
 		t.Fatalf("status-only event: digest %q recomputed, want the memo's", got)
 	}
+	// What another manager adds to the metadata is not berth's either: the
+	// kube-controller-manager's revision annotation on a new Deployment.
+	foreign := statusOnly.DeepCopy()
+	if foreign.Annotations == nil {
+		foreign.Annotations = map[string]string{}
+	}
+	foreign.Annotations["deployment.kubernetes.io/revision"] = "1"
+	foreign.Labels["team.example.com/owner"] = "someone"
+	if got := viaProto(t, h, foreign).GetAnnotations()[cachedOwnedDigest]; got != "sentinel" {
+		t.Fatalf("foreign label and annotation: digest %q recomputed, want the memo's", got)
+	}
 
 	changes := map[string]func(d *appsv1.Deployment){
-		"owned value": func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "envoy:other" },
-		"owned label": func(d *appsv1.Deployment) { d.Labels["app.kubernetes.io/component"] = "other" },
+		"owned value":         func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "envoy:other" },
+		"owned label":         func(d *appsv1.Deployment) { d.Labels["app.kubernetes.io/component"] = "other" },
+		"owned label removed": func(d *appsv1.Deployment) { delete(d.Labels, "app.kubernetes.io/component") },
+
 		"ownership": func(d *appsv1.Deployment) {
 			d.ManagedFields[0].FieldsV1 = &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:replicas":{}}}`)}
 		},
@@ -237,6 +250,30 @@ func TestTypedDigestMemo(t *testing.T) {
 	h.memo.forget(dep.UID)
 	if got := viaProto(t, h, statusOnly).GetAnnotations()[cachedOwnedDigest]; got != first {
 		t.Errorf("after forget: digest %q, want %q", got, first)
+	}
+}
+
+func TestOwnedKeys(t *testing.T) {
+	fields := []byte(`{"f:metadata":{"f:labels":{"f:app":{}},"f:annotations":{"f:example.com/a":{}}}}`)
+	m := map[string]string{
+		"app":                               "owned label",
+		"example.com/a":                     "owned annotation",
+		"example.com/b":                     "not owned",
+		"deployment.kubernetes.io/revision": "not owned",
+		"odd key\"":                         "not a valid key: kept, its JSON form is not itself",
+		"exa":                               "a prefix of an owned key is not owned",
+	}
+	got := ownedKeys(m, fields)
+	want := map[string]string{"app": m["app"], "example.com/a": m["example.com/a"], "odd key\"": m["odd key\""]}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ownedKeys = %v, want %v", got, want)
+	}
+	all := map[string]string{"app": "x"}
+	if got := ownedKeys(all, fields); reflect.ValueOf(got).Pointer() != reflect.ValueOf(all).Pointer() {
+		t.Error("ownedKeys copied a map it keeps whole")
+	}
+	if got := ownedKeys(nil, fields); got != nil {
+		t.Errorf("ownedKeys(nil) = %v", got)
 	}
 }
 

@@ -82,8 +82,7 @@ type Controller struct {
 	// wakes drops Subscribe calls a reconcile of the Gateway already saw.
 	wakes *wakes
 	// conditions remembers each Gateway's Accepted/Programmed for the gauge.
-	condMu     sync.Mutex
-	conditions map[k8stypes.NamespacedName][2]bool
+	conditions *conditionGauge
 	// inputs remembers the inputs each Gateway's last status was computed
 	// from, to name what changed in the Pending it writes first.
 	inputs sync.Map // k8stypes.NamespacedName -> recordedInputs
@@ -143,7 +142,7 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	if err := opts.complete(); err != nil {
 		return nil, fmt.Errorf("controller options: %w", err)
 	}
-	c := &Controller{opts: opts, log: opts.Logger, store: newStore(), conditions: map[k8stypes.NamespacedName][2]bool{}, wakes: newWakes()}
+	c := &Controller{opts: opts, log: opts.Logger, store: newStore(), conditions: newConditionGauge(), wakes: newWakes()}
 	var err error
 	if c.rolls, err = newRolls(opts); err != nil {
 		return nil, fmt.Errorf("controller options: %w", err)

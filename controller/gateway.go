@@ -219,7 +219,6 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 	}
 
 	st := gatewayStatus(gw.Status, f, metav1.Now())
-	c.setConditionGauge(key, st.Conditions)
 	var later time.Duration // a Pending message left for later
 	if v, ok := c.statusWrites.Load(key); ok && runErr == nil && pendingMessageOnly(gw.Status, st) {
 		later = pendingMessageWindow - time.Since(v.(statusWrite).at)
@@ -229,9 +228,17 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		// is "on its way": a data plane ready by then is one write.
 		later = initialStatusHold(gw.Status, st, f, gw.CreationTimestamp.Time, time.Now(), c.opts.InitialStatusDelay)
 	}
+	// The gauge counts what the Gateway's status says: a status held back
+	// (above) or not written is not counted until it is.
+	published := gw.Status.Conditions
 	if later <= 0 && !awaitFacts(f) && !equality.Semantic.DeepEqual(st, gw.Status) {
 		gw.Status = st
-		if err := c.writeStatus(ctx, &gw); err != nil {
+		err := c.writeStatus(ctx, &gw)
+		if err == nil {
+			published = st.Conditions
+		}
+		c.setConditionGauge(key, published)
+		if err != nil {
 			if apierrors.IsConflict(err) && runErr == nil {
 				// The cache held an older Gateway (our own finalizer patch
 				// or another writer got there first): not an error. The
@@ -245,6 +252,8 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 			// A conflict with a failed run: the run's error below is the
 			// one to report (and retry with backoff).
 		}
+	} else {
+		c.setConditionGauge(key, published)
 	}
 	if runErr != nil {
 		var nsErr *apply.NamespaceTerminatingError
@@ -584,9 +593,7 @@ func renderFingerprint(in render.Input, caPEM []byte) string {
 
 // forget drops what the process remembers of a Gateway it no longer serves.
 func (c *Controller) forget(ctx context.Context, key k8stypes.NamespacedName) {
-	c.condMu.Lock()
-	delete(c.conditions, key)
-	c.condMu.Unlock()
+	c.metrics.setGateways(c.conditions.forget(key))
 	c.rollFinished(ctx, key)
 	c.rolls.mu.Lock()
 	delete(c.rolls.own, key)
@@ -596,7 +603,6 @@ func (c *Controller) forget(ctx context.Context, key k8stypes.NamespacedName) {
 	c.statusWrites.Delete(key)
 	c.wakes.forget(key)
 	c.noteCollisions(key, nil, nil) // the others may take over or drop their note
-	c.metrics.setGateways(c.conditionCounts())
 }
 
 func (c *Controller) setConditionGauge(key k8stypes.NamespacedName, conds []metav1.Condition) {
@@ -609,27 +615,7 @@ func (c *Controller) setConditionGauge(key k8stypes.NamespacedName, conds []meta
 			v[1] = cd.Status == metav1.ConditionTrue
 		}
 	}
-	c.condMu.Lock()
-	c.conditions[key] = v
-	c.condMu.Unlock()
-	c.metrics.setGateways(c.conditionCounts())
-}
-
-// conditionCounts counts Gateways by condition and status.
-func (c *Controller) conditionCounts() map[[2]string]int {
-	c.condMu.Lock()
-	defer c.condMu.Unlock()
-	out := map[[2]string]int{}
-	for _, v := range c.conditions {
-		for i, t := range []string{"Accepted", "Programmed"} {
-			s := "False"
-			if v[i] {
-				s = "True"
-			}
-			out[[2]string{t, s}]++
-		}
-	}
-	return out
+	c.metrics.setGateways(c.conditions.set(key, v))
 }
 
 // statusWritten turns the outcome of a status write into a reconcile

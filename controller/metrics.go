@@ -117,11 +117,10 @@ func (m *metrics) sweep(err error) {
 	m.sweeps.WithLabelValues(res).Inc()
 }
 
-func (m *metrics) setGateways(counts map[[2]string]int) {
-	for _, t := range []string{"Accepted", "Programmed"} {
-		for _, s := range []string{"True", "False"} {
-			m.gateways.WithLabelValues(t, s).Set(float64(counts[[2]string{t, s}]))
-		}
+func (m *metrics) setGateways(counts gaugeCounts) {
+	for i, t := range []string{"Accepted", "Programmed"} {
+		m.gateways.WithLabelValues(t, "False").Set(float64(counts[i][0]))
+		m.gateways.WithLabelValues(t, "True").Set(float64(counts[i][1]))
 	}
 }
 

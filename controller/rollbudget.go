@@ -308,9 +308,7 @@ func (c *Controller) servedGateways(ctx context.Context) int {
 	var classes gwv1.GatewayClassList
 	var gws gwv1.GatewayList
 	if c.nsSel != nil || c.client.List(ctx, &classes, client.UnsafeDisableDeepCopy) != nil || c.client.List(ctx, &gws, client.UnsafeDisableDeepCopy) != nil {
-		c.condMu.Lock()
-		defer c.condMu.Unlock()
-		return len(c.conditions)
+		return c.conditions.len()
 	}
 	ours := map[string]bool{}
 	for _, cl := range classes.Items {
