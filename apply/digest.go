@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -34,26 +35,52 @@ import (
 // change what a write would do.
 func setDigest(objs []*unstructured.Unstructured, writeOptions string) (string, error) {
 	type entry struct {
-		key  string
-		body []byte
+		key string
+		obj *unstructured.Unstructured
 	}
 	entries := make([]entry, 0, len(objs))
 	for _, o := range objs {
-		body, err := json.Marshal(o.Object) // encoding/json sorts map keys
-		if err != nil {
-			return "", fmt.Errorf("digest %s: %w", refOf(o), err)
-		}
-		entries = append(entries, entry{key: refOf(o).String(), body: body})
+		entries = append(entries, entry{key: refOf(o).String(), obj: o})
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
 	h := sha256.New()
 	_, _ = io.WriteString(h, writeOptions+"\n")
+	var body []byte
 	for _, e := range entries {
-		_, _ = fmt.Fprintf(h, "%s\n%d\n", e.key, len(e.body))
-		_, _ = h.Write(e.body)
+		var err error
+		if body, err = appendMarshal(body[:0], e.obj.Object); err != nil { // encoding/json sorts map keys
+			return "", fmt.Errorf("digest %s: %w", e.key, err)
+		}
+		_, _ = fmt.Fprintf(h, "%s\n%d\n", e.key, len(body))
+		_, _ = h.Write(body)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// appendMarshal appends json.Marshal(v) to b, through a reused encoder and
+// buffer rather than a new slice per value (a bundle's objects and the
+// ConfigMap's strings are kilobytes each).
+func appendMarshal(b []byte, v any) ([]byte, error) {
+	s := jsonScratchPool.Get().(*jsonScratch)
+	defer jsonScratchPool.Put(s)
+	s.buf.Reset()
+	if err := s.enc.Encode(v); err != nil {
+		return b, err
+	}
+	out := s.buf.Bytes()
+	return append(b, out[:len(out)-1]...), nil // Encode ends a value with a newline; Marshal does not
+}
+
+type jsonScratch struct {
+	buf bytes.Buffer
+	enc *json.Encoder // into buf, escaping HTML as json.Marshal does
+}
+
+var jsonScratchPool = sync.Pool{New: func() any {
+	s := &jsonScratch{}
+	s.enc = json.NewEncoder(&s.buf)
+	return s
+}}
 
 // ownedDigest returns a digest of the values obj holds at the fields manager owns
 // through Apply (the main resource, not a subresource), or "" when manager owns
@@ -438,11 +465,8 @@ func appendJSON(b []byte, v any) ([]byte, bool) {
 		}
 		return append(b, ']'), true
 	}
-	enc, err := json.Marshal(v)
-	if err != nil {
-		return b, false
-	}
-	return append(b, enc...), true
+	out, err := appendMarshal(b, v)
+	return out, err == nil
 }
 
 // plainString reports whether encoding/json writes s between quotes unchanged:

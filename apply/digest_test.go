@@ -1,7 +1,10 @@
 package apply
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -138,6 +141,28 @@ func TestAppendJSONIsEncodingJSON(t *testing.T) {
 		if !ok || string(got) != string(want) {
 			t.Errorf("appendJSON(%#v) = %q, %v; encoding/json %q", v, got, ok, want)
 		}
+	}
+}
+
+// setDigest is recorded on inventories: its encoding (each object's
+// json.Marshal, by sorted key, after a length) must not change, or every
+// Gateway is re-applied once after an upgrade.
+func TestSetDigestEncodingIsStable(t *testing.T) {
+	objs := []*unstructured.Unstructured{deployment("b", 2), deployment("a", 1)}
+	objs[0].Object["data"] = map[string]any{"bootstrap": "line one\n<html> & \"quotes\"\u2028"}
+	got, err := setDigest(objs, "manager=berth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "manager=berth\n")
+	for _, o := range []*unstructured.Unstructured{objs[1], objs[0]} {
+		body, _ := json.Marshal(o.Object)
+		fmt.Fprintf(h, "%s\n%d\n", refOf(o), len(body))
+		h.Write(body)
+	}
+	if want := hex.EncodeToString(h.Sum(nil)); got != want {
+		t.Errorf("setDigest = %s, want %s", got, want)
 	}
 }
 

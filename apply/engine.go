@@ -111,7 +111,7 @@ func New(cfg *rest.Config, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("apply: discovery client: %w", err)
 	}
 	cached := memory.NewMemCacheClient(disco)
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(cached)
+	mapper := newMemoMapper(restmapper.NewDeferredDiscoveryRESTMapper(cached))
 	c := &clients{
 		config:       cfg,
 		httpClient:   httpClient,
