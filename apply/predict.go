@@ -1,7 +1,6 @@
 package apply
 
 import (
-	"encoding/json"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -77,16 +76,53 @@ func predictedOwnedDigest(obj *unstructured.Unstructured) (string, bool) {
 	if set.Empty() {
 		return "", true // ownedDigest of an object whose entry owns nothing
 	}
-	raw, err := set.ToJSON()
+	tree, err := fieldsTree(set)
 	if err != nil {
-		return "", false
-	}
-	var tree map[string]any
-	if err := json.Unmarshal(raw, &tree); err != nil {
 		return "", false
 	}
 	d, _ := projectTree(tree, obj, false)
 	return d, true
+}
+
+// fieldsTree is the FieldsV1 tree of set, as json.Unmarshal of set.ToJSON()
+// gives it, without the JSON: each member path's elements as FieldsV1 keys,
+// "." on a member that also has children, {} on one that has none.
+func fieldsTree(set *fieldpath.Set) (map[string]any, error) {
+	root := map[string]any{}
+	var err error
+	set.Iterate(func(p fieldpath.Path) {
+		node := root
+		for _, pe := range p {
+			k, kerr := fieldpath.SerializePathElement(pe)
+			if kerr != nil {
+				err = kerr
+				return
+			}
+			child, _ := node[k].(map[string]any)
+			if child == nil {
+				child = map[string]any{}
+				node[k] = child
+			}
+			node = child
+		}
+		node["."] = map[string]any{}
+	})
+	if err != nil {
+		return nil, err
+	}
+	dropLeafDots(root)
+	return root, nil
+}
+
+// dropLeafDots turns {".":{}} (a member without children) into {}.
+func dropLeafDots(m map[string]any) {
+	for _, v := range m {
+		c, _ := v.(map[string]any)
+		if _, dot := c["."]; dot && len(c) == 1 {
+			delete(c, ".")
+		}
+		dropLeafDots(c)
+	}
 }
 
 // predictedDigests returns the combined owned-fields digest objs will hold

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/selection"
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -25,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
@@ -48,18 +50,21 @@ import (
 
 // Controller is berth's reconciler and xDS server in one process.
 type Controller struct {
-	opts     Options
-	log      logr.Logger
-	mgr      manager.Manager
-	client   client.Client
-	engine   *apply.Engine
-	xds      *xds.Server
-	certs    *certs.Manager
-	store    *store
-	recorder recorder.EventRecorder
-	metrics  *metrics
-	rolls    *rolls
-	nsSel    labels.Selector // nil: every namespace
+	opts   Options
+	log    logr.Logger
+	mgr    manager.Manager
+	client client.Client
+	// gatewayStatus writes Gateway status without decoding the response
+	// (writeStatus).
+	gatewayStatus rest.Interface
+	engine        *apply.Engine
+	xds           *xds.Server
+	certs         *certs.Manager
+	store         *store
+	recorder      recorder.EventRecorder
+	metrics       *metrics
+	rolls         *rolls
+	nsSel         labels.Selector // nil: every namespace
 
 	gwQueue, routeQueue, grpcRouteQueue queueRef
 	// policyQueue wakes the BackendTLSPolicy status reconciler
@@ -185,6 +190,10 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		return nil, fmt.Errorf("controller manager: %w", err)
 	}
 	c.mgr, c.client = mgr, mgr.GetClient()
+	c.gatewayStatus, err = apiutil.RESTClientForGVK(gwv1.SchemeGroupVersion.WithKind("Gateway"), true, false, mgr.GetConfig(), serializer.NewCodecFactory(scheme), mgr.GetHTTPClient())
+	if err != nil {
+		return nil, fmt.Errorf("gateway client: %w", err)
+	}
 	c.recorder = mgr.GetEventRecorder("berth-controller")
 
 	if c.engine, err = apply.New(cfg, opts.Apply); err != nil {
