@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"strconv"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -85,44 +86,52 @@ func predictedOwnedDigest(obj *unstructured.Unstructured) (string, bool) {
 }
 
 // fieldsTree is the FieldsV1 tree of set, as json.Unmarshal of set.ToJSON()
-// gives it, without the JSON: each member path's elements as FieldsV1 keys,
-// "." on a member that also has children, {} on one that has none.
+// gives it, without the JSON: each path element as its FieldsV1 key, once;
+// {} for a member, and "." in a member that also has children.
 func fieldsTree(set *fieldpath.Set) (map[string]any, error) {
-	root := map[string]any{}
+	node := make(map[string]any, set.Members.Size()+set.Children.Size())
 	var err error
-	set.Iterate(func(p fieldpath.Path) {
-		node := root
-		for _, pe := range p {
-			k, kerr := fieldpath.SerializePathElement(pe)
-			if kerr != nil {
-				err = kerr
-				return
-			}
-			child, _ := node[k].(map[string]any)
-			if child == nil {
-				child = map[string]any{}
-				node[k] = child
-			}
-			node = child
+	set.Members.Iterate(func(pe fieldpath.PathElement) {
+		k, kerr := fieldsKey(pe)
+		if kerr != nil {
+			err = kerr
+			return
 		}
-		node["."] = map[string]any{}
+		node[k] = map[string]any{}
 	})
-	if err != nil {
-		return nil, err
-	}
-	dropLeafDots(root)
-	return root, nil
+	set.Children.Iterate(func(pe fieldpath.PathElement) {
+		if err != nil {
+			return
+		}
+		k, kerr := fieldsKey(pe)
+		if kerr != nil {
+			err = kerr
+			return
+		}
+		child, _ := set.Children.Get(pe)
+		sub, serr := fieldsTree(child)
+		if serr != nil {
+			err = serr
+			return
+		}
+		if _, member := node[k]; member {
+			sub["."] = map[string]any{}
+		}
+		node[k] = sub
+	})
+	return node, err
 }
 
-// dropLeafDots turns {".":{}} (a member without children) into {}.
-func dropLeafDots(m map[string]any) {
-	for _, v := range m {
-		c, _ := v.(map[string]any)
-		if _, dot := c["."]; dot && len(c) == 1 {
-			delete(c, ".")
-		}
-		dropLeafDots(c)
+// fieldsKey is fieldpath.SerializePathElement, without its JSON stream for
+// the common elements: a field name (which it writes raw) and an index.
+func fieldsKey(pe fieldpath.PathElement) (string, error) {
+	switch {
+	case pe.FieldName != nil:
+		return "f:" + *pe.FieldName, nil
+	case pe.Index != nil:
+		return "i:" + strconv.Itoa(*pe.Index), nil
 	}
+	return fieldpath.SerializePathElement(pe)
 }
 
 // predictedDigests returns the combined owned-fields digest objs will hold

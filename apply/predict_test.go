@@ -54,3 +54,37 @@ func TestFieldsTreeIsFieldsV1JSON(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFieldsTree: the predicted tree of a Deployment, built from the
+// field set and through its JSON.
+func BenchmarkFieldsTree(b *testing.B) {
+	tv, err := builtinTypes().ObjectToTyped(deployment("a", 2))
+	if err != nil {
+		b.Fatal(err)
+	}
+	set, err := tv.ToFieldSet()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("set", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := fieldsTree(set); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			raw, err := set.ToJSON()
+			if err != nil {
+				b.Fatal(err)
+			}
+			var tree map[string]any
+			if err := json.Unmarshal(raw, &tree); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
