@@ -2,7 +2,10 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"strings"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
 
 	"github.com/go-logr/zapr"
 	"github.com/spf13/cobra"
@@ -49,6 +52,9 @@ stopped) before removing berth, so that no Gateway is left stuck.`,
 			defer func() { _ = zl.Sync() }()
 			log := zapr.NewLogger(zl)
 			ctrl.SetLogger(log)
+			if limit := serviceGC(os.Getenv, memlimit.FromCgroup); limit > 0 {
+				log.Info("soft memory limit set from the container's", "bytes", limit)
+			}
 			opts.Logger = log
 			opts.XDS.Logger = zl.Named("xds")
 			opts.Certs.Logger = zl.Named("certs")

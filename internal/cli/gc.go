@@ -53,3 +53,23 @@ func batchLimit(cgroupLimit func() (uint64, error)) int64 {
 
 // batchGCFromEnv is batchGC with the process environment and cgroup.
 func batchGCFromEnv() { batchGC(os.Getenv, memlimit.FromCgroup) }
+
+// serviceGC sets the long-running controller's soft memory limit to
+// batchCgroupShare of its cgroup's memory limit, unless the user set
+// GOMEMLIMIT or there is no limit: the collector then works harder as the
+// heap nears the container's limit (a fleet larger than the limit was sized
+// for, a burst of new Gateways) rather than the process being OOM-killed.
+// GOGC is left as it is: below the limit, memory per Gateway stays that of
+// the default collector. It returns the limit set (0: none).
+func serviceGC(getenv func(string) string, cgroupLimit func() (uint64, error)) int64 {
+	if getenv("GOMEMLIMIT") != "" {
+		return 0
+	}
+	c, err := cgroupLimit()
+	if err != nil || c == 0 {
+		return 0
+	}
+	limit := int64(float64(c) * batchCgroupShare)
+	debug.SetMemoryLimit(limit)
+	return limit
+}

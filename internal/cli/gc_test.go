@@ -78,6 +78,34 @@ func TestBatchLimit(t *testing.T) {
 	}
 }
 
+// TestServiceGC: the controller's soft limit is 90 % of its cgroup's
+// memory limit, none without one, and the user's GOMEMLIMIT wins; its GC
+// percent is never changed.
+func TestServiceGC(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		env    map[string]string
+		cgroup func() (uint64, error)
+		want   int64
+	}{
+		{"512 MiB container", nil, func() (uint64, error) { return 512 << 20, nil }, 483183820},
+		{"no cgroup limit", nil, noCgroupLimit, math.MaxInt64},
+		{"limit of 0 read", nil, func() (uint64, error) { return 0, nil }, math.MaxInt64},
+		{"user's GOMEMLIMIT", map[string]string{"GOMEMLIMIT": "2GiB"}, func() (uint64, error) { return 512 << 20, nil }, math.MaxInt64},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resetGC(t)
+			set := serviceGC(func(k string) string { return tc.env[k] }, tc.cgroup)
+			if p, l := gcSettings(); p != 100 || l != tc.want {
+				t.Errorf("GC percent %d, memory limit %d; want 100, %d", p, l, tc.want)
+			}
+			if want := tc.want; (want == math.MaxInt64 && set != 0) || (want != math.MaxInt64 && set != want) {
+				t.Errorf("returned %d", set)
+			}
+		})
+	}
+}
+
 // TestBatchCommandsSetGC: render and translate run with the batch
 // settings, also when they refuse their input.
 func TestBatchCommandsSetGC(t *testing.T) {
