@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
-
 	"github.com/go-logr/zapr"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
