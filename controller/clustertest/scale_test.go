@@ -59,6 +59,8 @@ import (
 // from /proc/PID/stat, requests from its berth_kube_api_requests_total
 // metric, the live heap and the heap profile from --profiling
 // (/debug/pprof/heap?gc=1); the test process's own CPU is reported apart.
+// BERTH_SCALE_ARGS adds flags to that process's command line (split on
+// spaces, e.g. "--initial-status-delay=60s").
 // Without it the controller runs in the test process (controller.New on a
 // request-recording config): RSS and CPU (getrusage) are the whole test
 // process's, which also creates and watches the Gateways; the heap profile

@@ -141,6 +141,7 @@ func (h *harness) startProcess(bin string) (p *controllerProcess, workers int) {
 	if len(o.WatchNamespaces) > 0 {
 		args = append(args, "--watch-namespaces", strings.Join(o.WatchNamespaces, ","))
 	}
+	args = append(args, strings.Fields(os.Getenv("BERTH_SCALE_ARGS"))...)
 	p = &controllerProcess{metrics: "http://" + metricsAddr, log: filepath.Join(t.TempDir(), "controller.log"), exited: make(chan struct{})}
 	logf, err := os.Create(p.log)
 	if err != nil {
