@@ -14,12 +14,18 @@ import (
 // KiB of garbage per object), and cli-utils, kubectl and apply ask it
 // several times for every object of every run. The memo holds only
 // successful answers and is emptied whenever the mapper may have changed its
-// mind: on Reset, and on any failed call (the deferred mapper resets itself
-// when a kind is not found and its discovery is not fresh).
+// mind: on Reset, and on any failed call (after which the caller usually
+// resets it, and the deferred mapper may have reset itself). An answer
+// looked up while the memo was emptied is not kept (gen): it may predate the
+// Reset.
 type memoMapper struct {
 	meta.ResettableRESTMapper
 	mu   sync.RWMutex
 	memo map[mappingKey]meta.RESTMapping
+	gen  uint64 // moves at every forget
+	// lookedUp, when set, is called after a lookup of the mapper and before
+	// its answer is stored (a test holds it there).
+	lookedUp func()
 }
 
 type mappingKey struct {
@@ -36,6 +42,7 @@ func (m *memoMapper) RESTMapping(gk schema.GroupKind, versions ...string) (*meta
 	k := mappingKey{gk: gk, versions: strings.Join(versions, ",")}
 	m.mu.RLock()
 	v, ok := m.memo[k]
+	gen := m.gen
 	m.mu.RUnlock()
 	if ok {
 		return &v, nil
@@ -45,8 +52,13 @@ func (m *memoMapper) RESTMapping(gk schema.GroupKind, versions ...string) (*meta
 		m.forget()
 		return r, err
 	}
+	if m.lookedUp != nil {
+		m.lookedUp()
+	}
 	m.mu.Lock()
-	m.memo[k] = *r
+	if m.gen == gen {
+		m.memo[k] = *r
+	}
 	m.mu.Unlock()
 	return r, nil
 }
@@ -60,5 +72,6 @@ func (m *memoMapper) Reset() {
 func (m *memoMapper) forget() {
 	m.mu.Lock()
 	clear(m.memo)
+	m.gen++
 	m.mu.Unlock()
 }

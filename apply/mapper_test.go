@@ -87,3 +87,33 @@ func TestMemoMapper(t *testing.T) {
 		t.Fatalf("after failures: %d calls, want %d (asked again)", under.calls, calls+1)
 	}
 }
+
+// A lookup that was under way when Reset came does not put its (possibly
+// pre-Reset) answer in the memo: the next call asks the mapper again.
+func TestMemoMapperResetDuringLookup(t *testing.T) {
+	under := &countingMapper{resource: "before-reset"}
+	m := newMemoMapper(under)
+	dep := schema.GroupKind{Group: "apps", Kind: "Deployment"}
+	held, release := make(chan struct{}), make(chan struct{})
+	m.lookedUp = func() { close(held); <-release }
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if r, err := m.RESTMapping(dep); err != nil || r.Resource.Resource != "before-reset" {
+			t.Errorf("held lookup: %v, %v", r, err)
+		}
+	}()
+	<-held // the mapper has answered; the answer is not stored yet
+	under.resource = "after-reset"
+	m.Reset()
+	m.lookedUp = nil
+	close(release)
+	<-done
+	r, err := m.RESTMapping(dep)
+	if err != nil || r.Resource.Resource != "after-reset" {
+		t.Fatalf("after Reset: %v, %v; want the mapper's new answer, not the held lookup's", r, err)
+	}
+	if under.calls != 2 {
+		t.Errorf("mapper asked %d times, want 2", under.calls)
+	}
+}

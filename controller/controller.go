@@ -190,7 +190,7 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		return nil, fmt.Errorf("controller manager: %w", err)
 	}
 	c.mgr, c.client = mgr, mgr.GetClient()
-	c.gatewayStatus, err = apiutil.RESTClientForGVK(gwv1.SchemeGroupVersion.WithKind("Gateway"), true, false, mgr.GetConfig(), serializer.NewCodecFactory(scheme), mgr.GetHTTPClient())
+	c.gatewayStatus, err = gatewayStatusClient(mgr.GetConfig(), mgr.GetHTTPClient(), scheme)
 	if err != nil {
 		return nil, fmt.Errorf("gateway client: %w", err)
 	}
@@ -489,6 +489,13 @@ const conflictRequeueAfter = 200 * time.Millisecond
 // reads of them, and berth's own ConfigMaps (bootstrap and inventory, two
 // per Gateway: apply watches them) left out, as translation reads only CA
 // ConfigMaps from it.
+// gatewayStatusClient is the REST client writeStatus uses: JSON (the
+// Gateway API kinds are custom resources), the manager's config and HTTP
+// client (so its requests are counted like every other).
+func gatewayStatusClient(cfg *rest.Config, hc *http.Client, scheme *runtime.Scheme) (rest.Interface, error) {
+	return apiutil.RESTClientForGVK(gwv1.SchemeGroupVersion.WithKind("Gateway"), true, false, cfg, serializer.NewCodecFactory(scheme), hc)
+}
+
 func cacheOptions(opts Options) (cache.Options, error) {
 	notOwned, err := labels.NewRequirement(opts.Apply.ManagedLabelKey, selection.NotEquals, []string{opts.Apply.ManagedLabelValue})
 	if err != nil {

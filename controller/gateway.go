@@ -138,6 +138,7 @@ func (c *Controller) reconcileGateway(ctx context.Context, req ctrl.Request) (re
 		if err := c.writeStatus(ctx, &gw); err != nil {
 			return statusWritten(err)
 		}
+		c.setConditionGauge(key, st.Conditions)
 		c.hold(ctx, HoldAfterPending, key)
 	}
 	c.inputs.Store(key, recordedInputs{Gateway: f.Inputs, XDS: f.XDS})
@@ -318,17 +319,28 @@ func renderFacts(in render.Input, opts render.Options, f *gatewayFacts) *render.
 	return bundle
 }
 
-// writeStatus writes gw's status and remembers the write (statusWrite). The
-// response, the whole Gateway as stored (~4 KB of JSON), is not decoded:
-// nothing here reads it, and the Gateway's watch brings the same object.
+// writeStatus writes gw's status, sets gw's resourceVersion to the stored
+// one (a reconcile may write twice: the Pending that says its inputs changed,
+// then the outcome), and remembers the write (statusWrite). Of the response,
+// the whole Gateway as stored (~4 KB of JSON), only the resourceVersion is
+// read: the Gateway's watch brings the rest.
 func (c *Controller) writeStatus(ctx context.Context, gw *gwv1.Gateway) error {
 	from := gw.ResourceVersion
-	err := c.gatewayStatus.Put().Namespace(gw.Namespace).Resource("gateways").Name(gw.Name).
-		SubResource("status").Body(gw).Do(ctx).Error()
+	raw, err := c.gatewayStatus.Put().Namespace(gw.Namespace).Resource("gateways").Name(gw.Name).
+		SubResource("status").Body(gw).Do(ctx).Raw()
 	if err != nil {
 		return err
 	}
 	c.wrote(client.ObjectKeyFromObject(gw), from, true)
+	var stored struct {
+		Metadata struct {
+			ResourceVersion string `json:"resourceVersion"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(raw, &stored); err != nil || stored.Metadata.ResourceVersion == "" {
+		return fmt.Errorf("status of Gateway %s/%s written, but the response has no resourceVersion: %v", gw.Namespace, gw.Name, err)
+	}
+	gw.ResourceVersion = stored.Metadata.ResourceVersion
 	return nil
 }
 
@@ -597,7 +609,7 @@ func renderFingerprint(in render.Input, caPEM []byte) string {
 
 // forget drops what the process remembers of a Gateway it no longer serves.
 func (c *Controller) forget(ctx context.Context, key k8stypes.NamespacedName) {
-	c.metrics.setGateways(c.conditions.forget(key))
+	c.conditions.forget(key, c.metrics.setGateways)
 	c.rollFinished(ctx, key)
 	c.rolls.mu.Lock()
 	delete(c.rolls.own, key)
@@ -619,7 +631,7 @@ func (c *Controller) setConditionGauge(key k8stypes.NamespacedName, conds []meta
 			v[1] = cd.Status == metav1.ConditionTrue
 		}
 	}
-	c.metrics.setGateways(c.conditions.set(key, v))
+	c.conditions.set(key, v, c.metrics.setGateways)
 }
 
 // statusWritten turns the outcome of a status write into a reconcile

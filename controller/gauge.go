@@ -24,8 +24,9 @@ func newConditionGauge() *conditionGauge {
 	return &conditionGauge{by: map[k8stypes.NamespacedName][2]bool{}}
 }
 
-// set records key's conditions and returns the counts after it.
-func (g *conditionGauge) set(key k8stypes.NamespacedName, v [2]bool) gaugeCounts {
+// set records key's conditions and hands the counts after it to publish,
+// under the gauge's lock (so the last counts published are the last made).
+func (g *conditionGauge) set(key k8stypes.NamespacedName, v [2]bool, publish func(gaugeCounts)) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if old, ok := g.by[key]; ok {
@@ -33,18 +34,18 @@ func (g *conditionGauge) set(key k8stypes.NamespacedName, v [2]bool) gaugeCounts
 	}
 	g.by[key] = v
 	g.count(v, 1)
-	return g.counts
+	publish(g.counts)
 }
 
-// forget drops key and returns the counts after it.
-func (g *conditionGauge) forget(key k8stypes.NamespacedName) gaugeCounts {
+// forget drops key and hands the counts after it to publish, as set does.
+func (g *conditionGauge) forget(key k8stypes.NamespacedName, publish func(gaugeCounts)) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if old, ok := g.by[key]; ok {
 		g.count(old, -1)
 		delete(g.by, key)
 	}
-	return g.counts
+	publish(g.counts)
 }
 
 // len is the number of Gateways recorded.

@@ -12,12 +12,15 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/berth-gateway/berth/api/v1alpha1"
 	"github.com/berth-gateway/berth/controller"
@@ -152,6 +155,38 @@ func TestRequestsPerGateway(t *testing.T) {
 	}
 	if len(reads) > 2 || len(reads) > by["list configmaps"] {
 		t.Errorf("%d reads for one new Gateway (at most 2 inventory lists): %v", len(reads), reads)
+	}
+
+	// An input change of the Programmed Gateway that needs no rollout (its
+	// listener's hostname): Pending is written first, then the outcome, and
+	// no status write conflicts with berth's own earlier one. (Whether both
+	// come from one reconcile depends on when the new xDS snapshot is
+	// published; TestWriteStatus holds the same-reconcile case.)
+	mark = reqs.Mark()
+	cur := gwv1.Gateway{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}
+	h.update(&cur, func() { cur.Spec.Listeners[0].Hostname = ptr.To(gwv1.Hostname("changed.example.com")) })
+	waitFor(t, 60*time.Second, "Programmed=True for the changed Gateway", func() error {
+		var g gwv1.Gateway
+		if err := h.cl.Get(context.Background(), key, &g); err != nil {
+			return err
+		}
+		if c := apimeta.FindStatusCondition(g.Status.Conditions, "Programmed"); c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != cur.Generation {
+			return fmt.Errorf("Programmed %+v, generation %d", c, cur.Generation)
+		}
+		return nil
+	})
+	settle(&reqs)
+	var statusWrites, conflicts int
+	for _, r := range reqs.Since(mark) {
+		if r.Verb == "update" && r.Resource == "gateways/status.gateway.networking.k8s.io" {
+			statusWrites++
+			if r.Code == http.StatusConflict {
+				conflicts++
+			}
+		}
+	}
+	if statusWrites < 2 || conflicts > 0 {
+		t.Errorf("after an input change: %d status writes, %d of them conflicts (want Pending, then Programmed, no conflict)", statusWrites, conflicts)
 	}
 }
 
