@@ -73,6 +73,9 @@ import (
 func TestScale(t *testing.T) {
 	n := envInt(t, "BERTH_SCALE")
 	bin := os.Getenv("BERTH_SCALE_BIN")
+	if bin == "" && os.Getenv("BERTH_SCALE_ARGS") != "" {
+		t.Fatal("BERTH_SCALE_ARGS are flags of the controller process: set BERTH_SCALE_BIN too")
+	}
 	if bin == "" {
 		// A finer heap profile than the default one sample per 512 KiB.
 		runtime.MemProfileRate = 16 << 10
