@@ -44,12 +44,15 @@ func batchGC(getenv func(string) string, cgroupLimit func() (uint64, error)) {
 func batchLimit(cgroupLimit func() (uint64, error)) int64 {
 	limit := int64(batchMemoryLimit)
 	if c, err := cgroupLimit(); err == nil && c > 0 {
-		if share := int64(float64(c) * batchCgroupShare); share < limit {
+		if share := cgroupShare(c); share < limit {
 			limit = share
 		}
 	}
 	return limit
 }
+
+// cgroupShare is batchCgroupShare of a cgroup memory limit of c bytes.
+func cgroupShare(c uint64) int64 { return int64(float64(c) * batchCgroupShare) }
 
 // batchGCFromEnv is batchGC with the process environment and cgroup.
 func batchGCFromEnv() { batchGC(os.Getenv, memlimit.FromCgroup) }
@@ -69,7 +72,7 @@ func serviceGC(getenv func(string) string, cgroupLimit func() (uint64, error)) i
 	if err != nil || c == 0 {
 		return 0
 	}
-	limit := int64(float64(c) * batchCgroupShare)
+	limit := cgroupShare(c)
 	debug.SetMemoryLimit(limit)
 	return limit
 }
